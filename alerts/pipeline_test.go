@@ -1,0 +1,194 @@
+package alerts
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"fmt"
+	"io"
+	"net/http"
+	"net/url"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"regexp"
+	"strconv"
+	"strings"
+	"testing"
+	"time"
+)
+
+// startProcess runs a server binary until the test ends and waits for its ready URL.
+func startProcess(t *testing.T, ready string, bin string, args ...string) {
+	t.Helper()
+	var logs bytes.Buffer
+	cmd := exec.Command(bin, args...)
+	cmd.Stdout, cmd.Stderr = &logs, &logs
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() {
+		cmd.Process.Kill()
+		cmd.Wait()
+		if t.Failed() {
+			t.Logf("%s log (tail):\n%s", filepath.Base(bin), tail(logs.String(), 3000))
+		}
+	})
+	deadline := time.Now().Add(20 * time.Second)
+	for time.Now().Before(deadline) {
+		if resp, err := http.Get(ready); err == nil {
+			resp.Body.Close()
+			if resp.StatusCode == http.StatusOK {
+				return
+			}
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+	t.Fatalf("%s not ready at %s:\n%s", bin, ready, logs.String())
+}
+
+func tail(s string, n int) string {
+	if len(s) > n {
+		return s[len(s)-n:]
+	}
+	return s
+}
+
+// TestRulesThroughVmalertToEmail runs the whole alert path on real parts: series in
+// VictoriaMetrics, the repository's case rules in vmalert (episode state recorded by
+// the rules themselves, annotations filled by vmalert's template queries), the
+// rendered configuration in Alertmanager, and the email in an SMTP catcher.
+// Group intervals are shortened from 1m to 5s so that the test takes seconds; they
+// must stay longer than the time a written sample takes to become searchable, as the
+// episode state reads its own previous value.
+func TestRulesThroughVmalertToEmail(t *testing.T) {
+	t.Parallel()
+	vmBin := tool(t, "victoria-metrics")
+	vmalertBin := tool(t, "vmalert")
+	smtpCatcher, smtpAddr := startCatcher(t)
+
+	vm := fmt.Sprintf("http://127.0.0.1:%d", freePort(t))
+	startProcess(t, vm+"/health", vmBin,
+		"-storageDataPath="+t.TempDir(), "-httpListenAddr="+strings.TrimPrefix(vm, "http://"),
+		"-search.latencyOffset=0s", "-search.disableCache", "-loggerLevel=ERROR")
+
+	o := testOptions()
+	o.Smarthost = smtpAddr
+	o.GroupWait = time.Second
+	cfg := filepath.Join(t.TempDir(), "alertmanager.yml")
+	r, err := Render(ledgerUnits(t), o)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := r.WriteFiles(cfg); err != nil {
+		t.Fatal(err)
+	}
+	am := startAlertmanager(t, cfg)
+
+	// The exporter's series for one mining host, written every 500 ms.
+	series := `minewatch_host_mining{ip="10.20.3.21",unit="zd-no1-middle",class="active"} 1
+minewatch_host_score{ip="10.20.3.21",unit="zd-no1-middle"} 87
+minewatch_host_signal_points{ip="10.20.3.21",unit="zd-no1-middle",signal="pool_contact"} 40
+minewatch_host_signal_points{ip="10.20.3.21",unit="zd-no1-middle",signal="stratum_profile"} 30
+minewatch_host_info{ip="10.20.3.21",unit="zd-no1-middle",asset="实验楼301 GPU工作站",kind="gpu-workstation",location="实验楼301",department="信息中心",owner="李老师",research="false"} 1
+minewatch_unit_info{unit="zd-no1-middle",name="郑东新区第一中学",sector="school",parent="zd-edu"} 1
+`
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	push := func() error {
+		resp, err := http.Post(vm+"/api/v1/import/prometheus", "text/plain", strings.NewReader(series))
+		if err != nil {
+			return err
+		}
+		resp.Body.Close()
+		if resp.StatusCode/100 != 2 {
+			return fmt.Errorf("import: %s", resp.Status)
+		}
+		return nil
+	}
+	if err := push(); err != nil {
+		t.Fatal(err)
+	}
+	go func() {
+		tick := time.NewTicker(500 * time.Millisecond)
+		defer tick.Stop()
+		for {
+			select {
+			case <-ctx.Done():
+				return
+			case <-tick.C:
+				push()
+			}
+		}
+	}()
+
+	b, err := os.ReadFile("rules/cases.yml")
+	if err != nil {
+		t.Fatal(err)
+	}
+	fast := regexp.MustCompile(`(?m)^(\s+interval:) \d+m$`).ReplaceAll(b, []byte("$1 5s"))
+	rules := filepath.Join(t.TempDir(), "cases.yml")
+	if err := os.WriteFile(rules, fast, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	vmalertAddr := fmt.Sprintf("127.0.0.1:%d", freePort(t))
+	startProcess(t, "http://"+vmalertAddr+"/health", vmalertBin,
+		"-rule="+rules, "-datasource.url="+vm, "-remoteWrite.url="+vm, "-notifier.url="+am,
+		"-remoteWrite.flushInterval=200ms", "-httpListenAddr="+vmalertAddr, "-loggerLevel=ERROR")
+
+	msgs := waitFor(t, smtpCatcher, 1)
+	if len(msgs) != 1 {
+		t.Fatalf("got %d emails, want exactly 1", len(msgs))
+	}
+	if len(msgs[0].To) != 1 || msgs[0].To[0] != "lead@no1.example.edu.cn" {
+		t.Fatalf("email to %v, want the lead of zd-no1-middle", msgs[0].To)
+	}
+	d := decode(t, msgs[0].Data)
+	t.Logf("subject: %s\ntext:\n%s", d.Subject, d.Text)
+
+	// The episode start is latched: one value from the first evaluation on.
+	start := queryScalar(t, vm, `minewatch:host_episode_start_seconds{ip="10.20.3.21"}`)
+	if first := queryScalar(t, vm, `min_over_time(minewatch:host_episode_start_seconds{ip="10.20.3.21"}[10m])`); first != start {
+		t.Errorf("episode start moved from %v to %v between evaluations", first, start)
+	}
+	// The deadline vmalert wrote must be the recorded episode start + 48 h, in Beijing time.
+	deadline := time.Unix(int64(start)+48*3600, 0).In(time.FixedZone("CST", 8*3600)).Format("2006-01-02 15:04:05")
+	if s := time.Since(time.Unix(int64(start), 0)); s < 0 || s > time.Minute {
+		t.Errorf("episode start %v is not the moment the host was first seen flagged", time.Unix(int64(start), 0))
+	}
+	if d.Subject != "【挖矿告警】新增挖矿IP 10.20.3.21（郑东新区第一中学）" {
+		t.Errorf("subject %q", d.Subject)
+	}
+	for _, want := range []string{"10.20.3.21", "实验楼301 GPU工作站（实验楼301，信息中心）", "李老师",
+		"连接已登记矿池（40分）；Stratum挖矿会话特征（30分）；", "当前评分 87", "处置期限：" + deadline + "（北京时间，定位设备和责任人）",
+		"/d/minewatch-ip/ip-detail?var-ip=10.20.3.21"} {
+		if !strings.Contains(d.Text, want) {
+			t.Errorf("email lacks %q", want)
+		}
+	}
+}
+
+func queryScalar(t *testing.T, vm, q string) float64 {
+	t.Helper()
+	resp, err := http.Get(vm + "/api/v1/query?query=" + url.QueryEscape(q))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	body, _ := io.ReadAll(resp.Body)
+	var r struct {
+		Data struct {
+			Result []struct {
+				Value [2]any `json:"value"`
+			} `json:"result"`
+		} `json:"data"`
+	}
+	if err := json.Unmarshal(body, &r); err != nil || len(r.Data.Result) != 1 {
+		t.Fatalf("query %s: %v %s", q, err, body)
+	}
+	v, err := strconv.ParseFloat(r.Data.Result[0].Value[1].(string), 64)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return v
+}

@@ -1,0 +1,130 @@
+package dashboards
+
+import (
+	"context"
+	"encoding/json"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/grafana/grafana-plugin-sdk-go/backend"
+
+	"github.com/minewatch/minewatch/plugin/pkg/campaign/vmtest"
+	"github.com/minewatch/minewatch/plugin/pkg/models"
+	"github.com/minewatch/minewatch/plugin/pkg/plugin"
+)
+
+// seeded are the metrics of the plugin's seeded campaign history (vmtest.Campaign).
+var seeded = []string{"minewatch_host_mining", "minewatch_host_score", "minewatch_host_info", "minewatch_host_machines",
+	"minewatch_pool_contacts_total", "minewatch_unit_info", "minewatch_case_disposition"}
+
+// TestQueriesAgainstBackend runs every panel query of every dashboard through the
+// plugin's backend on a real VictoriaMetrics holding the plugin's seeded campaign
+// (week 2026-W45). No query may fail; the campaign query types and the MetricsQL
+// queries over seeded metrics must return data.
+func TestQueriesAgainstBackend(t *testing.T) {
+	vm := vmtest.Start(t)
+	vm.Import(t, vmtest.Campaign())
+	vm.Flush(t)
+	set, err := models.LoadSettings(vm.URL, []byte(`{"quietPeriod":"7d","locateDeadline":"48h","reportDeadline":"72h","timezone":"Asia/Shanghai","relapseLimit":2}`), nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ds, err := plugin.New(set)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ds.Now = func() time.Time { return vmtest.At(2026, 11, 12, 0, 0) }
+	// The review week in Beijing time; the range ends while 10.1.0.2 is still mining.
+	from, to := vmtest.At(2026, 11, 2, 0, 0), vmtest.At(2026, 11, 9, 0, 0)
+	vars := strings.NewReplacer("$week", "2026-W45", "$unit", "u-a", "$ip", "10.1.0.1", "$watts_per_miner", "300", "$__range", "7d")
+
+	// What some panels must show for the seeded week.
+	expect := map[string]struct{ has, hasNot []string }{
+		UIDWeekly + ": 本周清零":    {has: []string{"10.2.0.1"}, hasNot: []string{"10.3.0.1", "10.1.0.2"}},
+		UIDWeekly + ": 复发":      {has: []string{"10.2.0.2"}, hasNot: []string{"10.1.0.1"}},
+		UIDIP + ": 资产与责任人":      {has: []string{"实验楼301 GPU工作站", "李老师"}},
+		UIDIP + ": 矿池与币种（连接次数）": {has: []string{"xmr.pool.example:3333"}, hasNot: []string{"secret.pool.example"}},
+		UIDUnit + ": IP清零台账":    {has: []string{"10.1.0.1", "10.1.0.2"}, hasNot: []string{"10.2.0.1"}},
+	}
+	n := 0
+	for uid, d := range load(t) {
+		for _, p := range allPanels(d.Panels) {
+			for _, raw := range p.Targets {
+				q, err := decodeTarget(raw)
+				if err != nil {
+					t.Fatalf("%s: %v", p.Title, err)
+				}
+				js := []byte(vars.Replace(string(raw)))
+				resp, err := ds.QueryData(context.Background(), &backend.QueryDataRequest{Queries: []backend.DataQuery{{
+					RefID: q.RefID, QueryType: q.QueryType, JSON: js, Interval: time.Hour, MaxDataPoints: 500,
+					TimeRange: backend.TimeRange{From: from, To: to},
+				}}})
+				if err != nil {
+					t.Fatalf("%s: %s: %v", uid, p.Title, err)
+				}
+				n++
+				r := resp.Responses[q.RefID]
+				where := uid + ": " + p.Title + " (" + q.QueryType + ")"
+				if r.Error != nil {
+					t.Errorf("%s: %v\nquery: %s", where, r.Error, js)
+					continue
+				}
+				rows := 0
+				for _, f := range r.Frames {
+					if f.Rows() > 0 {
+						rows += f.Rows()
+					}
+				}
+				mustHaveData := q.QueryType != models.QueryMetricsQL
+				if q.QueryType == models.QueryMetricsQL {
+					mustHaveData = usesOnly(q.Expr, seeded)
+				}
+				if e, ok := expect[uid+": "+p.Title]; ok {
+					b, _ := json.Marshal(r.Frames)
+					for _, w := range e.has {
+						if !strings.Contains(string(b), w) {
+							t.Errorf("%s: lacks %s", where, w)
+						}
+					}
+					for _, w := range e.hasNot {
+						if strings.Contains(string(b), w) {
+							t.Errorf("%s: shows %s", where, w)
+						}
+					}
+					delete(expect, uid+": "+p.Title)
+				}
+				if mustHaveData && rows == 0 {
+					b, _ := json.Marshal(r.Frames)
+					t.Errorf("%s: no data from the seeded campaign\nquery: %s\nframes: %.300s", where, js, b)
+				}
+			}
+		}
+	}
+	for k := range expect {
+		t.Errorf("panel %s not found", k)
+	}
+	if n < 40 {
+		t.Fatalf("only %d queries run", n)
+	}
+	t.Logf("%d panel queries answered by the plugin backend", n)
+}
+
+// usesOnly reports whether every minewatch metric in expr is one of names.
+func usesOnly(expr string, names []string) bool {
+	for _, f := range strings.FieldsFunc(expr, func(r rune) bool {
+		return !(r == '_' || r == ':' || r >= 'a' && r <= 'z' || r >= '0' && r <= '9')
+	}) {
+		if !strings.HasPrefix(f, "minewatch") {
+			continue
+		}
+		found := false
+		for _, n := range names {
+			found = found || f == n
+		}
+		if !found {
+			return false
+		}
+	}
+	return true
+}

@@ -1,0 +1,431 @@
+package deploy
+
+import (
+	"bufio"
+	"context"
+	"encoding/json"
+	"net/url"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"reflect"
+	"regexp"
+	"strings"
+	"testing"
+
+	"github.com/compose-spec/compose-go/v2/cli"
+	"github.com/compose-spec/compose-go/v2/types"
+	"github.com/minewatch/minewatch/alerts"
+	"github.com/minewatch/minewatch/exporter/config"
+	"github.com/minewatch/minewatch/exporter/ledger"
+	"github.com/minewatch/minewatch/plugin/pkg/models"
+	"gopkg.in/yaml.v3"
+)
+
+const repo = ".."
+
+func loadProject(t *testing.T) *types.Project {
+	t.Helper()
+	root, err := filepath.Abs(repo)
+	if err != nil {
+		t.Fatal(err)
+	}
+	opts, err := cli.NewProjectOptions([]string{filepath.Join(root, ComposeFile)},
+		cli.WithWorkingDirectory(root), cli.WithName("minewatch"), cli.WithResolvedPaths(true))
+	if err != nil {
+		t.Fatal(err)
+	}
+	p, err := opts.LoadProject(context.Background())
+	if err != nil {
+		t.Fatalf("compose-go cannot load %s: %v", ComposeFile, err)
+	}
+	return p
+}
+
+func service(t *testing.T, p *types.Project, name string) types.ServiceConfig {
+	t.Helper()
+	s, err := p.GetService(name)
+	if err != nil {
+		t.Fatalf("service %s: %v", name, err)
+	}
+	return s
+}
+
+// inRepo turns a resolved absolute path back into a repository path.
+func inRepo(t *testing.T, abs string) string {
+	t.Helper()
+	root, _ := filepath.Abs(repo)
+	rel, err := filepath.Rel(root, abs)
+	if err != nil || strings.HasPrefix(rel, "..") {
+		t.Errorf("%s lies outside the repository", abs)
+		return abs
+	}
+	return filepath.ToSlash(rel)
+}
+
+// TestComposeRefersOnlyToExistingFiles: every bind mount, build context and
+// Dockerfile (and what the Dockerfile copies) exists in the repository, apart from
+// declared build outputs that a make target creates.
+func TestComposeRefersOnlyToExistingFiles(t *testing.T) {
+	p := loadProject(t)
+	for _, want := range []string{"victoriametrics", "vmalert", "alertmanager", "alertmanager-config", "grafana", "exporter", "simulator", "mailpit"} {
+		service(t, p, want)
+	}
+	checked := 0
+	for _, s := range p.Services {
+		for _, v := range s.Volumes {
+			if v.Type != types.VolumeTypeBind {
+				if _, ok := p.Volumes[v.Source]; !ok {
+					t.Errorf("%s: volume %q is not declared", s.Name, v.Source)
+				}
+				continue
+			}
+			rel := inRepo(t, v.Source)
+			checked++
+			if target, ok := BuildOutputs[rel]; ok {
+				if !makeTargetExists(t, target) {
+					t.Errorf("%s mounts %s, made by `make %s`, but no Makefile defines that target", s.Name, rel, target)
+				}
+				continue
+			}
+			if _, err := os.Stat(v.Source); err != nil {
+				t.Errorf("%s: bind mount source %s does not exist", s.Name, rel)
+			}
+		}
+		if s.Build != nil {
+			checked++
+			if st, err := os.Stat(s.Build.Context); err != nil || !st.IsDir() {
+				t.Errorf("%s: build context %s missing", s.Name, s.Build.Context)
+			}
+			df := s.Build.Dockerfile
+			if !filepath.IsAbs(df) {
+				df = filepath.Join(s.Build.Context, df)
+			}
+			checkDockerfile(t, s.Name, df, s.Build.Context)
+		}
+	}
+	for name, c := range p.Configs {
+		if c.File != "" {
+			checked++
+			if _, err := os.Stat(c.File); err != nil {
+				t.Errorf("config %s: file %s missing", name, c.File)
+			}
+		}
+	}
+	if checked < 8 {
+		t.Fatalf("only %d file references checked", checked)
+	}
+}
+
+func makeTargetExists(t *testing.T, target string) bool {
+	re := regexp.MustCompile(`(?m)^` + regexp.QuoteMeta(target) + `\s*:`)
+	files, _ := filepath.Glob(filepath.Join(repo, "Makefile"))
+	more, _ := filepath.Glob(filepath.Join(repo, "*", "*.mk"))
+	for _, f := range append(files, more...) {
+		b, err := os.ReadFile(f)
+		if err == nil && re.Match(b) {
+			return true
+		}
+	}
+	return false
+}
+
+// checkDockerfile: the sources of COPY/ADD (not --from) exist in the context, and
+// the Go packages it builds exist.
+func checkDockerfile(t *testing.T, svc, path, context string) {
+	t.Helper()
+	f, err := os.Open(path)
+	if err != nil {
+		t.Errorf("%s: Dockerfile %s: %v", svc, path, err)
+		return
+	}
+	defer f.Close()
+	sc := bufio.NewScanner(f)
+	stages := 0
+	for sc.Scan() {
+		fields := strings.Fields(sc.Text())
+		if len(fields) == 0 {
+			continue
+		}
+		switch strings.ToUpper(fields[0]) {
+		case "FROM":
+			stages++
+		case "COPY", "ADD":
+			args := fields[1:]
+			fromStage := false
+			for len(args) > 0 && strings.HasPrefix(args[0], "--") {
+				fromStage = fromStage || strings.HasPrefix(args[0], "--from")
+				args = args[1:]
+			}
+			if fromStage || len(args) < 2 {
+				continue
+			}
+			for _, src := range args[:len(args)-1] {
+				if _, err := os.Stat(filepath.Join(context, src)); err != nil {
+					t.Errorf("%s: Dockerfile copies %s, missing from the build context", svc, src)
+				}
+			}
+		case "RUN":
+			for _, pkg := range regexp.MustCompile(`\./exporter/cmd/[A-Za-z0-9_-]+`).FindAllString(sc.Text(), -1) {
+				if _, err := os.Stat(filepath.Join(context, pkg)); err != nil {
+					t.Errorf("%s: Dockerfile builds %s, which does not exist", svc, pkg)
+				}
+			}
+		}
+	}
+	if stages < 2 {
+		t.Errorf("%s: Dockerfile has %d stages, want a build stage and a slim runtime stage", svc, stages)
+	}
+}
+
+// hostPath maps a path inside a service's container to the repository file behind
+// its bind mounts.
+func hostPath(t *testing.T, s types.ServiceConfig, inContainer string) string {
+	t.Helper()
+	best := ""
+	var src string
+	for _, v := range s.Volumes {
+		if v.Type != types.VolumeTypeBind {
+			continue
+		}
+		if (inContainer == v.Target || strings.HasPrefix(inContainer, v.Target+"/")) && len(v.Target) > len(best) {
+			best, src = v.Target, v.Source
+		}
+	}
+	if best == "" {
+		t.Fatalf("%s: no bind mount holds %s", s.Name, inContainer)
+	}
+	return filepath.Join(src, strings.TrimPrefix(inContainer, best))
+}
+
+func flagValue(args []string, name string) string {
+	for i, a := range args {
+		if v, ok := strings.CutPrefix(a, name+"="); ok {
+			return v
+		}
+		if a == name && i+1 < len(args) {
+			return args[i+1]
+		}
+	}
+	return ""
+}
+
+// TestGrafanaProvisioning: the plugin is mounted and allowed unsigned, the datasource
+// has the contract's uid, type and settings, and the dashboards provider reads the
+// mounted dashboards directory.
+func TestGrafanaProvisioning(t *testing.T) {
+	p := loadProject(t)
+	g := service(t, p, "grafana")
+	if v := g.Environment["GF_PLUGINS_ALLOW_LOADING_UNSIGNED_PLUGINS"]; v == nil || !strings.Contains(*v, models.PluginID) {
+		t.Errorf("grafana does not allow the unsigned %s plugin", models.PluginID)
+	}
+	plugin := false
+	for _, v := range g.Volumes {
+		if v.Type == types.VolumeTypeBind && inRepo(t, v.Source) == "plugin/dist" && strings.HasPrefix(v.Target, "/var/lib/grafana/plugins/") {
+			plugin = true
+		}
+	}
+	if !plugin {
+		t.Error("plugin/dist is not mounted under /var/lib/grafana/plugins")
+	}
+
+	var dsFile struct {
+		APIVersion  int `yaml:"apiVersion"`
+		Datasources []struct {
+			UID      string         `yaml:"uid"`
+			Type     string         `yaml:"type"`
+			URL      string         `yaml:"url"`
+			JSONData map[string]any `yaml:"jsonData"`
+		} `yaml:"datasources"`
+	}
+	readYAML(t, hostPath(t, g, "/etc/grafana/provisioning/datasources/minewatch.yml"), &dsFile)
+	if len(dsFile.Datasources) != 1 {
+		t.Fatalf("%d datasources provisioned, want 1", len(dsFile.Datasources))
+	}
+	ds := dsFile.Datasources[0]
+	if ds.UID != "minewatch" || ds.Type != models.PluginID {
+		t.Errorf("datasource uid %q type %q", ds.UID, ds.Type)
+	}
+	want := map[string]any{"quietPeriod": "7d", "locateDeadline": "48h", "reportDeadline": "72h", "timezone": "Asia/Shanghai", "relapseLimit": 2}
+	if !reflect.DeepEqual(ds.JSONData, want) {
+		t.Errorf("datasource jsonData %v, want %v", ds.JSONData, want)
+	}
+	u, err := url.Parse(ds.URL)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := p.GetService(u.Hostname()); err != nil || u.Hostname() != "victoriametrics" {
+		t.Errorf("datasource URL %s does not point at the victoriametrics service", ds.URL)
+	}
+	if _, err := models.LoadSettings(ds.URL, mustJSON(t, ds.JSONData), nil); err != nil {
+		t.Errorf("the plugin rejects the provisioned settings: %v", err)
+	}
+
+	var dbFile struct {
+		Providers []struct {
+			Type    string `yaml:"type"`
+			Options struct {
+				Path string `yaml:"path"`
+			} `yaml:"options"`
+		} `yaml:"providers"`
+	}
+	readYAML(t, hostPath(t, g, "/etc/grafana/provisioning/dashboards/minewatch.yml"), &dbFile)
+	if len(dbFile.Providers) != 1 || dbFile.Providers[0].Type != "file" {
+		t.Fatalf("dashboard providers: %+v", dbFile.Providers)
+	}
+	dir := hostPath(t, g, dbFile.Providers[0].Options.Path)
+	if inRepo(t, dir) != "dashboards" {
+		t.Errorf("dashboards provider reads %s, want the repository's dashboards/", dir)
+	}
+	if js, _ := filepath.Glob(filepath.Join(dir, "*.json")); len(js) < 5 {
+		t.Errorf("only %d dashboards in %s", len(js), dir)
+	}
+	home := g.Environment["GF_DASHBOARDS_DEFAULT_HOME_DASHBOARD_PATH"]
+	if home == nil {
+		t.Error("no home dashboard")
+	} else if _, err := os.Stat(hostPath(t, g, *home)); err != nil {
+		t.Errorf("home dashboard %s: %v", *home, err)
+	}
+}
+
+// TestAlertingPipeline: vmalert reads the repository's rules and talks to the stack's
+// services; the Alertmanager configuration the stack renders from the demo ledger is
+// valid (amtool) and routes to the demo's leads.
+func TestAlertingPipeline(t *testing.T) {
+	p := loadProject(t)
+	vm := service(t, p, "vmalert")
+	rules, err := filepath.Glob(hostPath(t, vm, flagValue(vm.Command, "-rule")))
+	if err != nil || len(rules) < 2 {
+		t.Errorf("vmalert -rule matches %v (%v)", rules, err)
+	}
+	for _, f := range []string{"-datasource.url", "-remoteWrite.url", "-remoteRead.url", "-notifier.url"} {
+		u, err := url.Parse(flagValue(vm.Command, f))
+		if err != nil || u.Host == "" {
+			t.Errorf("vmalert %s: %q", f, flagValue(vm.Command, f))
+			continue
+		}
+		if _, err := p.GetService(u.Hostname()); err != nil {
+			t.Errorf("vmalert %s points at %s, not a service of the stack", f, u.Hostname())
+		}
+	}
+
+	var scrape struct {
+		ScrapeConfigs []struct {
+			StaticConfigs []struct {
+				Targets []string `yaml:"targets"`
+			} `yaml:"static_configs"`
+		} `yaml:"scrape_configs"`
+	}
+	vms := service(t, p, "victoriametrics")
+	readYAML(t, hostPath(t, vms, flagValue(vms.Command, "-promscrape.config")), &scrape)
+	n := 0
+	for _, sc := range scrape.ScrapeConfigs {
+		for _, st := range sc.StaticConfigs {
+			for _, target := range st.Targets {
+				n++
+				if _, err := p.GetService(strings.Split(target, ":")[0]); err != nil {
+					t.Errorf("scrape target %s is not a service", target)
+				}
+			}
+		}
+	}
+	if n == 0 {
+		t.Error("VictoriaMetrics scrapes nothing")
+	}
+
+	// Render what the alertmanager-config service renders, into a temporary directory.
+	amc := service(t, p, "alertmanager-config")
+	args := amc.Command
+	// The exporter's own ledger loader validates the demo ledger.
+	l, err := ledger.Load([]string{hostPath(t, amc, flagValue(args, "--ledger"))}, nil)
+	if err != nil {
+		t.Fatalf("demo ledger: %v", err)
+	}
+	units := alerts.LedgerUnits(l)
+	smtp := flagValue(args, "--smtp")
+	if _, err := p.GetService(strings.Split(smtp, ":")[0]); err != nil {
+		t.Errorf("--smtp %s is not a service of the stack", smtp)
+	}
+	r, err := alerts.Render(units, alerts.Options{Smarthost: smtp, From: flagValue(args, "--from"),
+		BureauEmail: flagValue(args, "--bureau-email"), GrafanaURL: flagValue(args, "--grafana-url")})
+	if err != nil {
+		t.Fatalf("rendering the stack's Alertmanager configuration: %v", err)
+	}
+	am := service(t, p, "alertmanager")
+	if got, want := flagValue(am.Command, "--config.file"), flagValue(args, "--out"); got != want {
+		t.Errorf("alertmanager reads %s, the render writes %s", got, want)
+	}
+	path := filepath.Join(t.TempDir(), "alertmanager.yml")
+	if err := r.WriteFiles(path); err != nil {
+		t.Fatal(err)
+	}
+	amtool, err := exec.LookPath("amtool")
+	if err != nil {
+		if os.Getenv("CI") == "" {
+			t.Skip("amtool not installed (Debian prometheus-alertmanager)")
+		}
+		t.Fatal("amtool not installed")
+	}
+	out, err := exec.Command(amtool, "check-config", path).CombinedOutput()
+	if err != nil {
+		t.Fatalf("amtool check-config: %v\n%s", err, out)
+	}
+	cmd := exec.Command(amtool, "config", "routes", "test", "--config.file="+path, "unit=zd-no1-middle", "alertname=MinewatchMiningIPNew")
+	cmd.Stderr = nil
+	got, err := cmd.Output()
+	if err != nil || strings.TrimSpace(string(got)) != "unit-zd-no1-middle" {
+		t.Errorf("demo routing of zd-no1-middle: %q %v", got, err)
+	}
+}
+
+// TestExporterConfig: the exporter's own config loader accepts the demo configuration,
+// and VictoriaMetrics scrapes the port it serves /metrics on.
+func TestExporterConfig(t *testing.T) {
+	p := loadProject(t)
+	ex := service(t, p, "exporter")
+	path := flagValue(ex.Command, "--config")
+	if path == "" {
+		t.Fatalf("exporter command %v has no --config", ex.Command)
+	}
+	cfg, err := config.Load(hostPath(t, ex, path))
+	if err != nil {
+		t.Fatalf("demo exporter config: %v", err)
+	}
+	if err := cfg.Validate(); err != nil {
+		t.Fatalf("demo exporter config: %v", err)
+	}
+	_, port, _ := strings.Cut(cfg.Listen.HTTP, ":")
+	vms := service(t, p, "victoriametrics")
+	b, err := os.ReadFile(hostPath(t, vms, flagValue(vms.Command, "-promscrape.config")))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !strings.Contains(string(b), `"exporter:`+port+`"`) {
+		t.Errorf("VictoriaMetrics does not scrape exporter:%s (the exporter's http listen address %q)", port, cfg.Listen.HTTP)
+	}
+	_, nf, _ := strings.Cut(cfg.Listen.NetFlow, ":")
+	sim := service(t, p, "simulator")
+	if got := flagValue(sim.Command, "--udp"); got != "exporter:"+nf {
+		t.Errorf("simulator sends to %s, the exporter listens for NetFlow on %q", got, cfg.Listen.NetFlow)
+	}
+}
+
+func readYAML(t *testing.T, path string, v any) {
+	t.Helper()
+	b, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := yaml.Unmarshal(b, v); err != nil {
+		t.Fatalf("%s: %v", path, err)
+	}
+}
+
+func mustJSON(t *testing.T, v any) []byte {
+	t.Helper()
+	b, err := json.Marshal(v)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return b
+}

@@ -1,0 +1,70 @@
+package main
+
+import (
+	"fmt"
+	"os"
+	"strings"
+	"time"
+
+	"github.com/minewatch/minewatch/alerts"
+	"github.com/minewatch/minewatch/exporter/ledger"
+)
+
+// `minewatch alerts render`: the Alertmanager configuration from the unit ledger.
+var (
+	alertsCmd       = app.Command("alerts", "Alert routing (告警路由).")
+	alertsRenderCmd = alertsCmd.Command("render", "Write an Alertmanager configuration that emails each unit's lead (按单位负责人生成 Alertmanager 配置).")
+
+	alertsLedger      = alertsRenderCmd.Flag("ledger", "Unit ledger: YAML/CSV file or directory (单位台账); repeatable.").Required().Strings()
+	alertsOut         = alertsRenderCmd.Flag("out", "Where to write alertmanager.yml; the email template is written next to it.").Default("alertmanager.yml").String()
+	alertsSMTP        = alertsRenderCmd.Flag("smtp", "SMTP server host:port.").Required().String()
+	alertsFrom        = alertsRenderCmd.Flag("from", "Sender address.").Default("minewatch@localhost").String()
+	alertsSMTPUser    = alertsRenderCmd.Flag("smtp-user", "SMTP AUTH user (empty: no authentication).").String()
+	alertsSMTPPassEnv = alertsRenderCmd.Flag("smtp-password-env", "Environment variable holding the SMTP password.").Default("MINEWATCH_SMTP_PASSWORD").String()
+	alertsRequireTLS  = alertsRenderCmd.Flag("smtp-require-tls", "Require STARTTLS.").Bool()
+	alertsBureau      = alertsRenderCmd.Flag("bureau-email", "Bureau address: overdue cases, repeated relapses, pipeline health (教育局/信息中心邮箱).").Required().String()
+	alertsGrafana     = alertsRenderCmd.Flag("grafana-url", "Grafana address for the links in the emails.").Default("http://localhost:3000").String()
+	alertsGroupWait   = alertsRenderCmd.Flag("group-wait", "Wait before the first email of a group.").Default("30s").Duration()
+	alertsRepeat      = alertsRenderCmd.Flag("repeat-interval", "Resend an unresolved alert after this long.").Default("12h").Duration()
+)
+
+func init() {
+	commands[alertsRenderCmd.FullCommand()] = runAlertsRender
+}
+
+func runAlertsRender() error {
+	led, err := ledger.Load(*alertsLedger, nil)
+	if err != nil {
+		return err
+	}
+	units := alerts.LedgerUnits(led)
+	r, err := alerts.Render(units, alerts.Options{
+		Smarthost:      *alertsSMTP,
+		From:           *alertsFrom,
+		Username:       *alertsSMTPUser,
+		Password:       os.Getenv(*alertsSMTPPassEnv),
+		RequireTLS:     *alertsRequireTLS,
+		BureauEmail:    *alertsBureau,
+		GrafanaURL:     *alertsGrafana,
+		GroupWait:      *alertsGroupWait,
+		RepeatInterval: *alertsRepeat,
+		GroupInterval:  5 * time.Minute,
+	})
+	if err != nil {
+		return err
+	}
+	if err := r.WriteFiles(*alertsOut); err != nil {
+		return err
+	}
+	var noLead []string
+	for _, u := range units {
+		if u.LeadEmail == "" {
+			noLead = append(noLead, u.ID)
+		}
+	}
+	fmt.Fprintf(os.Stderr, "wrote %s and %s: %d units, %d routed to their lead\n", *alertsOut, alerts.TemplateFile, len(units), len(units)-len(noLead))
+	if len(noLead) > 0 {
+		fmt.Fprintf(os.Stderr, "units without a lead email (their alerts go to %s): %s\n", *alertsBureau, strings.Join(noLead, ", "))
+	}
+	return nil
+}

@@ -1,0 +1,48 @@
+package main
+
+import (
+	"context"
+	"fmt"
+	"os"
+	"time"
+
+	"github.com/minewatch/minewatch/plugin/pkg/campaign"
+)
+
+var (
+	trackerCmd    = app.Command("tracker", "IP清零 tracker: one row per IP flagged in the range.")
+	trackerFlags  = addCampaignFlags(trackerCmd)
+	trackerStates = trackerCmd.Flag("state", "only IPs in this state: mining, quiet, cleared, relapsed (repeatable) 状态").Enums("mining", "quiet", "cleared", "relapsed")
+	trackerFrom   = trackerCmd.Flag("from", "range start, RFC 3339 (default: 7 days before --to)").String()
+	trackerTo     = trackerCmd.Flag("to", "range end and moment of judgement, RFC 3339 (default: now)").String()
+)
+
+func init() {
+	commands[trackerCmd.FullCommand()] = runTracker
+}
+
+func runTracker() error {
+	src, err := trackerFlags.source()
+	if err != nil {
+		return err
+	}
+	to := time.Now()
+	if *trackerTo != "" {
+		if to, err = time.Parse(time.RFC3339, *trackerTo); err != nil {
+			return fmt.Errorf("--to: %w", err)
+		}
+	}
+	from := to.Add(-7 * 24 * time.Hour)
+	if *trackerFrom != "" {
+		if from, err = time.Parse(time.RFC3339, *trackerFrom); err != nil {
+			return fmt.Errorf("--from: %w", err)
+		}
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), trackerFlags.timeout)
+	defer cancel()
+	rows, err := src.Tracker(ctx, trackerFlags.filter(), *trackerStates, from, to, nil)
+	if err != nil {
+		return err
+	}
+	return campaign.Render(os.Stdout, campaign.TrackerTable(rows), trackerFlags.format, src.Config.Location)
+}

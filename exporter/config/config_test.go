@@ -1,0 +1,229 @@
+package config
+
+import (
+	"net/netip"
+	"os"
+	"path/filepath"
+	"reflect"
+	"strings"
+	"testing"
+	"time"
+)
+
+func TestExampleLoads(t *testing.T) {
+	c, err := Load("example.yaml")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if c.Listen != (Listen{":2055", ":6343", ":9617", 2, 65536}) {
+		t.Errorf("listen = %+v", c.Listen)
+	}
+	if want := []string{"ledger.yaml", "assets.csv"}; !reflect.DeepEqual(c.Ledger.Files, want) {
+		// "." base: Load joins with the file's directory, which is "." here.
+		t.Errorf("ledger.files = %v, want %v", c.Ledger.Files, want)
+	}
+	if len(c.Ledger.ExtraInternal) != 3 || c.Ledger.ExtraInternal[1] != netip.MustParsePrefix("172.16.0.0/12") {
+		t.Errorf("extra_internal = %v", c.Ledger.ExtraInternal)
+	}
+	if len(c.Intel.Files) != 2 || c.Intel.Allowlist[0] != "allowlist.txt" || c.Intel.ResolveInterval != time.Hour {
+		t.Errorf("intel = %+v", c.Intel)
+	}
+	if r := c.SamplingRate(netip.MustParseAddr("192.0.2.1")); r != 1000 {
+		t.Errorf("rate of 192.0.2.1 = %d", r)
+	}
+	if r := c.SamplingRate(netip.MustParseAddr("2001:db8::1")); r != 512 {
+		t.Errorf("rate of 2001:db8::1 = %d", r)
+	}
+	if r := c.SamplingRate(netip.MustParseAddr("192.0.2.2")); r != 1 {
+		t.Errorf("default rate = %d", r)
+	}
+	if c.Detect != (Detect{50, 10, 1_000_000, 24 * time.Hour, 30 * time.Minute}) {
+		t.Errorf("detect = %+v", c.Detect)
+	}
+	if c.Push.URL != "http://127.0.0.1:8428/api/v1/import/prometheus" || c.Push.Interval != 15*time.Second ||
+		!reflect.DeepEqual(c.Push.ExtraLabels, map[string]string{"exporter": "zd-edu-egress-1", "region": "zhengdong"}) {
+		t.Errorf("push = %+v", c.Push)
+	}
+	if c.Log != (Log{"info", "logfmt"}) {
+		t.Errorf("log = %+v", c.Log)
+	}
+}
+
+func TestDefaultsAndRelativePaths(t *testing.T) {
+	dir := t.TempDir()
+	path := filepath.Join(dir, "minewatch.yaml")
+	os.WriteFile(path, []byte("ledger:\n  files: [units.yaml, /abs/assets.csv]\ndetect:\n  window: 7d\n  quiet_after: 1d12h\n"), 0o644)
+	c, err := Load(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if want := []string{filepath.Join(dir, "units.yaml"), "/abs/assets.csv"}; !reflect.DeepEqual(c.Ledger.Files, want) {
+		t.Errorf("files = %v, want %v", c.Ledger.Files, want)
+	}
+	if c.Detect.Window != 7*24*time.Hour || c.Detect.QuietAfter != 36*time.Hour || c.Detect.Threshold != 50 {
+		t.Errorf("detect = %+v", c.Detect)
+	}
+	if c.Listen != Default().Listen || c.Log != Default().Log {
+		t.Error("defaults lost")
+	}
+	if err := Default().Validate(); err == nil || !strings.Contains(err.Error(), "nothing would count as internal") {
+		t.Errorf("Default without ledger: %v", err)
+	}
+}
+
+func TestBadConfigs(t *testing.T) {
+	for _, tc := range []struct {
+		name  string
+		data  string
+		wants []string
+	}{
+		{"unknown fields", `listen:
+  netflow: ":2055"
+  ipfix: ":4739"
+ledgers:
+  files: [a.yaml]
+`, []string{
+			`c.yaml:3: listen.ipfix: unknown field (known: netflow, sflow, http, readers, queue)`,
+			`c.yaml:4: ledgers: unknown field (known: listen, ledger, intel, sampling, detect, push, log)`,
+		}},
+		{"ranges", `ledger: {files: [a.yaml]}
+detect:
+  threshold: 150
+  floor: -1
+  max_hosts: 10
+  window: 24
+  quiet_after: soon
+listen:
+  readers: 0
+  netflow: "2055"
+  sflow: ":70000"
+`, []string{
+			`c.yaml:3: detect.threshold: 150 is outside 1..100`,
+			`c.yaml:4: detect.floor: -1 is outside 0..detect.threshold (150)`,
+			`c.yaml:5: detect.max_hosts: 10 is below the minimum of 1000`,
+			`c.yaml:6: detect.window: "24" is not a duration (e.g. 30s, 15m, 24h, 7d)`,
+			`c.yaml:7: detect.quiet_after: "soon" is not a duration`,
+			`c.yaml:9: listen.readers: 0 is outside 1..256`,
+			`c.yaml:10: listen.netflow: "2055" is not host:port`,
+			`c.yaml:11: listen.sflow: ":70000": port "70000" is not 1-65535`,
+		}},
+		{"floor above threshold", "ledger: {files: [a.yaml]}\ndetect: {threshold: 40, floor: 45}\n", []string{
+			`c.yaml:2: detect.floor: 45 is outside 0..detect.threshold (40)`,
+		}},
+		{"types", `ledger:
+  files: a.yaml
+  extra_internal: [10.0.0.0/33, 10.1.0.1/16]
+detect:
+  threshold: fifty
+  window: [24h]
+sampling:
+  default_rate: 0
+  sources:
+    - {source: 192.0.2.300, rate: 10}
+    - {source: 192.0.2.1}
+    - {source: 192.0.2.2, rate: 100}
+    - {source: 192.0.2.2, rate: 200}
+`, []string{
+			`c.yaml:2: ledger.files: must be a list`,
+			`c.yaml:3: ledger.extra_internal[0]: "10.0.0.0/33" is not a valid CIDR`,
+			`c.yaml:3: ledger.extra_internal[1]: "10.1.0.1/16" has host bits set (did you mean 10.1.0.0/16?)`,
+			`c.yaml:5: detect.threshold: "fifty" is not a whole number`,
+			`c.yaml:6: detect.window: must be a single value`,
+			`c.yaml:8: sampling.default_rate: 0 must be at least 1`,
+			`c.yaml:10: sampling.sources[0].source: "192.0.2.300" is not an IP address`,
+			`c.yaml:11: sampling.sources[1].rate: missing`,
+			`c.yaml:13: sampling.sources[3].source: 192.0.2.2 is listed twice`,
+		}},
+		{"push and log", `ledger: {extra_internal: [10.0.0.0/8]}
+push:
+  url: vm:8428/api/v1/import
+  interval: 100ms
+  extra_labels:
+    "bad-name": x
+    unit: y
+    __meta: z
+    ok: ""
+log:
+  level: verbose
+  format: text
+`, []string{
+			`c.yaml:3: push.url: "vm:8428/api/v1/import" is not an http:// or https:// URL`,
+			`c.yaml:4: push.interval: 100ms is too short (at least 1s)`,
+			`c.yaml:6: push.extra_labels.bad-name: "bad-name" is not a valid label name`,
+			`c.yaml:7: push.extra_labels.unit: "unit" is a label minewatch sets itself`,
+			`c.yaml:8: push.extra_labels.__meta: "__meta" is not a valid label name`,
+			`c.yaml:9: push.extra_labels.ok: empty value`,
+			`c.yaml:11: log.level: "verbose" is not one of debug | info | warn | error`,
+			`c.yaml:12: log.format: "text" is not one of logfmt | json`,
+		}},
+		{"repeated key", "ledger: {files: [a.yaml]}\nlog:\n  level: info\n  level: debug\n", []string{
+			`c.yaml:4: log.level: set twice (first at line 3)`,
+		}},
+		{"not a mapping", "- listen\n", []string{`c.yaml:1: top level: must be a mapping`}},
+		{"syntax", "listen:\n  netflow: \":2055\n", []string{`c.yaml:2: syntax: found unexpected end of stream`}},
+		{"same udp port", "ledger: {files: [a.yaml]}\nlisten: {netflow: \":9995\", sflow: \":9995\"}\n", []string{
+			`c.yaml:2: listen.sflow: ":9995" is also listen.netflow`,
+		}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			path := filepath.Join(t.TempDir(), "c.yaml")
+			if err := os.WriteFile(path, []byte(tc.data), 0o644); err != nil {
+				t.Fatal(err)
+			}
+			c, err := Load(path)
+			if err == nil {
+				t.Fatalf("accepted: %+v", c)
+			}
+			msg := strings.ReplaceAll(err.Error(), path, "c.yaml")
+			for _, w := range tc.wants {
+				if !strings.Contains(msg, w) {
+					t.Errorf("error lacks %q; got:\n%s", w, msg)
+				}
+			}
+		})
+	}
+}
+
+func TestValidateAfterFlags(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "c.yaml")
+	os.WriteFile(path, []byte("ledger: {files: [a.yaml]}\ndetect:\n  threshold: 60\n"), 0o644)
+	c, err := Load(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	// A flag sets a bad value: the message must not blame line 3 of the file.
+	c.Detect.Threshold = 0
+	c.Log.Level = "loud"
+	err = c.Validate()
+	if err == nil {
+		t.Fatal("bad flag values accepted")
+	}
+	for _, want := range []string{"detect.threshold: 0 is outside 1..100", `log.level: "loud" is not one of`} {
+		if !strings.Contains(err.Error(), want) {
+			t.Errorf("error lacks %q: %v", want, err)
+		}
+	}
+	if strings.Contains(err.Error(), "c.yaml") {
+		t.Errorf("flag value blamed on the file: %v", err)
+	}
+	c.Detect.Threshold, c.Log.Level = 70, "debug"
+	if err := c.Validate(); err != nil {
+		t.Errorf("good flag values rejected: %v", err)
+	}
+}
+
+func TestParseDuration(t *testing.T) {
+	for in, want := range map[string]time.Duration{
+		"30s": 30 * time.Second, "15m": 15 * time.Minute, "24h": 24 * time.Hour,
+		"7d": 7 * 24 * time.Hour, "1d12h": 36 * time.Hour, "0d30m": 30 * time.Minute,
+	} {
+		if got, err := ParseDuration(in); err != nil || got != want {
+			t.Errorf("ParseDuration(%q) = %v, %v; want %v", in, got, err, want)
+		}
+	}
+	for _, bad := range []string{"", "24", "d", "1.5d", "-1h", "7dd", "1w"} {
+		if d, err := ParseDuration(bad); err == nil {
+			t.Errorf("ParseDuration(%q) = %v, want error", bad, d)
+		}
+	}
+}

@@ -1,0 +1,171 @@
+package intel
+
+import (
+	"net/netip"
+
+	"github.com/gaissmai/bart"
+)
+
+// Set is an immutable snapshot of the pool lists and the allowlist with
+// their domains' current addresses. Safe for concurrent use.
+type Set struct {
+	pools, allow matcher
+	counts       map[string]*[len(kindNames)]int // per list, by Kind
+	domains      []string                        // every listed domain, pools and allowlist
+}
+
+// matcher answers lookups with one map probe and one trie lookup. Listed
+// addresses go into the trie as host routes, so longest-prefix match makes an
+// exact address beat a range; precedence between listed and resolved (Shared)
+// entries is settled when the matcher is built, not per lookup.
+type matcher struct {
+	ipPort map[netip.AddrPort]*Entry
+	table  *bart.Table[*Entry]
+}
+
+func newMatcher() matcher {
+	return matcher{ipPort: map[netip.AddrPort]*Entry{}, table: new(bart.Table[*Entry])}
+}
+
+func hostRoute(a netip.Addr) netip.Prefix { return netip.PrefixFrom(a, a.BitLen()) }
+
+// addListed adds an entry as written in a list; the first mention of a
+// prefix or endpoint wins.
+func (m *matcher) addListed(e *Entry) {
+	switch e.Kind {
+	case KindIP, KindCIDR:
+		p := e.prefix
+		if e.Kind == KindIP {
+			p = hostRoute(e.addr)
+		}
+		if _, dup := m.table.Get(p); !dup {
+			m.table.Insert(p, e)
+		}
+	case KindIPPort:
+		k := netip.AddrPortFrom(e.addr, e.port)
+		if m.ipPort[k] == nil {
+			m.ipPort[k] = e
+		}
+	}
+}
+
+// addResolved adds an address a domain resolved to, unless a listed entry
+// (or an earlier domain) already covers it: a listed entry is the stronger
+// evidence.
+func (m *matcher) addResolved(e *Entry) {
+	if _, covered := m.table.Lookup(e.addr); covered {
+		return
+	}
+	if e.port == 0 {
+		m.table.Insert(hostRoute(e.addr), e)
+		return
+	}
+	k := netip.AddrPortFrom(e.addr, e.port)
+	if m.ipPort[k] == nil {
+		m.ipPort[k] = e
+	}
+}
+
+// match: IP:port, then longest-prefix match over addresses and ranges.
+func (m *matcher) match(ip netip.Addr, port uint16) *Entry {
+	if len(m.ipPort) > 0 {
+		if e := m.ipPort[netip.AddrPortFrom(ip, port)]; e != nil {
+			return e
+		}
+	}
+	e, _ := m.table.Lookup(ip)
+	return e
+}
+
+// NewSet builds a snapshot from parsed pool lists and allowlists; resolved
+// gives each listed domain's current addresses (nil or missing: none yet).
+func NewSet(pools, allow []*List, resolved map[string][]netip.Addr) *Set {
+	s := &Set{pools: newMatcher(), allow: newMatcher(), counts: map[string]*[len(kindNames)]int{}}
+	seenDomain := map[string]bool{}
+	for pass := 0; pass < 2; pass++ { // listed entries first, then resolved ones
+		for i, lists := range [][]*List{pools, allow} {
+			m := &s.pools
+			if i == 1 {
+				m = &s.allow
+			}
+			for _, l := range lists {
+				if l == nil {
+					continue
+				}
+				c := s.counts[l.Name]
+				if c == nil {
+					c = new([len(kindNames)]int)
+					s.counts[l.Name] = c
+				}
+				for _, e := range l.Entries {
+					if e.Kind != KindDomain {
+						if pass == 0 {
+							m.addListed(e)
+							c[e.Kind]++
+						}
+						continue
+					}
+					if pass == 0 {
+						c[KindDomain]++
+						if !seenDomain[e.domain] {
+							seenDomain[e.domain] = true
+							s.domains = append(s.domains, e.domain)
+						}
+						continue
+					}
+					for _, a := range resolved[e.domain] {
+						r := *e
+						r.Kind, r.Shared, r.addr = KindResolvedIP, true, a.Unmap()
+						m.addResolved(&r)
+						c[KindResolvedIP]++
+					}
+				}
+			}
+		}
+	}
+	return s
+}
+
+// Match returns the pool entry for a remote endpoint, or nil. IP:port
+// entries match only their port; an exact address beats a range; a listed
+// entry beats an address known only from resolving a pool domain (Shared).
+// It does not allocate.
+func (s *Set) Match(ip netip.Addr, port uint16) *Entry {
+	if s == nil {
+		return nil
+	}
+	return s.pools.match(ip.Unmap(), port)
+}
+
+// Allowed reports whether the endpoint is allowlisted: traffic to it never
+// counts as pool contact.
+func (s *Set) Allowed(ip netip.Addr, port uint16) bool {
+	if s == nil {
+		return false
+	}
+	return s.allow.match(ip.Unmap(), port) != nil
+}
+
+// AllowEntry returns the allowlist entry for the endpoint, or nil (for reasons).
+func (s *Set) AllowEntry(ip netip.Addr, port uint16) *Entry {
+	if s == nil {
+		return nil
+	}
+	return s.allow.match(ip.Unmap(), port)
+}
+
+// Domains lists every domain of the pool lists and allowlists.
+func (s *Set) Domains() []string {
+	if s == nil {
+		return nil
+	}
+	return s.domains
+}
+
+// Count returns how many entries of the kind the named list contributed.
+func (s *Set) Count(list string, k Kind) int {
+	if s == nil || s.counts[list] == nil || int(k) >= len(kindNames) {
+		return 0
+	}
+	return s.counts[list][k]
+}

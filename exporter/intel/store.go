@@ -1,0 +1,282 @@
+package intel
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net"
+	"net/netip"
+	"os"
+	"path/filepath"
+	"slices"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/VictoriaMetrics/metrics"
+)
+
+// Resolver looks up a domain's addresses; *net.Resolver satisfies it.
+type Resolver interface {
+	LookupNetIP(ctx context.Context, network, host string) ([]netip.Addr, error)
+}
+
+// Options configure a Store.
+type Options struct {
+	Lists      []string // pool list files
+	Allowlists []string // allowlist files, same format
+	Resolver   Resolver // default net.DefaultResolver
+	// LookupTimeout bounds one domain's resolution (default 5s).
+	LookupTimeout time.Duration
+	// Workers resolving domains in parallel (default 8).
+	Workers int
+	Logger  *slog.Logger // default slog.Default()
+}
+
+// Store holds the current Set and rebuilds it when lists are reloaded or
+// domains re-resolved. Readers call Current on the hot path; the swap is a
+// single atomic pointer store.
+//
+// Each list file is kept separately: when a reload of one file fails, the
+// Store keeps that file's last good version (and says so in the error and in
+// minewatch_intel_last_reload_success{list}) while the other files update.
+type Store struct {
+	opts Options
+	cur  atomic.Pointer[Set]
+	kick chan struct{}
+
+	loadMu   sync.Mutex       // one Load at a time, so an older read never wins
+	mu       sync.Mutex       // guards lists and resolved
+	lists    map[string]*List // path → last good parse
+	resolved map[string][]netip.Addr
+
+	resolveErrors *metrics.Counter
+}
+
+// NewStore returns a Store with an empty Set; call Load to read the files.
+func NewStore(opts Options) *Store {
+	if opts.Resolver == nil {
+		opts.Resolver = net.DefaultResolver
+	}
+	if opts.LookupTimeout <= 0 {
+		opts.LookupTimeout = 5 * time.Second
+	}
+	if opts.Workers <= 0 {
+		opts.Workers = 8
+	}
+	if opts.Logger == nil {
+		opts.Logger = slog.Default()
+	}
+	s := &Store{
+		opts:          opts,
+		kick:          make(chan struct{}, 1),
+		lists:         map[string]*List{},
+		resolved:      map[string][]netip.Addr{},
+		resolveErrors: metrics.GetOrCreateCounter("minewatch_intel_resolve_errors_total"),
+	}
+	s.cur.Store(NewSet(nil, nil, nil))
+	return s
+}
+
+// Current is the Set in use. Never nil.
+func (s *Store) Current() *Set { return s.cur.Load() }
+
+// Files are the list and allowlist paths, for a file watcher.
+func (s *Store) Files() []string {
+	return append(slices.Clone(s.opts.Lists), s.opts.Allowlists...)
+}
+
+// Set installs a Set directly (for tests and tools without files).
+func (s *Store) Set(set *Set) { s.cur.Store(set) }
+
+// listLabel is a list's metric label: its file name.
+func listLabel(path string) string { return filepath.Base(path) }
+
+// Load (re)reads every list file. Files that fail keep their previous good
+// version; the error lists every bad line of every failed file. Newly listed
+// domains are resolved in the background by Run (or call Resolve).
+func (s *Store) Load() error {
+	s.loadMu.Lock()
+	defer s.loadMu.Unlock()
+	var errs []error
+	parsed := map[string]*List{}
+	for _, path := range s.Files() {
+		data, err := os.ReadFile(path)
+		var l *List
+		if err == nil {
+			l, err = Parse(path, data)
+		}
+		label := listLabel(path)
+		if err != nil {
+			metrics.GetOrCreateCounter(fmt.Sprintf(`minewatch_intel_reload_errors_total{list=%q}`, label)).Inc()
+			metrics.GetOrCreateGauge(fmt.Sprintf(`minewatch_intel_last_reload_success{list=%q}`, label), nil).Set(0)
+			errs = append(errs, err)
+			continue
+		}
+		metrics.GetOrCreateGauge(fmt.Sprintf(`minewatch_intel_last_reload_success{list=%q}`, label), nil).Set(1)
+		parsed[path] = l
+	}
+	s.mu.Lock()
+	for path, l := range parsed {
+		s.lists[path] = l
+	}
+	set := s.rebuildLocked()
+	missing := false
+	for _, d := range set.Domains() {
+		if _, ok := s.resolved[d]; !ok {
+			missing = true
+			break
+		}
+	}
+	s.mu.Unlock()
+	if missing {
+		select {
+		case s.kick <- struct{}{}:
+		default:
+		}
+	}
+	return errors.Join(errs...)
+}
+
+// rebuildLocked builds and publishes a Set from the last good lists.
+func (s *Store) rebuildLocked() *Set {
+	var pools, allow []*List
+	for _, p := range s.opts.Lists {
+		pools = append(pools, s.lists[p])
+	}
+	for _, p := range s.opts.Allowlists {
+		allow = append(allow, s.lists[p])
+	}
+	set := NewSet(pools, allow, s.resolved)
+	// Forget addresses of domains no longer listed.
+	listed := map[string]bool{}
+	for _, d := range set.Domains() {
+		listed[d] = true
+	}
+	for d := range s.resolved {
+		if !listed[d] {
+			delete(s.resolved, d)
+		}
+	}
+	for _, p := range s.Files() {
+		label := listLabel(p)
+		for _, k := range Kinds {
+			metrics.GetOrCreateGauge(fmt.Sprintf(`minewatch_intel_entries{list=%q,kind=%q}`, label, k), nil).Set(float64(set.Count(p, k)))
+		}
+	}
+	s.cur.Store(set)
+	return set
+}
+
+// Resolve looks up every listed domain (or, with onlyNew, those never
+// resolved yet) and publishes a new Set. A failed lookup keeps the domain's
+// previous addresses and counts minewatch_intel_resolve_errors_total.
+func (s *Store) Resolve(ctx context.Context) error { return s.resolve(ctx, false) }
+
+func (s *Store) resolve(ctx context.Context, onlyNew bool) error {
+	s.mu.Lock()
+	var todo []string
+	for _, d := range s.cur.Load().Domains() {
+		if _, done := s.resolved[d]; !onlyNew || !done {
+			todo = append(todo, d)
+		}
+	}
+	s.mu.Unlock()
+	if len(todo) == 0 {
+		return nil
+	}
+
+	type result struct {
+		domain string
+		addrs  []netip.Addr
+		err    error
+	}
+	results := make([]result, len(todo))
+	next := atomic.Int64{}
+	var wg sync.WaitGroup
+	for range min(s.opts.Workers, len(todo)) {
+		wg.Go(func() {
+			for {
+				i := int(next.Add(1) - 1)
+				if i >= len(todo) || ctx.Err() != nil {
+					return
+				}
+				lctx, cancel := context.WithTimeout(ctx, s.opts.LookupTimeout)
+				addrs, err := s.opts.Resolver.LookupNetIP(lctx, "ip", todo[i])
+				cancel()
+				if err == nil && len(addrs) == 0 {
+					err = errors.New("no addresses")
+				}
+				results[i] = result{todo[i], addrs, err}
+			}
+		})
+	}
+	wg.Wait()
+
+	var failed []string
+	s.mu.Lock()
+	for _, r := range results {
+		if r.domain == "" {
+			continue // cancelled before its turn
+		}
+		if r.err != nil {
+			s.resolveErrors.Inc()
+			failed = append(failed, fmt.Sprintf("%s (%v)", r.domain, r.err))
+			if _, ok := s.resolved[r.domain]; !ok {
+				s.resolved[r.domain] = nil // tried: Run does not retry it at once
+			}
+			continue
+		}
+		addrs := make([]netip.Addr, 0, len(r.addrs))
+		for _, a := range r.addrs {
+			a = a.Unmap()
+			if !slices.Contains(addrs, a) {
+				addrs = append(addrs, a)
+			}
+		}
+		slices.SortFunc(addrs, netip.Addr.Compare)
+		s.resolved[r.domain] = addrs
+	}
+	s.rebuildLocked()
+	s.mu.Unlock()
+
+	if len(failed) > 0 {
+		shown := failed
+		if len(shown) > 5 {
+			shown = shown[:5]
+		}
+		err := fmt.Errorf("%d of %d pool domains did not resolve, keeping their previous addresses: %s",
+			len(failed), len(todo), strings.Join(shown, "; "))
+		return err
+	}
+	return ctx.Err()
+}
+
+// Run resolves all domains now and every interval, and newly listed domains
+// soon after each Load, until ctx ends.
+func (s *Store) Run(ctx context.Context, interval time.Duration) {
+	if interval <= 0 {
+		interval = time.Hour
+	}
+	t := time.NewTicker(interval)
+	defer t.Stop()
+	s.logResolve(s.resolve(ctx, false))
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+			s.logResolve(s.resolve(ctx, false))
+		case <-s.kick:
+			s.logResolve(s.resolve(ctx, true))
+		}
+	}
+}
+
+func (s *Store) logResolve(err error) {
+	if err != nil && !errors.Is(err, context.Canceled) {
+		s.opts.Logger.Warn("intel: "+err.Error(), "component", "intel")
+	}
+}

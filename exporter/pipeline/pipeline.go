@@ -1,0 +1,126 @@
+// Package pipeline joins the exporter's parts for each flow record: which side
+// is internal and whose it is (ledger), whether the remote end is a pool (intel),
+// and what the detection engine makes of it. The same pipeline runs behind the
+// UDP listeners, the pcap replay and the offline evaluation, so all three score
+// alike.
+package pipeline
+
+import (
+	"errors"
+	"net/netip"
+	"sync/atomic"
+
+	"github.com/VictoriaMetrics/metrics"
+
+	"github.com/minewatch/minewatch/exporter/detect"
+	"github.com/minewatch/minewatch/exporter/flow"
+	"github.com/minewatch/minewatch/exporter/intel"
+	"github.com/minewatch/minewatch/exporter/ledger"
+)
+
+// Unassigned is the unit label of internal IPs outside every unit's ranges.
+const Unassigned = "unassigned"
+
+// Options configure a Pipeline.
+type Options struct {
+	Ledger *ledger.Ledger
+	Intel  *intel.Store // may be nil: no pool intel
+	Detect detect.Config
+}
+
+// Pipeline is safe for concurrent Process calls from several reader goroutines.
+type Pipeline struct {
+	ledger   atomic.Pointer[ledger.Ledger]
+	intel    *intel.Store
+	engine   *detect.Engine
+	lastFlow atomic.Int64 // newest record end seen, Unix ms
+
+	droppedExternal *metrics.Counter
+}
+
+// New builds a pipeline; the ledger is required (it says what is internal).
+func New(opts Options) (*Pipeline, error) {
+	if opts.Ledger == nil {
+		return nil, errors.New("pipeline: a ledger is required to tell internal hosts from remote ones")
+	}
+	p := &Pipeline{
+		intel:           opts.Intel,
+		engine:          detect.New(opts.Detect),
+		droppedExternal: metrics.GetOrCreateCounter(`minewatch_flow_dropped_records_total{reason="no_internal_side"}`),
+	}
+	p.ledger.Store(opts.Ledger)
+	return p, nil
+}
+
+// SetLedger swaps in a reloaded ledger; records in flight finish with the old one.
+func (p *Pipeline) SetLedger(l *ledger.Ledger) { p.ledger.Store(l) }
+
+// Ledger returns the ledger in use.
+func (p *Pipeline) Ledger() *ledger.Ledger { return p.ledger.Load() }
+
+// Engine gives access to the detection state (reports, stats).
+func (p *Pipeline) Engine() *detect.Engine { return p.engine }
+
+// LastFlow is the flow clock: the end time (Unix ms) of the newest record seen.
+func (p *Pipeline) LastFlow() int64 { return p.lastFlow.Load() }
+
+// Process scores one record. It keeps no reference to r.
+func (p *Pipeline) Process(r *flow.Record) {
+	led := p.ledger.Load()
+	srcUnit, srcIn := led.Classify(r.Src)
+	dstUnit, dstIn := led.Classify(r.Dst)
+
+	var o detect.Observation
+	var unit *ledger.Unit
+	switch {
+	case srcIn && (!dstIn || r.SrcPort >= r.DstPort):
+		// Outbound, or internal to internal where src looks like the client
+		// (ephemeral port): the client side is the one that may be mining.
+		o.Host, o.Remote, o.HostPort, o.RemotePort, o.Outbound = r.Src, r.Dst, r.SrcPort, r.DstPort, true
+		unit = srcUnit
+	case dstIn:
+		o.Host, o.Remote, o.HostPort, o.RemotePort = r.Dst, r.Src, r.DstPort, r.SrcPort
+		unit = dstUnit
+	default:
+		p.droppedExternal.Inc()
+		return
+	}
+	o.Unit = Unassigned
+	if unit != nil {
+		o.Unit = unit.ID
+	}
+	if a := led.Asset(o.Host); a != nil {
+		o.Research = a.Research
+	}
+	o.Proto, o.TCPFlags = r.Proto, r.TCPFlags
+	o.Start, o.End = r.Start, r.End
+	o.Packets, o.Bytes, o.SamplingRate = r.Packets, r.Bytes, r.SamplingRate
+
+	var hit detect.IntelHit
+	if p.intel != nil {
+		set := p.intel.Current()
+		if set.Allowed(o.Remote, o.RemotePort) {
+			o.Allowlisted = true
+		} else if e := set.Match(o.Remote, o.RemotePort); e != nil {
+			hit = detect.IntelHit{Pool: e.Pool, Coin: e.Coin, Shared: e.Shared}
+			o.Intel = &hit
+		}
+	}
+	p.engine.Observe(&o)
+
+	for {
+		last := p.lastFlow.Load()
+		if r.End <= last || p.lastFlow.CompareAndSwap(last, r.End) {
+			break
+		}
+	}
+}
+
+// Tick advances the detection state to now (Unix ms on the flow clock).
+func (p *Pipeline) Tick(now int64) { p.engine.Evaluate(now) }
+
+// Internal reports whether ip is on the internal side (for tests and tools).
+func (p *Pipeline) Internal(ip netip.Addr) bool {
+	_, in := p.ledger.Load().Classify(ip)
+	return in
+}

@@ -1,0 +1,162 @@
+package campaign
+
+import (
+	"errors"
+	"fmt"
+	"regexp"
+	"slices"
+	"sort"
+	"strconv"
+	"strings"
+
+	"github.com/prometheus/prometheus/model/labels"
+	"github.com/prometheus/prometheus/promql/parser"
+)
+
+// unitPattern is what a unit id of the ledger may contain. Checking every id
+// against it before it goes into a query means no query text can be smuggled
+// in through a unit filter or a scope.
+var unitPattern = regexp.MustCompile(`^[a-zA-Z0-9_.-]+$`)
+
+// ValidUnit reports whether id may be a unit id.
+func ValidUnit(id string) bool { return unitPattern.MatchString(id) }
+
+// ErrBadUnit is returned for a unit id outside [a-zA-Z0-9_.-]+.
+var ErrBadUnit = errors.New("bad unit id")
+
+// CheckUnits rejects any id that is not a valid unit id.
+func CheckUnits(ids []string) error {
+	for _, id := range ids {
+		if !ValidUnit(id) {
+			return fmt.Errorf("%w %q: unit ids contain only letters, digits, '_', '.', '-'", ErrBadUnit, id)
+		}
+	}
+	return nil
+}
+
+// QuoteLabelValue quotes a string for a PromQL/MetricsQL label matcher.
+func QuoteLabelValue(s string) string { return strconv.Quote(s) }
+
+// unitRegex is an anchored alternation of valid unit ids (dots escaped).
+func unitRegex(units []string) string {
+	parts := make([]string, len(units))
+	for i, u := range units {
+		parts[i] = regexp.QuoteMeta(u)
+	}
+	sort.Strings(parts)
+	return strings.Join(parts, "|")
+}
+
+// Scope is the set of units a query may read. All means no restriction.
+type Scope struct {
+	All   bool
+	Units []string // sorted, valid ids; empty with All=false means nothing may be read
+}
+
+// Matcher is the label matcher text restricting a selector to the scope
+// (empty when All). Units must have been checked with CheckUnits.
+func (s Scope) Matcher() string {
+	if s.All {
+		return ""
+	}
+	return "unit=~" + QuoteLabelValue(unitRegex(s.Units))
+}
+
+// Empty reports whether the scope admits no unit at all.
+func (s Scope) Empty() bool { return !s.All && len(s.Units) == 0 }
+
+// Allows reports whether a unit is inside the scope.
+func (s Scope) Allows(unit string) bool {
+	if s.All {
+		return true
+	}
+	i := sort.SearchStrings(s.Units, unit)
+	return i < len(s.Units) && s.Units[i] == unit
+}
+
+// Selector renders metric{unit=~"…"} for the scope.
+func (s Scope) Selector(metric string) string {
+	if m := s.Matcher(); m != "" {
+		return metric + "{" + m + "}"
+	}
+	return metric
+}
+
+// NewScope intersects the datasource's admin scope (empty = all units) with
+// a query's unit filter (empty = no filter).
+func NewScope(admin, filter []string) (Scope, error) {
+	// An empty value (an unset template variable) filters nothing; the admin
+	// scope still applies.
+	filter = slices.DeleteFunc(slices.Clone(filter), func(u string) bool { return u == "" })
+	if err := CheckUnits(admin); err != nil {
+		return Scope{}, err
+	}
+	if err := CheckUnits(filter); err != nil {
+		return Scope{}, err
+	}
+	switch {
+	case len(admin) == 0 && len(filter) == 0:
+		return Scope{All: true}, nil
+	case len(admin) == 0:
+		return Scope{Units: uniqSorted(filter)}, nil
+	case len(filter) == 0:
+		return Scope{Units: uniqSorted(admin)}, nil
+	}
+	allowed := map[string]bool{}
+	for _, u := range admin {
+		allowed[u] = true
+	}
+	var both []string
+	for _, u := range filter {
+		if allowed[u] {
+			both = append(both, u)
+		}
+	}
+	return Scope{Units: uniqSorted(both)}, nil
+}
+
+func uniqSorted(in []string) []string {
+	out := append([]string(nil), in...)
+	sort.Strings(out)
+	n := 0
+	for i, s := range out {
+		if i == 0 || s != out[n-1] {
+			out[n] = s
+			n++
+		}
+	}
+	return out[:n]
+}
+
+// ScopeExpr confines a user's PromQL expression to the scope: it parses the
+// expression with Prometheus' PromQL parser and adds the unit matcher to
+// every series selector, so a scoped user can read only series of the
+// scope's units whatever the query says. MetricsQL-only syntax (WITH, extra
+// functions) does not parse and is refused on a scoped datasource.
+func ScopeExpr(expr string, s Scope) (string, error) {
+	if s.All {
+		return expr, nil
+	}
+	if s.Empty() {
+		return "", fmt.Errorf("%w: the datasource's unit scope admits no unit", ErrBadInput)
+	}
+	p := parser.NewParser(parser.Options{})
+	e, err := p.ParseExpr(expr)
+	if err != nil {
+		return "", fmt.Errorf("%w: this datasource is scoped to units; only PromQL that Prometheus' parser accepts can be confined to them: %v", ErrBadInput, err)
+	}
+	m, err := labels.NewMatcher(labels.MatchRegexp, "unit", unitRegex(s.Units))
+	if err != nil {
+		return "", err
+	}
+	parser.Inspect(e, func(n parser.Node, _ []parser.Node) error {
+		if vs, ok := n.(*parser.VectorSelector); ok {
+			vs.LabelMatchers = append(vs.LabelMatchers, m)
+		}
+		return nil
+	})
+	return e.String(), nil
+}
+
+// ErrBadInput marks errors in what a query asked for (not in the store).
+var ErrBadInput = errors.New("bad query")

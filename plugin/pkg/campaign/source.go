@@ -1,0 +1,696 @@
+package campaign
+
+import (
+	"context"
+	"fmt"
+	"math"
+	"sort"
+	"strconv"
+	"strings"
+	"sync"
+	"time"
+
+	v1 "github.com/prometheus/client_golang/api/prometheus/v1"
+	"github.com/prometheus/common/model"
+)
+
+// Source reads the campaign's series from VictoriaMetrics (single node, or a
+// vmselect / vmauth prefix) through client_golang's API client. Every query
+// it sends is confined to the admin scope.
+type Source struct {
+	API         v1.API
+	Config      Config
+	ScopeUnits  []string // admin scope; empty = all units
+	HidePersons bool
+}
+
+// Filter narrows a table to units, sectors or districts (empty = all).
+type Filter struct {
+	Units, Sectors, Districts []string
+}
+
+// Stats tells what a table cost: the queries sent, for the query inspector.
+type Stats struct {
+	Queries   []string
+	Durations []time.Duration // time of each query, request to decoded response
+}
+
+func (st *Stats) took(start time.Time) {
+	if st != nil {
+		st.Durations = append(st.Durations, time.Since(start))
+	}
+}
+
+func (st *Stats) add(q string) {
+	if st != nil {
+		st.Queries = append(st.Queries, q)
+	}
+}
+
+// Executed is the queries joined for Grafana's query inspector.
+func (st *Stats) Executed() string {
+	if st == nil {
+		return ""
+	}
+	return strings.Join(st.Queries, "\n")
+}
+
+// dur renders a duration for a range selector in whole seconds (at least 1s).
+func dur(d time.Duration) string {
+	s := int64(math.Ceil(d.Seconds()))
+	if s < 1 {
+		s = 1
+	}
+	return strconv.FormatInt(s, 10) + "s"
+}
+
+func (s *Source) instant(ctx context.Context, st *Stats, q string, at time.Time) (model.Value, error) {
+	st.add(fmt.Sprintf("%s @ %s", q, at.UTC().Format(time.RFC3339)))
+	defer st.took(time.Now())
+	v, _, err := s.API.Query(ctx, q, at)
+	if err != nil {
+		return nil, fmt.Errorf("query %s: %w", q, err)
+	}
+	return v, nil
+}
+
+func (s *Source) rangeQuery(ctx context.Context, st *Stats, q string, r v1.Range) (model.Matrix, error) {
+	st.add(fmt.Sprintf("%s [%s, %s, step %s]", q, r.Start.UTC().Format(time.RFC3339), r.End.UTC().Format(time.RFC3339), r.Step))
+	defer st.took(time.Now())
+	v, _, err := s.API.QueryRange(ctx, q, r)
+	if err != nil {
+		return nil, fmt.Errorf("query %s: %w", q, err)
+	}
+	m, ok := v.(model.Matrix)
+	if !ok {
+		return nil, fmt.Errorf("query %s: got %s, want a matrix", q, v.Type())
+	}
+	return m, nil
+}
+
+// Resolve turns the admin scope and a filter into the scope of one request,
+// and returns the ledger's units inside it. Sector and district filters are
+// applied to the ledger (minewatch_unit_info) here, never put into query text.
+func (s *Source) Resolve(ctx context.Context, st *Stats, f Filter, at time.Time, window time.Duration) (Scope, map[string]UnitMeta, error) {
+	sc, err := NewScope(s.ScopeUnits, f.Units)
+	if err != nil {
+		return Scope{}, nil, err
+	}
+	if sc.Empty() {
+		return sc, map[string]UnitMeta{}, nil
+	}
+	q := fmt.Sprintf("max by (unit, name, sector, parent) (last_over_time(%s[%s]))", sc.Selector("minewatch_unit_info"), dur(window))
+	v, err := s.instant(ctx, st, q, at)
+	if err != nil {
+		return Scope{}, nil, err
+	}
+	units := map[string]UnitMeta{}
+	for _, smp := range asVector(v) {
+		id := string(smp.Metric["unit"])
+		if !sc.Allows(id) { // belt and braces: the selector already restricts
+			continue
+		}
+		units[id] = UnitMeta{ID: id, Name: string(smp.Metric["name"]), Sector: string(smp.Metric["sector"]), District: string(smp.Metric["parent"])}
+	}
+	if len(f.Sectors) == 0 && len(f.Districts) == 0 {
+		return sc, units, nil
+	}
+	sectors, districts := set(f.Sectors), set(f.Districts)
+	var ids []string
+	for id, m := range units {
+		if (len(sectors) == 0 || sectors[m.Sector]) && (len(districts) == 0 || districts[m.District]) {
+			ids = append(ids, id)
+		} else {
+			delete(units, id)
+		}
+	}
+	return Scope{Units: uniqSorted(ids)}, units, nil
+}
+
+func set(xs []string) map[string]bool {
+	m := map[string]bool{}
+	for _, x := range xs {
+		if x != "" {
+			m[x] = true
+		}
+	}
+	return m
+}
+
+func asVector(v model.Value) model.Vector {
+	if vec, ok := v.(model.Vector); ok {
+		return vec
+	}
+	return nil
+}
+
+// alignDown and alignUp put the evaluation grid on multiples of the step so
+// that buckets are whole hours whatever the zone offset.
+func alignDown(t time.Time, step time.Duration) time.Time { return t.Truncate(step) }
+func alignUp(t time.Time, step time.Duration) time.Time {
+	if d := t.Truncate(step); d.Equal(t) {
+		return t
+	} else {
+		return d.Add(step)
+	}
+}
+
+// FlaggedQuery is the MetricsQL that finds flagged buckets: per IP, whether
+// minewatch_host_mining was 1 at any moment of each step, points returned
+// only where it was.
+func FlaggedQuery(sc Scope, step time.Duration) string {
+	return fmt.Sprintf("max by (ip, unit) (max_over_time(%s[%s])) > 0", sc.Selector("minewatch_host_mining"), dur(step))
+}
+
+// histories fetches flagged runs and dispositions for [from, to]: hour
+// buckets from fine on, day buckets (cfg.Coarse) before it, where only
+// episodes matter and not their hours — this keeps a year of history cheap.
+func (s *Source) histories(ctx context.Context, st *Stats, sc Scope, from, fine, to time.Time) ([]HostHistory, error) {
+	cfg := s.Config.withDefaults()
+	fine = alignDown(fine, cfg.Coarse)
+	if !fine.After(from) {
+		fine = alignDown(from, cfg.Coarse)
+	}
+	fineR := v1.Range{Start: fine.Add(cfg.Step), End: alignUp(to, cfg.Step), Step: cfg.Step}
+	coarseR := v1.Range{Start: alignDown(from, cfg.Coarse).Add(cfg.Coarse), End: fine, Step: cfg.Coarse}
+	type result struct {
+		v   model.Value
+		err error
+		st  Stats
+	}
+	jobs := []func(*Stats) (model.Value, error){
+		func(st *Stats) (model.Value, error) { return s.rangeQuery(ctx, st, FlaggedQuery(sc, cfg.Step), fineR) },
+		func(st *Stats) (model.Value, error) {
+			return s.instant(ctx, st, fmt.Sprintf("%s[%s]", sc.Selector("minewatch_case_disposition"), dur(fineR.End.Sub(from))), fineR.End)
+		},
+	}
+	if coarseR.Start.Before(coarseR.End) || coarseR.Start.Equal(coarseR.End) {
+		jobs = append(jobs, func(st *Stats) (model.Value, error) {
+			return s.rangeQuery(ctx, st, FlaggedQuery(sc, cfg.Coarse), coarseR)
+		})
+	}
+	res := make([]result, len(jobs))
+	var wg sync.WaitGroup
+	for i, job := range jobs {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			res[i].v, res[i].err = job(&res[i].st)
+		}()
+	}
+	wg.Wait()
+	for i := range res {
+		if res[i].err != nil {
+			return nil, res[i].err
+		}
+		if st != nil {
+			st.Queries = append(st.Queries, res[i].st.Queries...)
+			st.Durations = append(st.Durations, res[i].st.Durations...)
+		}
+	}
+	disps := res[1].v
+	byHost := map[HostKey]*HostHistory{}
+	var order []HostKey
+	get := func(k HostKey) *HostHistory {
+		h := byHost[k]
+		if h == nil {
+			h = &HostHistory{HostKey: k}
+			byHost[k] = h
+			order = append(order, k)
+		}
+		return h
+	}
+	addRuns := func(v model.Value, step time.Duration) {
+		m, _ := v.(model.Matrix)
+		for _, ss := range m {
+			k := HostKey{IP: string(ss.Metric["ip"]), Unit: string(ss.Metric["unit"])}
+			if !sc.Allows(k.Unit) {
+				continue
+			}
+			ts := make([]time.Time, 0, len(ss.Values))
+			for _, p := range ss.Values {
+				ts = append(ts, p.Timestamp.Time())
+			}
+			h := get(k)
+			h.Runs = MergeRuns(h.Runs, Runs(ts, step))
+		}
+	}
+	if len(res) > 2 {
+		addRuns(res[2].v, cfg.Coarse)
+	}
+	addRuns(res[0].v, cfg.Step)
+	if m, ok := disps.(model.Matrix); ok {
+		for _, ss := range m {
+			k := HostKey{IP: string(ss.Metric["ip"]), Unit: string(ss.Metric["unit"])}
+			h := byHost[k]
+			if h == nil || !sc.Allows(k.Unit) {
+				continue // a disposition of an IP never flagged in the window has no case here
+			}
+			for _, p := range ss.Values {
+				h.Dispositions = append(h.Dispositions, Disposition{
+					IP: k.IP, Unit: k.Unit,
+					Stage: string(ss.Metric["stage"]), Class: string(ss.Metric["class"]), Note: string(ss.Metric["note"]),
+					At: time.Unix(int64(p.Value), 0),
+				})
+			}
+		}
+	}
+	out := make([]HostHistory, 0, len(order))
+	for _, k := range order {
+		out = append(out, *byHost[k])
+	}
+	sort.Slice(out, func(i, j int) bool {
+		if out[i].Unit != out[j].Unit {
+			return out[i].Unit < out[j].Unit
+		}
+		return lessIP(out[i].IP, out[j].IP)
+	})
+	return out, nil
+}
+
+// FineWindow bounds the hour-precision part of a tracker's history: older
+// flagged time is read in day buckets (an episode that started more than
+// this long ago has its start, long past its deadlines, at day precision).
+const FineWindow = 30 * 24 * time.Hour
+
+// HistoryStart is where the flagged history of a table starting at from
+// begins: the History look-back before the start of from's calendar year
+// (or before from, if earlier), so that the tracker and the weekly review
+// know the same earlier episodes and agree on relapses.
+func HistoryStart(cfg Config, from time.Time) time.Time {
+	cfg = cfg.withDefaults()
+	y := time.Date(from.In(cfg.Location).Year(), 1, 1, 0, 0, 0, 0, cfg.Location)
+	if from.Before(y) {
+		y = from
+	}
+	return y.Add(-cfg.History)
+}
+
+// Tracker computes the IP清零 tracker for [from, to], judged at to.
+func (s *Source) Tracker(ctx context.Context, f Filter, states []string, from, to time.Time, st *Stats) ([]TrackerRow, error) {
+	cfg := s.Config.withDefaults()
+	for _, x := range states {
+		if !ValidState(x) {
+			return nil, fmt.Errorf("%w: bad state %q: want mining, quiet, cleared or relapsed", ErrBadInput, x)
+		}
+	}
+	histFrom := HistoryStart(cfg, from)
+	sc, units, err := s.Resolve(ctx, st, f, to, to.Sub(histFrom))
+	if err != nil || sc.Empty() {
+		return nil, err
+	}
+	// Hour precision where the tracker's columns need it: the range and the
+	// quiet period before it, at most FineWindow back from to.
+	fine := from.Add(-cfg.Quiet)
+	if f := to.Add(-FineWindow); f.After(fine) {
+		fine = f
+	}
+	// The flagged history and the per-IP details are independent: fetch both at once.
+	var (
+		hosts      []HostHistory
+		details    map[HostKey]HostDetail
+		errH, errD error
+		stH, stD   Stats
+		wg         sync.WaitGroup
+	)
+	wg.Add(2)
+	go func() { defer wg.Done(); hosts, errH = s.histories(ctx, &stH, sc, histFrom, fine, to) }()
+	go func() { defer wg.Done(); details, errD = s.details(ctx, &stD, sc, from, to, histFrom) }()
+	wg.Wait()
+	if errH != nil {
+		return nil, errH
+	}
+	if errD != nil {
+		return nil, errD
+	}
+	if st != nil {
+		st.Queries = append(append(st.Queries, stH.Queries...), stD.Queries...)
+		st.Durations = append(append(st.Durations, stH.Durations...), stD.Durations...)
+	}
+	return Tracker(cfg, TrackerInput{From: from, To: to, Hosts: hosts, Details: details, Units: units, States: states, HidePersons: s.HidePersons}), nil
+}
+
+// details fetches class, score, machines, pools and the asset ledger of the
+// IPs in scope, aggregated server-side to one value per IP.
+func (s *Source) details(ctx context.Context, st *Stats, sc Scope, from, to, histFrom time.Time) (map[HostKey]HostDetail, error) {
+	w, wh := dur(to.Sub(from)), dur(to.Sub(histFrom))
+	queries := []string{
+		fmt.Sprintf("max by (ip, unit, class) (tlast_over_time(%s[%s]))", sc.Selector("minewatch_host_mining"), w),
+		fmt.Sprintf("max by (ip, unit) (max_over_time(%s[%s]))", sc.Selector("minewatch_host_score"), w),
+		fmt.Sprintf("max by (ip, unit) (max_over_time(%s[%s]))", sc.Selector("minewatch_host_machines"), w),
+		fmt.Sprintf("max by (ip, unit, pool, coin) (increase(%s[%s])) > 0", sc.Selector("minewatch_pool_contacts_total"), w),
+		fmt.Sprintf("max by (ip, unit, asset, kind, location, department, owner, research) (last_over_time(%s[%s]))", sc.Selector("minewatch_host_info"), wh),
+	}
+	results := make([]model.Vector, len(queries))
+	errs := make([]error, len(queries))
+	subs := make([]Stats, len(queries))
+	var wg sync.WaitGroup
+	for i, q := range queries {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			v, err := s.instant(ctx, &subs[i], q, to)
+			results[i], errs[i] = asVector(v), err
+		}()
+	}
+	wg.Wait()
+	for i := range queries {
+		if errs[i] != nil {
+			return nil, errs[i]
+		}
+		if st != nil {
+			st.Queries = append(st.Queries, subs[i].Queries...)
+			st.Durations = append(st.Durations, subs[i].Durations...)
+		}
+	}
+	out := map[HostKey]HostDetail{}
+	key := func(m model.Metric) HostKey { return HostKey{IP: string(m["ip"]), Unit: string(m["unit"])} }
+	classAt := map[HostKey]float64{}
+	for _, smp := range results[0] {
+		k := key(smp.Metric)
+		if t := float64(smp.Value); t >= classAt[k] {
+			d := out[k]
+			d.Class, classAt[k] = string(smp.Metric["class"]), t
+			out[k] = d
+		}
+	}
+	for _, smp := range results[1] {
+		d := out[key(smp.Metric)]
+		d.MaxScore = float64(smp.Value)
+		out[key(smp.Metric)] = d
+	}
+	for _, smp := range results[2] {
+		d := out[key(smp.Metric)]
+		d.Machines = float64(smp.Value)
+		out[key(smp.Metric)] = d
+	}
+	for _, smp := range results[3] {
+		k := key(smp.Metric)
+		d := out[k]
+		d.Pools = addUniq(d.Pools, string(smp.Metric["pool"]))
+		d.Coins = addUniq(d.Coins, string(smp.Metric["coin"]))
+		out[k] = d
+	}
+	for _, smp := range results[4] {
+		k := key(smp.Metric)
+		d := out[k]
+		d.Asset, d.Kind, d.Location = string(smp.Metric["asset"]), string(smp.Metric["kind"]), string(smp.Metric["location"])
+		d.Department, d.Owner = string(smp.Metric["department"]), string(smp.Metric["owner"])
+		d.Research = smp.Metric["research"] == "true"
+		out[k] = d
+	}
+	for k, d := range out {
+		sort.Strings(d.Pools)
+		sort.Strings(d.Coins)
+		out[k] = d
+	}
+	return out, nil
+}
+
+func addUniq(xs []string, x string) []string {
+	if x == "" {
+		return xs
+	}
+	for _, y := range xs {
+		if y == x {
+			return xs
+		}
+	}
+	return append(xs, x)
+}
+
+// WeeklyReview computes the review of one ISO week, judged at the end of the
+// week or at now when the week is still running.
+func (s *Source) WeeklyReview(ctx context.Context, f Filter, week Week, now time.Time, st *Stats) ([]ReviewRow, error) {
+	cfg := s.Config.withDefaults()
+	loc := cfg.Location
+	at := week.End(loc)
+	if now.Before(at) {
+		at = now
+	}
+	histFrom := HistoryStart(cfg, week.Prev(loc).Start(loc))
+	sc, units, err := s.Resolve(ctx, st, f, at, at.Sub(histFrom))
+	if err != nil {
+		return nil, err
+	}
+	if sc.Empty() {
+		return WeeklyReview(cfg, ReviewInput{Week: week, Now: now, Units: units}), nil
+	}
+	hosts, err := s.histories(ctx, st, sc, histFrom, week.Prev(loc).Start(loc).Add(-cfg.Quiet), at)
+	if err != nil {
+		return nil, err
+	}
+	return WeeklyReview(cfg, ReviewInput{Week: week, Now: now, Hosts: hosts, Units: units}), nil
+}
+
+// SituationPoint is one group's count of mining IPs at a moment.
+type SituationSeries struct {
+	Group  string // unit id, sector, district or "total"
+	Times  []time.Time
+	Values []float64
+}
+
+// Situation counts mining IPs over [from, to] per unit, sector, district or
+// in total. The per-unit count is computed server-side; sectors and districts
+// are summed here from the ledger so that no join can fail on duplicates.
+func (s *Source) Situation(ctx context.Context, f Filter, groupBy string, from, to time.Time, step time.Duration, st *Stats) ([]SituationSeries, error) {
+	switch groupBy {
+	case "", "unit", "sector", "district", "total":
+	default:
+		return nil, fmt.Errorf("%w: bad groupBy %q: want unit, sector, district or total", ErrBadInput, groupBy)
+	}
+	if step < time.Minute {
+		step = time.Minute
+	}
+	sc, units, err := s.Resolve(ctx, st, f, to, to.Sub(from)+s.Config.withDefaults().History)
+	if err != nil || sc.Empty() {
+		return nil, err
+	}
+	q := fmt.Sprintf("sum by (unit) (max by (ip, unit) (max_over_time(%s[%s])))", sc.Selector("minewatch_host_mining"), dur(step))
+	m, err := s.rangeQuery(ctx, st, q, v1.Range{Start: alignDown(from, step), End: to, Step: step})
+	if err != nil {
+		return nil, err
+	}
+	groups := map[string]map[int64]float64{}
+	for _, ss := range m {
+		u := string(ss.Metric["unit"])
+		if !sc.Allows(u) {
+			continue
+		}
+		g := u
+		switch groupBy {
+		case "sector":
+			g = units[u].Sector
+		case "district":
+			g = units[u].District
+		case "total":
+			g = TotalUnit
+		}
+		if g == "" {
+			g = "unknown"
+		}
+		if groups[g] == nil {
+			groups[g] = map[int64]float64{}
+		}
+		for _, p := range ss.Values {
+			groups[g][int64(p.Timestamp)] += float64(p.Value)
+		}
+	}
+	if groupBy == "total" && len(groups) == 0 {
+		groups[TotalUnit] = map[int64]float64{}
+	}
+	var out []SituationSeries
+	for g, pts := range groups {
+		ts := make([]int64, 0, len(pts))
+		for t := range pts {
+			ts = append(ts, t)
+		}
+		sort.Slice(ts, func(i, j int) bool { return ts[i] < ts[j] })
+		ser := SituationSeries{Group: g}
+		for _, t := range ts {
+			ser.Times = append(ser.Times, time.UnixMilli(t))
+			ser.Values = append(ser.Values, pts[t])
+		}
+		out = append(out, ser)
+	}
+	sort.Slice(out, func(i, j int) bool { return out[i].Group < out[j].Group })
+	return out, nil
+}
+
+// PoolRow is one pool endpoint contacted in the range.
+type PoolRow struct {
+	Pool, Coin string
+	IPs        int
+	Contacts   float64
+	FirstSeen  time.Time
+}
+
+// Pools lists pool endpoints contacted in [from, to] by IPs in scope, with
+// the first time each was seen in the history window.
+func (s *Source) Pools(ctx context.Context, f Filter, from, to time.Time, st *Stats) ([]PoolRow, error) {
+	cfg := s.Config.withDefaults()
+	histFrom := from.Add(-cfg.History)
+	sc, _, err := s.Resolve(ctx, st, f, to, to.Sub(histFrom))
+	if err != nil || sc.Empty() {
+		return nil, err
+	}
+	sel := sc.Selector("minewatch_pool_contacts_total")
+	inc := fmt.Sprintf("max by (ip, pool, coin) (increase(%s[%s])) > 0", sel, dur(to.Sub(from)))
+	queries := []string{
+		fmt.Sprintf("sum by (pool, coin) (%s)", inc),
+		fmt.Sprintf("count by (pool, coin) (%s)", inc),
+		fmt.Sprintf("min by (pool, coin) (tfirst_over_time(%s[%s]))", sel, dur(to.Sub(histFrom))),
+	}
+	res := make([]model.Vector, len(queries))
+	for i, q := range queries {
+		v, err := s.instant(ctx, st, q, to)
+		if err != nil {
+			return nil, err
+		}
+		res[i] = asVector(v)
+	}
+	type key struct{ pool, coin string }
+	rows := map[key]*PoolRow{}
+	for _, smp := range res[0] {
+		k := key{string(smp.Metric["pool"]), string(smp.Metric["coin"])}
+		rows[k] = &PoolRow{Pool: k.pool, Coin: k.coin, Contacts: float64(smp.Value)}
+	}
+	for _, smp := range res[1] {
+		if r := rows[key{string(smp.Metric["pool"]), string(smp.Metric["coin"])}]; r != nil {
+			r.IPs = int(smp.Value)
+		}
+	}
+	for _, smp := range res[2] {
+		if r := rows[key{string(smp.Metric["pool"]), string(smp.Metric["coin"])}]; r != nil {
+			r.FirstSeen = time.Unix(int64(smp.Value), 0)
+		}
+	}
+	out := make([]PoolRow, 0, len(rows))
+	for _, r := range rows {
+		out = append(out, *r)
+	}
+	sort.Slice(out, func(i, j int) bool {
+		if out[i].IPs != out[j].IPs {
+			return out[i].IPs > out[j].IPs
+		}
+		return out[i].Pool < out[j].Pool
+	})
+	return out, nil
+}
+
+// FlaggedIPs lists IPs in scope flagged in [from, to] (for the ips variable).
+func (s *Source) FlaggedIPs(ctx context.Context, f Filter, from, to time.Time, st *Stats) ([]HostKey, error) {
+	sc, _, err := s.Resolve(ctx, st, f, to, to.Sub(from)+s.Config.withDefaults().History)
+	if err != nil || sc.Empty() {
+		return nil, err
+	}
+	q := fmt.Sprintf("max by (ip, unit) (max_over_time(%s[%s])) > 0", sc.Selector("minewatch_host_mining"), dur(to.Sub(from)))
+	v, err := s.instant(ctx, st, q, to)
+	if err != nil {
+		return nil, err
+	}
+	var out []HostKey
+	for _, smp := range asVector(v) {
+		k := HostKey{IP: string(smp.Metric["ip"]), Unit: string(smp.Metric["unit"])}
+		if sc.Allows(k.Unit) {
+			out = append(out, k)
+		}
+	}
+	sort.Slice(out, func(i, j int) bool { return lessIP(out[i].IP, out[j].IP) })
+	return out, nil
+}
+
+// PersonLabels are labels naming people, blanked when persons are hidden.
+var PersonLabels = []model.LabelName{"owner", "lead", "lead_name", "person"}
+
+// Raw runs a user's query (the metricsql query type) confined to the scope:
+// a range query when step > 0, else an instant query at to.
+func (s *Source) Raw(ctx context.Context, expr string, from, to time.Time, step time.Duration, st *Stats) (model.Value, error) {
+	sc, err := NewScope(s.ScopeUnits, nil)
+	if err != nil {
+		return nil, err
+	}
+	q, err := ScopeExpr(expr, sc)
+	if err != nil {
+		return nil, err
+	}
+	var v model.Value
+	if step > 0 {
+		v, err = s.rangeQuery(ctx, st, q, v1.Range{Start: from, End: to, Step: step})
+	} else {
+		v, err = s.instant(ctx, st, q, to)
+	}
+	if err != nil {
+		return nil, err
+	}
+	if !sc.All {
+		v = keepScoped(v, sc)
+	}
+	if s.HidePersons {
+		hidePersons(v)
+	}
+	return v, nil
+}
+
+// keepScoped drops any series whose unit label names a unit outside the
+// scope (a query may relabel; it cannot read other units' data, but its
+// result must not even show their ids).
+func keepScoped(v model.Value, sc Scope) model.Value {
+	ok := func(m model.Metric) bool {
+		u, has := m["unit"]
+		return !has || sc.Allows(string(u))
+	}
+	switch x := v.(type) {
+	case model.Matrix:
+		out := x[:0]
+		for _, ss := range x {
+			if ok(ss.Metric) {
+				out = append(out, ss)
+			}
+		}
+		return out
+	case model.Vector:
+		out := x[:0]
+		for _, smp := range x {
+			if ok(smp.Metric) {
+				out = append(out, smp)
+			}
+		}
+		return out
+	}
+	return v
+}
+
+func hidePersons(v model.Value) {
+	blank := func(m model.Metric) {
+		for _, l := range PersonLabels {
+			if _, ok := m[l]; ok {
+				m[l] = ""
+			}
+		}
+	}
+	switch x := v.(type) {
+	case model.Matrix:
+		for _, ss := range x {
+			blank(ss.Metric)
+		}
+	case model.Vector:
+		for _, smp := range x {
+			blank(smp.Metric)
+		}
+	}
+}
+
+// Units lists the ledger's units in scope.
+func (s *Source) Units(ctx context.Context, at time.Time, st *Stats) ([]UnitMeta, error) {
+	_, units, err := s.Resolve(ctx, st, Filter{}, at, 30*24*time.Hour)
+	if err != nil {
+		return nil, err
+	}
+	out := make([]UnitMeta, 0, len(units))
+	for _, u := range units {
+		out = append(out, u)
+	}
+	sort.Slice(out, func(i, j int) bool { return out[i].ID < out[j].ID })
+	return out, nil
+}

@@ -1,0 +1,196 @@
+package campaign_test
+
+import (
+	"context"
+	"testing"
+	"time"
+
+	"github.com/google/go-cmp/cmp"
+	"github.com/prometheus/client_golang/api"
+	v1 "github.com/prometheus/client_golang/api/prometheus/v1"
+
+	"github.com/minewatch/minewatch/plugin/pkg/campaign"
+	"github.com/minewatch/minewatch/plugin/pkg/campaign/vmtest"
+)
+
+var at = vmtest.At
+
+func seeded(t *testing.T) *vmtest.VM {
+	t.Helper()
+	vm := vmtest.Start(t)
+	vm.Import(t, vmtest.Campaign())
+	vm.Flush(t)
+	return vm
+}
+
+func source(t *testing.T, url string, scope ...string) *campaign.Source {
+	t.Helper()
+	c, err := api.NewClient(api.Config{Address: url})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return &campaign.Source{API: v1.NewAPI(c), Config: campaign.DefaultConfig(), ScopeUnits: scope}
+}
+
+var timeEq = cmp.Comparer(func(a, b time.Time) bool { return a.Equal(b) })
+
+// ExpectedTracker is the tracker of 2026-W45 over the seeded campaign,
+// worked out by hand from docs/campaign.md (hour buckets: a flag first seen
+// at 10:10 starts its episode at 10:00; one last seen at 08:55 ends at 09:00).
+func ExpectedTracker() []campaign.TrackerRow {
+	return []campaign.TrackerRow{
+		{IP: "10.1.0.1", Unit: "u-a", UnitName: "一中", Asset: "实验楼301 GPU工作站", Location: "实验楼301", Department: "信息中心", Person: "李老师",
+			State: campaign.StateQuiet, FirstFlagged: at(2026, 11, 3, 10, 0), LastFlagged: at(2026, 11, 5, 9, 0), EpisodeStart: at(2026, 11, 3, 10, 0),
+			Episodes: 1, MaxScore: 85, Pools: "xmr.pool.example:3333", Coins: "XMR", Machines: 3, Class: "active",
+			LocateDeadline: at(2026, 11, 5, 10, 0), ReportDeadline: at(2026, 11, 6, 10, 0),
+			Disposition: "reported", DispositionClass: "active", DispositionNote: "书面报告已提交", DispositionAt: at(2026, 11, 5, 9, 0)},
+		{IP: "10.1.0.2", Unit: "u-a", UnitName: "一中", State: campaign.StateMining, MiningNow: true,
+			FirstFlagged: at(2026, 11, 4, 20, 0), LastFlagged: at(2026, 11, 9, 0, 0), EpisodeStart: at(2026, 11, 4, 20, 0),
+			Episodes: 1, MaxScore: 70, Class: "passive",
+			LocateDeadline: at(2026, 11, 6, 20, 0), ReportDeadline: at(2026, 11, 7, 20, 0), LocateOverdue: true, ReportOverdue: true},
+		{IP: "10.2.0.2", Unit: "u-b", UnitName: "二中", State: campaign.StateRelapsed,
+			FirstFlagged: at(2026, 9, 1, 8, 0), LastFlagged: at(2026, 11, 7, 21, 0), EpisodeStart: at(2026, 11, 6, 9, 0),
+			Episodes: 2, MaxScore: 95, Class: "active",
+			LocateDeadline: at(2026, 11, 8, 9, 0), ReportDeadline: at(2026, 11, 9, 9, 0), LocateOverdue: true},
+		{IP: "10.3.0.1", Unit: "u-c", UnitName: "税务局", State: campaign.StateQuiet,
+			FirstFlagged: at(2026, 10, 28, 10, 0), LastFlagged: at(2026, 11, 2, 18, 0), EpisodeStart: at(2026, 10, 28, 10, 0),
+			Episodes: 1, MaxScore: 58, Class: "unknown",
+			LocateDeadline: at(2026, 10, 30, 10, 0), ReportDeadline: at(2026, 10, 31, 10, 0),
+			Disposition: "closed", DispositionClass: "false-positive", DispositionNote: "视频会议误报", DispositionAt: at(2026, 10, 29, 9, 0)},
+		{IP: "10.4.0.1", Unit: "u-d", UnitName: "热电厂", State: campaign.StateRelapsed,
+			FirstFlagged: at(2026, 2, 1, 8, 0), LastFlagged: at(2026, 11, 5, 12, 0), EpisodeStart: at(2026, 11, 5, 10, 0),
+			Episodes: 3, MaxScore: 88, Class: "active",
+			LocateDeadline: at(2026, 11, 7, 10, 0), ReportDeadline: at(2026, 11, 8, 10, 0),
+			Disposition: "closed", DispositionClass: "active", DispositionNote: "再次复发", DispositionAt: at(2026, 11, 5, 11, 0)},
+		{IP: "10.9.0.1", Unit: "u-x", UnitName: "保密单位", Asset: "机房服务器", Location: "保密机房", Department: "保密处", Person: "王处长",
+			State: campaign.StateMining, MiningNow: true,
+			FirstFlagged: at(2026, 11, 1, 8, 0), LastFlagged: at(2026, 11, 9, 0, 0), EpisodeStart: at(2026, 11, 1, 8, 0),
+			Episodes: 1, MaxScore: 99, Pools: "secret.pool.example:443", Coins: "ETC", Class: "active",
+			LocateDeadline: at(2026, 11, 3, 8, 0), ReportDeadline: at(2026, 11, 4, 8, 0), LocateOverdue: true, ReportOverdue: true},
+	}
+}
+
+// ExpectedReview is the weekly review of 2026-W45 over the seeded campaign.
+func ExpectedReview() []campaign.ReviewRow {
+	return []campaign.ReviewRow{
+		{Unit: "u-a", UnitName: "一中", Sector: "school", District: "d-east", MiningAtEnd: 1, New: 2, DistinctIPs: 2, Change: 2, Overdue: 1, EpisodesYear: 2},
+		{Unit: "u-b", UnitName: "二中", Sector: "school", District: "d-east", Relapsed: 1, Cleared: 1, DistinctIPs: 1, PrevDistinctIPs: 1, Overdue: 1, EpisodesYear: 3, RelapsesYear: 1},
+		{Unit: "u-c", UnitName: "税务局", Sector: "government", District: "d-west", DistinctIPs: 1, PrevDistinctIPs: 1, EpisodesYear: 1},
+		{Unit: "u-d", UnitName: "热电厂", Sector: "soe", District: "d-west", Relapsed: 1, DistinctIPs: 1, Change: 1, EpisodesYear: 3, RelapsesYear: 2, RepeatedRelapse: true},
+		{Unit: "u-x", UnitName: "保密单位", Sector: "government", District: "d-secret", MiningAtEnd: 1, DistinctIPs: 1, PrevDistinctIPs: 1, Overdue: 1, EpisodesYear: 1},
+		{Unit: campaign.TotalUnit, UnitName: "合计", MiningAtEnd: 2, New: 2, Relapsed: 2, Cleared: 1, DistinctIPs: 6, PrevDistinctIPs: 3, Change: 3, Overdue: 3, EpisodesYear: 10, RelapsesYear: 3, RepeatedRelapse: true},
+	}
+}
+
+func TestSourceAgainstVictoriaMetrics(t *testing.T) {
+	vm := seeded(t)
+	ctx := context.Background()
+	w45, _ := campaign.ParseWeek("2026-W45")
+	loc := campaign.DefaultConfig().Location
+	from, to := w45.Start(loc), w45.End(loc)
+	now := at(2026, 11, 22, 12, 0)
+
+	t.Run("tracker", func(t *testing.T) {
+		var st campaign.Stats
+		rows, err := source(t, vm.URL).Tracker(ctx, campaign.Filter{}, nil, from, to, &st)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if d := cmp.Diff(ExpectedTracker(), rows, timeEq); d != "" {
+			t.Errorf("tracker (-want +got):\n%s", d)
+		}
+		t.Logf("%d queries:\n%s", len(st.Queries), st.Executed())
+	})
+	t.Run("tracker state filter", func(t *testing.T) {
+		rows, err := source(t, vm.URL).Tracker(ctx, campaign.Filter{}, []string{"relapsed"}, from, to, nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		var ips []string
+		for _, r := range rows {
+			ips = append(ips, r.IP)
+		}
+		if d := cmp.Diff([]string{"10.2.0.2", "10.4.0.1"}, ips); d != "" {
+			t.Error(d)
+		}
+	})
+	t.Run("weekly review", func(t *testing.T) {
+		rows, err := source(t, vm.URL).WeeklyReview(ctx, campaign.Filter{}, w45, now, nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if d := cmp.Diff(ExpectedReview(), rows); d != "" {
+			t.Errorf("review (-want +got):\n%s", d)
+		}
+	})
+	t.Run("scoped", func(t *testing.T) {
+		s := source(t, vm.URL, "u-a", "u-d")
+		tr, err := s.Tracker(ctx, campaign.Filter{}, nil, from, to, nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		want := []campaign.TrackerRow{}
+		for _, r := range ExpectedTracker() {
+			if r.Unit == "u-a" || r.Unit == "u-d" {
+				want = append(want, r)
+			}
+		}
+		if d := cmp.Diff(want, tr, timeEq); d != "" {
+			t.Errorf("scoped tracker (-want +got):\n%s", d)
+		}
+		// asking for a unit outside the scope yields nothing
+		tr, err = s.Tracker(ctx, campaign.Filter{Units: []string{"u-x"}}, nil, from, to, nil)
+		if err != nil || len(tr) != 0 {
+			t.Errorf("unit outside scope: rows %v err %v", tr, err)
+		}
+		rv, err := s.WeeklyReview(ctx, campaign.Filter{Sectors: []string{"school", "government"}}, w45, now, nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if len(rv) != 2 || rv[0].Unit != "u-a" || rv[1].Unit != campaign.TotalUnit || rv[1].DistinctIPs != 2 {
+			t.Errorf("scoped review by sector: %+v", rv)
+		}
+	})
+	t.Run("pools", func(t *testing.T) {
+		rows, err := source(t, vm.URL).Pools(ctx, campaign.Filter{}, from, to, nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if len(rows) != 2 || rows[0].IPs != 1 || rows[1].IPs != 1 {
+			t.Fatalf("pools: %+v", rows)
+		}
+		got := map[string]campaign.PoolRow{rows[0].Pool: rows[0], rows[1].Pool: rows[1]}
+		if r := got["xmr.pool.example:3333"]; r.Coin != "XMR" || !r.FirstSeen.Equal(at(2026, 11, 3, 10, 10)) {
+			t.Errorf("xmr pool: %+v", r)
+		}
+		if r := got["secret.pool.example:443"]; r.Coin != "ETC" || !r.FirstSeen.Equal(at(2026, 11, 1, 8, 10)) {
+			t.Errorf("secret pool: %+v", r)
+		}
+	})
+	t.Run("situation", func(t *testing.T) {
+		ser, err := source(t, vm.URL).Situation(ctx, campaign.Filter{}, "district", at(2026, 11, 5, 0, 0), at(2026, 11, 5, 12, 0), time.Hour, nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		// in (10:00, 11:00] of 5 Nov: 10.1.0.2 (d-east; 10.1.0.1 stopped at 09:10); 10.4.0.1 (d-west); 10.9.0.1 (d-secret)
+		got := map[string]float64{}
+		for _, s := range ser {
+			for i, ts := range s.Times {
+				if ts.Equal(at(2026, 11, 5, 11, 0)) {
+					got[s.Group] = s.Values[i]
+				}
+			}
+		}
+		if d := cmp.Diff(map[string]float64{"d-east": 1, "d-west": 1, "d-secret": 1}, got); d != "" {
+			t.Error(d)
+		}
+	})
+}
+
+func newAPI(tb testing.TB, url string) v1.API {
+	c, err := api.NewClient(api.Config{Address: url})
+	if err != nil {
+		tb.Fatal(err)
+	}
+	return v1.NewAPI(c)
+}

@@ -1,0 +1,144 @@
+package campaign
+
+import (
+	"net/netip"
+	"sort"
+	"strings"
+	"time"
+)
+
+// UnitMeta is a unit of the ledger (minewatch_unit_info). District is the
+// unit's parent.
+type UnitMeta struct {
+	ID, Name, Sector, District string
+}
+
+// HostDetail is what the tracker shows of an IP besides its flagged time.
+type HostDetail struct {
+	Class      string // detector's class of the latest minewatch_host_mining series
+	MaxScore   float64
+	Machines   float64
+	Asset      string
+	Kind       string
+	Location   string
+	Department string
+	Owner      string
+	Research   bool
+	Pools      []string // pool endpoints contacted in the range
+	Coins      []string
+}
+
+// TrackerRow is one row of the IP清零 tracker.
+type TrackerRow struct {
+	IP, Unit, UnitName           string
+	Asset, Location, Department  string
+	Person                       string
+	State                        State
+	MiningNow                    bool
+	FirstFlagged, LastFlagged    time.Time
+	EpisodeStart                 time.Time // start of the latest episode (the open case)
+	Episodes                     int       // episodes in the history window
+	MaxScore                     float64
+	Pools, Coins                 string
+	Machines                     float64
+	Class                        string
+	LocateDeadline               time.Time
+	ReportDeadline               time.Time
+	LocateOverdue, ReportOverdue bool
+	Disposition                  string // highest stage recorded for the latest episode; "" for none
+	DispositionClass             string
+	DispositionNote              string
+	DispositionAt                time.Time
+}
+
+// TrackerInput is everything the tracker is computed from.
+type TrackerInput struct {
+	From, To    time.Time // the range; state and overdue are judged at To
+	Hosts       []HostHistory
+	Details     map[HostKey]HostDetail
+	Units       map[string]UnitMeta
+	States      []string // keep only these states (empty = all)
+	HidePersons bool
+}
+
+// Tracker builds one row per IP flagged in [From, To).
+func Tracker(cfg Config, in TrackerInput) []TrackerRow {
+	cfg = cfg.withDefaults()
+	keep := map[State]bool{}
+	for _, s := range in.States {
+		keep[State(s)] = true
+	}
+	var rows []TrackerRow
+	for _, h := range in.Hosts {
+		runs := clip(h.Runs, in.To)
+		inRange := false
+		for _, r := range runs {
+			if r.Overlaps(in.From, in.To.Add(time.Nanosecond)) {
+				inRange = true
+				break
+			}
+		}
+		if !inRange {
+			continue
+		}
+		eps := Episodes(runs, cfg.Quiet)
+		st, now, _ := StateAt(eps, in.To, cfg.Quiet)
+		if len(keep) > 0 && !keep[st] {
+			continue
+		}
+		disps := append([]Disposition(nil), h.Dispositions...)
+		sortDispositions(disps)
+		c := CaseAt(eps, len(eps)-1, disps, in.To, cfg)
+		d := in.Details[h.HostKey]
+		row := TrackerRow{
+			IP: h.IP, Unit: h.Unit, UnitName: in.Units[h.Unit].Name,
+			Asset: d.Asset, Location: d.Location, Department: d.Department, Person: d.Owner,
+			State: st, MiningNow: now,
+			FirstFlagged: eps[0].Start, LastFlagged: eps[len(eps)-1].End,
+			EpisodeStart: c.Episode.Start, Episodes: len(eps),
+			MaxScore: d.MaxScore, Machines: d.Machines, Class: d.Class,
+			Pools: strings.Join(d.Pools, ", "), Coins: strings.Join(d.Coins, ", "),
+			LocateDeadline: c.LocateDeadline, ReportDeadline: c.ReportDeadline,
+			LocateOverdue: c.LocateOverdue, ReportOverdue: c.ReportOverdue,
+		}
+		if in.HidePersons {
+			row.Person = ""
+		}
+		if c.Latest != nil {
+			row.Disposition, row.DispositionClass = c.Latest.Stage, c.Latest.Class
+			row.DispositionNote, row.DispositionAt = c.Latest.Note, c.Latest.At
+		}
+		rows = append(rows, row)
+	}
+	sort.Slice(rows, func(i, j int) bool {
+		if rows[i].Unit != rows[j].Unit {
+			return rows[i].Unit < rows[j].Unit
+		}
+		return lessIP(rows[i].IP, rows[j].IP)
+	})
+	return rows
+}
+
+// clip drops flagged time after to (a table judged at to must not see later data).
+func clip(runs []Interval, to time.Time) []Interval {
+	out := make([]Interval, 0, len(runs))
+	for _, r := range runs {
+		if !r.Start.Before(to) {
+			break
+		}
+		if r.End.After(to) {
+			r.End = to
+		}
+		out = append(out, r)
+	}
+	return out
+}
+
+func lessIP(a, b string) bool {
+	pa, ea := netip.ParseAddr(a)
+	pb, eb := netip.ParseAddr(b)
+	if ea == nil && eb == nil {
+		return pa.Less(pb)
+	}
+	return a < b
+}

@@ -1,0 +1,119 @@
+// Package vmtest starts a real VictoriaMetrics (Debian's victoria-metrics)
+// for tests, on 127.0.0.1 and a free port, and seeds it with samples.
+package vmtest
+
+import (
+	"bytes"
+	"fmt"
+	"io"
+	"net"
+	"net/http"
+	"os"
+	"os/exec"
+	"strings"
+	"testing"
+	"time"
+)
+
+// VM is a running VictoriaMetrics single node.
+type VM struct {
+	URL string
+	cmd *exec.Cmd
+}
+
+// Binary finds victoria-metrics; the test is skipped without it unless CI
+// is set, where a missing real component is a failure.
+func Binary(t testing.TB) string {
+	t.Helper()
+	p, err := exec.LookPath("victoria-metrics")
+	if err != nil {
+		for _, c := range []string{"/usr/bin/victoria-metrics", "/usr/local/bin/victoria-metrics"} {
+			if _, e := os.Stat(c); e == nil {
+				return c
+			}
+		}
+		if os.Getenv("CI") == "" {
+			t.Skip("victoria-metrics not installed (Debian package victoria-metrics)")
+		}
+		t.Fatalf("victoria-metrics not installed but CI is set: %v", err)
+	}
+	return p
+}
+
+func freePort(t testing.TB) int {
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer l.Close()
+	return l.Addr().(*net.TCPAddr).Port
+}
+
+// Start runs victoria-metrics until the test ends.
+func Start(t testing.TB) *VM {
+	t.Helper()
+	bin := Binary(t)
+	port := freePort(t)
+	cmd := exec.Command(bin,
+		"-storageDataPath="+t.TempDir(),
+		fmt.Sprintf("-httpListenAddr=127.0.0.1:%d", port),
+		"-retentionPeriod=100y",
+		"-search.disableCache",
+		"-search.latencyOffset=0",
+		"-loggerLevel=ERROR",
+	)
+	var logs bytes.Buffer
+	cmd.Stdout, cmd.Stderr = &logs, &logs
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	vm := &VM{URL: fmt.Sprintf("http://127.0.0.1:%d", port), cmd: cmd}
+	t.Cleanup(func() {
+		_ = cmd.Process.Kill()
+		_ = cmd.Wait()
+	})
+	deadline := time.Now().Add(15 * time.Second)
+	for {
+		resp, err := http.Get(vm.URL + "/health")
+		if err == nil {
+			resp.Body.Close()
+			if resp.StatusCode == 200 {
+				return vm
+			}
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("victoria-metrics did not start: %v\n%s", err, logs.String())
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+}
+
+// Import posts Prometheus text lines (with millisecond timestamps) to
+// /api/v1/import/prometheus.
+func (vm *VM) Import(t testing.TB, lines []string) {
+	t.Helper()
+	const chunk = 50000
+	for i := 0; i < len(lines); i += chunk {
+		j := min(i+chunk, len(lines))
+		body := strings.Join(lines[i:j], "\n") + "\n"
+		resp, err := http.Post(vm.URL+"/api/v1/import/prometheus", "text/plain", strings.NewReader(body))
+		if err != nil {
+			t.Fatal(err)
+		}
+		b, _ := io.ReadAll(resp.Body)
+		resp.Body.Close()
+		if resp.StatusCode/100 != 2 {
+			t.Fatalf("import: %s: %s", resp.Status, b)
+		}
+	}
+}
+
+// Flush makes imported samples searchable.
+func (vm *VM) Flush(t testing.TB) {
+	t.Helper()
+	resp, err := http.Get(vm.URL + "/internal/force_flush")
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+}

@@ -1,0 +1,47 @@
+package models
+
+import (
+	"testing"
+	"time"
+)
+
+func TestLoadSettingsDefaults(t *testing.T) {
+	s, err := LoadSettings("http://vm:8481/select/0/prometheus/", nil, map[string]string{"bearerToken": "tok"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if s.URL != "http://vm:8481/select/0/prometheus" || s.QuietPeriod != 7*24*time.Hour || s.LocateDeadline != 48*time.Hour ||
+		s.ReportDeadline != 72*time.Hour || s.Location.String() != "Asia/Shanghai" || s.RelapseLimit != 2 ||
+		s.Timeout != 30*time.Second || s.BearerToken != "tok" || len(s.ScopeUnits) != 0 {
+		t.Errorf("defaults: %+v", s)
+	}
+}
+
+func TestLoadSettingsValues(t *testing.T) {
+	s, err := LoadSettings("http://vm", []byte(`{"quietPeriod":"2w","locateDeadline":"24h","reportDeadline":"3d","timezone":"UTC",
+		"relapseLimit":3,"scopeUnits":["u-a"," ",""],"hidePersons":true,"timeout":"5s","basicAuthUser":"ops"}`),
+		map[string]string{"basicAuthPassword": "pw"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if s.QuietPeriod != 14*24*time.Hour || s.LocateDeadline != 24*time.Hour || s.ReportDeadline != 72*time.Hour ||
+		s.Location != time.UTC || s.RelapseLimit != 3 || len(s.ScopeUnits) != 1 || !s.HidePersons ||
+		s.Timeout != 5*time.Second || s.BasicAuthUser != "ops" || s.BasicAuthPassword != "pw" {
+		t.Errorf("values: %+v", s)
+	}
+	for _, bad := range []string{`{"quietPeriod":"soon"}`, `{"timezone":"Mars/Base"}`, `{"timeout":"-1s"}`, `{`} {
+		if _, err := LoadSettings("http://vm", []byte(bad), nil); err == nil {
+			t.Errorf("%s accepted", bad)
+		}
+	}
+	if _, err := LoadSettings("", nil, nil); err == nil {
+		t.Error("empty URL accepted")
+	}
+}
+
+func TestParseQuery(t *testing.T) {
+	q, err := ParseQuery([]byte(`{"refId":"A","queryType":"tracker","units":["u-a"],"states":["mining"],"week":"2026-W47","groupBy":"sector","variableKind":"ips"}`))
+	if err != nil || q.RefID != "A" || q.QueryType != QueryTracker || q.Units[0] != "u-a" || q.Week != "2026-W47" || q.VariableKind != VariableIPs {
+		t.Errorf("%+v %v", q, err)
+	}
+}

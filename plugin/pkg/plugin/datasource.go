@@ -1,0 +1,218 @@
+// Package plugin is the minewatch Grafana backend datasource: it answers
+// the frontend's queries (tracker, weekly review, situation, pools, raw
+// MetricsQL, variables) from VictoriaMetrics through the campaign package,
+// confining every path to the datasource's unit scope.
+package plugin
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"net/http"
+	"time"
+
+	"github.com/grafana/grafana-plugin-sdk-go/backend"
+	"github.com/grafana/grafana-plugin-sdk-go/backend/instancemgmt"
+	"github.com/prometheus/client_golang/api"
+	v1 "github.com/prometheus/client_golang/api/prometheus/v1"
+
+	"github.com/minewatch/minewatch/plugin/pkg/campaign"
+	"github.com/minewatch/minewatch/plugin/pkg/models"
+)
+
+// Datasource is one configured instance of the datasource.
+type Datasource struct {
+	Settings models.Settings
+	Source   *campaign.Source
+	// Now is the clock used to judge a week still running (tests fix it).
+	Now func() time.Time
+}
+
+var (
+	_ backend.QueryDataHandler      = (*Datasource)(nil)
+	_ backend.CheckHealthHandler    = (*Datasource)(nil)
+	_ backend.CallResourceHandler   = (*Datasource)(nil)
+	_ instancemgmt.InstanceDisposer = (*Datasource)(nil)
+)
+
+// NewDatasource is the instance factory Grafana's instance manager calls
+// whenever the settings of a datasource change.
+func NewDatasource(_ context.Context, s backend.DataSourceInstanceSettings) (instancemgmt.Instance, error) {
+	set, err := models.LoadSettings(s.URL, s.JSONData, s.DecryptedSecureJSONData)
+	if err != nil {
+		return nil, err
+	}
+	return New(set)
+}
+
+// New builds a datasource from decoded settings.
+func New(set models.Settings) (*Datasource, error) {
+	if err := campaign.CheckUnits(set.ScopeUnits); err != nil {
+		return nil, fmt.Errorf("scopeUnits: %w", err)
+	}
+	client, err := api.NewClient(api.Config{
+		Address:      set.URL,
+		RoundTripper: authTransport{base: http.DefaultTransport, set: set},
+	})
+	if err != nil {
+		return nil, fmt.Errorf("VictoriaMetrics URL: %w", err)
+	}
+	cfg := campaign.DefaultConfig()
+	cfg.Quiet, cfg.LocateDeadline, cfg.ReportDeadline = set.QuietPeriod, set.LocateDeadline, set.ReportDeadline
+	cfg.Location, cfg.RelapseLimit = set.Location, set.RelapseLimit
+	return &Datasource{
+		Settings: set,
+		Source:   &campaign.Source{API: v1.NewAPI(client), Config: cfg, ScopeUnits: set.ScopeUnits, HidePersons: set.HidePersons},
+		Now:      time.Now,
+	}, nil
+}
+
+// Dispose is called when the settings change and the instance is replaced.
+func (d *Datasource) Dispose() {}
+
+// authTransport adds the credentials of secureJsonData to every request.
+type authTransport struct {
+	base http.RoundTripper
+	set  models.Settings
+}
+
+func (a authTransport) RoundTrip(r *http.Request) (*http.Response, error) {
+	r = r.Clone(r.Context())
+	switch {
+	case a.set.BearerToken != "":
+		r.Header.Set("Authorization", "Bearer "+a.set.BearerToken)
+	case a.set.BasicAuthUser != "":
+		r.SetBasicAuth(a.set.BasicAuthUser, a.set.BasicAuthPassword)
+	}
+	return a.base.RoundTrip(r)
+}
+
+// QueryData answers each query of the request on its own.
+func (d *Datasource) QueryData(ctx context.Context, req *backend.QueryDataRequest) (*backend.QueryDataResponse, error) {
+	resp := backend.NewQueryDataResponse()
+	for _, q := range req.Queries {
+		qctx, cancel := context.WithTimeout(ctx, d.Settings.Timeout)
+		resp.Responses[q.RefID] = d.query(qctx, q)
+		cancel()
+	}
+	return resp, nil
+}
+
+func (d *Datasource) query(ctx context.Context, dq backend.DataQuery) backend.DataResponse {
+	q, err := models.ParseQuery(dq.JSON)
+	if err != nil {
+		return backend.ErrDataResponse(backend.StatusBadRequest, err.Error())
+	}
+	if q.QueryType == "" {
+		q.QueryType = dq.QueryType
+	}
+	from, to := dq.TimeRange.From, dq.TimeRange.To
+	f := campaign.Filter{Units: q.Units, Sectors: q.Sectors, Districts: q.Districts}
+	var st campaign.Stats
+	var res backend.DataResponse
+	switch q.QueryType {
+	case models.QueryTracker, "":
+		rows, err := d.Source.Tracker(ctx, f, q.States, from, to, &st)
+		if err != nil {
+			return errResponse(err)
+		}
+		res.Frames = append(res.Frames, tableFrame("tracker", campaign.TrackerTable(rows)))
+	case models.QueryWeeklyReview:
+		week := campaign.WeekOf(to.Add(-time.Nanosecond), d.Source.Config.Location)
+		if q.Week != "" {
+			if week, err = campaign.ParseWeek(q.Week); err != nil {
+				return backend.ErrDataResponse(backend.StatusBadRequest, err.Error())
+			}
+		}
+		rows, err := d.Source.WeeklyReview(ctx, f, week, d.Now(), &st)
+		if err != nil {
+			return errResponse(err)
+		}
+		fr := tableFrame("weekly_review "+week.String(), campaign.ReviewTable(rows))
+		res.Frames = append(res.Frames, fr)
+	case models.QuerySituation:
+		ser, err := d.Source.Situation(ctx, f, q.GroupBy, from, to, dq.Interval, &st)
+		if err != nil {
+			return errResponse(err)
+		}
+		units, _ := d.unitNames(ctx, q.GroupBy, to)
+		res.Frames = situationFrames(ser, q.GroupBy, units)
+	case models.QueryPools:
+		rows, err := d.Source.Pools(ctx, f, from, to, &st)
+		if err != nil {
+			return errResponse(err)
+		}
+		res.Frames = append(res.Frames, tableFrame("pools", campaign.PoolTable(rows)))
+	case models.QueryMetricsQL:
+		step := time.Duration(0)
+		if q.Format != "table" {
+			step = dq.Interval
+			if step < time.Second {
+				step = time.Minute
+			}
+		}
+		v, err := d.Source.Raw(ctx, q.Expr, from, to, step, &st)
+		if err != nil {
+			return errResponse(err)
+		}
+		res.Frames = valueFrames(v, q.LegendFormat, q.Format)
+	case models.QueryVariable:
+		opts, err := d.Variables(ctx, q.VariableKind, f, from, to, &st)
+		if err != nil {
+			return errResponse(err)
+		}
+		res.Frames = append(res.Frames, variableFrame(opts))
+	default:
+		return backend.ErrDataResponse(backend.StatusBadRequest, fmt.Sprintf("unknown queryType %q", q.QueryType))
+	}
+	for _, fr := range res.Frames {
+		setExecuted(fr, st.Executed())
+	}
+	return res
+}
+
+// errResponse classifies an error: bad input (unit ids, states, weeks,
+// unparsable scoped queries) is the user's, the rest the store's.
+func errResponse(err error) backend.DataResponse {
+	if errors.Is(err, campaign.ErrBadUnit) || errors.Is(err, campaign.ErrBadInput) {
+		return backend.ErrDataResponseWithSource(backend.StatusBadRequest, backend.ErrorSourceDownstream, err.Error())
+	}
+	return backend.ErrDataResponseWithSource(backend.StatusBadGateway, backend.ErrorSourceDownstream, err.Error())
+}
+
+// unitNames maps unit ids to names for situation legends.
+func (d *Datasource) unitNames(ctx context.Context, groupBy string, at time.Time) (map[string]string, error) {
+	if groupBy != "" && groupBy != "unit" {
+		return nil, nil
+	}
+	units, err := d.Source.Units(ctx, at, nil)
+	if err != nil {
+		return nil, err
+	}
+	m := map[string]string{}
+	for _, u := range units {
+		m[u.ID] = u.Name
+	}
+	return m, nil
+}
+
+// CheckHealth queries /api/v1/query?query=1 under the configured URL, so a
+// vmselect tenant prefix or a vmauth path is checked as configured.
+func (d *Datasource) CheckHealth(ctx context.Context, _ *backend.CheckHealthRequest) (*backend.CheckHealthResult, error) {
+	ctx, cancel := context.WithTimeout(ctx, d.Settings.Timeout)
+	defer cancel()
+	v, _, err := d.Source.API.Query(ctx, "1", d.Now())
+	if err != nil {
+		return &backend.CheckHealthResult{Status: backend.HealthStatusError,
+			Message: fmt.Sprintf("VictoriaMetrics 查询失败 query failed at %s/api/v1/query: %v", d.Settings.URL, err)}, nil
+	}
+	scope := "全部单位 all units"
+	if len(d.Settings.ScopeUnits) > 0 {
+		scope = fmt.Sprintf("限定 %d 个单位 scoped to %d units", len(d.Settings.ScopeUnits), len(d.Settings.ScopeUnits))
+	}
+	details, _ := json.Marshal(map[string]string{"result": v.String()})
+	return &backend.CheckHealthResult{Status: backend.HealthStatusOk,
+		Message:     "VictoriaMetrics 连接正常 connected; " + scope,
+		JSONDetails: details}, nil
+}

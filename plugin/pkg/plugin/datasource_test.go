@@ -1,0 +1,211 @@
+package plugin
+
+import (
+	"context"
+	"encoding/json"
+	"flag"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/grafana/grafana-plugin-sdk-go/backend"
+	"github.com/grafana/grafana-plugin-sdk-go/data"
+
+	"github.com/minewatch/minewatch/plugin/pkg/campaign/vmtest"
+)
+
+var update = flag.Bool("update", false, "rewrite testdata/*.golden.json from the current output")
+
+var (
+	w45From  = vmtest.At(2026, 11, 2, 0, 0)
+	w45To    = vmtest.At(2026, 11, 9, 0, 0)
+	fixedNow = vmtest.At(2026, 11, 22, 12, 0)
+)
+
+func seededVM(t *testing.T) *vmtest.VM {
+	t.Helper()
+	vm := vmtest.Start(t)
+	vm.Import(t, vmtest.Campaign())
+	vm.Flush(t)
+	return vm
+}
+
+func instanceSettings(url, jsonData string) backend.DataSourceInstanceSettings {
+	return backend.DataSourceInstanceSettings{UID: "minewatch", Name: "minewatch", URL: url, JSONData: []byte(jsonData),
+		DecryptedSecureJSONData: map[string]string{}}
+}
+
+func newDS(t *testing.T, url, jsonData string) *Datasource {
+	t.Helper()
+	inst, err := NewDatasource(context.Background(), instanceSettings(url, jsonData))
+	if err != nil {
+		t.Fatal(err)
+	}
+	ds := inst.(*Datasource)
+	ds.Now = func() time.Time { return fixedNow }
+	return ds
+}
+
+func dataQuery(refID, js string, from, to time.Time, interval time.Duration) backend.DataQuery {
+	return backend.DataQuery{RefID: refID, JSON: json.RawMessage(js), TimeRange: backend.TimeRange{From: from, To: to}, Interval: interval}
+}
+
+func run(t *testing.T, ds *Datasource, q backend.DataQuery) backend.DataResponse {
+	t.Helper()
+	resp, err := ds.QueryData(context.Background(), &backend.QueryDataRequest{Queries: []backend.DataQuery{q}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return resp.Responses[q.RefID]
+}
+
+// checkGolden compares a response with testdata/<name>.golden.json
+// (go test -update rewrites it).
+func checkGolden(t *testing.T, name string, dr backend.DataResponse) {
+	t.Helper()
+	got, err := json.MarshalIndent(&dr, "", "  ")
+	if err != nil {
+		t.Fatal(err)
+	}
+	path := filepath.Join("testdata", name+".golden.json")
+	if *update {
+		if err := os.MkdirAll("testdata", 0o755); err != nil {
+			t.Fatal(err)
+		}
+		if err := os.WriteFile(path, append(got, '\n'), 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	want, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatalf("%v (run go test -update to create it)", err)
+	}
+	var a, b any
+	if err := json.Unmarshal(got, &a); err != nil {
+		t.Fatal(err)
+	}
+	if err := json.Unmarshal(want, &b); err != nil {
+		t.Fatal(err)
+	}
+	ga, _ := json.Marshal(a)
+	gb, _ := json.Marshal(b)
+	if string(ga) != string(gb) {
+		t.Errorf("%s differs from %s:\n%s", name, path, got)
+	}
+}
+
+func TestQueryDataGolden(t *testing.T) {
+	vm := seededVM(t)
+	ds := newDS(t, vm.URL, `{}`)
+	cases := []struct {
+		name string
+		q    backend.DataQuery
+	}{
+		{"tracker", dataQuery("A", `{"queryType":"tracker"}`, w45From, w45To, time.Minute)},
+		{"tracker_overdue_relapsed", dataQuery("A", `{"queryType":"tracker","states":["relapsed"],"districts":["d-west","d-east"]}`, w45From, w45To, time.Minute)},
+		{"weekly_review", dataQuery("A", `{"queryType":"weekly_review","week":"2026-W45"}`, w45From, fixedNow, time.Minute)},
+		{"weekly_review_default_week", dataQuery("A", `{"queryType":"weekly_review","sectors":["school"]}`, w45From, w45To, time.Minute)},
+		{"situation_district", dataQuery("A", `{"queryType":"situation","groupBy":"district"}`, vmtest.At(2026, 11, 5, 0, 0), vmtest.At(2026, 11, 5, 12, 0), time.Hour)},
+		{"situation_unit", dataQuery("A", `{"queryType":"situation","groupBy":"unit","units":["u-a","u-b"]}`, vmtest.At(2026, 11, 5, 0, 0), vmtest.At(2026, 11, 5, 6, 0), time.Hour)},
+		{"pools", dataQuery("A", `{"queryType":"pools"}`, w45From, w45To, time.Minute)},
+		{"metricsql_table", dataQuery("A", `{"queryType":"metricsql","format":"table","expr":"max by (unit) (max_over_time(minewatch_host_score[7d]))"}`, w45From, w45To, time.Minute)},
+		{"metricsql_series", dataQuery("A", `{"queryType":"metricsql","expr":"sum by (unit) (minewatch_host_mining)","legendFormat":"{{unit}}"}`, vmtest.At(2026, 11, 5, 0, 0), vmtest.At(2026, 11, 5, 3, 0), time.Hour)},
+		{"variable_units", dataQuery("A", `{"queryType":"variable","variableKind":"units"}`, w45From, w45To, time.Minute)},
+		{"variable_weeks", dataQuery("A", `{"queryType":"variable","variableKind":"weeks"}`, vmtest.At(2026, 10, 10, 0, 0), w45To, time.Minute)},
+		{"bad_state", dataQuery("A", `{"queryType":"tracker","states":["gone"]}`, w45From, w45To, time.Minute)},
+	}
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			checkGolden(t, c.name, run(t, ds, c.q))
+		})
+	}
+}
+
+// frameRows decodes a table frame into rows keyed by field name.
+func frameRows(t *testing.T, fr *data.Frame) []map[string]any {
+	t.Helper()
+	n, _ := fr.RowLen()
+	rows := make([]map[string]any, n)
+	for i := range rows {
+		rows[i] = map[string]any{}
+		for _, f := range fr.Fields {
+			v := f.At(i)
+			if p, ok := v.(*time.Time); ok {
+				if p == nil {
+					v = nil
+				} else {
+					v = p.In(vmtest.CST).Format(time.RFC3339)
+				}
+			}
+			rows[i][f.Name] = v
+		}
+	}
+	return rows
+}
+
+func TestTrackerFrameValues(t *testing.T) {
+	vm := seededVM(t)
+	ds := newDS(t, vm.URL, `{}`)
+	dr := run(t, ds, dataQuery("A", `{"queryType":"tracker"}`, w45From, w45To, time.Minute))
+	if dr.Error != nil {
+		t.Fatal(dr.Error)
+	}
+	fr := dr.Frames[0]
+	if fr.Meta == nil || !strings.Contains(fr.Meta.ExecutedQueryString, "max_over_time(minewatch_host_mining[3600s])") {
+		t.Errorf("ExecutedQueryString: %+v", fr.Meta)
+	}
+	if f, _ := fr.FieldByName("unit"); f == nil || f.Config.DisplayName != "单位 unit" {
+		t.Errorf("unit field display name: %+v", f)
+	}
+	rows := frameRows(t, fr)
+	type key struct{ ip, state string }
+	got := map[key]bool{}
+	for _, r := range rows {
+		got[key{r["ip"].(string), r["state"].(string)}] = true
+	}
+	for _, k := range []key{{"10.1.0.1", "quiet"}, {"10.1.0.2", "mining"}, {"10.2.0.2", "relapsed"}, {"10.3.0.1", "quiet"}, {"10.4.0.1", "relapsed"}, {"10.9.0.1", "mining"}} {
+		if !got[k] {
+			t.Errorf("missing %v in %v", k, got)
+		}
+	}
+	if len(rows) != 6 {
+		t.Errorf("%d rows", len(rows))
+	}
+}
+
+func TestHidePersons(t *testing.T) {
+	vm := seededVM(t)
+	ds := newDS(t, vm.URL, `{"hidePersons":true}`)
+	for _, js := range []string{
+		`{"queryType":"tracker"}`,
+		`{"queryType":"metricsql","format":"table","expr":"last_over_time(minewatch_host_info[30d])"}`,
+		`{"queryType":"metricsql","expr":"minewatch_host_info"}`,
+	} {
+		dr := run(t, ds, dataQuery("A", js, w45From, w45To, time.Hour))
+		if dr.Error != nil {
+			t.Fatal(dr.Error)
+		}
+		b, _ := json.Marshal(&dr)
+		if strings.Contains(string(b), "李老师") || strings.Contains(string(b), "王处长") {
+			t.Errorf("%s shows a person: %s", js, b)
+		}
+		if !strings.Contains(string(b), "10.1.0.1") {
+			t.Errorf("%s lost the rows: %s", js, b)
+		}
+	}
+}
+
+func TestCheckHealth(t *testing.T) {
+	vm := vmtest.Start(t)
+	res, err := newDS(t, vm.URL, `{"scopeUnits":["u-a"]}`).CheckHealth(context.Background(), &backend.CheckHealthRequest{})
+	if err != nil || res.Status != backend.HealthStatusOk {
+		t.Fatalf("health %+v %v", res, err)
+	}
+	// a prefix that does not serve the API (as a wrong vmauth path would) fails
+	res, _ = newDS(t, vm.URL+"/no-such-prefix", `{}`).CheckHealth(context.Background(), &backend.CheckHealthRequest{})
+	if res.Status != backend.HealthStatusError {
+		t.Fatalf("health under a wrong prefix: %+v", res)
+	}
+}
