@@ -162,7 +162,7 @@ func postAlert(t *testing.T, base string, labels, annotations map[string]string)
 // message too many would show.
 func waitFor(t *testing.T, c *catcher, n int) []message {
 	t.Helper()
-	deadline := time.Now().Add(30 * time.Second)
+	deadline := time.Now().Add(60 * time.Second)
 	for len(c.received()) < n && time.Now().Before(deadline) {
 		time.Sleep(100 * time.Millisecond)
 	}

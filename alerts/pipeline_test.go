@@ -58,9 +58,8 @@ func tail(s string, n int) string {
 // VictoriaMetrics, the repository's case rules in vmalert (episode state recorded by
 // the rules themselves, annotations filled by vmalert's template queries), the
 // rendered configuration in Alertmanager, and the email in an SMTP catcher.
-// Group intervals are shortened from 1m to 5s so that the test takes seconds; they
-// must stay longer than the time a written sample takes to become searchable, as the
-// episode state reads its own previous value.
+// Group intervals are shortened from 1m to 5s and the new-IP alert's `for` from 2m to
+// 5s so that the test takes seconds.
 func TestRulesThroughVmalertToEmail(t *testing.T) {
 	t.Parallel()
 	vmBin := tool(t, "victoria-metrics")
@@ -127,6 +126,7 @@ minewatch_unit_info{unit="zd-no1-middle",name="郑东新区第一中学",sector=
 		t.Fatal(err)
 	}
 	fast := regexp.MustCompile(`(?m)^(\s+interval:) \d+m$`).ReplaceAll(b, []byte("$1 5s"))
+	fast = regexp.MustCompile(`(?m)^(\s+for:) 2m$`).ReplaceAll(fast, []byte("$1 5s"))
 	rules := filepath.Join(t.TempDir(), "cases.yml")
 	if err := os.WriteFile(rules, fast, 0o644); err != nil {
 		t.Fatal(err)

@@ -397,6 +397,22 @@ func TestLinks(t *testing.T) {
 			}
 		}
 	}
+	// The alert emails link here too (annotation `dashboard` of alerts/rules).
+	rules, _ := filepath.Glob("../alerts/rules/*.yml")
+	alertLinks := 0
+	for _, f := range rules {
+		b, err := os.ReadFile(f)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, m := range regexp.MustCompile(`dashboard: (?:&\w+ )?'([^']+)'`).FindAllStringSubmatch(string(b), -1) {
+			alertLinks++
+			check(filepath.Base(f)+": alert link", regexp.MustCompile(`\{\{[^}]*\}\}`).ReplaceAllString(m[1], "x"))
+		}
+	}
+	if alertLinks < 2 {
+		t.Errorf("found only %d dashboard links in the alert rules", alertLinks)
+	}
 	ipLinks := 0
 	for uid, d := range ds {
 		for _, l := range d.Links {

@@ -58,6 +58,9 @@ type Intel struct {
 	Files           []string
 	Allowlist       []string
 	ResolveInterval time.Duration
+	// DNSServer (host[:port]) resolves pool domains instead of the system
+	// resolver, for sites whose own DNS refuses pool domains.
+	DNSServer string
 }
 
 // Sampling gives the 1:N sampling rate of exporters that do not send it.
@@ -232,7 +235,7 @@ func (c *Config) decode(w *walker, root *yaml.Node) {
 				}
 			})
 		case "intel":
-			w.fields(v, f, []string{"files", "allowlist", "resolve_interval"}, func(key string, v *yaml.Node, f string) {
+			w.fields(v, f, []string{"files", "allowlist", "resolve_interval", "dns_server"}, func(key string, v *yaml.Node, f string) {
 				switch key {
 				case "files":
 					w.strings(v, f, &c.Intel.Files)
@@ -240,6 +243,8 @@ func (c *Config) decode(w *walker, root *yaml.Node) {
 					w.strings(v, f, &c.Intel.Allowlist)
 				case "resolve_interval":
 					w.duration(v, f, &c.Intel.ResolveInterval)
+				case "dns_server":
+					w.str(v, f, &c.Intel.DNSServer)
 				}
 			})
 		case "sampling":
@@ -384,6 +389,19 @@ func (c *Config) Validate() error {
 	}
 	if d := c.Intel.ResolveInterval; d < time.Minute {
 		v.errf("intel.resolve_interval", d, v.orig().Intel.ResolveInterval, "%s is too short: resolve pool domains at most once a minute", fmtDur(d))
+	}
+
+	if ds := c.Intel.DNSServer; ds != "" {
+		host := ds
+		if h, port, err := net.SplitHostPort(ds); err == nil {
+			host = h
+			if n, err := strconv.Atoi(port); err != nil || n < 1 || n > 65535 {
+				v.errf("intel.dns_server", ds, v.orig().Intel.DNSServer, "%q: port %q is not 1-65535", ds, port)
+			}
+		}
+		if host == "" || strings.ContainsAny(host, " /") {
+			v.errf("intel.dns_server", ds, v.orig().Intel.DNSServer, "%q is not host[:port] of a DNS server", ds)
+		}
 	}
 
 	if c.Sampling.DefaultRate < 1 {

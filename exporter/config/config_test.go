@@ -156,6 +156,9 @@ log:
 			`c.yaml:11: log.level: "verbose" is not one of debug | info | warn | error`,
 			`c.yaml:12: log.format: "text" is not one of logfmt | json`,
 		}},
+		{"dns server", "ledger: {files: [a.yaml]}\nintel:\n  dns_server: \"dns.example.net:99999\"\n", []string{
+			`c.yaml:3: intel.dns_server: "dns.example.net:99999": port "99999" is not 1-65535`,
+		}},
 		{"repeated key", "ledger: {files: [a.yaml]}\nlog:\n  level: info\n  level: debug\n", []string{
 			`c.yaml:4: log.level: set twice (first at line 3)`,
 		}},

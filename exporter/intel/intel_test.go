@@ -274,6 +274,15 @@ func TestStoreReloadAndResolve(t *testing.T) {
 	if s.Current().Match(netip.MustParseAddr("203.0.113.200"), 3333) == nil {
 		t.Error("failed resolution dropped the previous address")
 	}
+	// A blocking DNS answer (0.0.0.0, loopback, private) is not an address
+	// of the pool: the previous addresses stay.
+	res.set("pool.example.org", "0.0.0.0", "127.0.0.1", "10.1.1.1")
+	if err := s.Resolve(ctx); err == nil || !strings.Contains(err.Error(), "blocks pool domains") {
+		t.Errorf("sinkhole answer: %v", err)
+	}
+	if s.Current().Match(netip.MustParseAddr("203.0.113.200"), 3333) == nil || s.Current().Match(netip.MustParseAddr("0.0.0.0"), 3333) != nil {
+		t.Error("sinkhole answer replaced the pool's addresses")
+	}
 	// A new answer replaces the old one.
 	res.set("pool.example.org", "203.0.113.201")
 	if err := s.Resolve(ctx); err != nil {

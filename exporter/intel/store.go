@@ -232,9 +232,21 @@ func (s *Store) resolve(ctx context.Context, onlyNew bool) error {
 		addrs := make([]netip.Addr, 0, len(r.addrs))
 		for _, a := range r.addrs {
 			a = a.Unmap()
+			if sinkhole(a) {
+				continue
+			}
 			if !slices.Contains(addrs, a) {
 				addrs = append(addrs, a)
 			}
+		}
+		if len(addrs) == 0 {
+			// Keep the previous addresses: this answer is the blocking, not the pool.
+			s.resolveErrors.Inc()
+			failed = append(failed, fmt.Sprintf("%s (answered only %v: a DNS server that blocks pool domains? set intel.dns_server to an unfiltered resolver)", r.domain, r.addrs))
+			if _, ok := s.resolved[r.domain]; !ok {
+				s.resolved[r.domain] = nil
+			}
+			continue
 		}
 		slices.SortFunc(addrs, netip.Addr.Compare)
 		s.resolved[r.domain] = addrs
@@ -278,5 +290,32 @@ func (s *Store) Run(ctx context.Context, interval time.Duration) {
 func (s *Store) logResolve(err error) {
 	if err != nil && !errors.Is(err, context.Canceled) {
 		s.opts.Logger.Warn("intel: "+err.Error(), "component", "intel")
+	}
+}
+
+// sinkhole reports addresses that cannot be a pool on the Internet: what a
+// DNS server that refuses pool domains (as the campaign asks of bureau DNS)
+// answers instead (0.0.0.0, 127.0.0.1, a private block page), or junk.
+func sinkhole(a netip.Addr) bool {
+	return !a.IsValid() || a.IsUnspecified() || a.IsLoopback() || a.IsPrivate() ||
+		a.IsLinkLocalUnicast() || a.IsMulticast() || a.IsInterfaceLocalMulticast()
+}
+
+// DNSResolver resolves through one DNS server (host:port, port 53 if
+// omitted) instead of the system's, e.g. an unfiltered resolver when the
+// local DNS blocks pool domains. "" returns the system resolver.
+func DNSResolver(server string) Resolver {
+	if server == "" {
+		return net.DefaultResolver
+	}
+	if _, _, err := net.SplitHostPort(server); err != nil {
+		server = net.JoinHostPort(server, "53")
+	}
+	return &net.Resolver{
+		PreferGo: true,
+		Dial: func(ctx context.Context, network, _ string) (net.Conn, error) {
+			var d net.Dialer
+			return d.DialContext(ctx, network, server)
+		},
 	}
 }

@@ -136,11 +136,10 @@ func (p pos) errf(format string, args ...any) error {
 func (p pos) String() string { return fmt.Sprintf("%s:%d", p.file, p.line) }
 
 type rawUnit struct {
-	u         *Unit
-	at        pos   // the unit's id
-	parentAt  pos   // its parent field
-	cidrAt    []pos // one per u.CIDRs
-	sectorBad bool
+	u        *Unit
+	at       pos   // the unit's id
+	parentAt pos   // its parent field
+	cidrAt   []pos // one per u.CIDRs
 }
 
 type rawAsset struct {

@@ -19,7 +19,7 @@ import (
 )
 
 // Unassigned is the unit label of internal IPs outside every unit's ranges.
-const Unassigned = "unassigned"
+const Unassigned = ledger.Unassigned
 
 // Options configure a Pipeline.
 type Options struct {

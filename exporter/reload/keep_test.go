@@ -32,11 +32,18 @@ func watch(t *testing.T, name string, paths []string, load func() error) chan er
 	results := make(chan error, 8)
 	w := &reload.Watcher{Name: name, Paths: paths, Load: load, NoSignal: true, Debounce: 100 * time.Millisecond,
 		Logger: slog.New(slog.DiscardHandler), OnLoad: func(err error) { results <- err }}
+	ready := make(chan struct{})
+	w.OnReady = func() { close(ready) }
 	ctx, cancel := context.WithCancel(context.Background())
+	var runErr error
 	done := make(chan struct{})
-	go func() { w.Run(ctx); close(done) }()
+	go func() { runErr = w.Run(ctx); close(done) }()
 	t.Cleanup(func() { cancel(); <-done })
-	time.Sleep(50 * time.Millisecond)
+	select {
+	case <-ready:
+	case <-done:
+		t.Fatalf("watcher stopped before it was ready: %v", runErr)
+	}
 	return results
 }
 

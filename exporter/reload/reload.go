@@ -30,6 +30,8 @@ type Watcher struct {
 	NoSignal bool
 	// OnLoad, if set, is told each reload's outcome (metrics, tests).
 	OnLoad func(error)
+	// OnReady, if set, is called once the watches are in place.
+	OnReady func()
 }
 
 // Run watches until ctx ends. It returns an error only when the watch cannot
@@ -110,6 +112,9 @@ func (w *Watcher) Run(ctx context.Context) error {
 	timer := time.NewTimer(time.Hour)
 	timer.Stop()
 	defer timer.Stop()
+	if w.OnReady != nil {
+		w.OnReady()
+	}
 	for {
 		select {
 		case <-ctx.Done():

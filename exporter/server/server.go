@@ -1,0 +1,214 @@
+// Package server runs minewatch-exporter: UDP listeners for NetFlow/IPFIX and
+// sFlow, the scoring pipeline, ledger and intel reloads, the HTTP endpoints
+// (/metrics, /api/hosts) and the optional push to VictoriaMetrics.
+package server
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"net"
+	"net/http"
+	"net/netip"
+	"time"
+
+	"github.com/VictoriaMetrics/metrics"
+
+	"github.com/minewatch/minewatch/exporter/config"
+	"github.com/minewatch/minewatch/exporter/detect"
+	"github.com/minewatch/minewatch/exporter/flow"
+	"github.com/minewatch/minewatch/exporter/intel"
+	"github.com/minewatch/minewatch/exporter/ledger"
+	"github.com/minewatch/minewatch/exporter/listen"
+	"github.com/minewatch/minewatch/exporter/pipeline"
+	"github.com/minewatch/minewatch/exporter/reload"
+)
+
+// tickEvery is how often the detection state is re-evaluated on the wall clock.
+const tickEvery = 5 * time.Second
+
+// Addrs are the addresses actually bound (useful with port 0 in tests).
+type Addrs struct {
+	NetFlow, SFlow netip.AddrPort
+	HTTP           net.Addr
+}
+
+// Server is a running exporter.
+type Server struct {
+	Addrs    Addrs
+	Pipeline *pipeline.Pipeline
+	done     chan error
+}
+
+// Wait blocks until the server has stopped (its context was cancelled).
+func (s *Server) Wait() error { return <-s.done }
+
+// Start loads the ledger and intel (failing on bad files), binds the sockets
+// and starts serving until ctx ends.
+func Start(ctx context.Context, cfg *config.Config, log *slog.Logger) (*Server, error) {
+	led, err := ledger.Load(cfg.Ledger.Files, cfg.Ledger.ExtraInternal)
+	ledger.RecordLoad(led, err)
+	if err != nil {
+		return nil, fmt.Errorf("ledger: %w", err)
+	}
+	store := intel.NewStore(intel.Options{Lists: cfg.Intel.Files, Allowlists: cfg.Intel.Allowlist,
+		Resolver: intel.DNSResolver(cfg.Intel.DNSServer), Logger: log})
+	if err := store.Load(); err != nil {
+		return nil, fmt.Errorf("intel: %w", err)
+	}
+	p, err := pipeline.New(pipeline.Options{Ledger: led, Intel: store, Detect: DetectConfig(cfg)})
+	if err != nil {
+		return nil, err
+	}
+
+	sampling := map[netip.Addr]uint32{}
+	for _, s := range cfg.Sampling.Sources {
+		sampling[s.Source] = s.Rate
+	}
+	dec := flow.NewDecoder(flow.Options{DefaultSampling: cfg.Sampling.DefaultRate, Sampling: sampling, Logger: log})
+
+	ctx, cancel := context.WithCancel(ctx)
+	s := &Server{Pipeline: p, done: make(chan error, 1)}
+	var stops []<-chan error
+	fail := func(err error) (*Server, error) {
+		cancel()
+		for _, c := range stops {
+			<-c
+		}
+		return nil, err
+	}
+	if cfg.Listen.NetFlow != "" {
+		addr, stop, err := listen.UDP(ctx, cfg.Listen.NetFlow, cfg.Listen.Readers, log, func(src netip.AddrPort, recv time.Time, b []byte) {
+			dec.DecodeNetFlow(src, recv, b, p.Process) //nolint:errcheck // counted and logged by the decoder
+		})
+		if err != nil {
+			return fail(err)
+		}
+		s.Addrs.NetFlow, stops = addr, append(stops, stop)
+	}
+	if cfg.Listen.SFlow != "" {
+		addr, stop, err := listen.UDP(ctx, cfg.Listen.SFlow, cfg.Listen.Readers, log, func(src netip.AddrPort, recv time.Time, b []byte) {
+			dec.DecodeSFlow(src, recv, b, p.Process) //nolint:errcheck // counted and logged by the decoder
+		})
+		if err != nil {
+			return fail(err)
+		}
+		s.Addrs.SFlow, stops = addr, append(stops, stop)
+	}
+
+	hl, err := net.Listen("tcp", cfg.Listen.HTTP)
+	if err != nil {
+		return fail(fmt.Errorf("listen %s: %w", cfg.Listen.HTTP, err))
+	}
+	s.Addrs.HTTP = hl.Addr()
+	writeAll := func(w io.Writer) {
+		metrics.WritePrometheus(w, true)
+		p.WriteMetrics(w, 0)
+	}
+	hs := &http.Server{Handler: Handler(p, writeAll), ReadHeaderTimeout: 10 * time.Second}
+	go hs.Serve(hl) //nolint:errcheck // ends with Shutdown
+
+	if cfg.Push.URL != "" {
+		opts := &metrics.PushOptions{ExtraLabels: extraLabels(cfg.Push.ExtraLabels)}
+		if err := metrics.InitPushExtWithOptions(ctx, cfg.Push.URL, cfg.Push.Interval, writeAll, opts); err != nil {
+			hs.Close()
+			return fail(fmt.Errorf("push: %w", err))
+		}
+	}
+
+	// Reloads keep the previous version on error (and say why in the log).
+	ledgerWatch := &reload.Watcher{Name: "ledger", Paths: cfg.Ledger.Files, Logger: log, Load: func() error {
+		l, err := ledger.Load(cfg.Ledger.Files, cfg.Ledger.ExtraInternal)
+		ledger.RecordLoad(l, err)
+		if err != nil {
+			return err
+		}
+		p.SetLedger(l)
+		return nil
+	}}
+	intelWatch := &reload.Watcher{Name: "intel", Paths: append(append([]string{}, cfg.Intel.Files...), cfg.Intel.Allowlist...),
+		Logger: log, Load: store.Load}
+	for _, w := range []*reload.Watcher{ledgerWatch, intelWatch} {
+		if len(w.Paths) == 0 {
+			continue
+		}
+		go func() {
+			if err := w.Run(ctx); err != nil {
+				log.Error("file watch failed; SIGHUP reloads still work", "what", w.Name, "err", err)
+			}
+		}()
+	}
+	go store.Run(ctx, cfg.Intel.ResolveInterval)
+
+	go func() {
+		t := time.NewTicker(tickEvery)
+		defer t.Stop()
+		for {
+			select {
+			case <-ctx.Done():
+				return
+			case now := <-t.C:
+				p.Tick(now.UnixMilli())
+				publishState(p.Engine().Stats(), p.LastFlow())
+			}
+		}
+	}()
+
+	go func() {
+		<-ctx.Done()
+		sctx, c := context.WithTimeout(context.Background(), 5*time.Second)
+		defer c()
+		err := hs.Shutdown(sctx)
+		for _, c := range stops {
+			<-c
+		}
+		if errors.Is(err, http.ErrServerClosed) {
+			err = nil
+		}
+		s.done <- err
+	}()
+	log.Info("minewatch-exporter started", "netflow", s.Addrs.NetFlow, "sflow", s.Addrs.SFlow, "http", s.Addrs.HTTP,
+		"units", len(led.Units()), "assets", len(led.Assets()), "push", cfg.Push.URL)
+	_ = cancel // cancelled with the parent context
+	return s, nil
+}
+
+// DetectConfig maps the config file's detect section to the engine's settings.
+func DetectConfig(cfg *config.Config) detect.Config {
+	return detect.Config{
+		Threshold:  float64(cfg.Detect.Threshold),
+		Floor:      float64(cfg.Detect.Floor),
+		MaxHosts:   cfg.Detect.MaxHosts,
+		Window:     cfg.Detect.Window,
+		QuietAfter: cfg.Detect.QuietAfter,
+	}
+}
+
+func extraLabels(m map[string]string) string {
+	s := ""
+	for k, v := range m {
+		if s != "" {
+			s += ","
+		}
+		s += fmt.Sprintf("%s=%q", k, v)
+	}
+	return s
+}
+
+var (
+	stateHosts     = metrics.NewGauge("minewatch_state_hosts", nil)
+	stateBytes     = metrics.NewGauge("minewatch_state_bytes", nil)
+	stateEvictions = metrics.NewCounter("minewatch_state_evictions_total")
+	lastFlow       = metrics.NewGauge("minewatch_last_flow_timestamp_seconds", nil)
+)
+
+func publishState(st detect.Stats, lastFlowMs int64) {
+	stateHosts.Set(float64(st.Hosts))
+	stateBytes.Set(float64(st.Bytes))
+	if d := st.Evictions - stateEvictions.Get(); d > 0 {
+		stateEvictions.Add(int(d))
+	}
+	lastFlow.Set(float64(lastFlowMs) / 1000)
+}
