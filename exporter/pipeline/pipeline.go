@@ -12,10 +12,10 @@ import (
 
 	"github.com/VictoriaMetrics/metrics"
 
-	"github.com/minewatch/minewatch/exporter/detect"
 	"github.com/minewatch/minewatch/exporter/flow"
 	"github.com/minewatch/minewatch/exporter/intel"
 	"github.com/minewatch/minewatch/exporter/ledger"
+	"github.com/minewatch/minewatch/exporter/score"
 )
 
 // Unassigned is the unit label of internal IPs outside every unit's ranges.
@@ -25,14 +25,14 @@ const Unassigned = ledger.Unassigned
 type Options struct {
 	Ledger *ledger.Ledger
 	Intel  *intel.Store // may be nil: no pool intel
-	Detect detect.Config
+	Detect score.Config
 }
 
 // Pipeline is safe for concurrent Process calls from several reader goroutines.
 type Pipeline struct {
 	ledger   atomic.Pointer[ledger.Ledger]
 	intel    *intel.Store
-	engine   *detect.Engine
+	engine   *score.Engine
 	lastFlow atomic.Int64 // newest record end seen, Unix ms
 
 	droppedExternal *metrics.Counter
@@ -45,7 +45,7 @@ func New(opts Options) (*Pipeline, error) {
 	}
 	p := &Pipeline{
 		intel:           opts.Intel,
-		engine:          detect.New(opts.Detect),
+		engine:          score.New(opts.Detect),
 		droppedExternal: metrics.GetOrCreateCounter(`minewatch_flow_dropped_records_total{reason="no_internal_side"}`),
 	}
 	p.ledger.Store(opts.Ledger)
@@ -59,7 +59,7 @@ func (p *Pipeline) SetLedger(l *ledger.Ledger) { p.ledger.Store(l) }
 func (p *Pipeline) Ledger() *ledger.Ledger { return p.ledger.Load() }
 
 // Engine gives access to the detection state (reports, stats).
-func (p *Pipeline) Engine() *detect.Engine { return p.engine }
+func (p *Pipeline) Engine() *score.Engine { return p.engine }
 
 // LastFlow is the flow clock: the end time (Unix ms) of the newest record seen.
 func (p *Pipeline) LastFlow() int64 { return p.lastFlow.Load() }
@@ -70,7 +70,7 @@ func (p *Pipeline) Process(r *flow.Record) {
 	srcUnit, srcIn := led.Classify(r.Src)
 	dstUnit, dstIn := led.Classify(r.Dst)
 
-	var o detect.Observation
+	var o score.Observation
 	var unit *ledger.Unit
 	switch {
 	case srcIn && (!dstIn || r.SrcPort >= r.DstPort):
@@ -96,13 +96,13 @@ func (p *Pipeline) Process(r *flow.Record) {
 	o.Start, o.End = r.Start, r.End
 	o.Packets, o.Bytes, o.SamplingRate = r.Packets, r.Bytes, r.SamplingRate
 
-	var hit detect.IntelHit
+	var hit score.IntelHit
 	if p.intel != nil {
 		set := p.intel.Current()
 		if set.Allowed(o.Remote, o.RemotePort) {
 			o.Allowlisted = true
 		} else if e := set.Match(o.Remote, o.RemotePort); e != nil {
-			hit = detect.IntelHit{Pool: e.Pool, Coin: e.Coin, Shared: e.Shared}
+			hit = score.IntelHit{Pool: e.Pool, Coin: e.Coin, Shared: e.Shared}
 			o.Intel = &hit
 		}
 	}

@@ -6,7 +6,7 @@ import (
 	"strconv"
 	"strings"
 
-	"github.com/minewatch/minewatch/exporter/detect"
+	"github.com/minewatch/minewatch/exporter/score"
 )
 
 // WriteMetrics writes the per-host series of the hosts worth watching, and the
@@ -25,7 +25,7 @@ func (p *Pipeline) WriteMetrics(w io.Writer, tsMillis int64) {
 	for _, u := range led.Units() {
 		sample(bw, "minewatch_unit_info", ts, 1, "unit", u.ID, "name", u.Name, "sector", u.Sector, "parent", u.Parent)
 	}
-	p.engine.Watched(func(r *detect.Report) {
+	p.engine.Watched(func(r *score.Report) {
 		ip := r.IP.String()
 		sample(bw, "minewatch_host_score", ts, r.Score, "ip", ip, "unit", r.Unit)
 		mining := 0.0

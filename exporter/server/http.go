@@ -7,8 +7,8 @@ import (
 	"net/netip"
 	"sort"
 
-	"github.com/minewatch/minewatch/exporter/detect"
 	"github.com/minewatch/minewatch/exporter/pipeline"
+	"github.com/minewatch/minewatch/exporter/score"
 )
 
 const landing = `<!doctype html><html><head><meta charset="utf-8"><title>minewatch-exporter</title></head><body>
@@ -32,8 +32,8 @@ func Handler(p *pipeline.Pipeline, writeMetrics func(io.Writer)) http.Handler {
 	})
 	mux.HandleFunc("GET /-/healthy", func(w http.ResponseWriter, r *http.Request) { io.WriteString(w, "ok\n") })
 	mux.HandleFunc("GET /api/hosts", func(w http.ResponseWriter, r *http.Request) {
-		var hosts []detect.Report
-		p.Engine().Watched(func(rep *detect.Report) { hosts = append(hosts, *rep) })
+		var hosts []score.Report
+		p.Engine().Watched(func(rep *score.Report) { hosts = append(hosts, *rep) })
 		sort.Slice(hosts, func(i, j int) bool {
 			if hosts[i].Score != hosts[j].Score {
 				return hosts[i].Score > hosts[j].Score

@@ -17,13 +17,13 @@ import (
 	"github.com/VictoriaMetrics/metrics"
 
 	"github.com/minewatch/minewatch/exporter/config"
-	"github.com/minewatch/minewatch/exporter/detect"
-	"github.com/minewatch/minewatch/exporter/flow"
+	"github.com/minewatch/minewatch/exporter/decode"
 	"github.com/minewatch/minewatch/exporter/intel"
 	"github.com/minewatch/minewatch/exporter/ledger"
 	"github.com/minewatch/minewatch/exporter/listen"
 	"github.com/minewatch/minewatch/exporter/pipeline"
 	"github.com/minewatch/minewatch/exporter/reload"
+	"github.com/minewatch/minewatch/exporter/score"
 )
 
 // tickEvery is how often the detection state is re-evaluated on the wall clock.
@@ -67,7 +67,7 @@ func Start(ctx context.Context, cfg *config.Config, log *slog.Logger) (*Server, 
 	for _, s := range cfg.Sampling.Sources {
 		sampling[s.Source] = s.Rate
 	}
-	dec := flow.NewDecoder(flow.Options{DefaultSampling: cfg.Sampling.DefaultRate, Sampling: sampling, Logger: log})
+	dec := decode.NewDecoder(decode.Options{DefaultSampling: cfg.Sampling.DefaultRate, Sampling: sampling, Logger: log})
 
 	ctx, cancel := context.WithCancel(ctx)
 	s := &Server{Pipeline: p, done: make(chan error, 1)}
@@ -176,8 +176,8 @@ func Start(ctx context.Context, cfg *config.Config, log *slog.Logger) (*Server, 
 }
 
 // DetectConfig maps the config file's detect section to the engine's settings.
-func DetectConfig(cfg *config.Config) detect.Config {
-	return detect.Config{
+func DetectConfig(cfg *config.Config) score.Config {
+	return score.Config{
 		Threshold:  float64(cfg.Detect.Threshold),
 		Floor:      float64(cfg.Detect.Floor),
 		MaxHosts:   cfg.Detect.MaxHosts,
@@ -204,7 +204,7 @@ var (
 	lastFlow       = metrics.NewGauge("minewatch_last_flow_timestamp_seconds", nil)
 )
 
-func publishState(st detect.Stats, lastFlowMs int64) {
+func publishState(st score.Stats, lastFlowMs int64) {
 	stateHosts.Set(float64(st.Hosts))
 	stateBytes.Set(float64(st.Bytes))
 	if d := st.Evictions - stateEvictions.Get(); d > 0 {

@@ -1,0 +1,331 @@
+package score
+
+import (
+	"math/bits"
+	"net/netip"
+	"sync"
+	"sync/atomic"
+)
+
+const nShards = 128
+
+type shard struct {
+	mu    sync.Mutex
+	hosts map[netip.Addr]*host
+	_     [40]byte // keep shards' locks on separate cache lines
+}
+
+// Engine holds the per-host state. Observe may be called from many
+// goroutines; Evaluate, Watched and Report walk the shards one at a time.
+type Engine struct {
+	cfg       Config
+	perShard  int
+	shards    [nShards]shard
+	evictions atomic.Uint64
+	now       atomic.Int64                    // flow time of the last Evaluate
+	coStart   atomic.Pointer[map[string]bool] // units whose hosts started mining together (set by Evaluate)
+}
+
+// New returns an empty engine.
+func New(cfg Config) *Engine {
+	cfg.fill()
+	e := &Engine{cfg: cfg, perShard: max(1, cfg.MaxHosts/nShards)}
+	for i := range e.shards {
+		e.shards[i].hosts = make(map[netip.Addr]*host)
+	}
+	return e
+}
+
+// Config returns the settings in force.
+func (e *Engine) Config() Config { return e.cfg }
+
+func (e *Engine) shard(ip netip.Addr) *shard {
+	b := ip.As16()
+	x := uint64(b[8])<<56 | uint64(b[9])<<48 | uint64(b[10])<<40 | uint64(b[11])<<32 |
+		uint64(b[12])<<24 | uint64(b[13])<<16 | uint64(b[14])<<8 | uint64(b[15])
+	x ^= uint64(b[0])<<8 | uint64(b[1])
+	x *= 0x9E3779B97F4A7C15
+	return &e.shards[x>>(64-7)]
+}
+
+const (
+	tcpFIN = 0x01
+	tcpSYN = 0x02
+	tcpRST = 0x04
+)
+
+// messageLike says whether one record could be a Stratum exchange: TCP, a
+// few JSON-line-sized packets at a low rate, inside an established connection.
+// Bulk transfers, media, games and calls fail on size or rate.
+func messageLike(o *Observation) bool {
+	if o.Proto != 6 || o.Packets == 0 {
+		return false
+	}
+	rate := uint64(max(o.SamplingRate, 1))
+	pk := max(o.Packets/rate, 1)
+	avg := o.Bytes / o.Packets
+	if avg < 40 || avg > 600 || o.Bytes/rate > 32<<10 {
+		return false
+	}
+	dur := o.End - o.Start
+	if dur >= 2000 {
+		return pk*1000/uint64(dur) <= 3
+	}
+	if pk > 12 {
+		return false
+	}
+	// A whole short connection (handshake and close in one record) is a web
+	// request, not a message of a long-lived session.
+	return o.TCPFlags&(tcpSYN|tcpFIN) != tcpSYN|tcpFIN
+}
+
+// Observe adds one record to the state.
+func (e *Engine) Observe(o *Observation) {
+	if o.Allowlisted {
+		return // allowlisted services never count as evidence
+	}
+	sh := e.shard(o.Host)
+	sh.mu.Lock()
+	h := sh.hosts[o.Host]
+	if h == nil {
+		if len(sh.hosts) >= e.perShard {
+			e.evictOne(sh)
+		}
+		h = &host{unit: o.Unit, firstSeen: o.Start, best: -1}
+		sh.hosts[o.Host] = h
+	}
+	if h.unit != o.Unit {
+		h.unit = o.Unit
+	}
+	h.research = o.Research
+	if o.End > h.lastSeen {
+		h.lastSeen = o.End
+	}
+	if o.Intel != nil {
+		h.countPool(o.Intel)
+	}
+	msg := messageLike(o)
+	if s := h.find(o.Remote, o.RemotePort); s != nil {
+		s.add(o, msg)
+	} else if msg || o.Intel != nil {
+		if s := h.alloc(o, e.cfg.QuietAfter.Milliseconds()); s != nil {
+			s.add(o, msg)
+		}
+	}
+	sh.mu.Unlock()
+}
+
+func (h *host) countPool(hit *IntelHit) {
+	for i := range h.pools {
+		if h.pools[i].pool == hit.Pool {
+			h.pools[i].n++
+			return
+		}
+	}
+	if len(h.pools) < 8 {
+		h.pools = append(h.pools, poolCount{pool: hit.Pool, coin: hit.Coin, n: 1})
+	}
+}
+
+func (h *host) find(remote netip.Addr, port uint16) *session {
+	for i := range h.sess {
+		if s := &h.sess[i]; s.used && s.port == port && s.remote == remote {
+			return s
+		}
+	}
+	return nil
+}
+
+// alloc finds a slot for a new candidate session: a free one, else the
+// stalest weak one. Sessions with pool intel or an established Stratum
+// profile are never pushed out by newcomers.
+func (h *host) alloc(o *Observation, quiet int64) *session {
+	for i := range h.sess {
+		if !h.sess[i].used {
+			h.sess[i] = session{}
+			return h.sess[i].init(o)
+		}
+	}
+	if len(h.sess) < slotsPerHost {
+		h.sess = append(h.sess, session{})
+		return h.sess[len(h.sess)-1].init(o)
+	}
+	victim := -1
+	for i := range h.sess {
+		s := &h.sess[i]
+		stale := o.End-s.last > quiet
+		if !stale && (s.intel || s.profile >= 3) {
+			continue
+		}
+		if victim < 0 || s.last < h.sess[victim].last {
+			victim = i
+		}
+	}
+	if victim < 0 {
+		return nil
+	}
+	h.sess[victim] = session{}
+	return h.sess[victim].init(o)
+}
+
+func (s *session) init(o *Observation) *session {
+	s.used, s.remote, s.port = true, o.Remote, o.RemotePort
+	s.first, s.last, s.visitStart = o.Start, o.End, o.Start
+	s.hoursBase = o.Start / hourMs
+	return s
+}
+
+const (
+	minuteMs = 60_000
+	hourMs   = 3_600_000
+)
+
+func (s *session) add(o *Observation, msg bool) {
+	if o.Intel != nil {
+		s.intel, s.shared = true, o.Intel.Shared
+	}
+	if o.SamplingRate > 1 {
+		s.sampled = true
+	}
+	s.records++
+	if msg {
+		s.profile++
+	} else {
+		s.other++
+	}
+	if o.TCPFlags&(tcpSYN|tcpFIN|tcpRST) != 0 {
+		s.handshakes++
+	}
+	if !o.Outbound {
+		s.inPkts += o.Packets
+		s.inBytes += o.Bytes
+	}
+	// Gaps between records: Stratum traffic comes as a message every
+	// 10–200 s, each one its own record once the router's inactive timeout
+	// (15 s) splits them. Records of the two directions of one exchange
+	// start within a second and are not a gap.
+	if g := o.Start - s.lastStart; s.lastStart != 0 && g > 1000 {
+		s.gapsAll++
+		if g >= 10_000 && g <= 200_000 {
+			s.gapsIn++
+		}
+	}
+	if o.Start > s.lastStart {
+		s.lastStart = o.Start
+	}
+	// Donation cadence: visits separated by 10+ min of silence.
+	if o.Start-s.last > 10*minuteMs {
+		visitLen := s.last - s.visitStart
+		gap := o.Start - s.visitStart
+		if visitLen >= 20_000 && visitLen <= 180_000 && gap >= 70*minuteMs && gap <= 130*minuteMs {
+			s.visitGaps = min(s.visitGaps+1, 100)
+		} else {
+			s.visitGaps = 0
+		}
+		s.visitStart = o.Start
+	}
+	if o.Start < s.first {
+		s.first = o.Start
+	}
+	if o.End > s.last {
+		s.last = o.End
+	}
+	s.markHour(o.End / hourMs)
+	s.markPort(o.HostPort, o.End)
+}
+
+// markHour sets the bit of hour hr in a 64-hour ring.
+func (s *session) markHour(hr int64) {
+	if d := hr - s.hoursBase; d >= 64 {
+		shift := d - 63
+		if shift >= 64 {
+			s.hours = 0
+		} else {
+			s.hours >>= uint(shift)
+		}
+		s.hoursBase += shift
+	} else if d < 0 {
+		return // older than the ring
+	}
+	s.hours |= 1 << uint(hr-s.hoursBase)
+}
+
+// hoursWithin counts active hours in the last `window` hours before now.
+func (s *session) hoursWithin(nowHr, window int64) int {
+	lo := nowHr - window + 1 - s.hoursBase
+	if lo >= 64 {
+		return 0
+	}
+	m := s.hours
+	if lo > 0 {
+		m >>= uint(lo)
+	}
+	return bits.OnesCount64(m)
+}
+
+func (s *session) markPort(p uint16, t int64) {
+	oldest := 0
+	for i := range s.ports {
+		if s.ports[i].port == p {
+			if t > s.ports[i].last {
+				s.ports[i].last = t
+			}
+			return
+		}
+		if s.ports[i].last < s.ports[oldest].last {
+			oldest = i
+		}
+	}
+	s.ports[oldest] = portSeen{port: p, last: t}
+}
+
+// evictOne drops the least suspicious of a few hosts of the shard (map
+// iteration starts at a random place, so this samples).
+func (e *Engine) evictOne(sh *shard) {
+	var victim netip.Addr
+	var vh *host
+	n := 0
+	for ip, h := range sh.hosts {
+		if vh == nil || less(h, vh) {
+			victim, vh = ip, h
+		}
+		if n++; n >= 16 {
+			break
+		}
+	}
+	if vh != nil {
+		delete(sh.hosts, victim)
+		e.evictions.Add(1)
+	}
+}
+
+// less orders hosts by how little they matter: not flagged, no pool
+// contacts, low score, then long unseen.
+func less(a, b *host) bool {
+	if a.mining != b.mining {
+		return !a.mining
+	}
+	if (len(a.pools) > 0) != (len(b.pools) > 0) {
+		return len(a.pools) == 0
+	}
+	if a.score != b.score {
+		return a.score < b.score
+	}
+	return a.lastSeen < b.lastSeen
+}
+
+// Stats describe the state.
+func (e *Engine) Stats() Stats {
+	st := Stats{Evictions: e.evictions.Load()}
+	for i := range e.shards {
+		sh := &e.shards[i]
+		sh.mu.Lock()
+		st.Hosts += len(sh.hosts)
+		for _, h := range sh.hosts {
+			st.Bytes += hostBytes(h)
+			st.Sessions += len(h.sess)
+		}
+		sh.mu.Unlock()
+	}
+	return st
+}

@@ -1,0 +1,295 @@
+package score
+
+import (
+	"fmt"
+	"math/bits"
+	"net/netip"
+	"time"
+)
+
+// The signals, in the order of their points in host.points.
+const (
+	sigPool = iota
+	sigPoolShared
+	sigStratum
+	sigPeriodicity
+	sigPersistence
+	sigPortHint
+	sigDonation
+	sigResearch
+	nSignals
+)
+
+var signalNames = [nSignals]string{"pool_contact", "pool_contact_shared", "stratum_profile", "periodicity",
+	"persistence", "port_hint", "donation_cadence", "research_asset"}
+
+var signalText = [nSignals]string{
+	"连接已登记矿池 contacted a listed mining pool",
+	"连接矿池域名解析出的地址(可能为共享CDN) contacted an address a pool domain resolves to (may be a shared CDN)",
+	"Stratum会话特征:长连接、小包、低速率、对端推送任务 Stratum-like session: long-lived, small packets, low rate, jobs pushed by the remote",
+	"报文每10–200秒周期出现 records recur every 10–200 s",
+	"跨多个小时持续活动 active across many hours",
+	"常见矿池端口 well-known pool port",
+	"XMRig捐赠节奏:每80–120分钟约1分钟会话 XMRig donation cadence: ~1 min visit every 80–120 min",
+	"登记的科研算力 registered research compute",
+}
+
+// Points per signal (see the package comment for the rationale).
+const (
+	ptsPool        = 55
+	ptsPoolShared  = 20
+	ptsStratum     = 35
+	ptsPeriodicity = 15
+	ptsPersistence = 15
+	ptsPortHint    = 10
+	ptsDonation    = 25
+	ptsResearch    = -30
+)
+
+// poolPorts are ports pools commonly listen on; weak evidence, used only
+// together with a mining-like session.
+var poolPorts = map[uint16]bool{3333: true, 3334: true, 3335: true, 4444: true, 5555: true, 6666: true, 7777: true,
+	8888: true, 9999: true, 14433: true, 14444: true, 45560: true, 45700: true, 1800: true, 3032: true, 10128: true,
+	10300: true, 20580: true, 20535: true}
+
+// shanghai gives hours of day for the day/night rhythm; the campaign's users
+// all live on UTC+8.
+var shanghai = time.FixedZone("CST", 8*3600)
+
+// profileOK says whether a session, taken as a whole, looks like Stratum:
+// mostly message-sized records in one long-lived connection, with the remote
+// pushing payloads (jobs) rather than bare keepalives.
+func (s *session) profileOK() bool {
+	need := uint32(3)
+	if s.sampled {
+		need = 2 // sampling leaves a few scattered packets of a session
+	}
+	if s.profile < need || s.profile*5 < s.records*4 || s.handshakes*5 > s.records {
+		return false
+	}
+	if s.inPkts > 0 && s.inBytes/s.inPkts < 100 {
+		return false // keepalives only (MQTT PINGRESP, SSH or TCP keepalives): no job pushes
+	}
+	return true
+}
+
+// Evaluate recomputes every host's score at flow time now (Unix ms), expires
+// old sessions and classifies the flagged hosts.
+func (e *Engine) Evaluate(now int64) {
+	e.now.Store(now)
+	window := e.cfg.Window.Milliseconds()
+	quiet := e.cfg.QuietAfter.Milliseconds()
+	starts := map[string][]int64{} // unit → flagged-since of its flagged hosts
+	for i := range e.shards {
+		sh := &e.shards[i]
+		sh.mu.Lock()
+		for ip, h := range sh.hosts {
+			e.evalHost(h, now, window, quiet)
+			if h.mining && h.unit != "unassigned" {
+				starts[h.unit] = append(starts[h.unit], h.flaggedSince)
+			}
+			if h.lastSeen < now-window && !h.mining {
+				delete(sh.hosts, ip) // nothing left to remember
+			}
+		}
+		sh.mu.Unlock()
+	}
+	cs := coStarts(starts)
+	e.coStart.Store(&cs)
+}
+
+// coStarts finds units where 3 or more hosts started mining within an hour
+// of each other: a trojan spreading, not one person's decision.
+func coStarts(starts map[string][]int64) map[string]bool {
+	out := map[string]bool{}
+	for unit, ts := range starts {
+		if len(ts) < 3 {
+			continue
+		}
+		for _, a := range ts {
+			n := 0
+			for _, b := range ts {
+				if b >= a && b-a <= hourMs {
+					n++
+				}
+			}
+			if n >= 3 {
+				out[unit] = true
+				break
+			}
+		}
+	}
+	return out
+}
+
+func (e *Engine) evalHost(h *host, now, window, quiet int64) {
+	var pts [nSignals]float32
+	best, bestPts := -1, float32(0)
+	nowHr := now / hourMs
+	for i := range h.sess {
+		s := &h.sess[i]
+		if !s.used {
+			continue
+		}
+		if now-s.last > window {
+			s.used = false
+			continue
+		}
+		live := now-s.last <= quiet
+		prof := s.profileOK()
+		var sp [nSignals]float32
+		if live && s.intel && !s.shared {
+			sp[sigPool] = ptsPool
+		} else if live && s.intel {
+			sp[sigPoolShared] = ptsPoolShared
+		}
+		if live && prof {
+			span := float32(s.last-s.first) / float32(5*minuteMs) // DESIGN: sessions > 300 s
+			sp[sigStratum] = ptsStratum * min(span, 1)
+			if s.gapsIn >= 4 && s.gapsIn*10 >= s.gapsAll*7 {
+				sp[sigPeriodicity] = ptsPeriodicity * min(float32(s.gapsIn)/8, 1)
+			}
+			if poolPorts[s.port] {
+				sp[sigPortHint] = ptsPortHint
+			}
+		}
+		if prof || s.intel {
+			switch n := s.hoursWithin(nowHr, window/hourMs); {
+			case n >= 12:
+				sp[sigPersistence] = ptsPersistence
+			case n >= 6:
+				sp[sigPersistence] = 10
+			case n >= 3:
+				sp[sigPersistence] = 5
+			}
+		}
+		if s.visitGaps >= 2 && now-s.last <= 3*hourMs {
+			sp[sigDonation] = ptsDonation
+		}
+		var sum float32
+		for k := range sp {
+			pts[k] = max(pts[k], sp[k])
+			sum += sp[k]
+		}
+		if sum > bestPts {
+			best, bestPts = i, sum
+		}
+	}
+	var total float32
+	for k := range pts {
+		total += pts[k]
+	}
+	if h.research && total > 0 {
+		pts[sigResearch] = ptsResearch
+		total += ptsResearch
+	}
+	h.points, h.best = pts, int8(best)
+	h.score = min(max(total, 0), 100)
+	wasMining := h.mining
+	h.mining = float64(h.score) >= e.cfg.Threshold
+	switch {
+	case h.mining && !wasMining:
+		h.flaggedSince = now
+	case !h.mining:
+		h.flaggedSince = 0
+	}
+	if h.mining {
+		h.lastMining = now
+		h.workHours |= 1 << uint(time.UnixMilli(now).In(shanghai).Hour())
+	}
+}
+
+// class hints who is behind the mining, with the reason.
+func (e *Engine) class(h *host) (string, string) {
+	work := h.workHours & 0x7FF00 // 08:00–18:59
+	switch {
+	case h.research:
+		return "research", "登记的科研算力资产 registered research asset"
+	case e.coStart.Load() != nil && (*e.coStart.Load())[h.unit]:
+		return "passive", "同单位多台主机一小时内相继开始挖矿,疑似木马传播 several hosts of the unit started within an hour: likely a trojan"
+	case bits.OnesCount32(h.workHours) >= 6 && work == 0:
+		return "passive", "只在夜间/空闲时段挖矿,疑似木马 mines only off-hours: likely a trojan using idle machines"
+	case bits.OnesCount32(h.workHours) >= 6:
+		return "active", "工作时段与夜间持续挖矿 mines around the clock, working hours included"
+	}
+	return "unknown", "观察时间不足,暂无法判断 not enough history yet"
+}
+
+func (e *Engine) machines(h *host, now int64) int {
+	n := 0
+	for i := range h.sess {
+		s := &h.sess[i]
+		if !s.used || !(s.intel && !s.shared || s.profileOK()) {
+			continue
+		}
+		for _, p := range s.ports {
+			if p.port != 0 && now-p.last <= 10*minuteMs {
+				n++
+			}
+		}
+	}
+	if n == 0 && h.mining {
+		n = 1
+	}
+	return n
+}
+
+func (e *Engine) report(ip netip.Addr, h *host) *Report {
+	now := e.now.Load()
+	r := &Report{IP: ip, Unit: h.unit, Score: float64(h.score), Mining: h.mining, FirstSeen: h.firstSeen,
+		FlaggedSince: h.flaggedSince, LastSeen: h.lastSeen}
+	r.Class, r.ClassReason = e.class(h)
+	r.Machines = e.machines(h, now)
+	var best *session
+	if h.best >= 0 && int(h.best) < len(h.sess) && h.sess[h.best].used {
+		best = &h.sess[h.best]
+	}
+	for k, p := range h.points {
+		if p == 0 {
+			continue
+		}
+		reason := Reason{Signal: signalNames[k], Points: float64(p), Detail: signalText[k]}
+		if best != nil && k != sigResearch {
+			reason.Remote = netip.AddrPortFrom(best.remote, best.port).String()
+			reason.Since = best.first
+			if k == sigStratum || k == sigPeriodicity {
+				reason.Detail += fmt.Sprintf(" (%d records, %d message-like, %d regular gaps)", best.records, best.profile, best.gapsIn)
+			}
+		}
+		r.Reasons = append(r.Reasons, reason)
+	}
+	for _, pc := range h.pools {
+		r.PoolContacts = append(r.PoolContacts, PoolContact{Pool: pc.pool, Coin: pc.coin, Count: pc.n})
+	}
+	return r
+}
+
+// Watched calls fn for every host worth per-host series: flagged, with pool
+// contacts, or scoring at least the floor.
+func (e *Engine) Watched(fn func(r *Report)) {
+	for i := range e.shards {
+		sh := &e.shards[i]
+		sh.mu.Lock()
+		var reps []*Report
+		for ip, h := range sh.hosts {
+			if h.mining || len(h.pools) > 0 || float64(h.score) >= e.cfg.Floor {
+				reps = append(reps, e.report(ip, h))
+			}
+		}
+		sh.mu.Unlock()
+		for _, r := range reps {
+			fn(r)
+		}
+	}
+}
+
+// Report returns one host's verdict, nil when it is not tracked.
+func (e *Engine) Report(ip netip.Addr) *Report {
+	sh := e.shard(ip)
+	sh.mu.Lock()
+	defer sh.mu.Unlock()
+	if h := sh.hosts[ip]; h != nil {
+		return e.report(ip, h)
+	}
+	return nil
+}

@@ -1,0 +1,79 @@
+package score
+
+import (
+	"net/netip"
+	"unsafe"
+)
+
+// slotsPerHost bounds the sessions held per host: a miner needs one or two,
+// and the least mining-like is replaced when a new candidate arrives.
+const slotsPerHost = 4
+
+// portsPerSession bounds the host ports remembered per session: distinct
+// concurrent ports to one pool endpoint estimate the machines behind a NAT.
+const portsPerSession = 4
+
+// host is the state of one internal IP. Hosts that never showed a candidate
+// session carry no session table, so an ordinary host costs about 100 bytes.
+type host struct {
+	unit         string
+	firstSeen    int64
+	lastSeen     int64
+	flaggedSince int64
+	lastMining   int64 // last evaluation at which the host was flagged
+	score        float32
+	points       [nSignals]float32
+	mining       bool
+	research     bool
+	workHours    uint32    // hours of day (UTC+8) with mining evidence, as bits
+	sess         []session // grows to slotsPerHost
+	pools        []poolCount
+	best         int8 // slot index of the strongest session at the last evaluation, -1 none
+}
+
+type poolCount struct {
+	pool, coin string
+	n          uint64
+}
+
+// session aggregates the records between one host and one remote endpoint.
+type session struct {
+	remote     netip.Addr
+	port       uint16
+	used       bool
+	intel      bool
+	shared     bool
+	first      int64 // first record start
+	last       int64 // last record end
+	lastStart  int64 // start of the newest record, for gaps
+	records    uint32
+	profile    uint32 // records that look like Stratum messages
+	other      uint32 // records that do not (bulk, high rate)
+	handshakes uint32 // records with SYN/FIN/RST: new connections, not one long session
+	inPkts     uint64
+	inBytes    uint64
+	gapsIn     uint32 // gaps between record starts within 10–200 s
+	gapsAll    uint32
+	hours      uint64 // ring of hours (of the window) with activity
+	hoursBase  int64  // hour number of bit 0
+	sampled    bool
+	ports      [portsPerSession]portSeen
+	// donation cadence: visits separated by > 10 min of silence
+	visitStart int64
+	visitGaps  uint8 // consecutive visit gaps of 70–130 min with ~1 min visits
+	shortVisit bool
+}
+
+type portSeen struct {
+	port uint16
+	last int64
+}
+
+// hostBytes estimates the memory one host costs, for the state-size gauge:
+// the struct, its session table, and the map entry with its key.
+func hostBytes(h *host) int64 {
+	n := int64(unsafe.Sizeof(*h)) + 48 // map entry: key, pointer, overhead
+	n += int64(cap(h.sess)) * int64(unsafe.Sizeof(session{}))
+	n += int64(len(h.pools)) * int64(unsafe.Sizeof(poolCount{}))
+	return n
+}

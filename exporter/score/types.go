@@ -1,0 +1,118 @@
+// Package score decides, from flow records alone, whether an internal host is
+// mining, and keeps the reasons. It holds a bounded state per host and per
+// (host, remote IP, remote port) session, and runs on the flow clock only, so
+// a replayed day or a simulated week scores in seconds and deterministically.
+//
+// The score (0–100) adds points per signal; a host is flagged at or above the
+// threshold (default 50). Signals and their points (see README.md):
+//
+//	pool_contact         55  a listed pool endpoint (IP, CIDR, IP:port) contacted recently
+//	pool_contact_shared  20  a pool domain's address that may be a shared CDN: never enough alone
+//	stratum_profile   0–35  one long-lived TCP connection of small JSON-sized messages, mostly
+//	                        ACK/PSH, low packet rate, the remote pushing payload (jobs)
+//	periodicity       0–15  the session's records recur every 10–200 s (job pushes, keepalives)
+//	persistence       0–15  mining-like activity across many hours of the window
+//	port_hint           10  a known pool port, only together with a mining-like session
+//	donation_cadence    25  XMRig's donation: a ~1 min visit to one endpoint every 80–120 min
+//	research_asset     -30  a registered research asset (class research)
+package score
+
+import (
+	"net/netip"
+	"time"
+)
+
+// IntelHit says the remote end is in the pool intel.
+type IntelHit struct {
+	Pool, Coin string
+	Shared     bool // address came from resolving a pool domain (maybe a CDN): weak alone
+}
+
+// Observation is one flow record, oriented from the internal host's side and
+// enriched by the pipeline.
+type Observation struct {
+	Host, Remote         netip.Addr
+	HostPort, RemotePort uint16
+	Proto, TCPFlags      uint8
+	Outbound             bool   // Host is the flow's source
+	Start, End           int64  // Unix ms, flow clock
+	Packets, Bytes       uint64 // scaled by sampling
+	SamplingRate         uint32
+	Unit                 string // unit id or "unassigned"
+	Research             bool   // registered research asset
+	Allowlisted          bool   // remote endpoint on the allowlist
+	Intel                *IntelHit
+}
+
+// Config sets thresholds and bounds.
+type Config struct {
+	Threshold  float64       // flagged at or above (default 50)
+	Floor      float64       // hosts at or above get per-host series (default 10)
+	MaxHosts   int           // hard cap on hosts held (default 1,000,000)
+	Window     time.Duration // how far back evidence counts (default 24h)
+	QuietAfter time.Duration // no mining evidence this long: not mining any more (default 30m)
+}
+
+// DefaultConfig returns the defaults of the config file.
+func DefaultConfig() Config {
+	return Config{Threshold: 50, Floor: 10, MaxHosts: 1_000_000, Window: 24 * time.Hour, QuietAfter: 30 * time.Minute}
+}
+
+func (c *Config) fill() {
+	d := DefaultConfig()
+	if c.Threshold <= 0 {
+		c.Threshold = d.Threshold
+	}
+	if c.Floor < 0 {
+		c.Floor = 0
+	}
+	if c.MaxHosts <= 0 {
+		c.MaxHosts = d.MaxHosts
+	}
+	if c.Window <= 0 {
+		c.Window = d.Window
+	}
+	if c.QuietAfter <= 0 {
+		c.QuietAfter = d.QuietAfter
+	}
+}
+
+// Report is one host's verdict with its reasons.
+type Report struct {
+	IP           netip.Addr    `json:"ip"`
+	Unit         string        `json:"unit"`
+	Score        float64       `json:"score"`
+	Mining       bool          `json:"mining"`
+	Class        string        `json:"class"` // active | passive | research | unknown
+	ClassReason  string        `json:"class_reason"`
+	Machines     int           `json:"machines"`
+	FirstSeen    int64         `json:"first_seen_ms"`
+	FlaggedSince int64         `json:"flagged_since_ms,omitempty"`
+	LastSeen     int64         `json:"last_seen_ms"`
+	Reasons      []Reason      `json:"reasons"`
+	PoolContacts []PoolContact `json:"pool_contacts,omitempty"`
+}
+
+// Reason is one signal's contribution.
+type Reason struct {
+	Signal string  `json:"signal"`
+	Points float64 `json:"points"`
+	Detail string  `json:"detail"`
+	Remote string  `json:"remote,omitempty"` // ip:port
+	Since  int64   `json:"since_ms,omitempty"`
+}
+
+// PoolContact counts flows to one intel endpoint (monotonic while the host is tracked).
+type PoolContact struct {
+	Pool  string `json:"pool"`
+	Coin  string `json:"coin"`
+	Count uint64 `json:"count"`
+}
+
+// Stats describe the state's size.
+type Stats struct {
+	Hosts     int
+	Sessions  int
+	Evictions uint64
+	Bytes     int64 // estimate
+}
