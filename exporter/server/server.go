@@ -63,11 +63,7 @@ func Start(ctx context.Context, cfg *config.Config, log *slog.Logger) (*Server, 
 		return nil, err
 	}
 
-	sampling := map[netip.Addr]uint32{}
-	for _, s := range cfg.Sampling.Sources {
-		sampling[s.Source] = s.Rate
-	}
-	dec := decode.NewDecoder(decode.Options{DefaultSampling: cfg.Sampling.DefaultRate, Sampling: sampling, Logger: log})
+	dec := decode.NewDecoder(decode.Options{DefaultSampling: cfg.Sampling.DefaultRate, Sampling: SamplingOverrides(cfg), Logger: log})
 
 	ctx, cancel := context.WithCancel(ctx)
 	s := &Server{Pipeline: p, done: make(chan error, 1)}
@@ -173,6 +169,15 @@ func Start(ctx context.Context, cfg *config.Config, log *slog.Logger) (*Server, 
 		"units", len(led.Units()), "assets", len(led.Assets()), "push", cfg.Push.URL)
 	_ = cancel // cancelled with the parent context
 	return s, nil
+}
+
+// SamplingOverrides are the configured sampling rates per exporter address.
+func SamplingOverrides(cfg *config.Config) map[netip.Addr]uint32 {
+	m := map[netip.Addr]uint32{}
+	for _, s := range cfg.Sampling.Sources {
+		m[s.Source] = s.Rate
+	}
+	return m
 }
 
 // DetectConfig maps the config file's detect section to the engine's settings.
