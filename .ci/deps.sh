@@ -18,6 +18,8 @@ check tshark tshark
 check tcpreplay tcpreplay
 check node nodejs
 check npm npm
+check zip zip
+check python3 python3
 
 if [ ${#need[@]} -eq 0 ]; then
   echo "deps: all Debian packages present"

@@ -383,9 +383,9 @@ func TestAlertingPipeline(t *testing.T) {
 func TestExporterConfig(t *testing.T) {
 	p := loadProject(t)
 	ex := service(t, p, "exporter")
-	path := flagValue(ex.Command, "--config")
+	path := flagValue(ex.Command, "--config.file")
 	if path == "" {
-		t.Fatalf("exporter command %v has no --config", ex.Command)
+		t.Fatalf("exporter command %v has no --config.file", ex.Command)
 	}
 	cfg, err := config.Load(hostPath(t, ex, path))
 	if err != nil {

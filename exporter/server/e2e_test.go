@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"github.com/minewatch/minewatch/exporter/demo"
 	"io"
 	"log/slog"
 	"net"
@@ -216,10 +217,14 @@ func TestEndToEndSoftflowdToVictoriaMetrics(t *testing.T) {
 	os.WriteFile(filepath.Join(dir, "pools.txt"), []byte("# bureau list\n"+poolIP+":3333,XMR,bureau-2026-11\n"), 0o644)
 
 	nfPort := freeUDPPort(t)
+	httpPort, err := demo.FreePort()
+	if err != nil {
+		t.Fatal(err)
+	}
 	cfgText := fmt.Sprintf(`listen:
   netflow: "127.0.0.1:%d"
   sflow: ""
-  http: "127.0.0.1:0"
+  http: "127.0.0.1:%d"
 ledger:
   files: [ledger.yaml]
 intel:
@@ -227,7 +232,7 @@ intel:
 push:
   url: %s/api/v1/import/prometheus
   interval: 1s
-`, nfPort, vm.URL)
+`, nfPort, httpPort, vm.URL)
 	os.WriteFile(filepath.Join(dir, "config.yaml"), []byte(cfgText), 0o644)
 	cfg, err := config.Load(filepath.Join(dir, "config.yaml"))
 	if err != nil {

@@ -7,6 +7,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"github.com/minewatch/minewatch/exporter/flow"
 	"io"
 	"log/slog"
 	"net"
@@ -17,7 +18,6 @@ import (
 	"github.com/VictoriaMetrics/metrics"
 
 	"github.com/minewatch/minewatch/exporter/config"
-	"github.com/minewatch/minewatch/exporter/decode"
 	"github.com/minewatch/minewatch/exporter/intel"
 	"github.com/minewatch/minewatch/exporter/ledger"
 	"github.com/minewatch/minewatch/exporter/listen"
@@ -63,7 +63,7 @@ func Start(ctx context.Context, cfg *config.Config, log *slog.Logger) (*Server, 
 		return nil, err
 	}
 
-	dec := decode.NewDecoder(decode.Options{DefaultSampling: cfg.Sampling.DefaultRate, Sampling: SamplingOverrides(cfg), Logger: log})
+	dec := flow.NewDecoder(flow.Options{DefaultSampling: cfg.Sampling.DefaultRate, Sampling: SamplingOverrides(cfg), Logger: log})
 
 	ctx, cancel := context.WithCancel(ctx)
 	s := &Server{Pipeline: p, done: make(chan error, 1)}

@@ -13,7 +13,6 @@ import (
 	"github.com/schollz/progressbar/v3"
 
 	"github.com/minewatch/minewatch/exporter/config"
-	"github.com/minewatch/minewatch/exporter/decode"
 	"github.com/minewatch/minewatch/exporter/flow"
 	"github.com/minewatch/minewatch/exporter/intel"
 	"github.com/minewatch/minewatch/exporter/ledger"
@@ -58,7 +57,7 @@ func init() {
 		if *importURL != "" {
 			hist = p.NewHistory(strings.TrimRight(*importURL, "/")+"/api/v1/import/prometheus", *step)
 		}
-		dec := decode.NewDecoder(decode.Options{DefaultSampling: cfg.Sampling.DefaultRate, Sampling: server.SamplingOverrides(cfg),
+		dec := flow.NewDecoder(flow.Options{DefaultSampling: cfg.Sampling.DefaultRate, Sampling: server.SamplingOverrides(cfg),
 			Logger: slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelWarn}))})
 
 		opts := replay.Options{NetFlowPorts: *nfPorts, SFlowPorts: *sfPorts}

@@ -1,0 +1,265 @@
+// Package eval scores the exporter's detection on a simulated scenario: it
+// generates the scenario's flows at several sampling rates, runs them through
+// the same pipeline the exporter uses, and compares the flags with the truth.
+package eval
+
+import (
+	"bytes"
+	"fmt"
+	"net/netip"
+	"slices"
+	"sort"
+	"strings"
+	"time"
+
+	"github.com/minewatch/minewatch/exporter/flow"
+	"github.com/minewatch/minewatch/exporter/intel"
+	"github.com/minewatch/minewatch/exporter/ledger"
+	"github.com/minewatch/minewatch/exporter/pipeline"
+	"github.com/minewatch/minewatch/exporter/score"
+	"github.com/minewatch/minewatch/exporter/sim"
+)
+
+// Rate is one way of exporting the scenario's traffic.
+type Rate struct {
+	Name     string `json:"name"`
+	Protocol string `json:"protocol"`
+	Sampling uint32 `json:"sampling"`
+}
+
+// DefaultRates: unsampled, ISP NetFlow 1:100, sFlow 1:256 and 1:1024.
+var DefaultRates = []Rate{
+	{"unsampled", "ipfix", 1},
+	{"netflow-1:100", "v9", 100},
+	{"sflow-1:256", "sflow", 256},
+	{"sflow-1:1024", "sflow", 1024},
+}
+
+// Row is the score of one mining behaviour (or "overall") at one rate.
+type Row struct {
+	Rate          string  `json:"rate"`
+	Behaviour     string  `json:"behaviour"`
+	Miners        int     `json:"miners"`
+	Detected      int     `json:"detected"`
+	DetectionRate float64 `json:"detection_rate"`
+	FPHosts       int     `json:"false_positive_hosts"`
+	Negatives     int     `json:"negative_hosts"`
+	FPRate        float64 `json:"false_positive_rate"`
+	Precision     float64 `json:"precision"`
+	F1            float64 `json:"f1"`
+	TTFMedian     float64 `json:"time_to_flag_median_s"` // -1: none detected
+	TTFP90        float64 `json:"time_to_flag_p90_s"`
+	ClassAccuracy float64 `json:"class_hint_accuracy"`
+}
+
+// Result of one scenario.
+type Result struct {
+	Scenario string              `json:"scenario"`
+	Hosts    int                 `json:"hosts"`
+	Rows     []Row               `json:"rows"`
+	Records  map[string]int      `json:"records"` // per rate
+	Elapsed  time.Duration       `json:"elapsed_ns"`
+	FPList   map[string][]string `json:"false_positive_ips,omitempty"` // per rate, first few
+	// FPByGroup counts false-positive hosts per rate and host group (kind and ordinary behaviours).
+	FPByGroup map[string]map[string]int `json:"false_positives_by_group,omitempty"`
+}
+
+// hostOutcome is what the scorer did to one host.
+type hostOutcome struct {
+	flagged   bool
+	flaggedAt int64
+	class     string
+}
+
+// Run evaluates the scenario at each rate. progress may be nil.
+func Run(s *sim.Scenario, rates []Rate, cfg score.Config, progress func(string)) (*Result, error) {
+	t0 := time.Now()
+	res := &Result{Scenario: s.Name, Records: map[string]int{}, FPList: map[string][]string{}, FPByGroup: map[string]map[string]int{}}
+	for _, rate := range rates {
+		if progress != nil {
+			progress(rate.Name)
+		}
+		gen, err := sim.Generate(s, &sim.Override{Protocol: rate.Protocol, Sampling: rate.Sampling}, nil)
+		if err != nil {
+			return nil, err
+		}
+		res.Hosts = len(gen.Hosts)
+		res.Records[rate.Name] = len(gen.Records)
+		out, err := score1(s, gen, cfg)
+		if err != nil {
+			return nil, err
+		}
+		rows, fps, groups := tabulate(rate.Name, gen.Truth, out)
+		res.FPByGroup[rate.Name] = groups
+		res.Rows = append(res.Rows, rows...)
+		res.FPList[rate.Name] = fps
+	}
+	res.Elapsed = time.Since(t0)
+	return res, nil
+}
+
+// Setup builds the ledger and intel a scenario implies, as flowgen writes them.
+func Setup(s *sim.Scenario, hosts []sim.Host) (*ledger.Ledger, *intel.Store, error) {
+	var lb, ib bytes.Buffer
+	if err := sim.WriteLedger(&lb, s, hosts); err != nil {
+		return nil, nil, err
+	}
+	led, err := ledger.Parse(s.Name+"-ledger.yaml", lb.Bytes())
+	if err != nil {
+		return nil, nil, fmt.Errorf("generated ledger: %w", err)
+	}
+	if err := sim.WriteIntel(&ib, s); err != nil {
+		return nil, nil, err
+	}
+	list, err := intel.Parse(s.Name+"-pools.txt", ib.Bytes())
+	if err != nil {
+		return nil, nil, fmt.Errorf("generated intel: %w", err)
+	}
+	st := intel.NewStore(intel.Options{})
+	st.Set(intel.NewSet([]*intel.List{list}, nil, s.Resolved()))
+	return led, st, nil
+}
+
+// score1 runs the records through a pipeline. A miner counts as flagged only
+// when seen flagged during one of its mining episodes (a gamer who also mines
+// is not "detected" by a flag his games earned before he started).
+func score1(s *sim.Scenario, gen *sim.Result, cfg score.Config) (map[netip.Addr]*hostOutcome, error) {
+	episodes := map[netip.Addr][]sim.Span{}
+	for i := range gen.Truth {
+		if t := &gen.Truth[i]; t.Mining() {
+			episodes[netip.MustParseAddr(t.IP)] = t.Episodes
+		}
+	}
+	led, st, err := Setup(s, gen.Hosts)
+	if err != nil {
+		return nil, err
+	}
+	p, err := pipeline.New(pipeline.Options{Ledger: led, Intel: st, Detect: cfg})
+	if err != nil {
+		return nil, err
+	}
+	out := map[netip.Addr]*hostOutcome{}
+	const tick, look = 10_000, 60_000
+	from := s.Start.UnixMilli()
+	next, nextLook := from+tick, from+look
+	observe := func(now int64) {
+		p.Engine().Watched(func(r *score.Report) {
+			if !r.Mining {
+				return
+			}
+			if eps, miner := episodes[r.IP]; miner {
+				in := false
+				for _, e := range eps {
+					in = in || (now >= e.Start && now <= e.End)
+				}
+				if !in {
+					return
+				}
+			}
+			o := out[r.IP]
+			if o == nil {
+				o = &hostOutcome{flagged: true, flaggedAt: r.FlaggedSince}
+				if o.flaggedAt == 0 {
+					o.flaggedAt = now
+				}
+				out[r.IP] = o
+			}
+			o.class = r.Class
+		})
+	}
+	var rec flow.Record
+	r := &rec
+	for i := range gen.Records {
+		gen.Record(i, r)
+		for r.End >= next {
+			p.Tick(next)
+			if next >= nextLook {
+				observe(next)
+				nextLook += look
+			}
+			next += tick
+		}
+		p.Process(r)
+	}
+	p.Tick(next)
+	observe(next)
+	return out, nil
+}
+
+func tabulate(rate string, truth []sim.Truth, out map[netip.Addr]*hostOutcome) ([]Row, []string, map[string]int) {
+	groups := map[string]int{}
+	type acc struct {
+		miners, detected, classOK int
+		ttf                       []float64
+	}
+	by := map[string]*acc{}
+	all := &acc{}
+	negatives, fp := 0, 0
+	var fps []string
+	for i := range truth {
+		t := &truth[i]
+		o := out[netip.MustParseAddr(t.IP)]
+		if !t.Mining() {
+			negatives++
+			if o != nil && !(t.Class == "research" && o.class == "research") {
+				fp++
+				groups[t.Kind+" "+strings.Join(t.Ordinary, "+")]++
+				if len(fps) < 10 {
+					fps = append(fps, t.IP+" ("+t.Behaviour+")")
+				}
+			}
+			continue
+		}
+		a := by[t.Behaviour]
+		if a == nil {
+			a = &acc{}
+			by[t.Behaviour] = a
+		}
+		for _, x := range []*acc{a, all} {
+			x.miners++
+			if o != nil {
+				x.detected++
+				x.ttf = append(x.ttf, max(0, float64(o.flaggedAt-t.Episodes[0].Start)/1000))
+				if o.class == t.Class {
+					x.classOK++
+				}
+			}
+		}
+	}
+	row := func(name string, a *acc) Row {
+		r := Row{Rate: rate, Behaviour: name, Miners: a.miners, Detected: a.detected, FPHosts: fp, Negatives: negatives,
+			TTFMedian: -1, TTFP90: -1}
+		if a.miners > 0 {
+			r.DetectionRate = float64(a.detected) / float64(a.miners)
+		}
+		if negatives > 0 {
+			r.FPRate = float64(fp) / float64(negatives)
+		}
+		if a.detected+fp > 0 {
+			r.Precision = float64(a.detected) / float64(a.detected+fp)
+		}
+		if r.Precision+r.DetectionRate > 0 {
+			r.F1 = 2 * r.Precision * r.DetectionRate / (r.Precision + r.DetectionRate)
+		}
+		if len(a.ttf) > 0 {
+			slices.Sort(a.ttf)
+			r.TTFMedian = a.ttf[len(a.ttf)/2]
+			r.TTFP90 = a.ttf[min(len(a.ttf)-1, int(float64(len(a.ttf))*0.9))]
+		}
+		if a.detected > 0 {
+			r.ClassAccuracy = float64(a.classOK) / float64(a.detected)
+		}
+		return r
+	}
+	var names []string
+	for n := range by {
+		names = append(names, n)
+	}
+	sort.Strings(names)
+	var rows []Row
+	for _, n := range names {
+		rows = append(rows, row(n, by[n]))
+	}
+	rows = append(rows, row("overall", all))
+	return rows, fps, groups
+}

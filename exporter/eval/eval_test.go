@@ -1,0 +1,64 @@
+package eval
+
+import (
+	"net/netip"
+	"testing"
+
+	"github.com/minewatch/minewatch/exporter/score"
+	"github.com/minewatch/minewatch/exporter/sim"
+)
+
+// TestTabulate checks the metric arithmetic on a hand-made outcome.
+func TestTabulate(t *testing.T) {
+	truth := []sim.Truth{
+		{IP: "10.0.0.1", Behaviour: "xmrig", Class: "active", Episodes: []sim.Span{{Start: 1000, End: 9_000_000}}},
+		{IP: "10.0.0.2", Behaviour: "xmrig", Class: "active", Episodes: []sim.Span{{Start: 1000, End: 9_000_000}}},
+		{IP: "10.0.0.3", Behaviour: "trojan-idle", Class: "passive", Episodes: []sim.Span{{Start: 0, End: 9_000_000}}},
+		{IP: "10.0.0.4", Behaviour: "normal", Class: "none", Kind: "pc", Ordinary: []string{"game"}},
+		{IP: "10.0.0.5", Behaviour: "normal", Class: "none"},
+		{IP: "10.0.0.6", Behaviour: "research-gpu", Class: "research"},
+		{IP: "10.0.0.7", Behaviour: "normal", Class: "none"},
+	}
+	out := map[netip.Addr]*hostOutcome{
+		netip.MustParseAddr("10.0.0.1"): {flagged: true, flaggedAt: 61_000, class: "active"},
+		netip.MustParseAddr("10.0.0.3"): {flagged: true, flaggedAt: 600_000, class: "active"},
+		netip.MustParseAddr("10.0.0.4"): {flagged: true, flaggedAt: 5, class: "unknown"},
+		netip.MustParseAddr("10.0.0.6"): {flagged: true, flaggedAt: 5, class: "research"}, // right class: not a false positive
+	}
+	rows, fps, groups := tabulate("unsampled", truth, out)
+	all := rows[len(rows)-1]
+	if all.Behaviour != "overall" || all.Miners != 3 || all.Detected != 2 || all.FPHosts != 1 || all.Negatives != 4 {
+		t.Fatalf("overall %+v", all)
+	}
+	if all.Precision != 2.0/3 || all.FPRate != 0.25 || all.ClassAccuracy != 0.5 {
+		t.Errorf("overall %+v", all)
+	}
+	if all.TTFMedian != 600 || rows[1].TTFMedian != 60 { // rows sorted: trojan-idle, xmrig
+		t.Errorf("time to flag %v %v", all.TTFMedian, rows[1].TTFMedian)
+	}
+	if len(fps) != 1 || groups["pc game"] != 1 {
+		t.Errorf("false positives %v %v", fps, groups)
+	}
+}
+
+// TestRunTiny runs the whole loop on the tiny scenario: every host is
+// accounted for, once per rate.
+func TestRunTiny(t *testing.T) {
+	s, err := sim.Load("../sim/testdata/tiny.yaml")
+	if err != nil {
+		t.Fatal(err)
+	}
+	res, err := Run(s, DefaultRates[:2], score.DefaultConfig(), nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, r := range res.Rows {
+		if r.Behaviour == "overall" && (r.Miners != 5 || r.Negatives != res.Hosts-5) {
+			t.Errorf("%+v", r)
+		}
+		t.Logf("%s %s: %d/%d detected, %d FP, median TTF %.0fs", r.Rate, r.Behaviour, r.Detected, r.Miners, r.FPHosts, r.TTFMedian)
+	}
+	if res.Records["unsampled"] == 0 || res.Records["netflow-1:100"] >= res.Records["unsampled"] {
+		t.Errorf("records %v", res.Records)
+	}
+}

@@ -1,0 +1,148 @@
+package flow
+
+import (
+	"bytes"
+	"encoding/binary"
+	"fmt"
+	"net/netip"
+	"time"
+
+	"github.com/netsampler/goflow2/v2/decoders/sflow"
+)
+
+// sFlow flow record header protocols (sFlow v5 header_protocol).
+const (
+	sflowHeaderEthernet = 1
+	sflowHeaderIPv4     = 11
+	sflowHeaderIPv6     = 12
+)
+
+// DecodeSFlow decodes one sFlow v5 datagram. Every flow sample becomes one
+// record at recv time, scaled by the sample's sampling rate: packets = rate,
+// bytes = frame length × rate. Counter samples are skipped. The *Record passed
+// to emit is reused after emit returns.
+func (d *Decoder) DecodeSFlow(src netip.AddrPort, recv time.Time, payload []byte, emit func(*Record)) error {
+	s, err := d.start(src, SFlowV5, payload)
+	if err != nil {
+		return err
+	}
+	if len(payload) < 28 {
+		return d.fail(s, SFlowV5, ReasonTruncated, fmt.Errorf("%d bytes, sFlow header needs at least 28", len(payload)))
+	}
+	if v := binary.BigEndian.Uint32(payload); v != 5 {
+		return d.fail(s, SFlowV5, ReasonWrongVersion, fmt.Errorf("sFlow version %d", v))
+	}
+	if err := checkSFlowCounts(payload); err != nil {
+		return d.fail(s, SFlowV5, ReasonMalformed, err)
+	}
+	var p sflow.Packet
+	if err := sflow.DecodeMessageVersion(bytes.NewBuffer(payload), &p); err != nil {
+		return d.fail(s, SFlowV5, reasonOf(err), err)
+	}
+	ms := recv.UnixMilli()
+	exporter := src.Addr().Unmap()
+	n := 0
+	var r Record
+	for _, smp := range p.Samples {
+		var rate uint32
+		var recs []sflow.FlowRecord
+		switch v := smp.(type) {
+		case sflow.FlowSample:
+			rate, recs = v.SamplingRate, v.Records
+		case sflow.ExpandedFlowSample:
+			rate, recs = v.SamplingRate, v.Records
+		default:
+			continue
+		}
+		r = Record{Start: ms, End: ms, Exporter: exporter, Protocol: SFlowV5}
+		if !fillSFlow(&r, recs) {
+			continue
+		}
+		rate = d.rate(s, rate)
+		r.SamplingRate = rate
+		r.Packets = uint64(rate)
+		r.Bytes *= uint64(rate)
+		emit(&r)
+		n++
+	}
+	s.records[SFlowV5].Add(n)
+	return nil
+}
+
+// fillSFlow takes addresses, ports and length from a sample's records: the
+// sampled header when it parses, else the sampled_ipv4/ipv6 record.
+func fillSFlow(r *Record, recs []sflow.FlowRecord) bool {
+	var fromIP *sflow.SampledIPBase
+	for i := range recs {
+		switch v := recs[i].Data.(type) {
+		case sflow.SampledHeader:
+			var ok bool
+			switch v.Protocol {
+			case sflowHeaderEthernet:
+				ok = parseEthernet(r, v.HeaderData)
+			case sflowHeaderIPv4, sflowHeaderIPv6:
+				ok = parseIP(r, v.HeaderData)
+			}
+			if ok {
+				r.Bytes = uint64(v.FrameLength)
+				return true
+			}
+		case sflow.SampledIPv4:
+			fromIP = &v.SampledIPBase
+		case sflow.SampledIPv6:
+			fromIP = &v.SampledIPBase
+		}
+	}
+	if fromIP == nil {
+		return false
+	}
+	r.Src, _ = netip.AddrFromSlice(fromIP.SrcIP)
+	r.Dst, _ = netip.AddrFromSlice(fromIP.DstIP)
+	r.Proto = uint8(fromIP.Protocol)
+	r.SrcPort, r.DstPort = uint16(fromIP.SrcPort), uint16(fromIP.DstPort)
+	r.TCPFlags = uint8(fromIP.TcpFlags)
+	r.Bytes = uint64(fromIP.Length)
+	return r.Src.IsValid() && r.Dst.IsValid()
+}
+
+// recordsCountAt is where each sample format keeps its record count, counted
+// from the start of the sample body.
+var recordsCountAt = map[uint32]int{1: 28, 2: 8, 3: 40, 4: 12}
+
+// checkSFlowCounts rejects a datagram whose sample or record counts cannot fit
+// its length. goflow2 allocates what the counts say before reading (without a
+// cap for expanded flow samples), so a 300-byte datagram could ask for gigabytes.
+func checkSFlowCounts(b []byte) error {
+	off := 8
+	switch binary.BigEndian.Uint32(b[4:]) {
+	case 1:
+		off += 4
+	case 2:
+		off += 16
+	default:
+		return fmt.Errorf("agent address type %d", binary.BigEndian.Uint32(b[4:]))
+	}
+	if off+16 > len(b) {
+		return fmt.Errorf("%d bytes, header needs %d", len(b), off+16)
+	}
+	samples := int(binary.BigEndian.Uint32(b[off+12:]))
+	off += 16
+	if samples*8 > len(b)-off {
+		return fmt.Errorf("%d samples cannot fit %d bytes", samples, len(b)-off)
+	}
+	for i := 0; i < samples && off+8 <= len(b); i++ {
+		format := binary.BigEndian.Uint32(b[off:]) & 0xfff
+		length := int(binary.BigEndian.Uint32(b[off+4:]))
+		body := off + 8
+		if length > len(b)-body {
+			return fmt.Errorf("sample %d: length %d beyond the datagram", i, length)
+		}
+		if at, ok := recordsCountAt[format]; ok && at+4 <= length {
+			if n := int(binary.BigEndian.Uint32(b[body+at:])); n > (length-at-4)/8 {
+				return fmt.Errorf("sample %d: %d records cannot fit %d bytes", i, n, length-at-4)
+			}
+		}
+		off = body + length
+	}
+	return nil
+}

@@ -1,0 +1,348 @@
+package flow
+
+import (
+	"bytes"
+	"encoding/binary"
+	"fmt"
+	"net/netip"
+	"time"
+
+	"github.com/netsampler/goflow2/v2/decoders/netflow"
+)
+
+// Information elements used (numbers shared by NetFlow v9 and IPFIX).
+const (
+	ieOctetDelta        = 1
+	iePacketDelta       = 2
+	ieProtocol          = 4
+	ieTCPFlags          = 6
+	ieSrcPort           = 7
+	ieSrcIPv4           = 8
+	ieDstPort           = 11
+	ieDstIPv4           = 12
+	ieLastSwitched      = 21
+	ieFirstSwitched     = 22
+	iePostOctetDelta    = 23
+	iePostPacketDelta   = 24
+	ieSrcIPv6           = 27
+	ieDstIPv6           = 28
+	ieSamplingInterval  = 34
+	ieSamplerRandom     = 50
+	ieOctetTotal        = 85
+	iePacketTotal       = 86
+	ieStartSeconds      = 150
+	ieEndSeconds        = 151
+	ieStartMillis       = 152
+	ieEndMillis         = 153
+	ieStartMicros       = 154
+	ieEndMicros         = 155
+	ieStartNanos        = 156
+	ieEndNanos          = 157
+	ieStartDeltaMicros  = 158
+	ieEndDeltaMicros    = 159
+	ieSystemInitMillis  = 160
+	ieInitiatorOctets   = 231
+	ieInitiatorPackets  = 298
+	ieSamplingPktInterv = 305
+	ieSamplingPktSpace  = 306
+)
+
+const ntpEpochOffset = 2208988800 // seconds from 1900 to 1970
+
+// maxDomains caps the observation domains per source whose option data is kept.
+const maxDomains = 256
+
+func (d *Decoder) decodeTemplated(src netip.AddrPort, recv time.Time, payload []byte, proto Protocol, emit func(*Record)) error {
+	s, err := d.start(src, proto, payload)
+	if err != nil {
+		return err
+	}
+	var (
+		exportMs, uptimeMs int64
+		domain             uint32
+		hasUptime          bool
+	)
+	if proto == NetFlowV9 {
+		if len(payload) < 20 {
+			return d.fail(s, proto, ReasonTruncated, fmt.Errorf("%d bytes, v9 header needs 20", len(payload)))
+		}
+		uptimeMs, hasUptime = int64(binary.BigEndian.Uint32(payload[4:])), true
+		exportMs = int64(binary.BigEndian.Uint32(payload[8:])) * 1000
+		domain = binary.BigEndian.Uint32(payload[16:])
+	} else {
+		if len(payload) < 16 {
+			return d.fail(s, proto, ReasonTruncated, fmt.Errorf("%d bytes, IPFIX header needs 16", len(payload)))
+		}
+		n := int(binary.BigEndian.Uint16(payload[2:]))
+		if n < 16 {
+			return d.fail(s, proto, ReasonMalformed, fmt.Errorf("IPFIX length field %d", n))
+		}
+		if n > len(payload) {
+			return d.fail(s, proto, ReasonTruncated, fmt.Errorf("IPFIX length field %d, datagram %d bytes", n, len(payload)))
+		}
+		payload = payload[:n]
+		exportMs = int64(binary.BigEndian.Uint32(payload[4:])) * 1000
+		domain = binary.BigEndian.Uint32(payload[12:])
+	}
+
+	if proto == NetFlowV9 {
+		payload = fixV9Count(payload)
+	}
+	var (
+		p9   netflow.NFv9Packet
+		pfix netflow.IPFIXPacket
+	)
+	derr := netflow.DecodeMessageVersion(bytes.NewBuffer(payload), s.templates, &p9, &pfix)
+	reason := ""
+	if derr != nil {
+		reason = reasonOf(derr)
+		// Only a missing template leaves the rest of the datagram trustworthy.
+		if reason != ReasonTemplateMissing {
+			return d.fail(s, proto, reason, derr)
+		}
+	}
+	sets := p9.FlowSets
+	if proto == IPFIX {
+		sets = pfix.FlowSets
+	}
+
+	// Option data first: it may carry the sampling rate or boot time for the data that follows.
+	for _, fs := range sets {
+		if od, ok := fs.(netflow.OptionsDataFlowSet); ok {
+			s.learnOptions(domain, od)
+		}
+	}
+	s.mu.Lock()
+	optRate := s.sampling[domain]
+	sysInit, hasInit := s.sysInitMs[domain]
+	s.mu.Unlock()
+	if proto == NetFlowV9 {
+		sysInit, hasInit = exportMs-uptimeMs, hasUptime
+	}
+
+	exporter := src.Addr().Unmap()
+	n := 0
+	var r Record
+	for _, fs := range sets {
+		ds, ok := fs.(netflow.DataFlowSet)
+		if !ok {
+			continue
+		}
+		for i := range ds.Records {
+			r = Record{Exporter: exporter, Protocol: proto}
+			rate := fillRecord(&r, ds.Records[i].Values, exportMs, sysInit, hasInit)
+			if !r.Src.IsValid() && !r.Dst.IsValid() {
+				continue // not a flow (e.g. an event or statistics template)
+			}
+			if rate == 0 {
+				rate = optRate
+			}
+			rate = d.rate(s, rate)
+			r.SamplingRate = rate
+			r.Packets *= uint64(rate)
+			r.Bytes *= uint64(rate)
+			emit(&r)
+			n++
+		}
+	}
+	s.records[proto].Add(n)
+	if derr != nil {
+		return d.fail(s, proto, reason, derr)
+	}
+	return nil
+}
+
+// learnOptions keeps the sampling rate and system init time found in option data.
+func (s *source) learnOptions(domain uint32, od netflow.OptionsDataFlowSet) {
+	for _, rec := range od.Records {
+		var interval, space, rate uint64
+		var initMs int64
+		for _, f := range rec.OptionsValues {
+			b, _ := f.Value.([]byte)
+			if f.PenProvided {
+				continue
+			}
+			switch f.Type {
+			case ieSamplingInterval, ieSamplerRandom:
+				rate = beUint(b)
+			case ieSamplingPktInterv:
+				interval = beUint(b)
+			case ieSamplingPktSpace:
+				space = beUint(b)
+			case ieSystemInitMillis:
+				initMs = int64(beUint(b))
+			}
+		}
+		if interval > 0 {
+			rate = (interval + space) / interval
+		}
+		if rate == 0 && initMs == 0 {
+			continue
+		}
+		s.mu.Lock()
+		// Bounded like the templates: a source cannot grow these maps past maxDomains.
+		if _, known := s.sampling[domain]; rate > 0 && rate <= 1<<31 && (known || len(s.sampling) < maxDomains) {
+			s.sampling[domain] = uint32(rate)
+		}
+		if _, known := s.sysInitMs[domain]; initMs > 0 && (known || len(s.sysInitMs) < maxDomains) {
+			s.sysInitMs[domain] = initMs
+		}
+		s.mu.Unlock()
+	}
+}
+
+// fillRecord maps the fields of one data record; it returns the record's own
+// sampling rate (0 if it has none). Packets and Bytes are left unscaled.
+func fillRecord(r *Record, fields []netflow.DataField, exportMs, sysInit int64, hasInit bool) uint32 {
+	var (
+		octets, pkts, altOctets, altPkts uint64
+		start, end                       int64
+		upStart, upEnd                   int64
+		hasUp                            bool
+		interval, space, rate            uint64
+	)
+	for i := range fields {
+		f := &fields[i]
+		if f.PenProvided {
+			continue
+		}
+		b, _ := f.Value.([]byte)
+		switch f.Type {
+		case ieOctetDelta:
+			octets = beUint(b)
+		case iePacketDelta:
+			pkts = beUint(b)
+		case ieOctetTotal, iePostOctetDelta, ieInitiatorOctets:
+			if altOctets == 0 {
+				altOctets = beUint(b)
+			}
+		case iePacketTotal, iePostPacketDelta, ieInitiatorPackets:
+			if altPkts == 0 {
+				altPkts = beUint(b)
+			}
+		case ieProtocol:
+			r.Proto = uint8(beUint(b))
+		case ieTCPFlags:
+			r.TCPFlags = uint8(beUint(b))
+		case ieSrcPort:
+			r.SrcPort = uint16(beUint(b))
+		case ieDstPort:
+			r.DstPort = uint16(beUint(b))
+		case ieSrcIPv4, ieSrcIPv6:
+			if a, ok := netip.AddrFromSlice(b); ok {
+				r.Src = a
+			}
+		case ieDstIPv4, ieDstIPv6:
+			if a, ok := netip.AddrFromSlice(b); ok {
+				r.Dst = a
+			}
+		case ieFirstSwitched:
+			upStart, hasUp = int64(beUint(b)), true
+		case ieLastSwitched:
+			upEnd, hasUp = int64(beUint(b)), true
+		case ieStartSeconds:
+			start = int64(beUint(b)) * 1000
+		case ieEndSeconds:
+			end = int64(beUint(b)) * 1000
+		case ieStartMillis:
+			start = int64(beUint(b))
+		case ieEndMillis:
+			end = int64(beUint(b))
+		case ieStartMicros, ieStartNanos:
+			start = ntpMillis(b)
+		case ieEndMicros, ieEndNanos:
+			end = ntpMillis(b)
+		case ieStartDeltaMicros:
+			start = exportMs - int64(beUint(b))/1000
+		case ieEndDeltaMicros:
+			end = exportMs - int64(beUint(b))/1000
+		case ieSamplingInterval, ieSamplerRandom:
+			rate = beUint(b)
+		case ieSamplingPktInterv:
+			interval = beUint(b)
+		case ieSamplingPktSpace:
+			space = beUint(b)
+		}
+	}
+	if octets == 0 {
+		octets = altOctets
+	}
+	if pkts == 0 {
+		pkts = altPkts
+	}
+	r.Bytes, r.Packets = octets, pkts
+	if start == 0 && end == 0 && hasUp && hasInit {
+		// sysUptime-relative times; uint32 arithmetic absorbs an uptime wrap.
+		start, end = sysInit+upStart, sysInit+upEnd
+		if exportMs > 0 && sysInit > 0 && exportMs-sysInit < 1<<32 && exportMs-sysInit >= 0 {
+			up := uint32(exportMs - sysInit)
+			start = exportMs - int64(int32(up-uint32(upStart)))
+			end = exportMs - int64(int32(up-uint32(upEnd)))
+		}
+	}
+	if start == 0 {
+		start = end
+	}
+	if end == 0 {
+		end = start
+	}
+	if start == 0 {
+		start, end = exportMs, exportMs
+	}
+	r.Start, r.End = start, end
+	if interval > 0 {
+		rate = (interval + space) / interval
+	}
+	if rate > 1<<31 {
+		rate = 0
+	}
+	return uint32(rate)
+}
+
+// beUint reads a big-endian unsigned integer of 1 to 8 bytes (reduced-size
+// encoding allows any of them); longer values read their last 8 bytes.
+func beUint(b []byte) uint64 {
+	if len(b) > 8 {
+		b = b[len(b)-8:]
+	}
+	var v uint64
+	for _, c := range b {
+		v = v<<8 | uint64(c)
+	}
+	return v
+}
+
+// ntpMillis converts an NTP 64-bit timestamp (IPFIX dateTimeMicro/Nanoseconds) to Unix ms.
+func ntpMillis(b []byte) int64 {
+	if len(b) != 8 {
+		return 0
+	}
+	sec := int64(binary.BigEndian.Uint32(b)) - ntpEpochOffset
+	frac := int64(binary.BigEndian.Uint32(b[4:]))
+	return sec*1000 + frac*1000>>32
+}
+
+// fixV9Count makes goflow2 read every flowset of a v9 datagram. goflow2 stops
+// after header.count flowsets, but the RFC's count is records, and exporters
+// disagree (softflowd counts only data records, so its data sets would be
+// skipped). The flowsets that fit the datagram are counted here; zero padding
+// after the last one (Palo Alto) ends the walk; a set that overruns the
+// datagram or has a reserved id still fails the datagram. A copy is made only when the
+// header needs fixing.
+func fixV9Count(b []byte) []byte {
+	n := 0
+	for off := 20; off+4 <= len(b); {
+		l := int(binary.BigEndian.Uint16(b[off+2:]))
+		if l < 4 {
+			break
+		}
+		n++ // a set running past the end is counted: goflow2 then reports it
+		off += l
+	}
+	if n <= int(binary.BigEndian.Uint16(b[2:])) {
+		return b
+	}
+	c := append([]byte(nil), b...)
+	binary.BigEndian.PutUint16(c[2:], uint16(n))
+	return c
+}

@@ -1,0 +1,107 @@
+import React from 'react';
+import { DataSourcePluginOptionsEditorProps } from '@grafana/data';
+import { FieldSet, InlineField, InlineSwitch, Input, SecretInput, TagsInput } from '@grafana/ui';
+import { L } from '../i18n';
+import { MinewatchOptions, MinewatchSecureOptions } from '../types';
+
+type Props = DataSourcePluginOptionsEditorProps<MinewatchOptions, MinewatchSecureOptions>;
+type SecretKey = keyof MinewatchSecureOptions;
+
+const W = 28;
+
+export function ConfigEditor({ options, onOptionsChange }: Props) {
+  const json = options.jsonData ?? {};
+  const secure = (options.secureJsonData ?? {}) as MinewatchSecureOptions;
+  const configured = options.secureJsonFields ?? {};
+
+  const setJson = <K extends keyof MinewatchOptions>(key: K, value: MinewatchOptions[K]) =>
+    onOptionsChange({ ...options, jsonData: { ...json, [key]: value } });
+  // Secrets go to secureJsonData only; Grafana encrypts them and never sends them back to the browser.
+  const setSecret = (key: SecretKey, value: string) =>
+    onOptionsChange({ ...options, secureJsonData: { ...secure, [key]: value } });
+  const resetSecret = (key: SecretKey) =>
+    onOptionsChange({
+      ...options,
+      secureJsonFields: { ...configured, [key]: false },
+      secureJsonData: { ...secure, [key]: '' },
+    });
+  const text = (key: 'quietPeriod' | 'locateDeadline' | 'reportDeadline' | 'timezone' | 'timeout', label: string, placeholder: string) => (
+    <InlineField label={label} labelWidth={W}>
+      <Input aria-label={label} width={24} value={json[key] ?? ''} placeholder={placeholder} onChange={(e) => setJson(key, e.currentTarget.value)} />
+    </InlineField>
+  );
+
+  return (
+    <>
+      <FieldSet label="VictoriaMetrics">
+        <InlineField label={L.url} labelWidth={W} tooltip={L.urlHelp} required>
+          <Input
+            aria-label={L.url}
+            width={48}
+            value={options.url ?? ''}
+            placeholder="http://127.0.0.1:8428"
+            onChange={(e) => onOptionsChange({ ...options, url: e.currentTarget.value })}
+          />
+        </InlineField>
+        {text('timeout', L.timeout, '30s')}
+      </FieldSet>
+      <FieldSet label={L.auth}>
+        <InlineField label={L.basicUser} labelWidth={W}>
+          <Input aria-label={L.basicUser} width={24} value={json.basicAuthUser ?? ''} onChange={(e) => setJson('basicAuthUser', e.currentTarget.value)} />
+        </InlineField>
+        <InlineField label={L.basicPassword} labelWidth={W}>
+          <SecretInput
+            aria-label={L.basicPassword}
+            width={24}
+            isConfigured={Boolean(configured.basicAuthPassword)}
+            value={secure.basicAuthPassword ?? ''}
+            onChange={(e) => setSecret('basicAuthPassword', e.currentTarget.value)}
+            onReset={() => resetSecret('basicAuthPassword')}
+          />
+        </InlineField>
+        <InlineField label={L.bearerToken} labelWidth={W}>
+          <SecretInput
+            aria-label={L.bearerToken}
+            width={48}
+            isConfigured={Boolean(configured.bearerToken)}
+            value={secure.bearerToken ?? ''}
+            onChange={(e) => setSecret('bearerToken', e.currentTarget.value)}
+            onReset={() => resetSecret('bearerToken')}
+          />
+        </InlineField>
+      </FieldSet>
+      <FieldSet label={L.campaign}>
+        {text('quietPeriod', L.quietPeriod, '7d')}
+        {text('locateDeadline', L.locateDeadline, '48h')}
+        {text('reportDeadline', L.reportDeadline, '72h')}
+        {text('timezone', L.timezone, 'Asia/Shanghai')}
+        <InlineField label={L.relapseLimit} labelWidth={W}>
+          <Input
+            aria-label={L.relapseLimit}
+            type="number"
+            min={1}
+            width={24}
+            value={json.relapseLimit ?? ''}
+            placeholder="2"
+            onChange={(e) => {
+              const n = parseInt(e.currentTarget.value, 10);
+              setJson('relapseLimit', Number.isFinite(n) ? n : undefined);
+            }}
+          />
+        </InlineField>
+      </FieldSet>
+      <FieldSet label={L.scope}>
+        <InlineField label={L.scopeUnits} labelWidth={W} tooltip="空 = 全部单位 / empty = all units">
+          <TagsInput tags={json.scopeUnits ?? []} onChange={(units) => setJson('scopeUnits', units)} />
+        </InlineField>
+        <InlineField label={L.hidePersons} labelWidth={W}>
+          <InlineSwitch
+            aria-label={L.hidePersons}
+            value={Boolean(json.hidePersons)}
+            onChange={(e) => setJson('hidePersons', e.currentTarget.checked)}
+          />
+        </InlineField>
+      </FieldSet>
+    </>
+  );
+}
