@@ -69,6 +69,7 @@ type hostOutcome struct {
 	flagged   bool
 	flaggedAt int64
 	class     string
+	why       string // the reasons of the first flag, for the false-positive list
 }
 
 // Run evaluates the scenario at each rate. progress may be nil.
@@ -163,6 +164,11 @@ func score1(s *sim.Scenario, gen *sim.Result, cfg score.Config) (map[netip.Addr]
 					o.flaggedAt = now
 				}
 				out[r.IP] = o
+				var why []string
+				for _, rs := range r.Reasons {
+					why = append(why, fmt.Sprintf("%s %+.0f %s", rs.Signal, rs.Points, rs.Remote))
+				}
+				o.why = strings.Join(why, ", ")
 			}
 			o.class = r.Class
 		})
@@ -205,7 +211,7 @@ func tabulate(rate string, truth []sim.Truth, out map[netip.Addr]*hostOutcome) (
 				fp++
 				groups[t.Kind+" "+strings.Join(t.Ordinary, "+")]++
 				if len(fps) < 10 {
-					fps = append(fps, t.IP+" ("+t.Behaviour+")")
+					fps = append(fps, t.IP+" ("+strings.Join(t.Ordinary, "+")+"): "+o.why)
 				}
 			}
 			continue

@@ -23,7 +23,7 @@ type Engine struct {
 	shards    [nShards]shard
 	evictions atomic.Uint64
 	now       atomic.Int64                    // flow time of the last Evaluate
-	coStart   atomic.Pointer[map[string]bool] // units whose hosts started mining together (set by Evaluate)
+	coStart   atomic.Pointer[map[netip.Addr]bool] // hosts that started mining together with others of their unit (set by Evaluate)
 }
 
 // New returns an empty engine.
@@ -79,6 +79,13 @@ func messageLike(o *Observation) bool {
 	return o.TCPFlags&(tcpSYN|tcpFIN) != tcpSYN|tcpFIN
 }
 
+// servicePorts carry interactive or IoT protocols that keep long, quiet TCP
+// connections of small messages much as Stratum does (an SSH session
+// watching a research job, a remote desktop, MQTT keepalives). Their port
+// names the protocol, so they are not profiled; a pool listed in the intel
+// still counts there.
+var servicePorts = map[uint16]bool{22: true, 23: true, 1883: true, 3389: true, 5900: true, 8883: true}
+
 // Observe adds one record to the state.
 func (e *Engine) Observe(o *Observation) {
 	if o.Allowlisted {
@@ -104,7 +111,7 @@ func (e *Engine) Observe(o *Observation) {
 	if o.Intel != nil {
 		h.countPool(o.Intel)
 	}
-	msg := messageLike(o)
+	msg := messageLike(o) && !servicePorts[o.RemotePort] && !servicePorts[o.HostPort]
 	if s := h.find(o.Remote, o.RemotePort); s != nil {
 		s.add(o, msg)
 	} else if msg || o.Intel != nil {
@@ -157,7 +164,12 @@ func (h *host) alloc(o *Observation, quiet int64) *session {
 		if !stale && (s.intel || s.profile >= 3) {
 			continue
 		}
-		if victim < 0 || s.last < h.sess[victim].last {
+		// The weakest goes first: fewest message-like records, then the
+		// stalest. Under sampling a miner's session gains a record every
+		// few hours and must outlive the one-packet records of web traffic.
+		if victim < 0 {
+			victim = i
+		} else if v := &h.sess[victim]; s.profile < v.profile || s.profile == v.profile && s.last < v.last {
 			victim = i
 		}
 	}
@@ -170,7 +182,7 @@ func (h *host) alloc(o *Observation, quiet int64) *session {
 
 func (s *session) init(o *Observation) *session {
 	s.used, s.remote, s.port = true, o.Remote, o.RemotePort
-	s.first, s.last, s.visitStart = o.Start, o.End, o.Start
+	s.first, s.runStart, s.last, s.visitStart = o.Start, o.Start, o.End, o.Start
 	s.hoursBase = o.Start / hourMs
 	return s
 }
@@ -187,7 +199,16 @@ func (s *session) add(o *Observation, msg bool) {
 	if o.SamplingRate > 1 {
 		s.sampled = true
 	}
+	// Stratum keeps its connection busy at least every minute (XMRig's
+	// keepalive is 60 s, shares come every 15–60 s): five silent minutes end
+	// a run, so separate game or chat sessions to one server never add up to
+	// one long-lived connection. Sampling hides most packets, so there the
+	// run is the whole session.
+	if o.SamplingRate <= 1 && o.Start-s.last > 5*minuteMs {
+		s.runStart, s.pkts = o.Start, 0
+	}
 	s.records++
+	s.pkts += o.Packets
 	if msg {
 		s.profile++
 	} else {
@@ -231,7 +252,7 @@ func (s *session) add(o *Observation, msg bool) {
 		s.last = o.End
 	}
 	s.markHour(o.End / hourMs)
-	s.markPort(o.HostPort, o.End)
+	s.markPort(o.HostPort, o.Start, o.End, o.SamplingRate > 1)
 }
 
 // markHour sets the bit of hour hr in a 64-hour ring.
@@ -263,20 +284,22 @@ func (s *session) hoursWithin(nowHr, window int64) int {
 	return bits.OnesCount64(m)
 }
 
-func (s *session) markPort(p uint16, t int64) {
+func (s *session) markPort(p uint16, start, end int64, sampled bool) {
 	oldest := 0
 	for i := range s.ports {
-		if s.ports[i].port == p {
-			if t > s.ports[i].last {
-				s.ports[i].last = t
+		c := &s.ports[i]
+		if c.port == p {
+			if !sampled && start-c.last > 5*minuteMs {
+				c.first = start // the same port reused by a new connection
 			}
+			c.last = max(c.last, end)
 			return
 		}
-		if s.ports[i].last < s.ports[oldest].last {
+		if c.last < s.ports[oldest].last {
 			oldest = i
 		}
 	}
-	s.ports[oldest] = portSeen{port: p, last: t}
+	s.ports[oldest] = portSeen{port: p, first: start, last: end}
 }
 
 // evictOne drops the least suspicious of a few hosts of the shard (map

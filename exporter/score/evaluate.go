@@ -56,21 +56,62 @@ var poolPorts = map[uint16]bool{3333: true, 3334: true, 3335: true, 4444: true, 
 // all live on UTC+8.
 var shanghai = time.FixedZone("CST", 8*3600)
 
+// Stratum's cadence: a job pushed every 10–120 s and a share submitted every
+// 15–60 s per connection, each answered, plus TCP ACKs: about 5–15 packets a
+// minute. Interactive sessions (SSH keystrokes, remote desktop) and media run
+// far above this ceiling, which leaves room for a fast GPU rig.
+const maxStratumPerMin = 40
+
 // profileOK says whether a session, taken as a whole, looks like Stratum:
-// mostly message-sized records in one long-lived connection, with the remote
-// pushing payloads (jobs) rather than bare keepalives.
+// mostly message-sized records in one long-lived connection at Stratum's
+// packet rate, with the remote pushing payloads (jobs) rather than bare
+// keepalives.
 func (s *session) profileOK() bool {
 	need := uint32(3)
-	if s.sampled {
-		need = 2 // sampling leaves a few scattered packets of a session
-	}
 	if s.profile < need || s.profile*5 < s.records*4 || s.handshakes*5 > s.records {
 		return false
 	}
 	if s.inPkts > 0 && s.inBytes/s.inPkts < 100 {
 		return false // keepalives only (MQTT PINGRESP, SSH or TCP keepalives): no job pushes
 	}
+	span := s.last - s.runStart
+	if s.sampled && span < hourMs {
+		// A sampled record is one or two packets: whether it looks like a
+		// message says little, so only an hour of them at Stratum's rate counts.
+		return false
+	}
+	if mins := span / minuteMs; mins >= 5 && s.pkts/uint64(mins) > maxStratumPerMin*uint64(s.conns()) {
+		return false
+	}
 	return true
+}
+
+// longest is how long the session's longest connection has been active
+// without a break (unsampled), or the session's span (sampled, where the
+// breaks are the sampler's).
+func (s *session) longest() int64 {
+	if s.sampled {
+		return s.last - s.runStart
+	}
+	var d int64
+	for _, p := range s.ports {
+		if p.port != 0 {
+			d = max(d, p.last-p.first)
+		}
+	}
+	return d
+}
+
+// conns counts the connections (host ports) seen in the current run: each
+// machine behind a NAT address keeps its own.
+func (s *session) conns() int {
+	n := 0
+	for _, p := range s.ports {
+		if p.port != 0 && p.last >= s.runStart {
+			n++
+		}
+	}
+	return max(n, 1)
 }
 
 // Evaluate recomputes every host's score at flow time now (Unix ms), expires
@@ -79,14 +120,14 @@ func (e *Engine) Evaluate(now int64) {
 	e.now.Store(now)
 	window := e.cfg.Window.Milliseconds()
 	quiet := e.cfg.QuietAfter.Milliseconds()
-	starts := map[string][]int64{} // unit → flagged-since of its flagged hosts
+	starts := map[string][]flagStart{} // unit → flagged-since of its flagged hosts
 	for i := range e.shards {
 		sh := &e.shards[i]
 		sh.mu.Lock()
 		for ip, h := range sh.hosts {
 			e.evalHost(h, now, window, quiet)
 			if h.mining && h.unit != "unassigned" {
-				starts[h.unit] = append(starts[h.unit], h.flaggedSince)
+				starts[h.unit] = append(starts[h.unit], flagStart{ip, h.flaggedSince})
 			}
 			if h.lastSeen < now-window && !h.mining {
 				delete(sh.hosts, ip) // nothing left to remember
@@ -98,28 +139,38 @@ func (e *Engine) Evaluate(now int64) {
 	e.coStart.Store(&cs)
 }
 
-// coStarts finds units where 3 or more hosts started mining within an hour
-// of each other: a trojan spreading, not one person's decision.
-func coStarts(starts map[string][]int64) map[string]bool {
-	out := map[string]bool{}
-	for unit, ts := range starts {
+// coStarts finds the hosts that started mining within an hour of two or more
+// others of their unit: a trojan spreading, not one person's decision. Only
+// those hosts are marked, so one unit's trojans do not relabel its other miners.
+func coStarts(starts map[string][]flagStart) map[netip.Addr]bool {
+	out := map[netip.Addr]bool{}
+	for _, ts := range starts {
 		if len(ts) < 3 {
 			continue
 		}
 		for _, a := range ts {
 			n := 0
 			for _, b := range ts {
-				if b >= a && b-a <= hourMs {
+				if b.at >= a.at && b.at-a.at <= hourMs {
 					n++
 				}
 			}
-			if n >= 3 {
-				out[unit] = true
-				break
+			if n < 3 {
+				continue
+			}
+			for _, b := range ts {
+				if b.at >= a.at && b.at-a.at <= hourMs {
+					out[b.ip] = true
+				}
 			}
 		}
 	}
 	return out
+}
+
+type flagStart struct {
+	ip netip.Addr
+	at int64
 }
 
 func (e *Engine) evalHost(h *host, now, window, quiet int64) {
@@ -144,9 +195,13 @@ func (e *Engine) evalHost(h *host, now, window, quiet int64) {
 			sp[sigPoolShared] = ptsPoolShared
 		}
 		if live && prof {
-			span := float32(s.last-s.first) / float32(5*minuteMs) // DESIGN: sessions > 300 s
+			// The evidence grows with the run's length: a chat or game-lobby
+			// connection looks like Stratum for a while, rarely for an hour.
+			span := float32(s.longest()) / float32(hourMs)
 			sp[sigStratum] = ptsStratum * min(span, 1)
-			if s.gapsIn >= 4 && s.gapsIn*10 >= s.gapsAll*7 {
+			// Under sampling the gaps between records are the sampler's, not
+			// the protocol's cadence.
+			if !s.sampled && s.gapsIn >= 4 && s.gapsIn*10 >= s.gapsAll*7 {
 				sp[sigPeriodicity] = ptsPeriodicity * min(float32(s.gapsIn)/8, 1)
 			}
 			if poolPorts[s.port] {
@@ -200,12 +255,12 @@ func (e *Engine) evalHost(h *host, now, window, quiet int64) {
 }
 
 // class hints who is behind the mining, with the reason.
-func (e *Engine) class(h *host) (string, string) {
+func (e *Engine) class(ip netip.Addr, h *host) (string, string) {
 	work := h.workHours & 0x7FF00 // 08:00–18:59
 	switch {
 	case h.research:
 		return "research", "登记的科研算力资产 registered research asset"
-	case e.coStart.Load() != nil && (*e.coStart.Load())[h.unit]:
+	case e.coStart.Load() != nil && (*e.coStart.Load())[ip]:
 		return "passive", "同单位多台主机一小时内相继开始挖矿,疑似木马传播 several hosts of the unit started within an hour: likely a trojan"
 	case bits.OnesCount32(h.workHours) >= 6 && work == 0:
 		return "passive", "只在夜间/空闲时段挖矿,疑似木马 mines only off-hours: likely a trojan using idle machines"
@@ -238,7 +293,7 @@ func (e *Engine) report(ip netip.Addr, h *host) *Report {
 	now := e.now.Load()
 	r := &Report{IP: ip, Unit: h.unit, Score: float64(h.score), Mining: h.mining, FirstSeen: h.firstSeen,
 		FlaggedSince: h.flaggedSince, LastSeen: h.lastSeen}
-	r.Class, r.ClassReason = e.class(h)
+	r.Class, r.ClassReason = e.class(ip, h)
 	r.Machines = e.machines(h, now)
 	var best *session
 	if h.best >= 0 && int(h.best) < len(h.sess) && h.sess[h.best].used {

@@ -110,10 +110,12 @@ func signals(r *Report) map[string]float64 {
 func TestProxiedTLSMinerFlaggedWithoutIntel(t *testing.T) {
 	f := newFeed()
 	rng := rand.New(rand.NewPCG(3, 4))
-	f.stratum(rng, miner, proxy, 443, 50000, t0, t0+3600_000, nil, false)
-	flagged := f.run(t0+3600_000, miner)
-	if flagged == 0 || flagged-t0 > 10*60_000 {
-		t.Fatalf("proxied miner flagged after %v, want within 10 min", time.Duration(flagged-t0)*time.Millisecond)
+	f.stratum(rng, miner, proxy, 443, 50000, t0, t0+2*3600_000, nil, false)
+	flagged := f.run(t0+2*3600_000, miner)
+	// Without intel the profile must hold for most of an hour (a game lobby
+	// looks the same for half an hour), so the flag comes within 70 minutes.
+	if flagged == 0 || flagged-t0 > 70*60_000 || flagged-t0 < 20*60_000 {
+		t.Fatalf("proxied miner flagged after %v, want between 20 and 70 min", time.Duration(flagged-t0)*time.Millisecond)
 	}
 	if sig := signals(f.e.Report(miner)); sig["pool_contact"] != 0 || sig["stratum_profile"] == 0 {
 		t.Errorf("reasons %v", sig)

@@ -44,12 +44,14 @@ type session struct {
 	intel      bool
 	shared     bool
 	first      int64 // first record start
+	runStart   int64 // start of the current run of continuous activity (unsampled)
 	last       int64 // last record end
 	lastStart  int64 // start of the newest record, for gaps
 	records    uint32
 	profile    uint32 // records that look like Stratum messages
 	other      uint32 // records that do not (bulk, high rate)
 	handshakes uint32 // records with SYN/FIN/RST: new connections, not one long session
+	pkts       uint64 // both directions, scaled by sampling
 	inPkts     uint64
 	inBytes    uint64
 	gapsIn     uint32 // gaps between record starts within 10–200 s
@@ -64,9 +66,11 @@ type session struct {
 	shortVisit bool
 }
 
+// portSeen is one connection (host port) of a session: first and last
+// activity of its current run.
 type portSeen struct {
-	port uint16
-	last int64
+	port        uint16
+	first, last int64
 }
 
 // hostBytes estimates the memory one host costs, for the state-size gauge:

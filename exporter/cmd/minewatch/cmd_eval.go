@@ -21,6 +21,7 @@ func init() {
 				Default("unsampled,netflow-1:100,sflow-1:256,sflow-1:1024").String()
 		asJSON = c.Flag("json", "print JSON instead of a table").Bool()
 		thr    = c.Flag("threshold", "score at or above which a host is flagged (the exporter's default when 0)").Float64()
+		why    = c.Flag("why", "also list the first false-positive hosts of each rate with the reasons they were flagged").Bool()
 	)
 	commands[c.FullCommand()] = func() error {
 		var sel []eval.Rate
@@ -57,6 +58,13 @@ func init() {
 			if !*asJSON {
 				if err := eval.WriteTable(os.Stdout, res); err != nil {
 					return err
+				}
+				for _, r := range sel {
+					for _, fp := range res.FPList[r.Name] {
+						if *why {
+							fmt.Printf("false positive at %s: %s\n", r.Name, fp)
+						}
+					}
 				}
 				fmt.Println()
 			}
