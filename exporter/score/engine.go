@@ -22,7 +22,7 @@ type Engine struct {
 	perShard  int
 	shards    [nShards]shard
 	evictions atomic.Uint64
-	now       atomic.Int64                    // flow time of the last Evaluate
+	now       atomic.Int64                        // flow time of the last Evaluate
 	coStart   atomic.Pointer[map[netip.Addr]bool] // hosts that started mining together with others of their unit (set by Evaluate)
 }
 
