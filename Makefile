@@ -1,9 +1,10 @@
 # minewatch — the two commands a newcomer needs are `make demo` and `make test`.
+export PATH := /usr/local/go/bin:$(PATH)
 GO      ?= go
 FUZZTIME ?= 15s
 BIN     := bin
 
-.PHONY: all build deps test test-go fuzz eval demo bench clean
+.PHONY: all build deps test test-go fuzz eval demo demo-deps bench clean
 
 all: build
 
@@ -25,6 +26,19 @@ test-go:
 fuzz:
 	$(GO) test -run '^$$' -fuzz '^FuzzDecodeNetFlow$$' -fuzztime $(FUZZTIME) ./exporter/flow
 	$(GO) test -run '^$$' -fuzz '^FuzzDecodeSFlow$$' -fuzztime $(FUZZTIME) ./exporter/flow
+
+# The native demo: fetches the Debian binaries it needs into .cache/debs when
+# they are not installed (no root), then runs the stack on loopback.
+demo: build demo-deps
+	./$(BIN)/minewatch demo
+
+demo-deps:
+	./.ci/fetch-debs.sh
+
+# The detection benchmark on the shipped scenarios (a few minutes, ~3 GB for the district).
+eval: build
+	./$(BIN)/minewatch eval --scenario exporter/scenarios/school-week.yaml \
+		--scenario exporter/scenarios/district-day.yaml --scenario exporter/scenarios/hard-negatives.yaml
 
 bench:
 	$(GO) test -run '^$$' -bench . -benchmem ./exporter/...

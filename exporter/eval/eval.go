@@ -49,6 +49,7 @@ type Row struct {
 	F1            float64 `json:"f1"`
 	TTFMedian     float64 `json:"time_to_flag_median_s"` // -1: none detected
 	TTFP90        float64 `json:"time_to_flag_p90_s"`
+	Within2h      float64 `json:"flagged_within_2h"` // share of miners flagged within 2 h of their first mining flow
 	ClassAccuracy float64 `json:"class_hint_accuracy"`
 }
 
@@ -251,6 +252,15 @@ func tabulate(rate string, truth []sim.Truth, out map[netip.Addr]*hostOutcome) (
 			slices.Sort(a.ttf)
 			r.TTFMedian = a.ttf[len(a.ttf)/2]
 			r.TTFP90 = a.ttf[min(len(a.ttf)-1, int(float64(len(a.ttf))*0.9))]
+		}
+		if a.miners > 0 {
+			n := 0
+			for _, t := range a.ttf {
+				if t <= 7200 {
+					n++
+				}
+			}
+			r.Within2h = float64(n) / float64(a.miners)
 		}
 		if a.detected > 0 {
 			r.ClassAccuracy = float64(a.classOK) / float64(a.detected)

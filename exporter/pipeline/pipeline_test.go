@@ -30,7 +30,7 @@ assets:
     owner: 李老师
 `
 
-func newTestPipeline(t *testing.T) *Pipeline {
+func newTestPipeline(t testing.TB) *Pipeline {
 	t.Helper()
 	led, err := ledger.Parse("ledger.yaml", []byte(testLedger), netip.MustParsePrefix("172.16.0.0/12"))
 	if err != nil {

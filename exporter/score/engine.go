@@ -23,6 +23,7 @@ type Engine struct {
 	shards    [nShards]shard
 	evictions atomic.Uint64
 	now       atomic.Int64                        // flow time of the last Evaluate
+	first     atomic.Int64                        // flow time of the first Evaluate: when watching began
 	coStart   atomic.Pointer[map[netip.Addr]bool] // hosts that started mining together with others of their unit (set by Evaluate)
 }
 

@@ -118,6 +118,7 @@ func (s *session) conns() int {
 // old sessions and classifies the flagged hosts.
 func (e *Engine) Evaluate(now int64) {
 	e.now.Store(now)
+	e.first.CompareAndSwap(0, now)
 	window := e.cfg.Window.Milliseconds()
 	quiet := e.cfg.QuietAfter.Milliseconds()
 	starts := map[string][]flagStart{} // unit → flagged-since of its flagged hosts
@@ -126,7 +127,9 @@ func (e *Engine) Evaluate(now int64) {
 		sh.mu.Lock()
 		for ip, h := range sh.hosts {
 			e.evalHost(h, now, window, quiet)
-			if h.mining && h.unit != "unassigned" {
+			// Hosts flagged in the first hour of watching were mining before
+			// it began: when they started is unknown, so they start nothing together.
+			if h.mining && h.unit != "unassigned" && h.flaggedSince > e.first.Load()+hourMs {
 				starts[h.unit] = append(starts[h.unit], flagStart{ip, h.flaggedSince})
 			}
 			if h.lastSeen < now-window && !h.mining {

@@ -45,8 +45,7 @@ func init() {
 			return err
 		}
 		if !*quiet {
-			bar = progressbar.NewOptions(len(hosts), progressbar.OptionSetDescription("simulating hosts"),
-				progressbar.OptionSetWriter(os.Stderr), progressbar.OptionShowCount(), progressbar.OptionThrottle(100*time.Millisecond))
+			bar = newBar(int64(len(hosts)), "仿真 simulating hosts", false)
 		}
 		res, err := sim.Generate(s, nil, func(done, total int) {
 			if bar != nil {
@@ -58,7 +57,6 @@ func init() {
 		}
 		if bar != nil {
 			_ = bar.Finish()
-			fmt.Fprintln(os.Stderr)
 		}
 		if err := writeFile(*truth, func(f *os.File) error { return sim.WriteTruth(f, res.Truth) }); err != nil {
 			return err

@@ -64,7 +64,7 @@ func init() {
 		var bar *progressbar.ProgressBar
 		if !*quiet {
 			st, _ := os.Stat(*capture)
-			bar = progressbar.DefaultBytes(st.Size(), "回放 replaying")
+			bar = newBar(st.Size(), "回放 replaying", true)
 			opts.Progress = func(done, total int64) { bar.Set64(done) } //nolint:errcheck // display only
 		}
 		var histErr error
@@ -80,7 +80,6 @@ func init() {
 		})
 		if bar != nil {
 			bar.Finish() //nolint:errcheck // display only
-			fmt.Fprintln(os.Stderr)
 		}
 		if err != nil {
 			return err
