@@ -133,7 +133,7 @@ func (d *demoRun) run(ctx context.Context, scenarioFile string, waitMail time.Du
 	step("simulating %s: %s from %s (仿真)", s.Name, s.Duration, s.Start.Format(time.RFC3339))
 	bar := newBar(100, "仿真 simulating", false)
 	res, err := sim.Generate(s, nil, func(done, total int) { bar.Set(done * 100 / max(total, 1)) }) //nolint:errcheck // display only
-	bar.Finish()                                                                                       //nolint:errcheck // display only
+	bar.Finish()                                                                                    //nolint:errcheck // display only
 	if err != nil {
 		return err
 	}
@@ -426,4 +426,3 @@ func freeUDPPorts2() (int, int, error) {
 	defer b.Close()
 	return a.LocalAddr().(*net.UDPAddr).Port, b.LocalAddr().(*net.UDPAddr).Port, nil
 }
-

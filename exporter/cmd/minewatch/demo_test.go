@@ -91,4 +91,3 @@ func section(text, from, to string) string {
 	}
 	return b.String()
 }
-
