@@ -96,14 +96,13 @@ func (p *Pipeline) Process(r *flow.Record) {
 	o.Start, o.End = r.Start, r.End
 	o.Packets, o.Bytes, o.SamplingRate = r.Packets, r.Bytes, r.SamplingRate
 
-	var hit score.IntelHit
 	if p.intel != nil {
 		set := p.intel.Current()
 		if set.Allowed(o.Remote, o.RemotePort) {
 			o.Allowlisted = true
 		} else if e := set.Match(o.Remote, o.RemotePort); e != nil {
-			hit = score.IntelHit{Pool: e.Pool, Coin: e.Coin, Shared: e.Shared}
-			o.Intel = &hit
+			// Allocated only on a hit (rare): the engine keeps its strings.
+			o.Intel = &score.IntelHit{Pool: e.Pool, Coin: e.Coin, Shared: e.Shared}
 		}
 	}
 	p.engine.Observe(&o)
