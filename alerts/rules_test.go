@@ -1,7 +1,8 @@
 package alerts
 
 import (
-	"bufio"
+	"github.com/minewatch/minewatch/docs"
+
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -164,22 +165,10 @@ func TestAlertLabelsAndAnnotations(t *testing.T) {
 	}
 }
 
-// catalogue reads the metric names of docs/metrics.md (first column of its tables).
+// catalogue reads the metric names of docs/metrics.md.
 func catalogue(t *testing.T) map[string]bool {
 	t.Helper()
-	f, err := os.Open("../docs/metrics.md")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer f.Close()
-	re := regexp.MustCompile("^\\|\\s*`([a-zA-Z_:][a-zA-Z0-9_:]*)`\\s*\\|")
-	names := map[string]bool{}
-	sc := bufio.NewScanner(f)
-	for sc.Scan() {
-		if m := re.FindStringSubmatch(sc.Text()); m != nil {
-			names[m[1]] = true
-		}
-	}
+	names := docs.MetricNames()
 	if len(names) < 10 {
 		t.Fatalf("only %d metrics found in docs/metrics.md", len(names))
 	}

@@ -1,7 +1,8 @@
 package dashboards
 
 import (
-	"bufio"
+	"github.com/minewatch/minewatch/docs"
+
 	"bytes"
 	"encoding/json"
 	"io/fs"
@@ -144,19 +145,7 @@ func TestDashboardsAndTitles(t *testing.T) {
 // vmalert rules (dashboards may use both).
 func catalogue(t *testing.T) map[string]bool {
 	t.Helper()
-	f, err := os.Open("../docs/metrics.md")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer f.Close()
-	re := regexp.MustCompile("^\\|\\s*`([a-zA-Z_:][a-zA-Z0-9_:]*)`\\s*\\|")
-	names := map[string]bool{}
-	sc := bufio.NewScanner(f)
-	for sc.Scan() {
-		if m := re.FindStringSubmatch(sc.Text()); m != nil {
-			names[m[1]] = true
-		}
-	}
+	names := docs.MetricNames()
 	if len(names) < 10 {
 		t.Fatalf("only %d metrics in docs/metrics.md", len(names))
 	}

@@ -4,6 +4,8 @@
 package config
 
 import (
+	"github.com/minewatch/minewatch/exporter/yamlcheck"
+
 	"errors"
 	"fmt"
 	"net"
@@ -167,13 +169,13 @@ func Parse(name string, data []byte) (*Config, error) {
 	if err := yaml.Unmarshal(data, &doc); err != nil {
 		return nil, yamlSyntaxError(name, err)
 	}
-	w := &walker{file: name, lines: c.lines}
+	w := walker{&yamlcheck.Walker{File: name, Lines: c.lines}}
 	if len(doc.Content) > 0 {
 		c.decode(w, doc.Content[0])
 	}
 	c.snapshot()
-	if len(w.errs) > 0 {
-		return c, errors.Join(w.errs...) // c: defaults where values were bad
+	if len(w.Errs) > 0 {
+		return c, errors.Join(w.Errs...) // c: defaults where values were bad
 	}
 	return c, nil
 }
@@ -195,7 +197,7 @@ func (c *Config) snapshot() {
 	c.loaded = &cp
 }
 
-func (c *Config) decode(w *walker, root *yaml.Node) {
+func (c *Config) decode(w walker, root *yaml.Node) {
 	w.fields(root, "", []string{"listen", "ledger", "intel", "sampling", "detect", "push", "log"}, func(key string, v *yaml.Node, f string) {
 		switch key {
 		case "listen":
@@ -274,10 +276,10 @@ func (c *Config) decode(w *walker, root *yaml.Node) {
 							}
 						})
 						if n.Kind == yaml.MappingNode && (!haveSource || !haveRate) {
-							if !haveSource && w.lines[f+".source"] == 0 {
+							if !haveSource && w.Lines[f+".source"] == 0 {
 								w.errf(n, f+".source", "missing: the exporter's source IP")
 							}
-							if !haveRate && w.lines[f+".rate"] == 0 {
+							if !haveRate && w.Lines[f+".rate"] == 0 {
 								w.errf(n, f+".rate", "missing: the 1:N sampling rate")
 							}
 							return

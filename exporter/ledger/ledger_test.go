@@ -225,7 +225,7 @@ assets:
 			`ledger.yaml:2: units[0].sector: missing (allowed:`,
 			`ledger.yaml:3: units[1].id: missing`,
 		}},
-		{"yaml syntax", "ledger.yaml", "units:\n  - id: a\n    name: \"unclosed\n", []string{`ledger.yaml:3: found unexpected end of stream`}},
+		{"yaml syntax", "ledger.yaml", "units:\n  - id: a\n    name: \"unclosed\n", []string{`ledger.yaml:3: syntax: found unexpected end of stream`}},
 		{"csv missing unit", "assets.csv", "\ufeffip,unit,name,kind\n10.1.0.1,school-a,机房服务器,server\n10.1.0.2,,教师机,pc\n10.1.0.3,school-z,教师机,pc\n", []string{
 			`assets.csv:3: unit: missing`,
 			`assets.csv:4: unit: "school-z" is not a unit of the ledger`,

@@ -1,6 +1,8 @@
 package ledger
 
 import (
+	"github.com/minewatch/minewatch/exporter/yamlcheck"
+
 	"bytes"
 	"encoding/csv"
 	"errors"
@@ -8,9 +10,7 @@ import (
 	"io"
 	"net/mail"
 	"net/netip"
-	"regexp"
 	"slices"
-	"strconv"
 	"strings"
 	"unicode/utf8"
 
@@ -75,7 +75,7 @@ func parseYAML(name string, data []byte) ([]rawUnit, []rawAsset, error) {
 	if len(doc.Content) == 0 {
 		return nil, nil, nil // empty file
 	}
-	w := &walker{file: name}
+	w := walker{&yamlcheck.Walker{File: name}}
 	var units []rawUnit
 	var assets []rawAsset
 	w.fields(doc.Content[0], "", []string{"units", "assets"}, func(key string, v *yaml.Node, field string) {
@@ -94,19 +94,19 @@ func parseYAML(name string, data []byte) ([]rawUnit, []rawAsset, error) {
 			})
 		}
 	})
-	return units, assets, errors.Join(w.errs...)
+	return units, assets, errors.Join(w.Errs...)
 }
 
-func (w *walker) unit(n *yaml.Node, path string) (rawUnit, bool) {
+func (w walker) unit(n *yaml.Node, path string) (rawUnit, bool) {
 	u := &Unit{}
-	ru := rawUnit{u: u, at: pos{w.file, n.Line, path}}
+	ru := rawUnit{u: u, at: pos{w.File, n.Line, path}}
 	var idNode, nameNode, sectorNode *yaml.Node
 	w.fields(n, path, []string{"id", "name", "sector", "parent", "lead", "cidrs"}, func(key string, v *yaml.Node, field string) {
 		switch key {
 		case "id":
 			idNode = v
 			u.ID = w.str(v, field)
-			ru.at = pos{w.file, v.Line, field}
+			ru.at = pos{w.File, v.Line, field}
 			if u.ID != "" && !validID(u.ID) {
 				w.errf(v, field, "%q: a unit id may use only a-z, 0-9, '-', '_' and '.' (it becomes a metric label)", u.ID)
 				u.ID = ""
@@ -125,7 +125,7 @@ func (w *walker) unit(n *yaml.Node, path string) (rawUnit, bool) {
 			}
 		case "parent":
 			u.Parent = w.str(v, field)
-			ru.parentAt = pos{w.file, v.Line, field}
+			ru.parentAt = pos{w.File, v.Line, field}
 		case "lead":
 			w.fields(v, field, []string{"name", "email"}, func(key string, v *yaml.Node, field string) {
 				switch key {
@@ -146,7 +146,7 @@ func (w *walker) unit(n *yaml.Node, path string) (rawUnit, bool) {
 					return
 				}
 				u.CIDRs = append(u.CIDRs, p)
-				ru.cidrAt = append(ru.cidrAt, pos{w.file, c.Line, field})
+				ru.cidrAt = append(ru.cidrAt, pos{w.File, c.Line, field})
 			})
 		}
 	})
@@ -169,9 +169,9 @@ func (w *walker) unit(n *yaml.Node, path string) (rawUnit, bool) {
 	return ru, u.ID != ""
 }
 
-func (w *walker) asset(n *yaml.Node, path string) (rawAsset, bool) {
+func (w walker) asset(n *yaml.Node, path string) (rawAsset, bool) {
 	a := &Asset{}
-	ra := rawAsset{a: a, at: pos{w.file, n.Line, path}, unitAt: pos{w.file, n.Line, path + ".unit"}}
+	ra := rawAsset{a: a, at: pos{w.File, n.Line, path}, unitAt: pos{w.File, n.Line, path + ".unit"}}
 	ok := true
 	w.fields(n, path, []string{"ip", "unit", "name", "kind", "location", "department", "owner", "research"}, func(key string, v *yaml.Node, field string) {
 		s := ""
@@ -186,10 +186,10 @@ func (w *walker) asset(n *yaml.Node, path string) (rawAsset, bool) {
 				ok = false
 			}
 			a.IP = ip
-			ra.at = pos{w.file, v.Line, field}
+			ra.at = pos{w.File, v.Line, field}
 		case "unit":
 			a.Unit = s
-			ra.unitAt = pos{w.file, v.Line, field}
+			ra.unitAt = pos{w.File, v.Line, field}
 		case "name":
 			a.Name = s
 		case "kind":
@@ -363,13 +363,5 @@ func csvErr(name string, err error) error {
 	return &Error{File: name, Msg: err.Error()}
 }
 
-var yamlLine = regexp.MustCompile(`^yaml: line (\d+): (.*)$`)
-
 // yamlSyntaxError turns yaml.v3's "yaml: line 3: ..." into "file:3: ...".
-func yamlSyntaxError(name string, err error) error {
-	if m := yamlLine.FindStringSubmatch(err.Error()); m != nil {
-		line, _ := strconv.Atoi(m[1])
-		return &Error{File: name, Line: line, Msg: m[2]}
-	}
-	return &Error{File: name, Msg: strings.TrimPrefix(err.Error(), "yaml: ")}
-}
+func yamlSyntaxError(name string, err error) error { return yamlcheck.SyntaxError(name, err) }
