@@ -13,5 +13,13 @@ fi
 echo "demo: fetching ${need[*]} into .cache/debs (no root needed)"
 mkdir -p .cache/debs/root
 cd .cache/debs
-apt-get download "${need[@]}"
+if ! apt-get download "${need[@]}"; then
+  # A fresh machine may have no package lists yet: only root can fetch them.
+  if [ "$(id -u)" -eq 0 ]; then
+    apt-get update -qq && apt-get download "${need[@]}"
+  else
+    echo "demo: apt-get download failed; run 'sudo apt-get update' once, then 'make demo' again" >&2
+    exit 1
+  fi
+fi
 for d in *.deb; do dpkg -x "$d" root; done
