@@ -78,6 +78,8 @@ type Decoder struct {
 	templates atomic.Int64 // held by all sources
 	// overflow collects datagrams from sources past MaxSources.
 	overflow *source
+	// slowOnly turns the in-place fast path off (tests compare the two).
+	slowOnly bool
 }
 
 // NewDecoder returns a decoder with the given options.

@@ -4,6 +4,7 @@ import (
 	"net/netip"
 	"os"
 	"path/filepath"
+	"slices"
 	"testing"
 	"time"
 
@@ -36,10 +37,17 @@ func FuzzDecodeNetFlow(f *testing.F) {
 		}
 	}
 	d := fuzzDecoder()
+	slow := fuzzDecoder() // goflow2's path only: the fast path must agree with it
+	slow.slowOnly = true
 	src := netip.MustParseAddrPort("192.0.2.1:2055")
 	f.Fuzz(func(t *testing.T, b []byte) {
 		n := 0
-		d.DecodeNetFlow(src, time.Unix(1700000000, 0), b, func(r *Record) { n++; checkRecord(t, r) })
+		var fast, ref []Record
+		err := d.DecodeNetFlow(src, time.Unix(1700000000, 0), b, func(r *Record) { n++; checkRecord(t, r); fast = append(fast, *r) })
+		slowErr := slow.DecodeNetFlow(src, time.Unix(1700000000, 0), b, func(r *Record) { ref = append(ref, *r) })
+		if !slices.Equal(fast, ref) || (err == nil) != (slowErr == nil) {
+			t.Fatalf("fast path: %d records, err %v; goflow2 path: %d records, err %v", len(fast), err, len(ref), slowErr)
+		}
 		// A v5 datagram cannot hold more than 30 records; v9/IPFIX records take at least one byte each.
 		if n > len(b) {
 			t.Fatalf("%d records from %d bytes", n, len(b))

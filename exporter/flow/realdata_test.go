@@ -33,7 +33,7 @@ type decoded struct {
 
 // decodeRealPayloads feeds every payload, each vendor from its own source
 // address, template payloads before data payloads.
-func decodeRealPayloads(t testing.TB) (map[string]*decoded, *Decoder) {
+func decodeRealPayloads(t testing.TB, slowOnly ...bool) (map[string]*decoded, *Decoder) {
 	files, err := filepath.Glob(filepath.Join(payloadDir, "*.dat"))
 	if err != nil || len(files) < 50 {
 		t.Fatalf("real payloads missing in %s: %v (%d files)", payloadDir, err, len(files))
@@ -43,6 +43,7 @@ func decodeRealPayloads(t testing.TB) (map[string]*decoded, *Decoder) {
 		return ti && !tj
 	})
 	d := NewDecoder(Options{Metrics: metrics.NewSet()})
+	d.slowOnly = len(slowOnly) > 0 && slowOnly[0]
 	srcs := map[string]netip.AddrPort{}
 	out := map[string]*decoded{}
 	recv := time.Date(2026, 11, 22, 12, 0, 0, 0, time.UTC)
@@ -87,4 +88,30 @@ func TestDumpRealPayloads(t *testing.T) {
 			}
 		}
 	}
+}
+
+// TestFastPathAgreesOnRealPayloads decodes every vendor's payloads with the
+// in-place fast path and with goflow2's path only: the records must be the same.
+func TestFastPathAgreesOnRealPayloads(t *testing.T) {
+	fast, _ := decodeRealPayloads(t)
+	slow, _ := decodeRealPayloads(t, true)
+	total := 0
+	for name, f := range fast {
+		s := slow[name]
+		if len(f.records) != len(s.records) || len(f.errs) != len(s.errs) {
+			t.Errorf("%s: fast path %d records %v, goflow2 path %d records %v", name, len(f.records), f.errs, len(s.records), s.errs)
+			continue
+		}
+		for i := range f.records {
+			if f.records[i] != s.records[i] {
+				t.Errorf("%s record %d: fast %+v, goflow2 %+v", name, i, f.records[i], s.records[i])
+				break
+			}
+		}
+		total += len(f.records)
+	}
+	if total == 0 {
+		t.Fatal("no records decoded")
+	}
+	t.Logf("%d payloads, %d records alike on both paths", len(fast), total)
 }

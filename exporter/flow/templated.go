@@ -85,6 +85,30 @@ func (d *Decoder) decodeTemplated(src netip.AddrPort, recv time.Time, payload []
 		domain = binary.BigEndian.Uint32(payload[12:])
 	}
 
+	version, hdr := uint16(10), 16
+	if proto == NetFlowV9 {
+		version, hdr = 9, 20
+	}
+	exporter := src.Addr().Unmap()
+	var vals [64]fieldVal
+	rec := new(Record) // one per datagram, reused: emit must not keep it
+
+	// Fast path: a datagram of data sets only, all with compiled templates,
+	// is read straight from its bytes. Anything else (templates, options,
+	// unknown or variable-length templates, malformed sets) goes to goflow2.
+	var setBuf [32]dataSet
+	if sets, ok := s.templates.dataSets(payload, hdr, version, domain, setBuf[:0]); ok && !d.slowOnly {
+		optRate, sysInit, hasInit := s.timing(domain, proto, exportMs, uptimeMs, hasUptime)
+		n := 0
+		for _, ds := range sets {
+			for off := 0; off+ds.tpl.recLen <= len(ds.body); off += ds.tpl.recLen {
+				n += d.emitRecord(rec, s, exporter, proto, ds.tpl.values(ds.body[off:off+ds.tpl.recLen], vals[:0]), exportMs, sysInit, hasInit, optRate, emit)
+			}
+		}
+		s.records[proto].Add(n)
+		return nil
+	}
+
 	if proto == NetFlowV9 {
 		payload = fixV9Count(payload)
 	}
@@ -112,37 +136,22 @@ func (d *Decoder) decodeTemplated(src netip.AddrPort, recv time.Time, payload []
 			s.learnOptions(domain, od)
 		}
 	}
-	s.mu.Lock()
-	optRate := s.sampling[domain]
-	sysInit, hasInit := s.sysInitMs[domain]
-	s.mu.Unlock()
-	if proto == NetFlowV9 {
-		sysInit, hasInit = exportMs-uptimeMs, hasUptime
-	}
-
-	exporter := src.Addr().Unmap()
+	optRate, sysInit, hasInit := s.timing(domain, proto, exportMs, uptimeMs, hasUptime)
 	n := 0
-	var r Record
 	for _, fs := range sets {
 		ds, ok := fs.(netflow.DataFlowSet)
 		if !ok {
 			continue
 		}
 		for i := range ds.Records {
-			r = Record{Exporter: exporter, Protocol: proto}
-			rate := fillRecord(&r, ds.Records[i].Values, exportMs, sysInit, hasInit)
-			if !r.Src.IsValid() && !r.Dst.IsValid() {
-				continue // not a flow (e.g. an event or statistics template)
+			v := vals[:0]
+			for _, f := range ds.Records[i].Values {
+				if !f.PenProvided {
+					b, _ := f.Value.([]byte)
+					v = append(v, fieldVal{typ: f.Type, b: b})
+				}
 			}
-			if rate == 0 {
-				rate = optRate
-			}
-			rate = d.rate(s, rate)
-			r.SamplingRate = rate
-			r.Packets *= uint64(rate)
-			r.Bytes *= uint64(rate)
-			emit(&r)
-			n++
+			n += d.emitRecord(rec, s, exporter, proto, v, exportMs, sysInit, hasInit, optRate, emit)
 		}
 	}
 	s.records[proto].Add(n)
@@ -150,6 +159,38 @@ func (d *Decoder) decodeTemplated(src netip.AddrPort, recv time.Time, payload []
 		return d.fail(s, proto, reason, derr)
 	}
 	return nil
+}
+
+// timing gives the sampling rate learnt from option data and the exporter's
+// boot time (v9: from the header; IPFIX: from option data) of a domain.
+func (s *source) timing(domain uint32, proto Protocol, exportMs, uptimeMs int64, hasUptime bool) (optRate uint32, sysInit int64, hasInit bool) {
+	s.mu.Lock()
+	optRate = s.sampling[domain]
+	sysInit, hasInit = s.sysInitMs[domain]
+	s.mu.Unlock()
+	if proto == NetFlowV9 {
+		sysInit, hasInit = exportMs-uptimeMs, hasUptime
+	}
+	return optRate, sysInit, hasInit
+}
+
+// emitRecord maps one data record's fields, scales it by its sampling rate
+// and hands it on; it returns 1 if it was a flow, 0 if not.
+func (d *Decoder) emitRecord(r *Record, s *source, exporter netip.Addr, proto Protocol, vals []fieldVal, exportMs, sysInit int64, hasInit bool, optRate uint32, emit func(*Record)) int {
+	*r = Record{Exporter: exporter, Protocol: proto}
+	rate := fillRecord(r, vals, exportMs, sysInit, hasInit)
+	if !r.Src.IsValid() && !r.Dst.IsValid() {
+		return 0 // not a flow (e.g. an event or statistics template)
+	}
+	if rate == 0 {
+		rate = optRate
+	}
+	rate = d.rate(s, rate)
+	r.SamplingRate = rate
+	r.Packets *= uint64(rate)
+	r.Bytes *= uint64(rate)
+	emit(r)
+	return 1
 }
 
 // learnOptions keeps the sampling rate and system init time found in option data.
@@ -193,7 +234,7 @@ func (s *source) learnOptions(domain uint32, od netflow.OptionsDataFlowSet) {
 
 // fillRecord maps the fields of one data record; it returns the record's own
 // sampling rate (0 if it has none). Packets and Bytes are left unscaled.
-func fillRecord(r *Record, fields []netflow.DataField, exportMs, sysInit int64, hasInit bool) uint32 {
+func fillRecord(r *Record, fields []fieldVal, exportMs, sysInit int64, hasInit bool) uint32 {
 	var (
 		octets, pkts, altOctets, altPkts uint64
 		start, end                       int64
@@ -202,12 +243,8 @@ func fillRecord(r *Record, fields []netflow.DataField, exportMs, sysInit int64, 
 		interval, space, rate            uint64
 	)
 	for i := range fields {
-		f := &fields[i]
-		if f.PenProvided {
-			continue
-		}
-		b, _ := f.Value.([]byte)
-		switch f.Type {
+		b := fields[i].b
+		switch fields[i].typ {
 		case ieOctetDelta:
 			octets = beUint(b)
 		case iePacketDelta:

@@ -37,11 +37,12 @@ type templateStore struct {
 	total   *atomic.Int64 // templates held by the whole decoder
 	maxAll  int64
 	m       map[uint64]any
+	fast    map[uint64]*compiled // data templates readable in place
 	changed func(n int)
 }
 
 func newTemplateStore(max int, total *atomic.Int64, maxAll int64, changed func(int)) *templateStore {
-	return &templateStore{max: max, total: total, maxAll: maxAll, m: map[uint64]any{}, changed: changed}
+	return &templateStore{max: max, total: total, maxAll: maxAll, m: map[uint64]any{}, fast: map[uint64]*compiled{}, changed: changed}
 }
 
 func templateKey(version uint16, domain uint32, id uint16) uint64 {
@@ -68,6 +69,11 @@ func (t *templateStore) AddTemplate(version uint16, domain uint32, id uint16, tp
 		t.total.Add(1)
 	}
 	t.m[k] = tpl
+	if c := compile(tpl); c != nil {
+		t.fast[k] = c
+	} else {
+		delete(t.fast, k)
+	}
 	t.changed(len(t.m))
 	return nil
 }
@@ -90,6 +96,7 @@ func (t *templateStore) RemoveTemplate(version uint16, domain uint32, id uint16)
 		return nil, netflow.ErrorTemplateNotFound
 	}
 	delete(t.m, k)
+	delete(t.fast, k)
 	t.total.Add(-1)
 	t.changed(len(t.m))
 	return tpl, nil

@@ -4,6 +4,7 @@ import (
 	"encoding/json"
 	"io"
 	"net/http"
+	"net/http/pprof"
 	"net/netip"
 	"sort"
 
@@ -30,6 +31,11 @@ func Handler(p *pipeline.Pipeline, writeMetrics func(io.Writer)) http.Handler {
 		w.Header().Set("Content-Type", "text/plain; version=0.0.4; charset=utf-8")
 		writeMetrics(w)
 	})
+	// Profiles on the metrics port, as VictoriaMetrics does: the listener is
+	// meant for the monitoring network only.
+	mux.HandleFunc("/debug/pprof/", pprof.Index)
+	mux.HandleFunc("/debug/pprof/profile", pprof.Profile)
+	mux.HandleFunc("/debug/pprof/symbol", pprof.Symbol)
 	mux.HandleFunc("GET /-/healthy", func(w http.ResponseWriter, r *http.Request) { io.WriteString(w, "ok\n") })
 	mux.HandleFunc("GET /api/hosts", func(w http.ResponseWriter, r *http.Request) {
 		var hosts []score.Report
