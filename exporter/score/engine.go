@@ -1,6 +1,7 @@
 package score
 
 import (
+	"encoding/binary"
 	"math/bits"
 	"net/netip"
 	"sync"
@@ -11,7 +12,7 @@ const nShards = 128
 
 type shard struct {
 	mu    sync.Mutex
-	hosts map[netip.Addr]*host
+	hosts map[addrKey]*host
 	_     [40]byte // keep shards' locks on separate cache lines
 }
 
@@ -32,13 +33,19 @@ func New(cfg Config) *Engine {
 	cfg.fill()
 	e := &Engine{cfg: cfg, perShard: max(1, cfg.MaxHosts/nShards)}
 	for i := range e.shards {
-		e.shards[i].hosts = make(map[netip.Addr]*host)
+		e.shards[i].hosts = make(map[addrKey]*host)
 	}
 	return e
 }
 
 // Config returns the settings in force.
 func (e *Engine) Config() Config { return e.cfg }
+
+// addrKey is a host's address as a map key: 16 plain bytes hash and compare
+// faster than netip.Addr, whose zone pointer makes it a 24-byte struct.
+type addrKey [16]byte
+
+func (k addrKey) addr() netip.Addr { return netip.AddrFrom16(k).Unmap() }
 
 func (e *Engine) shard(ip netip.Addr) *shard {
 	b := ip.As16()
@@ -80,12 +87,18 @@ func messageLike(o *Observation) bool {
 	return o.TCPFlags&(tcpSYN|tcpFIN) != tcpSYN|tcpFIN
 }
 
-// servicePorts carry interactive or IoT protocols that keep long, quiet TCP
+// servicePort says whether p carries an interactive or IoT protocol that keep long, quiet TCP
 // connections of small messages much as Stratum does (an SSH session
 // watching a research job, a remote desktop, MQTT keepalives). Their port
 // names the protocol, so they are not profiled; a pool listed in the intel
 // still counts there.
-var servicePorts = map[uint16]bool{22: true, 23: true, 1883: true, 3389: true, 5900: true, 8883: true}
+func servicePort(p uint16) bool {
+	switch p {
+	case 22, 23, 1883, 3389, 5900, 8883:
+		return true
+	}
+	return false
+}
 
 // Observe adds one record to the state.
 func (e *Engine) Observe(o *Observation) {
@@ -94,13 +107,14 @@ func (e *Engine) Observe(o *Observation) {
 	}
 	sh := e.shard(o.Host)
 	sh.mu.Lock()
-	h := sh.hosts[o.Host]
+	key := addrKey(o.Host.As16())
+	h := sh.hosts[key]
 	if h == nil {
 		if len(sh.hosts) >= e.perShard {
 			e.evictOne(sh)
 		}
 		h = &host{unit: o.Unit, firstSeen: o.Start, best: -1}
-		sh.hosts[o.Host] = h
+		sh.hosts[key] = h
 	}
 	if h.unit != o.Unit {
 		h.unit = o.Unit
@@ -112,7 +126,7 @@ func (e *Engine) Observe(o *Observation) {
 	if o.Intel != nil {
 		h.countPool(o.Intel)
 	}
-	msg := messageLike(o) && !servicePorts[o.RemotePort] && !servicePorts[o.HostPort]
+	msg := messageLike(o) && !servicePort(o.RemotePort) && !servicePort(o.HostPort)
 	if s := h.find(o.Remote, o.RemotePort); s != nil {
 		s.add(o, msg)
 	} else if msg || o.Intel != nil {
@@ -135,10 +149,23 @@ func (h *host) countPool(hit *IntelHit) {
 	}
 }
 
+// sessKey is a hash of a session's remote endpoint, never 0: find compares
+// these in the host struct first, so the records of ordinary traffic (no
+// session of theirs) never touch the session table.
+func sessKey(remote netip.Addr, port uint16) uint64 {
+	b := remote.As16()
+	x := binary.LittleEndian.Uint64(b[:8]) ^ binary.LittleEndian.Uint64(b[8:])*0x9E3779B97F4A7C15 ^ uint64(port)<<48
+	x ^= x >> 29
+	return x | 1
+}
+
 func (h *host) find(remote netip.Addr, port uint16) *session {
-	for i := range h.sess {
-		if s := &h.sess[i]; s.used && s.port == port && s.remote == remote {
-			return s
+	k := sessKey(remote, port)
+	for i, sk := range h.sessKeys {
+		if sk == k && i < len(h.sess) {
+			if s := &h.sess[i]; s.used && s.port == port && s.remote == remote {
+				return s
+			}
 		}
 	}
 	return nil
@@ -148,14 +175,16 @@ func (h *host) find(remote netip.Addr, port uint16) *session {
 // stalest weak one. Sessions with pool intel or an established Stratum
 // profile are never pushed out by newcomers.
 func (h *host) alloc(o *Observation, quiet int64) *session {
+	k := sessKey(o.Remote, o.RemotePort)
 	for i := range h.sess {
 		if !h.sess[i].used {
-			h.sess[i] = session{}
+			h.sess[i], h.sessKeys[i] = session{}, k
 			return h.sess[i].init(o)
 		}
 	}
 	if len(h.sess) < slotsPerHost {
 		h.sess = append(h.sess, session{})
+		h.sessKeys[len(h.sess)-1] = k
 		return h.sess[len(h.sess)-1].init(o)
 	}
 	victim := -1
@@ -177,7 +206,7 @@ func (h *host) alloc(o *Observation, quiet int64) *session {
 	if victim < 0 {
 		return nil
 	}
-	h.sess[victim] = session{}
+	h.sess[victim], h.sessKeys[victim] = session{}, k
 	return h.sess[victim].init(o)
 }
 
@@ -306,7 +335,7 @@ func (s *session) markPort(p uint16, start, end int64, sampled bool) {
 // evictOne drops the least suspicious of a few hosts of the shard (map
 // iteration starts at a random place, so this samples).
 func (e *Engine) evictOne(sh *shard) {
-	var victim netip.Addr
+	var victim addrKey
 	var vh *host
 	n := 0
 	for ip, h := range sh.hosts {

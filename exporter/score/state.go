@@ -25,8 +25,9 @@ type host struct {
 	points       [nSignals]float32
 	mining       bool
 	research     bool
-	workHours    uint32    // hours of day (UTC+8) with mining evidence, as bits
-	sess         []session // grows to slotsPerHost
+	workHours    uint32               // hours of day (UTC+8) with mining evidence, as bits
+	sess         []session            // grows to slotsPerHost
+	sessKeys     [slotsPerHost]uint64 // sessKey of each slot in use, 0 if free
 	pools        []poolCount
 	best         int8 // slot index of the strongest session at the last evaluation, -1 none
 }
