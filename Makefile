@@ -4,7 +4,7 @@ GO      ?= go
 FUZZTIME ?= 15s
 BIN     := bin
 
-.PHONY: all build deps test test-go fuzz eval demo demo-deps bench clean
+.PHONY: all build deps test test-go fuzz eval demo demo-deps bench bench-ingest clean
 
 all: build
 
@@ -42,6 +42,11 @@ eval: build
 
 bench:
 	$(GO) test -run '^$$' -bench . -benchmem ./exporter/...
+
+# The load harness: the exporter against goflow2, nfcapd and pmacct over
+# loopback (about 15 minutes), then the 1M-host state run and the profiles.
+bench-ingest: build
+	./$(BIN)/minewatch bench-ingest --start 100000 --profile docs/profile
 
 clean:
 	rm -rf $(BIN) plugin/dist

@@ -5,6 +5,7 @@ import (
 	"encoding/binary"
 	"fmt"
 	"net/netip"
+	"sync"
 	"time"
 
 	"github.com/netsampler/goflow2/v2/decoders/netflow"
@@ -49,6 +50,10 @@ const (
 
 const ntpEpochOffset = 2208988800 // seconds from 1900 to 1970
 
+// recordPool saves the one allocation a datagram would otherwise cost: the
+// Record handed to emit escapes through the callback.
+var recordPool = sync.Pool{New: func() any { return new(Record) }}
+
 // maxDomains caps the observation domains per source whose option data is kept.
 const maxDomains = 256
 
@@ -91,7 +96,8 @@ func (d *Decoder) decodeTemplated(src netip.AddrPort, recv time.Time, payload []
 	}
 	exporter := src.Addr().Unmap()
 	var vals [64]fieldVal
-	rec := new(Record) // one per datagram, reused: emit must not keep it
+	rec := recordPool.Get().(*Record) // reused: emit must not keep it
+	defer recordPool.Put(rec)
 
 	// Fast path: a datagram of data sets only, all with compiled templates,
 	// is read straight from its bytes. Anything else (templates, options,
