@@ -12,7 +12,7 @@ const nShards = 128
 
 type shard struct {
 	mu    sync.Mutex
-	hosts map[addrKey]*host
+	hosts map[netip.Addr]*host
 	_     [40]byte // keep shards' locks on separate cache lines
 }
 
@@ -33,19 +33,13 @@ func New(cfg Config) *Engine {
 	cfg.fill()
 	e := &Engine{cfg: cfg, perShard: max(1, cfg.MaxHosts/nShards)}
 	for i := range e.shards {
-		e.shards[i].hosts = make(map[addrKey]*host)
+		e.shards[i].hosts = make(map[netip.Addr]*host)
 	}
 	return e
 }
 
 // Config returns the settings in force.
 func (e *Engine) Config() Config { return e.cfg }
-
-// addrKey is a host's address as a map key: 16 plain bytes hash and compare
-// faster than netip.Addr, whose zone pointer makes it a 24-byte struct.
-type addrKey [16]byte
-
-func (k addrKey) addr() netip.Addr { return netip.AddrFrom16(k).Unmap() }
 
 func (e *Engine) shard(ip netip.Addr) *shard {
 	b := ip.As16()
@@ -107,14 +101,13 @@ func (e *Engine) Observe(o *Observation) {
 	}
 	sh := e.shard(o.Host)
 	sh.mu.Lock()
-	key := addrKey(o.Host.As16())
-	h := sh.hosts[key]
+	h := sh.hosts[o.Host]
 	if h == nil {
 		if len(sh.hosts) >= e.perShard {
 			e.evictOne(sh)
 		}
 		h = &host{unit: o.Unit, firstSeen: o.Start, best: -1}
-		sh.hosts[key] = h
+		sh.hosts[o.Host] = h
 	}
 	if h.unit != o.Unit {
 		h.unit = o.Unit
@@ -127,10 +120,11 @@ func (e *Engine) Observe(o *Observation) {
 		h.countPool(o.Intel)
 	}
 	msg := messageLike(o) && !servicePort(o.RemotePort) && !servicePort(o.HostPort)
-	if s := h.find(o.Remote, o.RemotePort); s != nil {
+	key := sessKey(o.Remote, o.RemotePort)
+	if s := h.find(key, o.Remote, o.RemotePort); s != nil {
 		s.add(o, msg)
 	} else if msg || o.Intel != nil {
-		if s := h.alloc(o, e.cfg.QuietAfter.Milliseconds()); s != nil {
+		if s := h.alloc(key, o, e.cfg.QuietAfter.Milliseconds()); s != nil {
 			s.add(o, msg)
 		}
 	}
@@ -159,8 +153,7 @@ func sessKey(remote netip.Addr, port uint16) uint64 {
 	return x | 1
 }
 
-func (h *host) find(remote netip.Addr, port uint16) *session {
-	k := sessKey(remote, port)
+func (h *host) find(k uint64, remote netip.Addr, port uint16) *session {
 	for i, sk := range h.sessKeys {
 		if sk == k && i < len(h.sess) {
 			if s := &h.sess[i]; s.used && s.port == port && s.remote == remote {
@@ -174,8 +167,7 @@ func (h *host) find(remote netip.Addr, port uint16) *session {
 // alloc finds a slot for a new candidate session: a free one, else the
 // stalest weak one. Sessions with pool intel or an established Stratum
 // profile are never pushed out by newcomers.
-func (h *host) alloc(o *Observation, quiet int64) *session {
-	k := sessKey(o.Remote, o.RemotePort)
+func (h *host) alloc(k uint64, o *Observation, quiet int64) *session {
 	for i := range h.sess {
 		if !h.sess[i].used {
 			h.sess[i], h.sessKeys[i] = session{}, k
@@ -335,7 +327,7 @@ func (s *session) markPort(p uint16, start, end int64, sampled bool) {
 // evictOne drops the least suspicious of a few hosts of the shard (map
 // iteration starts at a random place, so this samples).
 func (e *Engine) evictOne(sh *shard) {
-	var victim addrKey
+	var victim netip.Addr
 	var vh *host
 	n := 0
 	for ip, h := range sh.hosts {

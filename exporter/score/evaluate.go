@@ -125,15 +125,15 @@ func (e *Engine) Evaluate(now int64) {
 	for i := range e.shards {
 		sh := &e.shards[i]
 		sh.mu.Lock()
-		for k, h := range sh.hosts {
+		for ip, h := range sh.hosts {
 			e.evalHost(h, now, window, quiet)
 			// Hosts flagged in the first hour of watching were mining before
 			// it began: when they started is unknown, so they start nothing together.
 			if h.mining && h.unit != "unassigned" && h.flaggedSince > e.first.Load()+hourMs {
-				starts[h.unit] = append(starts[h.unit], flagStart{k.addr(), h.flaggedSince})
+				starts[h.unit] = append(starts[h.unit], flagStart{ip, h.flaggedSince})
 			}
 			if h.lastSeen < now-window && !h.mining {
-				delete(sh.hosts, k) // nothing left to remember
+				delete(sh.hosts, ip) // nothing left to remember
 			}
 		}
 		sh.mu.Unlock()
@@ -329,9 +329,9 @@ func (e *Engine) Watched(fn func(r *Report)) {
 		sh := &e.shards[i]
 		sh.mu.Lock()
 		var reps []*Report
-		for k, h := range sh.hosts {
+		for ip, h := range sh.hosts {
 			if h.mining || len(h.pools) > 0 || float64(h.score) >= e.cfg.Floor {
-				reps = append(reps, e.report(k.addr(), h))
+				reps = append(reps, e.report(ip, h))
 			}
 		}
 		sh.mu.Unlock()
@@ -346,7 +346,7 @@ func (e *Engine) Report(ip netip.Addr) *Report {
 	sh := e.shard(ip)
 	sh.mu.Lock()
 	defer sh.mu.Unlock()
-	if h := sh.hosts[addrKey(ip.As16())]; h != nil {
+	if h := sh.hosts[ip]; h != nil {
 		return e.report(ip, h)
 	}
 	return nil
