@@ -48,6 +48,16 @@ func FreePort() (int, error) {
 	return l.Addr().(*net.TCPAddr).Port, nil
 }
 
+// FreeUDPPort returns a UDP port free on 127.0.0.1.
+func FreeUDPPort() (int, error) {
+	c, err := net.ListenPacket("udp", "127.0.0.1:0")
+	if err != nil {
+		return 0, err
+	}
+	defer c.Close()
+	return c.LocalAddr().(*net.UDPAddr).Port, nil
+}
+
 // Proc is a child process of the demo.
 type Proc struct {
 	Name string
@@ -72,18 +82,24 @@ func Start(name, bin, logPath string, args ...string) (*Proc, error) {
 	return &Proc{Name: name, cmd: cmd, log: lf}, nil
 }
 
+// Pid is the process id, which is also its process group's id.
+func (p *Proc) Pid() int { return p.cmd.Process.Pid }
+
 // Stop terminates the process group, then kills it after a grace period.
-func (p *Proc) Stop() {
+func (p *Proc) Stop() { p.StopWith(syscall.SIGTERM) }
+
+// StopWith is Stop with another signal (pmacct flushes its output on SIGINT).
+func (p *Proc) StopWith(sig syscall.Signal) {
 	if p == nil || p.cmd.Process == nil {
 		return
 	}
 	pg := -p.cmd.Process.Pid
-	syscall.Kill(pg, syscall.SIGTERM) //nolint:errcheck // may be gone already
+	syscall.Kill(pg, sig) //nolint:errcheck // may be gone already
 	done := make(chan struct{})
 	go func() { p.cmd.Wait(); close(done) }() //nolint:errcheck // exit status of a stopped child is not news
 	select {
 	case <-done:
-	case <-time.After(5 * time.Second):
+	case <-time.After(10 * time.Second):
 		syscall.Kill(pg, syscall.SIGKILL) //nolint:errcheck // last resort
 		<-done
 	}

@@ -19,24 +19,9 @@ import (
 	"github.com/gopacket/gopacket"
 	"github.com/gopacket/gopacket/layers"
 	"github.com/gopacket/gopacket/pcapgo"
-)
 
-// needTool finds a Debian tool; without it the test skips, unless CI is set.
-func needTool(t *testing.T, name string) string {
-	p, err := exec.LookPath(name)
-	if err != nil {
-		for _, dir := range []string{"/usr/sbin", "/usr/bin"} {
-			if _, e := os.Stat(filepath.Join(dir, name)); e == nil {
-				return filepath.Join(dir, name)
-			}
-		}
-		if os.Getenv("CI") != "" {
-			t.Fatalf("%s not installed (Debian package needed in CI)", name)
-		}
-		t.Skipf("%s not installed", name)
-	}
-	return p
-}
+	"github.com/minewatch/minewatch/exporter/demo"
+)
 
 // testFlow is one unidirectional flow of the traffic capture.
 type testFlow struct {
@@ -184,7 +169,7 @@ func tsharkTotals(t *testing.T, pcap string, port int, dissector string, fields 
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
-	out, err := exec.CommandContext(ctx, needTool(t, "tshark"), args...).Output()
+	out, err := exec.CommandContext(ctx, demo.Require(t, "tshark"), args...).Output()
 	if err != nil {
 		t.Fatalf("tshark: %v", err)
 	}
@@ -225,8 +210,8 @@ func decodeCaught(t *testing.T, dgs []datagram, sflow bool) (recs []Record) {
 }
 
 func TestSoftflowdExports(t *testing.T) {
-	softflowd := needTool(t, "softflowd")
-	needTool(t, "tshark")
+	softflowd := demo.Require(t, "softflowd")
+	demo.Require(t, "tshark")
 	for _, version := range []string{"5", "9", "10"} {
 		t.Run("v"+version, func(t *testing.T) {
 			t.Parallel()

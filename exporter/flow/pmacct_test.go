@@ -9,12 +9,14 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/minewatch/minewatch/exporter/demo"
 )
 
 // runPmacctd replays the traffic capture through pmacctd with one probe plugin
 // exporting to a loopback port of ours, and returns what it sent.
 func runPmacctd(t *testing.T, plugin string, extra ...string) (int, []datagram) {
-	pmacctd := needTool(t, "pmacctd")
+	pmacctd := demo.Require(t, "pmacctd")
 	dir := t.TempDir()
 	traffic := filepath.Join(dir, "traffic.pcap")
 	writeTraffic(t, traffic, time.Date(2026, 11, 20, 8, 0, 0, 0, time.UTC))
@@ -50,7 +52,7 @@ func runPmacctd(t *testing.T, plugin string, extra ...string) (int, []datagram) 
 
 func TestPmacctSFlowExports(t *testing.T) {
 	t.Parallel()
-	needTool(t, "tshark")
+	demo.Require(t, "tshark")
 	port, dgs := runPmacctd(t, "sfprobe", "sfprobe_sampling_rate[p]: 1")
 	recs := decodeCaught(t, dgs, true)
 	var bytes, pkts uint64
@@ -93,7 +95,7 @@ func TestPmacctSFlowExports(t *testing.T) {
 
 func TestPmacctNetFlowExports(t *testing.T) {
 	t.Parallel()
-	needTool(t, "tshark")
+	demo.Require(t, "tshark")
 	for _, version := range []string{"5", "9", "10"} {
 		t.Run("v"+version, func(t *testing.T) {
 			t.Parallel() // pmacctd pauses 2 s before reading a file

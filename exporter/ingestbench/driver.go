@@ -5,8 +5,9 @@ import (
 	"fmt"
 	"net"
 	"os"
-	"syscall"
 	"time"
+
+	"github.com/minewatch/minewatch/exporter/demo"
 )
 
 // Step is one rate tried on one receiver.
@@ -74,7 +75,7 @@ func Run(ctx context.Context, rc Receiver, t *Traffic, o DriverOptions, progress
 }
 
 func step(ctx context.Context, rc Receiver, t *Traffic, rate float64, o DriverOptions, dir string) (Step, error) {
-	port, err := FreeUDPPort()
+	port, err := demo.FreeUDPPort()
 	if err != nil {
 		return Step{}, err
 	}
@@ -84,11 +85,11 @@ func step(ctx context.Context, rc Receiver, t *Traffic, rate float64, o DriverOp
 	}
 	sent, err := Send(ctx, &net.UDPAddr{IP: net.IPv4(127, 0, 0, 1), Port: port}, t, rate, o.Step)
 	if err != nil {
-		pr.stop(syscall.SIGTERM)
+		pr.Stop()
 		return Step{}, err
 	}
 	time.Sleep(time.Second) // let the socket buffer drain
-	got, _, err := rc.Finish(pr, sent)
+	got, err := rc.Finish(pr, sent)
 	if err != nil {
 		return Step{}, err
 	}
@@ -98,24 +99,4 @@ func step(ctx context.Context, rc Receiver, t *Traffic, rate float64, o DriverOp
 		st.Loss = max(0, 1-got/float64(sent.Records))
 	}
 	return st, nil
-}
-
-// FreeUDPPort returns a UDP port free on 127.0.0.1.
-func FreeUDPPort() (int, error) {
-	c, err := net.ListenPacket("udp", "127.0.0.1:0")
-	if err != nil {
-		return 0, err
-	}
-	defer c.Close()
-	return c.LocalAddr().(*net.UDPAddr).Port, nil
-}
-
-// FreeTCPPort returns a TCP port free on 127.0.0.1.
-func FreeTCPPort() (int, error) {
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		return 0, err
-	}
-	defer l.Close()
-	return l.Addr().(*net.TCPAddr).Port, nil
 }

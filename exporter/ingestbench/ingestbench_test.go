@@ -3,25 +3,14 @@ package ingestbench
 import (
 	"context"
 	"net"
-	"os"
 	"os/exec"
 	"path/filepath"
 	"testing"
 	"time"
 
+	"github.com/minewatch/minewatch/exporter/demo"
 	"github.com/minewatch/minewatch/exporter/flow"
 )
-
-func needTool(t *testing.T, name string) string {
-	p, err := exec.LookPath(name)
-	if err != nil {
-		if os.Getenv("CI") == "" {
-			t.Skipf("%s not installed", name)
-		}
-		t.Fatalf("%s not installed but CI is set", name)
-	}
-	return p
-}
 
 // TestSendPacesAndCounts: what the sender says it sent is what a socket
 // receives, at about the asked rate.
@@ -64,14 +53,14 @@ func TestSendPacesAndCounts(t *testing.T) {
 // exporter binary and nfcapd: nothing may be lost at 50,000 records/s, and
 // each count comes from the receiver's own counters or output.
 func TestReceiversCountWhatArrives(t *testing.T) {
-	nfcapd, nfdump := needTool(t, "nfcapd"), needTool(t, "nfdump")
+	nfcapd, nfdump := demo.Require(t, "nfcapd"), demo.Require(t, "nfdump")
 	bin := filepath.Join(t.TempDir(), "minewatch-exporter")
 	if out, err := exec.Command("go", "build", "-o", bin, "../cmd/minewatch-exporter").CombinedOutput(); err != nil {
 		t.Fatalf("build: %v\n%s", err, out)
 	}
 	tr := Build(flow.NetFlowV9, Options{})
 	o := DriverOptions{Start: 50_000, Factor: 2, Max: 50_000, Step: time.Second, Tolerance: 0.001, Dir: t.TempDir()}
-	for _, rc := range []Receiver{Exporter{Bin: bin, HTTPPort: FreeTCPPort}, Nfcapd{Bin: nfcapd, Nfdump: nfdump}} {
+	for _, rc := range []Receiver{Exporter{Bin: bin, HTTPPort: demo.FreePort}, Nfcapd{Bin: nfcapd, Nfdump: nfdump}} {
 		row := Run(context.Background(), rc, tr, o, func(s string) { t.Log(s) })
 		if row.Err != "" || len(row.Steps) != 1 {
 			t.Fatalf("%s: %+v", rc.Name(), row)

@@ -1,10 +1,10 @@
 package ingestbench
 
 import (
-	"bufio"
 	"bytes"
 	"context"
 	"fmt"
+	"io"
 	"net/http"
 	"os"
 	"os/exec"
@@ -15,6 +15,7 @@ import (
 	"syscall"
 	"time"
 
+	"github.com/minewatch/minewatch/exporter/demo"
 	"github.com/minewatch/minewatch/exporter/flow"
 )
 
@@ -24,17 +25,15 @@ type Receiver interface {
 	Supports(p flow.Protocol) bool
 	// Start runs the collector listening on 127.0.0.1:port, working in dir.
 	Start(ctx context.Context, p flow.Protocol, port int, dir string) (*Proc, error)
-	// Finish stops it and says how many records (and bytes) it took in, from
-	// its own counters or output.
-	Finish(pr *Proc, sent Sent) (records, bytes float64, err error)
+	// Finish stops it and says how many records it took in, from its own
+	// counters or output.
+	Finish(pr *Proc, sent Sent) (records float64, err error)
 }
 
 // Proc is a running collector.
 type Proc struct {
-	cmd     *exec.Cmd
-	log     *os.File
+	*demo.Proc
 	dir     string
-	port    int
 	proto   flow.Protocol
 	http    string // metrics address, for those that have one
 	started time.Time
@@ -43,25 +42,29 @@ type Proc struct {
 	PeakRSS int64         // sum of the group's peak resident sizes, bytes
 }
 
-func startProc(ctx context.Context, dir, name string, args ...string) (*Proc, error) {
-	log, err := os.Create(filepath.Join(dir, filepath.Base(name)+".log"))
+func startProc(dir, bin string, p flow.Protocol, args ...string) (*Proc, error) {
+	dp, err := demo.Start(filepath.Base(bin), bin, filepath.Join(dir, filepath.Base(bin)+".log"), args...)
 	if err != nil {
 		return nil, err
 	}
-	cmd := exec.CommandContext(ctx, name, args...)
-	cmd.Stdout, cmd.Stderr, cmd.Dir = log, log, dir
-	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
-	if err := cmd.Start(); err != nil {
-		log.Close()
-		return nil, fmt.Errorf("%s: %w", name, err)
+	return &Proc{Proc: dp, dir: dir, proto: p, started: time.Now()}, nil
+}
+
+// waitHTTP waits until url answers, stopping the collector if it does not.
+func (p *Proc) waitHTTP(ctx context.Context, url string) error {
+	wctx, cancel := context.WithTimeout(ctx, 20*time.Second)
+	defer cancel()
+	if err := demo.WaitHTTP(wctx, p.Proc, url); err != nil {
+		p.Stop()
+		return err
 	}
-	return &Proc{cmd: cmd, log: log, dir: dir, started: time.Now()}, nil
+	return nil
 }
 
 // usage sums CPU time and peak RSS over the process group (nfacctd runs its
 // plugins as child processes).
 func (p *Proc) usage() {
-	pgid := p.cmd.Process.Pid
+	pgid := p.Pid()
 	ents, _ := os.ReadDir("/proc")
 	var ticks int64
 	var rss int64
@@ -98,71 +101,42 @@ func (p *Proc) usage() {
 
 var vmHWM = regexp.MustCompile(`VmHWM:\s+(\d+) kB`)
 
-// stop sends SIGTERM (SIGINT for pmacct, which flushes on it) and waits.
-func (p *Proc) stop(sig syscall.Signal) {
-	syscall.Kill(-p.cmd.Process.Pid, sig) //nolint:errcheck // may be gone
-	done := make(chan struct{})
-	go func() { p.cmd.Wait(); close(done) }() //nolint:errcheck // exit status of a killed collector
-	select {
-	case <-done:
-	case <-time.After(15 * time.Second):
-		syscall.Kill(-p.cmd.Process.Pid, syscall.SIGKILL) //nolint:errcheck // last resort
-		<-done
-	}
-	p.log.Close()
-}
-
-// waitHTTP waits until url answers 200.
-func waitHTTP(url string, d time.Duration) error {
-	deadline := time.Now().Add(d)
-	for time.Now().Before(deadline) {
-		if r, err := http.Get(url); err == nil {
-			r.Body.Close()
-			if r.StatusCode == 200 {
-				return nil
-			}
-		}
-		time.Sleep(50 * time.Millisecond)
-	}
-	return fmt.Errorf("%s did not answer within %s", url, d)
-}
-
-// sumMetric adds the values of every sample of the named metrics whose
-// labels contain all of the given fragments.
-func sumMetric(url string, names []string, fragments ...string) (float64, error) {
+// scrape reads a Prometheus text exposition.
+func scrape(url string) (string, error) {
 	r, err := http.Get(url)
 	if err != nil {
-		return 0, err
+		return "", err
 	}
 	defer r.Body.Close()
+	b, err := io.ReadAll(r.Body)
+	return string(b), err
+}
+
+// sumMetric adds the values of every sample of the named metric whose
+// labels contain all of the given fragments.
+func sumMetric(text, name string, fragments ...string) float64 {
 	var sum float64
-	sc := bufio.NewScanner(r.Body)
-	sc.Buffer(make([]byte, 1<<20), 1<<20)
-	for sc.Scan() {
-		l := sc.Text()
-		if strings.HasPrefix(l, "#") {
+	for _, l := range strings.Split(text, "\n") {
+		if !strings.HasPrefix(l, name) || len(l) == len(name) || (l[len(name)] != '{' && l[len(name)] != ' ') {
 			continue
 		}
-		name := l
-		if i := strings.IndexAny(l, "{ "); i >= 0 {
-			name = l[:i]
-		}
-		match := false
-		for _, n := range names {
-			match = match || name == n
-		}
+		match := true
 		for _, f := range fragments {
 			match = match && strings.Contains(l, f)
 		}
-		if !match {
-			continue
-		}
-		v, err := strconv.ParseFloat(l[strings.LastIndexByte(l, ' ')+1:], 64)
-		if err == nil {
+		if v, err := strconv.ParseFloat(l[strings.LastIndexByte(l, ' ')+1:], 64); match && err == nil {
 			sum += v
 		}
 	}
-	return sum, sc.Err()
+	return sum
+}
+
+// scrapeAndStop reads the named counter, then the usage, then stops.
+func (p *Proc) scrapeAndStop(name string, fragments ...string) (float64, error) {
+	text, err := scrape(p.http + "/metrics")
+	p.usage()
+	p.Stop()
+	return sumMetric(text, name, fragments...), err
 }
 
 // Exporter is minewatch-exporter, run from its binary.
@@ -194,23 +168,16 @@ func (e Exporter) Start(ctx context.Context, p flow.Protocol, port int, dir stri
 			return nil, err
 		}
 	}
-	pr, err := startProc(ctx, dir, e.Bin, "--config.file="+filepath.Join(dir, "exporter.yml"))
+	pr, err := startProc(dir, e.Bin, p, "--config.file="+filepath.Join(dir, "exporter.yml"))
 	if err != nil {
 		return nil, err
 	}
 	pr.http = fmt.Sprintf("http://127.0.0.1:%d", hp)
-	if err := waitHTTP(pr.http+"/-/healthy", 20*time.Second); err != nil {
-		pr.stop(syscall.SIGTERM)
-		return nil, err
-	}
-	return pr, nil
+	return pr, pr.waitHTTP(ctx, pr.http+"/-/healthy")
 }
 
-func (Exporter) Finish(pr *Proc, _ Sent) (float64, float64, error) {
-	n, err := sumMetric(pr.http+"/metrics", []string{"minewatch_flow_records_total"})
-	pr.usage()
-	pr.stop(syscall.SIGTERM)
-	return n, -1, err
+func (Exporter) Finish(pr *Proc, _ Sent) (float64, error) {
+	return pr.scrapeAndStop("minewatch_flow_records_total")
 }
 
 // Goflow2 is goflow2's own collector writing its protobuf output to /dev/null.
@@ -231,35 +198,20 @@ func (g Goflow2) Start(ctx context.Context, p flow.Protocol, port int, dir strin
 	if p == flow.SFlowV5 {
 		scheme = "sflow"
 	}
-	pr, err := startProc(ctx, dir, g.Bin, "-listen", fmt.Sprintf("%s://127.0.0.1:%d", scheme, port),
+	pr, err := startProc(dir, g.Bin, p, "-listen", fmt.Sprintf("%s://127.0.0.1:%d", scheme, port),
 		"-format", "bin", "-transport", "file", "-transport.file", os.DevNull, "-addr", fmt.Sprintf("127.0.0.1:%d", hp), "-loglevel", "warn")
 	if err != nil {
 		return nil, err
 	}
-	pr.http, pr.proto = fmt.Sprintf("http://127.0.0.1:%d", hp), p
-	if err := waitHTTP(pr.http+"/metrics", 20*time.Second); err != nil {
-		pr.stop(syscall.SIGTERM)
-		return nil, err
-	}
-	return pr, nil
+	pr.http = fmt.Sprintf("http://127.0.0.1:%d", hp)
+	return pr, pr.waitHTTP(ctx, pr.http+"/metrics")
 }
 
-func (Goflow2) Finish(pr *Proc, _ Sent) (float64, float64, error) {
-	var n float64
-	var err error
+func (Goflow2) Finish(pr *Proc, _ Sent) (float64, error) {
 	if pr.proto == flow.SFlowV5 {
-		n, err = sumMetric(pr.http+"/metrics", []string{"goflow2_flow_process_sf_samples_records_total"})
-	} else {
-		n, err = sumMetric(pr.http+"/metrics", []string{"goflow2_flow_process_nf_flowset_records_total"}, `type="DataFlowSet"`)
-		if pr.proto == flow.IPFIX {
-			var m float64
-			m, err = sumMetric(pr.http+"/metrics", []string{"goflow2_flow_process_nf_flowset_records_total"}, `type="DataFlowSet"`, `version="10"`)
-			n = m
-		}
+		return pr.scrapeAndStop("goflow2_flow_process_sf_samples_records_total")
 	}
-	pr.usage()
-	pr.stop(syscall.SIGTERM)
-	return n, -1, err
+	return pr.scrapeAndStop("goflow2_flow_process_nf_flowset_records_total", `type="DataFlowSet"`)
 }
 
 // Nfcapd is nfdump's collector (NetFlow and IPFIX; Debian's nfdump has no sfcapd).
@@ -273,7 +225,7 @@ func (n Nfcapd) Start(ctx context.Context, p flow.Protocol, port int, dir string
 	if err := os.MkdirAll(out, 0o755); err != nil {
 		return nil, err
 	}
-	pr, err := startProc(ctx, dir, n.Bin, "-b", "127.0.0.1", "-p", strconv.Itoa(port), "-w", out, "-t", "3600", "-B", strconv.Itoa(32<<20))
+	pr, err := startProc(dir, n.Bin, p, "-b", "127.0.0.1", "-p", strconv.Itoa(port), "-w", out, "-t", "3600", "-B", strconv.Itoa(32<<20))
 	if err != nil {
 		return nil, err
 	}
@@ -282,22 +234,19 @@ func (n Nfcapd) Start(ctx context.Context, p flow.Protocol, port int, dir string
 }
 
 var flowsLine = regexp.MustCompile(`(?m)^Flows: (\d+)$`)
-var bytesLine = regexp.MustCompile(`(?m)^Bytes: (\d+)$`)
 
-func (n Nfcapd) Finish(pr *Proc, _ Sent) (float64, float64, error) {
+func (n Nfcapd) Finish(pr *Proc, _ Sent) (float64, error) {
 	pr.usage()
-	pr.stop(syscall.SIGTERM) // flushes the current file
+	pr.Stop() // flushes the current file
 	out, err := exec.Command(n.Nfdump, "-R", filepath.Join(pr.dir, "flows"), "-I").CombinedOutput()
 	if err != nil {
-		return 0, 0, fmt.Errorf("nfdump -I: %v: %s", err, out)
+		return 0, fmt.Errorf("nfdump -I: %v: %s", err, out)
 	}
-	f, b := flowsLine.FindSubmatch(out), bytesLine.FindSubmatch(out)
-	if f == nil || b == nil {
-		return 0, 0, fmt.Errorf("nfdump -I printed no Flows/Bytes lines: %s", out)
+	f := flowsLine.FindSubmatch(out)
+	if f == nil {
+		return 0, fmt.Errorf("nfdump -I printed no Flows line: %s", out)
 	}
-	flows, _ := strconv.ParseFloat(string(f[1]), 64)
-	byts, _ := strconv.ParseFloat(string(b[1]), 64)
-	return flows, byts, nil
+	return strconv.ParseFloat(string(f[1]), 64)
 }
 
 // Pmacct is pmacct's nfacctd (NetFlow, IPFIX) or sfacctd (sFlow) with the
@@ -330,7 +279,7 @@ plugin_pipe_size[all]: 10240000
 	if err := os.WriteFile(path, []byte(conf), 0o644); err != nil {
 		return nil, err
 	}
-	pr, err := startProc(ctx, dir, bin, "-f", path)
+	pr, err := startProc(dir, bin, p, "-f", path)
 	if err != nil {
 		return nil, err
 	}
@@ -338,12 +287,12 @@ plugin_pipe_size[all]: 10240000
 	return pr, nil
 }
 
-func (Pmacct) Finish(pr *Proc, sent Sent) (float64, float64, error) {
+func (Pmacct) Finish(pr *Proc, sent Sent) (float64, error) {
 	pr.usage()
-	pr.stop(syscall.SIGINT)
+	pr.StopWith(syscall.SIGINT)
 	b, err := os.ReadFile(filepath.Join(pr.dir, "out.csv"))
 	if err != nil {
-		return 0, 0, fmt.Errorf("pmacct wrote no output: %w", err)
+		return 0, fmt.Errorf("pmacct wrote no output: %w", err)
 	}
 	var byts float64
 	for _, l := range strings.Split(string(b), "\n")[1:] {
@@ -354,7 +303,7 @@ func (Pmacct) Finish(pr *Proc, sent Sent) (float64, float64, error) {
 		}
 	}
 	if sent.Bytes == 0 {
-		return 0, byts, nil
+		return 0, nil
 	}
-	return float64(sent.Records) * byts / float64(sent.Bytes), byts, nil
+	return float64(sent.Records) * byts / float64(sent.Bytes), nil
 }

@@ -1,19 +1,16 @@
 package ingestbench
 
 import (
-	"bufio"
 	"context"
 	"fmt"
-	"io"
 	"net"
-	"net/http"
 	"os"
 	"os/exec"
 	"path/filepath"
 	"strings"
-	"syscall"
 	"time"
 
+	"github.com/minewatch/minewatch/exporter/demo"
 	"github.com/minewatch/minewatch/exporter/flow"
 )
 
@@ -41,7 +38,7 @@ func RunScale(ctx context.Context, ex Exporter, hosts int, workdir string) (*Sca
 		return nil, err
 	}
 	defer os.RemoveAll(dir)
-	port, err := FreeUDPPort()
+	port, err := demo.FreeUDPPort()
 	if err != nil {
 		return nil, err
 	}
@@ -53,32 +50,27 @@ func RunScale(ctx context.Context, ex Exporter, hosts int, workdir string) (*Sca
 	const rate = 200_000.0
 	dur := time.Duration(float64(t.TotalRecs)/rate*float64(time.Second)) + 200*time.Millisecond
 	if _, err := Send(ctx, &net.UDPAddr{IP: net.IPv4(127, 0, 0, 1), Port: port}, t, rate, dur); err != nil {
-		pr.stop(syscall.SIGTERM)
+		pr.Stop()
 		return nil, err
 	}
 	time.Sleep(12 * time.Second) // two evaluations, so the gauges are current
 	sc := &Scale{HostsSent: hosts, Suspects: (hosts + minerEach - 1) / minerEach}
-	body, err := get(pr.http + "/metrics")
-	if err == nil {
-		sc.HostsTracked, _ = sumMetric(pr.http+"/metrics", []string{"minewatch_state_hosts"})
-		sc.StateBytes, _ = sumMetric(pr.http+"/metrics", []string{"minewatch_state_bytes"})
-		sc2 := bufio.NewScanner(strings.NewReader(body))
-		sc2.Buffer(make([]byte, 1<<20), 1<<20)
-		for sc2.Scan() {
-			l := sc2.Text()
-			if l == "" || strings.HasPrefix(l, "#") {
-				continue
-			}
-			sc.TotalSeries++
-			if strings.Contains(l, `ip="`) {
-				sc.HostSeries++
-			}
-		}
-	}
+	text, err := scrape(pr.http + "/metrics")
 	pr.usage()
-	pr.stop(syscall.SIGTERM)
+	pr.Stop()
 	if err != nil {
 		return nil, err
+	}
+	sc.HostsTracked = sumMetric(text, "minewatch_state_hosts")
+	sc.StateBytes = sumMetric(text, "minewatch_state_bytes")
+	for _, l := range strings.Split(text, "\n") {
+		if l == "" || strings.HasPrefix(l, "#") {
+			continue
+		}
+		sc.TotalSeries++
+		if strings.Contains(l, `ip="`) {
+			sc.HostSeries++
+		}
 	}
 	sc.PeakRSS = pr.PeakRSS
 	if sc.HostsTracked > 0 {
@@ -86,16 +78,6 @@ func RunScale(ctx context.Context, ex Exporter, hosts int, workdir string) (*Sca
 		sc.RSSPerHost = float64(sc.PeakRSS) / sc.HostsTracked
 	}
 	return sc, nil
-}
-
-func get(url string) (string, error) {
-	r, err := http.Get(url)
-	if err != nil {
-		return "", err
-	}
-	defer r.Body.Close()
-	b, err := io.ReadAll(r.Body)
-	return string(b), err
 }
 
 // Profile runs the exporter at rate records/s of t for dur and saves a CPU
@@ -107,7 +89,7 @@ func Profile(ctx context.Context, ex Exporter, t *Traffic, rate float64, dur tim
 		return err
 	}
 	defer os.RemoveAll(dir)
-	port, err := FreeUDPPort()
+	port, err := demo.FreeUDPPort()
 	if err != nil {
 		return err
 	}
@@ -115,7 +97,7 @@ func Profile(ctx context.Context, ex Exporter, t *Traffic, rate float64, dur tim
 	if err != nil {
 		return err
 	}
-	defer pr.stop(syscall.SIGTERM)
+	defer pr.Stop()
 	done := make(chan error, 1)
 	go func() {
 		_, err := Send(ctx, &net.UDPAddr{IP: net.IPv4(127, 0, 0, 1), Port: port}, t, rate, dur)
@@ -123,14 +105,14 @@ func Profile(ctx context.Context, ex Exporter, t *Traffic, rate float64, dur tim
 	}()
 	time.Sleep(time.Second)
 	secs := int((dur - 2*time.Second).Seconds())
-	cpu, err := get(fmt.Sprintf("%s/debug/pprof/profile?seconds=%d", pr.http, secs))
+	cpu, err := scrape(fmt.Sprintf("%s/debug/pprof/profile?seconds=%d", pr.http, secs))
 	if err != nil {
 		return err
 	}
 	if err := <-done; err != nil {
 		return err
 	}
-	allocs, err := get(pr.http + "/debug/pprof/allocs")
+	allocs, err := scrape(pr.http + "/debug/pprof/allocs")
 	if err != nil {
 		return err
 	}

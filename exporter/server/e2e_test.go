@@ -4,7 +4,6 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
-	"github.com/minewatch/minewatch/exporter/demo"
 	"io"
 	"log/slog"
 	"net"
@@ -22,6 +21,7 @@ import (
 	"github.com/gopacket/gopacket/pcapgo"
 
 	"github.com/minewatch/minewatch/exporter/config"
+	"github.com/minewatch/minewatch/exporter/demo"
 	"github.com/minewatch/minewatch/exporter/server"
 	"github.com/minewatch/minewatch/plugin/pkg/campaign/vmtest"
 )
@@ -151,12 +151,11 @@ func writeCampusCapture(t *testing.T, path string, start time.Time) {
 }
 
 func freeUDPPort(t *testing.T) int {
-	c, err := net.ListenPacket("udp", "127.0.0.1:0")
+	p, err := demo.FreeUDPPort()
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer c.Close()
-	return c.LocalAddr().(*net.UDPAddr).Port
+	return p
 }
 
 // vmValue returns the value of an instant query that must yield one series,
@@ -191,23 +190,12 @@ func vmValue(t *testing.T, vmURL, query string) (float64, bool) {
 	return v, true
 }
 
-func needTool(t *testing.T, name string) string {
-	p, err := exec.LookPath(name)
-	if err != nil {
-		if os.Getenv("CI") == "" {
-			t.Skipf("%s not installed", name)
-		}
-		t.Fatalf("%s not installed but CI is set", name)
-	}
-	return p
-}
-
 // TestEndToEndSoftflowdToVictoriaMetrics runs the whole path with real parts:
 // a capture replayed by Debian's softflowd as NetFlow v9 into the exporter,
 // the exporter pushing into a real VictoriaMetrics, and the verdicts read
 // back from VictoriaMetrics' query API.
 func TestEndToEndSoftflowdToVictoriaMetrics(t *testing.T) {
-	softflowd := needTool(t, "softflowd")
+	softflowd := demo.Require(t, "softflowd")
 	vm := vmtest.Start(t)
 	dir := t.TempDir()
 

@@ -13,6 +13,7 @@ import (
 	"text/tabwriter"
 	"time"
 
+	"github.com/minewatch/minewatch/exporter/demo"
 	"github.com/minewatch/minewatch/exporter/flow"
 	"github.com/minewatch/minewatch/exporter/ingestbench"
 )
@@ -117,7 +118,7 @@ func init() {
 }
 
 func benchReceiver(name, dir, exporterBin, goflow2Bin string) (ingestbench.Receiver, error) {
-	port := ingestbench.FreeTCPPort
+	port := demo.FreePort
 	switch name {
 	case "minewatch":
 		if exporterBin == "" {

@@ -2,7 +2,6 @@ package main
 
 import (
 	"bufio"
-	"os"
 	"os/exec"
 	"path/filepath"
 	"regexp"
@@ -18,12 +17,7 @@ import (
 // hold the simulator's miners, and the unit lead must get an email.
 func TestDemoStartToFinish(t *testing.T) {
 	for _, bin := range [][]string{{"victoria-metrics"}, {"vmalert"}, {"prometheus-alertmanager", "alertmanager"}} {
-		if _, err := demo.Find(bin...); err != nil {
-			if os.Getenv("CI") == "" {
-				t.Skip(err)
-			}
-			t.Fatal(err)
-		}
+		demo.Require(t, bin...)
 	}
 	root, err := filepath.Abs("../../..")
 	if err != nil {
