@@ -52,11 +52,11 @@ func TestBadInputCountedCappedAndRateLimited(t *testing.T) {
 	src := netip.MustParseAddrPort("198.51.100.1:5000")
 	now := time.Now()
 	none := func(r *Record) { t.Errorf("bad input produced a record %+v", *r) }
-	invalid, err := os.ReadFile(filepath.Join(payloadDir, "netflow5_test_invalid01.dat"))
+	invalid, err := os.ReadFile(filepath.Join(payloadDir(t), "netflow5_test_invalid01.dat"))
 	if err != nil {
 		t.Fatal(err)
 	}
-	valid5, _ := os.ReadFile(filepath.Join(payloadDir, "netflow5.dat"))
+	valid5, _ := os.ReadFile(filepath.Join(payloadDir(t), "netflow5.dat"))
 	cases := []struct {
 		name, reason string
 		proto        Protocol

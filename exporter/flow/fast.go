@@ -76,7 +76,7 @@ type dataSet struct {
 
 // dataSets splits a datagram (header of hdr bytes) into its data sets when
 // every set is a data set with a compiled template and the sets tile the
-// datagram; ok is false otherwise, and the caller takes goflow2's path.
+// datagram exactly; ok is false otherwise, and the caller takes goflow2's path.
 func (t *templateStore) dataSets(b []byte, hdr int, version uint16, domain uint32, out []dataSet) (sets []dataSet, ok bool) {
 	t.mu.RLock()
 	defer t.mu.RUnlock()
@@ -84,13 +84,7 @@ func (t *templateStore) dataSets(b []byte, hdr int, version uint16, domain uint3
 	for off+4 <= len(b) {
 		id := binary.BigEndian.Uint16(b[off:])
 		l := int(binary.BigEndian.Uint16(b[off+2:]))
-		if l < 4 {
-			if version == 9 && id == 0 && l == 0 {
-				break // zero padding after the last set (Palo Alto)
-			}
-			return nil, false
-		}
-		if id < 256 || off+l > len(b) || len(out) == cap(out) {
+		if l < 4 || id < 256 || off+l > len(b) || len(out) == cap(out) {
 			return nil, false
 		}
 		c := t.fast[templateKey(version, domain, id)]
@@ -100,8 +94,8 @@ func (t *templateStore) dataSets(b []byte, hdr int, version uint16, domain uint3
 		out = append(out, dataSet{tpl: c, body: b[off+4 : off+l]})
 		off += l
 	}
-	if off < len(b) && version == 10 {
-		return nil, false // IPFIX: trailing bytes are malformed
+	if off < len(b) {
+		return nil, false // IPFIX: trailing bytes are malformed; v9 callers cut padding off first
 	}
 	return out, len(out) > 0
 }

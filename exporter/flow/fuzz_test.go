@@ -12,6 +12,8 @@ import (
 	"github.com/gopacket/gopacket"
 	"github.com/gopacket/gopacket/layers"
 	"github.com/gopacket/gopacket/pcapgo"
+
+	"github.com/minewatch/minewatch/exporter/testsupport"
 )
 
 // fuzzDecoder keeps templates across inputs, as a long-running exporter does,
@@ -30,7 +32,7 @@ func checkRecord(t *testing.T, r *Record) {
 }
 
 func FuzzDecodeNetFlow(f *testing.F) {
-	files, _ := filepath.Glob(filepath.Join(payloadDir, "*.dat"))
+	files, _ := filepath.Glob(filepath.Join(payloadDir(f), "*.dat"))
 	for _, p := range files {
 		if b, err := os.ReadFile(p); err == nil {
 			f.Add(b)
@@ -60,7 +62,7 @@ func FuzzDecodeNetFlow(f *testing.F) {
 
 // sflowPayloads returns the UDP payloads of the sFlow sample captures.
 func sflowPayloads(tb testing.TB) [][]byte {
-	files, _ := filepath.Glob("/work/shared/testdata/real-exports/sflow-pcaps/*.pcap")
+	files, _ := filepath.Glob(filepath.Join(testsupport.Shared(tb, "testdata", "real-exports", "sflow-pcaps"), "*.pcap"))
 	var out [][]byte
 	for _, p := range files {
 		f, err := os.Open(p)

@@ -10,9 +10,15 @@ import (
 	"time"
 
 	"github.com/VictoriaMetrics/metrics"
+
+	"github.com/minewatch/minewatch/exporter/testsupport"
 )
 
-const payloadDir = "/work/shared/testdata/real-exports/netflow-ipfix-payloads"
+// payloadDir is the shared folder of real vendor payloads (see testsupport.SharedDir).
+func payloadDir(tb testing.TB) string {
+	tb.Helper()
+	return testsupport.Shared(tb, "testdata", "real-exports", "netflow-ipfix-payloads")
+}
 
 // vendorKey groups the template and data payloads of one device: the file
 // name up to its first data/template token.
@@ -34,9 +40,10 @@ type decoded struct {
 // decodeRealPayloads feeds every payload, each vendor from its own source
 // address, template payloads before data payloads.
 func decodeRealPayloads(t testing.TB, slowOnly ...bool) (map[string]*decoded, *Decoder) {
-	files, err := filepath.Glob(filepath.Join(payloadDir, "*.dat"))
+	dir := payloadDir(t)
+	files, err := filepath.Glob(filepath.Join(dir, "*.dat"))
 	if err != nil || len(files) < 50 {
-		t.Fatalf("real payloads missing in %s: %v (%d files)", payloadDir, err, len(files))
+		t.Fatalf("real payloads missing in %s: %v (%d files)", dir, err, len(files))
 	}
 	sort.SliceStable(files, func(i, j int) bool {
 		ti, tj := strings.Contains(filepath.Base(files[i]), "tpl"), strings.Contains(filepath.Base(files[j]), "tpl")

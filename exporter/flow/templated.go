@@ -102,6 +102,10 @@ func (d *Decoder) decodeTemplated(src netip.AddrPort, recv time.Time, payload []
 	// Fast path: a datagram of data sets only, all with compiled templates,
 	// is read straight from its bytes. Anything else (templates, options,
 	// unknown or variable-length templates, malformed sets) goes to goflow2.
+	if proto == NetFlowV9 {
+		_, end := v9Extent(payload)
+		payload = payload[:end] // padding after the last set
+	}
 	var setBuf [32]dataSet
 	if sets, ok := s.templates.dataSets(payload, hdr, version, domain, setBuf[:0]); ok && !d.slowOnly {
 		optRate, sysInit, hasInit := s.timing(domain, proto, exportMs, uptimeMs, hasUptime)
@@ -365,24 +369,38 @@ func ntpMillis(b []byte) int64 {
 	return sec*1000 + frac*1000>>32
 }
 
-// fixV9Count makes goflow2 read every flowset of a v9 datagram. goflow2 stops
-// after header.count flowsets, but the RFC's count is records, and exporters
-// disagree (softflowd counts only data records, so its data sets would be
-// skipped). The flowsets that fit the datagram are counted here; zero padding
-// after the last one (Palo Alto) ends the walk; a set that overruns the
-// datagram or has a reserved id still fails the datagram. A copy is made only when the
-// header needs fixing.
-func fixV9Count(b []byte) []byte {
-	n := 0
-	for off := 20; off+4 <= len(b); {
-		l := int(binary.BigEndian.Uint16(b[off+2:]))
-		if l < 4 {
-			break
+// v9Extent walks the flowsets of a v9 datagram and returns how many there
+// are and where the last one ends. The header's count cannot be trusted for
+// this: RFC 3954 counts records (so it is usually larger than the number of
+// flowsets), and softflowd counts data records only. The walk stops where
+// fewer than 4 bytes remain (alignment padding) or at a zero set header (Palo
+// Alto pads with zeros): what follows is padding, ignored by both decode
+// paths. A set header with an impossible length, or a set running past the
+// datagram, is counted and kept, so that goflow2 reports it.
+func v9Extent(b []byte) (sets, end int) {
+	off := 20
+	for off+4 <= len(b) {
+		id, l := binary.BigEndian.Uint16(b[off:]), int(binary.BigEndian.Uint16(b[off+2:]))
+		if id == 0 && l == 0 {
+			return sets, off
 		}
-		n++ // a set running past the end is counted: goflow2 then reports it
+		sets++
+		if l < 4 || off+l > len(b) {
+			return sets, len(b)
+		}
 		off += l
 	}
-	if n <= int(binary.BigEndian.Uint16(b[2:])) {
+	return sets, off
+}
+
+// fixV9Count makes goflow2 read exactly the flowsets v9Extent finds: the
+// header count is set to their number and the padding after them cut off,
+// so that goflow2's path and the in-place path see the same sets. A copy is
+// made only when the header needs fixing: the caller's buffer is never written.
+func fixV9Count(b []byte) []byte {
+	n, end := v9Extent(b)
+	b = b[:end]
+	if n == int(binary.BigEndian.Uint16(b[2:])) {
 		return b
 	}
 	c := append([]byte(nil), b...)

@@ -13,12 +13,13 @@ import (
 	"github.com/gopacket/gopacket/pcapgo"
 
 	"github.com/minewatch/minewatch/exporter/flow"
+	"github.com/minewatch/minewatch/exporter/testsupport"
 )
 
 // A classic pcap of Ethernet with a VLAN tag, replayed into the decode
 // package's Decoder: a TCP packet and a junk UDP payload are skipped.
 func TestPcapEthernetVLANWithDecodeDecoder(t *testing.T) {
-	v5, err := os.ReadFile("/work/shared/testdata/real-exports/netflow-ipfix-payloads/netflow5.dat")
+	v5, err := os.ReadFile(testsupport.Shared(t, "testdata", "real-exports", "netflow-ipfix-payloads", "netflow5.dat"))
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -13,12 +13,13 @@ import (
 	"github.com/gopacket/gopacket/pcapgo"
 
 	"github.com/minewatch/minewatch/exporter/flow"
+	"github.com/minewatch/minewatch/exporter/testsupport"
 )
 
 // A pcapng of raw IP (no link header), IPv4 and IPv6, with one NetFlow v5
 // datagram each on port 2055 and one on an unlisted port.
 func TestPcapngRawIPv4AndIPv6(t *testing.T) {
-	v5, err := os.ReadFile("/work/shared/testdata/real-exports/netflow-ipfix-payloads/netflow5.dat")
+	v5, err := os.ReadFile(testsupport.Shared(t, "testdata", "real-exports", "netflow-ipfix-payloads", "netflow5.dat"))
 	if err != nil {
 		t.Fatal(err)
 	}

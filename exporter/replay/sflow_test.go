@@ -11,9 +11,13 @@ import (
 	"github.com/VictoriaMetrics/metrics"
 
 	"github.com/minewatch/minewatch/exporter/flow"
+	"github.com/minewatch/minewatch/exporter/testsupport"
 )
 
-const sflowDir = "/work/shared/testdata/real-exports/sflow-pcaps"
+func sflowDir(tb testing.TB) string {
+	tb.Helper()
+	return testsupport.Shared(tb, "testdata", "real-exports", "sflow-pcaps")
+}
 
 // tcpdumpSamples reads tcpdump's -v decode beside a capture: for each flow
 // sample, its sampling rate and the frame length of its raw packet header.
@@ -43,12 +47,12 @@ func tcpdumpSamples(t *testing.T, path string) (n int, bytes uint64) {
 func TestSFlowCapturesMatchTcpdump(t *testing.T) {
 	for _, name := range []string{"sflow-print-v6", "sflow_expanded", "sflow_multiple_counter_30_pdus", "sflow_print-segv"} {
 		t.Run(name, func(t *testing.T) {
-			wantN, wantBytes := tcpdumpSamples(t, filepath.Join(sflowDir, name+".out"))
+			wantN, wantBytes := tcpdumpSamples(t, filepath.Join(sflowDir(t), name+".out"))
 			d := flow.NewDecoder(flow.Options{Metrics: metrics.NewSet()})
 			var n int
 			var bytes uint64
 			var recs []flow.Record
-			st, err := File(filepath.Join(sflowDir, name+".pcap"), d, Options{}, func(r *flow.Record) {
+			st, err := File(filepath.Join(sflowDir(t), name+".pcap"), d, Options{}, func(r *flow.Record) {
 				n++
 				bytes += r.Bytes
 				recs = append(recs, *r)
@@ -77,7 +81,7 @@ func TestSFlowCapturesMatchTcpdump(t *testing.T) {
 					t.Errorf("NetFlow v5 on the sFlow port: %d errors, want 5", st.Errors)
 				}
 				var v5 int
-				if _, err := File(filepath.Join(sflowDir, name+".pcap"), d, Options{Mode: Auto}, func(r *flow.Record) {
+				if _, err := File(filepath.Join(sflowDir(t), name+".pcap"), d, Options{Mode: Auto}, func(r *flow.Record) {
 					if r.Protocol == flow.NetFlowV5 {
 						v5++
 					}
