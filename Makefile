@@ -23,9 +23,18 @@ test-go:
 	$(GO) vet ./...
 	$(GO) test -count=1 -timeout 30m ./...
 
+# The seeds (exporter/flow/testdata/fuzz: real vendor payloads and every input
+# that once failed) also run as plain tests in test-go. A failure found here
+# is written by Go below that folder; it is printed, so that it can be added
+# to the corpus from CI's log and replayed by `go test`.
+FUZZ_TARGETS := FuzzDecodeNetFlow FuzzDecodeSFlow
 fuzz:
-	$(GO) test -run '^$$' -fuzz '^FuzzDecodeNetFlow$$' -fuzztime $(FUZZTIME) ./exporter/flow
-	$(GO) test -run '^$$' -fuzz '^FuzzDecodeSFlow$$' -fuzztime $(FUZZTIME) ./exporter/flow
+	@for t in $(FUZZ_TARGETS); do \
+	  $(GO) test -run '^$$' -fuzz "^$$t\$$" -fuzztime $(FUZZTIME) ./exporter/flow || { \
+	    echo "fuzz: $$t failed; new failing inputs (commit them under exporter/flow/testdata/fuzz/$$t):"; \
+	    git status --porcelain --untracked-files=all exporter/flow/testdata/fuzz | while read -r _ f; do echo "== $$f"; cat "$$f"; done; \
+	    exit 1; }; \
+	done
 
 # The native demo: fetches the Debian binaries it needs into .cache/debs when
 # they are not installed (no root), then runs the stack on loopback.
