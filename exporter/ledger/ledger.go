@@ -17,6 +17,8 @@ import (
 	"strings"
 
 	"github.com/gaissmai/bart"
+
+	"github.com/minewatch/minewatch/exporter/names"
 )
 
 // Sectors are the allowed unit sectors.
@@ -27,7 +29,7 @@ var Kinds = []string{"server", "gpu-workstation", "pc", "lab-pc", "other"}
 
 // Unassigned is the reserved unit label of internal addresses outside every
 // unit's ranges; no unit may use it as its id.
-const Unassigned = "unassigned"
+const Unassigned = names.Unassigned
 
 // Person is someone responsible: a unit's lead gets the alert emails.
 type Person struct {
