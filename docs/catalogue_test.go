@@ -425,3 +425,42 @@ func TestRepositoryNamesOnlyCatalogueMetrics(t *testing.T) {
 		t.Fatalf("only %d files read: not the repository", files)
 	}
 }
+
+// TestReadmeSignalTable: the README's short table of signals names the
+// catalogue's signals with their points (its evidence column is its own).
+func TestReadmeSignalTable(t *testing.T) {
+	b, err := os.ReadFile("../README.md")
+	if err != nil {
+		t.Fatal(err)
+	}
+	got := map[string]string{}
+	in := false
+	for _, l := range strings.Split(string(b), "\n") {
+		switch {
+		case strings.HasPrefix(l, "| signal | points |"):
+			in = true
+		case in && strings.HasPrefix(l, "|---"):
+		case in && strings.HasPrefix(l, "|"):
+			cells := strings.Split(l, "|")
+			if len(cells) < 4 {
+				t.Fatalf("README.md: short row %q", l)
+			}
+			id := strings.Trim(strings.TrimSpace(cells[1]), "`")
+			got[id] = strings.ReplaceAll(strings.TrimSpace(cells[2]), "−", "-")
+		default:
+			in = false
+		}
+	}
+	if len(got) == 0 {
+		t.Fatal(`README.md has no "| signal | points |" table`)
+	}
+	for _, s := range names.Signals() {
+		if p, ok := got[s.ID]; !ok || p != s.PointsText() {
+			t.Errorf("README.md signal table: %s has points %q, exporter/names %q", s.ID, p, s.PointsText())
+		}
+		delete(got, s.ID)
+	}
+	for id := range got {
+		t.Errorf("README.md signal table lists %s, which exporter/names does not define", id)
+	}
+}

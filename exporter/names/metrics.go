@@ -1,5 +1,7 @@
 package names
 
+import "sort"
+
 // Metric names. The exporter writes the detection, ledger, intel and health
 // metrics; the case command writes CaseDisposition.
 const (
@@ -157,4 +159,21 @@ func Recorded(name string) bool {
 // catalogue check uses it to pick minewatch's series out of a scrape.
 func Ours(name string) bool {
 	return len(name) > len(metricPrefix) && name[:len(metricPrefix)] == metricPrefix
+}
+
+// Labels returns every label name the catalogue's metrics carry, sorted:
+// the exporter sets these itself, so configured extra labels may not reuse them.
+func Labels() []string {
+	seen := map[string]bool{}
+	var out []string
+	for _, m := range catalogue {
+		for _, l := range m.Labels {
+			if !seen[l] {
+				seen[l] = true
+				out = append(out, l)
+			}
+		}
+	}
+	sort.Strings(out)
+	return out
 }
