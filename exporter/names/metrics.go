@@ -44,10 +44,9 @@ const (
 	DroppedNoInternal = "no_internal_side"
 )
 
-const (
-	metricPrefix   = "minewatch_"
-	recordedPrefix = "minewatch:" // series the alert rules record (vmalert writes them)
-)
+// metricPrefix starts every catalogue name; series the alert rules record
+// start with "minewatch:" instead and are not in the catalogue.
+const metricPrefix = "minewatch_"
 
 // Kind is a metric's type in the Prometheus sense.
 type Kind string
@@ -141,18 +140,13 @@ func MetricNames() map[string]bool {
 
 // LookupMetric returns the catalogue entry of name.
 func LookupMetric(name string) (Metric, bool) {
-	for _, m := range Metrics() {
+	for _, m := range catalogue {
 		if m.Name == name {
+			m.Labels = append([]string(nil), m.Labels...)
 			return m, true
 		}
 	}
 	return Metric{}, false
-}
-
-// Recorded reports whether name is a series recorded by the alert rules
-// (vmalert writes those, named minewatch:…), not one of the catalogue.
-func Recorded(name string) bool {
-	return len(name) > len(recordedPrefix) && name[:len(recordedPrefix)] == recordedPrefix
 }
 
 // Ours reports whether name is a minewatch metric (catalogue or not): the

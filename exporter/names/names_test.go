@@ -1,6 +1,7 @@
 package names
 
 import (
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -37,7 +38,7 @@ func TestLocation(t *testing.T) {
 func TestCatalogueWellFormed(t *testing.T) {
 	seen := map[string]bool{}
 	for _, m := range Metrics() {
-		if seen[m.Name] || !Ours(m.Name) || Recorded(m.Name) {
+		if seen[m.Name] || !Ours(m.Name) || strings.Contains(m.Name, ":") {
 			t.Errorf("%s: duplicate or not a minewatch_ name", m.Name)
 		}
 		seen[m.Name] = true
@@ -50,6 +51,16 @@ func TestCatalogueWellFormed(t *testing.T) {
 	}
 	if len(MetricNames()) != len(seen) {
 		t.Error("MetricNames disagrees with Metrics")
+	}
+	if m, ok := LookupMetric(HostMining); !ok || m.Name != HostMining || m.Labels[2] != "class" {
+		t.Errorf("LookupMetric(%s) = %+v, %v", HostMining, m, ok)
+	}
+	if _, ok := LookupMetric("minewatch_host_suspect"); ok {
+		t.Error("a metric nothing writes is in the catalogue")
+	}
+	labels := Labels()
+	if !slices.IsSorted(labels) || !slices.Contains(labels, "research") || slices.Contains(labels, "") {
+		t.Errorf("Labels() = %v", labels)
 	}
 	ids := map[string]bool{}
 	for _, s := range Signals() {
