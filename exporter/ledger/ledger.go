@@ -21,8 +21,8 @@ import (
 	"github.com/minewatch/minewatch/exporter/names"
 )
 
-// Sectors are the allowed unit sectors.
-var Sectors = []string{"school", "government", "soe", "netcafe", "institution", "enterprise", "isp"}
+// Sectors are the allowed unit sectors (names owns them and their labels).
+var Sectors = names.SectorIDs()
 
 // Kinds are the allowed asset kinds.
 var Kinds = []string{"server", "gpu-workstation", "pc", "lab-pc", "other"}

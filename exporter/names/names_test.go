@@ -79,3 +79,21 @@ func TestCatalogueWellFormed(t *testing.T) {
 		t.Errorf("research points %q", got)
 	}
 }
+
+func TestSectors(t *testing.T) {
+	ids := SectorIDs()
+	if len(ids) != len(Sectors()) || len(ids) != 7 || ids[0] != "school" {
+		t.Fatalf("sector ids %v", ids)
+	}
+	for _, s := range Sectors() {
+		if s.Zh == "" || s.En == "" || !ValidUnitID(s.ID) {
+			t.Errorf("sector %+v", s)
+		}
+	}
+	if got := SectorLabel("soe"); got != "国有企业 SOE" {
+		t.Errorf("SectorLabel(soe) = %q", got)
+	}
+	if got := SectorLabel("farm"); got != "farm" {
+		t.Errorf("SectorLabel of an unknown id = %q", got)
+	}
+}
