@@ -55,7 +55,7 @@ func TestCatalogueWellFormed(t *testing.T) {
 	if m, ok := LookupMetric(HostMining); !ok || m.Name != HostMining || m.Labels[2] != "class" {
 		t.Errorf("LookupMetric(%s) = %+v, %v", HostMining, m, ok)
 	}
-	if _, ok := LookupMetric("minewatch_host_suspect"); ok {
+	if _, ok := LookupMetric(metricPrefix + "host_suspect"); ok {
 		t.Error("a metric nothing writes is in the catalogue")
 	}
 	labels := Labels()
