@@ -8,12 +8,13 @@ import (
 	"net/url"
 	"os"
 	"path/filepath"
-	"regexp"
 	"strings"
 	"time"
 
 	"github.com/prometheus/common/model"
 	"gopkg.in/yaml.v3"
+
+	"github.com/minewatch/minewatch/exporter/names"
 )
 
 // Unit is what routing needs to know about one unit of the ledger.
@@ -49,9 +50,6 @@ type Rendered struct {
 	Template []byte // TemplateFile, to be written in the same directory
 }
 
-// unitID is the ledger's id syntax; it keeps ids safe inside matchers and receiver names.
-var unitID = regexp.MustCompile(`^[A-Za-z0-9][A-Za-z0-9._-]*$`)
-
 // Render builds the Alertmanager configuration for the given units.
 func Render(units []Unit, o Options) (*Rendered, error) {
 	if err := o.check(); err != nil {
@@ -64,8 +62,8 @@ func Render(units []Unit, o Options) (*Rendered, error) {
 	// to the unit's own route.
 	routes = append(routes, route{Receiver: "bureau", Matchers: []string{`escalate="bureau"`}, Continue: true})
 	for _, u := range units {
-		if !unitID.MatchString(u.ID) {
-			return nil, fmt.Errorf("unit %q: id must be ASCII letters, digits, '.', '_' or '-'", u.ID)
+		if !names.ValidUnitID(u.ID) { // the ledger's rule: keeps ids safe inside matchers and receiver names
+			return nil, fmt.Errorf("unit %q: %s", u.ID, names.UnitIDRule)
 		}
 		if seen[u.ID] {
 			return nil, fmt.Errorf("unit %q appears twice", u.ID)

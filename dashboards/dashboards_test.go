@@ -1,7 +1,7 @@
 package dashboards
 
 import (
-	"github.com/minewatch/minewatch/docs"
+	"github.com/minewatch/minewatch/exporter/names"
 
 	"bytes"
 	"encoding/json"
@@ -141,13 +141,13 @@ func TestDashboardsAndTitles(t *testing.T) {
 	}
 }
 
-// catalogue reads the metric names of docs/metrics.md and the names recorded by the
-// vmalert rules (dashboards may use both).
+// catalogue is the metric catalogue (exporter/names, which docs/metrics.md lists)
+// and the names recorded by the vmalert rules (dashboards may use both).
 func catalogue(t *testing.T) map[string]bool {
 	t.Helper()
-	names := docs.MetricNames()
-	if len(names) < 10 {
-		t.Fatalf("only %d metrics in docs/metrics.md", len(names))
+	known := names.MetricNames()
+	if len(known) < 10 {
+		t.Fatalf("only %d metrics in the catalogue", len(known))
 	}
 	rules, _ := filepath.Glob("../alerts/rules/*.yml")
 	for _, p := range rules {
@@ -168,12 +168,12 @@ func catalogue(t *testing.T) map[string]bool {
 		for _, g := range rf.Groups {
 			for _, r := range g.Rules {
 				if r.Record != "" {
-					names[r.Record] = true
+					known[r.Record] = true
 				}
 			}
 		}
 	}
-	return names
+	return known
 }
 
 var varRef = regexp.MustCompile(`\$\{?([A-Za-z_][A-Za-z0-9_]*)`)

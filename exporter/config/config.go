@@ -4,6 +4,7 @@
 package config
 
 import (
+	"github.com/minewatch/minewatch/exporter/names"
 	"github.com/minewatch/minewatch/exporter/yamlcheck"
 
 	"errors"
@@ -339,8 +340,7 @@ func (c *Config) decode(w walker, root *yaml.Node) {
 var labelName = regexp.MustCompile(`^[a-zA-Z_][a-zA-Z0-9_]*$`)
 
 // reservedLabels are set by the exporter itself on its series.
-var reservedLabels = []string{"ip", "unit", "class", "pool", "coin", "signal", "source", "protocol", "reason",
-	"list", "kind", "name", "sector", "parent", "asset", "location", "department", "owner", "research", "stage", "note"}
+var reservedLabels = names.Labels()
 
 // Validate checks every value, including fields set by flags after Load.
 // Errors about values that came from the file name its line; values changed

@@ -10,6 +10,8 @@ import (
 	"time"
 
 	"github.com/VictoriaMetrics/metrics"
+
+	"github.com/minewatch/minewatch/exporter/names"
 )
 
 // Options configure a Decoder. Zero values pick safe defaults.
@@ -152,11 +154,11 @@ func (d *Decoder) newSource(name string, addr netip.Addr) *source {
 	s := &source{name: name, set: d.set, errs: map[string]*metrics.Counter{}, lastLog: map[string]time.Time{},
 		sampling: map[uint32]uint32{}, sysInitMs: map[uint32]int64{}}
 	s.override = d.opts.Sampling[addr]
-	gauge := d.set.GetOrCreateGauge(fmt.Sprintf(`minewatch_flow_templates{source=%q}`, name), nil)
+	gauge := d.set.GetOrCreateGauge(fmt.Sprintf(`%s{source=%q}`, names.FlowTemplates, name), nil)
 	s.templates = newTemplateStore(d.opts.MaxTemplates, &d.templates, int64(d.opts.MaxTotalTemplates), func(n int) { gauge.Set(float64(n)) })
 	for p := Protocol(0); p <= SFlowV5; p++ {
-		s.packets[p] = d.set.GetOrCreateCounter(fmt.Sprintf(`minewatch_flow_packets_total{source=%q,protocol=%q}`, name, p))
-		s.records[p] = d.set.GetOrCreateCounter(fmt.Sprintf(`minewatch_flow_records_total{source=%q,protocol=%q}`, name, p))
+		s.packets[p] = d.set.GetOrCreateCounter(fmt.Sprintf(`%s{source=%q,protocol=%q}`, names.FlowPackets, name, p))
+		s.records[p] = d.set.GetOrCreateCounter(fmt.Sprintf(`%s{source=%q,protocol=%q}`, names.FlowRecords, name, p))
 	}
 	return s
 }
@@ -191,7 +193,7 @@ func (d *Decoder) fail(s *source, p Protocol, reason string, err error) error {
 	s.mu.Lock()
 	c := s.errs[key]
 	if c == nil {
-		c = s.set.GetOrCreateCounter(fmt.Sprintf(`minewatch_flow_decode_errors_total{source=%q,protocol=%q,reason=%q}`, s.name, p, reason))
+		c = s.set.GetOrCreateCounter(fmt.Sprintf(`%s{source=%q,protocol=%q,reason=%q}`, names.FlowDecodeErrors, s.name, p, reason))
 		s.errs[key] = c
 	}
 	logIt := now.Sub(s.lastLog[key]) >= d.opts.LogEvery

@@ -16,6 +16,8 @@ import (
 	"time"
 
 	"github.com/VictoriaMetrics/metrics"
+
+	"github.com/minewatch/minewatch/exporter/names"
 )
 
 // Resolver looks up a domain's addresses; *net.Resolver satisfies it.
@@ -74,7 +76,7 @@ func NewStore(opts Options) *Store {
 		kick:          make(chan struct{}, 1),
 		lists:         map[string]*List{},
 		resolved:      map[string][]netip.Addr{},
-		resolveErrors: metrics.GetOrCreateCounter("minewatch_intel_resolve_errors_total"),
+		resolveErrors: metrics.GetOrCreateCounter(names.IntelResolveErrors),
 	}
 	s.cur.Store(NewSet(nil, nil, nil))
 	return s
@@ -110,12 +112,12 @@ func (s *Store) Load() error {
 		}
 		label := listLabel(path)
 		if err != nil {
-			metrics.GetOrCreateCounter(fmt.Sprintf(`minewatch_intel_reload_errors_total{list=%q}`, label)).Inc()
-			metrics.GetOrCreateGauge(fmt.Sprintf(`minewatch_intel_last_reload_success{list=%q}`, label), nil).Set(0)
+			metrics.GetOrCreateCounter(fmt.Sprintf(`%s{list=%q}`, names.IntelReloadErrors, label)).Inc()
+			metrics.GetOrCreateGauge(fmt.Sprintf(`%s{list=%q}`, names.IntelLastReloadSuccess, label), nil).Set(0)
 			errs = append(errs, err)
 			continue
 		}
-		metrics.GetOrCreateGauge(fmt.Sprintf(`minewatch_intel_last_reload_success{list=%q}`, label), nil).Set(1)
+		metrics.GetOrCreateGauge(fmt.Sprintf(`%s{list=%q}`, names.IntelLastReloadSuccess, label), nil).Set(1)
 		parsed[path] = l
 	}
 	s.mu.Lock()
@@ -163,7 +165,7 @@ func (s *Store) rebuildLocked() *Set {
 	for _, p := range s.Files() {
 		label := listLabel(p)
 		for _, k := range Kinds {
-			metrics.GetOrCreateGauge(fmt.Sprintf(`minewatch_intel_entries{list=%q,kind=%q}`, label, k), nil).Set(float64(set.Count(p, k)))
+			metrics.GetOrCreateGauge(fmt.Sprintf(`%s{list=%q,kind=%q}`, names.IntelEntries, label, k), nil).Set(float64(set.Count(p, k)))
 		}
 	}
 	s.cur.Store(set)

@@ -17,17 +17,19 @@ import (
 	"strings"
 
 	"github.com/gaissmai/bart"
+
+	"github.com/minewatch/minewatch/exporter/names"
 )
 
-// Sectors are the allowed unit sectors.
-var Sectors = []string{"school", "government", "soe", "netcafe", "institution", "enterprise", "isp"}
+// Sectors are the allowed unit sectors (names owns them and their labels).
+var Sectors = names.SectorIDs()
 
 // Kinds are the allowed asset kinds.
 var Kinds = []string{"server", "gpu-workstation", "pc", "lab-pc", "other"}
 
 // Unassigned is the reserved unit label of internal addresses outside every
 // unit's ranges; no unit may use it as its id.
-const Unassigned = "unassigned"
+const Unassigned = names.Unassigned
 
 // Person is someone responsible: a unit's lead gets the alert emails.
 type Person struct {

@@ -216,6 +216,15 @@ assets:
 			`ledger.yaml:2: units[0].id: "unassigned" is reserved`,
 			`ledger.yaml:3: units[1].parent: parent chain of "x" loops back to "x"`,
 		}},
+		{"unit ids outside the rule", "ledger.yaml", `units:
+  - {id: School-A, name: 甲, sector: school}
+  - {id: -a, name: 乙, sector: school}
+  - {id: ".b", name: 丙, sector: school}
+`, []string{
+			`ledger.yaml:2: units[0].id: "School-A": a unit id may use only a-z, 0-9,`,
+			`ledger.yaml:3: units[1].id: "-a": a unit id may use only a-z, 0-9,`,
+			`ledger.yaml:4: units[2].id: ".b": a unit id may use only a-z, 0-9,`,
+		}},
 		{"missing fields", "ledger.yaml", `units:
   - id: a
   - name: 乙

@@ -1,11 +1,15 @@
 package ledger
 
-import "github.com/VictoriaMetrics/metrics"
+import (
+	"github.com/VictoriaMetrics/metrics"
+
+	"github.com/minewatch/minewatch/exporter/names"
+)
 
 var (
-	unitsGauge  = metrics.GetOrCreateGauge("minewatch_ledger_units", nil)
-	assetsGauge = metrics.GetOrCreateGauge("minewatch_ledger_assets", nil)
-	reloadGauge = metrics.GetOrCreateGauge("minewatch_ledger_last_reload_success", nil)
+	unitsGauge  = metrics.GetOrCreateGauge(names.LedgerUnits, nil)
+	assetsGauge = metrics.GetOrCreateGauge(names.LedgerAssets, nil)
+	reloadGauge = metrics.GetOrCreateGauge(names.LedgerLastReloadSuccess, nil)
 )
 
 // RecordLoad publishes the outcome of a (re)load: the sizes of the ledger now

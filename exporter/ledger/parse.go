@@ -1,8 +1,6 @@
 package ledger
 
 import (
-	"github.com/minewatch/minewatch/exporter/yamlcheck"
-
 	"bytes"
 	"encoding/csv"
 	"errors"
@@ -15,20 +13,10 @@ import (
 	"unicode/utf8"
 
 	"gopkg.in/yaml.v3"
-)
 
-func validID(id string) bool {
-	if id == "" {
-		return false
-	}
-	for i := 0; i < len(id); i++ {
-		c := id[i]
-		if !(c >= 'a' && c <= 'z' || c >= '0' && c <= '9' || c == '-' || c == '_' || c == '.') {
-			return false
-		}
-	}
-	return true
-}
+	"github.com/minewatch/minewatch/exporter/names"
+	"github.com/minewatch/minewatch/exporter/yamlcheck"
+)
 
 // parsePrefix accepts a CIDR or a bare address (one host). Host bits must be
 // zero: "10.20.1.0/16" is more often a typo than a shorthand.
@@ -107,8 +95,8 @@ func (w walker) unit(n *yaml.Node, path string) (rawUnit, bool) {
 			idNode = v
 			u.ID = w.str(v, field)
 			ru.at = pos{w.File, v.Line, field}
-			if u.ID != "" && !validID(u.ID) {
-				w.errf(v, field, "%q: a unit id may use only a-z, 0-9, '-', '_' and '.' (it becomes a metric label)", u.ID)
+			if u.ID != "" && !names.ValidUnitID(u.ID) {
+				w.errf(v, field, "%q: %s (it becomes a metric label)", u.ID, names.UnitIDRule)
 				u.ID = ""
 			} else if u.ID == Unassigned {
 				w.errf(v, field, "%q is reserved for internal addresses outside every unit", u.ID)

@@ -15,6 +15,7 @@ import (
 	"github.com/minewatch/minewatch/exporter/flow"
 	"github.com/minewatch/minewatch/exporter/intel"
 	"github.com/minewatch/minewatch/exporter/ledger"
+	"github.com/minewatch/minewatch/exporter/names"
 	"github.com/minewatch/minewatch/exporter/score"
 )
 
@@ -46,7 +47,7 @@ func New(opts Options) (*Pipeline, error) {
 	p := &Pipeline{
 		intel:           opts.Intel,
 		engine:          score.New(opts.Detect),
-		droppedExternal: metrics.GetOrCreateCounter(`minewatch_flow_dropped_records_total{reason="no_internal_side"}`),
+		droppedExternal: metrics.GetOrCreateCounter(names.FlowDroppedRecords + `{reason="` + names.DroppedNoInternal + `"}`),
 	}
 	p.ledger.Store(opts.Ledger)
 	return p, nil

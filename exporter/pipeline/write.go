@@ -6,11 +6,12 @@ import (
 	"strconv"
 	"strings"
 
+	"github.com/minewatch/minewatch/exporter/names"
 	"github.com/minewatch/minewatch/exporter/score"
 )
 
 // WriteMetrics writes the per-host series of the hosts worth watching, and the
-// unit info series, in the Prometheus text format (docs/metrics.md).
+// unit info series, in the Prometheus text format (names' catalogue, docs/metrics.md).
 // tsMillis > 0 stamps every sample: replays and simulations write history on
 // the flow clock through VictoriaMetrics' import API; 0 leaves samples unstamped
 // for /metrics scrapes and pushes.
@@ -23,29 +24,29 @@ func (p *Pipeline) WriteMetrics(w io.Writer, tsMillis int64) {
 	}
 	led := p.ledger.Load()
 	for _, u := range led.Units() {
-		sample(bw, "minewatch_unit_info", ts, 1, "unit", u.ID, "name", u.Name, "sector", u.Sector, "parent", u.Parent)
+		sample(bw, names.UnitInfo, ts, 1, "unit", u.ID, "name", u.Name, "sector", u.Sector, "parent", u.Parent)
 	}
 	p.engine.Watched(func(r *score.Report) {
 		ip := r.IP.String()
-		sample(bw, "minewatch_host_score", ts, r.Score, "ip", ip, "unit", r.Unit)
+		sample(bw, names.HostScore, ts, r.Score, "ip", ip, "unit", r.Unit)
 		mining := 0.0
 		if r.Mining {
 			mining = 1
 		}
-		sample(bw, "minewatch_host_mining", ts, mining, "ip", ip, "unit", r.Unit, "class", r.Class)
-		sample(bw, "minewatch_host_machines", ts, float64(r.Machines), "ip", ip, "unit", r.Unit)
+		sample(bw, names.HostMining, ts, mining, "ip", ip, "unit", r.Unit, "class", r.Class)
+		sample(bw, names.HostMachines, ts, float64(r.Machines), "ip", ip, "unit", r.Unit)
 		for _, pc := range r.PoolContacts {
 			coin := pc.Coin
 			if coin == "" {
 				coin = "unknown"
 			}
-			sample(bw, "minewatch_pool_contacts_total", ts, float64(pc.Count), "ip", ip, "unit", r.Unit, "pool", pc.Pool, "coin", coin)
+			sample(bw, names.PoolContacts, ts, float64(pc.Count), "ip", ip, "unit", r.Unit, "pool", pc.Pool, "coin", coin)
 		}
 		for _, reason := range r.Reasons {
-			sample(bw, "minewatch_host_signal_points", ts, reason.Points, "ip", ip, "unit", r.Unit, "signal", reason.Signal)
+			sample(bw, names.HostSignalPoints, ts, reason.Points, "ip", ip, "unit", r.Unit, "signal", reason.Signal)
 		}
 		if a := led.Asset(r.IP); a != nil {
-			sample(bw, "minewatch_host_info", ts, 1, "ip", ip, "unit", r.Unit, "asset", a.Name, "kind", a.Kind,
+			sample(bw, names.HostInfo, ts, 1, "ip", ip, "unit", r.Unit, "asset", a.Name, "kind", a.Kind,
 				"location", a.Location, "department", a.Department, "owner", a.Owner, "research", strconv.FormatBool(a.Research))
 		}
 	})

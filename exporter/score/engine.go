@@ -212,6 +212,10 @@ func (s *session) init(o *Observation) *session {
 const (
 	minuteMs = 60_000
 	hourMs   = 3_600_000
+	// Stratum's message cadence, the periodicity signal's window (its label
+	// in names says the same; a test keeps them in step).
+	periodMinMs = 10_000
+	periodMaxMs = 200_000
 )
 
 func (s *session) add(o *Observation, msg bool) {
@@ -249,7 +253,7 @@ func (s *session) add(o *Observation, msg bool) {
 	// start within a second and are not a gap.
 	if g := o.Start - s.lastStart; s.lastStart != 0 && g > 1000 {
 		s.gapsAll++
-		if g >= 10_000 && g <= 200_000 {
+		if g >= periodMinMs && g <= periodMaxMs {
 			s.gapsIn++
 		}
 	}

@@ -5,6 +5,8 @@ import (
 	"math/bits"
 	"net/netip"
 	"time"
+
+	"github.com/minewatch/minewatch/exporter/names"
 )
 
 // The signals, in the order of their points in host.points.
@@ -20,31 +22,32 @@ const (
 	nSignals
 )
 
-var signalNames = [nSignals]string{"pool_contact", "pool_contact_shared", "stratum_profile", "periodicity",
-	"persistence", "port_hint", "donation_cadence", "research_asset"}
-
-var signalText = [nSignals]string{
-	"连接已登记矿池 contacted a listed mining pool",
-	"连接矿池域名解析出的地址(可能为共享CDN) contacted an address a pool domain resolves to (may be a shared CDN)",
-	"Stratum会话特征:长连接、小包、低速率、对端推送任务 Stratum-like session: long-lived, small packets, low rate, jobs pushed by the remote",
-	"报文每10–200秒周期出现 records recur every 10–200 s",
-	"跨多个小时持续活动 active across many hours",
-	"常见矿池端口 well-known pool port",
-	"XMRig捐赠节奏:每80–120分钟约1分钟会话 XMRig donation cadence: ~1 min visit every 80–120 min",
-	"登记的科研算力 registered research compute",
+// signalDefs are the engine's signals by index; ids, labels and points are
+// names' (one definition for the engine, the catalogue and the docs).
+var signalDefs = [nSignals]names.Signal{
+	sigPool:        names.SignalOf(names.PoolContact),
+	sigPoolShared:  names.SignalOf(names.PoolContactShared),
+	sigStratum:     names.SignalOf(names.StratumProfile),
+	sigPeriodicity: names.SignalOf(names.Periodicity),
+	sigPersistence: names.SignalOf(names.Persistence),
+	sigPortHint:    names.SignalOf(names.PortHint),
+	sigDonation:    names.SignalOf(names.DonationCadence),
+	sigResearch:    names.SignalOf(names.ResearchAsset),
 }
 
-// Points per signal (see the package comment for the rationale).
-const (
-	ptsPool        = 55
-	ptsPoolShared  = 20
-	ptsStratum     = 35
-	ptsPeriodicity = 15
-	ptsPersistence = 15
-	ptsPortHint    = 10
-	ptsDonation    = 25
-	ptsResearch    = -30
+// Points per signal, from names (see the package comment for the rationale).
+var (
+	ptsPool        = points(sigPool)
+	ptsPoolShared  = points(sigPoolShared)
+	ptsStratum     = points(sigStratum)
+	ptsPeriodicity = points(sigPeriodicity)
+	ptsPersistence = points(sigPersistence)
+	ptsPortHint    = points(sigPortHint)
+	ptsDonation    = points(sigDonation)
+	ptsResearch    = points(sigResearch)
 )
+
+func points(k int) float32 { return float32(signalDefs[k].Points) }
 
 // poolPorts are ports pools commonly listen on; weak evidence, used only
 // together with a mining-like session.
@@ -52,9 +55,9 @@ var poolPorts = map[uint16]bool{3333: true, 3334: true, 3335: true, 4444: true, 
 	8888: true, 9999: true, 14433: true, 14444: true, 45560: true, 45700: true, 1800: true, 3032: true, 10128: true,
 	10300: true, 20580: true, 20535: true}
 
-// shanghai gives hours of day for the day/night rhythm; the campaign's users
-// all live on UTC+8.
-var shanghai = time.FixedZone("CST", 8*3600)
+// shanghai gives hours of day for the day/night rhythm: the campaign's
+// users all live on Beijing time.
+var shanghai = names.Location()
 
 // Stratum's cadence: a job pushed every 10–120 s and a share submitted every
 // 15–60 s per connection, each answered, plus TCP ACKs: about 5–15 packets a
@@ -129,7 +132,7 @@ func (e *Engine) Evaluate(now int64) {
 			e.evalHost(h, now, window, quiet)
 			// Hosts flagged in the first hour of watching were mining before
 			// it began: when they started is unknown, so they start nothing together.
-			if h.mining && h.unit != "unassigned" && h.flaggedSince > e.first.Load()+hourMs {
+			if h.mining && h.unit != names.Unassigned && h.flaggedSince > e.first.Load()+hourMs {
 				starts[h.unit] = append(starts[h.unit], flagStart{ip, h.flaggedSince})
 			}
 			if h.lastSeen < now-window && !h.mining {
@@ -216,9 +219,9 @@ func (e *Engine) evalHost(h *host, now, window, quiet int64) {
 			case n >= 12:
 				sp[sigPersistence] = ptsPersistence
 			case n >= 6:
-				sp[sigPersistence] = 10
+				sp[sigPersistence] = ptsPersistence * 2 / 3
 			case n >= 3:
-				sp[sigPersistence] = 5
+				sp[sigPersistence] = ptsPersistence / 3
 			}
 		}
 		if s.visitGaps >= 2 && now-s.last <= 3*hourMs {
@@ -306,7 +309,7 @@ func (e *Engine) report(ip netip.Addr, h *host) *Report {
 		if p == 0 {
 			continue
 		}
-		reason := Reason{Signal: signalNames[k], Points: float64(p), Detail: signalText[k]}
+		reason := Reason{Signal: signalDefs[k].ID, Points: float64(p), Detail: signalDefs[k].Label()}
 		if best != nil && k != sigResearch {
 			reason.Remote = netip.AddrPortFrom(best.remote, best.port).String()
 			reason.Since = best.first

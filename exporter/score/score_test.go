@@ -1,10 +1,14 @@
 package score
 
 import (
+	"fmt"
 	"math/rand/v2"
 	"net/netip"
+	"strings"
 	"testing"
 	"time"
+
+	"github.com/minewatch/minewatch/exporter/names"
 )
 
 var t0 = time.Date(2026, 11, 16, 0, 0, 0, 0, time.UTC).UnixMilli()
@@ -262,5 +266,28 @@ func TestConcurrentObserve(t *testing.T) {
 	}
 	if st := e.Stats(); st.Hosts != 4*20000 {
 		t.Fatalf("hosts %d, want %d", st.Hosts, 4*20000)
+	}
+}
+
+// The signals' labels state the engine's numbers: a change of the window
+// must change the label (and so docs/metrics.md, which a docs test compares).
+func TestSignalLabelsStateTheEngine(t *testing.T) {
+	per := names.SignalOf(names.Periodicity)
+	for _, want := range []string{fmt.Sprintf("%d–%d s", periodMinMs/1000, periodMaxMs/1000), fmt.Sprintf("%d–%d秒", periodMinMs/1000, periodMaxMs/1000)} {
+		if !strings.Contains(per.Label(), want) {
+			t.Errorf("periodicity label %q does not say %q", per.Label(), want)
+		}
+	}
+	seen := map[string]bool{}
+	for _, s := range signalDefs {
+		seen[s.ID] = true
+	}
+	for _, s := range names.Signals() {
+		if !seen[s.ID] {
+			t.Errorf("names lists signal %s the engine has no slot for", s.ID)
+		}
+	}
+	if len(seen) != len(names.Signals()) {
+		t.Errorf("engine has %d signals, names %d", len(seen), len(names.Signals()))
 	}
 }

@@ -55,7 +55,7 @@ type session struct {
 	pkts       uint64 // both directions, scaled by sampling
 	inPkts     uint64
 	inBytes    uint64
-	gapsIn     uint32 // gaps between record starts within 10–200 s
+	gapsIn     uint32 // gaps between record starts within periodMinMs–periodMaxMs
 	gapsAll    uint32
 	hours      uint64 // ring of hours (of the window) with activity
 	hoursBase  int64  // hour number of bit 0

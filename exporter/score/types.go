@@ -4,17 +4,20 @@
 // a replayed day or a simulated week scores in seconds and deterministically.
 //
 // The score (0–100) adds points per signal; a host is flagged at or above the
-// threshold (default 50). Signals and their points (see README.md):
+// threshold (default 50). The signals' ids, labels and points are defined in
+// exporter/names (listed in docs/metrics.md); what earns each one is here:
 //
-//	pool_contact         55  a listed pool endpoint (IP, CIDR, IP:port) contacted recently
-//	pool_contact_shared  20  a pool domain's address that may be a shared CDN: never enough alone
-//	stratum_profile   0–35  one long-lived TCP connection of small JSON-sized messages, mostly
-//	                        ACK/PSH, low packet rate, the remote pushing payload (jobs)
-//	periodicity       0–15  the session's records recur every 10–200 s (job pushes, keepalives)
-//	persistence       0–15  mining-like activity across many hours of the window
-//	port_hint           10  a known pool port, only together with a mining-like session
-//	donation_cadence    25  XMRig's donation: a ~1 min visit to one endpoint every 80–120 min
-//	research_asset     -30  a registered research asset (class research)
+//	pool_contact         a listed pool endpoint (IP, CIDR, IP:port) contacted recently
+//	pool_contact_shared  a pool domain's address that may be a shared CDN: never enough alone
+//	stratum_profile      one long-lived TCP connection of small JSON-sized messages, mostly
+//	                     ACK/PSH, low packet rate, the remote pushing payload (jobs); grows
+//	                     over the connection's first hour
+//	periodicity          the session's records recur every 10–200 s (job pushes, keepalives)
+//	persistence          mining-like activity across many hours of the window (a third of
+//	                     the points from 3 h, two thirds from 6 h, all from 12 h)
+//	port_hint            a known pool port, only together with a mining-like session
+//	donation_cadence     XMRig's donation: a ~1 min visit to one endpoint every 80–120 min
+//	research_asset       a registered research asset (class research): takes points away
 package score
 
 import (

@@ -21,6 +21,7 @@ import (
 	"github.com/minewatch/minewatch/exporter/intel"
 	"github.com/minewatch/minewatch/exporter/ledger"
 	"github.com/minewatch/minewatch/exporter/listen"
+	"github.com/minewatch/minewatch/exporter/names"
 	"github.com/minewatch/minewatch/exporter/pipeline"
 	"github.com/minewatch/minewatch/exporter/reload"
 	"github.com/minewatch/minewatch/exporter/score"
@@ -203,10 +204,10 @@ func extraLabels(m map[string]string) string {
 }
 
 var (
-	stateHosts     = metrics.NewGauge("minewatch_state_hosts", nil)
-	stateBytes     = metrics.NewGauge("minewatch_state_bytes", nil)
-	stateEvictions = metrics.NewCounter("minewatch_state_evictions_total")
-	lastFlow       = metrics.NewGauge("minewatch_last_flow_timestamp_seconds", nil)
+	stateHosts     = metrics.NewGauge(names.StateHosts, nil)
+	stateBytes     = metrics.NewGauge(names.StateBytes, nil)
+	stateEvictions = metrics.NewCounter(names.StateEvictions)
+	lastFlow       = metrics.NewGauge(names.LastFlowTimestamp, nil)
 )
 
 func publishState(st score.Stats, lastFlowMs int64) {

@@ -9,6 +9,8 @@ package campaign
 import (
 	"sort"
 	"time"
+
+	"github.com/minewatch/minewatch/exporter/names"
 )
 
 // Config holds the configurable parts of the definitions.
@@ -25,15 +27,11 @@ type Config struct {
 
 // DefaultConfig returns the definitions of issue 4.
 func DefaultConfig() Config {
-	loc, err := time.LoadLocation("Asia/Shanghai")
-	if err != nil {
-		loc = time.FixedZone("CST", 8*3600)
-	}
 	return Config{
 		Quiet:          7 * 24 * time.Hour,
 		LocateDeadline: 48 * time.Hour,
 		ReportDeadline: 72 * time.Hour,
-		Location:       loc,
+		Location:       names.Location(),
 		RelapseLimit:   2,
 		Step:           time.Hour,
 		Coarse:         24 * time.Hour,

@@ -9,6 +9,8 @@ import (
 	"slices"
 	"strings"
 	"time"
+
+	"github.com/minewatch/minewatch/exporter/names"
 )
 
 // escapeLabel escapes a label value for the Prometheus text format.
@@ -31,7 +33,7 @@ func DispositionLine(d Disposition) (string, error) {
 	if !slices.Contains(DispositionClasses, d.Class) {
 		return "", fmt.Errorf("%w: bad class %q: want %s", ErrBadInput, d.Class, strings.Join(DispositionClasses, ", "))
 	}
-	return fmt.Sprintf(`minewatch_case_disposition{ip="%s",unit="%s",stage="%s",class="%s",note="%s"} %d %d`,
+	return fmt.Sprintf(`%s{ip="%s",unit="%s",stage="%s",class="%s",note="%s"} %d %d`, names.CaseDisposition,
 		d.IP, d.Unit, d.Stage, d.Class, escapeLabel(d.Note), d.At.Unix(), d.At.UnixMilli()), nil
 }
 

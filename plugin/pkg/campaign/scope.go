@@ -11,24 +11,23 @@ import (
 
 	"github.com/prometheus/prometheus/model/labels"
 	"github.com/prometheus/prometheus/promql/parser"
+
+	"github.com/minewatch/minewatch/exporter/names"
 )
 
-// unitPattern is what a unit id of the ledger may contain. Checking every id
-// against it before it goes into a query means no query text can be smuggled
-// in through a unit filter or a scope.
-var unitPattern = regexp.MustCompile(`^[a-zA-Z0-9_.-]+$`)
+// ValidUnit reports whether id may be a unit id (the ledger's rule, names.ValidUnitID).
+// Checking every id before it goes into a query means no query text can be
+// smuggled in through a unit filter or a scope.
+func ValidUnit(id string) bool { return names.ValidUnitID(id) }
 
-// ValidUnit reports whether id may be a unit id.
-func ValidUnit(id string) bool { return unitPattern.MatchString(id) }
-
-// ErrBadUnit is returned for a unit id outside [a-zA-Z0-9_.-]+.
+// ErrBadUnit is returned for a unit id outside names.UnitIDPattern.
 var ErrBadUnit = errors.New("bad unit id")
 
 // CheckUnits rejects any id that is not a valid unit id.
 func CheckUnits(ids []string) error {
 	for _, id := range ids {
 		if !ValidUnit(id) {
-			return fmt.Errorf("%w %q: unit ids contain only letters, digits, '_', '.', '-'", ErrBadUnit, id)
+			return fmt.Errorf("%w %q: %s", ErrBadUnit, id, names.UnitIDRule)
 		}
 	}
 	return nil

@@ -10,6 +10,8 @@ import (
 	"time"
 
 	"github.com/prometheus/common/model"
+
+	"github.com/minewatch/minewatch/exporter/names"
 )
 
 // PluginID is the Grafana plugin id of the datasource.
@@ -94,7 +96,7 @@ const (
 	DefaultQuietPeriod    = 7 * 24 * time.Hour
 	DefaultLocateDeadline = 48 * time.Hour
 	DefaultReportDeadline = 72 * time.Hour
-	DefaultTimezone       = "Asia/Shanghai"
+	DefaultTimezone       = names.TimeZone
 	DefaultRelapseLimit   = 2
 	DefaultTimeout        = 30 * time.Second
 )

@@ -13,6 +13,7 @@ import (
 
 	"github.com/grafana/grafana-plugin-sdk-go/backend"
 
+	"github.com/minewatch/minewatch/exporter/names"
 	"github.com/minewatch/minewatch/plugin/pkg/campaign"
 	"github.com/minewatch/minewatch/plugin/pkg/models"
 )
@@ -40,7 +41,7 @@ func (d *Datasource) Variables(ctx context.Context, kind string, f campaign.Filt
 			case models.VariableUnits:
 				o = models.VariableOption{Text: u.Name + " " + u.ID, Value: u.ID}
 			case models.VariableSectors:
-				o = models.VariableOption{Text: sectorLabel(u.Sector), Value: u.Sector}
+				o = models.VariableOption{Text: names.SectorLabel(u.Sector), Value: u.Sector}
 			default:
 				o = models.VariableOption{Text: u.District, Value: u.District}
 			}
@@ -73,18 +74,6 @@ func (d *Datasource) Variables(ctx context.Context, kind string, f campaign.Filt
 		return nil, fmt.Errorf("%w: unknown variable kind %q (units, sectors, districts, weeks, ips)", campaign.ErrBadInput, kind)
 	}
 	return out, nil
-}
-
-var sectorNames = map[string]string{
-	"school": "学校 school", "government": "政府机关 government", "soe": "国有企业 SOE",
-	"netcafe": "网吧 net café", "institution": "事业单位 institution", "enterprise": "企业 enterprise", "isp": "运营商 ISP",
-}
-
-func sectorLabel(s string) string {
-	if n, ok := sectorNames[s]; ok {
-		return n
-	}
-	return s
 }
 
 // CallResource serves GET variables?kind=… and GET units.

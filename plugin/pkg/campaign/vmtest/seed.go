@@ -6,10 +6,12 @@ import (
 	"strconv"
 	"strings"
 	"time"
+
+	"github.com/minewatch/minewatch/exporter/names"
 )
 
-// CST is the campaign's default zone (Asia/Shanghai has no DST).
-var CST = time.FixedZone("CST", 8*3600)
+// CST is the campaign's zone (Asia/Shanghai).
+var CST = names.Location()
 
 // At is a wall-clock time in CST.
 func At(year int, month time.Month, day, hour, minute int) time.Time {

@@ -1,0 +1,173 @@
+package names
+
+import "sort"
+
+// Metric names. The exporter writes the detection, ledger, intel and health
+// metrics; the case command writes CaseDisposition.
+const (
+	HostScore        = "minewatch_host_score"
+	HostMining       = "minewatch_host_mining"
+	PoolContacts     = "minewatch_pool_contacts_total"
+	HostMachines     = "minewatch_host_machines"
+	HostSignalPoints = "minewatch_host_signal_points"
+	HostInfo         = "minewatch_host_info"
+
+	UnitInfo                = "minewatch_unit_info"
+	LedgerUnits             = "minewatch_ledger_units"
+	LedgerAssets            = "minewatch_ledger_assets"
+	LedgerLastReloadSuccess = "minewatch_ledger_last_reload_success"
+	IntelEntries            = "minewatch_intel_entries"
+	IntelLastReloadSuccess  = "minewatch_intel_last_reload_success"
+	IntelReloadErrors       = "minewatch_intel_reload_errors_total"
+	IntelResolveErrors      = "minewatch_intel_resolve_errors_total"
+
+	FlowPackets        = "minewatch_flow_packets_total"
+	FlowRecords        = "minewatch_flow_records_total"
+	FlowDecodeErrors   = "minewatch_flow_decode_errors_total"
+	FlowDroppedRecords = "minewatch_flow_dropped_records_total"
+	FlowTemplates      = "minewatch_flow_templates"
+	StateHosts         = "minewatch_state_hosts"
+	StateEvictions     = "minewatch_state_evictions_total"
+	StateBytes         = "minewatch_state_bytes"
+	LastFlowTimestamp  = "minewatch_last_flow_timestamp_seconds"
+
+	CaseDisposition = "minewatch_case_disposition"
+)
+
+// Label values with a fixed meaning.
+const (
+	// Unassigned is the unit label of internal addresses outside every unit
+	// of the ledger; no unit may take this id.
+	Unassigned = "unassigned"
+	// DroppedNoInternal is the reason label of FlowDroppedRecords for
+	// records neither end of which is internal.
+	DroppedNoInternal = "no_internal_side"
+)
+
+// metricPrefix starts every catalogue name; series the alert rules record
+// start with "minewatch:" instead and are not in the catalogue.
+const metricPrefix = "minewatch_"
+
+// Kind is a metric's type in the Prometheus sense.
+type Kind string
+
+// The kinds minewatch writes.
+const (
+	Gauge   Kind = "gauge"
+	Counter Kind = "counter"
+)
+
+// Metric describes one metric as docs/metrics.md lists it.
+type Metric struct {
+	Name   string
+	Kind   Kind
+	Values string   // the values a gauge takes when they are bounded ("0–100", "0/1", "1"), else ""
+	Labels []string // in the order they are written
+	Help   string   // what it means, for people reading the catalogue
+	Group  string   // the section of docs/metrics.md it belongs to
+}
+
+// Type is the metric's type column in docs/metrics.md: the kind and, for
+// bounded gauges, the values ("gauge 0/1").
+func (m Metric) Type() string {
+	if m.Values == "" {
+		return string(m.Kind)
+	}
+	return string(m.Kind) + " " + m.Values
+}
+
+// Sections of docs/metrics.md, in their order.
+const (
+	GroupDetection = "Detection (per host)"
+	GroupLedger    = "Ledger and intel"
+	GroupHealth    = "Exporter health"
+	GroupCases     = "Cases (written by `minewatch case`)"
+)
+
+var hostLabels = []string{"ip", "unit"}
+
+func with(extra ...string) []string { return append(append([]string(nil), hostLabels...), extra...) }
+
+var catalogue = []Metric{
+	{HostScore, Gauge, "0–100", with(), "current mining score", GroupDetection},
+	{HostMining, Gauge, "0/1", with("class"), "1 while the score is at or above `detect.threshold`; class = active, passive, research, unknown", GroupDetection},
+	{PoolContacts, Counter, "", with("pool", "coin"), "flows from the IP to a known or suspected pool endpoint (`coin` is `unknown` when the list does not say)", GroupDetection},
+	{HostMachines, Gauge, "", with(), "estimated machines mining behind the address (distinct concurrent pool sessions)", GroupDetection},
+	{HostSignalPoints, Gauge, "", with("signal"), "points each signal adds to (or, negative, takes from) the score: the reasons behind a flag", GroupDetection},
+	{HostInfo, Gauge, "1", with("asset", "kind", "location", "department", "owner", "research"), "ledger asset of a watched host (only when the ledger has one)", GroupDetection},
+
+	{UnitInfo, Gauge, "1", []string{"unit", "name", "sector", "parent"}, "one series per unit of the ledger", GroupLedger},
+	{LedgerUnits, Gauge, "", nil, "units in the loaded ledger", GroupLedger},
+	{LedgerAssets, Gauge, "", nil, "assets in the loaded ledger", GroupLedger},
+	{LedgerLastReloadSuccess, Gauge, "0/1", nil, "0 when the last (re)load failed and the previous ledger is still in use", GroupLedger},
+	{IntelEntries, Gauge, "", []string{"list", "kind"}, "entries of each intel list by kind (ip, cidr, ip_port, domain, resolved_ip)", GroupLedger},
+	{IntelLastReloadSuccess, Gauge, "0/1", []string{"list"}, "0 when the last (re)load of the list failed", GroupLedger},
+	{IntelReloadErrors, Counter, "", []string{"list"}, "failed (re)loads", GroupLedger},
+	{IntelResolveErrors, Counter, "", nil, "failed DNS resolutions of pool domains", GroupLedger},
+
+	{FlowPackets, Counter, "", []string{"source", "protocol"}, "export datagrams received", GroupHealth},
+	{FlowRecords, Counter, "", []string{"source", "protocol"}, "flow records decoded", GroupHealth},
+	{FlowDecodeErrors, Counter, "", []string{"source", "protocol", "reason"}, "datagrams (or sets) that failed to decode", GroupHealth},
+	{FlowDroppedRecords, Counter, "", []string{"reason"}, "records not scored; reason `" + DroppedNoInternal + "`: neither end is an internal address", GroupHealth},
+	{FlowTemplates, Gauge, "", []string{"source"}, "NetFlow v9 / IPFIX templates held for the source", GroupHealth},
+	{StateHosts, Gauge, "", nil, "hosts held in the detection state", GroupHealth},
+	{StateEvictions, Counter, "", nil, "hosts evicted to keep the state under its cap (least suspicious first)", GroupHealth},
+	{StateBytes, Gauge, "", nil, "estimated bytes of detection state", GroupHealth},
+	{LastFlowTimestamp, Gauge, "", nil, "flow clock: end time of the newest record processed", GroupHealth},
+
+	{CaseDisposition, Gauge, "", with("stage", "class", "note"), "Unix seconds when the stage (located, reported, closed) was recorded", GroupCases},
+}
+
+// Metrics returns the catalogue: every metric minewatch writes, in the order
+// of docs/metrics.md. The slice is a copy.
+func Metrics() []Metric {
+	out := make([]Metric, len(catalogue))
+	for i, m := range catalogue {
+		m.Labels = append([]string(nil), m.Labels...)
+		out[i] = m
+	}
+	return out
+}
+
+// MetricNames returns the set of catalogue names, for checks of dashboards and rules.
+func MetricNames() map[string]bool {
+	out := make(map[string]bool, len(catalogue))
+	for _, m := range catalogue {
+		out[m.Name] = true
+	}
+	return out
+}
+
+// LookupMetric returns the catalogue entry of name.
+func LookupMetric(name string) (Metric, bool) {
+	for _, m := range catalogue {
+		if m.Name == name {
+			m.Labels = append([]string(nil), m.Labels...)
+			return m, true
+		}
+	}
+	return Metric{}, false
+}
+
+// Ours reports whether name is a minewatch metric (catalogue or not): the
+// catalogue check uses it to pick minewatch's series out of a scrape.
+func Ours(name string) bool {
+	return len(name) > len(metricPrefix) && name[:len(metricPrefix)] == metricPrefix
+}
+
+// Labels returns every label name the catalogue's metrics carry, sorted:
+// the exporter sets these itself, so configured extra labels may not reuse them.
+func Labels() []string {
+	seen := map[string]bool{}
+	var out []string
+	for _, m := range catalogue {
+		for _, l := range m.Labels {
+			if !seen[l] {
+				seen[l] = true
+				out = append(out, l)
+			}
+		}
+	}
+	sort.Strings(out)
+	return out
+}
