@@ -8,6 +8,7 @@ import (
 	"reflect"
 	"regexp"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -270,5 +271,43 @@ func TestConfigurationYAML(t *testing.T) {
 		if ye, ok := e.(*yamlcheck.Error); !ok || ye.Line == 0 || !strings.HasPrefix(ye.Field, "flow.") {
 			t.Errorf("error without line or field: %v", e)
 		}
+	}
+}
+
+// TestConcurrentChurn displaces, expires and relabels sources from several
+// readers at once (run with -race): the counts must stay consistent.
+func TestConcurrentChurn(t *testing.T) {
+	set := metrics.NewSet()
+	d := NewDecoder(Options{Metrics: set, Configuration: Configuration{MaxSources: 16, MaxTemplates: 8,
+		MaxTotalTemplates: 40, MaxSourceLabels: 4, SourceIdle: 10 * time.Second, TemplateIdle: 10 * time.Second}})
+	t0 := time.Unix(1_800_000_000, 0)
+	var wg sync.WaitGroup
+	for g := 0; g < 4; g++ {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for i := 0; i < 2000; i++ {
+				now := t0.Add(time.Duration(i) * 100 * time.Millisecond)
+				src := addrN(g*1000 + i%50)
+				d.DecodeNetFlow(src, now, v9Templates(300, 301, 302), func(*Record) {})
+				d.DecodeNetFlow(src, now, v9Flows(300, i%3 == 0, 80), func(*Record) {})
+				d.DecodeNetFlow(src, now, []byte{0, 1}, func(*Record) {})
+			}
+		}()
+	}
+	wg.Wait()
+	held := 0
+	d.mu.RLock()
+	for _, s := range d.sources {
+		held += s.templates.count()
+	}
+	tracked := len(d.sources)
+	labels := d.labels
+	d.mu.RUnlock()
+	if int64(held) != d.templates.Load() || held > 40 || tracked > 16 || labels > 4 {
+		t.Errorf("held %d templates, total says %d (cap 40); %d sources (cap 16); %d labels (cap 4)", held, d.templates.Load(), tracked, labels)
+	}
+	if _, sources := seriesBySource(set); len(sources) > 4+1 {
+		t.Errorf("source labels %v", sources)
 	}
 }
