@@ -28,6 +28,8 @@ import (
 //   - at most MaxSourceLabels sources have series of their own, deleted when
 //     the source is forgotten; the others are counted under source="other".
 //     A source that proves itself takes a label from a fresh one if none is free.
+//   - a source named in sampling.sources (Options.Sampling) is proven from
+//     its first datagram.
 
 // source is the state of one exporter address.
 type source struct {
@@ -112,6 +114,9 @@ func (d *Decoder) add(addr netip.Addr, now int64) *source {
 	s.elem = d.fresh.PushFront(s)
 	d.sources[addr] = s
 	d.sourcesTracked.Set(float64(len(d.sources)))
+	if s.override > 0 {
+		d.promoteLocked(s) // a router named in sampling.sources is known real
+	}
 	return s
 }
 
@@ -157,6 +162,10 @@ func (d *Decoder) removeLocked(s *source) {
 func (d *Decoder) promote(s *source) {
 	d.mu.Lock()
 	defer d.mu.Unlock()
+	d.promoteLocked(s)
+}
+
+func (d *Decoder) promoteLocked(s *source) {
 	if s.elem == nil || s.inProven {
 		return
 	}

@@ -311,3 +311,20 @@ func TestConcurrentChurn(t *testing.T) {
 		t.Errorf("source labels %v", sources)
 	}
 }
+
+// A router named in the sampling overrides is proven from its first
+// datagram: a flood of fresh addresses does not displace it.
+func TestConfiguredRouterIsProven(t *testing.T) {
+	router := netip.MustParseAddrPort("192.0.2.5:2055")
+	d := NewDecoder(Options{Metrics: metrics.NewSet(), Sampling: map[netip.Addr]uint32{router.Addr(): 100},
+		Configuration: Configuration{MaxSources: 10}})
+	now := time.Now()
+	d.DecodeNetFlow(router, now, v9Templates(300), func(*Record) {})
+	for i := 0; i < 100; i++ {
+		d.DecodeNetFlow(addrN(i), now, v9Templates(300), func(*Record) {})
+	}
+	var got []Record
+	if err := d.DecodeNetFlow(router, now, v9Flows(300, false, 80), func(r *Record) { got = append(got, *r) }); err != nil || len(got) != 1 || got[0].SamplingRate != 100 {
+		t.Errorf("configured router after a flood: %v, %+v", err, got)
+	}
+}

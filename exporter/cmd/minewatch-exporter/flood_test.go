@@ -191,6 +191,15 @@ flow:
 	for i := 0; i < 64; i++ {
 		sendFrom(t, netip.AddrFrom4([4]byte{127, 1, 0, byte(i + 1)}), dst, full)
 	}
+	for wait := time.Now().Add(10 * time.Second); ; time.Sleep(100 * time.Millisecond) {
+		_, _, v := flowSeries(t, base, `minewatch_flow_templates_tracked`)
+		if v[`minewatch_flow_templates_tracked`] == 16384 {
+			break
+		}
+		if time.Now().After(wait) {
+			t.Fatalf("64 × 256 templates did not fill the template total: %v", v)
+		}
+	}
 	// 4,300 more sources, each with templates and garbage; the flood goes on
 	// in the background while the router starts.
 	spoofed := func(i int) netip.Addr { return netip.AddrFrom4([4]byte{127, 2, byte(i >> 8), byte(i)}) }
@@ -200,6 +209,9 @@ flow:
 		}
 	}
 	round()
+	if series, sources, _ := flowSeries(t, base); len(sources) > 256+2 || series > 258*8 {
+		t.Errorf("during the flood: %d per-source flow series over %d source values (cap 258 values)", series, len(sources))
+	}
 	floodDone := make(chan struct{})
 	stopFlood := make(chan struct{})
 	go func() {
@@ -265,7 +277,8 @@ flow:
 		`minewatch_flow_templates_tracked`,
 		`minewatch_flow_decode_errors_total{source="not_allowed",protocol="netflow_v9",reason="not_allowed"}`,
 		`minewatch_flow_log_lines_suppressed_total`)
-	t.Logf("flood of %.0fs: %d per-source flow series over %d source values; %v", floodSecs, series, len(sources), vals)
+	lines := countLines(t, logPath) - startLines
+	t.Logf("flood of %.0fs: %d log lines, %d per-source flow series over %d source values; %v", floodSecs, lines, series, len(sources), vals)
 	// The flood must have reached the limits, or this test shows nothing.
 	if vals[`minewatch_flow_sources_expired_total{reason="displaced"}`] == 0 {
 		t.Error("no source was displaced: the flood did not fill the source table")
@@ -291,7 +304,6 @@ flow:
 		t.Error("the real router has no series of its own")
 	}
 	// Log lines: the burst of 20 plus one a second, over all sources.
-	lines := countLines(t, logPath) - startLines
 	if limit := 20 + int(floodSecs) + 5; lines > limit {
 		b, _ := os.ReadFile(logPath)
 		t.Errorf("%d log lines during a %.0fs flood, bound %d:\n%s", lines, floodSecs, limit, b)
