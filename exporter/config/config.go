@@ -4,6 +4,7 @@
 package config
 
 import (
+	"github.com/minewatch/minewatch/exporter/flow"
 	"github.com/minewatch/minewatch/exporter/names"
 	"github.com/minewatch/minewatch/exporter/yamlcheck"
 
@@ -34,6 +35,7 @@ type Config struct {
 	Detect   Detect
 	Push     Push
 	Log      Log
+	Flow     flow.Configuration // flow: limits against spoofed exporters, allowed sources
 
 	file   string
 	lines  map[string]int // field path → line in the file
@@ -199,8 +201,10 @@ func (c *Config) snapshot() {
 }
 
 func (c *Config) decode(w walker, root *yaml.Node) {
-	w.fields(root, "", []string{"listen", "ledger", "intel", "sampling", "detect", "push", "log"}, func(key string, v *yaml.Node, f string) {
+	w.fields(root, "", []string{"listen", "ledger", "intel", "sampling", "detect", "push", "log", "flow"}, func(key string, v *yaml.Node, f string) {
 		switch key {
+		case "flow":
+			c.Flow.DecodeYAML(w.Walker, v, f)
 		case "listen":
 			w.fields(v, f, []string{"netflow", "sflow", "http", "readers", "queue"}, func(key string, v *yaml.Node, f string) {
 				switch key {

@@ -28,6 +28,9 @@ func TestExampleLoads(t *testing.T) {
 	if len(c.Intel.Files) != 2 || c.Intel.Allowlist[0] != "allowlist.txt" || c.Intel.ResolveInterval != time.Hour {
 		t.Errorf("intel = %+v", c.Intel)
 	}
+	if len(c.Flow.AllowedSources) != 2 || c.Flow.MaxSources != 4096 || c.Flow.SourceIdle != time.Hour {
+		t.Errorf("flow = %+v", c.Flow)
+	}
 	if r := c.SamplingRate(netip.MustParseAddr("192.0.2.1")); r != 1000 {
 		t.Errorf("rate of 192.0.2.1 = %d", r)
 	}
@@ -84,7 +87,7 @@ ledgers:
   files: [a.yaml]
 `, []string{
 			`c.yaml:3: listen.ipfix: unknown field (known: netflow, sflow, http, readers, queue)`,
-			`c.yaml:4: ledgers: unknown field (known: listen, ledger, intel, sampling, detect, push, log)`,
+			`c.yaml:4: ledgers: unknown field (known: listen, ledger, intel, sampling, detect, push, log, flow)`,
 		}},
 		{"ranges", `ledger: {files: [a.yaml]}
 detect:

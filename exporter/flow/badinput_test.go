@@ -47,7 +47,7 @@ func counterValue(t *testing.T, set *metrics.Set, name string) uint64 {
 func TestBadInputCountedCappedAndRateLimited(t *testing.T) {
 	set := metrics.NewSet()
 	var logs bytes.Buffer
-	d := NewDecoder(Options{Metrics: set, MaxTemplates: 10, MaxSources: 3, MaxDatagram: 9000,
+	d := NewDecoder(Options{Metrics: set, Configuration: Configuration{MaxTemplates: 10, MaxSources: 3}, MaxDatagram: 9000,
 		Logger: slog.New(slog.NewTextHandler(&logs, nil))})
 	src := netip.MustParseAddrPort("198.51.100.1:5000")
 	now := time.Now()
@@ -140,7 +140,8 @@ func TestBadInputCountedCappedAndRateLimited(t *testing.T) {
 		t.Errorf("600-field template: %v, %d templates held", err, d.Templates(other.Addr()))
 	}
 
-	// Source flood: 100 exporters; only MaxSources kept, the rest counted under "overflow".
+	// Source flood: 100 exporters; only MaxSources kept, each newcomer
+	// displacing the least recently heard source (counted).
 	for i := 0; i < 100; i++ {
 		a := netip.AddrPortFrom(netip.AddrFrom4([4]byte{203, 0, 113, byte(i)}), 2055)
 		d.DecodeNetFlow(a, now, valid5, func(*Record) {})
@@ -148,8 +149,8 @@ func TestBadInputCountedCappedAndRateLimited(t *testing.T) {
 	if n := d.Sources(); n != 3 {
 		t.Errorf("sources held: %d, want 3", n)
 	}
-	if v := counterValue(t, set, `minewatch_flow_decode_errors_total{source="overflow",protocol="netflow_v5",reason="source_limit"}`); v < 90 {
-		t.Errorf("source overflow counted %d", v)
+	if v := counterValue(t, set, `minewatch_flow_sources_expired_total{reason="displaced"}`); v < 97 {
+		t.Errorf("displaced sources counted %d, want >= 97", v)
 	}
 
 	// Logged once per source and reason despite the repeats.

@@ -1,6 +1,7 @@
 package flow
 
 import (
+	"container/list"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -12,30 +13,24 @@ import (
 	"github.com/VictoriaMetrics/metrics"
 
 	"github.com/minewatch/minewatch/exporter/names"
+	"golang.org/x/time/rate"
 )
 
 // Options configure a Decoder. Zero values pick safe defaults.
 type Options struct {
+	// Configuration holds the limits set in the config file's flow: section.
+	Configuration
 	// Sampling overrides the sampling rate of one exporter address: packets
 	// and bytes of its records are scaled by this rate whatever the packets say.
 	Sampling map[netip.Addr]uint32
 	// DefaultSampling is used when neither config nor packet gives a rate (default 1).
 	DefaultSampling uint32
-	// MaxTemplates caps the NetFlow v9 / IPFIX templates kept per exporter
-	// address (default 256); templates past the cap are dropped and counted.
-	MaxTemplates int
-	// MaxTotalTemplates caps the templates of all sources together (default
-	// 16384); with at most 512 fields a template, this bounds template memory
-	// to about 100 MB in the worst case.
-	MaxTotalTemplates int
-	// MaxSources caps the exporter addresses tracked (default 4096); datagrams
-	// from further addresses are dropped and counted under source="overflow".
-	MaxSources int
 	// MaxDatagram is the largest payload accepted (default 65535 bytes).
 	MaxDatagram int
-	// Logger gets decode errors, at most one line per source and reason per LogEvery.
+	// Logger gets decode errors: at most one line per source and reason per
+	// LogEvery, and at most Configuration.LogPerSecond lines of all sources.
 	Logger *slog.Logger
-	// LogEvery is the rate limit of error logs (default one minute).
+	// LogEvery is the rate limit of one source's error logs (default one minute).
 	LogEvery time.Duration
 	// Metrics is where health counters are registered (default: the global set
 	// that metrics.WritePrometheus serves).
@@ -50,7 +45,7 @@ const (
 	ReasonOversized       = "oversized"
 	ReasonTemplateMissing = "template_missing"
 	ReasonTemplateLimit   = "template_limit"
-	ReasonSourceLimit     = "source_limit"
+	ReasonNotAllowed      = "not_allowed" // source outside Configuration.AllowedSources
 )
 
 // DecodeError is returned for a datagram (or part of one) that could not be decoded.
@@ -73,30 +68,37 @@ func ErrorReason(err error) string {
 
 // Decoder turns export datagrams into Records. It is safe for concurrent use.
 type Decoder struct {
-	opts      Options
-	set       *metrics.Set
-	mu        sync.RWMutex
-	sources   map[netip.Addr]*source
-	templates atomic.Int64 // held by all sources
-	// overflow collects datagrams from sources past MaxSources.
-	overflow *source
+	opts Options
+	set  *metrics.Set
+
+	// The source table (sources.go). mu guards the map, both lists and labels.
+	mu      sync.RWMutex
+	sources map[netip.Addr]*source
+	// fresh holds sources that have not yet delivered a flow record, proven
+	// those that have; both are ordered by the last datagram, newest first.
+	fresh, proven list.List
+	labels        int           // sources with series of their own
+	other         *sourceSeries // series of the sources past MaxSourceLabels
+	notAllowed    *source       // stands for every address outside AllowedSources
+	templates     atomic.Int64  // held by all sources
+	lastSweep     atomic.Int64  // unix ns of the last Expire
+	sweepEvery    int64
+
+	logs       *rate.Limiter // decode-error lines of all sources together
+	suppressed atomic.Int64  // lines not written since the last one
+
+	sourcesIdle, sourcesDisplaced, templatesExpired, logsSuppressed *metrics.Counter
+	sourcesTracked, templatesTracked                                *metrics.Gauge
+
 	// slowOnly turns the in-place fast path off (tests compare the two).
 	slowOnly bool
 }
 
 // NewDecoder returns a decoder with the given options.
 func NewDecoder(opts Options) *Decoder {
+	opts.Configuration = opts.Configuration.withDefaults()
 	if opts.DefaultSampling == 0 {
 		opts.DefaultSampling = 1
-	}
-	if opts.MaxTemplates <= 0 {
-		opts.MaxTemplates = 256
-	}
-	if opts.MaxTotalTemplates <= 0 {
-		opts.MaxTotalTemplates = 16384
-	}
-	if opts.MaxSources <= 0 {
-		opts.MaxSources = 4096
 	}
 	if opts.MaxDatagram <= 0 {
 		opts.MaxDatagram = 65535
@@ -107,11 +109,21 @@ func NewDecoder(opts Options) *Decoder {
 	if opts.LogEvery <= 0 {
 		opts.LogEvery = time.Minute
 	}
-	d := &Decoder{opts: opts, set: opts.Metrics, sources: map[netip.Addr]*source{}}
+	d := &Decoder{opts: opts, set: opts.Metrics, sources: map[netip.Addr]*source{},
+		logs: rate.NewLimiter(rate.Limit(opts.LogPerSecond), opts.LogBurst)}
 	if d.set == nil {
 		d.set = metrics.GetDefaultSet()
 	}
-	d.overflow = d.newSource("overflow", netip.Addr{})
+	d.sweepEvery = int64(min(opts.SourceIdle, opts.TemplateIdle) / 10)
+	d.other = newSeries(d.set, sourceOther, false)
+	d.notAllowed = &source{lastLog: map[string]time.Time{}}
+	d.notAllowed.series.Store(newSeries(d.set, sourceNotAllowed, false))
+	d.sourcesIdle = d.set.GetOrCreateCounter(names.FlowSourcesExpired + `{reason="idle"}`)
+	d.sourcesDisplaced = d.set.GetOrCreateCounter(names.FlowSourcesExpired + `{reason="displaced"}`)
+	d.templatesExpired = d.set.GetOrCreateCounter(names.FlowTemplatesExpired)
+	d.logsSuppressed = d.set.GetOrCreateCounter(names.FlowLogsSuppressed)
+	d.sourcesTracked = d.set.GetOrCreateGauge(names.FlowSourcesTracked, nil)
+	d.templatesTracked = d.set.GetOrCreateGauge(names.FlowTemplatesTracked, nil)
 	return d
 }
 
@@ -133,80 +145,42 @@ func (d *Decoder) Templates(addr netip.Addr) int {
 	return s.templates.count()
 }
 
-// source is the state of one exporter address: templates, sampling learnt from
-// option data, cached counters and the log rate limiter.
-type source struct {
-	name      string
-	override  uint32 // configured sampling rate, 0 if none
-	templates *templateStore
-	set       *metrics.Set
-	packets   [5]*metrics.Counter // by Protocol
-	records   [5]*metrics.Counter
-
-	mu        sync.Mutex
-	errs      map[string]*metrics.Counter // protocol+"/"+reason
-	lastLog   map[string]time.Time
-	sampling  map[uint32]uint32 // per observation domain / source id, from option data
-	sysInitMs map[uint32]int64  // IPFIX systemInitTimeMilliseconds per observation domain
-}
-
-func (d *Decoder) newSource(name string, addr netip.Addr) *source {
-	s := &source{name: name, set: d.set, errs: map[string]*metrics.Counter{}, lastLog: map[string]time.Time{},
-		sampling: map[uint32]uint32{}, sysInitMs: map[uint32]int64{}}
-	s.override = d.opts.Sampling[addr]
-	gauge := d.set.GetOrCreateGauge(fmt.Sprintf(`%s{source=%q}`, names.FlowTemplates, name), nil)
-	s.templates = newTemplateStore(d.opts.MaxTemplates, &d.templates, int64(d.opts.MaxTotalTemplates), func(n int) { gauge.Set(float64(n)) })
-	for p := Protocol(0); p <= SFlowV5; p++ {
-		s.packets[p] = d.set.GetOrCreateCounter(fmt.Sprintf(`%s{source=%q,protocol=%q}`, names.FlowPackets, name, p))
-		s.records[p] = d.set.GetOrCreateCounter(fmt.Sprintf(`%s{source=%q,protocol=%q}`, names.FlowRecords, name, p))
-	}
-	return s
-}
-
-// source finds or creates the state of an exporter address; past MaxSources it
-// returns nil.
-func (d *Decoder) source(addr netip.Addr) *source {
-	addr = addr.Unmap()
-	d.mu.RLock()
-	s := d.sources[addr]
-	d.mu.RUnlock()
-	if s != nil {
-		return s
-	}
-	d.mu.Lock()
-	defer d.mu.Unlock()
-	if s = d.sources[addr]; s != nil {
-		return s
-	}
-	if len(d.sources) >= d.opts.MaxSources {
-		return nil
-	}
-	s = d.newSource(addr.String(), addr)
-	d.sources[addr] = s
-	return s
-}
-
-// fail counts an error under its reason and logs it at most once per LogEvery.
+// fail counts an error under its reason and logs it at most once per
+// LogEvery for the source, within the global log budget.
 func (d *Decoder) fail(s *source, p Protocol, reason string, err error) error {
+	s.series.Load().errorsOf(p, reason).Inc()
 	key := p.String() + "/" + reason
 	now := time.Now()
 	s.mu.Lock()
-	c := s.errs[key]
-	if c == nil {
-		c = s.set.GetOrCreateCounter(fmt.Sprintf(`%s{source=%q,protocol=%q,reason=%q}`, names.FlowDecodeErrors, s.name, p, reason))
-		s.errs[key] = c
-	}
 	logIt := now.Sub(s.lastLog[key]) >= d.opts.LogEvery
 	if logIt {
 		s.lastLog[key] = now
 	}
 	s.mu.Unlock()
-	c.Inc()
 	if logIt {
-		d.opts.Logger.Warn("flow decode error (further ones of this kind are counted, logged again in a while)",
-			"source", s.name, "protocol", p.String(), "reason", reason, "err", err)
+		d.logError(s, p, reason, err)
 	}
 	return &DecodeError{Reason: reason, Err: err}
+}
+
+// logError writes one decode-error line if the budget of all sources allows:
+// spoofed datagrams from thousands of addresses would otherwise write a line
+// each. Lines left out are counted and their number given with the next one.
+func (d *Decoder) logError(s *source, p Protocol, reason string, err error) {
+	if !d.logs.Allow() {
+		d.suppressed.Add(1)
+		d.logsSuppressed.Inc()
+		return
+	}
+	name := s.series.Load().name
+	if s.addr.IsValid() {
+		name = s.addr.String()
+	}
+	args := []any{"source", name, "protocol", p.String(), "reason", reason, "err", err}
+	if n := d.suppressed.Swap(0); n > 0 {
+		args = append(args, "lines_suppressed_before", n)
+	}
+	d.opts.Logger.Warn("flow decode error (further ones of this kind are counted, logged again in a while)", args...)
 }
 
 // rate picks the sampling rate: configured override, then what the packet says, then the default.
@@ -220,16 +194,40 @@ func (d *Decoder) rate(s *source, fromPacket uint32) uint32 {
 	return d.opts.DefaultSampling
 }
 
-// start does the checks common to every datagram and returns its source.
-func (d *Decoder) start(src netip.AddrPort, p Protocol, payload []byte) (*source, error) {
-	s := d.source(src.Addr())
-	if s == nil {
-		d.overflow.packets[p].Inc()
-		return nil, d.fail(d.overflow, p, ReasonSourceLimit, fmt.Errorf("more than %d exporter sources, %s ignored", d.opts.MaxSources, src.Addr()))
+// start does the checks common to every datagram and returns its source
+// (nil when the address is not allowed).
+func (d *Decoder) start(src netip.AddrPort, recv time.Time, p Protocol, payload []byte) (*source, error) {
+	addr := src.Addr().Unmap()
+	if recv.IsZero() {
+		recv = time.Now()
 	}
-	s.packets[p].Inc()
+	now := recv.UnixNano()
+	d.maybeExpire(now)
+	s := d.source(addr, now)
+	if s == nil {
+		d.notAllowed.series.Load().packetsOf(p).Inc()
+		return nil, d.fail(d.notAllowed, p, ReasonNotAllowed, fmt.Errorf("exporter %s is not in flow.allowed_sources: datagram dropped", addr))
+	}
+	s.series.Load().packetsOf(p).Inc()
+	// The time templates are stamped with when announced or used; a second's
+	// precision saves readers of one source a shared write per datagram.
+	if now-s.templates.clock.Load() > 1e9 {
+		s.templates.clock.Store(now)
+	}
 	if len(payload) > d.opts.MaxDatagram {
 		return s, d.fail(s, p, ReasonOversized, fmt.Errorf("%d bytes, limit %d", len(payload), d.opts.MaxDatagram))
 	}
 	return s, nil
+}
+
+// delivered counts the flow records a datagram gave; the first ones make
+// the source proven (sources.go).
+func (d *Decoder) delivered(s *source, p Protocol, n int) {
+	if n == 0 {
+		return
+	}
+	if !s.proven.Load() {
+		d.promote(s)
+	}
+	s.series.Load().addRecords(p, n)
 }

@@ -77,7 +77,8 @@ type dataSet struct {
 // dataSets splits a datagram (header of hdr bytes) into its data sets when
 // every set is a data set with a compiled template and the sets tile the
 // datagram exactly; ok is false otherwise, and the caller takes goflow2's path.
-func (t *templateStore) dataSets(b []byte, hdr int, version uint16, domain uint32, out []dataSet) (sets []dataSet, ok bool) {
+// Each template read is stamped as used at now (unix ns).
+func (t *templateStore) dataSets(b []byte, hdr int, version uint16, domain uint32, now int64, out []dataSet) (sets []dataSet, ok bool) {
 	t.mu.RLock()
 	defer t.mu.RUnlock()
 	off := hdr
@@ -87,11 +88,12 @@ func (t *templateStore) dataSets(b []byte, hdr int, version uint16, domain uint3
 		if l < 4 || id < 256 || off+l > len(b) || len(out) == cap(out) {
 			return nil, false
 		}
-		c := t.fast[templateKey(version, domain, id)]
-		if c == nil {
+		e := t.m[templateKey(version, domain, id)]
+		if e == nil || e.fast == nil {
 			return nil, false
 		}
-		out = append(out, dataSet{tpl: c, body: b[off+4 : off+l]})
+		e.touch(now)
+		out = append(out, dataSet{tpl: e.fast, body: b[off+4 : off+l]})
 		off += l
 	}
 	if off < len(b) {

@@ -12,7 +12,7 @@ import (
 // fuzzDecoder keeps templates across inputs, as a long-running exporter does,
 // with small caps so the fuzzer also exercises the limits.
 func fuzzDecoder() *Decoder {
-	return NewDecoder(Options{Metrics: metrics.NewSet(), MaxTemplates: 64, MaxSources: 4})
+	return NewDecoder(Options{Metrics: metrics.NewSet(), Configuration: Configuration{MaxTemplates: 64, MaxSources: 4}})
 }
 
 func checkRecord(t *testing.T, r *Record) {

@@ -26,7 +26,7 @@ const (
 // were still emitted.
 func (d *Decoder) DecodeNetFlow(src netip.AddrPort, recv time.Time, payload []byte, emit func(*Record)) error {
 	if len(payload) < 2 {
-		s, err := d.start(src, Protocol(0), payload)
+		s, err := d.start(src, recv, Protocol(0), payload)
 		if err != nil {
 			return err
 		}
@@ -40,7 +40,7 @@ func (d *Decoder) DecodeNetFlow(src netip.AddrPort, recv time.Time, payload []by
 	case 10:
 		return d.decodeTemplated(src, recv, payload, IPFIX, emit)
 	}
-	s, err := d.start(src, Protocol(0), payload)
+	s, err := d.start(src, recv, Protocol(0), payload)
 	if err != nil {
 		return err
 	}
@@ -48,7 +48,7 @@ func (d *Decoder) DecodeNetFlow(src netip.AddrPort, recv time.Time, payload []by
 }
 
 func (d *Decoder) decodeV5(src netip.AddrPort, recv time.Time, payload []byte, emit func(*Record)) error {
-	s, err := d.start(src, NetFlowV5, payload)
+	s, err := d.start(src, recv, NetFlowV5, payload)
 	if err != nil {
 		return err
 	}
@@ -93,7 +93,7 @@ func (d *Decoder) decodeV5(src netip.AddrPort, recv time.Time, payload []byte, e
 		}
 		emit(&r)
 	}
-	s.records[NetFlowV5].Add(len(p.Records))
+	d.delivered(s, NetFlowV5, len(p.Records))
 	return nil
 }
 

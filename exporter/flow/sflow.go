@@ -22,7 +22,7 @@ const (
 // bytes = frame length × rate. Counter samples are skipped. The *Record passed
 // to emit is reused after emit returns.
 func (d *Decoder) DecodeSFlow(src netip.AddrPort, recv time.Time, payload []byte, emit func(*Record)) error {
-	s, err := d.start(src, SFlowV5, payload)
+	s, err := d.start(src, recv, SFlowV5, payload)
 	if err != nil {
 		return err
 	}
@@ -65,7 +65,7 @@ func (d *Decoder) DecodeSFlow(src netip.AddrPort, recv time.Time, payload []byte
 		emit(&r)
 		n++
 	}
-	s.records[SFlowV5].Add(n)
+	d.delivered(s, SFlowV5, n)
 	return nil
 }
 

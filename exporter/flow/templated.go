@@ -58,7 +58,7 @@ var recordPool = sync.Pool{New: func() any { return new(Record) }}
 const maxDomains = 256
 
 func (d *Decoder) decodeTemplated(src netip.AddrPort, recv time.Time, payload []byte, proto Protocol, emit func(*Record)) error {
-	s, err := d.start(src, proto, payload)
+	s, err := d.start(src, recv, proto, payload)
 	if err != nil {
 		return err
 	}
@@ -107,7 +107,7 @@ func (d *Decoder) decodeTemplated(src netip.AddrPort, recv time.Time, payload []
 		payload = payload[:end] // padding after the last set
 	}
 	var setBuf [32]dataSet
-	if sets, ok := s.templates.dataSets(payload, hdr, version, domain, setBuf[:0]); ok && !d.slowOnly {
+	if sets, ok := s.templates.dataSets(payload, hdr, version, domain, s.templates.clock.Load(), setBuf[:0]); ok && !d.slowOnly {
 		optRate, sysInit, hasInit := s.timing(domain, proto, exportMs, uptimeMs, hasUptime)
 		n := 0
 		for _, ds := range sets {
@@ -115,7 +115,7 @@ func (d *Decoder) decodeTemplated(src netip.AddrPort, recv time.Time, payload []
 				n += d.emitRecord(rec, s, exporter, proto, ds.tpl.values(ds.body[off:off+ds.tpl.recLen], vals[:0]), exportMs, sysInit, hasInit, optRate, emit)
 			}
 		}
-		s.records[proto].Add(n)
+		d.delivered(s, proto, n)
 		return nil
 	}
 
@@ -164,7 +164,7 @@ func (d *Decoder) decodeTemplated(src netip.AddrPort, recv time.Time, payload []
 			n += d.emitRecord(rec, s, exporter, proto, v, exportMs, sysInit, hasInit, optRate, emit)
 		}
 	}
-	s.records[proto].Add(n)
+	d.delivered(s, proto, n)
 	if derr != nil {
 		return d.fail(s, proto, reason, derr)
 	}

@@ -29,20 +29,40 @@ func templateFields(tpl any) int {
 	return 0
 }
 
+// template is one stored template with the time it was last announced or used.
+type template struct {
+	tpl  any
+	fast *compiled // nil unless readable in place
+	used atomic.Int64
+}
+
+// touch records a use at now (unix ns), writing only when the stamp is more
+// than a second old so that readers of a busy template share a clean cache line.
+func (e *template) touch(now int64) {
+	if now-e.used.Load() > 1e9 {
+		e.used.Store(now)
+	}
+}
+
 // templateStore is goflow2's NetFlowTemplateSystem for one exporter address,
 // with a cap on how many templates it keeps so a flood cannot grow memory.
 type templateStore struct {
-	mu      sync.RWMutex
-	max     int
-	total   *atomic.Int64 // templates held by the whole decoder
-	maxAll  int64
-	m       map[uint64]any
-	fast    map[uint64]*compiled // data templates readable in place
+	mu   sync.RWMutex
+	max  int
+	m    map[uint64]*template
+	dead bool // the source was forgotten: nothing more is stored
+	// clock is the receive time (unix ns) of the datagram being decoded,
+	// stamped on templates goflow2 adds or looks up.
+	clock atomic.Int64
+	// reserve takes one slot of the decoder's total (making room if it can);
+	// release gives slots back.
+	reserve func() bool
+	release func(n int)
 	changed func(n int)
 }
 
-func newTemplateStore(max int, total *atomic.Int64, maxAll int64, changed func(int)) *templateStore {
-	return &templateStore{max: max, total: total, maxAll: maxAll, m: map[uint64]any{}, fast: map[uint64]*compiled{}, changed: changed}
+func newTemplateStore(max int, reserve func() bool, release func(int), changed func(int)) *templateStore {
+	return &templateStore{max: max, m: map[uint64]*template{}, reserve: reserve, release: release, changed: changed}
 }
 
 func templateKey(version uint16, domain uint32, id uint16) uint64 {
@@ -56,33 +76,54 @@ func (t *templateStore) count() int {
 }
 
 func (t *templateStore) AddTemplate(version uint16, domain uint32, id uint16, tpl any) error {
-	k := templateKey(version, domain, id)
-	t.mu.Lock()
-	defer t.mu.Unlock()
 	if templateFields(tpl) > maxTemplateFields {
 		return errTemplateLimit
 	}
-	if _, ok := t.m[k]; !ok {
-		if len(t.m) >= t.max || t.total.Load() >= t.maxAll {
-			return errTemplateLimit
-		}
-		t.total.Add(1)
+	k := templateKey(version, domain, id)
+	e := &template{tpl: tpl, fast: compile(tpl)}
+	e.used.Store(t.clock.Load())
+	t.mu.Lock()
+	if t.replace(k, e) {
+		t.mu.Unlock()
+		return nil
 	}
-	t.m[k] = tpl
-	if c := compile(tpl); c != nil {
-		t.fast[k] = c
-	} else {
-		delete(t.fast, k)
+	full := t.dead || len(t.m) >= t.max
+	t.mu.Unlock()
+	// A slot of the total is taken without holding t.mu: making room locks
+	// the decoder and other sources' stores (the decoder's lock comes first).
+	if full || !t.reserve() {
+		return errTemplateLimit
 	}
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	if t.replace(k, e) {
+		t.release(1) // announced twice at once
+		return nil
+	}
+	if t.dead || len(t.m) >= t.max {
+		t.release(1)
+		return errTemplateLimit
+	}
+	t.m[k] = e
 	t.changed(len(t.m))
 	return nil
+}
+
+// replace overwrites a known template (a refresh or a redefinition).
+func (t *templateStore) replace(k uint64, e *template) bool {
+	if _, ok := t.m[k]; !ok {
+		return false
+	}
+	t.m[k] = e
+	return true
 }
 
 func (t *templateStore) GetTemplate(version uint16, domain uint32, id uint16) (any, error) {
 	t.mu.RLock()
 	defer t.mu.RUnlock()
-	if tpl, ok := t.m[templateKey(version, domain, id)]; ok {
-		return tpl, nil
+	if e, ok := t.m[templateKey(version, domain, id)]; ok {
+		e.touch(t.clock.Load())
+		return e.tpl, nil
 	}
 	return nil, netflow.ErrorTemplateNotFound
 }
@@ -91,15 +132,14 @@ func (t *templateStore) RemoveTemplate(version uint16, domain uint32, id uint16)
 	k := templateKey(version, domain, id)
 	t.mu.Lock()
 	defer t.mu.Unlock()
-	tpl, ok := t.m[k]
+	e, ok := t.m[k]
 	if !ok {
 		return nil, netflow.ErrorTemplateNotFound
 	}
 	delete(t.m, k)
-	delete(t.fast, k)
-	t.total.Add(-1)
+	t.release(1)
 	t.changed(len(t.m))
-	return tpl, nil
+	return e.tpl, nil
 }
 
 // GetTemplates returns a copy (goflow2's interface asks for one).
@@ -108,7 +148,37 @@ func (t *templateStore) GetTemplates() netflow.FlowBaseTemplateSet {
 	defer t.mu.RUnlock()
 	out := make(netflow.FlowBaseTemplateSet, len(t.m))
 	for k, v := range t.m {
-		out[k] = v
+		out[k] = v.tpl
 	}
 	return out
+}
+
+// expire drops the templates not announced or used since cutoff (unix ns)
+// and returns how many.
+func (t *templateStore) expire(cutoff int64) int {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	n := 0
+	for k, e := range t.m {
+		if e.used.Load() < cutoff {
+			delete(t.m, k)
+			n++
+		}
+	}
+	if n > 0 {
+		t.release(n)
+		t.changed(len(t.m))
+	}
+	return n
+}
+
+// drop forgets every template for good (the source is forgotten).
+func (t *templateStore) drop() {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	t.dead = true
+	if n := len(t.m); n > 0 {
+		t.release(n)
+	}
+	clear(t.m)
 }

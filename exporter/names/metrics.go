@@ -21,15 +21,20 @@ const (
 	IntelReloadErrors       = "minewatch_intel_reload_errors_total"
 	IntelResolveErrors      = "minewatch_intel_resolve_errors_total"
 
-	FlowPackets        = "minewatch_flow_packets_total"
-	FlowRecords        = "minewatch_flow_records_total"
-	FlowDecodeErrors   = "minewatch_flow_decode_errors_total"
-	FlowDroppedRecords = "minewatch_flow_dropped_records_total"
-	FlowTemplates      = "minewatch_flow_templates"
-	StateHosts         = "minewatch_state_hosts"
-	StateEvictions     = "minewatch_state_evictions_total"
-	StateBytes         = "minewatch_state_bytes"
-	LastFlowTimestamp  = "minewatch_last_flow_timestamp_seconds"
+	FlowPackets          = "minewatch_flow_packets_total"
+	FlowRecords          = "minewatch_flow_records_total"
+	FlowDecodeErrors     = "minewatch_flow_decode_errors_total"
+	FlowDroppedRecords   = "minewatch_flow_dropped_records_total"
+	FlowTemplates        = "minewatch_flow_templates"
+	FlowSourcesTracked   = "minewatch_flow_sources_tracked"
+	FlowTemplatesTracked = "minewatch_flow_templates_tracked"
+	FlowSourcesExpired   = "minewatch_flow_sources_expired_total"
+	FlowTemplatesExpired = "minewatch_flow_templates_expired_total"
+	FlowLogsSuppressed   = "minewatch_flow_log_lines_suppressed_total"
+	StateHosts           = "minewatch_state_hosts"
+	StateEvictions       = "minewatch_state_evictions_total"
+	StateBytes           = "minewatch_state_bytes"
+	LastFlowTimestamp    = "minewatch_last_flow_timestamp_seconds"
 
 	CaseDisposition = "minewatch_case_disposition"
 )
@@ -107,9 +112,14 @@ var catalogue = []Metric{
 
 	{FlowPackets, Counter, "", []string{"source", "protocol"}, "export datagrams received", GroupHealth},
 	{FlowRecords, Counter, "", []string{"source", "protocol"}, "flow records decoded", GroupHealth},
-	{FlowDecodeErrors, Counter, "", []string{"source", "protocol", "reason"}, "datagrams (or sets) that failed to decode", GroupHealth},
+	{FlowDecodeErrors, Counter, "", []string{"source", "protocol", "reason"}, "datagrams (or sets) that failed to decode; reason `not_allowed` under source `not_allowed` for exporters outside `flow.allowed_sources`", GroupHealth},
 	{FlowDroppedRecords, Counter, "", []string{"reason"}, "records not scored; reason `" + DroppedNoInternal + "`: neither end is an internal address", GroupHealth},
 	{FlowTemplates, Gauge, "", []string{"source"}, "NetFlow v9 / IPFIX templates held for the source", GroupHealth},
+	{FlowSourcesTracked, Gauge, "", nil, "exporter addresses tracked (at most `flow.max_sources`)", GroupHealth},
+	{FlowTemplatesTracked, Gauge, "", nil, "templates held by all exporters (at most `flow.max_templates`)", GroupHealth},
+	{FlowSourcesExpired, Counter, "", []string{"reason"}, "exporters forgotten: `idle` (silent for `flow.source_idle`) or `displaced` (table or template total full: a newcomer took the place of the least recently heard)", GroupHealth},
+	{FlowTemplatesExpired, Counter, "", nil, "templates dropped after `flow.template_idle` without refresh or use", GroupHealth},
+	{FlowLogsSuppressed, Counter, "", nil, "decode-error log lines left out by the global log budget (`flow.log_lines_per_second`)", GroupHealth},
 	{StateHosts, Gauge, "", nil, "hosts held in the detection state", GroupHealth},
 	{StateEvictions, Counter, "", nil, "hosts evicted to keep the state under its cap (least suspicious first)", GroupHealth},
 	{StateBytes, Gauge, "", nil, "estimated bytes of detection state", GroupHealth},

@@ -64,7 +64,7 @@ func Start(ctx context.Context, cfg *config.Config, log *slog.Logger) (*Server, 
 		return nil, err
 	}
 
-	dec := flow.NewDecoder(flow.Options{DefaultSampling: cfg.Sampling.DefaultRate, Sampling: SamplingOverrides(cfg), Logger: log})
+	dec := flow.NewDecoder(flow.Options{Configuration: cfg.Flow, DefaultSampling: cfg.Sampling.DefaultRate, Sampling: SamplingOverrides(cfg), Logger: log})
 
 	ctx, cancel := context.WithCancel(ctx)
 	s := &Server{Pipeline: p, done: make(chan error, 1)}

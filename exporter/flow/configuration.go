@@ -1,0 +1,191 @@
+package flow
+
+import (
+	"errors"
+	"net/netip"
+	"strconv"
+	"strings"
+	"time"
+
+	"gopkg.in/yaml.v3"
+
+	"github.com/minewatch/minewatch/exporter/yamlcheck"
+)
+
+// Configuration is the part of the decoder an operator sets, the `flow:`
+// section of the exporter's config file. Zero values pick the defaults
+// (DefaultConfiguration); they bound what spoofed datagrams can hold.
+type Configuration struct {
+	// AllowedSources, when not empty, are the only exporter addresses whose
+	// datagrams are decoded; the rest are dropped and counted under
+	// source="not_allowed" (no per-address state or series).
+	AllowedSources []netip.Prefix
+	// MaxSources caps the exporter addresses tracked. A newcomer past the
+	// cap displaces the least recently heard source (see evictLocked).
+	MaxSources int
+	// MaxTemplates caps the NetFlow v9 / IPFIX templates kept per exporter
+	// address; templates past it are refused and counted (template_limit).
+	MaxTemplates int
+	// MaxTotalTemplates caps the templates of all sources together; with at
+	// most 512 fields a template this bounds template memory to about 100 MB.
+	// When full, a new template displaces the least recently heard source.
+	MaxTotalTemplates int
+	// SourceIdle: a source not heard from for this long is forgotten with its
+	// templates and series. Longer than routers' template refresh (Cisco: 30 min).
+	SourceIdle time.Duration
+	// TemplateIdle: a template neither re-announced nor used for this long is dropped.
+	TemplateIdle time.Duration
+	// MaxSourceLabels caps the exporter addresses with their own source="…"
+	// series; the others are counted together under source="other".
+	MaxSourceLabels int
+	// LogPerSecond and LogBurst bound decode-error log lines of all sources
+	// together (a token bucket); lines past it are counted, not written.
+	LogPerSecond float64
+	LogBurst     int
+}
+
+// DefaultConfiguration returns the limits used for every field left at zero.
+func DefaultConfiguration() Configuration {
+	return Configuration{
+		MaxSources:        4096,
+		MaxTemplates:      256,
+		MaxTotalTemplates: 16384,
+		SourceIdle:        time.Hour,
+		TemplateIdle:      time.Hour,
+		MaxSourceLabels:   256,
+		LogPerSecond:      1,
+		LogBurst:          20,
+	}
+}
+
+// withDefaults fills zero fields from DefaultConfiguration.
+func (c Configuration) withDefaults() Configuration {
+	def := DefaultConfiguration()
+	set := func(v *int, d int) {
+		if *v <= 0 {
+			*v = d
+		}
+	}
+	set(&c.MaxSources, def.MaxSources)
+	set(&c.MaxTemplates, def.MaxTemplates)
+	set(&c.MaxTotalTemplates, def.MaxTotalTemplates)
+	set(&c.MaxSourceLabels, def.MaxSourceLabels)
+	set(&c.LogBurst, def.LogBurst)
+	if c.SourceIdle <= 0 {
+		c.SourceIdle = def.SourceIdle
+	}
+	if c.TemplateIdle <= 0 {
+		c.TemplateIdle = def.TemplateIdle
+	}
+	if c.LogPerSecond <= 0 {
+		c.LogPerSecond = def.LogPerSecond
+	}
+	return c
+}
+
+// Allowed says whether datagrams from addr are decoded.
+func (c *Configuration) Allowed(addr netip.Addr) bool {
+	if len(c.AllowedSources) == 0 {
+		return true
+	}
+	addr = addr.Unmap()
+	for _, p := range c.AllowedSources {
+		if p.Contains(addr) {
+			return true
+		}
+	}
+	return false
+}
+
+// configKeys are the keys of the `flow:` section.
+var configKeys = []string{"allowed_sources", "max_sources", "max_templates_per_source", "max_templates",
+	"source_idle", "template_idle", "max_source_labels", "log_lines_per_second", "log_burst"}
+
+// DecodeYAML reads the `flow:` section (n, at field path) over c, recording
+// every problem in w with its line.
+func (c *Configuration) DecodeYAML(w *yamlcheck.Walker, n *yaml.Node, path string) {
+	w.Fields(n, path, configKeys, func(key string, v *yaml.Node, f string) {
+		if key == "allowed_sources" {
+			c.AllowedSources = nil
+			w.Seq(v, f, func(_ int, v *yaml.Node, f string) {
+				s, ok := w.Scalar(v, f)
+				if !ok {
+					return
+				}
+				p, err := parseSourcePrefix(s)
+				if err != nil {
+					w.Errf(v, f, "%q is not an IP address or CIDR of an exporter (e.g. 10.0.0.1 or 10.0.0.0/24)", s)
+					return
+				}
+				c.AllowedSources = append(c.AllowedSources, p)
+			})
+			return
+		}
+		s, ok := w.Scalar(v, f)
+		if !ok || s == "" {
+			if ok {
+				w.Errf(v, f, "empty value")
+			}
+			return
+		}
+		positive := func(dst *int, min, max int) {
+			i, err := strconv.Atoi(s)
+			if err != nil || i < min || i > max {
+				w.Errf(v, f, "%q is not a whole number in %d..%d", s, min, max)
+				return
+			}
+			*dst = i
+		}
+		duration := func(dst *time.Duration) {
+			d, err := time.ParseDuration(s)
+			if err != nil || d < time.Second {
+				w.Errf(v, f, "%q is not a duration of at least 1s (e.g. 30m, 1h)", s)
+				return
+			}
+			*dst = d
+		}
+		switch key {
+		case "max_sources":
+			positive(&c.MaxSources, 1, 1_000_000)
+		case "max_templates_per_source":
+			positive(&c.MaxTemplates, 1, 65535)
+		case "max_templates":
+			positive(&c.MaxTotalTemplates, 1, 10_000_000)
+		case "max_source_labels":
+			positive(&c.MaxSourceLabels, 1, 100_000)
+		case "log_burst":
+			positive(&c.LogBurst, 1, 100_000)
+		case "source_idle":
+			duration(&c.SourceIdle)
+		case "template_idle":
+			duration(&c.TemplateIdle)
+		case "log_lines_per_second":
+			x, err := strconv.ParseFloat(s, 64)
+			if err != nil || !(x > 0 && x <= 100_000) {
+				w.Errf(v, f, "%q is not a number above 0 (lines a second, e.g. 1 or 0.2)", s)
+				return
+			}
+			c.LogPerSecond = x
+		}
+	})
+}
+
+// parseSourcePrefix reads a CIDR or a single address (a /32 or /128).
+func parseSourcePrefix(s string) (netip.Prefix, error) {
+	if !strings.Contains(s, "/") {
+		a, err := netip.ParseAddr(s)
+		if err != nil {
+			return netip.Prefix{}, err
+		}
+		if a.Zone() != "" {
+			return netip.Prefix{}, errors.New("zone not allowed")
+		}
+		a = a.Unmap()
+		return netip.PrefixFrom(a, a.BitLen()), nil
+	}
+	p, err := netip.ParsePrefix(s)
+	if err != nil {
+		return netip.Prefix{}, err
+	}
+	return p.Masked(), nil
+}
