@@ -10,6 +10,7 @@ import (
 
 	"github.com/minewatch/minewatch/exporter/demo"
 	"github.com/minewatch/minewatch/exporter/flow"
+	"github.com/minewatch/minewatch/exporter/testsupport"
 )
 
 // TestSendPacesAndCounts: what the sender says it sent is what a socket
@@ -53,7 +54,7 @@ func TestSendPacesAndCounts(t *testing.T) {
 // exporter binary and nfcapd: nothing may be lost at 50,000 records/s, and
 // each count comes from the receiver's own counters or output.
 func TestReceiversCountWhatArrives(t *testing.T) {
-	nfcapd, nfdump := demo.Require(t, "nfcapd"), demo.Require(t, "nfdump")
+	nfcapd, nfdump := testsupport.Require(t, "nfcapd"), testsupport.Require(t, "nfdump")
 	bin := filepath.Join(t.TempDir(), "minewatch-exporter")
 	if out, err := exec.Command("go", "build", "-o", bin, "../cmd/minewatch-exporter").CombinedOutput(); err != nil {
 		t.Fatalf("build: %v\n%s", err, out)

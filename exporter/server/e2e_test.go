@@ -23,6 +23,7 @@ import (
 	"github.com/minewatch/minewatch/exporter/config"
 	"github.com/minewatch/minewatch/exporter/demo"
 	"github.com/minewatch/minewatch/exporter/server"
+	"github.com/minewatch/minewatch/exporter/testsupport"
 	"github.com/minewatch/minewatch/plugin/pkg/campaign/vmtest"
 )
 
@@ -195,7 +196,7 @@ func vmValue(t *testing.T, vmURL, query string) (float64, bool) {
 // the exporter pushing into a real VictoriaMetrics, and the verdicts read
 // back from VictoriaMetrics' query API.
 func TestEndToEndSoftflowdToVictoriaMetrics(t *testing.T) {
-	softflowd := demo.Require(t, "softflowd")
+	softflowd := testsupport.Require(t, "softflowd")
 	vm := vmtest.Start(t)
 	dir := t.TempDir()
 

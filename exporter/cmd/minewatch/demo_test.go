@@ -8,7 +8,7 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/minewatch/minewatch/exporter/demo"
+	"github.com/minewatch/minewatch/exporter/testsupport"
 )
 
 // TestDemoStartToFinish runs the native demo the way `make demo` does, on the
@@ -17,7 +17,7 @@ import (
 // hold the simulator's miners, and the unit lead must get an email.
 func TestDemoStartToFinish(t *testing.T) {
 	for _, bin := range [][]string{{"victoria-metrics"}, {"vmalert"}, {"prometheus-alertmanager", "alertmanager"}} {
-		demo.Require(t, bin...)
+		testsupport.Require(t, bin...)
 	}
 	root, err := filepath.Abs("../../..")
 	if err != nil {
