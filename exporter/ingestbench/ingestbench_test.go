@@ -8,8 +8,8 @@ import (
 	"testing"
 	"time"
 
-	"github.com/minewatch/minewatch/exporter/demo"
 	"github.com/minewatch/minewatch/exporter/flow"
+	"github.com/minewatch/minewatch/exporter/proc"
 	"github.com/minewatch/minewatch/exporter/testsupport"
 )
 
@@ -61,7 +61,7 @@ func TestReceiversCountWhatArrives(t *testing.T) {
 	}
 	tr := Build(flow.NetFlowV9, Options{})
 	o := DriverOptions{Start: 50_000, Factor: 2, Max: 50_000, Step: time.Second, Tolerance: 0.001, Dir: t.TempDir()}
-	for _, rc := range []Receiver{Exporter{Bin: bin, HTTPPort: demo.FreePort}, Nfcapd{Bin: nfcapd, Nfdump: nfdump}} {
+	for _, rc := range []Receiver{Exporter{Bin: bin, HTTPPort: proc.FreePort}, Nfcapd{Bin: nfcapd, Nfdump: nfdump}} {
 		row := Run(context.Background(), rc, tr, o, func(s string) { t.Log(s) })
 		if row.Err != "" || len(row.Steps) != 1 {
 			t.Fatalf("%s: %+v", rc.Name(), row)

@@ -6,7 +6,7 @@ import (
 	"path/filepath"
 	"testing"
 
-	"github.com/minewatch/minewatch/exporter/demo"
+	"github.com/minewatch/minewatch/exporter/proc"
 )
 
 // CIEnv names the environment variable that marks a CI run: with it set, a
@@ -32,10 +32,10 @@ func Missing(tb testing.TB, format string, args ...any) {
 // Missing.
 func Require(tb testing.TB, names ...string) string {
 	tb.Helper()
-	if p, err := demo.Find(names...); err == nil {
+	if p, err := proc.Find(names...); err == nil {
 		return p
 	}
-	dirs := []string{filepath.Join(RepoRoot(tb), demo.CacheBin), "/usr/sbin", "/usr/bin"}
+	dirs := []string{filepath.Join(RepoRoot(tb), proc.CacheBin), "/usr/sbin", "/usr/bin"}
 	for _, n := range names {
 		for _, dir := range dirs {
 			p := filepath.Join(dir, n)

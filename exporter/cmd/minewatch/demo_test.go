@@ -23,10 +23,7 @@ func TestDemoStartToFinish(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	exe := filepath.Join(t.TempDir(), "minewatch")
-	if out, err := exec.Command("go", "build", "-o", exe, ".").CombinedOutput(); err != nil {
-		t.Fatalf("build: %v\n%s", err, out)
-	}
+	exe := minewatchExe(t)
 	work := t.TempDir()
 	cmd := exec.Command(exe, "demo", "--workdir", filepath.Join(work, "demo"), "--live", "6m", "--wait-mail", "5m", "--exit-after", "1s")
 	cmd.Dir = root
