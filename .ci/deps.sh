@@ -3,6 +3,16 @@
 # the real components the tests run against (VictoriaMetrics, Alertmanager,
 # promtool, softflowd, pmacct, nfdump, tshark, tcpreplay). Go modules and npm
 # packages come from go.sum and package-lock.json when the build asks for them.
+#
+# They are installed as tools, not as services: Debian's packages of
+# prometheus, victoria-metrics, alertmanager, nfdump, softflowd and pmacct
+# enable and start a system service, which on a host with systemd would keep
+# running for good and hold the ports the tests and the demo use (each starts
+# its own copy on loopback). So during the install /usr/sbin/policy-rc.d
+# forbids starting any service (exit 101, honoured by invoke-rc.d and
+# deb-systemd-invoke), and afterwards every service unit or init script of a
+# package this run installed is disabled. Idempotent, no stdin; run as root
+# (or with sudo).
 set -euo pipefail
 
 need=()
@@ -33,5 +43,52 @@ SUDO=""
 export DEBIAN_FRONTEND=noninteractive
 # tshark asks whether non-root users may capture: answer no, without a prompt.
 echo "wireshark-common wireshark-common/install-setuid boolean false" | $SUDO debconf-set-selections || true
-$SUDO apt-get update -qq
+
+# No service starts during the install. An existing policy-rc.d (Docker
+# images ship one) is put back afterwards, even when the install fails.
+policy=/usr/sbin/policy-rc.d
+saved=""
+if [ -e "$policy" ]; then
+  saved=$(mktemp)
+  $SUDO cp -p "$policy" "$saved"
+fi
+restore_policy() {
+  if [ -n "$saved" ]; then
+    $SUDO cp -p "$saved" "$policy"
+    $SUDO rm -f "$saved"
+  else
+    $SUDO rm -f "$policy"
+  fi
+}
+trap restore_policy EXIT
+printf '#!/bin/sh\n# written by minewatch .ci/deps.sh for the time of its apt-get install\nexit 101\n' | $SUDO tee "$policy" >/dev/null
+$SUDO chmod 755 "$policy"
+
+before=$(dpkg-query -W -f '${Package}\n' 2>/dev/null | sort)
+$SUDO apt-get update -qq </dev/null
 $SUDO apt-get install -y -qq --no-install-recommends "${need[@]}" </dev/null
+after=$(dpkg-query -W -f '${Package}\n' 2>/dev/null | sort)
+
+# Disable what the new packages enabled (their dependencies' too), so that
+# nothing starts at the next boot either.
+new=()
+for pkg in $(comm -13 <(echo "$before") <(echo "$after")); do
+  while read -r path; do
+    name=$(basename "$path")
+    case "$path" in
+      */systemd/system/*@.*) ;; # templates are enabled only by instance
+      */systemd/system/*)
+        if [ -d /run/systemd/system ]; then
+          $SUDO systemctl disable --now "$name" >/dev/null 2>&1 || true
+        elif command -v deb-systemd-helper >/dev/null 2>&1; then
+          $SUDO deb-systemd-helper disable "$name" >/dev/null 2>&1 || true
+        fi
+        ;;
+      /etc/init.d/*)
+        $SUDO update-rc.d "$name" disable >/dev/null 2>&1 || true
+        ;;
+    esac
+  done < <(dpkg -L "$pkg" 2>/dev/null | grep -E '^(/usr)?/lib/systemd/system/[^/]+\.(service|socket|timer)$|^/etc/init\.d/[^/]+$' || true)
+  new+=("$pkg")
+done
+echo "deps: installed ${#new[@]} packages; their services are disabled and not running"

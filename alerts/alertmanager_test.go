@@ -23,7 +23,7 @@ import (
 
 	"github.com/emersion/go-smtp"
 
-	"github.com/minewatch/minewatch/exporter/demo"
+	"github.com/minewatch/minewatch/exporter/testsupport"
 )
 
 // message is one email as the SMTP catcher received it.
@@ -104,7 +104,7 @@ func freePort(t *testing.T) int {
 // clustering off, and returns its base URL once it is ready.
 func startAlertmanager(t *testing.T, configPath string) string {
 	t.Helper()
-	bin := demo.Require(t, "prometheus-alertmanager", "alertmanager")
+	bin := testsupport.Require(t, "prometheus-alertmanager", "alertmanager")
 	addr := fmt.Sprintf("127.0.0.1:%d", freePort(t))
 	var logs bytes.Buffer
 	cmd := exec.Command(bin,

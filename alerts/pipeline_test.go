@@ -17,7 +17,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/minewatch/minewatch/exporter/demo"
+	"github.com/minewatch/minewatch/exporter/testsupport"
 )
 
 // startProcess runs a server binary until the test ends and waits for its ready URL.
@@ -64,8 +64,8 @@ func tail(s string, n int) string {
 // 5s so that the test takes seconds.
 func TestRulesThroughVmalertToEmail(t *testing.T) {
 	t.Parallel()
-	vmBin := demo.Require(t, "victoria-metrics")
-	vmalertBin := demo.Require(t, "vmalert")
+	vmBin := testsupport.Require(t, "victoria-metrics")
+	vmalertBin := testsupport.Require(t, "vmalert")
 	smtpCatcher, smtpAddr := startCatcher(t)
 
 	vm := fmt.Sprintf("http://127.0.0.1:%d", freePort(t))

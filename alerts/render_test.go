@@ -7,8 +7,8 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/minewatch/minewatch/exporter/demo"
 	"github.com/minewatch/minewatch/exporter/ledger"
+	"github.com/minewatch/minewatch/exporter/testsupport"
 )
 
 func testOptions() Options {
@@ -48,7 +48,7 @@ func renderTo(t *testing.T, units []Unit, o Options) string {
 
 // TestRenderedConfigIsValid has amtool load the configuration and its templates.
 func TestRenderedConfigIsValid(t *testing.T) {
-	amtool := demo.Require(t, "amtool")
+	amtool := testsupport.Require(t, "amtool")
 	path := renderTo(t, ledgerUnits(t), testOptions())
 	out, err := exec.Command(amtool, "check-config", path).CombinedOutput()
 	if err != nil {
@@ -63,7 +63,7 @@ func TestRenderedConfigIsValid(t *testing.T) {
 
 // TestRouting asks amtool which receivers get an alert with the given labels.
 func TestRouting(t *testing.T) {
-	amtool := demo.Require(t, "amtool")
+	amtool := testsupport.Require(t, "amtool")
 	path := renderTo(t, ledgerUnits(t), testOptions())
 	cases := []struct {
 		labels []string

@@ -1,8 +1,8 @@
 package alerts
 
 import (
-	"github.com/minewatch/minewatch/exporter/demo"
 	"github.com/minewatch/minewatch/exporter/names"
+	"github.com/minewatch/minewatch/exporter/testsupport"
 
 	"os"
 	"os/exec"
@@ -53,7 +53,7 @@ func loadRules(t *testing.T) map[string]ruleFile {
 // TestPromtoolRuleTests runs the promtool unit tests of every rule file.
 func TestPromtoolRuleTests(t *testing.T) {
 	t.Parallel()
-	promtool := demo.Require(t, "promtool")
+	promtool := testsupport.Require(t, "promtool")
 	rules, _ := filepath.Glob("rules/*.yml")
 	check := exec.Command(promtool, append([]string{"check", "rules"}, rules...)...)
 	if out, err := check.CombinedOutput(); err != nil {
@@ -74,7 +74,7 @@ func TestPromtoolRuleTests(t *testing.T) {
 // TestVmalertAcceptsRules has the Debian vmalert parse the rules and their templates.
 func TestVmalertAcceptsRules(t *testing.T) {
 	t.Parallel()
-	vmalert := demo.Require(t, "vmalert")
+	vmalert := testsupport.Require(t, "vmalert")
 	out, err := exec.Command(vmalert, "-rule=rules/*.yml", "-dryRun", "-loggerLevel=ERROR").CombinedOutput()
 	if err != nil {
 		t.Fatalf("vmalert -dryRun: %v\n%s", err, out)

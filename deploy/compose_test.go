@@ -18,6 +18,7 @@ import (
 	"github.com/minewatch/minewatch/alerts"
 	"github.com/minewatch/minewatch/exporter/config"
 	"github.com/minewatch/minewatch/exporter/ledger"
+	"github.com/minewatch/minewatch/exporter/testsupport"
 	"github.com/minewatch/minewatch/plugin/pkg/models"
 	"gopkg.in/yaml.v3"
 )
@@ -359,13 +360,7 @@ func TestAlertingPipeline(t *testing.T) {
 	if err := r.WriteFiles(path); err != nil {
 		t.Fatal(err)
 	}
-	amtool, err := exec.LookPath("amtool")
-	if err != nil {
-		if os.Getenv("CI") == "" {
-			t.Skip("amtool not installed (Debian prometheus-alertmanager)")
-		}
-		t.Fatal("amtool not installed")
-	}
+	amtool := testsupport.Require(t, "amtool")
 	out, err := exec.Command(amtool, "check-config", path).CombinedOutput()
 	if err != nil {
 		t.Fatalf("amtool check-config: %v\n%s", err, out)

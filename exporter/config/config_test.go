@@ -18,14 +18,14 @@ func TestExampleLoads(t *testing.T) {
 	if c.Listen != (Listen{":2055", ":6343", ":9617", 2, 65536}) {
 		t.Errorf("listen = %+v", c.Listen)
 	}
-	if want := []string{"ledger.yaml", "assets.csv"}; !reflect.DeepEqual(c.Ledger.Files, want) {
+	if want := []string{"../../deploy/example/ledger.yaml", "../../deploy/example/assets.csv"}; !reflect.DeepEqual(c.Ledger.Files, want) {
 		// "." base: Load joins with the file's directory, which is "." here.
 		t.Errorf("ledger.files = %v, want %v", c.Ledger.Files, want)
 	}
 	if len(c.Ledger.ExtraInternal) != 3 || c.Ledger.ExtraInternal[1] != netip.MustParsePrefix("172.16.0.0/12") {
 		t.Errorf("extra_internal = %v", c.Ledger.ExtraInternal)
 	}
-	if len(c.Intel.Files) != 2 || c.Intel.Allowlist[0] != "allowlist.txt" || c.Intel.ResolveInterval != time.Hour {
+	if len(c.Intel.Files) != 2 || c.Intel.Allowlist[0] != "../../deploy/example/allowlist.txt" || c.Intel.ResolveInterval != time.Hour {
 		t.Errorf("intel = %+v", c.Intel)
 	}
 	if len(c.Flow.AllowedSources) != 2 || c.Flow.MaxSources != 4096 || c.Flow.SourceIdle != time.Hour {

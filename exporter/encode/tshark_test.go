@@ -13,19 +13,14 @@ import (
 	"time"
 
 	"github.com/minewatch/minewatch/exporter/flow"
+	"github.com/minewatch/minewatch/exporter/testsupport"
 )
 
 // tsharkFields writes the datagrams of p for recs into a pcap and returns
 // every occurrence of each requested field, as tshark dissects them.
 func tsharkFields(t *testing.T, p flow.Protocol, rate uint32, recs []flow.Record, decodeAs string, dport uint16, fields ...string) [][]string {
 	t.Helper()
-	bin, err := exec.LookPath("tshark")
-	if err != nil {
-		if os.Getenv("CI") == "" {
-			t.Skip("tshark not installed (Debian package tshark)")
-		}
-		t.Fatal("tshark is required in CI: ", err)
-	}
+	bin := testsupport.Require(t, "tshark")
 	path := filepath.Join(t.TempDir(), "x.pcap")
 	f, err := os.Create(path)
 	if err != nil {

@@ -20,7 +20,7 @@ import (
 	"github.com/gopacket/gopacket/layers"
 	"github.com/gopacket/gopacket/pcapgo"
 
-	"github.com/minewatch/minewatch/exporter/demo"
+	"github.com/minewatch/minewatch/exporter/testsupport"
 )
 
 // testFlow is one unidirectional flow of the traffic capture.
@@ -169,7 +169,7 @@ func tsharkTotals(t *testing.T, pcap string, port int, dissector string, fields 
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
-	out, err := exec.CommandContext(ctx, demo.Require(t, "tshark"), args...).Output()
+	out, err := exec.CommandContext(ctx, testsupport.Require(t, "tshark"), args...).Output()
 	if err != nil {
 		t.Fatalf("tshark: %v", err)
 	}
@@ -210,8 +210,8 @@ func decodeCaught(t *testing.T, dgs []datagram, sflow bool) (recs []Record) {
 }
 
 func TestSoftflowdExports(t *testing.T) {
-	softflowd := demo.Require(t, "softflowd")
-	demo.Require(t, "tshark")
+	softflowd := testsupport.Require(t, "softflowd")
+	testsupport.Require(t, "tshark")
 	for _, version := range []string{"5", "9", "10"} {
 		t.Run("v"+version, func(t *testing.T) {
 			t.Parallel()

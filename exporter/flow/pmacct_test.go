@@ -10,13 +10,13 @@ import (
 	"testing"
 	"time"
 
-	"github.com/minewatch/minewatch/exporter/demo"
+	"github.com/minewatch/minewatch/exporter/testsupport"
 )
 
 // runPmacctd replays the traffic capture through pmacctd with one probe plugin
 // exporting to a loopback port of ours, and returns what it sent.
 func runPmacctd(t *testing.T, plugin string, extra ...string) (int, []datagram) {
-	pmacctd := demo.Require(t, "pmacctd")
+	pmacctd := testsupport.Require(t, "pmacctd")
 	dir := t.TempDir()
 	traffic := filepath.Join(dir, "traffic.pcap")
 	writeTraffic(t, traffic, time.Date(2026, 11, 20, 8, 0, 0, 0, time.UTC))
@@ -52,7 +52,7 @@ func runPmacctd(t *testing.T, plugin string, extra ...string) (int, []datagram) 
 
 func TestPmacctSFlowExports(t *testing.T) {
 	t.Parallel()
-	demo.Require(t, "tshark")
+	testsupport.Require(t, "tshark")
 	port, dgs := runPmacctd(t, "sfprobe", "sfprobe_sampling_rate[p]: 1")
 	recs := decodeCaught(t, dgs, true)
 	var bytes, pkts uint64
@@ -95,7 +95,7 @@ func TestPmacctSFlowExports(t *testing.T) {
 
 func TestPmacctNetFlowExports(t *testing.T) {
 	t.Parallel()
-	demo.Require(t, "tshark")
+	testsupport.Require(t, "tshark")
 	for _, version := range []string{"5", "9", "10"} {
 		t.Run("v"+version, func(t *testing.T) {
 			t.Parallel() // pmacctd pauses 2 s before reading a file

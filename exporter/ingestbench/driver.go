@@ -7,7 +7,7 @@ import (
 	"os"
 	"time"
 
-	"github.com/minewatch/minewatch/exporter/demo"
+	"github.com/minewatch/minewatch/exporter/proc"
 )
 
 // Step is one rate tried on one receiver.
@@ -75,7 +75,7 @@ func Run(ctx context.Context, rc Receiver, t *Traffic, o DriverOptions, progress
 }
 
 func step(ctx context.Context, rc Receiver, t *Traffic, rate float64, o DriverOptions, dir string) (Step, error) {
-	port, err := demo.FreeUDPPort()
+	port, err := proc.FreeUDPPort()
 	if err != nil {
 		return Step{}, err
 	}

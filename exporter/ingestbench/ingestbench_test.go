@@ -8,8 +8,9 @@ import (
 	"testing"
 	"time"
 
-	"github.com/minewatch/minewatch/exporter/demo"
 	"github.com/minewatch/minewatch/exporter/flow"
+	"github.com/minewatch/minewatch/exporter/proc"
+	"github.com/minewatch/minewatch/exporter/testsupport"
 )
 
 // TestSendPacesAndCounts: what the sender says it sent is what a socket
@@ -53,14 +54,14 @@ func TestSendPacesAndCounts(t *testing.T) {
 // exporter binary and nfcapd: nothing may be lost at 50,000 records/s, and
 // each count comes from the receiver's own counters or output.
 func TestReceiversCountWhatArrives(t *testing.T) {
-	nfcapd, nfdump := demo.Require(t, "nfcapd"), demo.Require(t, "nfdump")
+	nfcapd, nfdump := testsupport.Require(t, "nfcapd"), testsupport.Require(t, "nfdump")
 	bin := filepath.Join(t.TempDir(), "minewatch-exporter")
 	if out, err := exec.Command("go", "build", "-o", bin, "../cmd/minewatch-exporter").CombinedOutput(); err != nil {
 		t.Fatalf("build: %v\n%s", err, out)
 	}
 	tr := Build(flow.NetFlowV9, Options{})
 	o := DriverOptions{Start: 50_000, Factor: 2, Max: 50_000, Step: time.Second, Tolerance: 0.001, Dir: t.TempDir()}
-	for _, rc := range []Receiver{Exporter{Bin: bin, HTTPPort: demo.FreePort}, Nfcapd{Bin: nfcapd, Nfdump: nfdump}} {
+	for _, rc := range []Receiver{Exporter{Bin: bin, HTTPPort: proc.FreePort}, Nfcapd{Bin: nfcapd, Nfdump: nfdump}} {
 		row := Run(context.Background(), rc, tr, o, func(s string) { t.Log(s) })
 		if row.Err != "" || len(row.Steps) != 1 {
 			t.Fatalf("%s: %+v", rc.Name(), row)

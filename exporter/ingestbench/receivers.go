@@ -15,8 +15,8 @@ import (
 	"syscall"
 	"time"
 
-	"github.com/minewatch/minewatch/exporter/demo"
 	"github.com/minewatch/minewatch/exporter/flow"
+	"github.com/minewatch/minewatch/exporter/proc"
 )
 
 // Receiver is one collector under test. Each rate step starts a fresh one.
@@ -32,7 +32,7 @@ type Receiver interface {
 
 // Proc is a running collector.
 type Proc struct {
-	*demo.Proc
+	*proc.Proc
 	dir     string
 	proto   flow.Protocol
 	http    string // metrics address, for those that have one
@@ -43,7 +43,7 @@ type Proc struct {
 }
 
 func startProc(dir, bin string, p flow.Protocol, args ...string) (*Proc, error) {
-	dp, err := demo.Start(filepath.Base(bin), bin, filepath.Join(dir, filepath.Base(bin)+".log"), args...)
+	dp, err := proc.Start(filepath.Base(bin), bin, filepath.Join(dir, filepath.Base(bin)+".log"), args...)
 	if err != nil {
 		return nil, err
 	}
@@ -54,7 +54,7 @@ func startProc(dir, bin string, p flow.Protocol, args ...string) (*Proc, error) 
 func (p *Proc) waitHTTP(ctx context.Context, url string) error {
 	wctx, cancel := context.WithTimeout(ctx, 20*time.Second)
 	defer cancel()
-	if err := demo.WaitHTTP(wctx, p.Proc, url); err != nil {
+	if err := proc.WaitHTTP(wctx, p.Proc, url); err != nil {
 		p.Stop()
 		return err
 	}

@@ -10,8 +10,8 @@ import (
 	"strings"
 	"time"
 
-	"github.com/minewatch/minewatch/exporter/demo"
 	"github.com/minewatch/minewatch/exporter/flow"
+	"github.com/minewatch/minewatch/exporter/proc"
 )
 
 // Scale is the exporter's state after meeting many distinct hosts.
@@ -38,7 +38,7 @@ func RunScale(ctx context.Context, ex Exporter, hosts int, workdir string) (*Sca
 		return nil, err
 	}
 	defer os.RemoveAll(dir)
-	port, err := demo.FreeUDPPort()
+	port, err := proc.FreeUDPPort()
 	if err != nil {
 		return nil, err
 	}
@@ -89,7 +89,7 @@ func Profile(ctx context.Context, ex Exporter, t *Traffic, rate float64, dur tim
 		return err
 	}
 	defer os.RemoveAll(dir)
-	port, err := demo.FreeUDPPort()
+	port, err := proc.FreeUDPPort()
 	if err != nil {
 		return err
 	}

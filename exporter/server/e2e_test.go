@@ -21,8 +21,9 @@ import (
 	"github.com/gopacket/gopacket/pcapgo"
 
 	"github.com/minewatch/minewatch/exporter/config"
-	"github.com/minewatch/minewatch/exporter/demo"
+	"github.com/minewatch/minewatch/exporter/proc"
 	"github.com/minewatch/minewatch/exporter/server"
+	"github.com/minewatch/minewatch/exporter/testsupport"
 	"github.com/minewatch/minewatch/plugin/pkg/campaign/vmtest"
 )
 
@@ -151,7 +152,7 @@ func writeCampusCapture(t *testing.T, path string, start time.Time) {
 }
 
 func freeUDPPort(t *testing.T) int {
-	p, err := demo.FreeUDPPort()
+	p, err := proc.FreeUDPPort()
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -195,7 +196,7 @@ func vmValue(t *testing.T, vmURL, query string) (float64, bool) {
 // the exporter pushing into a real VictoriaMetrics, and the verdicts read
 // back from VictoriaMetrics' query API.
 func TestEndToEndSoftflowdToVictoriaMetrics(t *testing.T) {
-	softflowd := demo.Require(t, "softflowd")
+	softflowd := testsupport.Require(t, "softflowd")
 	vm := vmtest.Start(t)
 	dir := t.TempDir()
 
@@ -205,7 +206,7 @@ func TestEndToEndSoftflowdToVictoriaMetrics(t *testing.T) {
 	os.WriteFile(filepath.Join(dir, "pools.txt"), []byte("# bureau list\n"+poolIP+":3333,XMR,bureau-2026-11\n"), 0o644)
 
 	nfPort := freeUDPPort(t)
-	httpPort, err := demo.FreePort()
+	httpPort, err := proc.FreePort()
 	if err != nil {
 		t.Fatal(err)
 	}

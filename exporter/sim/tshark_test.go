@@ -14,19 +14,14 @@ import (
 	"github.com/minewatch/minewatch/exporter/encode"
 	"github.com/minewatch/minewatch/exporter/flow"
 	"github.com/minewatch/minewatch/exporter/replay"
+	"github.com/minewatch/minewatch/exporter/testsupport"
 )
 
 // TestPcapAgreesWithTshark writes the tiny scenario's exports into a pcap and
 // checks with tshark, independently of our encoders, the record count,
 // protocol version and sampling rate of every exporter.
 func TestPcapAgreesWithTshark(t *testing.T) {
-	tshark, err := exec.LookPath("tshark")
-	if err != nil {
-		if os.Getenv("CI") == "" {
-			t.Skip("tshark not installed (Debian package tshark)")
-		}
-		t.Fatal("tshark is required in CI: apt-get install tshark")
-	}
+	tshark := testsupport.Require(t, "tshark")
 	s, err := Load("testdata/tiny.yaml")
 	if err != nil {
 		t.Fatal(err)

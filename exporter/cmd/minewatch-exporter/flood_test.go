@@ -20,9 +20,9 @@ import (
 	"testing"
 	"time"
 
-	"github.com/minewatch/minewatch/exporter/demo"
 	"github.com/minewatch/minewatch/exporter/encode"
 	"github.com/minewatch/minewatch/exporter/flow"
+	"github.com/minewatch/minewatch/exporter/proc"
 )
 
 const (
@@ -146,11 +146,11 @@ func TestFloodThenRealRouter(t *testing.T) {
 	if out, err := exec.Command("go", "build", "-o", bin, ".").CombinedOutput(); err != nil {
 		t.Fatalf("go build: %v\n%s", err, out)
 	}
-	nfPort, err := demo.FreeUDPPort()
+	nfPort, err := proc.FreeUDPPort()
 	if err != nil {
 		t.Fatal(err)
 	}
-	httpPort, err := demo.FreePort()
+	httpPort, err := proc.FreePort()
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -171,7 +171,7 @@ flow:
 `, nfPort, httpPort)
 	os.WriteFile(filepath.Join(dir, "config.yaml"), []byte(cfg), 0o644)
 	logPath := filepath.Join(dir, "exporter.log")
-	p, err := demo.Start("minewatch-exporter", bin, logPath, "--config.file", filepath.Join(dir, "config.yaml"))
+	p, err := proc.Start("minewatch-exporter", bin, logPath, "--config.file", filepath.Join(dir, "config.yaml"))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -179,7 +179,7 @@ flow:
 	base := fmt.Sprintf("http://127.0.0.1:%d", httpPort)
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
-	if err := demo.WaitHTTP(ctx, p, base+"/-/healthy"); err != nil {
+	if err := proc.WaitHTTP(ctx, p, base+"/-/healthy"); err != nil {
 		t.Fatal(err)
 	}
 	startLines := countLines(t, logPath)

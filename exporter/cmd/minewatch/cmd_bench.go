@@ -13,9 +13,9 @@ import (
 	"text/tabwriter"
 	"time"
 
-	"github.com/minewatch/minewatch/exporter/demo"
 	"github.com/minewatch/minewatch/exporter/flow"
 	"github.com/minewatch/minewatch/exporter/ingestbench"
+	"github.com/minewatch/minewatch/exporter/proc"
 )
 
 // goflow2Version is the collector built for the comparison (the decoder
@@ -118,7 +118,7 @@ func init() {
 }
 
 func benchReceiver(name, dir, exporterBin, goflow2Bin string) (ingestbench.Receiver, error) {
-	port := demo.FreePort
+	port := proc.FreePort
 	switch name {
 	case "minewatch":
 		if exporterBin == "" {

@@ -10,21 +10,18 @@ import (
 	"text/tabwriter"
 	"time"
 
-	"github.com/schollz/progressbar/v3"
-
+	"github.com/minewatch/minewatch/exporter/backfill"
 	"github.com/minewatch/minewatch/exporter/config"
 	"github.com/minewatch/minewatch/exporter/flow"
-	"github.com/minewatch/minewatch/exporter/intel"
-	"github.com/minewatch/minewatch/exporter/ledger"
-	"github.com/minewatch/minewatch/exporter/pipeline"
 	"github.com/minewatch/minewatch/exporter/replay"
 	"github.com/minewatch/minewatch/exporter/score"
-	"github.com/minewatch/minewatch/exporter/server"
 )
 
 func init() {
 	c := app.Command("replay", "Score a capture of flow-export packets (NetFlow/IPFIX/sFlow over UDP, pcap or pcapng) on the capture's own clock "+
-		"(回放流量导出抓包并评分). Optionally writes the scores into VictoriaMetrics as history.")
+		"(回放流量导出抓包并评分). Optionally writes the scores into VictoriaMetrics as history. A capture that cannot be read "+
+		"to its end (corrupt, not a capture) or in which no datagram decodes makes it exit non-zero, after scoring and "+
+		"writing what could be read.")
 	var (
 		capture   = c.Arg("capture", "pcap/pcapng file of export datagrams").Required().ExistingFile()
 		cfgFile   = c.Flag("config", "exporter configuration (ledger, intel, sampling, detect settings)").Short('c').ExistingFile()
@@ -49,73 +46,52 @@ func init() {
 		if len(cfg.Ledger.Files) == 0 {
 			return fmt.Errorf("replay needs a ledger (--ledger or --config): it says which addresses are internal")
 		}
-		p, err := buildPipeline(cfg)
+		p, err := backfill.NewPipeline(cfg)
 		if err != nil {
 			return err
 		}
-		var hist *pipeline.History
-		if *importURL != "" {
-			hist = p.NewHistory(strings.TrimRight(*importURL, "/")+"/api/v1/import/prometheus", *step)
+		dec := backfill.NewDecoder(cfg, flow.Options{Logger: slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelWarn}))})
+		bf, err := backfill.New(backfill.Options{Pipeline: p, Decoder: dec, ImportURL: *importURL, Step: *step})
+		if err != nil {
+			return err
 		}
-		dec := flow.NewDecoder(flow.Options{DefaultSampling: cfg.Sampling.DefaultRate, Sampling: server.SamplingOverrides(cfg),
-			Logger: slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelWarn}))})
-
 		opts := replay.Options{NetFlowPorts: *nfPorts, SFlowPorts: *sfPorts}
-		var bar *progressbar.ProgressBar
 		if !*quiet {
-			st, _ := os.Stat(*capture)
-			bar = newBar(st.Size(), "回放 replaying", true)
-			opts.Progress = func(done, total int64) { bar.Set64(done) } //nolint:errcheck // display only
+			progress := barProgress(true)
+			opts.Progress = func(done, total int64) { progress("回放 replaying", done, total) }
 		}
-		var histErr error
-		var last int64
-		stats, err := replay.File(*capture, dec, opts, func(r *flow.Record) {
-			p.Process(r)
-			if r.End > last {
-				last = r.End
-			}
-			if hist != nil && histErr == nil {
-				histErr = hist.Advance(r.End)
-			}
-		})
-		if bar != nil {
-			bar.Finish() //nolint:errcheck // display only
-		}
-		if err != nil {
+		stats, replayErr := bf.Capture(*capture, opts)
+		if err := bf.Close(); err != nil {
 			return err
 		}
-		if histErr != nil {
-			return histErr
-		}
-		if hist != nil {
-			if err := hist.Close(last); err != nil {
-				return err
-			}
-		} else {
-			p.Tick(last)
+		if replayErr != nil && stats.Packets == 0 {
+			return fmt.Errorf("cannot replay the capture: %w", replayErr)
 		}
 		fmt.Printf("capture %s: %d packets, %d export datagrams, %d flow records, %d decode errors, %s – %s\n",
 			*capture, stats.Packets, stats.Datagrams, stats.Records, stats.Errors,
 			stats.First.Format(time.RFC3339), stats.Last.Format(time.RFC3339))
-		if hist != nil {
-			fmt.Printf("wrote %d snapshots (every %s of flow time) into %s\n", hist.Snapshots, *step, *importURL)
+		if *importURL != "" {
+			fmt.Printf("wrote %d snapshots (every %s of flow time) into %s\n", bf.Snapshots(), *step, *importURL)
 		}
 		printHosts(os.Stdout, p.Engine())
-		return nil
+		return replayVerdict(*capture, stats, replayErr)
 	}
 }
 
-// buildPipeline loads the ledger and intel of a configuration into a pipeline.
-func buildPipeline(cfg *config.Config) (*pipeline.Pipeline, error) {
-	led, err := ledger.Load(cfg.Ledger.Files, cfg.Ledger.ExtraInternal)
+// replayVerdict is the replay's exit status: an error when the capture could
+// not be read to its end, or when it has export datagrams and not one of
+// them decoded (not flow exports, or corrupt ones). The figures printed
+// above cover what was read.
+func replayVerdict(capture string, st replay.Stats, err error) error {
 	if err != nil {
-		return nil, fmt.Errorf("ledger: %w", err)
+		return fmt.Errorf("the capture is corrupt after its first %d packets (抓包文件损坏; the figures above cover those): %w",
+			st.Packets, err)
 	}
-	store := intel.NewStore(intel.Options{Lists: cfg.Intel.Files, Allowlists: cfg.Intel.Allowlist})
-	if err := store.Load(); err != nil {
-		return nil, fmt.Errorf("intel: %w", err)
+	if st.Datagrams > 0 && st.Records == 0 && st.Errors == st.Datagrams {
+		return fmt.Errorf("%s: none of its %d export datagrams decoded (抓包中没有可解码的流记录): not NetFlow/IPFIX/sFlow, "+
+			"or corrupt; --netflow-port/--sflow-port say which UDP ports carry which", capture, st.Datagrams)
 	}
-	return pipeline.New(pipeline.Options{Ledger: led, Intel: store, Detect: server.DetectConfig(cfg)})
+	return nil
 }
 
 // printHosts lists the watched hosts, flagged first, with their reasons.

@@ -8,7 +8,7 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/minewatch/minewatch/exporter/demo"
+	"github.com/minewatch/minewatch/exporter/testsupport"
 )
 
 // TestDemoStartToFinish runs the native demo the way `make demo` does, on the
@@ -17,16 +17,13 @@ import (
 // hold the simulator's miners, and the unit lead must get an email.
 func TestDemoStartToFinish(t *testing.T) {
 	for _, bin := range [][]string{{"victoria-metrics"}, {"vmalert"}, {"prometheus-alertmanager", "alertmanager"}} {
-		demo.Require(t, bin...)
+		testsupport.Require(t, bin...)
 	}
 	root, err := filepath.Abs("../../..")
 	if err != nil {
 		t.Fatal(err)
 	}
-	exe := filepath.Join(t.TempDir(), "minewatch")
-	if out, err := exec.Command("go", "build", "-o", exe, ".").CombinedOutput(); err != nil {
-		t.Fatalf("build: %v\n%s", err, out)
-	}
+	exe := minewatchExe(t)
 	work := t.TempDir()
 	cmd := exec.Command(exe, "demo", "--workdir", filepath.Join(work, "demo"), "--live", "6m", "--wait-mail", "5m", "--exit-after", "1s")
 	cmd.Dir = root

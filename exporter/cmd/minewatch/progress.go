@@ -26,3 +26,26 @@ func newBar(total int64, desc string, bytes bool) *progressbar.ProgressBar {
 	}
 	return progressbar.NewOptions64(total, opts...)
 }
+
+// barProgress adapts newBar to a package's progress callback (step, done,
+// total): a bar per step, finished when the step is done or the next begins;
+// bytes counts in bytes.
+func barProgress(bytes bool) func(step string, done, total int64) {
+	var bar *progressbar.ProgressBar
+	var current string
+	return func(step string, done, total int64) {
+		if step != current {
+			if bar != nil && !bar.IsFinished() {
+				bar.Finish() //nolint:errcheck // display only
+			}
+			bar, current = newBar(total, step, bytes), step
+		}
+		if bar.IsFinished() {
+			return
+		}
+		bar.Set64(done) //nolint:errcheck // display only
+		if done >= total && !bar.IsFinished() {
+			bar.Finish() //nolint:errcheck // display only
+		}
+	}
+}

@@ -8,11 +8,12 @@ import (
 	"io"
 	"net"
 	"net/http"
-	"os"
 	"os/exec"
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/minewatch/minewatch/exporter/testsupport"
 )
 
 // VM is a running VictoriaMetrics single node.
@@ -21,23 +22,11 @@ type VM struct {
 	cmd *exec.Cmd
 }
 
-// Binary finds victoria-metrics; the test is skipped without it unless CI
-// is set, where a missing real component is a failure.
+// Binary finds victoria-metrics through testsupport.Require (skipped without
+// it, failed under CI).
 func Binary(t testing.TB) string {
 	t.Helper()
-	p, err := exec.LookPath("victoria-metrics")
-	if err != nil {
-		for _, c := range []string{"/usr/bin/victoria-metrics", "/usr/local/bin/victoria-metrics"} {
-			if _, e := os.Stat(c); e == nil {
-				return c
-			}
-		}
-		if os.Getenv("CI") == "" {
-			t.Skip("victoria-metrics not installed (Debian package victoria-metrics)")
-		}
-		t.Fatalf("victoria-metrics not installed but CI is set: %v", err)
-	}
-	return p
+	return testsupport.Require(t, "victoria-metrics")
 }
 
 func freePort(t testing.TB) int {

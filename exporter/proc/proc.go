@@ -1,7 +1,10 @@
-// Package demo runs the whole stack on loopback without Docker:
-// VictoriaMetrics, vmalert, Alertmanager, a mail catcher, the exporter and the
-// campus simulator, with the Debian binaries from PATH or a local cache.
-package demo
+// Package proc starts and stops the real programs the demo, the load harness
+// and the tests run beside minewatch (VictoriaMetrics, vmalert, Alertmanager,
+// collectors): it finds the Debian binaries in PATH or the local cache `make
+// demo` fills, runs each in its own process group with its log in a file,
+// waits for it to be ready, and hands out free loopback ports. A leaf: it
+// imports nothing of minewatch, so anything (tests included) may use it.
+package proc
 
 import (
 	"context"
@@ -58,7 +61,7 @@ func FreeUDPPort() (int, error) {
 	return c.LocalAddr().(*net.UDPAddr).Port, nil
 }
 
-// Proc is a child process of the demo.
+// Proc is a child process.
 type Proc struct {
 	Name string
 	cmd  *exec.Cmd
