@@ -146,9 +146,10 @@ func Packets(src packetSource, d Decoder, opts Options, emit func(*flow.Record))
 			return st, nil
 		}
 		if err != nil {
-			// A capture cut short (a full disk, a killed tcpdump) still replays up to the cut.
+			// A capture cut short (a full disk, a killed tcpdump) has replayed up
+			// to the cut; the caller keeps what was read and still hears of the cut.
 			if errors.Is(err, io.ErrUnexpectedEOF) {
-				return st, nil
+				return st, fmt.Errorf("capture cut short inside a packet after %d packets: %w", st.Packets, err)
 			}
 			return st, err
 		}

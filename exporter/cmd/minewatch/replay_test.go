@@ -86,6 +86,7 @@ func TestReplayCorruptCaptureFails(t *testing.T) {
 	}{
 		{"sound", good, false, ""},
 		{"cut in the file header", variant("cut.pcap", data[:10]), true, "cannot replay"},
+		{"cut inside a packet", variant("short.pcap", data[:len(data)-7]), true, "cut short inside a packet"},
 		{"garbled half-way", variant("garbled.pcap", garbled), true, "corrupt after its first"},
 		{"payloads all noise", variant("noise.pcap", noise), true, "none of its"},
 	} {
