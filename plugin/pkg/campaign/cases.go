@@ -51,6 +51,13 @@ type Disposition struct {
 	At                           time.Time
 }
 
+// WithoutPersons blanks what names people, for a datasource that hides
+// persons: the note (free text, often "张同学的电脑") and the author's login.
+func (d Disposition) WithoutPersons() Disposition {
+	d.Note, d.Author = "", ""
+	return d
+}
+
 // DispositionStore is where the tracker and the review read dispositions:
 // the case store (package casestore), never VictoriaMetrics, whose
 // unauthenticated import would let anyone who reaches it close a case.

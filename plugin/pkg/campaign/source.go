@@ -255,6 +255,9 @@ func (s *Source) histories(ctx context.Context, st *Stats, sc Scope, from, fine,
 		if h == nil || !sc.Allows(d.Unit) {
 			continue // a disposition of an IP never flagged in the window has no case here
 		}
+		if s.HidePersons {
+			d = d.WithoutPersons()
+		}
 		h.Dispositions = append(h.Dispositions, d)
 	}
 	out := make([]HostHistory, 0, len(order))
@@ -612,6 +615,11 @@ func (s *Source) Raw(ctx context.Context, expr string, from, to time.Time, step 
 	if err != nil {
 		return nil, err
 	}
+	if s.HidePersons {
+		if err := CheckHiddenLabels(expr, PersonLabels); err != nil {
+			return nil, err
+		}
+	}
 	q, err := ScopeExpr(expr, sc)
 	if err != nil {
 		return nil, err
@@ -629,7 +637,11 @@ func (s *Source) Raw(ctx context.Context, expr string, from, to time.Time, step 
 		v = keepScoped(v, sc)
 	}
 	if s.HidePersons {
-		hidePersons(v)
+		names, err := s.personValues(ctx, st, to, to.Sub(from)+s.Config.withDefaults().History)
+		if err != nil {
+			return nil, err
+		}
+		HideValues(v, PersonLabels, names)
 	}
 	return v, nil
 }
@@ -661,26 +673,6 @@ func keepScoped(v model.Value, sc Scope) model.Value {
 		return out
 	}
 	return v
-}
-
-func hidePersons(v model.Value) {
-	blank := func(m model.Metric) {
-		for _, l := range PersonLabels {
-			if _, ok := m[l]; ok {
-				m[l] = ""
-			}
-		}
-	}
-	switch x := v.(type) {
-	case model.Matrix:
-		for _, ss := range x {
-			blank(ss.Metric)
-		}
-	case model.Vector:
-		for _, smp := range x {
-			blank(smp.Metric)
-		}
-	}
 }
 
 // Units lists the ledger's units in scope.
