@@ -164,6 +164,17 @@ func ScopeExpr(expr string, s Scope) (string, error) {
 // ErrBadInput marks errors in what a query asked for (not in the store).
 var ErrBadInput = errors.New("bad query")
 
+// FreeTextLabels are ledger labels of free text that may hold a person's
+// name ("王处长的电脑"). On a datasource that hides persons a query may not
+// name them either: a matcher or regex on them would tell whether a name
+// exists. Their values are still shown, blanked where they hold a name.
+var FreeTextLabels = []model.LabelName{"asset", "location", "department", "note"}
+
+// HiddenQueryLabels are the labels a query may not name when persons are hidden.
+func HiddenQueryLabels() []model.LabelName {
+	return append(slices.Clone(PersonLabels), FreeTextLabels...)
+}
+
 // CheckHiddenLabels refuses, on a datasource that hides persons, any query
 // that names a hidden label anywhere: in a selector's matchers (which would
 // test whether a name exists: count(x{owner="…"})), in by/without, on/
@@ -208,7 +219,7 @@ func CheckHiddenLabels(expr string, hidden []model.LabelName) error {
 		return nil
 	})
 	if found != "" {
-		return fmt.Errorf("%w: this datasource hides persons (hidePersons): the query uses %s, a label that holds a person's name", ErrBadInput, found)
+		return fmt.Errorf("%w: this datasource hides persons (hidePersons): the query uses %s, a label that holds or may hold a person's name", ErrBadInput, found)
 	}
 	return nil
 }

@@ -616,7 +616,7 @@ func (s *Source) Raw(ctx context.Context, expr string, from, to time.Time, step 
 		return nil, err
 	}
 	if s.HidePersons {
-		if err := CheckHiddenLabels(expr, PersonLabels); err != nil {
+		if err := CheckHiddenLabels(expr, HiddenQueryLabels()); err != nil {
 			return nil, err
 		}
 	}

@@ -320,6 +320,24 @@ func TestDispositionsThroughBuiltBinary(t *testing.T) {
 	if err != nil || v.Entries != 7 { // 3 cases opened + 4 dispositions
 		t.Errorf("verify: %v %+v", err, v)
 	}
+	// a datasource whose scope is blank gets no instance: no data, no writes
+	blank := pluginContext(vm.URL, fmt.Sprintf(`{"scopeUnits":[" "],"caseStore":%q}`, storePath))
+	blank.DataSourceInstanceSettings.UID, blank.DataSourceInstanceSettings.ID = "blank", 13
+	blank.User = &backend.User{Login: "x", Role: "Admin"}
+	stream, err := pluginv2.NewResourceClient(conn).CallResource(ctx, backend.ToProto().CallResourceRequest(&backend.CallResourceRequest{PluginContext: blank,
+		Method: "POST", Path: "dispositions", URL: "dispositions", Body: []byte(`{"ip":"10.9.0.1","unit":"u-x","stage":"closed","class":"false-positive"}`)}))
+	if err == nil {
+		if msg, err := stream.Recv(); err == nil && msg.Code == 201 {
+			t.Errorf("blank scope accepted a write: %s", msg.Body)
+		}
+	}
+	presp, err = pluginv2.NewDataClient(conn).QueryData(ctx, backend.ToProto().QueryDataRequest(&backend.QueryDataRequest{PluginContext: blank,
+		Queries: []backend.DataQuery{dataQuery("A", `{"queryType":"tracker"}`, w45From, w45To, time.Hour)}}))
+	if err == nil {
+		if resp, _ := backend.FromProto().QueryDataResponse(presp); resp.Responses["A"].Error == nil {
+			t.Errorf("blank scope answered a tracker query: %+v", resp.Responses["A"])
+		}
+	}
 	// someone with file access rewrites who closed it: Verify tells
 	db, err := sql.Open("sqlite", storePath)
 	if err != nil {
