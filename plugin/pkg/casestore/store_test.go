@@ -349,3 +349,13 @@ func TestAcknowledgedSurvivesKill(t *testing.T) {
 	}
 	t.Logf("%d acknowledged before kill -9, %d in the store", len(acked), len(all))
 }
+
+func TestErrorsNeverShowThePassword(t *testing.T) {
+	_, err := casestore.Open(ctx, "postgres://grafana:s3cr3t-pw@127.0.0.1:1/cases?sslmode=disable&connect_timeout=2")
+	if err == nil || strings.Contains(err.Error(), "s3cr3t-pw") || !strings.Contains(err.Error(), "grafana:***@127.0.0.1:1") {
+		t.Errorf("error for an unreachable PostgreSQL: %v", err)
+	}
+	if _, err := casestore.Open(ctx, ""); err == nil {
+		t.Error("empty store name accepted")
+	}
+}

@@ -34,6 +34,11 @@ func TestLoadSettingsValues(t *testing.T) {
 			t.Errorf("%s accepted", bad)
 		}
 	}
+	// a postgres URL with its password comes from secureJsonData and wins over jsonData
+	s, err = LoadSettings("http://vm", []byte(`{"caseStore":"/tmp/x.db"}`), map[string]string{"caseStoreURL": " postgres://grafana:pw@db:5432/cases "})
+	if err != nil || s.CaseStore != "postgres://grafana:pw@db:5432/cases" {
+		t.Errorf("caseStoreURL: %q %v", s.CaseStore, err)
+	}
 	if _, err := LoadSettings("", nil, nil); err == nil {
 		t.Error("empty URL accepted")
 	}

@@ -256,6 +256,18 @@ func TestHidePersonsProbes(t *testing.T) {
 	if dr.Error != nil || !strings.Contains(string(dataJSON(dr)), "10.1.0.1") || !strings.Contains(string(dataJSON(dr)), "10.1.0.9") {
 		t.Errorf("plain read lost its rows: %v %s", dr.Error, dataJSON(dr))
 	}
+	// the tracker hides the disposition's free text and author too (a note often names the person)
+	note := func(ds *Datasource) any {
+		for _, r := range frameRows(t, run(t, ds, dataQuery("A", `{"queryType":"tracker"}`, w45From, w45To, time.Hour)).Frames[0]) {
+			if r["ip"] == "10.1.0.1" {
+				return r["disposition_note"]
+			}
+		}
+		return nil
+	}
+	if h, o := note(hidden), note(open); h != "" || o != "书面报告已提交" {
+		t.Errorf("disposition note of 10.1.0.1: hidden %q, open %q", h, o)
+	}
 	// existence probes: a real name and a made-up one get the same answer
 	for _, p := range []string{
 		`count(last_over_time(minewatch_host_info{owner="%s"}[30d]))`,
