@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Installs what minewatch's tests and demo need on a fresh Debian machine:
 # the real components the tests run against (VictoriaMetrics, Alertmanager,
-# promtool, softflowd, pmacct, nfdump, tshark, tcpreplay). Go modules and npm
+# promtool, softflowd, pmacct, nfdump, tshark, tcpreplay, PostgreSQL). Go modules and npm
 # packages come from go.sum and package-lock.json when the build asks for them.
 #
 # They are installed as tools, not as services: Debian's packages of
@@ -17,6 +17,8 @@ set -euo pipefail
 
 need=()
 check() { command -v "$1" >/dev/null 2>&1 || need+=("$2"); }
+# check_file: for binaries outside PATH (PostgreSQL keeps its own in /usr/lib/postgresql/<version>/bin).
+check_file() { compgen -G "$1" >/dev/null || need+=("$2"); }
 check victoria-metrics victoria-metrics
 check vmalert victoria-metrics
 check promtool prometheus
@@ -30,6 +32,8 @@ check node nodejs
 check npm npm
 check zip zip
 check python3 python3
+# the case store's tests initdb a throwaway cluster (plugin/pkg/casestore/pgtest)
+check_file '/usr/lib/postgresql/*/bin/initdb' postgresql
 
 if [ ${#need[@]} -eq 0 ]; then
   echo "deps: all Debian packages present"

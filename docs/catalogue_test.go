@@ -2,6 +2,7 @@ package docs
 
 import (
 	"bytes"
+	"context"
 	"io/fs"
 	"net/netip"
 	"os"
@@ -27,7 +28,8 @@ import (
 	"github.com/minewatch/minewatch/exporter/score"
 	_ "github.com/minewatch/minewatch/exporter/server" // registers the state gauges the exporter serves
 	"github.com/minewatch/minewatch/exporter/sim"
-	"github.com/minewatch/minewatch/plugin/pkg/campaign"
+	"github.com/minewatch/minewatch/plugin/pkg/campaign/vmtest"
+	"github.com/minewatch/minewatch/plugin/pkg/casestore/storetest"
 )
 
 // Sections of metrics.md that are not metric tables.
@@ -327,7 +329,7 @@ func loadIntel(t *testing.T) {
 
 // TestCatalogueIsWhatTheCodeWrites runs the code that writes metrics (the
 // pipeline over a simulated campus, the flow decoder, intel and ledger
-// reloads, the exporter's state gauges, the case command's line), and
+// reloads, the exporter's state gauges, the case store's state for vmalert), and
 // compares what it writes with exporter/names: every metric written is in
 // the catalogue with the labels it lists, every catalogue metric is written,
 // and the signals written are exactly the catalogue's. With the page tests
@@ -340,12 +342,7 @@ func TestCatalogueIsWhatTheCodeWrites(t *testing.T) {
 	var buf bytes.Buffer
 	metrics.WritePrometheus(&buf, false) // the global set /metrics serves: ledger, intel, pipeline, server
 	w.scrape(t, "global set", buf.Bytes())
-	line, err := campaign.DispositionLine(campaign.Disposition{IP: "10.1.0.5", Unit: "u-a", Stage: "located", Class: "active",
-		Note: "实验楼", At: time.Date(2026, 11, 16, 9, 0, 0, 0, names.Location())})
-	if err != nil {
-		t.Fatal(err)
-	}
-	w.scrape(t, "case disposition", []byte(line+"\n"))
+	w.scrape(t, "case disposition state", caseState(t))
 
 	for _, m := range names.Metrics() {
 		sets := w.labels[m.Name]
@@ -463,4 +460,16 @@ func TestReadmeSignalTable(t *testing.T) {
 	for id := range got {
 		t.Errorf("README.md signal table lists %s, which exporter/names does not define", id)
 	}
+}
+
+// caseState records a disposition in a real case store and writes the
+// state gauges the exporter serves for vmalert.
+func caseState(t *testing.T) []byte {
+	at := time.Date(2026, 11, 16, 9, 0, 0, 0, names.Location())
+	st, _ := storetest.Seeded(t, []vmtest.Disposal{{IP: "10.1.0.5", Unit: "u-a", Stage: "located", Class: "active", Note: "实验楼", At: at}})
+	var b bytes.Buffer
+	if err := st.WriteState(context.Background(), &b, at.Add(time.Hour), 180*24*time.Hour); err != nil {
+		t.Fatal(err)
+	}
+	return b.Bytes()
 }

@@ -3,7 +3,7 @@ package names
 import "sort"
 
 // Metric names. The exporter writes the detection, ledger, intel and health
-// metrics; the case command writes CaseDisposition.
+// metrics; the exporter writes CaseDisposition from the case store.
 const (
 	HostScore        = "minewatch_host_score"
 	HostMining       = "minewatch_host_mining"
@@ -125,7 +125,7 @@ var catalogue = []Metric{
 	{StateBytes, Gauge, "", nil, "estimated bytes of detection state", GroupHealth},
 	{LastFlowTimestamp, Gauge, "", nil, "flow clock: end time of the newest record processed", GroupHealth},
 
-	{CaseDisposition, Gauge, "", with("stage", "class", "note"), "Unix seconds when the stage (located, reported, closed) was recorded", GroupCases},
+	{CaseDisposition, Gauge, "", with("stage", "class"), "Unix seconds of the latest disposition of that stage (located, reported, closed) in the case store: a read-only view for vmalert, written by the exporter from the store", GroupCases},
 }
 
 // Metrics returns the catalogue: every metric minewatch writes, in the order

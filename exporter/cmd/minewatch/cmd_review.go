@@ -22,6 +22,7 @@ type campaignFlags struct {
 	relapseLimit                                 int
 	units, sectors, districts                    []string
 	timeout                                      time.Duration
+	store                                        *string
 }
 
 func addCampaignFlags(c *kingpin.CmdClause) *campaignFlags {
@@ -37,6 +38,7 @@ func addCampaignFlags(c *kingpin.CmdClause) *campaignFlags {
 	c.Flag("report-deadline", "deadline for the written report 报告时限").Default("72h").StringVar(&f.report)
 	c.Flag("relapse-limit", "relapses per year that flag a unit 反复复发阈值").Default("2").IntVar(&f.relapseLimit)
 	c.Flag("timeout", "query timeout").Default("60s").DurationVar(&f.timeout)
+	f.store = addStoreFlag(c)
 	return f
 }
 
@@ -56,7 +58,16 @@ func (f *campaignFlags) source() (*campaign.Source, error) {
 	cfg := campaign.DefaultConfig()
 	cfg.Quiet, cfg.LocateDeadline, cfg.ReportDeadline = set.QuietPeriod, set.LocateDeadline, set.ReportDeadline
 	cfg.Location, cfg.RelapseLimit = set.Location, set.RelapseLimit
-	return &campaign.Source{API: v1.NewAPI(client), Config: cfg}, nil
+	src := &campaign.Source{API: v1.NewAPI(client), Config: cfg}
+	// Dispositions come from the case store (the process ends with the command: no Close).
+	st, err := openStoreForReading(context.Background(), *f.store)
+	if err != nil {
+		return nil, err
+	}
+	if st != nil {
+		src.Dispositions = st
+	}
+	return src, nil
 }
 
 func (f *campaignFlags) filter() campaign.Filter {

@@ -1,11 +1,12 @@
 package campaign
 
 import (
+	"context"
 	"sort"
 	"time"
 )
 
-// Disposition stages recorded by `minewatch case`, in order: a later stage
+// Disposition stages recorded for a case, in order: a later stage
 // satisfies the deadlines of the earlier ones.
 const (
 	StageLocated  = "located"
@@ -42,10 +43,27 @@ func StageLabel(stage string) string {
 	return stage
 }
 
-// Disposition is one recorded step of a case.
+// Disposition is one recorded step of a case, with who recorded it (the
+// Grafana user's login and role, or the OS user of the CLI).
 type Disposition struct {
 	IP, Unit, Stage, Class, Note string
+	Author, AuthorRole           string
 	At                           time.Time
+}
+
+// WithoutPersons blanks what names people, for a datasource that hides
+// persons: the note (free text, often "张同学的电脑") and the author's login.
+func (d Disposition) WithoutPersons() Disposition {
+	d.Note, d.Author = "", ""
+	return d
+}
+
+// DispositionStore is where the tracker and the review read dispositions:
+// the case store (package casestore), never VictoriaMetrics, whose
+// unauthenticated import would let anyone who reaches it close a case.
+type DispositionStore interface {
+	// Dispositions returns those recorded in [from, to] for units of the scope.
+	Dispositions(ctx context.Context, sc Scope, from, to time.Time) ([]Disposition, error)
 }
 
 // Case is an episode with its deadlines and the dispositions recorded for it.

@@ -1,6 +1,7 @@
 package campaign
 
 import (
+	"context"
 	"errors"
 	"fmt"
 	"regexp"
@@ -8,7 +9,9 @@ import (
 	"sort"
 	"strconv"
 	"strings"
+	"time"
 
+	"github.com/prometheus/common/model"
 	"github.com/prometheus/prometheus/model/labels"
 	"github.com/prometheus/prometheus/promql/parser"
 
@@ -159,3 +162,121 @@ func ScopeExpr(expr string, s Scope) (string, error) {
 
 // ErrBadInput marks errors in what a query asked for (not in the store).
 var ErrBadInput = errors.New("bad query")
+
+// FreeTextLabels are ledger labels of free text that may hold a person's
+// name ("王处长的电脑"). On a datasource that hides persons a query may not
+// name them either: a matcher or regex on them would tell whether a name
+// exists. Their values are still shown, blanked where they hold a name.
+var FreeTextLabels = []model.LabelName{"asset", "location", "department", "note"}
+
+// HiddenQueryLabels are the labels a query may not name when persons are hidden.
+func HiddenQueryLabels() []model.LabelName {
+	return append(slices.Clone(PersonLabels), FreeTextLabels...)
+}
+
+// CheckHiddenLabels refuses, on a datasource that hides persons, any query
+// that names a hidden label anywhere: in a selector's matchers (which would
+// test whether a name exists: count(x{owner="…"})), in by/without, on/
+// ignoring or group_left/right label lists, or as a string argument
+// (label_replace and label_join copy a label into another; count_values
+// names one). Without naming the label no PromQL expression can move its
+// value out of it, and the label itself is blanked in results, so what is
+// left cannot show a hidden value or signal that one exists. Expressions
+// Prometheus' parser does not accept (MetricsQL-only syntax) cannot be
+// checked and are refused.
+func CheckHiddenLabels(expr string, hidden []model.LabelName) error {
+	isHidden := func(name string) bool { return slices.Contains(hidden, model.LabelName(name)) }
+	e, err := parser.NewParser(parser.Options{}).ParseExpr(expr)
+	if err != nil {
+		return fmt.Errorf("%w: this datasource hides persons; only PromQL that Prometheus' parser accepts can be checked: %v", ErrBadInput, err)
+	}
+	var found string
+	note := func(where, name string) {
+		if found == "" && isHidden(name) {
+			found = fmt.Sprintf("%s %q", where, name)
+		}
+	}
+	parser.Inspect(e, func(n parser.Node, _ []parser.Node) error {
+		switch x := n.(type) {
+		case *parser.VectorSelector:
+			for _, m := range x.LabelMatchers {
+				note("a matcher on", m.Name)
+			}
+		case *parser.AggregateExpr:
+			for _, l := range x.Grouping {
+				note("grouping by", l)
+			}
+		case *parser.BinaryExpr:
+			if vm := x.VectorMatching; vm != nil {
+				for _, l := range append(slices.Clone(vm.MatchingLabels), vm.Include...) {
+					note("vector matching on", l)
+				}
+			}
+		case *parser.StringLiteral:
+			note("the label argument", x.Val)
+		}
+		return nil
+	})
+	if found != "" {
+		return fmt.Errorf("%w: this datasource hides persons (hidePersons): the query uses %s, a label that holds or may hold a person's name", ErrBadInput, found)
+	}
+	return nil
+}
+
+// HideValues blanks, in a query result, every person label and every label
+// value that contains one of the hidden values (a person's name, wherever
+// a query put it). It is the result-side half of hidePersons; hidden values
+// shorter than two characters are not matched (they would blank everything).
+func HideValues(v model.Value, hiddenLabels []model.LabelName, values []string) {
+	var vals []string
+	for _, s := range values {
+		if len([]rune(s)) >= 2 {
+			vals = append(vals, s)
+		}
+	}
+	blank := func(m model.Metric) {
+		for name, val := range m {
+			if slices.Contains(hiddenLabels, name) {
+				m[name] = ""
+				continue
+			}
+			for _, h := range vals {
+				if strings.Contains(string(val), h) {
+					m[name] = ""
+					break
+				}
+			}
+		}
+	}
+	switch x := v.(type) {
+	case model.Matrix:
+		for _, ss := range x {
+			blank(ss.Metric)
+		}
+	case model.Vector:
+		for _, smp := range x {
+			blank(smp.Metric)
+		}
+	}
+}
+
+// personValues reads every value the person labels hold in the window
+// before at, in every unit (blanking more than the scope is harmless), so
+// that HideValues can blank them wherever a result carries them. An error
+// fails the query: persons are never shown because this lookup failed.
+func (s *Source) personValues(ctx context.Context, st *Stats, at time.Time, window time.Duration) ([]string, error) {
+	var out []string
+	for _, l := range PersonLabels {
+		q := fmt.Sprintf("count by (%s) (last_over_time({%s!=\"\"}[%s]))", l, l, dur(window))
+		v, err := s.instant(ctx, st, q, at)
+		if err != nil {
+			return nil, fmt.Errorf("hidePersons: reading the names to hide: %w", err)
+		}
+		for _, smp := range asVector(v) {
+			if n := string(smp.Metric[l]); n != "" {
+				out = append(out, n)
+			}
+		}
+	}
+	return out, nil
+}

@@ -22,6 +22,9 @@ type Source struct {
 	Config      Config
 	ScopeUnits  []string // admin scope; empty = all units
 	HidePersons bool
+	// Dispositions is the case store the tracker and review read
+	// dispositions from; nil means none are recorded.
+	Dispositions DispositionStore
 }
 
 // Filter narrows a table to units, sectors or districts (empty = all).
@@ -180,9 +183,6 @@ func (s *Source) histories(ctx context.Context, st *Stats, sc Scope, from, fine,
 	}
 	jobs := []func(*Stats) (model.Value, error){
 		func(st *Stats) (model.Value, error) { return s.rangeQuery(ctx, st, FlaggedQuery(sc, cfg.Step), fineR) },
-		func(st *Stats) (model.Value, error) {
-			return s.instant(ctx, st, fmt.Sprintf("%s[%s]", sc.Selector("minewatch_case_disposition"), dur(fineR.End.Sub(from))), fineR.End)
-		},
 	}
 	if coarseR.Start.Before(coarseR.End) || coarseR.Start.Equal(coarseR.End) {
 		jobs = append(jobs, func(st *Stats) (model.Value, error) {
@@ -198,7 +198,19 @@ func (s *Source) histories(ctx context.Context, st *Stats, sc Scope, from, fine,
 			res[i].v, res[i].err = job(&res[i].st)
 		}()
 	}
+	var disps []Disposition
+	var errDisp error
+	if s.Dispositions != nil {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			disps, errDisp = s.Dispositions.Dispositions(ctx, sc, from, fineR.End)
+		}()
+	}
 	wg.Wait()
+	if errDisp != nil {
+		return nil, errDisp
+	}
 	for i := range res {
 		if res[i].err != nil {
 			return nil, res[i].err
@@ -208,7 +220,6 @@ func (s *Source) histories(ctx context.Context, st *Stats, sc Scope, from, fine,
 			st.Durations = append(st.Durations, res[i].st.Durations...)
 		}
 	}
-	disps := res[1].v
 	byHost := map[HostKey]*HostHistory{}
 	var order []HostKey
 	get := func(k HostKey) *HostHistory {
@@ -235,25 +246,19 @@ func (s *Source) histories(ctx context.Context, st *Stats, sc Scope, from, fine,
 			h.Runs = MergeRuns(h.Runs, Runs(ts, step))
 		}
 	}
-	if len(res) > 2 {
-		addRuns(res[2].v, cfg.Coarse)
+	if len(res) > 1 {
+		addRuns(res[1].v, cfg.Coarse)
 	}
 	addRuns(res[0].v, cfg.Step)
-	if m, ok := disps.(model.Matrix); ok {
-		for _, ss := range m {
-			k := HostKey{IP: string(ss.Metric["ip"]), Unit: string(ss.Metric["unit"])}
-			h := byHost[k]
-			if h == nil || !sc.Allows(k.Unit) {
-				continue // a disposition of an IP never flagged in the window has no case here
-			}
-			for _, p := range ss.Values {
-				h.Dispositions = append(h.Dispositions, Disposition{
-					IP: k.IP, Unit: k.Unit,
-					Stage: string(ss.Metric["stage"]), Class: string(ss.Metric["class"]), Note: string(ss.Metric["note"]),
-					At: time.Unix(int64(p.Value), 0),
-				})
-			}
+	for _, d := range disps {
+		h := byHost[HostKey{IP: d.IP, Unit: d.Unit}]
+		if h == nil || !sc.Allows(d.Unit) {
+			continue // a disposition of an IP never flagged in the window has no case here
 		}
+		if s.HidePersons {
+			d = d.WithoutPersons()
+		}
+		h.Dispositions = append(h.Dispositions, d)
 	}
 	out := make([]HostHistory, 0, len(order))
 	for _, k := range order {
@@ -610,6 +615,11 @@ func (s *Source) Raw(ctx context.Context, expr string, from, to time.Time, step 
 	if err != nil {
 		return nil, err
 	}
+	if s.HidePersons {
+		if err := CheckHiddenLabels(expr, HiddenQueryLabels()); err != nil {
+			return nil, err
+		}
+	}
 	q, err := ScopeExpr(expr, sc)
 	if err != nil {
 		return nil, err
@@ -627,7 +637,11 @@ func (s *Source) Raw(ctx context.Context, expr string, from, to time.Time, step 
 		v = keepScoped(v, sc)
 	}
 	if s.HidePersons {
-		hidePersons(v)
+		names, err := s.personValues(ctx, st, to, to.Sub(from)+s.Config.withDefaults().History)
+		if err != nil {
+			return nil, err
+		}
+		HideValues(v, PersonLabels, names)
 	}
 	return v, nil
 }
@@ -659,26 +673,6 @@ func keepScoped(v model.Value, sc Scope) model.Value {
 		return out
 	}
 	return v
-}
-
-func hidePersons(v model.Value) {
-	blank := func(m model.Metric) {
-		for _, l := range PersonLabels {
-			if _, ok := m[l]; ok {
-				m[l] = ""
-			}
-		}
-	}
-	switch x := v.(type) {
-	case model.Matrix:
-		for _, ss := range x {
-			blank(ss.Metric)
-		}
-	case model.Vector:
-		for _, smp := range x {
-			blank(smp.Metric)
-		}
-	}
 }
 
 // Units lists the ledger's units in scope.

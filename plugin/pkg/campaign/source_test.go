@@ -11,6 +11,7 @@ import (
 
 	"github.com/minewatch/minewatch/plugin/pkg/campaign"
 	"github.com/minewatch/minewatch/plugin/pkg/campaign/vmtest"
+	"github.com/minewatch/minewatch/plugin/pkg/casestore/storetest"
 )
 
 var at = vmtest.At
@@ -29,7 +30,8 @@ func source(t *testing.T, url string, scope ...string) *campaign.Source {
 	if err != nil {
 		t.Fatal(err)
 	}
-	return &campaign.Source{API: v1.NewAPI(c), Config: campaign.DefaultConfig(), ScopeUnits: scope}
+	st, _ := storetest.Campaign(t) // the seeded campaign's dispositions, in a real SQLite case store
+	return &campaign.Source{API: v1.NewAPI(c), Config: campaign.DefaultConfig(), ScopeUnits: scope, Dispositions: st}
 }
 
 var timeEq = cmp.Comparer(func(a, b time.Time) bool { return a.Equal(b) })

@@ -73,6 +73,9 @@ type JSONData struct {
 	HidePersons    bool     `json:"hidePersons,omitempty"`
 	Timeout        string   `json:"timeout,omitempty"`
 	BasicAuthUser  string   `json:"basicAuthUser,omitempty"`
+	// CaseStore is the case store: a SQLite file path, or a postgres:// URL
+	// without password (secureJsonData caseStoreURL, a full URL, overrides it).
+	CaseStore string `json:"caseStore,omitempty"`
 }
 
 // Settings are the decoded, defaulted and validated datasource settings.
@@ -89,6 +92,7 @@ type Settings struct {
 	BasicAuthUser     string
 	BasicAuthPassword string
 	BearerToken       string
+	CaseStore         string // "" = no case store: no dispositions shown, writes refused
 }
 
 // Defaults of the campaign definitions (issue 4).
@@ -140,10 +144,17 @@ func LoadSettings(url string, jsonData []byte, secure map[string]string) (Settin
 	if s.RelapseLimit <= 0 {
 		s.RelapseLimit = DefaultRelapseLimit
 	}
-	for _, u := range jd.ScopeUnits {
-		if u = strings.TrimSpace(u); u != "" {
-			s.ScopeUnits = append(s.ScopeUnits, u)
+	// A blank scope entry is an error, never "no restriction": a scope typed
+	// as [""] must not open every unit (fail closed).
+	for i, u := range jd.ScopeUnits {
+		if u = strings.TrimSpace(u); u == "" {
+			return s, fmt.Errorf("scopeUnits[%d] is blank: list unit ids, or remove scopeUnits for all units", i)
 		}
+		s.ScopeUnits = append(s.ScopeUnits, u)
+	}
+	s.CaseStore = strings.TrimSpace(jd.CaseStore)
+	if u := strings.TrimSpace(secure["caseStoreURL"]); u != "" {
+		s.CaseStore = u
 	}
 	if s.URL == "" {
 		return s, fmt.Errorf("datasource URL (VictoriaMetrics) is empty")

@@ -19,20 +19,25 @@ func TestLoadSettingsDefaults(t *testing.T) {
 
 func TestLoadSettingsValues(t *testing.T) {
 	s, err := LoadSettings("http://vm", []byte(`{"quietPeriod":"2w","locateDeadline":"24h","reportDeadline":"3d","timezone":"UTC",
-		"relapseLimit":3,"scopeUnits":["u-a"," ",""],"hidePersons":true,"timeout":"5s","basicAuthUser":"ops"}`),
+		"relapseLimit":3,"scopeUnits":[" u-a "],"caseStore":"/var/lib/grafana/minewatch-cases.db","hidePersons":true,"timeout":"5s","basicAuthUser":"ops"}`),
 		map[string]string{"basicAuthPassword": "pw"})
 	if err != nil {
 		t.Fatal(err)
 	}
 	if s.QuietPeriod != 14*24*time.Hour || s.LocateDeadline != 24*time.Hour || s.ReportDeadline != 72*time.Hour ||
-		s.Location != time.UTC || s.RelapseLimit != 3 || len(s.ScopeUnits) != 1 || !s.HidePersons ||
+		s.Location != time.UTC || s.RelapseLimit != 3 || len(s.ScopeUnits) != 1 || s.ScopeUnits[0] != "u-a" || !s.HidePersons || s.CaseStore != "/var/lib/grafana/minewatch-cases.db" ||
 		s.Timeout != 5*time.Second || s.BasicAuthUser != "ops" || s.BasicAuthPassword != "pw" {
 		t.Errorf("values: %+v", s)
 	}
-	for _, bad := range []string{`{"quietPeriod":"soon"}`, `{"timezone":"Mars/Base"}`, `{"timeout":"-1s"}`, `{`} {
+	for _, bad := range []string{`{"scopeUnits":[""]}`, `{"scopeUnits":[" "]}`, `{"scopeUnits":["u-a",""]}`, `{"scopeUnits":["\t"]}`, `{"quietPeriod":"soon"}`, `{"timezone":"Mars/Base"}`, `{"timeout":"-1s"}`, `{`} {
 		if _, err := LoadSettings("http://vm", []byte(bad), nil); err == nil {
 			t.Errorf("%s accepted", bad)
 		}
+	}
+	// a postgres URL with its password comes from secureJsonData and wins over jsonData
+	s, err = LoadSettings("http://vm", []byte(`{"caseStore":"/tmp/x.db"}`), map[string]string{"caseStoreURL": " postgres://grafana:pw@db:5432/cases "})
+	if err != nil || s.CaseStore != "postgres://grafana:pw@db:5432/cases" {
+		t.Errorf("caseStoreURL: %q %v", s.CaseStore, err)
 	}
 	if _, err := LoadSettings("", nil, nil); err == nil {
 		t.Error("empty URL accepted")

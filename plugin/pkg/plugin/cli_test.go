@@ -1,14 +1,19 @@
 package plugin
 
 import (
+	"context"
 	"encoding/json"
 	"fmt"
 	"os/exec"
+	"os/user"
 	"path/filepath"
 	"reflect"
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/minewatch/minewatch/plugin/pkg/campaign"
+	"github.com/minewatch/minewatch/plugin/pkg/casestore/storetest"
 )
 
 // cliRows runs the minewatch CLI and decodes its JSON output.
@@ -43,7 +48,10 @@ func TestCLIPrintsWhatThePluginShows(t *testing.T) {
 	if b, err := exec.Command("go", "build", "-o", bin, "../../../exporter/cmd/minewatch").CombinedOutput(); err != nil {
 		t.Fatalf("go build minewatch: %v\n%s", err, b)
 	}
-	ds := newDS(t, vm.URL, `{}`)
+	// The CLI and the datasource share one case store (the CLI through MINEWATCH_CASE_STORE).
+	store, storePath := storetest.Campaign(t)
+	t.Setenv("MINEWATCH_CASE_STORE", storePath)
+	ds := newDS(t, vm.URL, fmt.Sprintf(`{"caseStore":%q}`, storePath))
 
 	plugin := normalise(frameRows(t, run(t, ds, dataQuery("A", `{"queryType":"weekly_review","week":"2026-W45"}`, w45From, w45To, time.Minute)).Frames[0]))
 	cli := normalise(cliRows(t, bin, "review", "--week", "2026-W45", "--format", "json", "--url", vm.URL))
@@ -96,5 +104,13 @@ func TestCLIPrintsWhatThePluginShows(t *testing.T) {
 	}
 	if out, err := exec.Command(bin, "case", "closed", "10.7.0.7", "--class", "bogus", "--url", vm.URL).CombinedOutput(); err == nil {
 		t.Errorf("a bad class was accepted: %s", out)
+	}
+	// the CLI's record names the OS user as author, and the chain verifies
+	ds7, err := store.Dispositions(context.Background(), campaign.Scope{Units: []string{"u-c"}}, recent, time.Now().Add(time.Hour))
+	if me, _ := user.Current(); err != nil || len(ds7) != 1 || ds7[0].Author != me.Username || ds7[0].AuthorRole != "operator" {
+		t.Errorf("CLI disposition in the store: %v %+v", err, ds7)
+	}
+	if out, err := exec.Command(bin, "case-verify").CombinedOutput(); err != nil || !strings.Contains(string(out), "verified") {
+		t.Errorf("minewatch case-verify: %v %s", err, out)
 	}
 }

@@ -18,6 +18,7 @@ import (
 	v1 "github.com/prometheus/client_golang/api/prometheus/v1"
 
 	"github.com/minewatch/minewatch/plugin/pkg/campaign"
+	"github.com/minewatch/minewatch/plugin/pkg/casestore"
 	"github.com/minewatch/minewatch/plugin/pkg/models"
 )
 
@@ -25,6 +26,9 @@ import (
 type Datasource struct {
 	Settings models.Settings
 	Source   *campaign.Source
+	// Store is the case store (nil when caseStore is not set): the tracker
+	// reads dispositions from it and the resource API writes them.
+	Store *casestore.Store
 	// Now is the clock used to judge a week still running (tests fix it).
 	Now func() time.Time
 }
@@ -61,15 +65,28 @@ func New(set models.Settings) (*Datasource, error) {
 	cfg := campaign.DefaultConfig()
 	cfg.Quiet, cfg.LocateDeadline, cfg.ReportDeadline = set.QuietPeriod, set.LocateDeadline, set.ReportDeadline
 	cfg.Location, cfg.RelapseLimit = set.Location, set.RelapseLimit
-	return &Datasource{
+	ds := &Datasource{
 		Settings: set,
 		Source:   &campaign.Source{API: v1.NewAPI(client), Config: cfg, ScopeUnits: set.ScopeUnits, HidePersons: set.HidePersons},
 		Now:      time.Now,
-	}, nil
+	}
+	if set.CaseStore != "" {
+		ctx, cancel := context.WithTimeout(context.Background(), set.Timeout)
+		defer cancel()
+		if ds.Store, err = casestore.Open(ctx, set.CaseStore); err != nil {
+			return nil, fmt.Errorf("caseStore: %w", err)
+		}
+		ds.Source.Dispositions = ds.Store
+	}
+	return ds, nil
 }
 
 // Dispose is called when the settings change and the instance is replaced.
-func (d *Datasource) Dispose() {}
+func (d *Datasource) Dispose() {
+	if d.Store != nil {
+		d.Store.Close()
+	}
+}
 
 // authTransport adds the credentials of secureJsonData to every request.
 type authTransport struct {

@@ -14,6 +14,7 @@ import (
 	"github.com/grafana/grafana-plugin-sdk-go/data"
 
 	"github.com/minewatch/minewatch/plugin/pkg/campaign/vmtest"
+	"github.com/minewatch/minewatch/plugin/pkg/casestore/storetest"
 )
 
 var update = flag.Bool("update", false, "rewrite testdata/*.golden.json from the current output")
@@ -45,6 +46,10 @@ func newDS(t *testing.T, url, jsonData string) *Datasource {
 	}
 	ds := inst.(*Datasource)
 	ds.Now = func() time.Time { return fixedNow }
+	if ds.Store == nil { // the seeded campaign's dispositions, in a real SQLite case store
+		ds.Store, _ = storetest.Campaign(t)
+		ds.Source.Dispositions = ds.Store
+	}
 	return ds
 }
 

@@ -3,7 +3,9 @@ package plugin
 import (
 	"bufio"
 	"context"
+	"database/sql"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"net"
 	"os"
@@ -20,6 +22,9 @@ import (
 	"google.golang.org/grpc"
 	"google.golang.org/grpc/credentials/insecure"
 
+	"github.com/minewatch/minewatch/plugin/pkg/campaign"
+	"github.com/minewatch/minewatch/plugin/pkg/casestore"
+	"github.com/minewatch/minewatch/plugin/pkg/casestore/storetest"
 	"github.com/minewatch/minewatch/plugin/pkg/models"
 )
 
@@ -61,7 +66,8 @@ func TestDatasourceTestHarness(t *testing.T) {
 	defer tp.Shutdown()
 	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
 	defer cancel()
-	pc := pluginContext(vm.URL, `{"scopeUnits":["u-b","u-d"]}`)
+	_, storePath := storetest.Campaign(t)
+	pc := pluginContext(vm.URL, fmt.Sprintf(`{"scopeUnits":["u-b","u-d"],"caseStore":%q}`, storePath))
 	resp, err := tp.Client.QueryData(ctx, &backend.QueryDataRequest{PluginContext: pc, Queries: []backend.DataQuery{
 		dataQuery("A", `{"queryType":"weekly_review","week":"2026-W45"}`, w45From, w45To, time.Minute)}})
 	if err != nil {
@@ -98,12 +104,12 @@ func buildBackend(t *testing.T) string {
 	return out
 }
 
-// TestBuiltBinaryAsGrafanaLaunchesIt starts the built executable the way
-// Grafana does through hashicorp/go-plugin: the magic cookie and protocol
-// versions in the environment, the handshake line
-// "1|2|<network>|<address>|grpc" read from stdout, then gRPC.
-func TestBuiltBinaryAsGrafanaLaunchesIt(t *testing.T) {
-	vm := seededVM(t)
+// launchBackend starts the built executable the way Grafana does through
+// hashicorp/go-plugin: the magic cookie and protocol versions in the
+// environment, the handshake line "1|2|<network>|<address>|grpc" read from
+// stdout, then gRPC. It returns the connection and the network used.
+func launchBackend(t *testing.T) (*grpc.ClientConn, string, *strings.Builder) {
+	t.Helper()
 	bin := buildBackend(t)
 	cmd := exec.Command(bin)
 	cmd.Env = append(os.Environ(),
@@ -116,15 +122,15 @@ func TestBuiltBinaryAsGrafanaLaunchesIt(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	var stderr strings.Builder
-	cmd.Stderr = &stderr
+	stderr := &strings.Builder{}
+	cmd.Stderr = stderr
 	if err := cmd.Start(); err != nil {
 		t.Fatal(err)
 	}
-	defer func() {
+	t.Cleanup(func() {
 		_ = cmd.Process.Kill()
 		_ = cmd.Wait()
-	}()
+	})
 	lines := make(chan string, 1)
 	go func() {
 		line, _ := bufio.NewReader(stdout).ReadString('\n')
@@ -150,10 +156,19 @@ func TestBuiltBinaryAsGrafanaLaunchesIt(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer conn.Close()
+	t.Cleanup(func() { conn.Close() })
+	return conn, network, stderr
+}
+
+// TestBuiltBinaryAsGrafanaLaunchesIt starts the built executable as
+// Grafana does and queries it over gRPC.
+func TestBuiltBinaryAsGrafanaLaunchesIt(t *testing.T) {
+	vm := seededVM(t)
+	conn, network, stderr := launchBackend(t)
+	_, storePath := storetest.Campaign(t)
 	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
 	defer cancel()
-	pc := pluginContext(vm.URL, `{}`)
+	pc := pluginContext(vm.URL, fmt.Sprintf(`{"caseStore":%q}`, storePath))
 	req := &backend.QueryDataRequest{PluginContext: pc, Queries: []backend.DataQuery{
 		dataQuery("A", `{"queryType":"weekly_review","week":"2026-W45"}`, w45From, w45To, time.Minute)}}
 	presp, err := pluginv2.NewDataClient(conn).QueryData(ctx, backend.ToProto().QueryDataRequest(req))
@@ -184,4 +199,155 @@ func TestBuiltBinaryAsGrafanaLaunchesIt(t *testing.T) {
 		t.Fatalf("CheckHealth of a dead URL: %v %v", h, err)
 	}
 	fmt.Fprintln(os.Stderr, "backend binary answered QueryData and CheckHealth over", network)
+}
+
+// callResourceGRPC sends a resource call over the plugin's gRPC API, as
+// Grafana's resource proxy does, and returns the (single) response.
+func callResourceGRPC(t *testing.T, conn *grpc.ClientConn, req *backend.CallResourceRequest) *backend.CallResourceResponse {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
+	defer cancel()
+	stream, err := pluginv2.NewResourceClient(conn).CallResource(ctx, backend.ToProto().CallResourceRequest(req))
+	if err != nil {
+		t.Fatal(err)
+	}
+	msg, err := stream.Recv()
+	if err != nil {
+		t.Fatal(err)
+	}
+	return backend.FromProto().CallResourceResponse(msg)
+}
+
+// TestDispositionsThroughBuiltBinary records dispositions through the built
+// backend's resource API over gRPC as Grafana's resource proxy would, with
+// Grafana's authenticated user in the plugin context: a unit lead's record
+// is kept with its author and shows in the tracker; another unit, a Viewer,
+// a request without a user and an injection attempt are refused; a tampered
+// audit entry is detected.
+func TestDispositionsThroughBuiltBinary(t *testing.T) {
+	vm := seededVM(t)
+	conn, _, stderr := launchBackend(t)
+	store, storePath := storetest.Seeded(t, nil)
+	leadDS := pluginContext(vm.URL, fmt.Sprintf(`{"scopeUnits":["u-a"],"caseStore":%q}`, storePath))
+	leadDS.DataSourceInstanceSettings.UID, leadDS.DataSourceInstanceSettings.ID = "lead-a", 11
+	post := func(pc backend.PluginContext, user *backend.User, body string) *backend.CallResourceResponse {
+		pc.User = user
+		return callResourceGRPC(t, conn, &backend.CallResourceRequest{PluginContext: pc, Method: "POST", Path: "dispositions", URL: "dispositions", Body: []byte(body)})
+	}
+	lead := &backend.User{Login: "lead-a", Name: "一中 信息中心", Role: "Editor"}
+
+	// a unit lead records "located" for an IP of their unit: kept, with the author
+	r := post(leadDS, lead, `{"ip":"10.1.0.2","unit":"u-a","stage":"located","class":"passive","note":"宿舍楼 私接矿机"}`)
+	var rec DispositionResponse
+	if r.Status != 201 || json.Unmarshal(r.Body, &rec) != nil || rec.Author != "lead-a" || rec.AuthorRole != "Editor" || rec.Unit != "u-a" {
+		t.Fatalf("lead's disposition: %d %s\nstderr:\n%s", r.Status, r.Body, stderr.String())
+	}
+	// the unit is found from the IP's series when left out
+	if r := post(leadDS, lead, `{"ip":"10.1.0.2","stage":"reported","class":"passive"}`); r.Status != 201 || !strings.Contains(string(r.Body), `"unit":"u-a"`) {
+		t.Errorf("disposition without unit: %d %s", r.Status, r.Body)
+	}
+	// what was acknowledged is in the store, with the author
+	got, err := store.Dispositions(context.Background(), campaign.Scope{All: true}, time.Unix(0, 0), time.Now().Add(time.Hour))
+	if err != nil || len(got) != 2 || got[0].Author != "lead-a" || got[0].Note != "宿舍楼 私接矿机" || got[1].Stage != "reported" {
+		t.Fatalf("store after the lead's writes: %v %+v", err, got)
+	}
+	// and the tracker served by the binary reads it from the store
+	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
+	defer cancel()
+	presp, err := pluginv2.NewDataClient(conn).QueryData(ctx, backend.ToProto().QueryDataRequest(&backend.QueryDataRequest{PluginContext: leadDS,
+		Queries: []backend.DataQuery{dataQuery("A", `{"queryType":"tracker"}`, w45From, time.Now().Add(time.Hour), time.Hour)}}))
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp, err := backend.FromProto().QueryDataResponse(presp)
+	if err != nil || resp.Responses["A"].Error != nil {
+		t.Fatalf("tracker: %v %+v", err, resp)
+	}
+	found := false
+	for _, row := range frameRows(t, resp.Responses["A"].Frames[0]) {
+		if row["ip"] == "10.1.0.2" {
+			found = row["disposition"] == "reported" && row["disposition_class"] == "passive"
+		}
+	}
+	if !found {
+		t.Errorf("tracker does not show the recorded disposition of 10.1.0.2: %v", frameRows(t, resp.Responses["A"].Frames[0]))
+	}
+
+	refused := []struct {
+		name string
+		user *backend.User
+		body string
+		code int
+	}{
+		{"another unit", lead, `{"ip":"10.9.0.1","unit":"u-x","stage":"closed","class":"false-positive"}`, 403},
+		{"another unit's IP without unit", lead, `{"ip":"10.9.0.1","stage":"closed","class":"false-positive"}`, 400},
+		{"a Viewer", &backend.User{Login: "teacher", Role: "Viewer"}, `{"ip":"10.1.0.2","unit":"u-a","stage":"closed","class":"false-positive"}`, 403},
+		{"no role", &backend.User{Login: "anon", Role: "None"}, `{"ip":"10.1.0.2","unit":"u-a","stage":"closed","class":"false-positive"}`, 403},
+		{"forged: no user", nil, `{"ip":"10.1.0.2","unit":"u-a","stage":"closed","class":"false-positive"}`, 401},
+		{"forged: blank login", &backend.User{Role: "Admin"}, `{"ip":"10.1.0.2","unit":"u-a","stage":"closed","class":"false-positive"}`, 401},
+		{"label injection in the IP", lead, `{"ip":"10.0.0.1\"} 1\nminewatch_case_disposition{ip=\"x","unit":"u-a","stage":"closed","class":"false-positive"}`, 400},
+		{"injection in the unit", lead, `{"ip":"10.1.0.2","unit":"u-a\"} or vector(1)","stage":"closed","class":"false-positive"}`, 400},
+		{"bad class", lead, `{"ip":"10.1.0.2","unit":"u-a","stage":"closed","class":"bogus"}`, 400},
+		{"unknown field", lead, `{"ip":"10.1.0.2","unit":"u-a","stage":"closed","class":"active","author":"someone-else"}`, 400},
+	}
+	for _, c := range refused {
+		if r := post(leadDS, c.user, c.body); r.Status != c.code {
+			t.Errorf("%s: %d %s, want %d", c.name, r.Status, r.Body, c.code)
+		}
+	}
+	pc := leadDS
+	pc.User = lead
+	if r := callResourceGRPC(t, conn, &backend.CallResourceRequest{PluginContext: pc, Method: "GET", Path: "dispositions", URL: "dispositions"}); r.Status != 405 {
+		t.Errorf("GET dispositions: %d", r.Status)
+	}
+	// an injection-shaped note is stored as inert text
+	inert := "\"} 1\nminewatch_case_disposition{ip=\"x\",unit=\"u-x\",stage=\"closed\"} 1"
+	body, _ := json.Marshal(DispositionRequest{IP: "10.1.0.1", Unit: "u-a", Stage: "located", Class: "active", Note: inert})
+	if r := post(leadDS, lead, string(body)); r.Status != 201 {
+		t.Errorf("note with quotes and newlines: %d %s", r.Status, r.Body)
+	}
+	got, _ = store.Dispositions(context.Background(), campaign.Scope{All: true}, time.Unix(0, 0), time.Now().Add(time.Hour))
+	if len(got) != 3 || got[2].Note != inert {
+		t.Errorf("after refused writes the store holds %+v, want the 3 accepted", got)
+	}
+	// the bureau's unscoped datasource on the same store writes any unit
+	bureau := pluginContext(vm.URL, fmt.Sprintf(`{"caseStore":%q}`, storePath))
+	bureau.DataSourceInstanceSettings.UID, bureau.DataSourceInstanceSettings.ID = "bureau", 12
+	if r := post(bureau, &backend.User{Login: "bureau-officer", Role: "Admin"}, `{"ip":"10.9.0.1","unit":"u-x","stage":"located","class":"active"}`); r.Status != 201 {
+		t.Errorf("bureau write: %d %s", r.Status, r.Body)
+	}
+	v, err := store.Verify(context.Background())
+	if err != nil || v.Entries != 7 { // 3 cases opened + 4 dispositions
+		t.Errorf("verify: %v %+v", err, v)
+	}
+	// a datasource whose scope is blank gets no instance: no data, no writes
+	blank := pluginContext(vm.URL, fmt.Sprintf(`{"scopeUnits":[" "],"caseStore":%q}`, storePath))
+	blank.DataSourceInstanceSettings.UID, blank.DataSourceInstanceSettings.ID = "blank", 13
+	blank.User = &backend.User{Login: "x", Role: "Admin"}
+	stream, err := pluginv2.NewResourceClient(conn).CallResource(ctx, backend.ToProto().CallResourceRequest(&backend.CallResourceRequest{PluginContext: blank,
+		Method: "POST", Path: "dispositions", URL: "dispositions", Body: []byte(`{"ip":"10.9.0.1","unit":"u-x","stage":"closed","class":"false-positive"}`)}))
+	if err == nil {
+		if msg, err := stream.Recv(); err == nil && msg.Code == 201 {
+			t.Errorf("blank scope accepted a write: %s", msg.Body)
+		}
+	}
+	presp, err = pluginv2.NewDataClient(conn).QueryData(ctx, backend.ToProto().QueryDataRequest(&backend.QueryDataRequest{PluginContext: blank,
+		Queries: []backend.DataQuery{dataQuery("A", `{"queryType":"tracker"}`, w45From, w45To, time.Hour)}}))
+	if err == nil {
+		if resp, _ := backend.FromProto().QueryDataResponse(presp); resp.Responses["A"].Error == nil {
+			t.Errorf("blank scope answered a tracker query: %+v", resp.Responses["A"])
+		}
+	}
+	// someone with file access rewrites who closed it: Verify tells
+	db, err := sql.Open("sqlite", storePath)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer db.Close()
+	if _, err := db.Exec(`UPDATE audit SET actor = 'grafana:someone (Admin)' WHERE seq = 2`); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := store.Verify(context.Background()); !errors.Is(err, casestore.ErrTampered) {
+		t.Errorf("tampered audit entry not detected: %v", err)
+	}
 }

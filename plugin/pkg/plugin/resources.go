@@ -1,6 +1,7 @@
 package plugin
 
 import (
+	"bytes"
 	"context"
 	"encoding/json"
 	"errors"
@@ -15,6 +16,7 @@ import (
 
 	"github.com/minewatch/minewatch/exporter/names"
 	"github.com/minewatch/minewatch/plugin/pkg/campaign"
+	"github.com/minewatch/minewatch/plugin/pkg/casestore"
 	"github.com/minewatch/minewatch/plugin/pkg/models"
 )
 
@@ -76,10 +78,16 @@ func (d *Datasource) Variables(ctx context.Context, kind string, f campaign.Filt
 	return out, nil
 }
 
-// CallResource serves GET variables?kind=… and GET units.
+// CallResource serves GET variables?kind=…, GET units and POST dispositions.
 func (d *Datasource) CallResource(ctx context.Context, req *backend.CallResourceRequest, sender backend.CallResourceResponseSender) error {
 	ctx, cancel := context.WithTimeout(ctx, d.Settings.Timeout)
 	defer cancel()
+	if strings.Trim(req.Path, "/") == "dispositions" {
+		if req.Method != http.MethodPost {
+			return sendJSON(sender, http.StatusMethodNotAllowed, map[string]string{"error": "dispositions: only POST"})
+		}
+		return d.recordDisposition(ctx, req, sender)
+	}
 	if req.Method != http.MethodGet && req.Method != "" {
 		return sendJSON(sender, http.StatusMethodNotAllowed, map[string]string{"error": "only GET"})
 	}
@@ -130,4 +138,88 @@ func sendJSON(sender backend.CallResourceResponseSender, code int, v any) error 
 		Headers: map[string][]string{"Content-Type": {"application/json"}},
 		Body:    body,
 	})
+}
+
+// DispositionRequest is the body of POST dispositions. Unit may be left out
+// when the IP's series (inside the datasource's scope) name its unit.
+type DispositionRequest struct {
+	IP    string `json:"ip"`
+	Unit  string `json:"unit,omitempty"`
+	Stage string `json:"stage"`
+	Class string `json:"class"`
+	Note  string `json:"note,omitempty"`
+}
+
+// DispositionResponse is what POST dispositions returns once the record is
+// durable (201).
+type DispositionResponse struct {
+	ID         int64     `json:"id"`
+	CaseID     int64     `json:"caseId"`
+	IP         string    `json:"ip"`
+	Unit       string    `json:"unit"`
+	Stage      string    `json:"stage"`
+	Class      string    `json:"class"`
+	Note       string    `json:"note"`
+	Author     string    `json:"author"`
+	AuthorRole string    `json:"authorRole"`
+	At         time.Time `json:"at"`
+}
+
+// maxDispositionBody bounds the request body (a note is at most
+// casestore.MaxNote characters).
+const maxDispositionBody = 16 << 10
+
+// writerRoles are the Grafana org roles that may record dispositions.
+var writerRoles = map[string]bool{"Editor": true, "Admin": true}
+
+// recordDisposition records a disposition as the Grafana user of the
+// request: Grafana authenticates the user and puts login and org role in the
+// plugin context; a request without one is refused, so is a Viewer, so is a
+// unit outside this datasource's unit scope.
+func (d *Datasource) recordDisposition(ctx context.Context, req *backend.CallResourceRequest, sender backend.CallResourceResponseSender) error {
+	refuse := func(code int, msg string) error { return sendJSON(sender, code, map[string]string{"error": msg}) }
+	if d.Store == nil {
+		return refuse(http.StatusServiceUnavailable, "未配置处置记录库 no case store configured (datasource setting caseStore)")
+	}
+	u := req.PluginContext.User
+	if u == nil || strings.TrimSpace(u.Login) == "" {
+		return refuse(http.StatusUnauthorized, "未登录 no authenticated Grafana user")
+	}
+	if !writerRoles[u.Role] {
+		return refuse(http.StatusForbidden, fmt.Sprintf("无权登记 role %q may not record dispositions (Editor or Admin)", u.Role))
+	}
+	if len(req.Body) > maxDispositionBody {
+		return refuse(http.StatusRequestEntityTooLarge, "request body too large")
+	}
+	var in DispositionRequest
+	dec := json.NewDecoder(bytes.NewReader(req.Body))
+	dec.DisallowUnknownFields()
+	if err := dec.Decode(&in); err != nil {
+		return refuse(http.StatusBadRequest, "bad JSON body: "+err.Error())
+	}
+	sc, err := campaign.NewScope(d.Settings.ScopeUnits, nil)
+	if err != nil {
+		return sendError(sender, err)
+	}
+	if in.Unit == "" { // the unit of the IP's latest series, looked up within the scope
+		if in.Unit, err = d.Source.UnitOf(ctx, in.IP, d.Now(), 90*24*time.Hour); err != nil {
+			return refuse(http.StatusBadRequest, err.Error())
+		}
+	}
+	nd, err := casestore.NewDisposition{IP: in.IP, Unit: in.Unit, Stage: in.Stage, Class: in.Class, Note: in.Note}.Validate()
+	if err != nil {
+		return refuse(http.StatusBadRequest, err.Error())
+	}
+	if !sc.Allows(nd.Unit) {
+		return refuse(http.StatusForbidden, fmt.Sprintf("无权登记 unit %q is outside this datasource's unit scope", nd.Unit))
+	}
+	rec, err := d.Store.Record(ctx, nd, casestore.Author{Login: u.Login, Role: u.Role, Via: casestore.ViaGrafana})
+	if errors.Is(err, casestore.ErrInvalid) {
+		return refuse(http.StatusBadRequest, err.Error())
+	}
+	if err != nil {
+		return refuse(http.StatusInternalServerError, err.Error())
+	}
+	return sendJSON(sender, http.StatusCreated, DispositionResponse{ID: rec.ID, CaseID: rec.CaseID, IP: rec.IP, Unit: rec.Unit,
+		Stage: rec.Stage, Class: rec.Class, Note: rec.Note, Author: rec.Author, AuthorRole: rec.AuthorRole, At: rec.At.UTC()})
 }

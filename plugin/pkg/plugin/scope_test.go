@@ -3,6 +3,7 @@ package plugin
 import (
 	"context"
 	"encoding/json"
+	"fmt"
 	"net/http"
 	"strings"
 	"testing"
@@ -10,6 +11,7 @@ import (
 
 	"github.com/grafana/grafana-plugin-sdk-go/backend"
 
+	"github.com/minewatch/minewatch/plugin/pkg/campaign"
 	"github.com/minewatch/minewatch/plugin/pkg/campaign/vmtest"
 )
 
@@ -176,4 +178,119 @@ func TestInjectionThroughVariables(t *testing.T) {
 		t.Error("malformed scopeUnits accepted")
 	}
 	_ = vmtest.CST
+}
+
+// TestBlankScopeRefused: a scope with a blank entry is an error, never
+// "all units" (it used to fail open).
+func TestBlankScopeRefused(t *testing.T) {
+	for _, jd := range []string{`{"scopeUnits":[""]}`, `{"scopeUnits":[" "]}`, `{"scopeUnits":["u-a",""]}`, `{"scopeUnits":["u-a"," \t"]}`} {
+		if _, err := NewDatasource(context.Background(), instanceSettings("http://127.0.0.1:1", jd)); err == nil {
+			t.Errorf("%s accepted", jd)
+		}
+	}
+	for _, admin := range [][]string{{""}, {" "}, {"u-a", ""}} {
+		if _, err := campaign.NewScope(admin, nil); err == nil {
+			t.Errorf("NewScope(%q) accepted", admin)
+		}
+	}
+	// an unset template variable still filters nothing inside the admin scope
+	if sc, err := campaign.NewScope([]string{"u-a"}, []string{""}); err != nil || sc.All || len(sc.Units) != 1 {
+		t.Errorf("empty filter in scope u-a: %+v %v", sc, err)
+	}
+}
+
+// hiddenNames are the persons of the seeded ledger (and of the probe series).
+var hiddenNames = []string{"李老师", "王处长"}
+
+func showsPerson(b []byte) string {
+	for _, n := range hiddenNames {
+		if strings.Contains(string(b), n) {
+			return n
+		}
+	}
+	return ""
+}
+
+// TestHidePersonsProbes sends the queries that used to get around
+// hidePersons — label_replace and label_join copying owner into another
+// label, count/regex matchers testing whether a name exists, grouping and
+// joins on owner — and checks that none returns a hidden value, and that a
+// probe for an existing name answers exactly as one for a made-up name.
+func TestHidePersonsProbes(t *testing.T) {
+	vm := seededVM(t)
+	// a series where a name sits in a non-person label too: blanked on the result
+	vm.Import(t, []string{fmt.Sprintf(`minewatch_host_info{ip="10.1.0.9",unit="u-a",asset="王处长的电脑",owner="王处长"} 1 %d`, w45To.Add(-time.Hour).UnixMilli())})
+	vm.Flush(t)
+	hidden := newDS(t, vm.URL, `{"hidePersons":true}`)
+	open := newDS(t, vm.URL, `{}`)
+	q := func(expr string) string {
+		b, _ := json.Marshal(map[string]string{"queryType": "metricsql", "format": "table", "expr": expr})
+		return string(b)
+	}
+	probes := []string{
+		`label_replace(last_over_time(minewatch_host_info[30d]), "x", "$1", "owner", "(.*)")`,
+		`label_join(last_over_time(minewatch_host_info[30d]), "x", ",", "asset", "owner")`,
+		`label_replace(last_over_time(minewatch_host_info[30d]), "ip", "$1", "owner", "(.*)")`,
+		`count by (owner) (last_over_time(minewatch_host_info[30d]))`,
+		`count_values("owner", last_over_time(minewatch_host_info[30d]))`,
+		`last_over_time(minewatch_host_score[30d]) * on (ip) group_left (owner) last_over_time(minewatch_host_info[30d])`,
+		`last_over_time(minewatch_host_info[30d])`,
+		`last_over_time({__name__=~"minewatch_host_.+"}[30d])`,
+		`WITH (x = minewatch_host_info) label_replace(x, "y", "$1", "owner", "(.*)")`,
+	}
+	for _, expr := range probes {
+		dr := run(t, hidden, dataQuery("A", q(expr), w45From, w45To, time.Hour))
+		if dr.Error != nil && dr.Status != backend.StatusBadRequest {
+			t.Errorf("%s: error %v with status %d, want a 400 refusal or data", expr, dr.Error, dr.Status)
+		}
+		if n := showsPerson(dataJSON(dr)); n != "" {
+			t.Errorf("hidePersons: %s shows %q: %s", expr, n, dataJSON(dr))
+		}
+	}
+	// the check above can fail: without hidePersons the copies show the name
+	if showsPerson(dataJSON(run(t, open, dataQuery("A", q(probes[0]), w45From, w45To, time.Hour)))) == "" {
+		t.Error("the label_replace probe shows no person even without hidePersons: the test proves nothing")
+	}
+	// plain reads still return their rows, with persons (and values naming them) blanked
+	dr := run(t, hidden, dataQuery("A", q(`last_over_time(minewatch_host_info[30d])`), w45From, w45To, time.Hour))
+	if dr.Error != nil || !strings.Contains(string(dataJSON(dr)), "10.1.0.1") || !strings.Contains(string(dataJSON(dr)), "10.1.0.9") {
+		t.Errorf("plain read lost its rows: %v %s", dr.Error, dataJSON(dr))
+	}
+	// the tracker hides the disposition's free text and author too (a note often names the person)
+	note := func(ds *Datasource) any {
+		for _, r := range frameRows(t, run(t, ds, dataQuery("A", `{"queryType":"tracker"}`, w45From, w45To, time.Hour)).Frames[0]) {
+			if r["ip"] == "10.1.0.1" {
+				return r["disposition_note"]
+			}
+		}
+		return nil
+	}
+	if h, o := note(hidden), note(open); h != "" || o != "书面报告已提交" {
+		t.Errorf("disposition note of 10.1.0.1: hidden %q, open %q", h, o)
+	}
+	// existence probes: a real name and a made-up one get the same answer
+	for _, p := range []string{
+		`count(last_over_time(minewatch_host_info{owner="%s"}[30d]))`,
+		`count(last_over_time(minewatch_host_info{owner=~"%s.*"}[30d]))`,
+		`absent(minewatch_host_info{owner="%s"})`,
+		`count(last_over_time(minewatch_host_info[30d]) and on (owner) label_replace(vector(1), "owner", "%s", "", ""))`,
+		`count(last_over_time(minewatch_host_info{asset=~".*%s.*"}[30d]))`,
+		`count(label_replace(last_over_time(minewatch_host_info[30d]), "x", "y", "asset", "%s.*") and on (x) label_replace(vector(1), "x", "y", "", ""))`,
+	} {
+		real := run(t, hidden, dataQuery("A", q(fmt.Sprintf(p, "王处长")), w45From, w45To, time.Hour))
+		fake := run(t, hidden, dataQuery("A", q(fmt.Sprintf(p, "张三丰")), w45From, w45To, time.Hour))
+		rb, fb := dataJSON(real), dataJSON(fake)
+		if real.Status != fake.Status || (real.Error == nil) != (fake.Error == nil) || string(rb) != string(fb) {
+			t.Errorf("existence probe %q tells a real name from a made-up one:\nreal %d %v %s\nfake %d %v %s", p, real.Status, real.Error, rb, fake.Status, fake.Error, fb)
+		}
+		if n := showsPerson(rb); n != "" {
+			t.Errorf("%q shows %q", p, n)
+		}
+	}
+	// and without hidePersons the same probe does tell them apart (so the check can fail)
+	p := q(`count(last_over_time(minewatch_host_info{owner="王处长"}[30d]))`)
+	if string(dataJSON(run(t, open, dataQuery("A", p, w45From, w45To, time.Hour)))) ==
+		string(dataJSON(run(t, open, dataQuery("A", strings.Replace(p, "王处长", "张三丰", 1), w45From, w45To, time.Hour)))) {
+		t.Error("the count probe cannot tell a real name even without hidePersons: the test proves nothing")
+	}
 }

@@ -18,8 +18,18 @@ func At(year int, month time.Month, day, hour, minute int) time.Time {
 	return time.Date(year, month, day, hour, minute, 0, 0, CST)
 }
 
-// Series builds samples in Prometheus text format with timestamps.
-type Series struct{ Lines []string }
+// Series builds samples in Prometheus text format with timestamps, and the
+// dispositions that go to the case store.
+type Series struct {
+	Lines     []string
+	Disposals []Disposal
+}
+
+// Disposal is a seeded disposition, for the case store (casestore.Seed).
+type Disposal struct {
+	IP, Unit, Stage, Class, Note string
+	At                           time.Time
+}
 
 func labelsText(kv ...string) string {
 	var parts []string
@@ -50,8 +60,12 @@ func (s *Series) Flag(ip, unit, class string, from, to time.Time, score float64)
 	s.Every("minewatch_host_score", 10, to, to.Add(time.Hour), 15*time.Minute, "ip", ip, "unit", unit)
 }
 
-// Dispose records a case disposition as `minewatch case` does.
+// Dispose records a case disposition for the case store. The tracker reads
+// dispositions from the store only; the legacy minewatch_case_disposition
+// sample is still written because alerts/rules/cases.yml and dashboards/ip.json
+// read it until they move to the store.
 func (s *Series) Dispose(ip, unit, stage, class, note string, t time.Time) {
+	s.Disposals = append(s.Disposals, Disposal{IP: ip, Unit: unit, Stage: stage, Class: class, Note: note, At: t})
 	s.Sample("minewatch_case_disposition", float64(t.Unix()), t, "ip", ip, "unit", unit, "stage", stage, "class", class, "note", note)
 }
 
@@ -75,7 +89,12 @@ func (s *Series) Unit(id, name, sector, parent string, from, to time.Time) {
 //	  10.4.0.1 1–2 Feb, 10–11 Mar, 5 Nov 10:10 – 12:10: relapses twice in 2026, every episode closed
 //	u-x 保密单位 (government, d-secret), outside every scoped datasource of the tests
 //	  10.9.0.1 1 Nov 08:10 – 10 Nov 08:10, no disposition
-func Campaign() []string {
+func Campaign() []string { return campaignSeries().Lines }
+
+// CampaignDispositions are the dispositions of the seeded campaign.
+func CampaignDispositions() []Disposal { return campaignSeries().Disposals }
+
+func campaignSeries() Series {
 	var s Series
 	begin, end := At(2025, 12, 1, 0, 0), At(2026, 11, 12, 0, 0)
 	s.Unit("u-a", "一中", "school", "d-east", begin, end)
@@ -129,5 +148,5 @@ func Campaign() []string {
 		s.Sample("minewatch_pool_contacts_total", n, t, "ip", "10.9.0.1", "unit", "u-x", "pool", "secret.pool.example:443", "coin", "ETC")
 	}
 	sort.Strings(s.Lines)
-	return s.Lines
+	return s
 }
