@@ -86,7 +86,7 @@ const (
 	GroupDetection = "Detection (per host)"
 	GroupLedger    = "Ledger and intel"
 	GroupHealth    = "Exporter health"
-	GroupCases     = "Cases (written by `minewatch case`)"
+	GroupCases     = "Cases (a read-only view of the case store)"
 )
 
 var hostLabels = []string{"ip", "unit"}
