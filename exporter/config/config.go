@@ -53,6 +53,10 @@ type Listen struct {
 type Ledger struct {
 	Files         []string
 	ExtraInternal []netip.Prefix // internal ranges outside every unit ("unassigned")
+	// AllowEmpty accepts a ledger with no units or no address ranges. Off by
+	// default: a truncated ledger file would otherwise make every record
+	// "no internal side" and hide every miner until someone noticed.
+	AllowEmpty bool
 }
 
 // Intel lists pool intel and allowlist files.
@@ -216,10 +220,12 @@ func (c *Config) decode(w walker, root *yaml.Node) {
 				}
 			})
 		case "ledger":
-			w.fields(v, f, []string{"files", "extra_internal"}, func(key string, v *yaml.Node, f string) {
+			w.fields(v, f, []string{"files", "extra_internal", "allow_empty"}, func(key string, v *yaml.Node, f string) {
 				switch key {
 				case "files":
 					w.strings(v, f, &c.Ledger.Files)
+				case "allow_empty":
+					w.boolean(v, f, &c.Ledger.AllowEmpty)
 				case "extra_internal":
 					c.Ledger.ExtraInternal = nil
 					w.seq(v, f, func(n *yaml.Node, f string) {

@@ -156,6 +156,9 @@ log:
 			`c.yaml:11: log.level: "verbose" is not one of debug | info | warn | error`,
 			`c.yaml:12: log.format: "text" is not one of logfmt | json`,
 		}},
+		{"allow_empty spelled loosely", "ledger: {files: [a.yaml], allow_empty: yes}\n", []string{
+			`c.yaml:1: ledger.allow_empty: "yes" is not true or false`,
+		}},
 		{"dns server", "ledger: {files: [a.yaml]}\nintel:\n  dns_server: \"dns.example.net:99999\"\n", []string{
 			`c.yaml:3: intel.dns_server: "dns.example.net:99999": port "99999" is not 1-65535`,
 		}},

@@ -48,8 +48,7 @@ func (s *Server) Wait() error { return <-s.done }
 // Start loads the ledger and intel (failing on bad files), binds the sockets
 // and starts serving until ctx ends.
 func Start(ctx context.Context, cfg *config.Config, log *slog.Logger) (*Server, error) {
-	led, err := ledger.Load(cfg.Ledger.Files, cfg.Ledger.ExtraInternal)
-	ledger.RecordLoad(led, err)
+	led, err := ledger.LoadInUse(cfg.Ledger.Files, cfg.Ledger.ExtraInternal, cfg.Ledger.AllowEmpty)
 	if err != nil {
 		return nil, fmt.Errorf("ledger: %w", err)
 	}
@@ -116,8 +115,7 @@ func Start(ctx context.Context, cfg *config.Config, log *slog.Logger) (*Server, 
 
 	// Reloads keep the previous version on error (and say why in the log).
 	ledgerWatch := &reload.Watcher{Name: "ledger", Paths: cfg.Ledger.Files, Logger: log, Load: func() error {
-		l, err := ledger.Load(cfg.Ledger.Files, cfg.Ledger.ExtraInternal)
-		ledger.RecordLoad(l, err)
+		l, err := ledger.LoadInUse(cfg.Ledger.Files, cfg.Ledger.ExtraInternal, cfg.Ledger.AllowEmpty)
 		if err != nil {
 			return err
 		}
@@ -126,15 +124,25 @@ func Start(ctx context.Context, cfg *config.Config, log *slog.Logger) (*Server, 
 	}}
 	intelWatch := &reload.Watcher{Name: "intel", Paths: append(append([]string{}, cfg.Intel.Files...), cfg.Intel.Allowlist...),
 		Logger: log, Load: store.Load}
+	// Start returns once SIGHUP is handled: a reload signal sent right after
+	// start-up must reload, not kill the process (SIGHUP's default action).
 	for _, w := range []*reload.Watcher{ledgerWatch, intelWatch} {
 		if len(w.Paths) == 0 {
 			continue
 		}
+		ready := make(chan struct{})
+		w.OnReady = func() { close(ready) }
+		failed := make(chan struct{})
 		go func() {
 			if err := w.Run(ctx); err != nil {
 				log.Error("file watch failed; SIGHUP reloads still work", "what", w.Name, "err", err)
 			}
+			close(failed)
 		}()
+		select {
+		case <-ready:
+		case <-failed:
+		}
 	}
 	go store.Run(ctx, cfg.Intel.ResolveInterval)
 
