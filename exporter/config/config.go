@@ -31,6 +31,7 @@ type Config struct {
 	Intel    Intel
 	Sampling Sampling
 	Detect   Detect
+	Snapshot Snapshot
 	Push     Push
 	Log      Log
 
@@ -93,6 +94,14 @@ type Detect struct {
 	QuietAfter time.Duration // no mining for this long: the host counts as quiet
 }
 
+// Snapshot keeps the detection state (the evidence) across restarts: it is
+// written to File every Interval and on shutdown, and read back at start.
+// Empty File: no snapshots, a restart starts from nothing.
+type Snapshot struct {
+	File     string
+	Interval time.Duration
+}
+
 // Push writes metrics to VictoriaMetrics when URL is set.
 type Push struct {
 	URL         string
@@ -113,6 +122,7 @@ func Default() *Config {
 		Intel:    Intel{ResolveInterval: time.Hour},
 		Sampling: Sampling{DefaultRate: 1},
 		Detect:   Detect{Threshold: 50, Floor: 10, MaxHosts: 1_000_000, Window: 24 * time.Hour, QuietAfter: 30 * time.Minute},
+		Snapshot: Snapshot{Interval: time.Minute},
 		Push:     Push{Interval: 15 * time.Second},
 		Log:      Log{Level: "info", Format: "logfmt"},
 	}
@@ -151,6 +161,9 @@ func Load(path string) (*Config, error) {
 				(*list)[i] = filepath.Join(base, p)
 			}
 		}
+	}
+	if p := c.Snapshot.File; p != "" && !filepath.IsAbs(p) {
+		c.Snapshot.File = filepath.Join(base, p)
 	}
 	c.snapshot()
 	// Values that did not parse kept their defaults, so Validate adds only
@@ -202,7 +215,7 @@ func (c *Config) snapshot() {
 }
 
 func (c *Config) decode(w walker, root *yaml.Node) {
-	w.fields(root, "", []string{"listen", "ledger", "intel", "sampling", "detect", "push", "log"}, func(key string, v *yaml.Node, f string) {
+	w.fields(root, "", []string{"listen", "ledger", "intel", "sampling", "detect", "snapshot", "push", "log"}, func(key string, v *yaml.Node, f string) {
 		switch key {
 		case "listen":
 			w.fields(v, f, []string{"netflow", "sflow", "http", "readers", "queue"}, func(key string, v *yaml.Node, f string) {
@@ -310,6 +323,15 @@ func (c *Config) decode(w walker, root *yaml.Node) {
 					w.duration(v, f, &c.Detect.Window)
 				case "quiet_after":
 					w.duration(v, f, &c.Detect.QuietAfter)
+				}
+			})
+		case "snapshot":
+			w.fields(v, f, []string{"file", "interval"}, func(key string, v *yaml.Node, f string) {
+				switch key {
+				case "file":
+					w.str(v, f, &c.Snapshot.File)
+				case "interval":
+					w.duration(v, f, &c.Snapshot.Interval)
 				}
 			})
 		case "push":
@@ -448,6 +470,12 @@ func (c *Config) Validate() error {
 	}
 	if d.QuietAfter <= 0 {
 		v.errf("detect.quiet_after", d.QuietAfter, do.QuietAfter, "must be positive")
+	}
+
+	if sn, so := c.Snapshot, v.orig().Snapshot; sn.Interval < time.Second || sn.Interval > time.Hour {
+		v.errf("snapshot.interval", sn.Interval, so.Interval, "%s is outside 1s..1h (evidence since the last snapshot is lost on a crash)", fmtDur(sn.Interval))
+	} else if sn.File != "" && (strings.TrimSpace(sn.File) == "" || strings.HasSuffix(sn.File, "/")) {
+		v.errf("snapshot.file", sn.File, so.File, "%q is not a file path", sn.File)
 	}
 
 	p, po := c.Push, v.orig().Push

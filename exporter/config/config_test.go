@@ -52,13 +52,16 @@ func TestExampleLoads(t *testing.T) {
 func TestDefaultsAndRelativePaths(t *testing.T) {
 	dir := t.TempDir()
 	path := filepath.Join(dir, "minewatch.yaml")
-	os.WriteFile(path, []byte("ledger:\n  files: [units.yaml, /abs/assets.csv]\ndetect:\n  window: 7d\n  quiet_after: 1d12h\n"), 0o644)
+	os.WriteFile(path, []byte("ledger:\n  files: [units.yaml, /abs/assets.csv]\ndetect:\n  window: 7d\n  quiet_after: 1d12h\nsnapshot: {file: state/mw.snap}\n"), 0o644)
 	c, err := Load(path)
 	if err != nil {
 		t.Fatal(err)
 	}
 	if want := []string{filepath.Join(dir, "units.yaml"), "/abs/assets.csv"}; !reflect.DeepEqual(c.Ledger.Files, want) {
 		t.Errorf("files = %v, want %v", c.Ledger.Files, want)
+	}
+	if want := (Snapshot{File: filepath.Join(dir, "state/mw.snap"), Interval: time.Minute}); c.Snapshot != want {
+		t.Errorf("snapshot = %+v, want %+v", c.Snapshot, want)
 	}
 	if c.Detect.Window != 7*24*time.Hour || c.Detect.QuietAfter != 36*time.Hour || c.Detect.Threshold != 50 {
 		t.Errorf("detect = %+v", c.Detect)
@@ -84,7 +87,7 @@ ledgers:
   files: [a.yaml]
 `, []string{
 			`c.yaml:3: listen.ipfix: unknown field (known: netflow, sflow, http, readers, queue)`,
-			`c.yaml:4: ledgers: unknown field (known: listen, ledger, intel, sampling, detect, push, log)`,
+			`c.yaml:4: ledgers: unknown field (known: listen, ledger, intel, sampling, detect, snapshot, push, log)`,
 		}},
 		{"ranges", `ledger: {files: [a.yaml]}
 detect:
@@ -158,6 +161,9 @@ log:
 		}},
 		{"allow_empty spelled loosely", "ledger: {files: [a.yaml], allow_empty: yes}\n", []string{
 			`c.yaml:1: ledger.allow_empty: "yes" is not true or false`,
+		}},
+		{"snapshot interval", "ledger: {files: [a.yaml]}\nsnapshot:\n  file: state.snap\n  interval: 2h\n", []string{
+			`c.yaml:4: snapshot.interval: 2h0m0s is outside 1s..1h`,
 		}},
 		{"dns server", "ledger: {files: [a.yaml]}\nintel:\n  dns_server: \"dns.example.net:99999\"\n", []string{
 			`c.yaml:3: intel.dns_server: "dns.example.net:99999": port "99999" is not 1-65535`,

@@ -62,6 +62,10 @@ func Start(ctx context.Context, cfg *config.Config, log *slog.Logger) (*Server, 
 		return nil, err
 	}
 
+	if err := restoreState(p.Engine(), cfg.Snapshot.File, log); err != nil {
+		return nil, err
+	}
+
 	dec := flow.NewDecoder(flow.Options{DefaultSampling: cfg.Sampling.DefaultRate, Sampling: SamplingOverrides(cfg), Logger: log})
 
 	ctx, cancel := context.WithCancel(ctx)
@@ -160,6 +164,21 @@ func Start(ctx context.Context, cfg *config.Config, log *slog.Logger) (*Server, 
 		}
 	}()
 
+	if cfg.Snapshot.File != "" {
+		go func() {
+			t := time.NewTicker(cfg.Snapshot.Interval)
+			defer t.Stop()
+			for {
+				select {
+				case <-ctx.Done():
+					return
+				case <-t.C:
+					saveState(p.Engine(), cfg.Snapshot.File, log)
+				}
+			}
+		}()
+	}
+
 	go func() {
 		<-ctx.Done()
 		sctx, c := context.WithTimeout(context.Background(), 5*time.Second)
@@ -170,6 +189,12 @@ func Start(ctx context.Context, cfg *config.Config, log *slog.Logger) (*Server, 
 		}
 		if errors.Is(err, http.ErrServerClosed) {
 			err = nil
+		}
+		// Last snapshot after the listeners stopped: nothing that arrived is lost.
+		if cfg.Snapshot.File != "" {
+			if serr := saveState(p.Engine(), cfg.Snapshot.File, log); serr != nil && err == nil {
+				err = serr
+			}
 		}
 		s.done <- err
 	}()
