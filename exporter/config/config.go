@@ -32,6 +32,7 @@ type Config struct {
 	Sampling Sampling
 	Detect   Detect
 	Snapshot Snapshot
+	Metrics  Metrics
 	Push     Push
 	Log      Log
 
@@ -46,6 +47,10 @@ type Listen struct {
 	NetFlow string // UDP, NetFlow v5/v9 and IPFIX
 	SFlow   string // UDP, sFlow v5
 	HTTP    string // TCP: /metrics and the reasons API
+	// WebConfigFile is an exporter-toolkit web configuration (TLS, basic
+	// auth), as node_exporter's --web.config.file; "" serves plain HTTP.
+	WebConfigFile string
+	Pprof         bool // serve /debug/pprof (profiles reveal internals: off by default)
 	Readers int    // UDP reader goroutines per socket
 	Queue   int    // flow records buffered between readers and scoring
 }
@@ -102,6 +107,14 @@ type Snapshot struct {
 	Interval time.Duration
 }
 
+// Metrics sets what the metrics carry.
+type Metrics struct {
+	// PersonalLabels puts the asset ledger's name, location, department and
+	// owner on minewatch_host_info. Off by default: personal data stays in
+	// the ledger, and the plugin joins it from there.
+	PersonalLabels bool
+}
+
 // Push writes metrics to VictoriaMetrics when URL is set.
 type Push struct {
 	URL         string
@@ -118,7 +131,7 @@ type Log struct {
 // Default returns the configuration used for everything the file leaves out.
 func Default() *Config {
 	return &Config{
-		Listen:   Listen{NetFlow: ":2055", SFlow: ":6343", HTTP: ":9617", Readers: 2, Queue: 65536},
+		Listen:   Listen{NetFlow: ":2055", SFlow: ":6343", HTTP: "127.0.0.1:9617", Readers: 2, Queue: 65536},
 		Intel:    Intel{ResolveInterval: time.Hour},
 		Sampling: Sampling{DefaultRate: 1},
 		Detect:   Detect{Threshold: 50, Floor: 10, MaxHosts: 1_000_000, Window: 24 * time.Hour, QuietAfter: 30 * time.Minute},
@@ -162,8 +175,10 @@ func Load(path string) (*Config, error) {
 			}
 		}
 	}
-	if p := c.Snapshot.File; p != "" && !filepath.IsAbs(p) {
-		c.Snapshot.File = filepath.Join(base, p)
+	for _, p := range []*string{&c.Snapshot.File, &c.Listen.WebConfigFile} {
+		if *p != "" && !filepath.IsAbs(*p) {
+			*p = filepath.Join(base, *p)
+		}
 	}
 	c.snapshot()
 	// Values that did not parse kept their defaults, so Validate adds only
@@ -215,11 +230,15 @@ func (c *Config) snapshot() {
 }
 
 func (c *Config) decode(w walker, root *yaml.Node) {
-	w.fields(root, "", []string{"listen", "ledger", "intel", "sampling", "detect", "snapshot", "push", "log"}, func(key string, v *yaml.Node, f string) {
+	w.fields(root, "", []string{"listen", "ledger", "intel", "sampling", "detect", "snapshot", "metrics", "push", "log"}, func(key string, v *yaml.Node, f string) {
 		switch key {
 		case "listen":
-			w.fields(v, f, []string{"netflow", "sflow", "http", "readers", "queue"}, func(key string, v *yaml.Node, f string) {
+			w.fields(v, f, []string{"netflow", "sflow", "http", "web_config_file", "pprof", "readers", "queue"}, func(key string, v *yaml.Node, f string) {
 				switch key {
+				case "web_config_file":
+					w.str(v, f, &c.Listen.WebConfigFile)
+				case "pprof":
+					w.boolean(v, f, &c.Listen.Pprof)
 				case "netflow":
 					w.str(v, f, &c.Listen.NetFlow)
 				case "sflow":
@@ -324,6 +343,10 @@ func (c *Config) decode(w walker, root *yaml.Node) {
 				case "quiet_after":
 					w.duration(v, f, &c.Detect.QuietAfter)
 				}
+			})
+		case "metrics":
+			w.fields(v, f, []string{"personal_labels"}, func(key string, v *yaml.Node, f string) {
+				w.boolean(v, f, &c.Metrics.PersonalLabels)
 			})
 		case "snapshot":
 			w.fields(v, f, []string{"file", "interval"}, func(key string, v *yaml.Node, f string) {

@@ -15,7 +15,7 @@ func TestExampleLoads(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if c.Listen != (Listen{":2055", ":6343", ":9617", 2, 65536}) {
+	if c.Listen != (Listen{NetFlow: ":2055", SFlow: ":6343", HTTP: "127.0.0.1:9617", Readers: 2, Queue: 65536}) {
 		t.Errorf("listen = %+v", c.Listen)
 	}
 	if want := []string{"ledger.yaml", "assets.csv"}; !reflect.DeepEqual(c.Ledger.Files, want) {
@@ -40,7 +40,10 @@ func TestExampleLoads(t *testing.T) {
 	if c.Detect != (Detect{50, 10, 1_000_000, 24 * time.Hour, 30 * time.Minute}) {
 		t.Errorf("detect = %+v", c.Detect)
 	}
-	if c.Push.URL != "http://127.0.0.1:8428/api/v1/import/prometheus" || c.Push.Interval != 15*time.Second ||
+	if c.Snapshot != (Snapshot{File: "/var/lib/minewatch/state.snap", Interval: time.Minute}) || c.Metrics.PersonalLabels {
+		t.Errorf("snapshot = %+v, metrics = %+v", c.Snapshot, c.Metrics)
+	}
+	if c.Push.URL != "http://127.0.0.1:8429/api/v1/import/prometheus" || c.Push.Interval != 15*time.Second ||
 		!reflect.DeepEqual(c.Push.ExtraLabels, map[string]string{"exporter": "zd-edu-egress-1", "region": "zhengdong"}) {
 		t.Errorf("push = %+v", c.Push)
 	}
@@ -86,8 +89,8 @@ func TestBadConfigs(t *testing.T) {
 ledgers:
   files: [a.yaml]
 `, []string{
-			`c.yaml:3: listen.ipfix: unknown field (known: netflow, sflow, http, readers, queue)`,
-			`c.yaml:4: ledgers: unknown field (known: listen, ledger, intel, sampling, detect, snapshot, push, log)`,
+			`c.yaml:3: listen.ipfix: unknown field (known: netflow, sflow, http, web_config_file, pprof, readers, queue)`,
+			`c.yaml:4: ledgers: unknown field (known: listen, ledger, intel, sampling, detect, snapshot, metrics, push, log)`,
 		}},
 		{"ranges", `ledger: {files: [a.yaml]}
 detect:

@@ -45,8 +45,12 @@ func (p *Pipeline) WriteMetrics(w io.Writer, tsMillis int64) {
 			sample(bw, "minewatch_host_signal_points", ts, reason.Points, "ip", ip, "unit", r.Unit, "signal", reason.Signal)
 		}
 		if a := led.Asset(r.IP); a != nil {
-			sample(bw, "minewatch_host_info", ts, 1, "ip", ip, "unit", r.Unit, "asset", a.Name, "kind", a.Kind,
-				"location", a.Location, "department", a.Department, "owner", a.Owner, "research", strconv.FormatBool(a.Research))
+			if p.personal {
+				sample(bw, "minewatch_host_info", ts, 1, "ip", ip, "unit", r.Unit, "asset", a.Name, "kind", a.Kind,
+					"location", a.Location, "department", a.Department, "owner", a.Owner, "research", strconv.FormatBool(a.Research))
+			} else {
+				sample(bw, "minewatch_host_info", ts, 1, "ip", ip, "unit", r.Unit, "kind", a.Kind, "research", strconv.FormatBool(a.Research))
+			}
 		}
 	})
 }

@@ -15,6 +15,7 @@ import (
 	"time"
 
 	"github.com/VictoriaMetrics/metrics"
+	"github.com/prometheus/exporter-toolkit/web"
 
 	"github.com/minewatch/minewatch/exporter/config"
 	"github.com/minewatch/minewatch/exporter/flow"
@@ -57,7 +58,10 @@ func Start(ctx context.Context, cfg *config.Config, log *slog.Logger) (*Server, 
 	if err := store.Load(); err != nil {
 		return nil, fmt.Errorf("intel: %w", err)
 	}
-	p, err := pipeline.New(pipeline.Options{Ledger: led, Intel: store, Detect: DetectConfig(cfg)})
+	if err := web.Validate(cfg.Listen.WebConfigFile); err != nil {
+		return nil, fmt.Errorf("web config %s: %w", cfg.Listen.WebConfigFile, err)
+	}
+	p, err := pipeline.New(pipeline.Options{Ledger: led, Intel: store, Detect: DetectConfig(cfg), PersonalLabels: cfg.Metrics.PersonalLabels})
 	if err != nil {
 		return nil, err
 	}
@@ -106,8 +110,16 @@ func Start(ctx context.Context, cfg *config.Config, log *slog.Logger) (*Server, 
 		metrics.WritePrometheus(w, true)
 		p.WriteMetrics(w, 0)
 	}
-	hs := &http.Server{Handler: Handler(p, writeAll), ReadHeaderTimeout: 10 * time.Second}
-	go hs.Serve(hl) //nolint:errcheck // ends with Shutdown
+	hs := &http.Server{Handler: Handler(p, writeAll, cfg.Listen.Pprof), ReadHeaderTimeout: 10 * time.Second}
+	// TLS and basic auth as every Prometheus exporter does them: the
+	// exporter-toolkit web config (re-read on each connection, so
+	// certificates and passwords change without a restart).
+	webCfg := cfg.Listen.WebConfigFile
+	go func() {
+		if err := web.Serve(hl, hs, &web.FlagConfig{WebConfigFile: &webCfg}, log); err != nil && !errors.Is(err, http.ErrServerClosed) {
+			log.Error("HTTP server stopped", "err", err)
+		}
+	}()
 
 	if cfg.Push.URL != "" {
 		opts := &metrics.PushOptions{ExtraLabels: extraLabels(cfg.Push.ExtraLabels)}
@@ -199,7 +211,8 @@ func Start(ctx context.Context, cfg *config.Config, log *slog.Logger) (*Server, 
 		s.done <- err
 	}()
 	log.Info("minewatch-exporter started", "netflow", s.Addrs.NetFlow, "sflow", s.Addrs.SFlow, "http", s.Addrs.HTTP,
-		"units", len(led.Units()), "assets", len(led.Assets()), "push", cfg.Push.URL)
+		"units", len(led.Units()), "assets", len(led.Assets()), "push", cfg.Push.URL,
+		"web_config", cfg.Listen.WebConfigFile, "pprof", cfg.Listen.Pprof, "personal_labels", cfg.Metrics.PersonalLabels)
 	_ = cancel // cancelled with the parent context
 	return s, nil
 }

@@ -76,6 +76,8 @@ type exporter struct {
 	done    chan struct{}
 	waitErr error
 	client  *http.Client
+	user    string // basic auth for get, when set
+	pass    string
 }
 
 // startExporter writes config.yaml (cfg, with %d for the HTTP then the
@@ -158,6 +160,9 @@ func (e *exporter) get(path string, mod ...func(*http.Request)) (int, string) {
 	if err != nil {
 		e.t.Fatal(err)
 	}
+	if e.user != "" {
+		req.SetBasicAuth(e.user, e.pass)
+	}
 	for _, m := range mod {
 		m(req)
 	}
@@ -180,4 +185,24 @@ func (e *exporter) metricLine(prefix string) string {
 		}
 	}
 	return ""
+}
+
+// waitMetric waits until /metrics has a line starting with prefix.
+func (e *exporter) waitMetric(prefix string) string {
+	e.t.Helper()
+	deadline := time.Now().Add(30 * time.Second)
+	for {
+		if l := e.metricLine(prefix); l != "" {
+			return l
+		}
+		if time.Now().After(deadline) {
+			e.t.Fatalf("no %s in /metrics within 30s", prefix)
+		}
+		time.Sleep(200 * time.Millisecond)
+	}
+}
+
+func runBinary(args ...string) (string, error) {
+	out, err := exec.Command(binary, args...).CombinedOutput()
+	return string(out), err
 }

@@ -239,3 +239,11 @@ func TestBadSnapshotStartsEmpty(t *testing.T) {
 		})
 	}
 }
+
+// sendPoolContacts sends ten minutes of the registered workstation's
+// Stratum session to the listed pool.
+func sendPoolContacts(t *testing.T, e *exporter) {
+	t.Helper()
+	now := time.Now()
+	sendNetFlow(t, e.nfPort, stratumRecords(rand.New(rand.NewPCG(5, 6)), poolMiner, listedPool, 3333, 49152, now.Add(-10*time.Minute), now))
+}
