@@ -51,8 +51,8 @@ type Listen struct {
 	// auth), as node_exporter's --web.config.file; "" serves plain HTTP.
 	WebConfigFile string
 	Pprof         bool // serve /debug/pprof (profiles reveal internals: off by default)
-	Readers int    // UDP reader goroutines per socket
-	Queue   int    // flow records buffered between readers and scoring
+	Readers       int  // UDP reader goroutines per socket
+	Queue         int  // flow records buffered between readers and scoring
 }
 
 // Ledger lists the unit/asset ledger files (YAML, CSV, or directories of them).
