@@ -4,8 +4,6 @@
 package config
 
 import (
-	"github.com/minewatch/minewatch/exporter/yamlcheck"
-
 	"errors"
 	"fmt"
 	"net"
@@ -21,6 +19,9 @@ import (
 	"time"
 
 	"gopkg.in/yaml.v3"
+
+	"github.com/minewatch/minewatch/exporter/score"
+	"github.com/minewatch/minewatch/exporter/yamlcheck"
 )
 
 // Config is the exporter's configuration. Defaults come from Default; the
@@ -31,7 +32,7 @@ type Config struct {
 	Intel    Intel
 	Sampling Sampling
 	Detect   Detect
-	Snapshot Snapshot
+	Snapshot score.SnapshotConfig // owned by the score engine: what survives a restart
 	Metrics  Metrics
 	Push     Push
 	Log      Log
@@ -52,7 +53,6 @@ type Listen struct {
 	WebConfigFile string
 	Pprof         bool // serve /debug/pprof (profiles reveal internals: off by default)
 	Readers       int  // UDP reader goroutines per socket
-	Queue         int  // flow records buffered between readers and scoring
 }
 
 // Ledger lists the unit/asset ledger files (YAML, CSV, or directories of them).
@@ -90,21 +90,21 @@ type SamplingSource struct {
 	line  int
 }
 
-// Detect tunes scoring.
+// detectDefaults are the score engine's own defaults (score.DefaultConfig),
+// in the file's whole-number points: one default per value.
+func detectDefaults() Detect {
+	d := score.DefaultConfig()
+	return Detect{Threshold: int(d.Threshold), Floor: int(d.Floor), MaxHosts: d.MaxHosts, Window: d.Window, QuietAfter: d.QuietAfter}
+}
+
+// Detect tunes scoring: the file's form of score.Config (server.DetectConfig
+// maps it).
 type Detect struct {
 	Threshold  int           // score at or above which a host is flagged
 	Floor      int           // score at or above which a host gets per-host series
 	MaxHosts   int           // hard cap on hosts held in state
 	Window     time.Duration // how far back evidence counts
 	QuietAfter time.Duration // no mining for this long: the host counts as quiet
-}
-
-// Snapshot keeps the detection state (the evidence) across restarts: it is
-// written to File every Interval and on shutdown, and read back at start.
-// Empty File: no snapshots, a restart starts from nothing.
-type Snapshot struct {
-	File     string
-	Interval time.Duration
 }
 
 // Metrics sets what the metrics carry.
@@ -131,28 +131,14 @@ type Log struct {
 // Default returns the configuration used for everything the file leaves out.
 func Default() *Config {
 	return &Config{
-		Listen:   Listen{NetFlow: ":2055", SFlow: ":6343", HTTP: "127.0.0.1:9617", Readers: 2, Queue: 65536},
+		Listen:   Listen{NetFlow: ":2055", SFlow: ":6343", HTTP: "127.0.0.1:9617", Readers: 2},
 		Intel:    Intel{ResolveInterval: time.Hour},
 		Sampling: Sampling{DefaultRate: 1},
-		Detect:   Detect{Threshold: 50, Floor: 10, MaxHosts: 1_000_000, Window: 24 * time.Hour, QuietAfter: 30 * time.Minute},
-		Snapshot: Snapshot{Interval: time.Minute},
+		Detect:   detectDefaults(),
+		Snapshot: score.DefaultSnapshotConfig(),
 		Push:     Push{Interval: 15 * time.Second},
 		Log:      Log{Level: "info", Format: "logfmt"},
 	}
-}
-
-// File is the path the configuration was loaded from ("" for Default).
-func (c *Config) File() string { return c.file }
-
-// SamplingRate is the configured rate for an exporter source address.
-func (c *Config) SamplingRate(src netip.Addr) uint32 {
-	src = src.Unmap()
-	for _, s := range c.Sampling.Sources {
-		if s.Source == src {
-			return s.Rate
-		}
-	}
-	return c.Sampling.DefaultRate
 }
 
 // Load reads a configuration file over the defaults and validates it.
@@ -233,7 +219,7 @@ func (c *Config) decode(w walker, root *yaml.Node) {
 	w.fields(root, "", []string{"listen", "ledger", "intel", "sampling", "detect", "snapshot", "metrics", "push", "log"}, func(key string, v *yaml.Node, f string) {
 		switch key {
 		case "listen":
-			w.fields(v, f, []string{"netflow", "sflow", "http", "web_config_file", "pprof", "readers", "queue"}, func(key string, v *yaml.Node, f string) {
+			w.fields(v, f, []string{"netflow", "sflow", "http", "web_config_file", "pprof", "readers"}, func(key string, v *yaml.Node, f string) {
 				switch key {
 				case "web_config_file":
 					w.str(v, f, &c.Listen.WebConfigFile)
@@ -247,8 +233,6 @@ func (c *Config) decode(w walker, root *yaml.Node) {
 					w.str(v, f, &c.Listen.HTTP)
 				case "readers":
 					w.integer(v, f, &c.Listen.Readers)
-				case "queue":
-					w.integer(v, f, &c.Listen.Queue)
 				}
 			})
 		case "ledger":
@@ -416,9 +400,6 @@ func (c *Config) Validate() error {
 	}
 	if l.Readers < 1 || l.Readers > 256 {
 		v.errf("listen.readers", l.Readers, lo.Readers, "%d is outside 1..256", l.Readers)
-	}
-	if l.Queue < 1 {
-		v.errf("listen.queue", l.Queue, lo.Queue, "%d must be at least 1", l.Queue)
 	}
 
 	if len(c.Ledger.Files) == 0 && len(c.Ledger.ExtraInternal) == 0 {

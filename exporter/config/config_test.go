@@ -8,6 +8,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/minewatch/minewatch/exporter/score"
 )
 
 func TestExampleLoads(t *testing.T) {
@@ -15,7 +17,7 @@ func TestExampleLoads(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if c.Listen != (Listen{NetFlow: ":2055", SFlow: ":6343", HTTP: "127.0.0.1:9617", Readers: 2, Queue: 65536}) {
+	if c.Listen != (Listen{NetFlow: ":2055", SFlow: ":6343", HTTP: "127.0.0.1:9617", Readers: 2}) {
 		t.Errorf("listen = %+v", c.Listen)
 	}
 	if want := []string{"ledger.yaml", "assets.csv"}; !reflect.DeepEqual(c.Ledger.Files, want) {
@@ -28,19 +30,18 @@ func TestExampleLoads(t *testing.T) {
 	if len(c.Intel.Files) != 2 || c.Intel.Allowlist[0] != "allowlist.txt" || c.Intel.ResolveInterval != time.Hour {
 		t.Errorf("intel = %+v", c.Intel)
 	}
-	if r := c.SamplingRate(netip.MustParseAddr("192.0.2.1")); r != 1000 {
-		t.Errorf("rate of 192.0.2.1 = %d", r)
+	// The flow decoder applies the rates (server.SamplingOverrides); here the file's values.
+	rates := map[netip.Addr]uint32{}
+	for _, src := range c.Sampling.Sources {
+		rates[src.Source] = src.Rate
 	}
-	if r := c.SamplingRate(netip.MustParseAddr("2001:db8::1")); r != 512 {
-		t.Errorf("rate of 2001:db8::1 = %d", r)
-	}
-	if r := c.SamplingRate(netip.MustParseAddr("192.0.2.2")); r != 1 {
-		t.Errorf("default rate = %d", r)
+	if want := map[netip.Addr]uint32{netip.MustParseAddr("192.0.2.1"): 1000, netip.MustParseAddr("2001:db8::1"): 512}; !reflect.DeepEqual(rates, want) || c.Sampling.DefaultRate != 1 {
+		t.Errorf("sampling = %v default %d, want %v default 1", rates, c.Sampling.DefaultRate, want)
 	}
 	if c.Detect != (Detect{50, 10, 1_000_000, 24 * time.Hour, 30 * time.Minute}) {
 		t.Errorf("detect = %+v", c.Detect)
 	}
-	if c.Snapshot != (Snapshot{File: "/var/lib/minewatch/state.snap", Interval: time.Minute}) || c.Metrics.PersonalLabels {
+	if c.Snapshot != (score.SnapshotConfig{File: "/var/lib/minewatch/state.snap", Interval: time.Minute}) || c.Metrics.PersonalLabels {
 		t.Errorf("snapshot = %+v, metrics = %+v", c.Snapshot, c.Metrics)
 	}
 	if c.Push.URL != "http://127.0.0.1:8429/api/v1/import/prometheus" || c.Push.Interval != 15*time.Second ||
@@ -63,7 +64,7 @@ func TestDefaultsAndRelativePaths(t *testing.T) {
 	if want := []string{filepath.Join(dir, "units.yaml"), "/abs/assets.csv"}; !reflect.DeepEqual(c.Ledger.Files, want) {
 		t.Errorf("files = %v, want %v", c.Ledger.Files, want)
 	}
-	if want := (Snapshot{File: filepath.Join(dir, "state/mw.snap"), Interval: time.Minute}); c.Snapshot != want {
+	if want := (score.SnapshotConfig{File: filepath.Join(dir, "state/mw.snap"), Interval: time.Minute}); c.Snapshot != want {
 		t.Errorf("snapshot = %+v, want %+v", c.Snapshot, want)
 	}
 	if c.Detect.Window != 7*24*time.Hour || c.Detect.QuietAfter != 36*time.Hour || c.Detect.Threshold != 50 {
@@ -89,7 +90,7 @@ func TestBadConfigs(t *testing.T) {
 ledgers:
   files: [a.yaml]
 `, []string{
-			`c.yaml:3: listen.ipfix: unknown field (known: netflow, sflow, http, web_config_file, pprof, readers, queue)`,
+			`c.yaml:3: listen.ipfix: unknown field (known: netflow, sflow, http, web_config_file, pprof, readers)`,
 			`c.yaml:4: ledgers: unknown field (known: listen, ledger, intel, sampling, detect, snapshot, metrics, push, log)`,
 		}},
 		{"ranges", `ledger: {files: [a.yaml]}

@@ -29,7 +29,19 @@ import (
 	"net/netip"
 	"os"
 	"path/filepath"
+	"time"
 )
+
+// SnapshotConfig says where and how often the state is saved (the config
+// file's snapshot section). An empty File disables snapshots: a restart then
+// starts from nothing.
+type SnapshotConfig struct {
+	File     string
+	Interval time.Duration // also written on shutdown; a crash loses at most this much
+}
+
+// DefaultSnapshotConfig is the default: no file, a minute between snapshots.
+func DefaultSnapshotConfig() SnapshotConfig { return SnapshotConfig{Interval: time.Minute} }
 
 const (
 	snapshotMagic   = "MWSTATE\n"
