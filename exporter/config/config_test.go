@@ -243,3 +243,19 @@ func TestParseDuration(t *testing.T) {
 		}
 	}
 }
+
+func TestWebSettings(t *testing.T) {
+	dir := t.TempDir()
+	path := filepath.Join(dir, "c.yaml")
+	os.WriteFile(path, []byte("listen: {pprof: true, web_config_file: web.yml}\nledger: {files: [l.yaml], allow_empty: true}\nmetrics: {personal_labels: true}\n"), 0o644)
+	c, err := Load(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !c.Listen.Pprof || c.Listen.WebConfigFile != filepath.Join(dir, "web.yml") || !c.Ledger.AllowEmpty || !c.Metrics.PersonalLabels {
+		t.Errorf("listen %+v ledger.allow_empty %v metrics %+v", c.Listen, c.Ledger.AllowEmpty, c.Metrics)
+	}
+	if d := Default(); d.Listen.Pprof || d.Listen.HTTP != "127.0.0.1:9617" || d.Metrics.PersonalLabels || d.Ledger.AllowEmpty {
+		t.Errorf("defaults must keep things closed: %+v %+v allow_empty=%v", d.Listen, d.Metrics, d.Ledger.AllowEmpty)
+	}
+}
