@@ -176,8 +176,12 @@ func Start(ctx context.Context, cfg *config.Config, log *slog.Logger) (*Server, 
 		}
 	}()
 
-	if cfg.Snapshot.File != "" {
+	periodicDone := make(chan struct{})
+	if cfg.Snapshot.File == "" {
+		close(periodicDone)
+	} else {
 		go func() {
+			defer close(periodicDone)
 			t := time.NewTicker(cfg.Snapshot.Interval)
 			defer t.Stop()
 			for {
@@ -202,7 +206,9 @@ func Start(ctx context.Context, cfg *config.Config, log *slog.Logger) (*Server, 
 		if errors.Is(err, http.ErrServerClosed) {
 			err = nil
 		}
-		// Last snapshot after the listeners stopped: nothing that arrived is lost.
+		// Last snapshot after the listeners stopped: nothing that arrived is
+		// lost, and no periodic snapshot still being written can replace it.
+		<-periodicDone
 		if cfg.Snapshot.File != "" {
 			if serr := saveState(p.Engine(), cfg.Snapshot.File, log); serr != nil && err == nil {
 				err = serr
