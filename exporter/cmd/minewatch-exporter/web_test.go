@@ -1,12 +1,22 @@
 package main_test
 
 import (
+	"crypto/ecdsa"
+	"crypto/elliptic"
+	"crypto/rand"
+	"crypto/tls"
+	"crypto/x509"
+	"crypto/x509/pkix"
+	"encoding/pem"
+	"math/big"
+	"net"
 	"net/http"
 	"os"
 	"path/filepath"
 	"strings"
 	"syscall"
 	"testing"
+	"time"
 
 	"golang.org/x/crypto/bcrypt"
 )
@@ -89,6 +99,48 @@ func TestDefaultsKeepThingsClosed(t *testing.T) {
 	sendPoolContacts(t, e)
 	if line := e.waitMetric(`minewatch_host_info{ip="` + poolMiner + `"`); !strings.Contains(line, `owner="李老师"`) {
 		t.Errorf("metrics.personal_labels: true, but: %s", line)
+	}
+	e.stop(syscall.SIGTERM)
+}
+
+// TLS from the same web config: plain HTTP is refused, HTTPS with the
+// server's certificate works.
+func TestTLS(t *testing.T) {
+	dir := t.TempDir()
+	os.WriteFile(filepath.Join(dir, "ledger.yaml"), []byte(testLedger), 0o644)
+	key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+	if err != nil {
+		t.Fatal(err)
+	}
+	tmpl := &x509.Certificate{SerialNumber: big.NewInt(1), Subject: pkix.Name{CommonName: "minewatch-exporter"},
+		IPAddresses: []net.IP{net.ParseIP("127.0.0.1")}, NotBefore: time.Now().Add(-time.Hour), NotAfter: time.Now().Add(time.Hour),
+		KeyUsage: x509.KeyUsageDigitalSignature, ExtKeyUsage: []x509.ExtKeyUsage{x509.ExtKeyUsageServerAuth}}
+	der, err := x509.CreateCertificate(rand.Reader, tmpl, tmpl, &key.PublicKey, key)
+	if err != nil {
+		t.Fatal(err)
+	}
+	kb, err := x509.MarshalECPrivateKey(key)
+	if err != nil {
+		t.Fatal(err)
+	}
+	os.WriteFile(filepath.Join(dir, "tls.crt"), pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: der}), 0o644)
+	os.WriteFile(filepath.Join(dir, "tls.key"), pem.EncodeToMemory(&pem.Block{Type: "EC PRIVATE KEY", Bytes: kb}), 0o600)
+	os.WriteFile(filepath.Join(dir, "web.yml"), []byte("tls_server_config:\n  cert_file: tls.crt\n  key_file: tls.key\n"), 0o600)
+	e := startExporter(t, dir, webConfig)
+
+	if code, _ := e.get("/metrics"); code != http.StatusBadRequest {
+		t.Errorf("plain HTTP to the TLS port: %d, want 400", code)
+	}
+	cert, err := x509.ParseCertificate(der)
+	if err != nil {
+		t.Fatal(err)
+	}
+	pool := x509.NewCertPool()
+	pool.AddCert(cert)
+	e.client = &http.Client{Timeout: 10 * time.Second, Transport: &http.Transport{TLSClientConfig: &tls.Config{RootCAs: pool}}}
+	e.base = strings.Replace(e.base, "http://", "https://", 1)
+	if code, body := e.get("/metrics"); code != http.StatusOK || !strings.Contains(body, "minewatch_ledger_units 1") {
+		t.Errorf("HTTPS /metrics: %d", code)
 	}
 	e.stop(syscall.SIGTERM)
 }
