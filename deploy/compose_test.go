@@ -69,7 +69,7 @@ func inRepo(t *testing.T, abs string) string {
 // declared build outputs that a make target creates.
 func TestComposeRefersOnlyToExistingFiles(t *testing.T) {
 	p := loadProject(t)
-	for _, want := range []string{"victoriametrics", "vmalert", "alertmanager", "alertmanager-config", "grafana", "exporter", "simulator", "mailpit"} {
+	for _, want := range []string{"victoriametrics", "vmagent", "vmalert", "alertmanager", "alertmanager-config", "grafana", "exporter", "simulator", "mailpit"} {
 		service(t, p, want)
 	}
 	checked := 0
@@ -317,8 +317,8 @@ func TestAlertingPipeline(t *testing.T) {
 			} `yaml:"static_configs"`
 		} `yaml:"scrape_configs"`
 	}
-	vms := service(t, p, "victoriametrics")
-	readYAML(t, hostPath(t, vms, flagValue(vms.Command, "-promscrape.config")), &scrape)
+	agent := service(t, p, "vmagent")
+	readYAML(t, hostPath(t, agent, flagValue(agent.Command, "-promscrape.config")), &scrape)
 	n := 0
 	for _, sc := range scrape.ScrapeConfigs {
 		for _, st := range sc.StaticConfigs {
@@ -331,7 +331,7 @@ func TestAlertingPipeline(t *testing.T) {
 		}
 	}
 	if n == 0 {
-		t.Error("VictoriaMetrics scrapes nothing")
+		t.Error("vmagent scrapes nothing")
 	}
 
 	// Render what the alertmanager-config service renders, into a temporary directory.
@@ -373,8 +373,8 @@ func TestAlertingPipeline(t *testing.T) {
 	}
 }
 
-// TestExporterConfig: the exporter's own config loader accepts the demo configuration,
-// and VictoriaMetrics scrapes the port it serves /metrics on.
+// TestExporterConfig: the exporter's own config loader accepts the demo
+// configuration, pushes to vmagent, and keeps its buffers and state on volumes.
 func TestExporterConfig(t *testing.T) {
 	p := loadProject(t)
 	ex := service(t, p, "exporter")
@@ -389,14 +389,32 @@ func TestExporterConfig(t *testing.T) {
 	if err := cfg.Validate(); err != nil {
 		t.Fatalf("demo exporter config: %v", err)
 	}
-	_, port, _ := strings.Cut(cfg.Listen.HTTP, ":")
-	vms := service(t, p, "victoriametrics")
-	b, err := os.ReadFile(hostPath(t, vms, flagValue(vms.Command, "-promscrape.config")))
-	if err != nil {
-		t.Fatal(err)
+	// Samples go exporter → vmagent (disk buffer) → VictoriaMetrics, so an
+	// outage of VictoriaMetrics loses nothing.
+	agent := service(t, p, "vmagent")
+	push, err := url.Parse(cfg.Push.URL)
+	if err != nil || push.Hostname() != "vmagent" || push.Port() != strings.TrimPrefix(flagValue(agent.Command, "-httpListenAddr"), ":") {
+		t.Errorf("exporter pushes to %q, not to vmagent's -httpListenAddr %q", cfg.Push.URL, flagValue(agent.Command, "-httpListenAddr"))
 	}
-	if !strings.Contains(string(b), `"exporter:`+port+`"`) {
-		t.Errorf("VictoriaMetrics does not scrape exporter:%s (the exporter's http listen address %q)", port, cfg.Listen.HTTP)
+	if rw, err := url.Parse(flagValue(agent.Command, "-remoteWrite.url")); err != nil || rw.Hostname() != "victoriametrics" {
+		t.Errorf("vmagent -remoteWrite.url %q is not VictoriaMetrics", flagValue(agent.Command, "-remoteWrite.url"))
+	}
+	onVolume := func(s types.ServiceConfig, path, what string) {
+		for _, v := range s.Volumes {
+			if v.Type == types.VolumeTypeVolume && (path == v.Target || strings.HasPrefix(path, v.Target+"/")) {
+				return
+			}
+		}
+		t.Errorf("%s: %s %q is not on a named volume: it would not survive the container", s.Name, what, path)
+	}
+	onVolume(agent, flagValue(agent.Command, "-remoteWrite.tmpDataPath"), "-remoteWrite.tmpDataPath")
+	if cfg.Snapshot.File == "" {
+		t.Error("the demo exporter keeps no state snapshot")
+	} else {
+		onVolume(ex, cfg.Snapshot.File, "snapshot.file")
+	}
+	if flagValue(agent.Command, "-remoteWrite.maxDiskUsagePerURL") == "" {
+		t.Error("vmagent's disk buffer is unbounded (-remoteWrite.maxDiskUsagePerURL)")
 	}
 	_, nf, _ := strings.Cut(cfg.Listen.NetFlow, ":")
 	sim := service(t, p, "simulator")

@@ -4,10 +4,6 @@
 package config
 
 import (
-	"github.com/minewatch/minewatch/exporter/flow"
-	"github.com/minewatch/minewatch/exporter/names"
-	"github.com/minewatch/minewatch/exporter/yamlcheck"
-
 	"errors"
 	"fmt"
 	"net"
@@ -23,6 +19,11 @@ import (
 	"time"
 
 	"gopkg.in/yaml.v3"
+
+	"github.com/minewatch/minewatch/exporter/flow"
+	"github.com/minewatch/minewatch/exporter/names"
+	"github.com/minewatch/minewatch/exporter/score"
+	"github.com/minewatch/minewatch/exporter/yamlcheck"
 )
 
 // Config is the exporter's configuration. Defaults come from Default; the
@@ -33,6 +34,8 @@ type Config struct {
 	Intel    Intel
 	Sampling Sampling
 	Detect   Detect
+	Snapshot score.SnapshotConfig // owned by the score engine: what survives a restart
+	Metrics  Metrics
 	Push     Push
 	Log      Log
 	Flow     flow.Configuration // flow: limits against spoofed exporters, allowed sources
@@ -48,14 +51,21 @@ type Listen struct {
 	NetFlow string // UDP, NetFlow v5/v9 and IPFIX
 	SFlow   string // UDP, sFlow v5
 	HTTP    string // TCP: /metrics and the reasons API
-	Readers int    // UDP reader goroutines per socket
-	Queue   int    // flow records buffered between readers and scoring
+	// WebConfigFile is an exporter-toolkit web configuration (TLS, basic
+	// auth), as node_exporter's --web.config.file; "" serves plain HTTP.
+	WebConfigFile string
+	Pprof         bool // serve /debug/pprof (profiles reveal internals: off by default)
+	Readers       int  // UDP reader goroutines per socket
 }
 
 // Ledger lists the unit/asset ledger files (YAML, CSV, or directories of them).
 type Ledger struct {
 	Files         []string
 	ExtraInternal []netip.Prefix // internal ranges outside every unit ("unassigned")
+	// AllowEmpty accepts a ledger with no units or no address ranges. Off by
+	// default: a truncated ledger file would otherwise make every record
+	// "no internal side" and hide every miner until someone noticed.
+	AllowEmpty bool
 }
 
 // Intel lists pool intel and allowlist files.
@@ -83,13 +93,29 @@ type SamplingSource struct {
 	line  int
 }
 
-// Detect tunes scoring.
+// detectDefaults are the score engine's own defaults (score.DefaultConfig),
+// in the file's whole-number points: one default per value.
+func detectDefaults() Detect {
+	d := score.DefaultConfig()
+	return Detect{Threshold: int(d.Threshold), Floor: int(d.Floor), MaxHosts: d.MaxHosts, Window: d.Window, QuietAfter: d.QuietAfter}
+}
+
+// Detect tunes scoring: the file's form of score.Config (server.DetectConfig
+// maps it).
 type Detect struct {
 	Threshold  int           // score at or above which a host is flagged
 	Floor      int           // score at or above which a host gets per-host series
 	MaxHosts   int           // hard cap on hosts held in state
 	Window     time.Duration // how far back evidence counts
 	QuietAfter time.Duration // no mining for this long: the host counts as quiet
+}
+
+// Metrics sets what the metrics carry.
+type Metrics struct {
+	// PersonalLabels puts the asset ledger's name, location, department and
+	// owner on minewatch_host_info. Off by default: personal data stays in
+	// the ledger, and the plugin joins it from there.
+	PersonalLabels bool
 }
 
 // Push writes metrics to VictoriaMetrics when URL is set.
@@ -108,27 +134,14 @@ type Log struct {
 // Default returns the configuration used for everything the file leaves out.
 func Default() *Config {
 	return &Config{
-		Listen:   Listen{NetFlow: ":2055", SFlow: ":6343", HTTP: ":9617", Readers: 2, Queue: 65536},
+		Listen:   Listen{NetFlow: ":2055", SFlow: ":6343", HTTP: "127.0.0.1:9617", Readers: 2},
 		Intel:    Intel{ResolveInterval: time.Hour},
 		Sampling: Sampling{DefaultRate: 1},
-		Detect:   Detect{Threshold: 50, Floor: 10, MaxHosts: 1_000_000, Window: 24 * time.Hour, QuietAfter: 30 * time.Minute},
+		Detect:   detectDefaults(),
+		Snapshot: score.DefaultSnapshotConfig(),
 		Push:     Push{Interval: 15 * time.Second},
 		Log:      Log{Level: "info", Format: "logfmt"},
 	}
-}
-
-// File is the path the configuration was loaded from ("" for Default).
-func (c *Config) File() string { return c.file }
-
-// SamplingRate is the configured rate for an exporter source address.
-func (c *Config) SamplingRate(src netip.Addr) uint32 {
-	src = src.Unmap()
-	for _, s := range c.Sampling.Sources {
-		if s.Source == src {
-			return s.Rate
-		}
-	}
-	return c.Sampling.DefaultRate
 }
 
 // Load reads a configuration file over the defaults and validates it.
@@ -149,6 +162,11 @@ func Load(path string) (*Config, error) {
 			if p != "" && !filepath.IsAbs(p) {
 				(*list)[i] = filepath.Join(base, p)
 			}
+		}
+	}
+	for _, p := range []*string{&c.Snapshot.File, &c.Listen.WebConfigFile} {
+		if *p != "" && !filepath.IsAbs(*p) {
+			*p = filepath.Join(base, *p)
 		}
 	}
 	c.snapshot()
@@ -201,13 +219,17 @@ func (c *Config) snapshot() {
 }
 
 func (c *Config) decode(w walker, root *yaml.Node) {
-	w.fields(root, "", []string{"listen", "ledger", "intel", "sampling", "detect", "push", "log", "flow"}, func(key string, v *yaml.Node, f string) {
+	w.fields(root, "", []string{"listen", "ledger", "intel", "sampling", "detect", "snapshot", "metrics", "push", "log", "flow"}, func(key string, v *yaml.Node, f string) {
 		switch key {
 		case "flow":
 			c.Flow.DecodeYAML(w.Walker, v, f)
 		case "listen":
-			w.fields(v, f, []string{"netflow", "sflow", "http", "readers", "queue"}, func(key string, v *yaml.Node, f string) {
+			w.fields(v, f, []string{"netflow", "sflow", "http", "web_config_file", "pprof", "readers"}, func(key string, v *yaml.Node, f string) {
 				switch key {
+				case "web_config_file":
+					w.str(v, f, &c.Listen.WebConfigFile)
+				case "pprof":
+					w.boolean(v, f, &c.Listen.Pprof)
 				case "netflow":
 					w.str(v, f, &c.Listen.NetFlow)
 				case "sflow":
@@ -216,15 +238,15 @@ func (c *Config) decode(w walker, root *yaml.Node) {
 					w.str(v, f, &c.Listen.HTTP)
 				case "readers":
 					w.integer(v, f, &c.Listen.Readers)
-				case "queue":
-					w.integer(v, f, &c.Listen.Queue)
 				}
 			})
 		case "ledger":
-			w.fields(v, f, []string{"files", "extra_internal"}, func(key string, v *yaml.Node, f string) {
+			w.fields(v, f, []string{"files", "extra_internal", "allow_empty"}, func(key string, v *yaml.Node, f string) {
 				switch key {
 				case "files":
 					w.strings(v, f, &c.Ledger.Files)
+				case "allow_empty":
+					w.boolean(v, f, &c.Ledger.AllowEmpty)
 				case "extra_internal":
 					c.Ledger.ExtraInternal = nil
 					w.seq(v, f, func(n *yaml.Node, f string) {
@@ -311,6 +333,19 @@ func (c *Config) decode(w walker, root *yaml.Node) {
 					w.duration(v, f, &c.Detect.QuietAfter)
 				}
 			})
+		case "metrics":
+			w.fields(v, f, []string{"personal_labels"}, func(key string, v *yaml.Node, f string) {
+				w.boolean(v, f, &c.Metrics.PersonalLabels)
+			})
+		case "snapshot":
+			w.fields(v, f, []string{"file", "interval"}, func(key string, v *yaml.Node, f string) {
+				switch key {
+				case "file":
+					w.str(v, f, &c.Snapshot.File)
+				case "interval":
+					w.duration(v, f, &c.Snapshot.Interval)
+				}
+			})
 		case "push":
 			w.fields(v, f, []string{"url", "interval", "extra_labels"}, func(key string, v *yaml.Node, f string) {
 				switch key {
@@ -369,9 +404,6 @@ func (c *Config) Validate() error {
 	}
 	if l.Readers < 1 || l.Readers > 256 {
 		v.errf("listen.readers", l.Readers, lo.Readers, "%d is outside 1..256", l.Readers)
-	}
-	if l.Queue < 1 {
-		v.errf("listen.queue", l.Queue, lo.Queue, "%d must be at least 1", l.Queue)
 	}
 
 	if len(c.Ledger.Files) == 0 && len(c.Ledger.ExtraInternal) == 0 {
@@ -446,6 +478,12 @@ func (c *Config) Validate() error {
 	}
 	if d.QuietAfter <= 0 {
 		v.errf("detect.quiet_after", d.QuietAfter, do.QuietAfter, "must be positive")
+	}
+
+	if sn, so := c.Snapshot, v.orig().Snapshot; sn.Interval < time.Second || sn.Interval > time.Hour {
+		v.errf("snapshot.interval", sn.Interval, so.Interval, "%s is outside 1s..1h (evidence since the last snapshot is lost on a crash)", fmtDur(sn.Interval))
+	} else if sn.File != "" && (strings.TrimSpace(sn.File) == "" || strings.HasSuffix(sn.File, "/")) {
+		v.errf("snapshot.file", sn.File, so.File, "%q is not a file path", sn.File)
 	}
 
 	p, po := c.Push, v.orig().Push

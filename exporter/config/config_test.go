@@ -8,6 +8,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/minewatch/minewatch/exporter/score"
 )
 
 func TestExampleLoads(t *testing.T) {
@@ -15,7 +17,7 @@ func TestExampleLoads(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if c.Listen != (Listen{":2055", ":6343", ":9617", 2, 65536}) {
+	if c.Listen != (Listen{NetFlow: ":2055", SFlow: ":6343", HTTP: "127.0.0.1:9617", Readers: 2}) {
 		t.Errorf("listen = %+v", c.Listen)
 	}
 	if want := []string{"../../deploy/example/ledger.yaml", "../../deploy/example/assets.csv"}; !reflect.DeepEqual(c.Ledger.Files, want) {
@@ -31,19 +33,21 @@ func TestExampleLoads(t *testing.T) {
 	if len(c.Flow.AllowedSources) != 2 || c.Flow.MaxSources != 4096 || c.Flow.SourceIdle != time.Hour {
 		t.Errorf("flow = %+v", c.Flow)
 	}
-	if r := c.SamplingRate(netip.MustParseAddr("192.0.2.1")); r != 1000 {
-		t.Errorf("rate of 192.0.2.1 = %d", r)
+	// The flow decoder applies the rates (server.SamplingOverrides); here the file's values.
+	rates := map[netip.Addr]uint32{}
+	for _, src := range c.Sampling.Sources {
+		rates[src.Source] = src.Rate
 	}
-	if r := c.SamplingRate(netip.MustParseAddr("2001:db8::1")); r != 512 {
-		t.Errorf("rate of 2001:db8::1 = %d", r)
-	}
-	if r := c.SamplingRate(netip.MustParseAddr("192.0.2.2")); r != 1 {
-		t.Errorf("default rate = %d", r)
+	if want := map[netip.Addr]uint32{netip.MustParseAddr("192.0.2.1"): 1000, netip.MustParseAddr("2001:db8::1"): 512}; !reflect.DeepEqual(rates, want) || c.Sampling.DefaultRate != 1 {
+		t.Errorf("sampling = %v default %d, want %v default 1", rates, c.Sampling.DefaultRate, want)
 	}
 	if c.Detect != (Detect{50, 10, 1_000_000, 24 * time.Hour, 30 * time.Minute}) {
 		t.Errorf("detect = %+v", c.Detect)
 	}
-	if c.Push.URL != "http://127.0.0.1:8428/api/v1/import/prometheus" || c.Push.Interval != 15*time.Second ||
+	if c.Snapshot != (score.SnapshotConfig{File: "/var/lib/minewatch/state.snap", Interval: time.Minute}) || c.Metrics.PersonalLabels {
+		t.Errorf("snapshot = %+v, metrics = %+v", c.Snapshot, c.Metrics)
+	}
+	if c.Push.URL != "http://127.0.0.1:8429/api/v1/import/prometheus" || c.Push.Interval != 15*time.Second ||
 		!reflect.DeepEqual(c.Push.ExtraLabels, map[string]string{"exporter": "zd-edu-egress-1", "region": "zhengdong"}) {
 		t.Errorf("push = %+v", c.Push)
 	}
@@ -55,13 +59,16 @@ func TestExampleLoads(t *testing.T) {
 func TestDefaultsAndRelativePaths(t *testing.T) {
 	dir := t.TempDir()
 	path := filepath.Join(dir, "minewatch.yaml")
-	os.WriteFile(path, []byte("ledger:\n  files: [units.yaml, /abs/assets.csv]\ndetect:\n  window: 7d\n  quiet_after: 1d12h\n"), 0o644)
+	os.WriteFile(path, []byte("ledger:\n  files: [units.yaml, /abs/assets.csv]\ndetect:\n  window: 7d\n  quiet_after: 1d12h\nsnapshot: {file: state/mw.snap}\n"), 0o644)
 	c, err := Load(path)
 	if err != nil {
 		t.Fatal(err)
 	}
 	if want := []string{filepath.Join(dir, "units.yaml"), "/abs/assets.csv"}; !reflect.DeepEqual(c.Ledger.Files, want) {
 		t.Errorf("files = %v, want %v", c.Ledger.Files, want)
+	}
+	if want := (score.SnapshotConfig{File: filepath.Join(dir, "state/mw.snap"), Interval: time.Minute}); c.Snapshot != want {
+		t.Errorf("snapshot = %+v, want %+v", c.Snapshot, want)
 	}
 	if c.Detect.Window != 7*24*time.Hour || c.Detect.QuietAfter != 36*time.Hour || c.Detect.Threshold != 50 {
 		t.Errorf("detect = %+v", c.Detect)
@@ -86,8 +93,8 @@ func TestBadConfigs(t *testing.T) {
 ledgers:
   files: [a.yaml]
 `, []string{
-			`c.yaml:3: listen.ipfix: unknown field (known: netflow, sflow, http, readers, queue)`,
-			`c.yaml:4: ledgers: unknown field (known: listen, ledger, intel, sampling, detect, push, log, flow)`,
+			`c.yaml:3: listen.ipfix: unknown field (known: netflow, sflow, http, web_config_file, pprof, readers)`,
+			`c.yaml:4: ledgers: unknown field (known: listen, ledger, intel, sampling, detect, snapshot, metrics, push, log, flow)`,
 		}},
 		{"ranges", `ledger: {files: [a.yaml]}
 detect:
@@ -158,6 +165,12 @@ log:
 			`c.yaml:9: push.extra_labels.ok: empty value`,
 			`c.yaml:11: log.level: "verbose" is not one of debug | info | warn | error`,
 			`c.yaml:12: log.format: "text" is not one of logfmt | json`,
+		}},
+		{"allow_empty spelled loosely", "ledger: {files: [a.yaml], allow_empty: yes}\n", []string{
+			`c.yaml:1: ledger.allow_empty: "yes" is not true or false`,
+		}},
+		{"snapshot interval", "ledger: {files: [a.yaml]}\nsnapshot:\n  file: state.snap\n  interval: 2h\n", []string{
+			`c.yaml:4: snapshot.interval: 2h0m0s is outside 1s..1h`,
 		}},
 		{"dns server", "ledger: {files: [a.yaml]}\nintel:\n  dns_server: \"dns.example.net:99999\"\n", []string{
 			`c.yaml:3: intel.dns_server: "dns.example.net:99999": port "99999" is not 1-65535`,
@@ -231,5 +244,21 @@ func TestParseDuration(t *testing.T) {
 		if d, err := ParseDuration(bad); err == nil {
 			t.Errorf("ParseDuration(%q) = %v, want error", bad, d)
 		}
+	}
+}
+
+func TestWebSettings(t *testing.T) {
+	dir := t.TempDir()
+	path := filepath.Join(dir, "c.yaml")
+	os.WriteFile(path, []byte("listen: {pprof: true, web_config_file: web.yml}\nledger: {files: [l.yaml], allow_empty: true}\nmetrics: {personal_labels: true}\n"), 0o644)
+	c, err := Load(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !c.Listen.Pprof || c.Listen.WebConfigFile != filepath.Join(dir, "web.yml") || !c.Ledger.AllowEmpty || !c.Metrics.PersonalLabels {
+		t.Errorf("listen %+v ledger.allow_empty %v metrics %+v", c.Listen, c.Ledger.AllowEmpty, c.Metrics)
+	}
+	if d := Default(); d.Listen.Pprof || d.Listen.HTTP != "127.0.0.1:9617" || d.Metrics.PersonalLabels || d.Ledger.AllowEmpty {
+		t.Errorf("defaults must keep things closed: %+v %+v allow_empty=%v", d.Listen, d.Metrics, d.Ledger.AllowEmpty)
 	}
 }

@@ -107,4 +107,23 @@ func (w walker) duration(n *yaml.Node, field string, dst *time.Duration) bool {
 	return true
 }
 
+// boolean reads true or false (YAML 1.2 spelling only: "yes" and "on" are
+// refused rather than guessed).
+func (w walker) boolean(n *yaml.Node, field string, dst *bool) bool {
+	s, ok := w.scalar(n, field)
+	if !ok {
+		return false
+	}
+	switch s {
+	case "true":
+		*dst = true
+	case "false":
+		*dst = false
+	default:
+		w.errf(n, field, "%q is not true or false", s)
+		return false
+	}
+	return true
+}
+
 func yamlSyntaxError(name string, err error) error { return yamlcheck.SyntaxError(name, err) }

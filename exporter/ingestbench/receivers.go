@@ -157,7 +157,8 @@ func (e Exporter) Start(ctx context.Context, p flow.Protocol, port int, dir stri
 	if p == flow.SFlowV5 {
 		nf, sf = `""`, fmt.Sprintf("127.0.0.1:%d", port)
 	}
-	cfg := fmt.Sprintf("listen:\n  netflow: %s\n  sflow: %s\n  http: \"127.0.0.1:%d\"\nledger:\n  files: [ledger.yaml]\nintel:\n  files: [pools.txt]\nlog:\n  level: warn\n", nf, sf, hp)
+	// pprof on: the scale run captures CPU and allocation profiles (scale.go).
+	cfg := fmt.Sprintf("listen:\n  netflow: %s\n  sflow: %s\n  http: \"127.0.0.1:%d\"\n  pprof: true\nledger:\n  files: [ledger.yaml]\nintel:\n  files: [pools.txt]\nlog:\n  level: warn\n", nf, sf, hp)
 	files := map[string]string{
 		"exporter.yml": cfg,
 		"ledger.yaml":  "units:\n  - id: campus\n    name: 压测校园\n    sector: school\n    cidrs: [10.0.0.0/8]\n",

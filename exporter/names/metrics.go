@@ -34,6 +34,10 @@ const (
 	StateHosts           = "minewatch_state_hosts"
 	StateEvictions       = "minewatch_state_evictions_total"
 	StateBytes           = "minewatch_state_bytes"
+	SnapshotLastSuccess  = "minewatch_state_snapshot_last_success_timestamp_seconds"
+	SnapshotBytes        = "minewatch_state_snapshot_bytes"
+	SnapshotFailures     = "minewatch_state_snapshot_failures_total"
+	StateRestoredHosts   = "minewatch_state_restored_hosts"
 	LastFlowTimestamp    = "minewatch_last_flow_timestamp_seconds"
 
 	CaseDisposition = "minewatch_case_disposition"
@@ -96,15 +100,15 @@ func with(extra ...string) []string { return append(append([]string(nil), hostLa
 var catalogue = []Metric{
 	{HostScore, Gauge, "0–100", with(), "current mining score", GroupDetection},
 	{HostMining, Gauge, "0/1", with("class"), "1 while the score is at or above `detect.threshold`; class = active, passive, research, unknown", GroupDetection},
-	{PoolContacts, Counter, "", with("pool", "coin"), "flows from the IP to a known or suspected pool endpoint (`coin` is `unknown` when the list does not say)", GroupDetection},
+	{PoolContacts, Counter, "", with("pool", "coin"), "flows from the IP to a known or suspected pool endpoint (`coin` is `unknown` when the list does not say). With `snapshot.file` set it shows the count as of the last snapshot (lags by at most `snapshot.interval`), so a restart after kill -9 never makes it go backwards and `increase()` sees no false reset", GroupDetection},
 	{HostMachines, Gauge, "", with(), "estimated machines mining behind the address (distinct concurrent pool sessions)", GroupDetection},
 	{HostSignalPoints, Gauge, "", with("signal"), "points each signal adds to (or, negative, takes from) the score: the reasons behind a flag", GroupDetection},
-	{HostInfo, Gauge, "1", with("asset", "kind", "location", "department", "owner", "research"), "ledger asset of a watched host (only when the ledger has one)", GroupDetection},
+	{HostInfo, Gauge, "1", with("kind", "research"), "ledger asset of a watched host (only when the ledger has one); personal fields stay in the ledger by default (docs/security.md): `metrics.personal_labels: true` adds asset, location, department, owner", GroupDetection},
 
 	{UnitInfo, Gauge, "1", []string{"unit", "name", "sector", "parent"}, "one series per unit of the ledger", GroupLedger},
 	{LedgerUnits, Gauge, "", nil, "units in the loaded ledger", GroupLedger},
 	{LedgerAssets, Gauge, "", nil, "assets in the loaded ledger", GroupLedger},
-	{LedgerLastReloadSuccess, Gauge, "0/1", nil, "0 when the last (re)load failed and the previous ledger is still in use", GroupLedger},
+	{LedgerLastReloadSuccess, Gauge, "0/1", nil, "0 when the last (re)load failed and the previous ledger is still in use (also when the new ledger is empty: no units or no ranges, unless `ledger.allow_empty`)", GroupLedger},
 	{IntelEntries, Gauge, "", []string{"list", "kind"}, "entries of each intel list by kind (ip, cidr, ip_port, domain, resolved_ip)", GroupLedger},
 	{IntelLastReloadSuccess, Gauge, "0/1", []string{"list"}, "0 when the last (re)load of the list failed", GroupLedger},
 	{IntelReloadErrors, Counter, "", []string{"list"}, "failed (re)loads", GroupLedger},
@@ -123,6 +127,10 @@ var catalogue = []Metric{
 	{StateHosts, Gauge, "", nil, "hosts held in the detection state", GroupHealth},
 	{StateEvictions, Counter, "", nil, "hosts evicted to keep the state under its cap (least suspicious first)", GroupHealth},
 	{StateBytes, Gauge, "", nil, "estimated bytes of detection state", GroupHealth},
+	{SnapshotLastSuccess, Gauge, "", nil, "when the state snapshot (`snapshot.file`) was last written", GroupHealth},
+	{SnapshotBytes, Gauge, "", nil, "size of the last state snapshot", GroupHealth},
+	{SnapshotFailures, Counter, "", nil, "snapshots that could not be written (pool counters then stay at the last saved counts)", GroupHealth},
+	{StateRestoredHosts, Gauge, "", nil, "hosts restored from the snapshot at start", GroupHealth},
 	{LastFlowTimestamp, Gauge, "", nil, "flow clock: end time of the newest record processed", GroupHealth},
 
 	{CaseDisposition, Gauge, "", with("stage", "class"), "Unix seconds of the latest disposition of that stage (located, reported, closed) in the case store: a read-only view for vmalert, written by the exporter from the store", GroupCases},

@@ -27,6 +27,11 @@ type Options struct {
 	Ledger *ledger.Ledger
 	Intel  *intel.Store // may be nil: no pool intel
 	Detect score.Config
+	// PersonalLabels adds the asset ledger's name, location, department and
+	// owner to minewatch_host_info. Off by default: names of people and
+	// rooms then stay in the ledger (read by the plugin and the alert
+	// renderer) instead of being copied into every metrics store and scrape.
+	PersonalLabels bool
 }
 
 // Pipeline is safe for concurrent Process calls from several reader goroutines.
@@ -35,6 +40,7 @@ type Pipeline struct {
 	intel    *intel.Store
 	engine   *score.Engine
 	lastFlow atomic.Int64 // newest record end seen, Unix ms
+	personal bool         // Options.PersonalLabels
 
 	droppedExternal *metrics.Counter
 }
@@ -46,6 +52,7 @@ func New(opts Options) (*Pipeline, error) {
 	}
 	p := &Pipeline{
 		intel:           opts.Intel,
+		personal:        opts.PersonalLabels,
 		engine:          score.New(opts.Detect),
 		droppedExternal: metrics.GetOrCreateCounter(names.FlowDroppedRecords + `{reason="` + names.DroppedNoInternal + `"}`),
 	}

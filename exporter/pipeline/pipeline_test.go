@@ -88,11 +88,23 @@ func TestProcessOrientsUnitsAndWritesSeries(t *testing.T) {
 		`minewatch_host_mining{ip="10.20.3.21",unit="zd-no1-middle",class="unknown"} 1 1763251201000`,
 		`minewatch_pool_contacts_total{ip="10.20.3.21",unit="zd-no1-middle",pool="198.51.100.7:3333",coin="XMR"} 2 1763251201000`,
 		`minewatch_host_signal_points{ip="10.20.3.21",unit="zd-no1-middle",signal="pool_contact"} 55 1763251201000`,
-		`minewatch_host_info{ip="10.20.3.21",unit="zd-no1-middle",asset="实验楼301 GPU工作站",kind="gpu-workstation",location="",department="",owner="李老师",research="false"} 1 1763251201000`,
+		`minewatch_host_info{ip="10.20.3.21",unit="zd-no1-middle",kind="gpu-workstation",research="false"} 1 1763251201000`,
 		`minewatch_host_mining{ip="172.16.5.5",unit="unassigned",class="unknown"} 1 1763251201000`,
 	} {
 		if !strings.Contains(out, want+"\n") {
 			t.Errorf("missing line %s\nin:\n%s", want, out)
 		}
+	}
+	if strings.Contains(out, "李老师") || strings.Contains(out, "实验楼301") {
+		t.Errorf("personal data from the asset ledger in the metrics by default:\n%s", out)
+	}
+
+	// Turned on in the config, the ledger's personal fields become labels.
+	p.personal = true
+	buf.Reset()
+	p.WriteMetrics(&buf, t0+1000)
+	want := `minewatch_host_info{ip="10.20.3.21",unit="zd-no1-middle",asset="实验楼301 GPU工作站",kind="gpu-workstation",location="",department="",owner="李老师",research="false"} 1 1763251201000`
+	if !strings.Contains(buf.String(), want+"\n") {
+		t.Errorf("with PersonalLabels: missing line %s\nin:\n%s", want, buf.String())
 	}
 }

@@ -46,8 +46,12 @@ func (p *Pipeline) WriteMetrics(w io.Writer, tsMillis int64) {
 			sample(bw, names.HostSignalPoints, ts, reason.Points, "ip", ip, "unit", r.Unit, "signal", reason.Signal)
 		}
 		if a := led.Asset(r.IP); a != nil {
-			sample(bw, names.HostInfo, ts, 1, "ip", ip, "unit", r.Unit, "asset", a.Name, "kind", a.Kind,
-				"location", a.Location, "department", a.Department, "owner", a.Owner, "research", strconv.FormatBool(a.Research))
+			if p.personal {
+				sample(bw, names.HostInfo, ts, 1, "ip", ip, "unit", r.Unit, "asset", a.Name, "kind", a.Kind,
+					"location", a.Location, "department", a.Department, "owner", a.Owner, "research", strconv.FormatBool(a.Research))
+			} else {
+				sample(bw, names.HostInfo, ts, 1, "ip", ip, "unit", r.Unit, "kind", a.Kind, "research", strconv.FormatBool(a.Research))
+			}
 		}
 	})
 }

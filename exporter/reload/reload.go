@@ -34,8 +34,8 @@ type Watcher struct {
 	OnReady func()
 }
 
-// Run watches until ctx ends. It returns an error only when the watch cannot
-// be set up (e.g. a directory does not exist). It does not load at start:
+// Run watches until ctx ends. When the file watches cannot be set up it logs
+// why and goes on with SIGHUP alone. It does not load at start:
 // the caller loads once itself, so that a bad file stops start-up instead of
 // leaving the exporter with nothing.
 //
@@ -51,29 +51,21 @@ func (w *Watcher) Run(ctx context.Context) error {
 	if debounce <= 0 {
 		debounce = 500 * time.Millisecond
 	}
-	fw, err := fsnotify.NewWatcher()
-	if err != nil {
-		return fmt.Errorf("reload %s: %w", w.Name, err)
-	}
-	defer fw.Close()
-
 	files := map[string]bool{} // absolute file paths of interest
 	dirs := map[string]bool{}  // watched directories whose every file matters
-	for _, p := range w.Paths {
-		abs, err := filepath.Abs(p)
-		if err != nil {
-			return fmt.Errorf("reload %s: %w", w.Name, err)
-		}
-		dir := filepath.Dir(abs)
-		if st, err := os.Stat(abs); err == nil && st.IsDir() {
-			dir = abs
-			dirs[abs] = true
-		} else {
-			files[abs] = true
-		}
-		if err := fw.Add(dir); err != nil {
-			return fmt.Errorf("reload %s: watching %s: %w", w.Name, dir, err)
-		}
+	// Without file watches (inotify limits reached, a path gone) SIGHUP
+	// still reloads: that is said in the log, and Run goes on.
+	var events <-chan fsnotify.Event
+	var watchErrs <-chan error
+	fw, err := fsnotify.NewWatcher()
+	if err == nil {
+		defer fw.Close()
+		err = w.watch(fw, files, dirs)
+	}
+	if err != nil {
+		log.Error(w.Name+": file changes are not watched, SIGHUP still reloads: "+err.Error(), "reload", w.Name)
+	} else {
+		events, watchErrs = fw.Events, fw.Errors
 	}
 	relevant := func(name string) bool {
 		abs, err := filepath.Abs(name)
@@ -122,7 +114,7 @@ func (w *Watcher) Run(ctx context.Context) error {
 		case <-hup:
 			timer.Stop()
 			load("SIGHUP")
-		case ev, ok := <-fw.Events:
+		case ev, ok := <-events:
 			if !ok {
 				return errors.New("reload: file watcher closed")
 			}
@@ -130,7 +122,7 @@ func (w *Watcher) Run(ctx context.Context) error {
 				continue
 			}
 			timer.Reset(debounce)
-		case err, ok := <-fw.Errors:
+		case err, ok := <-watchErrs:
 			if !ok {
 				return errors.New("reload: file watcher closed")
 			}
@@ -139,4 +131,25 @@ func (w *Watcher) Run(ctx context.Context) error {
 			load("file change")
 		}
 	}
+}
+
+// watch adds the directories of w.Paths to fw and fills files and dirs.
+func (w *Watcher) watch(fw *fsnotify.Watcher, files, dirs map[string]bool) error {
+	for _, p := range w.Paths {
+		abs, err := filepath.Abs(p)
+		if err != nil {
+			return fmt.Errorf("reload %s: %w", w.Name, err)
+		}
+		dir := filepath.Dir(abs)
+		if st, err := os.Stat(abs); err == nil && st.IsDir() {
+			dir = abs
+			dirs[abs] = true
+		} else {
+			files[abs] = true
+		}
+		if err := fw.Add(dir); err != nil {
+			return fmt.Errorf("reload %s: watching %s: %w", w.Name, dir, err)
+		}
+	}
+	return nil
 }

@@ -240,9 +240,26 @@ func TestReloadWatchesDirectory(t *testing.T) {
 	}
 }
 
-func TestRunFailsOnMissingDirectory(t *testing.T) {
-	w := &Watcher{Name: "x", Paths: []string{"/nonexistent-minewatch/dir/file.yaml"}, Load: func() error { return nil }, NoSignal: true}
-	if err := w.Run(context.Background()); err == nil || !strings.Contains(err.Error(), "/nonexistent-minewatch/dir") {
-		t.Fatalf("err = %v", err)
+// A watch that cannot be set up (a directory gone, inotify limits reached)
+// is logged, and SIGHUP still reloads: an exporter must never be left where
+// the reload signal kills it.
+func TestMissingDirectoryStillReloadsOnSIGHUP(t *testing.T) {
+	guard := make(chan os.Signal, 4)
+	signal.Notify(guard, syscall.SIGHUP)
+	defer signal.Stop(guard)
+
+	path := filepath.Join(t.TempDir(), "value.txt")
+	replace(t, path, "1")
+	h := start(t, []string{"/nonexistent-minewatch/dir/file.yaml"}, readInt(path))
+	if !strings.Contains(h.log.String(), "file changes are not watched, SIGHUP still reloads") ||
+		!strings.Contains(h.log.String(), "/nonexistent-minewatch/dir") {
+		t.Errorf("log does not say the watch failed:\n%s", h.log.String())
+	}
+	replace(t, path, "2")
+	if err := syscall.Kill(os.Getpid(), syscall.SIGHUP); err != nil {
+		t.Fatal(err)
+	}
+	if err := h.next(t); err != nil || h.value.Load() != 2 {
+		t.Fatalf("SIGHUP without file watches: err=%v value=%d", err, h.value.Load())
 	}
 }

@@ -26,6 +26,8 @@ type Engine struct {
 	now       atomic.Int64                        // flow time of the last Evaluate
 	first     atomic.Int64                        // flow time of the first Evaluate: when watching began
 	coStart   atomic.Pointer[map[netip.Addr]bool] // hosts that started mining together with others of their unit (set by Evaluate)
+	// holdCounters: reports show pool counts as of the last snapshot (HoldCounters).
+	holdCounters atomic.Bool
 }
 
 // New returns an empty engine.

@@ -319,8 +319,9 @@ func (e *Engine) report(ip netip.Addr, h *host) *Report {
 		}
 		r.Reasons = append(r.Reasons, reason)
 	}
-	for _, pc := range h.pools {
-		r.PoolContacts = append(r.PoolContacts, PoolContact{Pool: pc.pool, Coin: pc.coin, Count: pc.n})
+	for i := range h.pools {
+		pc := &h.pools[i]
+		r.PoolContacts = append(r.PoolContacts, PoolContact{Pool: pc.pool, Coin: pc.coin, Count: e.poolCount(pc)})
 	}
 	return r
 }

@@ -35,6 +35,7 @@ type host struct {
 type poolCount struct {
 	pool, coin string
 	n          uint64
+	saved      uint64 // n as of the last snapshot written (see HoldCounters)
 }
 
 // session aggregates the records between one host and one remote endpoint.

@@ -20,8 +20,8 @@ const landing = `<!doctype html><html><head><meta charset="utf-8"><title>minewat
 <li>/api/hosts/&lt;ip&gt; — 单个IP的评分与依据 one host's score and reasons</li>
 </ul></body></html>`
 
-// Handler serves the exporter's HTTP endpoints.
-func Handler(p *pipeline.Pipeline, writeMetrics func(io.Writer)) http.Handler {
+// Handler serves the exporter's HTTP endpoints; /debug/pprof only with pprofOn.
+func Handler(p *pipeline.Pipeline, writeMetrics func(io.Writer), pprofOn bool) http.Handler {
 	mux := http.NewServeMux()
 	mux.HandleFunc("GET /{$}", func(w http.ResponseWriter, r *http.Request) {
 		w.Header().Set("Content-Type", "text/html; charset=utf-8")
@@ -31,11 +31,13 @@ func Handler(p *pipeline.Pipeline, writeMetrics func(io.Writer)) http.Handler {
 		w.Header().Set("Content-Type", "text/plain; version=0.0.4; charset=utf-8")
 		writeMetrics(w)
 	})
-	// Profiles on the metrics port, as VictoriaMetrics does: the listener is
-	// meant for the monitoring network only.
-	mux.HandleFunc("/debug/pprof/", pprof.Index)
-	mux.HandleFunc("/debug/pprof/profile", pprof.Profile)
-	mux.HandleFunc("/debug/pprof/symbol", pprof.Symbol)
+	// Profiles only when asked for (--web.enable-pprof): they show memory
+	// contents such as addresses and pool names, and a CPU profile costs CPU.
+	if pprofOn {
+		mux.HandleFunc("/debug/pprof/", pprof.Index)
+		mux.HandleFunc("/debug/pprof/profile", pprof.Profile)
+		mux.HandleFunc("/debug/pprof/symbol", pprof.Symbol)
+	}
 	mux.HandleFunc("GET /-/healthy", func(w http.ResponseWriter, r *http.Request) { io.WriteString(w, "ok\n") })
 	mux.HandleFunc("GET /api/hosts", func(w http.ResponseWriter, r *http.Request) {
 		var hosts []score.Report

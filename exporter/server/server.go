@@ -15,6 +15,7 @@ import (
 	"time"
 
 	"github.com/VictoriaMetrics/metrics"
+	"github.com/prometheus/exporter-toolkit/web"
 
 	"github.com/minewatch/minewatch/exporter/config"
 	"github.com/minewatch/minewatch/exporter/flow"
@@ -49,8 +50,7 @@ func (s *Server) Wait() error { return <-s.done }
 // Start loads the ledger and intel (failing on bad files), binds the sockets
 // and starts serving until ctx ends.
 func Start(ctx context.Context, cfg *config.Config, log *slog.Logger) (*Server, error) {
-	led, err := ledger.Load(cfg.Ledger.Files, cfg.Ledger.ExtraInternal)
-	ledger.RecordLoad(led, err)
+	led, err := ledger.LoadInUse(cfg.Ledger.Files, cfg.Ledger.ExtraInternal, cfg.Ledger.AllowEmpty)
 	if err != nil {
 		return nil, fmt.Errorf("ledger: %w", err)
 	}
@@ -59,8 +59,15 @@ func Start(ctx context.Context, cfg *config.Config, log *slog.Logger) (*Server, 
 	if err := store.Load(); err != nil {
 		return nil, fmt.Errorf("intel: %w", err)
 	}
-	p, err := pipeline.New(pipeline.Options{Ledger: led, Intel: store, Detect: DetectConfig(cfg)})
+	if err := web.Validate(cfg.Listen.WebConfigFile); err != nil {
+		return nil, fmt.Errorf("web config %s: %w", cfg.Listen.WebConfigFile, err)
+	}
+	p, err := pipeline.New(pipeline.Options{Ledger: led, Intel: store, Detect: DetectConfig(cfg), PersonalLabels: cfg.Metrics.PersonalLabels})
 	if err != nil {
+		return nil, err
+	}
+
+	if err := restoreState(p.Engine(), cfg.Snapshot.File, log); err != nil {
 		return nil, err
 	}
 
@@ -104,8 +111,16 @@ func Start(ctx context.Context, cfg *config.Config, log *slog.Logger) (*Server, 
 		metrics.WritePrometheus(w, true)
 		p.WriteMetrics(w, 0)
 	}
-	hs := &http.Server{Handler: Handler(p, writeAll), ReadHeaderTimeout: 10 * time.Second}
-	go hs.Serve(hl) //nolint:errcheck // ends with Shutdown
+	hs := &http.Server{Handler: Handler(p, writeAll, cfg.Listen.Pprof), ReadHeaderTimeout: 10 * time.Second}
+	// TLS and basic auth as every Prometheus exporter does them: the
+	// exporter-toolkit web config (re-read on each connection, so
+	// certificates and passwords change without a restart).
+	webCfg := cfg.Listen.WebConfigFile
+	go func() {
+		if err := web.Serve(hl, hs, &web.FlagConfig{WebConfigFile: &webCfg}, log); err != nil && !errors.Is(err, http.ErrServerClosed) {
+			log.Error("HTTP server stopped", "err", err)
+		}
+	}()
 
 	if cfg.Push.URL != "" {
 		opts := &metrics.PushOptions{ExtraLabels: extraLabels(cfg.Push.ExtraLabels)}
@@ -117,8 +132,7 @@ func Start(ctx context.Context, cfg *config.Config, log *slog.Logger) (*Server, 
 
 	// Reloads keep the previous version on error (and say why in the log).
 	ledgerWatch := &reload.Watcher{Name: "ledger", Paths: cfg.Ledger.Files, Logger: log, Load: func() error {
-		l, err := ledger.Load(cfg.Ledger.Files, cfg.Ledger.ExtraInternal)
-		ledger.RecordLoad(l, err)
+		l, err := ledger.LoadInUse(cfg.Ledger.Files, cfg.Ledger.ExtraInternal, cfg.Ledger.AllowEmpty)
 		if err != nil {
 			return err
 		}
@@ -127,15 +141,25 @@ func Start(ctx context.Context, cfg *config.Config, log *slog.Logger) (*Server, 
 	}}
 	intelWatch := &reload.Watcher{Name: "intel", Paths: append(append([]string{}, cfg.Intel.Files...), cfg.Intel.Allowlist...),
 		Logger: log, Load: store.Load}
+	// Start returns once SIGHUP is handled: a reload signal sent right after
+	// start-up must reload, not kill the process (SIGHUP's default action).
 	for _, w := range []*reload.Watcher{ledgerWatch, intelWatch} {
 		if len(w.Paths) == 0 {
 			continue
 		}
+		ready := make(chan struct{})
+		w.OnReady = func() { close(ready) }
+		failed := make(chan struct{})
 		go func() {
 			if err := w.Run(ctx); err != nil {
 				log.Error("file watch failed; SIGHUP reloads still work", "what", w.Name, "err", err)
 			}
+			close(failed)
 		}()
+		select {
+		case <-ready:
+		case <-failed:
+		}
 	}
 	go store.Run(ctx, cfg.Intel.ResolveInterval)
 
@@ -153,6 +177,25 @@ func Start(ctx context.Context, cfg *config.Config, log *slog.Logger) (*Server, 
 		}
 	}()
 
+	periodicDone := make(chan struct{})
+	if cfg.Snapshot.File == "" {
+		close(periodicDone)
+	} else {
+		go func() {
+			defer close(periodicDone)
+			t := time.NewTicker(cfg.Snapshot.Interval)
+			defer t.Stop()
+			for {
+				select {
+				case <-ctx.Done():
+					return
+				case <-t.C:
+					saveState(p.Engine(), cfg.Snapshot.File, log)
+				}
+			}
+		}()
+	}
+
 	go func() {
 		<-ctx.Done()
 		sctx, c := context.WithTimeout(context.Background(), 5*time.Second)
@@ -164,10 +207,19 @@ func Start(ctx context.Context, cfg *config.Config, log *slog.Logger) (*Server, 
 		if errors.Is(err, http.ErrServerClosed) {
 			err = nil
 		}
+		// Last snapshot after the listeners stopped: nothing that arrived is
+		// lost, and no periodic snapshot still being written can replace it.
+		<-periodicDone
+		if cfg.Snapshot.File != "" {
+			if serr := saveState(p.Engine(), cfg.Snapshot.File, log); serr != nil && err == nil {
+				err = serr
+			}
+		}
 		s.done <- err
 	}()
 	log.Info("minewatch-exporter started", "netflow", s.Addrs.NetFlow, "sflow", s.Addrs.SFlow, "http", s.Addrs.HTTP,
-		"units", len(led.Units()), "assets", len(led.Assets()), "push", cfg.Push.URL)
+		"units", len(led.Units()), "assets", len(led.Assets()), "push", cfg.Push.URL,
+		"web_config", cfg.Listen.WebConfigFile, "pprof", cfg.Listen.Pprof, "personal_labels", cfg.Metrics.PersonalLabels)
 	_ = cancel // cancelled with the parent context
 	return s, nil
 }

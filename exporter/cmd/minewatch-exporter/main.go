@@ -25,7 +25,9 @@ func main() {
 	app.HelpFlag.Short('h')
 	var (
 		cfgFile   = app.Flag("config.file", "YAML configuration file (配置文件).").Short('c').String()
-		web       = app.Flag("web.listen-address", "Address for /metrics and /api/hosts (default :9617).").String()
+		web       = app.Flag("web.listen-address", "Address for /metrics and /api/hosts (default 127.0.0.1:9617: this host only; use :9617 with --web.config.file to serve others).").String()
+		webConfig = app.Flag("web.config.file", "exporter-toolkit web configuration (TLS, basic auth), as for node_exporter; see docs/security.md.").String()
+		pprofOn   = app.Flag("web.enable-pprof", "Serve /debug/pprof profiles (off by default).").Bool()
 		nf        = app.Flag("netflow.listen-address", "UDP address for NetFlow v5/v9 and IPFIX (default :2055); empty string disables.").String()
 		sf        = app.Flag("sflow.listen-address", "UDP address for sFlow v5 (default :6343); empty string disables.").String()
 		ledgers   = app.Flag("ledger.file", "Unit/asset ledger file, YAML or CSV (repeatable; adds to the config file's list).").Strings()
@@ -53,6 +55,10 @@ func main() {
 		}
 	}
 	set(&cfg.Listen.HTTP, *web, "web.listen-address")
+	set(&cfg.Listen.WebConfigFile, *webConfig, "web.config.file")
+	if *pprofOn {
+		cfg.Listen.Pprof = true
+	}
 	set(&cfg.Listen.NetFlow, *nf, "netflow.listen-address")
 	set(&cfg.Listen.SFlow, *sf, "sflow.listen-address")
 	set(&cfg.Push.URL, *pushURL, "push.url")

@@ -1,0 +1,342 @@
+package score
+
+// Snapshots keep the evidence across restarts: a miner behind a private
+// proxy needs an hour of Stratum-like traffic before it is flagged, and
+// first-seen, flagged-since and the pool counters cannot be rebuilt from new
+// traffic at all.
+//
+// File layout (all integers big-endian):
+//
+//	magic    8 bytes  "MWSTATE\n"
+//	version  uint32   snapshotVersion; any other is refused
+//	length   uint64   bytes of the body that follows
+//	crc32    uint32   IEEE CRC of the body
+//	body     gob stream: one snapMeta, then one []snapHost per shard
+//
+// Points, best session and reasons are not stored: Restore evaluates the
+// restored state at the snapshot's own time, which recomputes them exactly,
+// so the format does not depend on how signals are numbered.
+
+import (
+	"bufio"
+	"bytes"
+	"encoding/binary"
+	"encoding/gob"
+	"errors"
+	"fmt"
+	"hash/crc32"
+	"io"
+	"net/netip"
+	"os"
+	"path/filepath"
+	"time"
+)
+
+// SnapshotConfig says where and how often the state is saved (the config
+// file's snapshot section). An empty File disables snapshots: a restart then
+// starts from nothing.
+type SnapshotConfig struct {
+	File     string
+	Interval time.Duration // also written on shutdown; a crash loses at most this much
+}
+
+// DefaultSnapshotConfig is the default: no file, a minute between snapshots.
+func DefaultSnapshotConfig() SnapshotConfig { return SnapshotConfig{Interval: time.Minute} }
+
+const (
+	snapshotMagic   = "MWSTATE\n"
+	snapshotVersion = 1
+	headerLen       = 8 + 4 + 8 + 4
+)
+
+// maxSnapshotBody bounds what Restore reads: the state is bounded by
+// MaxHosts, and no host record comes near 8 KiB (4 sessions, 8 pools).
+func (e *Engine) maxSnapshotBody() int64 { return int64(e.cfg.MaxHosts)*8<<10 + 1<<20 }
+
+type snapMeta struct {
+	Now, First int64 // flow clock of the last evaluation and of the first
+	Hosts      int
+}
+
+type snapHost struct {
+	IP                                                netip.Addr
+	Unit                                              string
+	FirstSeen, LastSeen, FlaggedSince, LastSeenMining int64
+	Score                                             float32
+	Mining, Research                                  bool
+	WorkHours                                         uint32
+	Sessions                                          []snapSession
+	Pools                                             []snapPool
+}
+
+type snapPool struct {
+	Pool, Coin string
+	N          uint64
+}
+
+type snapSession struct {
+	Remote                              netip.Addr
+	Port                                uint16
+	Intel, Shared, Sampled, ShortVisit  bool
+	First, RunStart, Last, LastStart    int64
+	Records, Profile, Other, Handshakes uint32
+	Pkts, InPkts, InBytes               uint64
+	GapsIn, GapsAll                     uint32
+	Hours                               uint64
+	HoursBase, VisitStart               int64
+	VisitGaps                           uint8
+	Ports                               []snapPort
+}
+
+type snapPort struct {
+	Port        uint16
+	First, Last int64
+}
+
+// HoldCounters makes the pool-contact counters in reports (hence in the
+// metrics) show the count as of the last snapshot written, not the live one.
+// After a kill -9 the state comes back from that snapshot, so no exported
+// counter ever goes backwards (which increase() would read as a reset and
+// count the whole value again); the price is that the counters lag by at
+// most one snapshot interval. Call it when snapshots are enabled.
+func (e *Engine) HoldCounters() { e.holdCounters.Store(true) }
+
+func (e *Engine) poolCount(pc *poolCount) uint64 {
+	if e.holdCounters.Load() {
+		return pc.saved
+	}
+	return pc.n
+}
+
+// SaveFile writes the state to path atomically (a temporary file in the same
+// directory, synced, renamed over path) and returns the file's size.
+func (e *Engine) SaveFile(path string) (int64, error) {
+	dir := filepath.Dir(path)
+	f, err := os.CreateTemp(dir, "."+filepath.Base(path)+".*")
+	if err != nil {
+		return 0, err
+	}
+	tmp := f.Name()
+	defer os.Remove(tmp) // no-op after the rename
+	saved, err := e.writeSnapshot(f)
+	if err == nil {
+		err = f.Sync()
+	}
+	if cerr := f.Close(); err == nil {
+		err = cerr
+	}
+	if err != nil {
+		return 0, fmt.Errorf("state snapshot %s: %w", path, err)
+	}
+	st, err := os.Stat(tmp)
+	if err != nil {
+		return 0, err
+	}
+	if err := os.Chmod(tmp, 0o600); err != nil { // holds who mined: not for every local user
+		return 0, err
+	}
+	if err := os.Rename(tmp, path); err != nil {
+		return 0, fmt.Errorf("state snapshot %s: %w", path, err)
+	}
+	if d, err := os.Open(dir); err == nil {
+		d.Sync() //nolint:errcheck // best effort: makes the rename durable on ext4/xfs
+		d.Close()
+	}
+	e.commitCounters(saved)
+	return st.Size(), nil
+}
+
+// savedCount is one pool counter as written in a snapshot.
+type savedCount struct {
+	ip   netip.Addr
+	pool string
+	n    uint64
+}
+
+// writeSnapshot writes the file layout to f (header filled in at the end).
+func (e *Engine) writeSnapshot(f *os.File) ([]savedCount, error) {
+	if _, err := f.Write(make([]byte, headerLen)); err != nil {
+		return nil, err
+	}
+	crc := crc32.NewIEEE()
+	cw := &countWriter{w: io.MultiWriter(f, crc)}
+	bw := bufio.NewWriterSize(cw, 256<<10)
+	enc := gob.NewEncoder(bw)
+	st := e.Stats()
+	if err := enc.Encode(snapMeta{Now: e.now.Load(), First: e.first.Load(), Hosts: st.Hosts}); err != nil {
+		return nil, err
+	}
+	var saved []savedCount
+	for i := range e.shards {
+		sh := &e.shards[i]
+		sh.mu.Lock()
+		recs := make([]snapHost, 0, len(sh.hosts))
+		for ip, h := range sh.hosts {
+			recs = append(recs, h.snap(ip))
+			for _, pc := range h.pools {
+				saved = append(saved, savedCount{ip, pc.pool, pc.n})
+			}
+		}
+		sh.mu.Unlock()
+		if err := enc.Encode(recs); err != nil {
+			return nil, err
+		}
+	}
+	if err := bw.Flush(); err != nil {
+		return nil, err
+	}
+	var hdr [headerLen]byte
+	copy(hdr[:], snapshotMagic)
+	binary.BigEndian.PutUint32(hdr[8:], snapshotVersion)
+	binary.BigEndian.PutUint64(hdr[12:], uint64(cw.n))
+	binary.BigEndian.PutUint32(hdr[20:], crc.Sum32())
+	_, err := f.WriteAt(hdr[:], 0)
+	return saved, err
+}
+
+// commitCounters publishes the counts a durable snapshot now holds.
+func (e *Engine) commitCounters(saved []savedCount) {
+	for _, s := range saved {
+		sh := e.shard(s.ip)
+		sh.mu.Lock()
+		if h := sh.hosts[s.ip]; h != nil {
+			for i := range h.pools {
+				if p := &h.pools[i]; p.pool == s.pool && s.n <= p.n {
+					p.saved = max(p.saved, s.n)
+				}
+			}
+		}
+		sh.mu.Unlock()
+	}
+}
+
+type countWriter struct {
+	w io.Writer
+	n int64
+}
+
+func (c *countWriter) Write(p []byte) (int, error) {
+	n, err := c.w.Write(p)
+	c.n += int64(n)
+	return n, err
+}
+
+// ErrSnapshot marks a snapshot file that is refused (corrupt, truncated, of
+// another format version or too large); the engine stays as it was.
+var ErrSnapshot = errors.New("state snapshot refused")
+
+// LoadFile restores the state saved by SaveFile into an engine that has not
+// seen any record yet, and returns how many hosts it restored. A missing
+// file returns an error satisfying errors.Is(err, fs.ErrNotExist); a bad one
+// an error wrapping ErrSnapshot, with the engine left empty.
+func (e *Engine) LoadFile(path string) (int, error) {
+	f, err := os.Open(path)
+	if err != nil {
+		return 0, err
+	}
+	defer f.Close()
+	var hdr [headerLen]byte
+	if _, err := io.ReadFull(f, hdr[:]); err != nil {
+		return 0, fmt.Errorf("%w: %s: header: %v", ErrSnapshot, path, err)
+	}
+	if string(hdr[:8]) != snapshotMagic {
+		return 0, fmt.Errorf("%w: %s is not a minewatch state snapshot", ErrSnapshot, path)
+	}
+	if v := binary.BigEndian.Uint32(hdr[8:]); v != snapshotVersion {
+		return 0, fmt.Errorf("%w: %s has format version %d, this exporter reads version %d", ErrSnapshot, path, v, snapshotVersion)
+	}
+	n := binary.BigEndian.Uint64(hdr[12:])
+	if n > uint64(e.maxSnapshotBody()) {
+		return 0, fmt.Errorf("%w: %s: body of %d bytes exceeds the bound for detect.max_hosts=%d", ErrSnapshot, path, n, e.cfg.MaxHosts)
+	}
+	if st, err := f.Stat(); err != nil || st.Size() != headerLen+int64(n) {
+		return 0, fmt.Errorf("%w: %s: truncated or extended (header says %d bytes of body)", ErrSnapshot, path, n)
+	}
+	// The body is checked before it is parsed: nothing unverified is decoded.
+	body := make([]byte, n)
+	if _, err := io.ReadFull(f, body); err != nil {
+		return 0, fmt.Errorf("%w: %s: %v", ErrSnapshot, path, err)
+	}
+	if crc32.ChecksumIEEE(body) != binary.BigEndian.Uint32(hdr[20:]) {
+		return 0, fmt.Errorf("%w: %s: checksum mismatch (damaged)", ErrSnapshot, path)
+	}
+	dec := gob.NewDecoder(bytes.NewReader(body))
+	var meta snapMeta
+	if err := dec.Decode(&meta); err != nil {
+		return 0, fmt.Errorf("%w: %s: %v", ErrSnapshot, path, err)
+	}
+	hosts := make([]snapHost, 0, min(max(meta.Hosts, 0), e.cfg.MaxHosts))
+	for {
+		var recs []snapHost
+		if err := dec.Decode(&recs); err == io.EOF {
+			break
+		} else if err != nil {
+			return 0, fmt.Errorf("%w: %s: %v", ErrSnapshot, path, err)
+		}
+		hosts = append(hosts, recs...)
+	}
+	for i := range hosts {
+		e.restore(&hosts[i])
+	}
+	e.first.Store(meta.First)
+	if meta.Now > 0 {
+		// Recompute points, reasons and unit co-starts at the snapshot's time:
+		// the same inputs give the verdicts the exporter had when it saved.
+		e.Evaluate(meta.Now)
+	}
+	return len(hosts), nil
+}
+
+func (h *host) snap(ip netip.Addr) snapHost {
+	r := snapHost{IP: ip, Unit: h.unit, FirstSeen: h.firstSeen, LastSeen: h.lastSeen, FlaggedSince: h.flaggedSince,
+		LastSeenMining: h.lastMining, Score: h.score, Mining: h.mining, Research: h.research, WorkHours: h.workHours}
+	for _, pc := range h.pools {
+		r.Pools = append(r.Pools, snapPool{pc.pool, pc.coin, pc.n})
+	}
+	for i := range h.sess {
+		s := &h.sess[i]
+		if !s.used {
+			continue
+		}
+		ss := snapSession{Remote: s.remote, Port: s.port, Intel: s.intel, Shared: s.shared, Sampled: s.sampled,
+			ShortVisit: s.shortVisit, First: s.first, RunStart: s.runStart, Last: s.last, LastStart: s.lastStart,
+			Records: s.records, Profile: s.profile, Other: s.other, Handshakes: s.handshakes, Pkts: s.pkts,
+			InPkts: s.inPkts, InBytes: s.inBytes, GapsIn: s.gapsIn, GapsAll: s.gapsAll, Hours: s.hours,
+			HoursBase: s.hoursBase, VisitStart: s.visitStart, VisitGaps: s.visitGaps}
+		for _, p := range s.ports {
+			ss.Ports = append(ss.Ports, snapPort{p.port, p.first, p.last})
+		}
+		r.Sessions = append(r.Sessions, ss)
+	}
+	return r
+}
+
+func (e *Engine) restore(r *snapHost) {
+	if !r.IP.IsValid() {
+		return
+	}
+	h := &host{unit: r.Unit, firstSeen: r.FirstSeen, lastSeen: r.LastSeen, flaggedSince: r.FlaggedSince,
+		lastMining: r.LastSeenMining, score: r.Score, mining: r.Mining, research: r.Research, workHours: r.WorkHours, best: -1}
+	for _, p := range r.Pools[:min(len(r.Pools), 8)] {
+		h.pools = append(h.pools, poolCount{pool: p.Pool, coin: p.Coin, n: p.N, saved: p.N})
+	}
+	for _, ss := range r.Sessions[:min(len(r.Sessions), slotsPerHost)] {
+		s := session{remote: ss.Remote, port: ss.Port, used: true, intel: ss.Intel, shared: ss.Shared, sampled: ss.Sampled,
+			shortVisit: ss.ShortVisit, first: ss.First, runStart: ss.RunStart, last: ss.Last, lastStart: ss.LastStart,
+			records: ss.Records, profile: ss.Profile, other: ss.Other, handshakes: ss.Handshakes, pkts: ss.Pkts,
+			inPkts: ss.InPkts, inBytes: ss.InBytes, gapsIn: ss.GapsIn, gapsAll: ss.GapsAll, hours: ss.Hours,
+			hoursBase: ss.HoursBase, visitStart: ss.VisitStart, visitGaps: ss.VisitGaps}
+		for i, p := range ss.Ports[:min(len(ss.Ports), portsPerSession)] {
+			s.ports[i] = portSeen{p.Port, p.First, p.Last}
+		}
+		h.sessKeys[len(h.sess)] = sessKey(s.remote, s.port)
+		h.sess = append(h.sess, s)
+	}
+	sh := e.shard(r.IP)
+	sh.mu.Lock()
+	if _, dup := sh.hosts[r.IP]; !dup && len(sh.hosts) >= e.perShard {
+		e.evictOne(sh) // detect.max_hosts was lowered since the snapshot
+	}
+	sh.hosts[r.IP] = h
+	sh.mu.Unlock()
+}
