@@ -36,6 +36,7 @@ type Config struct {
 	Detect   Detect
 	Snapshot score.SnapshotConfig // owned by the score engine: what survives a restart
 	Metrics  Metrics
+	Cases    Cases
 	Push     Push
 	Log      Log
 	Flow     flow.Configuration // flow: limits against spoofed exporters, allowed sources
@@ -118,6 +119,14 @@ type Metrics struct {
 	PersonalLabels bool
 }
 
+// Cases names the case store whose dispositions the exporter serves as
+// minewatch_case_disposition gauges, the read-only view vmalert needs to
+// judge deadlines (the store stays the record; see docs/metrics.md). Set it
+// on one exporter only: the one beside the bureau's Grafana.
+type Cases struct {
+	Store string // SQLite file (must exist) or postgres:// URL
+}
+
 // Push writes metrics to VictoriaMetrics when URL is set.
 type Push struct {
 	URL         string
@@ -169,6 +178,9 @@ func Load(path string) (*Config, error) {
 			*p = filepath.Join(base, *p)
 		}
 	}
+	if st := c.Cases.Store; st != "" && !strings.Contains(st, "://") && !filepath.IsAbs(st) {
+		c.Cases.Store = filepath.Join(base, st) // a SQLite path; URLs stay as they are
+	}
 	c.snapshot()
 	// Values that did not parse kept their defaults, so Validate adds only
 	// the other problems: the operator sees all of them at once.
@@ -219,7 +231,7 @@ func (c *Config) snapshot() {
 }
 
 func (c *Config) decode(w walker, root *yaml.Node) {
-	w.fields(root, "", []string{"listen", "ledger", "intel", "sampling", "detect", "snapshot", "metrics", "push", "log", "flow"}, func(key string, v *yaml.Node, f string) {
+	w.fields(root, "", []string{"listen", "ledger", "intel", "sampling", "detect", "snapshot", "metrics", "cases", "push", "log", "flow"}, func(key string, v *yaml.Node, f string) {
 		switch key {
 		case "flow":
 			c.Flow.DecodeYAML(w.Walker, v, f)
@@ -332,6 +344,10 @@ func (c *Config) decode(w walker, root *yaml.Node) {
 				case "quiet_after":
 					w.duration(v, f, &c.Detect.QuietAfter)
 				}
+			})
+		case "cases":
+			w.fields(v, f, []string{"store"}, func(key string, v *yaml.Node, f string) {
+				w.str(v, f, &c.Cases.Store)
 			})
 		case "metrics":
 			w.fields(v, f, []string{"personal_labels"}, func(key string, v *yaml.Node, f string) {

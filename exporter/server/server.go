@@ -107,9 +107,15 @@ func Start(ctx context.Context, cfg *config.Config, log *slog.Logger) (*Server, 
 		return fail(fmt.Errorf("listen %s: %w", cfg.Listen.HTTP, err))
 	}
 	s.Addrs.HTTP = hl.Addr()
+	cases, err := openCases(ctx, cfg.Cases.Store)
+	if err != nil {
+		hl.Close()
+		return fail(err)
+	}
 	writeAll := func(w io.Writer) {
 		metrics.WritePrometheus(w, true)
 		p.WriteMetrics(w, 0)
+		cases.write(ctx, w, log)
 	}
 	hs := &http.Server{Handler: Handler(p, writeAll, cfg.Listen.Pprof), ReadHeaderTimeout: 10 * time.Second}
 	// TLS and basic auth as every Prometheus exporter does them: the
