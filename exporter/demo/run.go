@@ -21,6 +21,7 @@ import (
 	"github.com/minewatch/minewatch/exporter/proc"
 	"github.com/minewatch/minewatch/exporter/server"
 	"github.com/minewatch/minewatch/exporter/sim"
+	"github.com/minewatch/minewatch/plugin/pkg/casestore"
 )
 
 // Options of a demo run. Zero values take the defaults of `minewatch demo`.
@@ -129,6 +130,10 @@ func (d *run) run(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
+	vmagentBin, err := proc.Find("vmagent")
+	if err != nil {
+		return err
+	}
 	amBin, err := proc.Find("prometheus-alertmanager", "alertmanager")
 	if err != nil {
 		return err
@@ -201,10 +206,20 @@ func (d *run) run(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
-	if ports, err = freePorts(3); err != nil {
+	if ports, err = freePorts(4); err != nil {
 		return err
 	}
-	amPort, vmalertPort, exporterPort := ports[0], ports[1], ports[2]
+	amPort, vmalertPort, exporterPort, vmagentPort := ports[0], ports[1], ports[2], ports[3]
+	// vmagent between the live writers and VictoriaMetrics, as deployed
+	// (docs/security.md, docker-compose.yml): it buffers on disk while
+	// VictoriaMetrics is down.
+	vmagent := fmt.Sprintf("http://127.0.0.1:%d", vmagentPort)
+	d.step("vmagent on %s (disk buffer %s)", vmagent, filepath.Join(d.dir, "vmagent"))
+	if err := d.start(ctx, "vmagent", vmagentBin, vmagent+"/health", fmt.Sprintf("-httpListenAddr=127.0.0.1:%d", vmagentPort),
+		"-remoteWrite.url="+d.vm+"/api/v1/write", "-remoteWrite.tmpDataPath="+filepath.Join(d.dir, "vmagent"),
+		"-remoteWrite.maxDiskUsagePerURL=1GB", "-loggerLevel=WARN"); err != nil {
+		return err
+	}
 	rendered, err := alerts.Render(alerts.LedgerUnits(led), alerts.Options{
 		Smarthost: fmt.Sprintf("127.0.0.1:%d", smtpPort), From: "minewatch@demo.local", BureauEmail: "bureau@demo.local",
 		GrafanaURL: "http://localhost:3000", GroupWait: 10 * time.Second, GroupInterval: time.Minute, RepeatInterval: 12 * time.Hour})
@@ -229,7 +244,7 @@ func (d *run) run(ctx context.Context) error {
 	vmalertURL := fmt.Sprintf("http://127.0.0.1:%d", vmalertPort)
 	d.step("vmalert on %s (rules: alerts/rules)", vmalertURL)
 	if err := d.start(ctx, "vmalert", vmalertBin, vmalertURL+"/health", "-rule="+filepath.Join(rulesDir, "*.yml"),
-		"-datasource.url="+d.vm, "-remoteWrite.url="+d.vm, "-remoteRead.url="+d.vm, "-notifier.url="+am,
+		"-datasource.url="+d.vm, "-remoteWrite.url="+vmagent, "-remoteRead.url="+d.vm, "-notifier.url="+am,
 		fmt.Sprintf("-httpListenAddr=127.0.0.1:%d", vmalertPort), "-external.url=http://localhost:3000",
 		"-loggerLevel=WARN"); err != nil {
 		return err
@@ -243,7 +258,17 @@ func (d *run) run(ctx context.Context) error {
 	cfg.Listen.NetFlow = fmt.Sprintf("127.0.0.1:%d", nfPort)
 	cfg.Listen.SFlow = fmt.Sprintf("127.0.0.1:%d", sfPort)
 	cfg.Listen.HTTP = fmt.Sprintf("127.0.0.1:%d", exporterPort)
-	cfg.Push.URL, cfg.Push.Interval = d.vm+backfill.ImportPath, 10*time.Second
+	cfg.Push.URL, cfg.Push.Interval = vmagent+backfill.ImportPath, 10*time.Second
+	cfg.Snapshot.File = filepath.Join(d.dir, "state.snap") // evidence survives a restart of the demo's exporter
+	// The case store the CLI and the plugin write dispositions to; the
+	// exporter serves its read-only view to vmalert.
+	cases := filepath.Join(d.dir, "cases.db")
+	cst, err := casestore.Open(ctx, cases)
+	if err != nil {
+		return err
+	}
+	cst.Close()
+	cfg.Cases.Store = cases
 	logFile, err := os.Create(filepath.Join(d.dir, "exporter.log"))
 	if err != nil {
 		return err
@@ -269,14 +294,16 @@ func (d *run) run(ctx context.Context) error {
 	fmt.Fprintf(d.o.Out, `
 服务地址 where things are:
   VictoriaMetrics   %s            (vmui: %s/vmui)
+  vmagent           %s   (disk buffer in front of VictoriaMetrics)
   vmalert           %s
   Alertmanager      %s
   邮件 mail catcher  http://127.0.0.1:%d
   exporter          http://%s/api/hosts   (JSON with the reasons of every flag)
   ground truth      %s
+  case store        %s   (minewatch case … --store this file)
   Grafana: build the plugin (make plugin), then point a Grafana at %s with the
   provisioning in deploy/grafana (or run docker compose up on a machine with Docker).
-`, d.vm, d.vm, vmalertURL, am, webPort, cfg.Listen.HTTP, filepath.Join(d.dir, "truth.jsonl"), d.vm)
+`, d.vm, d.vm, vmagent, vmalertURL, am, webPort, cfg.Listen.HTTP, filepath.Join(d.dir, "truth.jsonl"), cfg.Cases.Store, d.vm)
 	return nil
 }
 
