@@ -146,14 +146,6 @@ func (s *Set) Allowed(ip netip.Addr, port uint16) bool {
 	return s.allow.match(ip.Unmap(), port) != nil
 }
 
-// AllowEntry returns the allowlist entry for the endpoint, or nil (for reasons).
-func (s *Set) AllowEntry(ip netip.Addr, port uint16) *Entry {
-	if s == nil {
-		return nil
-	}
-	return s.allow.match(ip.Unmap(), port)
-}
-
 // Domains lists every domain of the pool lists and allowlists.
 func (s *Set) Domains() []string {
 	if s == nil {

@@ -63,9 +63,6 @@ func New(opts Options) (*Pipeline, error) {
 // SetLedger swaps in a reloaded ledger; records in flight finish with the old one.
 func (p *Pipeline) SetLedger(l *ledger.Ledger) { p.ledger.Store(l) }
 
-// Ledger returns the ledger in use.
-func (p *Pipeline) Ledger() *ledger.Ledger { return p.ledger.Load() }
-
 // Engine gives access to the detection state (reports, stats).
 func (p *Pipeline) Engine() *score.Engine { return p.engine }
 
@@ -126,8 +123,3 @@ func (p *Pipeline) Process(r *flow.Record) {
 // Tick advances the detection state to now (Unix ms on the flow clock).
 func (p *Pipeline) Tick(now int64) { p.engine.Evaluate(now) }
 
-// Internal reports whether ip is on the internal side (for tests and tools).
-func (p *Pipeline) Internal(ip netip.Addr) bool {
-	_, in := p.ledger.Load().Classify(ip)
-	return in
-}

@@ -121,11 +121,6 @@ func File(path string, d Decoder, opts Options, emit func(*flow.Record)) (Stats,
 	return stats, nil
 }
 
-// Replay is File under the name the design notes use.
-func Replay(path string, d Decoder, opts Options, emit func(*flow.Record)) (Stats, error) {
-	return File(path, d, opts, emit)
-}
-
 // Packets replays every packet of src.
 func Packets(src packetSource, d Decoder, opts Options, emit func(*flow.Record)) (Stats, error) {
 	if len(opts.NetFlowPorts) == 0 {
