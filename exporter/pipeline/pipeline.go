@@ -7,7 +7,6 @@ package pipeline
 
 import (
 	"errors"
-	"net/netip"
 	"sync/atomic"
 
 	"github.com/VictoriaMetrics/metrics"
@@ -122,4 +121,3 @@ func (p *Pipeline) Process(r *flow.Record) {
 
 // Tick advances the detection state to now (Unix ms on the flow clock).
 func (p *Pipeline) Tick(now int64) { p.engine.Evaluate(now) }
-
