@@ -20,6 +20,10 @@ check node nodejs
 check npm npm
 check zip zip
 check python3 python3
+# The plugin harness: Debian's chromium (driven by playwright-core, never a downloaded browser) and
+# CJK fonts so the editors' Chinese labels render.
+check chromium chromium
+[ -e /usr/share/fonts/opentype/noto/NotoSansCJK-Regular.ttc ] || need+=(fonts-noto-cjk)
 
 if [ ${#need[@]} -eq 0 ]; then
   echo "deps: all Debian packages present"
