@@ -74,8 +74,24 @@ def sniff_image(path):
 EXT_MIME = {".png": "image/png", ".jpg": "image/jpeg", ".jpeg": "image/jpeg", ".gif": "image/gif", ".svg": "image/svg+xml"}
 
 
+def read(path, **kw):
+    with open(path, encoding="utf-8", **kw) as f:
+        return f.read()
+
+
+_settings_cache = {}
+
+
 def go_build_settings(binary):
     """GOOS/GOARCH from the binary's Go build info (what the validator reads with debug/buildinfo)."""
+    with open(binary, "rb") as f:
+        key = hashlib.sha256(f.read()).hexdigest()
+    if key not in _settings_cache:
+        _settings_cache[key] = _go_version_m(binary)
+    return _settings_cache[key]
+
+
+def _go_version_m(binary):
     go = shutil.which("go") or "/usr/local/go/bin/go"
     try:
         out = subprocess.run([go, "version", "-m", binary], capture_output=True, text=True, check=True).stdout
@@ -146,7 +162,7 @@ def _check_tree(r, zip_path, tmp, modes, source, plugin_src, package_json):
         r.error("metadata/missing-metadata", "missing plugin.json")
         return
     try:
-        meta = json.load(open(pj, encoding="utf-8"))
+        meta = json.loads(read(pj))
     except ValueError as e:
         r.error("metadatavalid/invalid-metadata", f"plugin.json: {e}")
         return
@@ -217,7 +233,7 @@ def _check_tree(r, zip_path, tmp, modes, source, plugin_src, package_json):
             r.error("jssourcemap/js-map-not-found", f"{rel} missing")
             continue
         try:
-            smap = json.load(open(mp, encoding="utf-8"))
+            smap = json.loads(read(mp))
         except ValueError:
             r.error("jssourcemap/js-map-invalid", f"{rel} is not JSON")
             continue
@@ -234,10 +250,9 @@ def _check_tree(r, zip_path, tmp, modes, source, plugin_src, package_json):
             f = os.path.join(plugin_src, name)
             if not os.path.isfile(f):
                 r.error("jssourcemap/js-map-no-match", f"{rel}: source {name} not in {plugin_src}")
-            elif open(f, encoding="utf-8").read().replace("\r\n", "\n") != (content or "").replace("\r\n", "\n"):
+            elif read(f).replace("\r\n", "\n") != (content or "").replace("\r\n", "\n"):
                 r.error("jssourcemap/js-map-no-match", f"{rel}: source {name} differs from {plugin_src}/{name}")
-        with open(m, encoding="utf-8", errors="replace") as f:
-            js = f.read()
+        js = read(m, errors="replace")
         # legacyplatform: an Angular plugin (the validator's remote patterns are richer).
         if re.search(r"\bangular\b.*\bmodule\(|PanelCtrl|QueryCtrl|MetricsPanelCtrl", js):
             r.error("legacyplatform/legacy-platform", f"{os.path.relpath(m, root)} looks like an Angular plugin")
@@ -295,7 +310,7 @@ def _check_tree(r, zip_path, tmp, modes, source, plugin_src, package_json):
         elif go_files:
             manifest = {}
             ok = True
-            for line in open(mf, encoding="utf-8").read().splitlines():
+            for line in read(mf).splitlines():
                 if not line:
                     continue
                 parts = line.split(":")
@@ -319,10 +334,10 @@ def _check_tree(r, zip_path, tmp, modes, source, plugin_src, package_json):
     if not os.path.isfile(lic):
         r.error("license/license-not-provided", "LICENSE missing")
     else:
-        text = open(lic, encoding="utf-8", errors="replace").read()
+        text = read(lic, errors="replace")
         if "{name of copyright owner}" in text or "{yyyy}" in text:
             r.error("license/license-not-valid", "LICENSE still holds the template's placeholders")
-        declared = json.load(open(package_json, encoding="utf-8")).get("license", "") if package_json else ""
+        declared = json.loads(read(package_json)).get("license", "") if package_json else ""
         if not any(re.match(p, declared) for p in VALID_LICENSES):
             r.error("license/license-not-valid", f"package.json licence {declared!r} is not one the catalogue accepts")
         elif declared == "Apache-2.0" and not re.search(r"Apache License\s+Version 2\.0", text):
@@ -330,10 +345,10 @@ def _check_tree(r, zip_path, tmp, modes, source, plugin_src, package_json):
 
     # readme, templatereadme, jargon, changelog
     rd = os.path.join(root, "README.md")
-    if not os.path.isfile(rd) or not open(rd, encoding="utf-8").read().strip():
+    if not os.path.isfile(rd) or not read(rd).strip():
         r.error("readme/missing-readme", "README.md missing or empty")
     else:
-        text = open(rd, encoding="utf-8").read()
+        text = read(rd)
         if re.search(r"<!--(.*?)-->", text):
             r.warn("readme/readme-comment", "README.md holds an HTML comment")
         if re.search(r"(?i)Grafana (Panel|Data Source|Datasource|App|Data Source Backend) Plugin Template", text):
@@ -342,12 +357,12 @@ def _check_tree(r, zip_path, tmp, modes, source, plugin_src, package_json):
             if word in text:
                 r.warn("jargon/developer-jargon", f"README.md mentions {word}")
     ch = os.path.join(root, "CHANGELOG.md")
-    if not os.path.isfile(ch) or not open(ch, encoding="utf-8").read().strip():
+    if not os.path.isfile(ch) or not read(ch).strip():
         r.warn("changelog/missing-changelog", "CHANGELOG.md missing or empty")
 
     # packagejson
     if package_json:
-        pv = json.load(open(package_json, encoding="utf-8")).get("version")
+        pv = json.loads(read(package_json)).get("version")
         if pv != version:
             r.error("packagejson/packagecode-version-mismatch", f"package.json version {pv} != plugin.json {version}")
 
