@@ -34,6 +34,10 @@ check zip zip
 check python3 python3
 # the case store's tests initdb a throwaway cluster (plugin/pkg/casestore/pgtest)
 check_file '/usr/lib/postgresql/*/bin/initdb' postgresql
+# The plugin harness: Debian's chromium (driven by playwright-core, never a downloaded browser) and
+# CJK fonts so the editors' Chinese labels render.
+check chromium chromium
+check_file /usr/share/fonts/opentype/noto/NotoSansCJK-Regular.ttc fonts-noto-cjk
 
 if [ ${#need[@]} -eq 0 ]; then
   echo "deps: all Debian packages present"

@@ -4,27 +4,55 @@ PLUGIN_DIR     := plugin
 PLUGIN_ID      := minewatch-mining-datasource
 PLUGIN_VERSION := $(shell node -p "require('./$(PLUGIN_DIR)/package.json').version" 2>/dev/null || echo 0.0.0)
 PLUGIN_DIST    := $(PLUGIN_DIR)/dist
-PLUGIN_EXE     := gpx_minewatch_mining_datasource_linux_amd64
+PLUGIN_EXE     := gpx_minewatch_mining_datasource
+PLUGIN_ARCHES  := amd64 arm64
 PLUGIN_ZIP     := $(PLUGIN_DIR)/$(PLUGIN_ID)-$(PLUGIN_VERSION).zip
+# The harness's second Grafana major has @grafana/* packages of its own.
+PLUGIN_G12     := $(PLUGIN_DIR)/harness/grafana-12
 
-.PHONY: plugin plugin-frontend plugin-backend plugin-test plugin-check plugin-deps
+.PHONY: plugin plugin-frontend plugin-backend plugin-test plugin-harness plugin-check plugin-schema plugin-deps plugin-screenshots
 
 plugin-deps:
 	@test -d $(PLUGIN_DIR)/node_modules || (cd $(PLUGIN_DIR) && npm ci --no-audit --no-fund)
+	@test -d $(PLUGIN_G12)/node_modules || (cd $(PLUGIN_G12) && npm ci --no-audit --no-fund --ignore-scripts)
 
 plugin-frontend: plugin-deps
 	cd $(PLUGIN_DIR) && node scripts/build.mjs
 
+# linux/amd64 (what the catalogue requires) and linux/arm64; go_plugin_build_manifest lists the
+# sha256 of every Go file of the source tree, as the SDK's build writes it and the validator checks.
 plugin-backend:
 	mkdir -p $(PLUGIN_DIST)
-	CGO_ENABLED=0 GOOS=linux GOARCH=amd64 $(GO) build -ldflags '-s -w' -o $(PLUGIN_DIST)/$(PLUGIN_EXE) ./$(PLUGIN_DIR)/pkg
-	chmod 0755 $(PLUGIN_DIST)/$(PLUGIN_EXE)
+	for arch in $(PLUGIN_ARCHES); do \
+	  CGO_ENABLED=0 GOOS=linux GOARCH=$$arch $(GO) build -trimpath -ldflags '-s -w' \
+	    -o $(PLUGIN_DIST)/$(PLUGIN_EXE)_linux_$$arch ./$(PLUGIN_DIR)/pkg || exit 1; \
+	  chmod 0755 $(PLUGIN_DIST)/$(PLUGIN_EXE)_linux_$$arch; \
+	done
+	$(PLUGIN_DIR)/scripts/go-manifest.sh . > $(PLUGIN_DIST)/go_plugin_build_manifest
 
 plugin: plugin-frontend plugin-backend
 	$(PLUGIN_DIR)/scripts/package.sh $(PLUGIN_DIST) $(PLUGIN_ID) $(PLUGIN_ZIP)
 
-plugin-test: plugin-deps
+# Typecheck, lint, unit tests; then the packaged module.js in headless chromium for each Grafana
+# major (harness/harness.test.mjs), and the version line.
+plugin-test: plugin-deps plugin-harness
 	cd $(PLUGIN_DIR) && npx tsc --noEmit && npx eslint src && npx jest --ci
+	cd $(PLUGIN_DIR) && node scripts/check-versions.mjs
 
-plugin-check:
-	$(PLUGIN_DIR)/scripts/check-dist.py $(PLUGIN_DIST)
+plugin-harness: plugin-frontend
+	cd $(PLUGIN_DIR) && node --test --test-reporter=spec harness/
+
+# plugin.json against Grafana's own plugin.schema.json. Not part of `make test` yet: the schema is
+# Grafana's text (AGPL in grafana/grafana's docs), so it is not in this repository; it is looked for in
+# $$GRAFANA_PLUGIN_SCHEMA or the shared folder (grafana/plugin.schema.json), which does not hold it today.
+plugin-schema: plugin
+	node $(PLUGIN_DIR)/scripts/check-schema.mjs $(PLUGIN_DIST)/plugin.json
+
+# The editors as Grafana renders them, into docs/screenshots/.
+plugin-screenshots: plugin-frontend
+	cd $(PLUGIN_DIR) && MINEWATCH_SCREENSHOTS=$(CURDIR)/docs/screenshots node --test --test-reporter=spec harness/
+
+# The zip against the plugin validator's rules; then the checker itself must refuse broken zips.
+plugin-check: plugin
+	python3 $(PLUGIN_DIR)/scripts/check-zip.py $(PLUGIN_ZIP) --source . --plugin-src $(PLUGIN_DIR)/src --package-json $(PLUGIN_DIR)/package.json
+	PLUGIN_ZIP=$(PLUGIN_ZIP) python3 -m unittest discover -s $(PLUGIN_DIR)/scripts -p 'test_*.py' -v

@@ -1,44 +1,100 @@
-// Bundles src/module.ts into dist/module.js as an AMD module with react and @grafana/* external,
-// like the create-plugin scaffold's webpack output, then copies plugin.json, logos, README, CHANGELOG.
+// Bundles src/module.ts into dist/module.js as the AMD module Grafana's SystemJS loader takes, like
+// the create-plugin scaffold's webpack output, then copies plugin.json, logos, README, CHANGELOG,
+// LICENSE.
+//
+// Only names every supported Grafana major shares (scripts/shared-modules.mjs) stay external; the
+// rest (@grafana/schema's runtime enums, react-dom/client, ...) is bundled. define() lists just the
+// externals the bundle really requires, taken from esbuild's metafile.
+//
+//   node scripts/build.mjs                       dist/ for packaging
+//   node scripts/build.mjs --out DIR --declare NAME
+//       a variant in DIR whose define() also asks for NAME (the harness's negative test: Grafana
+//       does not share NAME, so the loader must fail on it)
 import { build } from 'esbuild';
 import fs from 'node:fs';
 import path from 'node:path';
+import { parseArgs } from 'node:util';
+import { sharedByAll } from './shared-modules.mjs';
 
 const root = path.resolve(path.dirname(new URL(import.meta.url).pathname), '..');
-const dist = path.join(root, 'dist');
+const { values: args } = parseArgs({
+  options: { out: { type: 'string' }, declare: { type: 'string', multiple: true, default: [] } },
+});
+const dist = path.resolve(args.out ?? path.join(root, 'dist'));
 const pkg = JSON.parse(fs.readFileSync(path.join(root, 'package.json'), 'utf8'));
-const externals = ['react', 'react-dom', '@grafana/data', '@grafana/runtime', '@grafana/ui', '@grafana/schema', 'rxjs', '@emotion/css'];
+
+// Marks a bare import external only when Grafana shares that exact name.
+const sharedOnly = {
+  name: 'grafana-shared-only',
+  setup(b) {
+    b.onResolve({ filter: /^[^./]/ }, (a) =>
+      sharedByAll.includes(a.path) || args.declare.includes(a.path) ? { path: a.path, external: true } : undefined
+    );
+  },
+};
 
 fs.mkdirSync(path.join(dist, 'img'), { recursive: true });
 const result = await build({
   entryPoints: [path.join(root, 'src/module.ts')],
+  outfile: path.join(dist, 'module.js'),
   bundle: true,
   format: 'cjs',
   platform: 'browser',
   target: 'es2020',
   minify: true,
-  sourcemap: false,
-  external: externals,
+  sourcemap: 'external',
+  metafile: true,
+  plugins: [sharedOnly],
   write: false,
   legalComments: 'none',
   define: { 'process.env.NODE_ENV': '"production"' },
 });
-// Grafana's SystemJS loader takes AMD: wrap the CommonJS bundle in define([...externals]).
-const body = result.outputFiles[0].text;
+const out = (suffix) => result.outputFiles.find((f) => f.path.endsWith(suffix));
+const used = new Set();
+for (const o of Object.values(result.metafile.outputs)) {
+  for (const imp of o.imports) {
+    if (imp.external) {
+      used.add(imp.path);
+    }
+  }
+}
+const deps = [...used, ...args.declare.filter((n) => !used.has(n))].sort();
+const stray = deps.filter((n) => !sharedByAll.includes(n) && !args.declare.includes(n));
+if (stray.length > 0) {
+  throw new Error(`externals Grafana does not share: ${stray.join(', ')}`);
+}
+
+// The CommonJS bundle goes inside define([...deps]) on a line of its own, so the source map only
+// gains one leading line (one ';' in its mappings).
+const body = out('module.js').text.replace(/\n\/\/# sourceMappingURL=.*\n?$/, '\n');
 const amd =
-  `define(${JSON.stringify(externals)},function(){var __ext=Array.prototype.slice.call(arguments);` +
-  `var __names=${JSON.stringify(externals)};function require(n){var i=__names.indexOf(n);if(i<0)throw new Error('unknown module '+n);return __ext[i];}` +
-  `var module={exports:{}},exports=module.exports;${body}\nreturn module.exports;});\n`;
+  `define(${JSON.stringify(deps)},function(){var __ext=Array.prototype.slice.call(arguments);` +
+  `var __names=${JSON.stringify(deps)};function require(n){var i=__names.indexOf(n);if(i<0)throw new Error('module '+n+' is not a declared dependency');return __ext[i];}` +
+  `var module={exports:{}},exports=module.exports;\n${body}return module.exports;});\n` +
+  `//# sourceMappingURL=module.js.map\n`;
 fs.writeFileSync(path.join(dist, 'module.js'), amd);
 
-const meta = fs.readFileSync(path.join(root, 'src/plugin.json'), 'utf8')
+// Sources named relative to src/ (./datasource.ts), node_modules as ../node_modules/..., the
+// layout Grafana's validator compares against the source tree (pkg/sourcemap in plugin-validator).
+const map = JSON.parse(out('module.js.map').text);
+map.file = 'module.js';
+map.sources = map.sources.map((s) => {
+  const abs = path.resolve(dist, s);
+  const rel = path.relative(path.join(root, 'src'), abs);
+  return rel.startsWith('..') ? path.relative(root, abs).replace(/^/, '../') : './' + rel;
+});
+map.mappings = ';' + map.mappings;
+fs.writeFileSync(path.join(dist, 'module.js.map'), JSON.stringify(map));
+
+const meta = fs
+  .readFileSync(path.join(root, 'src/plugin.json'), 'utf8')
   .replace('%VERSION%', pkg.version)
   .replace('%TODAY%', new Date().toISOString().slice(0, 10));
 fs.writeFileSync(path.join(dist, 'plugin.json'), meta);
 for (const f of fs.readdirSync(path.join(root, 'src/img'))) {
   fs.copyFileSync(path.join(root, 'src/img', f), path.join(dist, 'img', f));
 }
-for (const f of ['README.md', 'CHANGELOG.md']) {
+for (const f of ['README.md', 'CHANGELOG.md', 'LICENSE']) {
   fs.copyFileSync(path.join(root, f), path.join(dist, f));
 }
-console.log(`dist/module.js ${amd.length} bytes`);
+console.log(`${path.relative(root, dist)}/module.js ${amd.length} bytes, define(${deps.join(', ')})`);

@@ -1,0 +1,48 @@
+// Validates plugin.json (dist/ by default) against Grafana's own plugin.json schema with ajv, as the
+// validator's metadatavalid analyzer does with gojsonschema.
+//
+// The schema is Grafana's docs/sources/developers/plugins/plugin.schema.json. It is not committed
+// here: Grafana's docs/ fall under the repository's default AGPL-3.0-only licence (LICENSING.md)
+// and this project copies no other project's text. It is read as shared test material instead:
+// $GRAFANA_PLUGIN_SCHEMA, else grafana/plugin.schema.json in the shared directory ($MINEWATCH_SHARED,
+// or ../shared beside the repository root). Missing: a skip, and a failure when CI=true.
+//
+//   node scripts/check-schema.mjs [plugin.json ...]
+import Ajv from 'ajv';
+import fs from 'node:fs';
+import path from 'node:path';
+
+const root = path.resolve(path.dirname(new URL(import.meta.url).pathname), '..');
+const repo = path.resolve(root, '..');
+const shared = process.env.MINEWATCH_SHARED ?? path.join(repo, '..', 'shared');
+const schemaPath = process.env.GRAFANA_PLUGIN_SCHEMA ?? path.join(shared, 'grafana', 'plugin.schema.json');
+const files = process.argv.slice(2).length ? process.argv.slice(2) : [path.join(root, 'dist', 'plugin.json')];
+
+if (!fs.existsSync(schemaPath)) {
+  const msg = `check-schema: ${schemaPath} missing (Grafana's plugin.schema.json; see the header of this script)`;
+  if (process.env.CI === 'true') {
+    console.error(`FAIL: ${msg}`);
+    process.exit(1);
+  }
+  console.log(`skip: ${msg}`);
+  process.exit(0);
+}
+const schema = JSON.parse(fs.readFileSync(schemaPath, 'utf8'));
+// draft-07, as the schema's $schema says (ajv's default draft).
+// unicodeRegExp off: the schema's patterns escape '-', which JavaScript's u flag refuses. Formats
+// (email, uri on author and links) are not checked: this plugin.json sets neither.
+const ajv = new Ajv({ allErrors: true, strict: false, unicodeRegExp: false, validateFormats: false });
+const validate = ajv.compile(schema);
+let failed = 0;
+for (const f of files) {
+  const data = JSON.parse(fs.readFileSync(f, 'utf8'));
+  if (validate(data)) {
+    console.log(`ok: ${f} matches ${schemaPath}`);
+  } else {
+    failed++;
+    for (const e of validate.errors) {
+      console.log(`FAIL: ${f}: ${e.instancePath || '/'} ${e.message} ${JSON.stringify(e.params)}`);
+    }
+  }
+}
+process.exit(failed ? 1 : 0);

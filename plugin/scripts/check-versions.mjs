@@ -1,0 +1,56 @@
+// One Grafana version line: plugin.json's grafanaDependency starts at the @grafana/* version the
+// plugin builds against (package.json), the compose file runs a Grafana inside that range, and the
+// harness (scripts/shared-modules.mjs) covers the oldest and the newest major the range admits.
+import fs from 'node:fs';
+import path from 'node:path';
+import { supportedMajors } from './shared-modules.mjs';
+
+const root = path.resolve(path.dirname(new URL(import.meta.url).pathname), '..');
+const errs = [];
+const pkg = JSON.parse(fs.readFileSync(path.join(root, 'package.json'), 'utf8'));
+const meta = JSON.parse(fs.readFileSync(path.join(root, 'src', 'plugin.json'), 'utf8'));
+const compose = fs.readFileSync(path.join(root, '..', 'docker-compose.yml'), 'utf8');
+
+const parse = (v) => v.split('.').map(Number);
+const cmp = (a, b) => {
+  const x = parse(a);
+  const y = parse(b);
+  for (let i = 0; i < 3; i++) {
+    if (x[i] !== y[i]) {
+      return x[i] - y[i];
+    }
+  }
+  return 0;
+};
+const dep = meta.dependencies.grafanaDependency;
+const m = /^>=(\d+\.\d+\.\d+) <(\d+)\.0\.0$/.exec(dep);
+if (!m) {
+  errs.push(`grafanaDependency ${JSON.stringify(dep)} is not ">=X.Y.Z <N.0.0"`);
+} else {
+  const [, min, below] = m;
+  for (const name of ['@grafana/data', '@grafana/runtime', '@grafana/ui', '@grafana/schema']) {
+    if (pkg.dependencies[name] !== min) {
+      errs.push(`${name} is ${pkg.dependencies[name]} in package.json, grafanaDependency starts at ${min}`);
+    }
+  }
+  const img = /image:\s*grafana\/grafana(?:-oss)?:(\d+\.\d+\.\d+)\s*$/m.exec(compose);
+  if (!img) {
+    errs.push('docker-compose.yml has no grafana/grafana:X.Y.Z image');
+  } else if (cmp(img[1], min) < 0 || parse(img[1])[0] >= Number(below)) {
+    errs.push(`compose runs Grafana ${img[1]}, outside ${dep}`);
+  }
+  const oldest = parse(min)[0];
+  const newest = Number(below) - 1;
+  for (const major of [oldest, newest]) {
+    if (!supportedMajors.includes(major)) {
+      errs.push(`grafanaDependency admits Grafana ${major}, the harness does not run it (supported: ${supportedMajors})`);
+    }
+  }
+}
+for (const e of errs) {
+  console.log('FAIL:', e);
+}
+if (errs.length === 0) {
+  console.log(`ok: Grafana ${dep}, @grafana/* ${pkg.dependencies['@grafana/data']}, harness majors ${supportedMajors}`);
+}
+process.exit(errs.length ? 1 : 0);
