@@ -33,10 +33,10 @@ type Source struct {
 // SourceOptions say where VictoriaMetrics is, how to authenticate, and the
 // admin scope.
 type SourceOptions struct {
-	URL                                            string
+	URL                                           string
 	BasicAuthUser, BasicAuthPassword, BearerToken string
-	ScopeUnits                                     []string
-	HidePersons                                    bool
+	ScopeUnits                                    []string
+	HidePersons                                   bool
 }
 
 // NewSource is the one constructor of a campaign source: the Grafana
@@ -186,17 +186,24 @@ func (s *Source) Resolve(ctx context.Context, st *Stats, f Filter, at time.Time,
 	if sc.Empty() {
 		return sc, map[string]UnitMeta{}, nil
 	}
-	q := fmt.Sprintf("max by (unit, name, sector, parent) (last_over_time(%s[%s]))", sc.Selector("minewatch_unit_info"), dur(window))
+	// The value is the time of each label set's last sample: when the ledger
+	// renamed or moved a unit within the window, the newest entry wins.
+	q := fmt.Sprintf("max by (unit, name, sector, parent) (tlast_over_time(%s[%s]))", sc.Selector("minewatch_unit_info"), dur(window))
 	v, err := s.instant(ctx, st, q, at)
 	if err != nil {
 		return Scope{}, nil, err
 	}
 	units := map[string]UnitMeta{}
+	seen := map[string]float64{}
 	for _, smp := range asVector(v) {
 		id := string(smp.Metric["unit"])
 		if !sc.Allows(id) { // belt and braces: the selector already restricts
 			continue
 		}
+		if last, ok := seen[id]; ok && float64(smp.Value) < last {
+			continue
+		}
+		seen[id] = float64(smp.Value)
 		units[id] = UnitMeta{ID: id, Name: string(smp.Metric["name"]), Sector: string(smp.Metric["sector"]), District: string(smp.Metric["parent"])}
 	}
 	if len(f.Sectors) == 0 && len(f.Districts) == 0 {

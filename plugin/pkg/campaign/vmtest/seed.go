@@ -6,10 +6,20 @@ import (
 	"strconv"
 	"strings"
 	"time"
+	_ "time/tzdata"
 )
 
-// CST is the campaign's default zone (Asia/Shanghai has no DST).
-var CST = time.FixedZone("CST", 8*3600)
+// CST is the campaign's zone, Asia/Shanghai (from the embedded zone
+// database: the same clock as the code under test, no fixed-offset stand-in).
+var CST = mustZone("Asia/Shanghai")
+
+func mustZone(name string) *time.Location {
+	loc, err := time.LoadLocation(name)
+	if err != nil {
+		panic(err)
+	}
+	return loc
+}
 
 // At is a wall-clock time in CST.
 func At(year int, month time.Month, day, hour, minute int) time.Time {
