@@ -17,6 +17,7 @@ var (
 
 	alertsLedger       = alertsRenderCmd.Flag("ledger", "Unit ledger: YAML/CSV file or directory (单位台账); repeatable.").Required().Strings()
 	alertsOut          = alertsRenderCmd.Flag("out", "Where to write alertmanager.yml; the email template is written next to it.").Default("alertmanager.yml").String()
+	alertsRulesDir     = alertsRenderCmd.Flag("rules-dir", "Where to write the vmalert rule files (cases.yml generated from the campaign definition, exporter.yml); empty: do not write them.").Default("rules").String()
 	alertsSMTP         = alertsRenderCmd.Flag("smtp", "SMTP server host:port.").Required().String()
 	alertsFrom         = alertsRenderCmd.Flag("from", "Sender address.").Default("minewatch@localhost").String()
 	alertsSMTPUser     = alertsRenderCmd.Flag("smtp-user", "SMTP AUTH user (empty: no authentication).").String()
@@ -57,6 +58,13 @@ func runAlertsRender() error {
 	}
 	if err := r.WriteFiles(*alertsOut); err != nil {
 		return err
+	}
+	if *alertsRulesDir != "" {
+		written, err := alerts.WriteRules(*alertsRulesDir)
+		if err != nil {
+			return err
+		}
+		fmt.Fprintf(os.Stderr, "wrote %s\n", strings.Join(written, ", "))
 	}
 	var noLead []string
 	for _, u := range units {

@@ -32,7 +32,7 @@ func runTracker() error {
 			return fmt.Errorf("--to: %w", err)
 		}
 	}
-	from := to.Add(-7 * 24 * time.Hour)
+	from := to.AddDate(0, 0, -7) // the default range: a week
 	if *trackerFrom != "" {
 		if from, err = time.Parse(time.RFC3339, *trackerFrom); err != nil {
 			return fmt.Errorf("--from: %w", err)

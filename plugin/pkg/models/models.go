@@ -154,7 +154,7 @@ var ErrNotDefinition = errors.New("differs from the campaign definition")
 
 // sameAsDefinition refuses campaign settings other than the definition's
 // (empty = the definition). Equal values written differently ("2d" for
-// 48h) are accepted.
+// the definition's own duration) are accepted.
 func sameAsDefinition(jd JSONData) error {
 	var errs []error
 	for _, c := range []struct {
@@ -191,7 +191,7 @@ func (s Settings) SourceOptions() campaign.SourceOptions {
 	}
 }
 
-// duration parses Prometheus-style durations ("7d", "48h", "1w").
+// duration parses Prometheus-style durations ("30s", "2m", "1w").
 func duration(name, v string, def time.Duration) (time.Duration, error) {
 	if strings.TrimSpace(v) == "" {
 		return def, nil
