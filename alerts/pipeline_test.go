@@ -160,7 +160,7 @@ minewatch_unit_info{unit="zd-no1-middle",name="郑东新区第一中学",sector=
 	if err != nil {
 		t.Fatal(err)
 	}
-	round := dl.Add(-48 * time.Hour).Add(time.Hour)
+	round := dl.Add(-campaign.LocateDeadline).Add(campaign.Bucket)
 	if round.Before(vmalertStart.Truncate(5*time.Second)) || round.After(time.Now()) || round.Unix()%5 != 0 {
 		t.Errorf("deadline %s: start + 1 h = %v is not a 5 s round between vmalert's start %v and now", m[1], round, vmalertStart)
 	}
