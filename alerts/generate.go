@@ -49,6 +49,32 @@ func CaseRules(f Flavor) ([]byte, error) {
 	return stripQueryAnnotations(b.Bytes())
 }
 
+// ReplayRules is CaseRules(Replay) reduced to the groups that run every
+// bucket (the campaign's rules): what `vmalert -replay` evaluates over a
+// stored history to record the episodes, relapses and alerts of the past.
+func ReplayRules() ([]byte, error) {
+	b, err := CaseRules(Replay)
+	if err != nil {
+		return nil, err
+	}
+	var doc yaml.Node
+	if err := yaml.Unmarshal(b, &doc); err != nil {
+		return nil, err
+	}
+	groups := child(doc.Content[0], "groups")
+	var keep []*yaml.Node
+	for _, g := range groups.Content {
+		if iv := child(g, "interval"); iv != nil && iv.Value == secs(campaign.Bucket) {
+			keep = append(keep, g)
+		}
+	}
+	if len(keep) == 0 {
+		return nil, fmt.Errorf("no rule group runs every %s", secs(campaign.Bucket))
+	}
+	groups.Content = keep
+	return yaml.Marshal(&doc)
+}
+
 // WriteRules writes the vmalert rule files into dir (mode FileMode, like
 // every render): cases.yml generated from the campaign definition and the
 // shipped exporter.yml. It returns the paths written.

@@ -17,7 +17,6 @@ import (
 	"time"
 
 	"github.com/google/go-cmp/cmp"
-	"gopkg.in/yaml.v3"
 
 	"github.com/minewatch/minewatch/exporter/demo"
 	"github.com/minewatch/minewatch/plugin/pkg/campaign"
@@ -312,26 +311,7 @@ func TestKnownAnswerHistory(t *testing.T) {
 // rules (replay flavour) over the history, writing back to VictoriaMetrics.
 func replayRules(t *testing.T, vmalertBin string, vm *vmtest.VM) {
 	t.Helper()
-	b, err := CaseRules(Replay)
-	if err != nil {
-		t.Fatal(err)
-	}
-	var doc yaml.Node
-	if err := yaml.Unmarshal(b, &doc); err != nil {
-		t.Fatal(err)
-	}
-	groups := child(doc.Content[0], "groups")
-	var keep []*yaml.Node
-	for _, g := range groups.Content {
-		if child(g, "name").Value == "minewatch-case-hourly" { // the campaign's rules; the 1m "now" group is no part of the definition
-			keep = append(keep, g)
-		}
-	}
-	if len(keep) != 1 {
-		t.Fatalf("found %d hourly groups", len(keep))
-	}
-	groups.Content = keep
-	out, err := yaml.Marshal(&doc)
+	out, err := ReplayRules() // the hourly group; the 1m "now" group is no part of the definition
 	if err != nil {
 		t.Fatal(err)
 	}
