@@ -18,6 +18,7 @@ import (
 	"time"
 
 	"github.com/minewatch/minewatch/exporter/testsupport"
+	"github.com/minewatch/minewatch/plugin/pkg/campaign"
 )
 
 // startProcess runs a server binary until the test ends and waits for its ready URL.
@@ -60,8 +61,8 @@ func tail(s string, n int) string {
 // VictoriaMetrics, the repository's case rules in vmalert (episode state recorded by
 // the rules themselves, annotations filled by vmalert's template queries), the
 // rendered configuration in Alertmanager, and the email in an SMTP catcher.
-// Group intervals are shortened from 1m to 5s and the new-IP alert's `for` from 2m to
-// 5s so that the test takes seconds.
+// Group intervals are shortened to 5s so that the test takes seconds (vmalert starts an
+// hourly group at a random moment within the hour).
 func TestRulesThroughVmalertToEmail(t *testing.T) {
 	t.Parallel()
 	vmBin := testsupport.Require(t, "victoria-metrics")
@@ -127,8 +128,8 @@ minewatch_unit_info{unit="zd-no1-middle",name="郑东新区第一中学",sector=
 	if err != nil {
 		t.Fatal(err)
 	}
-	fast := regexp.MustCompile(`(?m)^(\s+interval:) \d+m$`).ReplaceAll(b, []byte("$1 5s"))
-	fast = regexp.MustCompile(`(?m)^(\s+for:) 2m$`).ReplaceAll(fast, []byte("$1 5s"))
+	fast := regexp.MustCompile(`(?m)^(\s+interval:) (1m|3600s)$`).ReplaceAll(b, []byte("$1 5s"))
+	vmalertStart := time.Now()
 	rules := filepath.Join(t.TempDir(), "cases.yml")
 	if err := os.WriteFile(rules, fast, 0o644); err != nil {
 		t.Fatal(err)
@@ -148,16 +149,22 @@ minewatch_unit_info{unit="zd-no1-middle",name="郑东新区第一中学",sector=
 	d := decode(t, msgs[0].Data)
 	t.Logf("subject: %s\ntext:\n%s", d.Subject, d.Text)
 
-	// The episode start is latched: one value from the first evaluation on.
-	start := queryScalar(t, vm, `minewatch:host_episode_start_seconds{ip="10.20.3.21"}`)
-	if first := queryScalar(t, vm, `min_over_time(minewatch:host_episode_start_seconds{ip="10.20.3.21"}[10m])`); first != start {
-		t.Errorf("episode start moved from %v to %v between evaluations", first, start)
+	// With the hourly group run every 5s, each round T sees a bucket (T-1h, T] with the
+	// host's first flags and nothing before: the episode starts at T-1h of the round that
+	// fired. The deadline in the email is that start + 48 h, in Beijing time.
+	m := regexp.MustCompile(`处置期限：(\d{4}-\d\d-\d\d \d\d:\d\d:\d\d)（北京时间`).FindStringSubmatch(d.Text)
+	if m == nil {
+		t.Fatalf("email has no deadline:\n%s", d.Text)
 	}
-	// The deadline vmalert wrote must be the recorded episode start + 48 h, in Beijing time.
-	deadline := time.Unix(int64(start)+48*3600, 0).In(time.FixedZone("CST", 8*3600)).Format("2006-01-02 15:04:05")
-	if s := time.Since(time.Unix(int64(start), 0)); s < 0 || s > time.Minute {
-		t.Errorf("episode start %v is not the moment the host was first seen flagged", time.Unix(int64(start), 0))
+	dl, err := time.ParseInLocation("2006-01-02 15:04:05", m[1], campaign.Location())
+	if err != nil {
+		t.Fatal(err)
 	}
+	round := dl.Add(-campaign.LocateDeadline).Add(campaign.Bucket)
+	if round.Before(vmalertStart.Truncate(5*time.Second)) || round.After(time.Now()) || round.Unix()%5 != 0 {
+		t.Errorf("deadline %s: start + 1 h = %v is not a 5 s round between vmalert's start %v and now", m[1], round, vmalertStart)
+	}
+	deadline := m[1]
 	if d.Subject != "【挖矿告警】新增挖矿IP 10.20.3.21（郑东新区第一中学）" {
 		t.Errorf("subject %q", d.Subject)
 	}

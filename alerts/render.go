@@ -27,13 +27,18 @@ type Unit struct {
 
 // Options configure the rendered Alertmanager configuration.
 type Options struct {
-	Smarthost   string // SMTP server, host:port
-	From        string // sender address
-	Username    string // SMTP AUTH user; empty: no authentication
-	Password    string
-	RequireTLS  bool
-	BureauEmail string // receives overdue cases, repeated relapses, pipeline health and unknown units
-	GrafanaURL  string // base address of Grafana, joined to the dashboard path of each alert
+	Smarthost string // SMTP server, host:port
+	From      string // sender address
+	Username  string // SMTP AUTH user; empty: no authentication
+	// PasswordFile is the file Alertmanager reads the SMTP password from
+	// (smtp_auth_password_file): the password never appears in the
+	// configuration. Empty with a Username: Password is written by WriteFiles
+	// to PasswordFileName next to the configuration, and that file is named.
+	PasswordFile string
+	Password     string
+	RequireTLS   bool
+	BureauEmail  string // receives overdue cases, repeated relapses, pipeline health and unknown units
+	GrafanaURL   string // base address of Grafana, joined to the dashboard path of each alert
 
 	// Zero values give the email defaults: 30s, 5m, 12h.
 	GroupWait      time.Duration
@@ -44,11 +49,21 @@ type Options struct {
 // TemplateFile is the name of the email template written next to the configuration.
 const TemplateFile = "minewatch-email.tmpl"
 
-// Rendered is an Alertmanager configuration and the template file it refers to.
+// PasswordFileName is the file WriteFiles writes Options.Password to.
+const PasswordFileName = "minewatch-smtp-password"
+
+// Rendered is an Alertmanager configuration and the files it refers to.
 type Rendered struct {
 	Config   []byte // alertmanager.yml
 	Template []byte // TemplateFile, to be written in the same directory
+	Password []byte // PasswordFileName, written next to the configuration; nil when Options.PasswordFile names one
+
+	passwordPlaceholder bool // Config names the password file by placeholder, replaced by its path on WriteFiles
 }
+
+// passwordPlaceholder stands in the configuration for the absolute path of
+// PasswordFileName until WriteFiles knows the directory.
+const passwordPlaceholder = "@@MINEWATCH_SMTP_PASSWORD_FILE@@"
 
 // Render builds the Alertmanager configuration for the given units.
 func Render(units []Unit, o Options) (*Rendered, error) {
@@ -92,12 +107,12 @@ func Render(units []Unit, o Options) (*Rendered, error) {
 	}
 	cfg := config{
 		Global: global{
-			Smarthost:    o.Smarthost,
-			From:         o.From,
-			Hello:        "minewatch",
-			AuthUsername: o.Username,
-			AuthPassword: o.Password,
-			RequireTLS:   o.RequireTLS,
+			Smarthost:        o.Smarthost,
+			From:             o.From,
+			Hello:            "minewatch",
+			AuthUsername:     o.Username,
+			AuthPasswordFile: o.passwordFile(),
+			RequireTLS:       o.RequireTLS,
 		},
 		Templates: []string{TemplateFile},
 		Route: route{
@@ -126,18 +141,73 @@ func Render(units []Unit, o Options) (*Rendered, error) {
 		return nil, err
 	}
 	grafana := fmt.Sprintf("{{ define \"minewatch.grafana_url\" }}%s{{ end }}\n", strings.TrimRight(o.GrafanaURL, "/"))
-	return &Rendered{Config: append([]byte(header), out...), Template: append([]byte(grafana), tmpl...)}, nil
+	r := &Rendered{Config: append([]byte(header), out...), Template: append([]byte(grafana), tmpl...)}
+	if o.Username != "" && o.PasswordFile == "" {
+		r.Password, r.passwordPlaceholder = []byte(o.Password), true
+	}
+	return r, nil
 }
 
-// WriteFiles writes the configuration to path and the template next to it.
+func (o Options) passwordFile() string {
+	switch {
+	case o.Username == "":
+		return ""
+	case o.PasswordFile != "":
+		return o.PasswordFile
+	}
+	return passwordPlaceholder
+}
+
+// FileMode is the mode of every file WriteFiles writes, also when it
+// replaces an existing file: the configuration names receivers' addresses,
+// the password file holds the password.
+const FileMode = 0o600
+
+// WriteFiles writes the configuration to path and the template (and the
+// password file, if any) next to it, each through a temporary file renamed
+// into place, so every file has FileMode whatever the old file's mode was.
 func (r *Rendered) WriteFiles(path string) error {
-	if err := os.MkdirAll(filepath.Dir(path), 0o755); err != nil {
+	dir := filepath.Dir(path)
+	if err := os.MkdirAll(dir, 0o755); err != nil {
 		return err
 	}
-	if err := os.WriteFile(path, r.Config, 0o600); err != nil { // holds the SMTP password
+	cfg := r.Config
+	if r.passwordPlaceholder {
+		abs, err := filepath.Abs(filepath.Join(dir, PasswordFileName))
+		if err != nil {
+			return err
+		}
+		if err := writeFile(abs, r.Password); err != nil {
+			return err
+		}
+		cfg = []byte(strings.ReplaceAll(string(cfg), passwordPlaceholder, abs))
+	}
+	if err := writeFile(path, cfg); err != nil {
 		return err
 	}
-	return os.WriteFile(filepath.Join(filepath.Dir(path), TemplateFile), r.Template, 0o644)
+	return writeFile(filepath.Join(dir, TemplateFile), r.Template)
+}
+
+// writeFile replaces path with data, mode FileMode.
+func writeFile(path string, data []byte) error {
+	f, err := os.CreateTemp(filepath.Dir(path), "."+filepath.Base(path)+".*")
+	if err != nil {
+		return err
+	}
+	tmp := f.Name()
+	defer os.Remove(tmp) // after a successful rename there is nothing left to remove
+	if err := f.Chmod(FileMode); err != nil {
+		f.Close()
+		return err
+	}
+	if _, err := f.Write(data); err != nil {
+		f.Close()
+		return err
+	}
+	if err := f.Close(); err != nil {
+		return err
+	}
+	return os.Rename(tmp, path)
 }
 
 func (o Options) check() error {
@@ -147,6 +217,12 @@ func (o Options) check() error {
 	}
 	if _, err := mail.ParseAddress(o.From); err != nil {
 		errs = append(errs, fmt.Errorf("sender %q: %v", o.From, err))
+	}
+	if o.PasswordFile != "" && !filepath.IsAbs(o.PasswordFile) {
+		errs = append(errs, fmt.Errorf("SMTP password file %q: want an absolute path (Alertmanager resolves it from its own working directory)", o.PasswordFile))
+	}
+	if strings.Contains(o.Password, "\n") {
+		errs = append(errs, fmt.Errorf("SMTP password contains a newline"))
 	}
 	if _, err := mail.ParseAddress(o.BureauEmail); err != nil {
 		errs = append(errs, fmt.Errorf("bureau email %q: %v", o.BureauEmail, err))
@@ -187,12 +263,12 @@ type config struct {
 }
 
 type global struct {
-	Smarthost    string `yaml:"smtp_smarthost"`
-	From         string `yaml:"smtp_from"`
-	Hello        string `yaml:"smtp_hello"`
-	AuthUsername string `yaml:"smtp_auth_username,omitempty"`
-	AuthPassword string `yaml:"smtp_auth_password,omitempty"`
-	RequireTLS   bool   `yaml:"smtp_require_tls"`
+	Smarthost        string `yaml:"smtp_smarthost"`
+	From             string `yaml:"smtp_from"`
+	Hello            string `yaml:"smtp_hello"`
+	AuthUsername     string `yaml:"smtp_auth_username,omitempty"`
+	AuthPasswordFile string `yaml:"smtp_auth_password_file,omitempty"`
+	RequireTLS       bool   `yaml:"smtp_require_tls"`
 }
 
 type route struct {

@@ -1,6 +1,7 @@
 package alerts
 
 import (
+	"os"
 	"os/exec"
 	"path/filepath"
 	"sort"
@@ -9,6 +10,7 @@ import (
 
 	"github.com/minewatch/minewatch/exporter/ledger"
 	"github.com/minewatch/minewatch/exporter/testsupport"
+	"gopkg.in/yaml.v3"
 )
 
 func testOptions() Options {
@@ -120,5 +122,82 @@ func TestRenderRejectsBadInput(t *testing.T) {
 		if _, err := Render(b.units, o); err == nil {
 			t.Errorf("%s: Render accepted it", b.name)
 		}
+	}
+}
+
+// TestSMTPPasswordNeverInTheConfig: the password goes to a file of its own
+// (smtp_auth_password_file), amtool accepts the result, and every file a
+// render writes has mode 0600, also when it replaces a 0644 file.
+func TestSMTPPasswordNeverInTheConfig(t *testing.T) {
+	const secret = "s3cret-密码"
+	o := testOptions()
+	o.Username, o.Password = "minewatch", secret
+	dir := t.TempDir()
+	path := filepath.Join(dir, "alertmanager.yml")
+	for _, f := range []string{path, filepath.Join(dir, TemplateFile), filepath.Join(dir, PasswordFileName)} {
+		if err := os.WriteFile(f, []byte("old"), 0o644); err != nil {
+			t.Fatal(err)
+		}
+		if err := os.Chmod(f, 0o644); err != nil { // whatever the umask
+			t.Fatal(err)
+		}
+	}
+	r, err := Render(ledgerUnits(t), o)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := r.WriteFiles(path); err != nil {
+		t.Fatal(err)
+	}
+	cfg, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if strings.Contains(string(cfg), secret) || strings.Contains(string(cfg), "smtp_auth_password:") {
+		t.Errorf("the configuration holds the password:\n%s", cfg)
+	}
+	pwFile := filepath.Join(dir, PasswordFileName)
+	var parsed struct {
+		Global map[string]any `yaml:"global"`
+	}
+	if err := yaml.Unmarshal(cfg, &parsed); err != nil || parsed.Global["smtp_auth_password_file"] != pwFile {
+		t.Errorf("the configuration does not name %s (%v):\n%s", pwFile, err, cfg)
+	}
+	if b, err := os.ReadFile(pwFile); err != nil || string(b) != secret {
+		t.Errorf("password file: %q %v", b, err)
+	}
+	entries, err := os.ReadDir(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(entries) != 3 {
+		t.Errorf("%d files left in the directory, want 3 (no temporary files): %v", len(entries), entries)
+	}
+	for _, e := range entries {
+		fi, err := e.Info()
+		if err != nil {
+			t.Fatal(err)
+		}
+		if fi.Mode().Perm() != 0o600 {
+			t.Errorf("%s: mode %v, want 0600", e.Name(), fi.Mode().Perm())
+		}
+	}
+	amtool := testsupport.Require(t, "amtool")
+	if out, err := exec.Command(amtool, "check-config", path).CombinedOutput(); err != nil {
+		t.Errorf("amtool check-config: %v\n%s", err, out)
+	}
+
+	// A password file the operator manages is named as given, and nothing is written for it.
+	o.Password, o.PasswordFile = "", "/etc/alertmanager/smtp-password"
+	r, err = Render(ledgerUnits(t), o)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if r.Password != nil || !strings.Contains(string(r.Config), "smtp_auth_password_file: /etc/alertmanager/smtp-password\n") || strings.Contains(string(r.Config), passwordPlaceholder) {
+		t.Errorf("operator's password file: %q\n%s", r.Password, r.Config)
+	}
+	o.PasswordFile = "relative/pw"
+	if _, err := Render(ledgerUnits(t), o); err == nil {
+		t.Error("a relative password file was accepted")
 	}
 }

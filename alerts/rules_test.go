@@ -218,7 +218,7 @@ func TestRulesUseCatalogueMetrics(t *testing.T) {
 				for _, a := range r.Annotations {
 					for _, m := range templateQuery.FindAllStringSubmatch(a, -1) {
 						q := m[1] + m[2]
-						q = strings.NewReplacer(`\"`, `"`, `%q`, `"x"`, `%d`, `1`).Replace(q)
+						q = strings.NewReplacer(`\"`, `"`, `%q`, `"x"`, `%d`, `1`, `%.0f`, `1`).Replace(q)
 						exprs = append(exprs, q)
 					}
 				}

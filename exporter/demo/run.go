@@ -9,7 +9,9 @@ import (
 	"net/http"
 	"net/netip"
 	"os"
+	"os/exec"
 	"path/filepath"
+	"strings"
 	"time"
 
 	"github.com/minewatch/minewatch/alerts"
@@ -240,6 +242,36 @@ func (d *run) run(ctx context.Context) error {
 	rulesDir := filepath.Join(d.dir, "rules")
 	if err := os.CopyFS(rulesDir, alerts.Rules()); err != nil {
 		return err
+	}
+	// vmalert starts an hourly group at a random moment within the hour: in the
+	// demo the case rules run every minute instead, so that the emails come in
+	// minutes. Their buckets stay one hour (each round sees the last hour), so
+	// the episode start in a demo email is the round's hour before, not latched.
+	casesPath := filepath.Join(rulesDir, alerts.CaseRulesFile)
+	caseRules, err := os.ReadFile(casesPath)
+	if err != nil {
+		return err
+	}
+	if err := os.WriteFile(casesPath, []byte(strings.ReplaceAll(string(caseRules), "interval: 3600s", "interval: 1m")), 0o600); err != nil {
+		return err
+	}
+	// The history was written at full speed: vmalert -replay records its
+	// episodes, relapses and deadlines hour by hour, as a vmalert running all
+	// along would have.
+	replayRules := filepath.Join(d.dir, "cases-replay.yml")
+	rb, err := alerts.ReplayRules()
+	if err != nil {
+		return err
+	}
+	if err := os.WriteFile(replayRules, rb, 0o600); err != nil {
+		return err
+	}
+	d.step("vmalert -replay of the history (告警规则回放)")
+	if out, err := exec.CommandContext(ctx, vmalertBin, "-rule="+replayRules, "-datasource.url="+d.vm, "-remoteWrite.url="+d.vm,
+		"-replay.timeFrom="+s.Start.Truncate(time.Hour).UTC().Format(time.RFC3339), "-replay.timeTo="+time.Now().Truncate(time.Hour).UTC().Format(time.RFC3339),
+		"-replay.rulesDelay=2s", "-datasource.queryStep=0s", "-remoteWrite.flushInterval=100ms", "-replay.disableProgressBar",
+		"-loggerLevel=ERROR", "-httpListenAddr=127.0.0.1:0").CombinedOutput(); err != nil {
+		return fmt.Errorf("vmalert -replay: %v\n%s", err, out)
 	}
 	vmalertURL := fmt.Sprintf("http://127.0.0.1:%d", vmalertPort)
 	d.step("vmalert on %s (rules: alerts/rules)", vmalertURL)

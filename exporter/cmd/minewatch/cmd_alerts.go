@@ -15,17 +15,19 @@ var (
 	alertsCmd       = app.Command("alerts", "Alert routing (告警路由).")
 	alertsRenderCmd = alertsCmd.Command("render", "Write an Alertmanager configuration that emails each unit's lead (按单位负责人生成 Alertmanager 配置).")
 
-	alertsLedger      = alertsRenderCmd.Flag("ledger", "Unit ledger: YAML/CSV file or directory (单位台账); repeatable.").Required().Strings()
-	alertsOut         = alertsRenderCmd.Flag("out", "Where to write alertmanager.yml; the email template is written next to it.").Default("alertmanager.yml").String()
-	alertsSMTP        = alertsRenderCmd.Flag("smtp", "SMTP server host:port.").Required().String()
-	alertsFrom        = alertsRenderCmd.Flag("from", "Sender address.").Default("minewatch@localhost").String()
-	alertsSMTPUser    = alertsRenderCmd.Flag("smtp-user", "SMTP AUTH user (empty: no authentication).").String()
-	alertsSMTPPassEnv = alertsRenderCmd.Flag("smtp-password-env", "Environment variable holding the SMTP password.").Default("MINEWATCH_SMTP_PASSWORD").String()
-	alertsRequireTLS  = alertsRenderCmd.Flag("smtp-require-tls", "Require STARTTLS.").Bool()
-	alertsBureau      = alertsRenderCmd.Flag("bureau-email", "Bureau address: overdue cases, repeated relapses, pipeline health (教育局/信息中心邮箱).").Required().String()
-	alertsGrafana     = alertsRenderCmd.Flag("grafana-url", "Grafana address for the links in the emails.").Default("http://localhost:3000").String()
-	alertsGroupWait   = alertsRenderCmd.Flag("group-wait", "Wait before the first email of a group.").Default("30s").Duration()
-	alertsRepeat      = alertsRenderCmd.Flag("repeat-interval", "Resend an unresolved alert after this long.").Default("12h").Duration()
+	alertsLedger       = alertsRenderCmd.Flag("ledger", "Unit ledger: YAML/CSV file or directory (单位台账); repeatable.").Required().Strings()
+	alertsOut          = alertsRenderCmd.Flag("out", "Where to write alertmanager.yml; the email template is written next to it.").Default("alertmanager.yml").String()
+	alertsRulesDir     = alertsRenderCmd.Flag("rules-dir", "Where to write the vmalert rule files (cases.yml generated from the campaign definition, exporter.yml); empty: do not write them.").Default("rules").String()
+	alertsSMTP         = alertsRenderCmd.Flag("smtp", "SMTP server host:port.").Required().String()
+	alertsFrom         = alertsRenderCmd.Flag("from", "Sender address.").Default("minewatch@localhost").String()
+	alertsSMTPUser     = alertsRenderCmd.Flag("smtp-user", "SMTP AUTH user (empty: no authentication).").String()
+	alertsSMTPPassEnv  = alertsRenderCmd.Flag("smtp-password-env", "Environment variable holding the SMTP password; it is written to "+alerts.PasswordFileName+" (mode 0600) next to --out and named by smtp_auth_password_file, never put in the configuration.").Default("MINEWATCH_SMTP_PASSWORD").String()
+	alertsSMTPPassFile = alertsRenderCmd.Flag("smtp-password-file", "Absolute path of a file holding the SMTP password, managed by you (instead of --smtp-password-env).").String()
+	alertsRequireTLS   = alertsRenderCmd.Flag("smtp-require-tls", "Require STARTTLS.").Bool()
+	alertsBureau       = alertsRenderCmd.Flag("bureau-email", "Bureau address: overdue cases, repeated relapses, pipeline health (教育局/信息中心邮箱).").Required().String()
+	alertsGrafana      = alertsRenderCmd.Flag("grafana-url", "Grafana address for the links in the emails.").Default("http://localhost:3000").String()
+	alertsGroupWait    = alertsRenderCmd.Flag("group-wait", "Wait before the first email of a group.").Default("30s").Duration()
+	alertsRepeat       = alertsRenderCmd.Flag("repeat-interval", "Resend an unresolved alert after this long.").Default("12h").Duration()
 )
 
 func init() {
@@ -43,6 +45,7 @@ func runAlertsRender() error {
 		From:           *alertsFrom,
 		Username:       *alertsSMTPUser,
 		Password:       os.Getenv(*alertsSMTPPassEnv),
+		PasswordFile:   *alertsSMTPPassFile,
 		RequireTLS:     *alertsRequireTLS,
 		BureauEmail:    *alertsBureau,
 		GrafanaURL:     *alertsGrafana,
@@ -55,6 +58,13 @@ func runAlertsRender() error {
 	}
 	if err := r.WriteFiles(*alertsOut); err != nil {
 		return err
+	}
+	if *alertsRulesDir != "" {
+		written, err := alerts.WriteRules(*alertsRulesDir)
+		if err != nil {
+			return err
+		}
+		fmt.Fprintf(os.Stderr, "wrote %s\n", strings.Join(written, ", "))
 	}
 	var noLead []string
 	for _, u := range units {

@@ -2,27 +2,29 @@ package main
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"os"
+	"strconv"
 	"time"
 
 	"github.com/alecthomas/kingpin/v2"
-	"github.com/prometheus/client_golang/api"
-	v1 "github.com/prometheus/client_golang/api/prometheus/v1"
+	"golang.org/x/term"
 
 	"github.com/minewatch/minewatch/plugin/pkg/campaign"
 	"github.com/minewatch/minewatch/plugin/pkg/models"
 )
 
 // campaignFlags are the flags the review and tracker commands share: where
-// VictoriaMetrics is, the definitions, and the unit filter. Defaults are the
-// datasource's, so the CLI prints what the dashboards show.
+// VictoriaMetrics is, the unit filter and the output. The campaign's
+// definition (deadlines, quiet period, relapses, time zone) has no flags:
+// it is the one the datasource and the alert rules use (docs/campaign.md).
 type campaignFlags struct {
-	url, timezone, quiet, locate, report, format string
-	relapseLimit                                 int
-	units, sectors, districts                    []string
-	timeout                                      time.Duration
-	store                                        *string
+	url, format               string
+	units, sectors, districts []string
+	width                     int
+	timeout                   time.Duration
+	store                     *string
 }
 
 func addCampaignFlags(c *kingpin.CmdClause) *campaignFlags {
@@ -32,33 +34,23 @@ func addCampaignFlags(c *kingpin.CmdClause) *campaignFlags {
 	c.Flag("unit", "only this unit id (repeatable) 单位").StringsVar(&f.units)
 	c.Flag("sector", "only this sector (repeatable) 行业").StringsVar(&f.sectors)
 	c.Flag("district", "only this district (repeatable) 辖区").StringsVar(&f.districts)
-	c.Flag("timezone", "zone of ISO weeks and years 时区").Default(models.DefaultTimezone).StringVar(&f.timezone)
-	c.Flag("quiet-period", "quiet period that clears an IP 清零静默期").Default("7d").StringVar(&f.quiet)
-	c.Flag("locate-deadline", "deadline to locate device and person 定位时限").Default("48h").StringVar(&f.locate)
-	c.Flag("report-deadline", "deadline for the written report 报告时限").Default("72h").StringVar(&f.report)
-	c.Flag("relapse-limit", "relapses per year that flag a unit 反复复发阈值").Default("2").IntVar(&f.relapseLimit)
+	c.Flag("width", "table width in columns; a wider table is printed one record per block (default: the terminal's, else $COLUMNS, else 80) 输出宽度").IntVar(&f.width)
 	c.Flag("timeout", "query timeout").Default("60s").DurationVar(&f.timeout)
 	f.store = addStoreFlag(c)
 	return f
 }
 
-// source builds the campaign source exactly as the datasource does from
-// the same settings.
+// source builds the campaign source through the constructor the datasource
+// uses, from the settings the datasource would have for this URL.
 func (f *campaignFlags) source() (*campaign.Source, error) {
-	jd := fmt.Sprintf(`{"quietPeriod":%q,"locateDeadline":%q,"reportDeadline":%q,"timezone":%q,"relapseLimit":%d}`,
-		f.quiet, f.locate, f.report, f.timezone, f.relapseLimit)
-	set, err := models.LoadSettings(f.url, []byte(jd), nil)
+	set, err := models.LoadSettings(f.url, nil, nil)
 	if err != nil {
-		return nil, err
+		return nil, fmt.Errorf("--url: %w", err)
 	}
-	client, err := api.NewClient(api.Config{Address: set.URL})
+	src, err := campaign.NewSource(set.SourceOptions())
 	if err != nil {
-		return nil, err
+		return nil, fmt.Errorf("--url: %w", err)
 	}
-	cfg := campaign.DefaultConfig()
-	cfg.Quiet, cfg.LocateDeadline, cfg.ReportDeadline = set.QuietPeriod, set.LocateDeadline, set.ReportDeadline
-	cfg.Location, cfg.RelapseLimit = set.Location, set.RelapseLimit
-	src := &campaign.Source{API: v1.NewAPI(client), Config: cfg}
 	// Dispositions come from the case store (the process ends with the command: no Close).
 	st, err := openStoreForReading(context.Background(), *f.store)
 	if err != nil {
@@ -72,6 +64,30 @@ func (f *campaignFlags) source() (*campaign.Source, error) {
 
 func (f *campaignFlags) filter() campaign.Filter {
 	return campaign.Filter{Units: f.units, Sectors: f.sectors, Districts: f.districts}
+}
+
+// termWidth is --width, else the terminal's width, else $COLUMNS, else 80.
+func (f *campaignFlags) termWidth() int {
+	if f.width > 0 {
+		return f.width
+	}
+	if w, _, err := term.GetSize(int(os.Stdout.Fd())); err == nil && w > 0 {
+		return w
+	}
+	if w, err := strconv.Atoi(os.Getenv("COLUMNS")); err == nil && w > 0 {
+		return w
+	}
+	return 80
+}
+
+// explain turns a VictoriaMetrics that cannot be reached into a sentence
+// naming the flag that sets its address.
+func (f *campaignFlags) explain(err error) error {
+	var ue *campaign.UnreachableError
+	if errors.As(err, &ue) {
+		return fmt.Errorf("无法连接 VictoriaMetrics %s (cannot reach VictoriaMetrics at %s: %v); set its address with --url or MINEWATCH_VM_URL", ue.URL, ue.URL, ue.Err)
+	}
+	return err
 }
 
 var (
@@ -94,17 +110,26 @@ func runReview() error {
 	week := campaign.WeekOf(now, loc)
 	if *reviewWeek != "" {
 		if week, err = campaign.ParseWeek(*reviewWeek); err != nil {
-			return err
+			return fmt.Errorf("--week: %w", err)
 		}
+	}
+	if !now.After(week.Start(loc)) {
+		return fmt.Errorf("--week %s: 该周尚未开始 the week has not started (it starts %s)", week, campaign.FormatTime(week.Start(loc), loc))
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), reviewFlags.timeout)
 	defer cancel()
 	rows, err := src.WeeklyReview(ctx, reviewFlags.filter(), week, now, nil)
 	if err != nil {
-		return err
+		return reviewFlags.explain(err)
 	}
+	running := campaign.Running(week, now, loc)
 	if reviewFlags.format == "table" {
 		fmt.Printf("周研判 weekly review %s (%s – %s)\n", week, campaign.FormatTime(week.Start(loc), loc), campaign.FormatTime(week.End(loc), loc))
+		if running {
+			fmt.Printf("本周尚未结束：数字截至 %s（北京时间）the week has not ended: counts as of now\n", campaign.FormatTime(now, loc))
+		}
+	} else if running {
+		fmt.Fprintf(os.Stderr, "minewatch review: week %s has not ended: counts are as of %s, mining_at_end is mining now\n", week, now.In(loc).Format(time.RFC3339))
 	}
-	return campaign.Render(os.Stdout, campaign.ReviewTable(rows), reviewFlags.format, loc)
+	return campaign.RenderFit(os.Stdout, campaign.ReviewTableOf(rows, running), reviewFlags.format, loc, reviewFlags.termWidth())
 }

@@ -10,7 +10,7 @@ import (
 )
 
 var (
-	trackerCmd    = app.Command("tracker", "IP清零 tracker: one row per IP flagged in the range.")
+	trackerCmd    = app.Command("tracker", "IP清零 tracker: one record per IP flagged in the range (a table when it fits the terminal, else one block per IP).")
 	trackerFlags  = addCampaignFlags(trackerCmd)
 	trackerStates = trackerCmd.Flag("state", "only IPs in this state: mining, quiet, cleared, relapsed (repeatable) 状态").Enums("mining", "quiet", "cleared", "relapsed")
 	trackerFrom   = trackerCmd.Flag("from", "range start, RFC 3339 (default: 7 days before --to)").String()
@@ -32,17 +32,24 @@ func runTracker() error {
 			return fmt.Errorf("--to: %w", err)
 		}
 	}
-	from := to.Add(-7 * 24 * time.Hour)
+	from := to.AddDate(0, 0, -7) // the default range: a week
 	if *trackerFrom != "" {
 		if from, err = time.Parse(time.RFC3339, *trackerFrom); err != nil {
 			return fmt.Errorf("--from: %w", err)
 		}
 	}
+	if !from.Before(to) {
+		return fmt.Errorf("--from %s is not before --to %s", from.Format(time.RFC3339), to.Format(time.RFC3339))
+	}
 	ctx, cancel := context.WithTimeout(context.Background(), trackerFlags.timeout)
 	defer cancel()
 	rows, err := src.Tracker(ctx, trackerFlags.filter(), *trackerStates, from, to, nil)
 	if err != nil {
-		return err
+		return trackerFlags.explain(err)
 	}
-	return campaign.Render(os.Stdout, campaign.TrackerTable(rows), trackerFlags.format, src.Config.Location)
+	loc := src.Config.Location
+	if trackerFlags.format == "table" {
+		fmt.Printf("IP清零台账 tracker %s – %s（北京时间）: %d\n", campaign.FormatTime(from, loc), campaign.FormatTime(to, loc), len(rows))
+	}
+	return campaign.RenderFit(os.Stdout, campaign.TrackerTable(rows), trackerFlags.format, loc, trackerFlags.termWidth())
 }

@@ -13,29 +13,63 @@ import (
 	"github.com/minewatch/minewatch/exporter/names"
 )
 
-// Config holds the configurable parts of the definitions.
+// The campaign's definition (docs/campaign.md). These constants are the only
+// place the numbers live: the datasource refuses settings that differ from
+// them, the CLI has no flags for them, and the alert rules
+// (alerts/rules/cases.yml) are generated from them by package alerts.
+const (
+	// QuietPeriod: gaps shorter than this join episodes; this long without a flag clears an IP.
+	QuietPeriod = 7 * 24 * time.Hour
+	// LocateDeadline: after an episode starts, device and person located (定位).
+	LocateDeadline = 48 * time.Hour
+	// ReportDeadline: after an episode starts, written report filed (书面报告).
+	ReportDeadline = 72 * time.Hour
+	// RelapseWindow: an episode is a relapse when the IP was flagged within this
+	// long before it started; relapses are counted over this long (rolling, not
+	// the calendar year) up to the moment of judgement.
+	RelapseWindow = 365 * 24 * time.Hour
+	// RelapseLimit: relapses of a unit within RelapseWindow that mark it as relapsing repeatedly (反复复发).
+	RelapseLimit = 2
+	// Bucket is the precision of flagged time everywhere (tracker, review,
+	// alert rules): whole hours, on the hour in Beijing time.
+	Bucket = time.Hour
+	// Lookback is how far before the moment of judgement flagged history is
+	// read: enough to know whether each episode counted in the last
+	// RelapseWindow was itself a relapse.
+	Lookback = 2 * RelapseWindow
+	// TimeZone of days, ISO weeks and the 1 January boundary.
+	TimeZone = names.TimeZone
+)
+
+// Location is the campaign's clock (Asia/Shanghai, loaded from the embedded
+// zone database).
+func Location() *time.Location { return names.Location() }
+
+// Config holds the definitions as the functions of this package take them.
+// Production code uses DefaultConfig(); tests may vary a value to exercise
+// an edge, nothing else should.
 type Config struct {
-	Quiet          time.Duration  // gaps shorter than this join episodes; this long without a flag clears an IP
-	LocateDeadline time.Duration  // after an episode starts: device and person located
-	ReportDeadline time.Duration  // after an episode starts: written report filed
-	Location       *time.Location // ISO weeks and calendar years are taken in this zone
-	RelapseLimit   int            // relapses of a unit in a calendar year that mark it as relapsing repeatedly
-	Step           time.Duration  // resolution of flagged time near the table's range (hour buckets)
-	Coarse         time.Duration  // resolution of older history, where only episodes count (day buckets)
-	History        time.Duration  // look-back before the first moment a table needs, to know earlier episodes
+	Quiet          time.Duration
+	LocateDeadline time.Duration
+	ReportDeadline time.Duration
+	RelapseWindow  time.Duration
+	Location       *time.Location // ISO weeks are taken in this zone
+	RelapseLimit   int
+	Step           time.Duration // precision of flagged time (Bucket)
+	Lookback       time.Duration // history read before the moment of judgement
 }
 
-// DefaultConfig returns the definitions of issue 4.
+// DefaultConfig returns the campaign's definition.
 func DefaultConfig() Config {
 	return Config{
-		Quiet:          7 * 24 * time.Hour,
-		LocateDeadline: 48 * time.Hour,
-		ReportDeadline: 72 * time.Hour,
-		Location:       names.Location(),
-		RelapseLimit:   2,
-		Step:           time.Hour,
-		Coarse:         24 * time.Hour,
-		History:        90 * 24 * time.Hour,
+		Quiet:          QuietPeriod,
+		LocateDeadline: LocateDeadline,
+		ReportDeadline: ReportDeadline,
+		RelapseWindow:  RelapseWindow,
+		Location:       Location(),
+		RelapseLimit:   RelapseLimit,
+		Step:           Bucket,
+		Lookback:       Lookback,
 	}
 }
 
@@ -50,6 +84,9 @@ func (c Config) withDefaults() Config {
 	if c.ReportDeadline <= 0 {
 		c.ReportDeadline = d.ReportDeadline
 	}
+	if c.RelapseWindow <= 0 {
+		c.RelapseWindow = d.RelapseWindow
+	}
 	if c.Location == nil {
 		c.Location = d.Location
 	}
@@ -59,11 +96,8 @@ func (c Config) withDefaults() Config {
 	if c.Step <= 0 {
 		c.Step = d.Step
 	}
-	if c.Coarse < c.Step {
-		c.Coarse = d.Coarse
-	}
-	if c.History <= 0 {
-		c.History = d.History
+	if c.Lookback <= 0 {
+		c.Lookback = d.Lookback
 	}
 	return c
 }
@@ -140,12 +174,12 @@ func Episodes(runs []Interval, quiet time.Duration) []Interval {
 type State string
 
 // The four states of the tracker. Relapsed wins over mining and quiet: an IP
-// in its second or later episode stays relapsed until it is cleared again.
+// whose latest episode is a relapse stays relapsed until it is cleared again.
 const (
 	StateMining   State = "mining"   // first episode, flagged in the latest bucket
 	StateQuiet    State = "quiet"    // first episode, not flagged now, quiet period still running
 	StateCleared  State = "cleared"  // last flagged moment older than the quiet period
-	StateRelapsed State = "relapsed" // flagged again after having been cleared, not cleared since
+	StateRelapsed State = "relapsed" // latest episode is a relapse (IsRelapse), not cleared since
 )
 
 // StateLabel is the Chinese name of a state, shown first in tables.
@@ -172,9 +206,18 @@ func ValidState(s string) bool {
 	return false
 }
 
+// IsRelapse reports whether episode eps[i] is a relapse: the IP was cleared
+// before it (true of every episode but the first) and flagged less than
+// window before it started.
+func IsRelapse(eps []Interval, i int, window time.Duration) bool {
+	return i > 0 && eps[i].Start.Sub(eps[i-1].End) < window
+}
+
 // StateAt classifies an IP at moment at from its episodes (only episodes
 // started before at are considered). ok is false when it was never flagged.
-func StateAt(eps []Interval, at time.Time, quiet time.Duration) (st State, miningNow, ok bool) {
+func StateAt(eps []Interval, at time.Time, cfg Config) (st State, miningNow, ok bool) {
+	cfg = cfg.withDefaults()
+	quiet := cfg.Quiet
 	n := 0
 	for n < len(eps) && eps[n].Start.Before(at) {
 		n++
@@ -191,7 +234,7 @@ func StateAt(eps []Interval, at time.Time, quiet time.Duration) (st State, minin
 	switch {
 	case at.Sub(end) >= quiet:
 		return StateCleared, false, true
-	case n > 1:
+	case IsRelapse(eps, n-1, cfg.RelapseWindow):
 		return StateRelapsed, miningNow, true
 	case miningNow:
 		return StateMining, true, true

@@ -5,11 +5,11 @@ import (
 	"time"
 )
 
-var cst = time.FixedZone("CST", 8*3600)
+var cst = Location()
 
 func h(day, hour int) time.Time { return time.Date(2026, 11, day, hour, 0, 0, 0, cst) }
 
-func testConfig() Config { c := DefaultConfig(); c.Location = cst; return c }
+func testConfig() Config { return DefaultConfig() }
 
 func TestRunsJoinConsecutiveBuckets(t *testing.T) {
 	runs := Runs([]time.Time{h(3, 12), h(3, 11), h(3, 13), h(3, 16), h(3, 16)}, time.Hour)
@@ -43,7 +43,7 @@ func TestEpisodesJoinGapsShorterThanQuiet(t *testing.T) {
 }
 
 func TestStateAt(t *testing.T) {
-	q := 7 * 24 * time.Hour
+	cfg := testConfig()
 	first := []Interval{{h(1, 0), h(2, 0)}}
 	second := []Interval{{h(1, 0), h(2, 0)}, {h(12, 0), h(13, 0)}}
 	cases := []struct {
@@ -65,7 +65,7 @@ func TestStateAt(t *testing.T) {
 		{"cleared after the relapse", second, h(20, 0), StateCleared, false, true},
 	}
 	for _, c := range cases {
-		st, now, ok := StateAt(c.eps, c.at, q)
+		st, now, ok := StateAt(c.eps, c.at, cfg)
 		if st != c.want || now != c.now || ok != c.found {
 			t.Errorf("%s: got %q now=%v ok=%v, want %q now=%v ok=%v", c.name, st, now, ok, c.want, c.now, c.found)
 		}
@@ -166,10 +166,10 @@ func TestWeeklyReviewDefinitions(t *testing.T) {
 	}
 	rows := WeeklyReview(cfg, ReviewInput{Week: w, Now: h(30, 0), Hosts: hosts, Units: map[string]UnitMeta{"a": {Name: "A"}}})
 	want := []ReviewRow{
-		{Unit: "a", UnitName: "A", MiningAtEnd: 1, New: 1, Cleared: 1, DistinctIPs: 1, PrevDistinctIPs: 1, Overdue: 1, EpisodesYear: 2},
-		{Unit: "b", Relapsed: 1, DistinctIPs: 1, Change: 1, EpisodesYear: 5, RelapsesYear: 3, RepeatedRelapse: true},
-		{Unit: "c", Cleared: 1, PrevDistinctIPs: 1, Change: -1, EpisodesYear: 1},
-		{Unit: TotalUnit, UnitName: "合计", MiningAtEnd: 1, New: 1, Relapsed: 1, Cleared: 2, DistinctIPs: 2, PrevDistinctIPs: 2, Overdue: 1, EpisodesYear: 8, RelapsesYear: 3, RepeatedRelapse: true},
+		{Unit: "a", UnitName: "A", MiningAtEnd: 1, New: 1, Cleared: 1, DistinctIPs: 1, PrevDistinctIPs: 1, Overdue: 1, Episodes365d: 2},
+		{Unit: "b", Relapsed: 1, DistinctIPs: 1, Change: 1, Episodes365d: 5, Relapses365d: 3, RepeatedRelapse: true},
+		{Unit: "c", Cleared: 1, PrevDistinctIPs: 1, Change: -1, Episodes365d: 1},
+		{Unit: TotalUnit, UnitName: "合计", MiningAtEnd: 1, New: 1, Relapsed: 1, Cleared: 2, DistinctIPs: 2, PrevDistinctIPs: 2, Overdue: 1, Episodes365d: 8, Relapses365d: 3, RepeatedRelapse: true},
 	}
 	if len(rows) != len(want) {
 		t.Fatalf("rows %+v", rows)

@@ -12,24 +12,39 @@ const TotalUnit = "total"
 type ReviewRow struct {
 	Unit, UnitName, Sector, District string
 	MiningAtEnd                      int  // IPs flagged in the last bucket of the week
-	New                              int  // IPs whose first episode started in the week
-	Relapsed                         int  // IPs with an episode started in the week after having been cleared
+	New                              int  // IPs with an episode started in the week that is not a relapse
+	Relapsed                         int  // IPs with a relapse episode (IsRelapse) started in the week
 	Cleared                          int  // IPs cleared in the week (last flag + quiet period fell in the week)
 	DistinctIPs                      int  // IPs flagged at any moment of the week
 	PrevDistinctIPs                  int  // the same for the previous week
 	Change                           int  // DistinctIPs - PrevDistinctIPs
 	Overdue                          int  // open cases with a missed deadline at the end of the week
-	EpisodesYear                     int  // episodes started in the calendar year up to the week's end
-	RelapsesYear                     int  // relapses (episodes after a clearing) started in the year
-	RepeatedRelapse                  bool // RelapsesYear >= RelapseLimit (total row: any unit)
+	Episodes365d                     int  // episodes started in the relapse window (365 d) before the judgement moment
+	Relapses365d                     int  // relapse episodes started in that window
+	RepeatedRelapse                  bool // Relapses365d >= RelapseLimit (total row: any unit)
 }
 
 // ReviewInput is everything the weekly review is computed from.
 type ReviewInput struct {
 	Week  Week
-	Now   time.Time // data end: a week still running is judged now
+	Now   time.Time // data end: a week still running is judged now (Running says so)
 	Hosts []HostHistory
 	Units map[string]UnitMeta
+}
+
+// JudgedAt is the moment a week's review is judged: the week's end, or now
+// while the week is still running.
+func JudgedAt(w Week, now time.Time, loc *time.Location) time.Time {
+	at := w.End(loc)
+	if !now.IsZero() && now.Before(at) {
+		at = now
+	}
+	return at
+}
+
+// Running reports whether the week has not ended at now.
+func Running(w Week, now time.Time, loc *time.Location) bool {
+	return now.Before(w.End(loc))
 }
 
 // WeeklyReview builds one row per unit with anything to report in the week
@@ -39,11 +54,8 @@ func WeeklyReview(cfg Config, in ReviewInput) []ReviewRow {
 	loc := cfg.Location
 	ws, we := in.Week.Start(loc), in.Week.End(loc)
 	pws := in.Week.Prev(loc).Start(loc)
-	ys := in.Week.YearStart(loc)
-	at := we
-	if !in.Now.IsZero() && in.Now.Before(at) {
-		at = in.Now
-	}
+	at := JudgedAt(in.Week, in.Now, loc)
+	ys := at.Add(-cfg.RelapseWindow)
 	byUnit := map[string]*ReviewRow{}
 	row := func(u string) *ReviewRow {
 		r := byUnit[u]
@@ -76,19 +88,20 @@ func WeeklyReview(cfg Config, in ReviewInput) []ReviewRow {
 		}
 		for i, ep := range eps {
 			startsInWeek := !ep.Start.Before(ws) && ep.Start.Before(we)
-			if startsInWeek && i == 0 {
+			relapse := IsRelapse(eps, i, cfg.RelapseWindow)
+			if startsInWeek && !relapse {
 				r.New = 1
 			}
-			if startsInWeek && i > 0 {
+			if startsInWeek && relapse {
 				r.Relapsed = 1
 			}
 			if c := ClearedAt(ep, cfg.Quiet); !c.Before(ws) && c.Before(we) && !c.After(at) {
 				r.Cleared = 1
 			}
-			if !ep.Start.Before(ys) {
-				r.EpisodesYear++
-				if i > 0 {
-					r.RelapsesYear++
+			if !ep.Start.Before(ys) && ep.Start.Before(at) {
+				r.Episodes365d++
+				if relapse {
+					r.Relapses365d++
 				}
 			}
 			// Open at some moment of the week: not cleared before it started.
@@ -107,14 +120,14 @@ func WeeklyReview(cfg Config, in ReviewInput) []ReviewRow {
 		u.DistinctIPs += r.DistinctIPs
 		u.PrevDistinctIPs += r.PrevDistinctIPs
 		u.Overdue += r.Overdue
-		u.EpisodesYear += r.EpisodesYear
-		u.RelapsesYear += r.RelapsesYear
+		u.Episodes365d += r.Episodes365d
+		u.Relapses365d += r.Relapses365d
 	}
 	total := ReviewRow{Unit: TotalUnit, UnitName: "合计"}
 	rows := make([]ReviewRow, 0, len(byUnit)+1)
 	for _, r := range byUnit {
 		r.Change = r.DistinctIPs - r.PrevDistinctIPs
-		r.RepeatedRelapse = r.RelapsesYear >= cfg.RelapseLimit
+		r.RepeatedRelapse = r.Relapses365d >= cfg.RelapseLimit
 		rows = append(rows, *r)
 		total.MiningAtEnd += r.MiningAtEnd
 		total.New += r.New
@@ -123,8 +136,8 @@ func WeeklyReview(cfg Config, in ReviewInput) []ReviewRow {
 		total.DistinctIPs += r.DistinctIPs
 		total.PrevDistinctIPs += r.PrevDistinctIPs
 		total.Overdue += r.Overdue
-		total.EpisodesYear += r.EpisodesYear
-		total.RelapsesYear += r.RelapsesYear
+		total.Episodes365d += r.Episodes365d
+		total.Relapses365d += r.Relapses365d
 		total.RepeatedRelapse = total.RepeatedRelapse || r.RepeatedRelapse
 	}
 	total.Change = total.DistinctIPs - total.PrevDistinctIPs

@@ -2,14 +2,19 @@ package campaign
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"math"
+	"net"
+	"net/http"
+	"net/url"
 	"sort"
 	"strconv"
 	"strings"
 	"sync"
 	"time"
 
+	"github.com/prometheus/client_golang/api"
 	v1 "github.com/prometheus/client_golang/api/prometheus/v1"
 	"github.com/prometheus/common/model"
 )
@@ -25,6 +30,54 @@ type Source struct {
 	// Dispositions is the case store the tracker and review read
 	// dispositions from; nil means none are recorded.
 	Dispositions DispositionStore
+	URL          string // for error messages: which VictoriaMetrics could not be reached
+}
+
+// SourceOptions say where VictoriaMetrics is, how to authenticate, and the
+// admin scope.
+type SourceOptions struct {
+	URL                                           string
+	BasicAuthUser, BasicAuthPassword, BearerToken string
+	ScopeUnits                                    []string
+	HidePersons                                   bool
+}
+
+// NewSource is the one constructor of a campaign source: the Grafana
+// datasource and the minewatch CLI (review, tracker) both call it, so they
+// read the same series with the same definition (DefaultConfig).
+func NewSource(o SourceOptions) (*Source, error) {
+	if err := CheckUnits(o.ScopeUnits); err != nil {
+		return nil, fmt.Errorf("scopeUnits: %w", err)
+	}
+	u, err := url.Parse(o.URL)
+	if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
+		return nil, fmt.Errorf("VictoriaMetrics URL %q: want http(s)://host:port[/prefix]", o.URL)
+	}
+	client, err := api.NewClient(api.Config{
+		Address:      strings.TrimRight(o.URL, "/"),
+		RoundTripper: authTransport{base: http.DefaultTransport, o: o},
+	})
+	if err != nil {
+		return nil, fmt.Errorf("VictoriaMetrics URL: %w", err)
+	}
+	return &Source{API: v1.NewAPI(client), Config: DefaultConfig(), ScopeUnits: o.ScopeUnits, HidePersons: o.HidePersons, URL: o.URL}, nil
+}
+
+// authTransport adds the credentials to every request.
+type authTransport struct {
+	base http.RoundTripper
+	o    SourceOptions
+}
+
+func (a authTransport) RoundTrip(r *http.Request) (*http.Response, error) {
+	r = r.Clone(r.Context())
+	switch {
+	case a.o.BearerToken != "":
+		r.Header.Set("Authorization", "Bearer "+a.o.BearerToken)
+	case a.o.BasicAuthUser != "":
+		r.SetBasicAuth(a.o.BasicAuthUser, a.o.BasicAuthPassword)
+	}
+	return a.base.RoundTrip(r)
 }
 
 // Filter narrows a table to units, sectors or districts (empty = all).
@@ -67,12 +120,46 @@ func dur(d time.Duration) string {
 	return strconv.FormatInt(s, 10) + "s"
 }
 
+// ErrUnreachable wraps a failure to reach VictoriaMetrics at all (nothing
+// listening, name not found, timeout): the query text is no help there.
+var ErrUnreachable = errors.New("VictoriaMetrics unreachable")
+
+// UnreachableError says which VictoriaMetrics could not be reached and why.
+type UnreachableError struct {
+	URL string
+	Err error
+}
+
+func (e *UnreachableError) Error() string {
+	return fmt.Sprintf("无法连接 VictoriaMetrics %s (VictoriaMetrics unreachable): %v", e.URL, e.Err)
+}
+
+func (e *UnreachableError) Unwrap() []error { return []error{ErrUnreachable, e.Err} }
+
+// queryError tells a transport failure (VictoriaMetrics not reached) from a
+// failed query (the query text matters).
+func (s *Source) queryError(q string, err error) error {
+	var op *net.OpError
+	var dns *net.DNSError
+	var ue *url.Error
+	if errors.As(err, &op) || errors.As(err, &dns) || errors.Is(err, context.DeadlineExceeded) || (errors.As(err, &ue) && ue.Timeout()) {
+		root := err
+		if op != nil {
+			root = op.Err
+		} else if dns != nil {
+			root = dns
+		}
+		return &UnreachableError{URL: s.URL, Err: root}
+	}
+	return fmt.Errorf("query %s: %w", q, err)
+}
+
 func (s *Source) instant(ctx context.Context, st *Stats, q string, at time.Time) (model.Value, error) {
 	st.add(fmt.Sprintf("%s @ %s", q, at.UTC().Format(time.RFC3339)))
 	defer st.took(time.Now())
 	v, _, err := s.API.Query(ctx, q, at)
 	if err != nil {
-		return nil, fmt.Errorf("query %s: %w", q, err)
+		return nil, s.queryError(q, err)
 	}
 	return v, nil
 }
@@ -82,7 +169,7 @@ func (s *Source) rangeQuery(ctx context.Context, st *Stats, q string, r v1.Range
 	defer st.took(time.Now())
 	v, _, err := s.API.QueryRange(ctx, q, r)
 	if err != nil {
-		return nil, fmt.Errorf("query %s: %w", q, err)
+		return nil, s.queryError(q, err)
 	}
 	m, ok := v.(model.Matrix)
 	if !ok {
@@ -102,17 +189,24 @@ func (s *Source) Resolve(ctx context.Context, st *Stats, f Filter, at time.Time,
 	if sc.Empty() {
 		return sc, map[string]UnitMeta{}, nil
 	}
-	q := fmt.Sprintf("max by (unit, name, sector, parent) (last_over_time(%s[%s]))", sc.Selector("minewatch_unit_info"), dur(window))
+	// The value is the time of each label set's last sample: when the ledger
+	// renamed or moved a unit within the window, the newest entry wins.
+	q := fmt.Sprintf("max by (unit, name, sector, parent) (tlast_over_time(%s[%s]))", sc.Selector("minewatch_unit_info"), dur(window))
 	v, err := s.instant(ctx, st, q, at)
 	if err != nil {
 		return Scope{}, nil, err
 	}
 	units := map[string]UnitMeta{}
+	seen := map[string]float64{}
 	for _, smp := range asVector(v) {
 		id := string(smp.Metric["unit"])
 		if !sc.Allows(id) { // belt and braces: the selector already restricts
 			continue
 		}
+		if last, ok := seen[id]; ok && float64(smp.Value) < last {
+			continue
+		}
+		seen[id] = float64(smp.Value)
 		units[id] = UnitMeta{ID: id, Name: string(smp.Metric["name"]), Sector: string(smp.Metric["sector"]), District: string(smp.Metric["parent"])}
 	}
 	if len(f.Sectors) == 0 && len(f.Districts) == 0 {
@@ -165,29 +259,26 @@ func FlaggedQuery(sc Scope, step time.Duration) string {
 	return fmt.Sprintf("max by (ip, unit) (max_over_time(%s[%s])) > 0", sc.Selector("minewatch_host_mining"), dur(step))
 }
 
-// histories fetches flagged runs and dispositions for [from, to]: hour
-// buckets from fine on, day buckets (cfg.Coarse) before it, where only
-// episodes matter and not their hours — this keeps a year of history cheap.
-func (s *Source) histories(ctx context.Context, st *Stats, sc Scope, from, fine, to time.Time) ([]HostHistory, error) {
+// maxSteps bounds the points of one range query per series, well under
+// VictoriaMetrics' -search.maxPointsPerTimeseries (30,000 by default).
+const maxSteps = 10000
+
+// histories fetches flagged runs and dispositions for [from, to] in hour
+// buckets (cfg.Step) throughout: a coarser grid would shift episode
+// boundaries and so the quiet period, relapses and deadlines. Dispositions
+// come from the case store (Dispositions), never from VictoriaMetrics.
+func (s *Source) histories(ctx context.Context, st *Stats, sc Scope, from, to time.Time) ([]HostHistory, error) {
 	cfg := s.Config.withDefaults()
-	fine = alignDown(fine, cfg.Coarse)
-	if !fine.After(from) {
-		fine = alignDown(from, cfg.Coarse)
-	}
-	fineR := v1.Range{Start: fine.Add(cfg.Step), End: alignUp(to, cfg.Step), Step: cfg.Step}
-	coarseR := v1.Range{Start: alignDown(from, cfg.Coarse).Add(cfg.Coarse), End: fine, Step: cfg.Coarse}
+	start, end := alignDown(from, cfg.Step).Add(cfg.Step), alignUp(to, cfg.Step)
 	type result struct {
 		v   model.Value
 		err error
 		st  Stats
 	}
-	jobs := []func(*Stats) (model.Value, error){
-		func(st *Stats) (model.Value, error) { return s.rangeQuery(ctx, st, FlaggedQuery(sc, cfg.Step), fineR) },
-	}
-	if coarseR.Start.Before(coarseR.End) || coarseR.Start.Equal(coarseR.End) {
-		jobs = append(jobs, func(st *Stats) (model.Value, error) {
-			return s.rangeQuery(ctx, st, FlaggedQuery(sc, cfg.Coarse), coarseR)
-		})
+	var jobs []func(*Stats) (model.Value, error)
+	for cs := start; !cs.After(end); cs = cs.Add(maxSteps * cfg.Step) {
+		r := v1.Range{Start: cs, End: minTime(cs.Add((maxSteps-1)*cfg.Step), end), Step: cfg.Step}
+		jobs = append(jobs, func(st *Stats) (model.Value, error) { return s.rangeQuery(ctx, st, FlaggedQuery(sc, cfg.Step), r) })
 	}
 	res := make([]result, len(jobs))
 	var wg sync.WaitGroup
@@ -204,7 +295,7 @@ func (s *Source) histories(ctx context.Context, st *Stats, sc Scope, from, fine,
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			disps, errDisp = s.Dispositions.Dispositions(ctx, sc, from, fineR.End)
+			disps, errDisp = s.Dispositions.Dispositions(ctx, sc, from, end)
 		}()
 	}
 	wg.Wait()
@@ -231,8 +322,8 @@ func (s *Source) histories(ctx context.Context, st *Stats, sc Scope, from, fine,
 		}
 		return h
 	}
-	addRuns := func(v model.Value, step time.Duration) {
-		m, _ := v.(model.Matrix)
+	for _, r := range res {
+		m, _ := r.v.(model.Matrix)
 		for _, ss := range m {
 			k := HostKey{IP: string(ss.Metric["ip"]), Unit: string(ss.Metric["unit"])}
 			if !sc.Allows(k.Unit) {
@@ -243,13 +334,9 @@ func (s *Source) histories(ctx context.Context, st *Stats, sc Scope, from, fine,
 				ts = append(ts, p.Timestamp.Time())
 			}
 			h := get(k)
-			h.Runs = MergeRuns(h.Runs, Runs(ts, step))
+			h.Runs = MergeRuns(h.Runs, Runs(ts, cfg.Step))
 		}
 	}
-	if len(res) > 1 {
-		addRuns(res[1].v, cfg.Coarse)
-	}
-	addRuns(res[0].v, cfg.Step)
 	for _, d := range disps {
 		h := byHost[HostKey{IP: d.IP, Unit: d.Unit}]
 		if h == nil || !sc.Allows(d.Unit) {
@@ -273,22 +360,19 @@ func (s *Source) histories(ctx context.Context, st *Stats, sc Scope, from, fine,
 	return out, nil
 }
 
-// FineWindow bounds the hour-precision part of a tracker's history: older
-// flagged time is read in day buckets (an episode that started more than
-// this long ago has its start, long past its deadlines, at day precision).
-const FineWindow = 30 * 24 * time.Hour
-
-// HistoryStart is where the flagged history of a table starting at from
-// begins: the History look-back before the start of from's calendar year
-// (or before from, if earlier), so that the tracker and the weekly review
-// know the same earlier episodes and agree on relapses.
+// HistoryStart is where the flagged history of a table whose earliest
+// moment of interest is from begins: cfg.Lookback before it, so that every
+// episode counted in the relapse window knows whether it was a relapse, and
+// the tracker and the weekly review agree.
 func HistoryStart(cfg Config, from time.Time) time.Time {
-	cfg = cfg.withDefaults()
-	y := time.Date(from.In(cfg.Location).Year(), 1, 1, 0, 0, 0, 0, cfg.Location)
-	if from.Before(y) {
-		y = from
+	return from.Add(-cfg.withDefaults().Lookback)
+}
+
+func minTime(a, b time.Time) time.Time {
+	if a.Before(b) {
+		return a
 	}
-	return y.Add(-cfg.History)
+	return b
 }
 
 // Tracker computes the IP清零 tracker for [from, to], judged at to.
@@ -299,16 +383,13 @@ func (s *Source) Tracker(ctx context.Context, f Filter, states []string, from, t
 			return nil, fmt.Errorf("%w: bad state %q: want mining, quiet, cleared or relapsed", ErrBadInput, x)
 		}
 	}
-	histFrom := HistoryStart(cfg, from)
+	histFrom := HistoryStart(cfg, to)
+	if ff := from.Add(-cfg.Quiet); ff.Before(histFrom) { // a range longer than the look-back
+		histFrom = ff
+	}
 	sc, units, err := s.Resolve(ctx, st, f, to, to.Sub(histFrom))
 	if err != nil || sc.Empty() {
 		return nil, err
-	}
-	// Hour precision where the tracker's columns need it: the range and the
-	// quiet period before it, at most FineWindow back from to.
-	fine := from.Add(-cfg.Quiet)
-	if f := to.Add(-FineWindow); f.After(fine) {
-		fine = f
 	}
 	// The flagged history and the per-IP details are independent: fetch both at once.
 	var (
@@ -319,7 +400,7 @@ func (s *Source) Tracker(ctx context.Context, f Filter, states []string, from, t
 		wg         sync.WaitGroup
 	)
 	wg.Add(2)
-	go func() { defer wg.Done(); hosts, errH = s.histories(ctx, &stH, sc, histFrom, fine, to) }()
+	go func() { defer wg.Done(); hosts, errH = s.histories(ctx, &stH, sc, histFrom, to) }()
 	go func() { defer wg.Done(); details, errD = s.details(ctx, &stD, sc, from, to, histFrom) }()
 	wg.Wait()
 	if errH != nil {
@@ -433,7 +514,10 @@ func (s *Source) WeeklyReview(ctx context.Context, f Filter, week Week, now time
 	if now.Before(at) {
 		at = now
 	}
-	histFrom := HistoryStart(cfg, week.Prev(loc).Start(loc))
+	histFrom := HistoryStart(cfg, at)
+	if ps := week.Prev(loc).Start(loc); ps.Before(at) && ps.Add(-cfg.Quiet).Before(histFrom) {
+		histFrom = ps.Add(-cfg.Quiet)
+	}
 	sc, units, err := s.Resolve(ctx, st, f, at, at.Sub(histFrom))
 	if err != nil {
 		return nil, err
@@ -441,7 +525,7 @@ func (s *Source) WeeklyReview(ctx context.Context, f Filter, week Week, now time
 	if sc.Empty() {
 		return WeeklyReview(cfg, ReviewInput{Week: week, Now: now, Units: units}), nil
 	}
-	hosts, err := s.histories(ctx, st, sc, histFrom, week.Prev(loc).Start(loc).Add(-cfg.Quiet), at)
+	hosts, err := s.histories(ctx, st, sc, histFrom, at)
 	if err != nil {
 		return nil, err
 	}
@@ -467,7 +551,7 @@ func (s *Source) Situation(ctx context.Context, f Filter, groupBy string, from, 
 	if step < time.Minute {
 		step = time.Minute
 	}
-	sc, units, err := s.Resolve(ctx, st, f, to, to.Sub(from)+s.Config.withDefaults().History)
+	sc, units, err := s.Resolve(ctx, st, f, to, to.Sub(from)+s.Config.withDefaults().Lookback)
 	if err != nil || sc.Empty() {
 		return nil, err
 	}
@@ -534,7 +618,7 @@ type PoolRow struct {
 // the first time each was seen in the history window.
 func (s *Source) Pools(ctx context.Context, f Filter, from, to time.Time, st *Stats) ([]PoolRow, error) {
 	cfg := s.Config.withDefaults()
-	histFrom := from.Add(-cfg.History)
+	histFrom := HistoryStart(cfg, from)
 	sc, _, err := s.Resolve(ctx, st, f, to, to.Sub(histFrom))
 	if err != nil || sc.Empty() {
 		return nil, err
@@ -585,7 +669,7 @@ func (s *Source) Pools(ctx context.Context, f Filter, from, to time.Time, st *St
 
 // FlaggedIPs lists IPs in scope flagged in [from, to] (for the ips variable).
 func (s *Source) FlaggedIPs(ctx context.Context, f Filter, from, to time.Time, st *Stats) ([]HostKey, error) {
-	sc, _, err := s.Resolve(ctx, st, f, to, to.Sub(from)+s.Config.withDefaults().History)
+	sc, _, err := s.Resolve(ctx, st, f, to, to.Sub(from)+s.Config.withDefaults().Lookback)
 	if err != nil || sc.Empty() {
 		return nil, err
 	}
@@ -637,7 +721,7 @@ func (s *Source) Raw(ctx context.Context, expr string, from, to time.Time, step 
 		v = keepScoped(v, sc)
 	}
 	if s.HidePersons {
-		names, err := s.personValues(ctx, st, to, to.Sub(from)+s.Config.withDefaults().History)
+		names, err := s.personValues(ctx, st, to, to.Sub(from)+s.Config.withDefaults().Lookback)
 		if err != nil {
 			return nil, err
 		}

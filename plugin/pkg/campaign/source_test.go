@@ -75,12 +75,12 @@ func ExpectedTracker() []campaign.TrackerRow {
 // ExpectedReview is the weekly review of 2026-W45 over the seeded campaign.
 func ExpectedReview() []campaign.ReviewRow {
 	return []campaign.ReviewRow{
-		{Unit: "u-a", UnitName: "一中", Sector: "school", District: "d-east", MiningAtEnd: 1, New: 2, DistinctIPs: 2, Change: 2, Overdue: 1, EpisodesYear: 2},
-		{Unit: "u-b", UnitName: "二中", Sector: "school", District: "d-east", Relapsed: 1, Cleared: 1, DistinctIPs: 1, PrevDistinctIPs: 1, Overdue: 1, EpisodesYear: 3, RelapsesYear: 1},
-		{Unit: "u-c", UnitName: "税务局", Sector: "government", District: "d-west", DistinctIPs: 1, PrevDistinctIPs: 1, EpisodesYear: 1},
-		{Unit: "u-d", UnitName: "热电厂", Sector: "soe", District: "d-west", Relapsed: 1, DistinctIPs: 1, Change: 1, EpisodesYear: 3, RelapsesYear: 2, RepeatedRelapse: true},
-		{Unit: "u-x", UnitName: "保密单位", Sector: "government", District: "d-secret", MiningAtEnd: 1, DistinctIPs: 1, PrevDistinctIPs: 1, Overdue: 1, EpisodesYear: 1},
-		{Unit: campaign.TotalUnit, UnitName: "合计", MiningAtEnd: 2, New: 2, Relapsed: 2, Cleared: 1, DistinctIPs: 6, PrevDistinctIPs: 3, Change: 3, Overdue: 3, EpisodesYear: 10, RelapsesYear: 3, RepeatedRelapse: true},
+		{Unit: "u-a", UnitName: "一中", Sector: "school", District: "d-east", MiningAtEnd: 1, New: 2, DistinctIPs: 2, Change: 2, Overdue: 1, Episodes365d: 2},
+		{Unit: "u-b", UnitName: "二中", Sector: "school", District: "d-east", Relapsed: 1, Cleared: 1, DistinctIPs: 1, PrevDistinctIPs: 1, Overdue: 1, Episodes365d: 3, Relapses365d: 1},
+		{Unit: "u-c", UnitName: "税务局", Sector: "government", District: "d-west", DistinctIPs: 1, PrevDistinctIPs: 1, Episodes365d: 1},
+		{Unit: "u-d", UnitName: "热电厂", Sector: "soe", District: "d-west", Relapsed: 1, DistinctIPs: 1, Change: 1, Episodes365d: 3, Relapses365d: 2, RepeatedRelapse: true},
+		{Unit: "u-x", UnitName: "保密单位", Sector: "government", District: "d-secret", MiningAtEnd: 1, DistinctIPs: 1, PrevDistinctIPs: 1, Overdue: 1, Episodes365d: 1},
+		{Unit: campaign.TotalUnit, UnitName: "合计", MiningAtEnd: 2, New: 2, Relapsed: 2, Cleared: 1, DistinctIPs: 6, PrevDistinctIPs: 3, Change: 3, Overdue: 3, Episodes365d: 10, Relapses365d: 3, RepeatedRelapse: true},
 	}
 }
 

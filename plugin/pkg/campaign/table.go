@@ -1,6 +1,7 @@
 package campaign
 
 import (
+	"fmt"
 	"time"
 )
 
@@ -17,115 +18,181 @@ const (
 )
 
 // Column is one column of a campaign table: Key is the stable English name
-// (JSON keys, frame field names), Header what people see, Chinese first.
-type Column struct {
+// (JSON keys, CSV keys, frame field names, dashboard overrides), Header what
+// people see, Chinese first. Value reads the cell from a row; the typed
+// constructors below tie Kind to the Go type Value returns, so a column
+// cannot claim one kind and deliver another.
+type Column[R any] struct {
+	Key, Header string
+	Kind        Kind
+	Value       func(R) any
+}
+
+// StringCol, TimeCol, FloatCol, IntCol and BoolCol build columns of rows R.
+func StringCol[R any](key, header string, f func(R) string) Column[R] {
+	return Column[R]{key, header, KindString, func(r R) any { return f(r) }}
+}
+
+// TimeCol is a column of times (zero = none).
+func TimeCol[R any](key, header string, f func(R) time.Time) Column[R] {
+	return Column[R]{key, header, KindTime, func(r R) any { return f(r) }}
+}
+
+// FloatCol is a column of float64.
+func FloatCol[R any](key, header string, f func(R) float64) Column[R] {
+	return Column[R]{key, header, KindFloat, func(r R) any { return f(r) }}
+}
+
+// IntCol is a column of int.
+func IntCol[R any](key, header string, f func(R) int) Column[R] {
+	return Column[R]{key, header, KindInt, func(r R) any { return f(r) }}
+}
+
+// BoolCol is a column of bool.
+func BoolCol[R any](key, header string, f func(R) bool) Column[R] {
+	return Column[R]{key, header, KindBool, func(r R) any { return f(r) }}
+}
+
+// Field describes a column of a built table.
+type Field struct {
 	Key, Header string
 	Kind        Kind
 }
 
 // Table is a campaign table in a form both the datasource (data frames) and
-// the CLI (table, CSV, JSON) render, so they show the same columns.
+// the CLI (table, CSV, JSON) render, so they show the same columns. Cells
+// are addressed by key (Cell, Index), never by position alone.
 type Table struct {
-	Columns []Column
-	Rows    [][]any
+	Fields []Field
+	Rows   [][]any
+	index  map[string]int
 }
 
-// TrackerColumns are the tracker's columns.
-var TrackerColumns = []Column{
-	{"ip", "IP地址 IP", KindString},
-	{"unit", "单位 unit", KindString},
-	{"unit_name", "单位名称 unit name", KindString},
-	{"asset", "资产 asset", KindString},
-	{"location", "位置 location", KindString},
-	{"department", "部门 department", KindString},
-	{"person", "责任人 responsible", KindString},
-	{"state", "状态 state", KindString},
-	{"state_label", "状态(中文) state label", KindString},
-	{"mining_now", "当前挖矿 mining now", KindBool},
-	{"first_flagged", "首次发现 first flagged", KindTime},
-	{"last_flagged", "最近发现 last flagged", KindTime},
-	{"episode_start", "本次开始 episode start", KindTime},
-	{"episodes", "次数 episodes", KindInt},
-	{"max_score", "最高分 max score", KindFloat},
-	{"pools", "矿池 pools", KindString},
-	{"coins", "币种 coins", KindString},
-	{"machines", "估计机器数 est. machines", KindFloat},
-	{"class", "类别 class", KindString},
-	{"locate_deadline", "定位时限 locate deadline", KindTime},
-	{"locate_overdue", "定位超期 locate overdue", KindBool},
-	{"report_deadline", "报告时限 report deadline", KindTime},
-	{"report_overdue", "报告超期 report overdue", KindBool},
-	{"disposition", "处置 disposition", KindString},
-	{"disposition_class", "定性 disposition class", KindString},
-	{"disposition_note", "处置说明 note", KindString},
-	{"disposition_at", "处置时间 disposed at", KindTime},
-}
-
-// TrackerTable renders tracker rows.
-func TrackerTable(rows []TrackerRow) Table {
-	t := Table{Columns: TrackerColumns}
+// Build renders rows through their columns. Keys must be unique (a test
+// checks every table of the package).
+func Build[R any](cols []Column[R], rows []R) Table {
+	t := Table{Fields: make([]Field, len(cols)), index: make(map[string]int, len(cols))}
+	for i, c := range cols {
+		t.Fields[i] = Field{c.Key, c.Header, c.Kind}
+		t.index[c.Key] = i
+	}
 	for _, r := range rows {
-		t.Rows = append(t.Rows, []any{
-			r.IP, r.Unit, r.UnitName, r.Asset, r.Location, r.Department, r.Person,
-			string(r.State), StateLabel(r.State), r.MiningNow,
-			r.FirstFlagged, r.LastFlagged, r.EpisodeStart, r.Episodes, r.MaxScore,
-			r.Pools, r.Coins, r.Machines, r.Class,
-			r.LocateDeadline, r.LocateOverdue, r.ReportDeadline, r.ReportOverdue,
-			r.Disposition, r.DispositionClass, r.DispositionNote, r.DispositionAt,
-		})
+		row := make([]any, len(cols))
+		for i, c := range cols {
+			row[i] = c.Value(r)
+		}
+		t.Rows = append(t.Rows, row)
 	}
 	return t
 }
 
-// ReviewColumns are the weekly review's columns.
-var ReviewColumns = []Column{
-	{"unit", "单位 unit", KindString},
-	{"unit_name", "单位名称 unit name", KindString},
-	{"sector", "行业 sector", KindString},
-	{"district", "辖区 district", KindString},
-	{"mining_at_end", "周末在挖 mining at week end", KindInt},
-	{"new", "新增 new", KindInt},
-	{"relapsed", "复发 relapsed", KindInt},
-	{"cleared", "清零 cleared", KindInt},
-	{"distinct_ips", "本周涉及IP distinct IPs", KindInt},
-	{"prev_distinct_ips", "上周涉及IP previous week", KindInt},
-	{"change", "环比 change", KindInt},
-	{"overdue", "超期 overdue", KindInt},
-	{"episodes_year", "本年次数 episodes this year", KindInt},
-	{"relapses_year", "本年复发 relapses this year", KindInt},
-	{"repeated_relapse", "反复复发 repeated relapse", KindBool},
+// Index is the position of the column with key, and whether there is one.
+func (t Table) Index(key string) (int, bool) {
+	i, ok := t.index[key]
+	return i, ok
 }
 
-// ReviewTable renders weekly review rows.
-func ReviewTable(rows []ReviewRow) Table {
-	t := Table{Columns: ReviewColumns}
-	for _, r := range rows {
-		t.Rows = append(t.Rows, []any{
-			r.Unit, r.UnitName, r.Sector, r.District,
-			r.MiningAtEnd, r.New, r.Relapsed, r.Cleared, r.DistinctIPs, r.PrevDistinctIPs, r.Change,
-			r.Overdue, r.EpisodesYear, r.RelapsesYear, r.RepeatedRelapse,
-		})
+// Cell is row r's value of the column with key.
+func (t Table) Cell(r int, key string) (any, error) {
+	i, ok := t.index[key]
+	if !ok {
+		return nil, fmt.Errorf("table has no column %q", key)
+	}
+	return t.Rows[r][i], nil
+}
+
+// Keys lists the table's column keys in order.
+func Keys[R any](cols []Column[R]) []string {
+	out := make([]string, len(cols))
+	for i, c := range cols {
+		out[i] = c.Key
+	}
+	return out
+}
+
+// TrackerColumns are the tracker's columns.
+var TrackerColumns = []Column[TrackerRow]{
+	StringCol("ip", "IP地址 IP", func(r TrackerRow) string { return r.IP }),
+	StringCol("unit", "单位 unit", func(r TrackerRow) string { return r.Unit }),
+	StringCol("unit_name", "单位名称 unit name", func(r TrackerRow) string { return r.UnitName }),
+	StringCol("asset", "资产 asset", func(r TrackerRow) string { return r.Asset }),
+	StringCol("location", "位置 location", func(r TrackerRow) string { return r.Location }),
+	StringCol("department", "部门 department", func(r TrackerRow) string { return r.Department }),
+	StringCol("person", "责任人 responsible", func(r TrackerRow) string { return r.Person }),
+	StringCol("state", "状态 state", func(r TrackerRow) string { return string(r.State) }),
+	StringCol("state_label", "状态(中文) state label", func(r TrackerRow) string { return StateLabel(r.State) }),
+	BoolCol("mining_now", "当前挖矿 mining now", func(r TrackerRow) bool { return r.MiningNow }),
+	TimeCol("first_flagged", "首次发现 first flagged", func(r TrackerRow) time.Time { return r.FirstFlagged }),
+	TimeCol("last_flagged", "最近发现 last flagged", func(r TrackerRow) time.Time { return r.LastFlagged }),
+	TimeCol("episode_start", "本次开始 episode start", func(r TrackerRow) time.Time { return r.EpisodeStart }),
+	IntCol("episodes", "次数 episodes", func(r TrackerRow) int { return r.Episodes }),
+	FloatCol("max_score", "最高分 max score", func(r TrackerRow) float64 { return r.MaxScore }),
+	StringCol("pools", "矿池 pools", func(r TrackerRow) string { return r.Pools }),
+	StringCol("coins", "币种 coins", func(r TrackerRow) string { return r.Coins }),
+	FloatCol("machines", "估计机器数 est. machines", func(r TrackerRow) float64 { return r.Machines }),
+	StringCol("class", "类别 class", func(r TrackerRow) string { return r.Class }),
+	TimeCol("locate_deadline", "定位时限 locate deadline", func(r TrackerRow) time.Time { return r.LocateDeadline }),
+	BoolCol("locate_overdue", "定位超期 locate overdue", func(r TrackerRow) bool { return r.LocateOverdue }),
+	TimeCol("report_deadline", "报告时限 report deadline", func(r TrackerRow) time.Time { return r.ReportDeadline }),
+	BoolCol("report_overdue", "报告超期 report overdue", func(r TrackerRow) bool { return r.ReportOverdue }),
+	StringCol("disposition", "处置 disposition", func(r TrackerRow) string { return r.Disposition }),
+	StringCol("disposition_class", "定性 disposition class", func(r TrackerRow) string { return r.DispositionClass }),
+	StringCol("disposition_note", "处置说明 note", func(r TrackerRow) string { return r.DispositionNote }),
+	TimeCol("disposition_at", "处置时间 disposed at", func(r TrackerRow) time.Time { return r.DispositionAt }),
+}
+
+// TrackerTable renders tracker rows.
+func TrackerTable(rows []TrackerRow) Table { return Build(TrackerColumns, rows) }
+
+// ReviewColumns are the weekly review's columns.
+var ReviewColumns = []Column[ReviewRow]{
+	StringCol("unit", "单位 unit", func(r ReviewRow) string { return r.Unit }),
+	StringCol("unit_name", "单位名称 unit name", func(r ReviewRow) string { return r.UnitName }),
+	StringCol("sector", "行业 sector", func(r ReviewRow) string { return r.Sector }),
+	StringCol("district", "辖区 district", func(r ReviewRow) string { return r.District }),
+	IntCol("mining_at_end", "周末在挖 mining at week end", func(r ReviewRow) int { return r.MiningAtEnd }),
+	IntCol("new", "新增 new", func(r ReviewRow) int { return r.New }),
+	IntCol("relapsed", "复发 relapsed", func(r ReviewRow) int { return r.Relapsed }),
+	IntCol("cleared", "清零 cleared", func(r ReviewRow) int { return r.Cleared }),
+	IntCol("distinct_ips", "本周涉及IP distinct IPs", func(r ReviewRow) int { return r.DistinctIPs }),
+	IntCol("prev_distinct_ips", "上周涉及IP previous week", func(r ReviewRow) int { return r.PrevDistinctIPs }),
+	IntCol("change", "环比 change", func(r ReviewRow) int { return r.Change }),
+	IntCol("overdue", "超期 overdue", func(r ReviewRow) int { return r.Overdue }),
+	IntCol("episodes_365d", "近365天次数 episodes, 365 d", func(r ReviewRow) int { return r.Episodes365d }),
+	IntCol("relapses_365d", "近365天复发 relapses, 365 d", func(r ReviewRow) int { return r.Relapses365d }),
+	BoolCol("repeated_relapse", "反复复发 repeated relapse", func(r ReviewRow) bool { return r.RepeatedRelapse }),
+}
+
+// RunningHeader replaces the header of mining_at_end while the week has not
+// ended: the count is of now, not of the week's end.
+const RunningHeader = "当前在挖(本周未结束) mining now (week not over)"
+
+// ReviewTable renders weekly review rows of a week that has ended.
+func ReviewTable(rows []ReviewRow) Table { return ReviewTableOf(rows, false) }
+
+// ReviewTableOf renders weekly review rows; running says the week has not
+// ended, so mining_at_end is headed as a count of now, not of the week's end.
+func ReviewTableOf(rows []ReviewRow, running bool) Table {
+	t := Build(ReviewColumns, rows)
+	if running {
+		if i, ok := t.Index("mining_at_end"); ok {
+			t.Fields[i].Header = RunningHeader
+		}
 	}
 	return t
 }
 
 // PoolColumns are the pools table's columns.
-var PoolColumns = []Column{
-	{"pool", "矿池 pool", KindString},
-	{"coin", "币种 coin", KindString},
-	{"ips", "IP数 IPs", KindInt},
-	{"contacts", "连接次数 contacts", KindFloat},
-	{"first_seen", "首次发现 first seen", KindTime},
+var PoolColumns = []Column[PoolRow]{
+	StringCol("pool", "矿池 pool", func(r PoolRow) string { return r.Pool }),
+	StringCol("coin", "币种 coin", func(r PoolRow) string { return r.Coin }),
+	IntCol("ips", "IP数 IPs", func(r PoolRow) int { return r.IPs }),
+	FloatCol("contacts", "连接次数 contacts", func(r PoolRow) float64 { return r.Contacts }),
+	TimeCol("first_seen", "首次发现 first seen", func(r PoolRow) time.Time { return r.FirstSeen }),
 }
 
 // PoolTable renders pool rows.
-func PoolTable(rows []PoolRow) Table {
-	t := Table{Columns: PoolColumns}
-	for _, r := range rows {
-		t.Rows = append(t.Rows, []any{r.Pool, r.Coin, r.IPs, r.Contacts, r.FirstSeen})
-	}
-	return t
-}
+func PoolTable(rows []PoolRow) Table { return Build(PoolColumns, rows) }
 
 // FormatTime renders a time for text output in loc ("" for none).
 func FormatTime(t time.Time, loc *time.Location) string {

@@ -37,7 +37,7 @@ type TrackerRow struct {
 	MiningNow                    bool
 	FirstFlagged, LastFlagged    time.Time
 	EpisodeStart                 time.Time // start of the latest episode (the open case)
-	Episodes                     int       // episodes in the history window
+	Episodes                     int       // episodes started in the look-back (Lookback before the judgement moment)
 	MaxScore                     float64
 	Pools, Coins                 string
 	Machines                     float64
@@ -82,7 +82,7 @@ func Tracker(cfg Config, in TrackerInput) []TrackerRow {
 			continue
 		}
 		eps := Episodes(runs, cfg.Quiet)
-		st, now, _ := StateAt(eps, in.To, cfg.Quiet)
+		st, now, _ := StateAt(eps, in.To, cfg)
 		if len(keep) > 0 && !keep[st] {
 			continue
 		}

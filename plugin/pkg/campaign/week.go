@@ -57,9 +57,3 @@ func (w Week) End(loc *time.Location) time.Time { return w.Start(loc).AddDate(0,
 func (w Week) Prev(loc *time.Location) Week {
 	return WeekOf(w.Start(loc).AddDate(0, 0, -3), loc)
 }
-
-// YearStart is 1 January 00:00 (in loc) of the ISO year the week belongs to:
-// "this year" in the weekly review.
-func (w Week) YearStart(loc *time.Location) time.Time {
-	return time.Date(w.Year, 1, 1, 0, 0, 0, 0, loc)
-}

@@ -5,13 +5,14 @@ package models
 
 import (
 	"encoding/json"
+	"errors"
 	"fmt"
 	"strings"
 	"time"
 
 	"github.com/prometheus/common/model"
 
-	"github.com/minewatch/minewatch/exporter/names"
+	"github.com/minewatch/minewatch/plugin/pkg/campaign"
 )
 
 // PluginID is the Grafana plugin id of the datasource.
@@ -62,7 +63,11 @@ func ParseQuery(raw []byte) (Query, error) {
 	return q, nil
 }
 
-// JSONData is the datasource's jsonData as stored by Grafana.
+// JSONData is the datasource's jsonData as stored by Grafana. The campaign
+// fields (quietPeriod … relapseLimit) exist only so that a value someone
+// stored is seen and refused when it differs from the campaign definition:
+// the alert rules are generated from that definition, and a datasource on
+// other values would show cases the alerts do not (docs/campaign.md).
 type JSONData struct {
 	QuietPeriod    string   `json:"quietPeriod,omitempty"`
 	LocateDeadline string   `json:"locateDeadline,omitempty"`
@@ -81,11 +86,6 @@ type JSONData struct {
 // Settings are the decoded, defaulted and validated datasource settings.
 type Settings struct {
 	URL               string
-	QuietPeriod       time.Duration
-	LocateDeadline    time.Duration
-	ReportDeadline    time.Duration
-	Location          *time.Location
-	RelapseLimit      int
 	ScopeUnits        []string
 	HidePersons       bool
 	Timeout           time.Duration
@@ -95,15 +95,29 @@ type Settings struct {
 	CaseStore         string // "" = no case store: no dispositions shown, writes refused
 }
 
-// Defaults of the campaign definitions (issue 4).
-const (
-	DefaultQuietPeriod    = 7 * 24 * time.Hour
-	DefaultLocateDeadline = 48 * time.Hour
-	DefaultReportDeadline = 72 * time.Hour
-	DefaultTimezone       = names.TimeZone
-	DefaultRelapseLimit   = 2
-	DefaultTimeout        = 30 * time.Second
-)
+// DefaultTimeout is the default time a query may take.
+const DefaultTimeout = 30 * time.Second
+
+// Defaults are the campaign values as the config editor shows them (the
+// /settings resource returns them): the definition's, never a copy.
+type Defaults struct {
+	QuietPeriod    string `json:"quietPeriod"`
+	LocateDeadline string `json:"locateDeadline"`
+	ReportDeadline string `json:"reportDeadline"`
+	Timezone       string `json:"timezone"`
+	RelapseLimit   int    `json:"relapseLimit"`
+}
+
+// CampaignDefaults returns the definition's values in jsonData's notation.
+func CampaignDefaults() Defaults {
+	return Defaults{
+		QuietPeriod:    model.Duration(campaign.QuietPeriod).String(),
+		LocateDeadline: model.Duration(campaign.LocateDeadline).String(),
+		ReportDeadline: model.Duration(campaign.ReportDeadline).String(),
+		Timezone:       campaign.TimeZone,
+		RelapseLimit:   campaign.RelapseLimit,
+	}
+}
 
 // LoadSettings decodes jsonData and secureJsonData and applies defaults.
 func LoadSettings(url string, jsonData []byte, secure map[string]string) (Settings, error) {
@@ -115,34 +129,17 @@ func LoadSettings(url string, jsonData []byte, secure map[string]string) (Settin
 	}
 	s := Settings{
 		URL:               strings.TrimRight(strings.TrimSpace(url), "/"),
-		RelapseLimit:      jd.RelapseLimit,
 		HidePersons:       jd.HidePersons,
 		BasicAuthUser:     jd.BasicAuthUser,
 		BasicAuthPassword: secure["basicAuthPassword"],
 		BearerToken:       secure["bearerToken"],
 	}
+	if err := sameAsDefinition(jd); err != nil {
+		return s, err
+	}
 	var err error
-	if s.QuietPeriod, err = duration("quietPeriod", jd.QuietPeriod, DefaultQuietPeriod); err != nil {
-		return s, err
-	}
-	if s.LocateDeadline, err = duration("locateDeadline", jd.LocateDeadline, DefaultLocateDeadline); err != nil {
-		return s, err
-	}
-	if s.ReportDeadline, err = duration("reportDeadline", jd.ReportDeadline, DefaultReportDeadline); err != nil {
-		return s, err
-	}
 	if s.Timeout, err = duration("timeout", jd.Timeout, DefaultTimeout); err != nil {
 		return s, err
-	}
-	tz := jd.Timezone
-	if tz == "" {
-		tz = DefaultTimezone
-	}
-	if s.Location, err = time.LoadLocation(tz); err != nil {
-		return s, fmt.Errorf("bad timezone %q: %w", tz, err)
-	}
-	if s.RelapseLimit <= 0 {
-		s.RelapseLimit = DefaultRelapseLimit
 	}
 	// A blank scope entry is an error, never "no restriction": a scope typed
 	// as [""] must not open every unit (fail closed).
@@ -162,14 +159,57 @@ func LoadSettings(url string, jsonData []byte, secure map[string]string) (Settin
 	return s, nil
 }
 
-// duration parses Prometheus-style durations ("7d", "48h", "1w").
+// ErrNotDefinition is returned for a campaign setting that differs from the
+// campaign definition.
+var ErrNotDefinition = errors.New("differs from the campaign definition")
+
+// sameAsDefinition refuses campaign settings other than the definition's
+// (empty = the definition). Equal values written differently ("2d" for
+// the definition's own duration) are accepted.
+func sameAsDefinition(jd JSONData) error {
+	var errs []error
+	for _, c := range []struct {
+		name, v string
+		want    time.Duration
+	}{
+		{"quietPeriod", jd.QuietPeriod, campaign.QuietPeriod},
+		{"locateDeadline", jd.LocateDeadline, campaign.LocateDeadline},
+		{"reportDeadline", jd.ReportDeadline, campaign.ReportDeadline},
+	} {
+		d, err := duration(c.name, c.v, c.want)
+		if err != nil {
+			errs = append(errs, err)
+		} else if d != c.want {
+			errs = append(errs, fmt.Errorf("%s %q %w (%s), from which the alert rules are generated: leave it empty", c.name, c.v, ErrNotDefinition, model.Duration(c.want)))
+		}
+	}
+	if tz := strings.TrimSpace(jd.Timezone); tz != "" && tz != campaign.TimeZone {
+		errs = append(errs, fmt.Errorf("timezone %q %w (%s): leave it empty", tz, ErrNotDefinition, campaign.TimeZone))
+	}
+	if jd.RelapseLimit != 0 && jd.RelapseLimit != campaign.RelapseLimit {
+		errs = append(errs, fmt.Errorf("relapseLimit %d %w (%d): leave it empty", jd.RelapseLimit, ErrNotDefinition, campaign.RelapseLimit))
+	}
+	return errors.Join(errs...)
+}
+
+// SourceOptions are the settings as the campaign source takes them. The
+// datasource and the CLI both build their source through
+// campaign.NewSource(set.SourceOptions()).
+func (s Settings) SourceOptions() campaign.SourceOptions {
+	return campaign.SourceOptions{
+		URL: s.URL, BasicAuthUser: s.BasicAuthUser, BasicAuthPassword: s.BasicAuthPassword, BearerToken: s.BearerToken,
+		ScopeUnits: s.ScopeUnits, HidePersons: s.HidePersons,
+	}
+}
+
+// duration parses Prometheus-style durations ("30s", "2m", "1w").
 func duration(name, v string, def time.Duration) (time.Duration, error) {
 	if strings.TrimSpace(v) == "" {
 		return def, nil
 	}
 	d, err := model.ParseDuration(strings.TrimSpace(v))
 	if err != nil || d <= 0 {
-		return 0, fmt.Errorf("bad %s %q: want a duration like 7d or 48h", name, v)
+		return 0, fmt.Errorf("bad %s %q: want a duration like 30s or 2m", name, v)
 	}
 	return time.Duration(d), nil
 }

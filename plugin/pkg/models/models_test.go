@@ -1,6 +1,7 @@
 package models
 
 import (
+	"errors"
 	"testing"
 	"time"
 )
@@ -10,22 +11,22 @@ func TestLoadSettingsDefaults(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if s.URL != "http://vm:8481/select/0/prometheus" || s.QuietPeriod != 7*24*time.Hour || s.LocateDeadline != 48*time.Hour ||
-		s.ReportDeadline != 72*time.Hour || s.Location.String() != "Asia/Shanghai" || s.RelapseLimit != 2 ||
-		s.Timeout != 30*time.Second || s.BearerToken != "tok" || len(s.ScopeUnits) != 0 {
+	if s.URL != "http://vm:8481/select/0/prometheus" || s.Timeout != 30*time.Second || s.BearerToken != "tok" || len(s.ScopeUnits) != 0 {
 		t.Errorf("defaults: %+v", s)
+	}
+	d := CampaignDefaults()
+	if d.QuietPeriod != "1w" || d.LocateDeadline != "2d" || d.ReportDeadline != "3d" || d.Timezone != "Asia/Shanghai" || d.RelapseLimit != 2 {
+		t.Errorf("campaign defaults: %+v", d)
 	}
 }
 
 func TestLoadSettingsValues(t *testing.T) {
-	s, err := LoadSettings("http://vm", []byte(`{"quietPeriod":"2w","locateDeadline":"24h","reportDeadline":"3d","timezone":"UTC",
-		"relapseLimit":3,"scopeUnits":[" u-a "],"caseStore":"/var/lib/grafana/minewatch-cases.db","hidePersons":true,"timeout":"5s","basicAuthUser":"ops"}`),
+	s, err := LoadSettings("http://vm", []byte(`{"scopeUnits":[" u-a "],"caseStore":"/var/lib/grafana/minewatch-cases.db","hidePersons":true,"timeout":"5s","basicAuthUser":"ops"}`),
 		map[string]string{"basicAuthPassword": "pw"})
 	if err != nil {
 		t.Fatal(err)
 	}
-	if s.QuietPeriod != 14*24*time.Hour || s.LocateDeadline != 24*time.Hour || s.ReportDeadline != 72*time.Hour ||
-		s.Location != time.UTC || s.RelapseLimit != 3 || len(s.ScopeUnits) != 1 || s.ScopeUnits[0] != "u-a" || !s.HidePersons || s.CaseStore != "/var/lib/grafana/minewatch-cases.db" ||
+	if len(s.ScopeUnits) != 1 || s.ScopeUnits[0] != "u-a" || !s.HidePersons || s.CaseStore != "/var/lib/grafana/minewatch-cases.db" ||
 		s.Timeout != 5*time.Second || s.BasicAuthUser != "ops" || s.BasicAuthPassword != "pw" {
 		t.Errorf("values: %+v", s)
 	}
@@ -41,6 +42,22 @@ func TestLoadSettingsValues(t *testing.T) {
 	}
 	if _, err := LoadSettings("", nil, nil); err == nil {
 		t.Error("empty URL accepted")
+	}
+}
+
+// TestCampaignSettingsMustBeTheDefinition: the alert rules are generated
+// from the campaign definition, so a datasource on other values is refused
+// rather than silently showing other cases than the alerts.
+func TestCampaignSettingsMustBeTheDefinition(t *testing.T) {
+	same := `{"quietPeriod":"7d","locateDeadline":"2d","reportDeadline":"72h","timezone":"Asia/Shanghai","relapseLimit":2}`
+	if _, err := LoadSettings("http://vm", []byte(same), nil); err != nil {
+		t.Errorf("the definition's own values refused: %v", err)
+	}
+	for _, other := range []string{`{"quietPeriod":"2w"}`, `{"locateDeadline":"24h"}`, `{"reportDeadline":"4d"}`, `{"timezone":"UTC"}`, `{"relapseLimit":3}`} {
+		_, err := LoadSettings("http://vm", []byte(other), nil)
+		if !errors.Is(err, ErrNotDefinition) {
+			t.Errorf("%s: err %v, want ErrNotDefinition", other, err)
+		}
 	}
 }
 

@@ -9,13 +9,10 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"net/http"
 	"time"
 
 	"github.com/grafana/grafana-plugin-sdk-go/backend"
 	"github.com/grafana/grafana-plugin-sdk-go/backend/instancemgmt"
-	"github.com/prometheus/client_golang/api"
-	v1 "github.com/prometheus/client_golang/api/prometheus/v1"
 
 	"github.com/minewatch/minewatch/plugin/pkg/campaign"
 	"github.com/minewatch/minewatch/plugin/pkg/casestore"
@@ -50,26 +47,14 @@ func NewDatasource(_ context.Context, s backend.DataSourceInstanceSettings) (ins
 	return New(set)
 }
 
-// New builds a datasource from decoded settings.
+// New builds a datasource from decoded settings, its source through the
+// same constructor the CLI uses (campaign.NewSource).
 func New(set models.Settings) (*Datasource, error) {
-	if err := campaign.CheckUnits(set.ScopeUnits); err != nil {
-		return nil, fmt.Errorf("scopeUnits: %w", err)
-	}
-	client, err := api.NewClient(api.Config{
-		Address:      set.URL,
-		RoundTripper: authTransport{base: http.DefaultTransport, set: set},
-	})
+	src, err := campaign.NewSource(set.SourceOptions())
 	if err != nil {
-		return nil, fmt.Errorf("VictoriaMetrics URL: %w", err)
+		return nil, err
 	}
-	cfg := campaign.DefaultConfig()
-	cfg.Quiet, cfg.LocateDeadline, cfg.ReportDeadline = set.QuietPeriod, set.LocateDeadline, set.ReportDeadline
-	cfg.Location, cfg.RelapseLimit = set.Location, set.RelapseLimit
-	ds := &Datasource{
-		Settings: set,
-		Source:   &campaign.Source{API: v1.NewAPI(client), Config: cfg, ScopeUnits: set.ScopeUnits, HidePersons: set.HidePersons},
-		Now:      time.Now,
-	}
+	ds := &Datasource{Settings: set, Source: src, Now: time.Now}
 	if set.CaseStore != "" {
 		ctx, cancel := context.WithTimeout(context.Background(), set.Timeout)
 		defer cancel()
@@ -86,23 +71,6 @@ func (d *Datasource) Dispose() {
 	if d.Store != nil {
 		d.Store.Close()
 	}
-}
-
-// authTransport adds the credentials of secureJsonData to every request.
-type authTransport struct {
-	base http.RoundTripper
-	set  models.Settings
-}
-
-func (a authTransport) RoundTrip(r *http.Request) (*http.Response, error) {
-	r = r.Clone(r.Context())
-	switch {
-	case a.set.BearerToken != "":
-		r.Header.Set("Authorization", "Bearer "+a.set.BearerToken)
-	case a.set.BasicAuthUser != "":
-		r.SetBasicAuth(a.set.BasicAuthUser, a.set.BasicAuthPassword)
-	}
-	return a.base.RoundTrip(r)
 }
 
 // QueryData answers each query of the request on its own.
@@ -146,7 +114,7 @@ func (d *Datasource) query(ctx context.Context, dq backend.DataQuery) backend.Da
 		if err != nil {
 			return errResponse(err)
 		}
-		fr := tableFrame("weekly_review "+week.String(), campaign.ReviewTable(rows))
+		fr := tableFrame("weekly_review "+week.String(), campaign.ReviewTableOf(rows, campaign.Running(week, d.Now(), d.Source.Config.Location)))
 		res.Frames = append(res.Frames, fr)
 	case models.QuerySituation:
 		ser, err := d.Source.Situation(ctx, f, q.GroupBy, from, to, dq.Interval, &st)

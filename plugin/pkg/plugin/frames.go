@@ -13,10 +13,12 @@ import (
 )
 
 // tableFrame turns a campaign table into a frame: field names are the
-// stable English keys, display names Chinese first.
+// stable English keys (what dashboards' overrides match), display names
+// Chinese first. The cell types follow from the column kinds, which the
+// campaign package's typed column constructors tie to the values.
 func tableFrame(name string, t campaign.Table) *data.Frame {
-	fields := make([]*data.Field, len(t.Columns))
-	for i, c := range t.Columns {
+	fields := make([]*data.Field, len(t.Fields))
+	for i, c := range t.Fields {
 		var f *data.Field
 		switch c.Kind {
 		case campaign.KindTime:

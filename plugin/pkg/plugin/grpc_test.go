@@ -75,7 +75,7 @@ func TestDatasourceTestHarness(t *testing.T) {
 	}
 	rows := reviewCounts(t, resp)
 	if len(rows) != 3 || rows["u-b"]["relapsed"] != int64(1) || rows["u-b"]["cleared"] != int64(1) ||
-		rows["u-d"]["relapses_year"] != int64(2) || rows["u-d"]["repeated_relapse"] != true || rows["total"]["overdue"] != int64(1) {
+		rows["u-d"]["relapses_365d"] != int64(2) || rows["u-d"]["repeated_relapse"] != true || rows["total"]["overdue"] != int64(1) {
 		t.Errorf("review over gRPC: %v", rows)
 	}
 	h, err := tp.Client.CheckHealth(ctx, &backend.CheckHealthRequest{PluginContext: pc})
@@ -182,7 +182,7 @@ func TestBuiltBinaryAsGrafanaLaunchesIt(t *testing.T) {
 	rows := reviewCounts(t, resp)
 	want := map[string]any{"mining_at_end": int64(2), "new": int64(2), "relapsed": int64(2), "cleared": int64(1),
 		"distinct_ips": int64(6), "prev_distinct_ips": int64(3), "change": int64(3), "overdue": int64(3),
-		"episodes_year": int64(10), "relapses_year": int64(3), "repeated_relapse": true}
+		"episodes_365d": int64(10), "relapses_365d": int64(3), "repeated_relapse": true}
 	for k, v := range want {
 		if !reflect.DeepEqual(rows["total"][k], v) {
 			t.Errorf("total %s = %v, want %v", k, rows["total"][k], v)

@@ -8,6 +8,9 @@ type Props = DataSourcePluginOptionsEditorProps<MinewatchOptions, MinewatchSecur
 type SecretKey = keyof MinewatchSecureOptions;
 
 const W = 28;
+// Placeholder of the campaign fields: empty = the campaign definition's value.
+const DEFINITION = '空 = 活动定义 definition';
+const DEFINITION_HELP = '留空：使用活动定义（与告警规则一致）；其他值会被拒绝 / empty: the campaign definition (the alert rules use it); other values are refused';
 
 export function ConfigEditor({ options, onOptionsChange }: Props) {
   const json = options.jsonData ?? {};
@@ -26,7 +29,7 @@ export function ConfigEditor({ options, onOptionsChange }: Props) {
       secureJsonData: { ...secure, [key]: '' },
     });
   const text = (key: 'quietPeriod' | 'locateDeadline' | 'reportDeadline' | 'timezone' | 'timeout', label: string, placeholder: string) => (
-    <InlineField label={label} labelWidth={W}>
+    <InlineField label={label} labelWidth={W} tooltip={placeholder === DEFINITION ? DEFINITION_HELP : undefined}>
       <Input aria-label={label} width={24} value={json[key] ?? ''} placeholder={placeholder} onChange={(e) => setJson(key, e.currentTarget.value)} />
     </InlineField>
   );
@@ -71,18 +74,20 @@ export function ConfigEditor({ options, onOptionsChange }: Props) {
         </InlineField>
       </FieldSet>
       <FieldSet label={L.campaign}>
-        {text('quietPeriod', L.quietPeriod, '7d')}
-        {text('locateDeadline', L.locateDeadline, '48h')}
-        {text('reportDeadline', L.reportDeadline, '72h')}
-        {text('timezone', L.timezone, 'Asia/Shanghai')}
-        <InlineField label={L.relapseLimit} labelWidth={W}>
+        {/* No defaults are copied here: empty means the campaign definition (plugin/pkg/campaign,
+            docs/campaign.md), from which the alert rules are generated; the backend refuses any other value. */}
+        {text('quietPeriod', L.quietPeriod, DEFINITION)}
+        {text('locateDeadline', L.locateDeadline, DEFINITION)}
+        {text('reportDeadline', L.reportDeadline, DEFINITION)}
+        {text('timezone', L.timezone, DEFINITION)}
+        <InlineField label={L.relapseLimit} labelWidth={W} tooltip={DEFINITION_HELP}>
           <Input
             aria-label={L.relapseLimit}
             type="number"
             min={1}
             width={24}
             value={json.relapseLimit ?? ''}
-            placeholder="2"
+            placeholder={DEFINITION}
             onChange={(e) => {
               const n = parseInt(e.currentTarget.value, 10);
               setJson('relapseLimit', Number.isFinite(n) ? n : undefined);
