@@ -4,11 +4,11 @@ import (
 	"bufio"
 	"context"
 	"encoding/json"
+	"fmt"
 	"net/url"
 	"os"
 	"os/exec"
 	"path/filepath"
-	"reflect"
 	"regexp"
 	"strings"
 	"testing"
@@ -247,9 +247,21 @@ func TestGrafanaProvisioning(t *testing.T) {
 	if ds.UID != "minewatch" || ds.Type != models.PluginID {
 		t.Errorf("datasource uid %q type %q", ds.UID, ds.Type)
 	}
-	want := map[string]any{} // the campaign values come from the definition, not from a copy here
-	if !reflect.DeepEqual(ds.JSONData, want) {
-		t.Errorf("datasource jsonData %v, want %v", ds.JSONData, want)
+	// The campaign values come from the definition, not from a copy here; the
+	// ledger the tracker takes device and person from must be mounted.
+	for k := range ds.JSONData {
+		if k != "ledgerFiles" {
+			t.Errorf("datasource jsonData sets %q: only ledgerFiles belongs there", k)
+		}
+	}
+	files, _ := ds.JSONData["ledgerFiles"].([]any)
+	if len(files) == 0 {
+		t.Error("datasource jsonData has no ledgerFiles: the tracker would show no device or person")
+	}
+	for _, f := range files {
+		if _, err := os.Stat(hostPath(t, g, fmt.Sprint(f))); err != nil {
+			t.Errorf("ledgerFiles %v: %v", f, err)
+		}
 	}
 	u, err := url.Parse(ds.URL)
 	if err != nil {

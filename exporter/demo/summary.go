@@ -3,24 +3,36 @@ package demo
 import (
 	"context"
 	"fmt"
+	"path/filepath"
 	"strings"
 	"time"
 
-	"github.com/prometheus/client_golang/api"
-	v1 "github.com/prometheus/client_golang/api/prometheus/v1"
-
+	"github.com/minewatch/minewatch/exporter/ledger"
 	"github.com/minewatch/minewatch/exporter/sim"
 	"github.com/minewatch/minewatch/plugin/pkg/campaign"
+	"github.com/minewatch/minewatch/plugin/pkg/casestore"
 )
 
 // summary prints what happened: the weekly review and tracker computed by
 // the plugin's campaign logic, the ground truth beside them, and the emails.
 func (d *run) summary(ctx context.Context, s *sim.Scenario, res *sim.Result) error {
-	client, err := api.NewClient(api.Config{Address: d.vm})
+	// The campaign source as the datasource builds it: one constructor, the
+	// demo's ledger for device and person, its case store for dispositions.
+	src, err := campaign.NewSource(campaign.SourceOptions{URL: d.vm})
 	if err != nil {
 		return err
 	}
-	src := &campaign.Source{API: v1.NewAPI(client), Config: campaign.DefaultConfig()}
+	led, err := ledger.Load([]string{filepath.Join(d.dir, "ledger.yaml")}, nil)
+	if err != nil {
+		return err
+	}
+	src.Assets = campaign.LedgerAssets{Ledger: led}
+	cases, err := casestore.Open(ctx, filepath.Join(d.dir, "cases.db"))
+	if err != nil {
+		return err
+	}
+	defer cases.Close()
+	src.Dispositions = cases
 	loc := src.Config.Location
 	now := time.Now()
 	qctx, cancel := context.WithTimeout(ctx, 2*time.Minute)

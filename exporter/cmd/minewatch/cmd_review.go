@@ -11,6 +11,7 @@ import (
 	"github.com/alecthomas/kingpin/v2"
 	"golang.org/x/term"
 
+	"github.com/minewatch/minewatch/exporter/ledger"
 	"github.com/minewatch/minewatch/plugin/pkg/campaign"
 	"github.com/minewatch/minewatch/plugin/pkg/models"
 )
@@ -25,6 +26,7 @@ type campaignFlags struct {
 	width                     int
 	timeout                   time.Duration
 	store                     *string
+	ledger                    []string
 }
 
 func addCampaignFlags(c *kingpin.CmdClause) *campaignFlags {
@@ -37,6 +39,7 @@ func addCampaignFlags(c *kingpin.CmdClause) *campaignFlags {
 	c.Flag("width", "table width in columns; a wider table is printed one record per block (default: the terminal's, else $COLUMNS, else 80) 输出宽度").IntVar(&f.width)
 	c.Flag("timeout", "query timeout").Default("60s").DurationVar(&f.timeout)
 	f.store = addStoreFlag(c)
+	c.Flag("ledger", "unit/asset ledger file (repeatable; YAML or CSV): device and person in the tracker 台账").StringsVar(&f.ledger)
 	return f
 }
 
@@ -50,6 +53,13 @@ func (f *campaignFlags) source() (*campaign.Source, error) {
 	src, err := campaign.NewSource(set.SourceOptions())
 	if err != nil {
 		return nil, fmt.Errorf("--url: %w", err)
+	}
+	if len(f.ledger) > 0 {
+		l, err := ledger.Load(f.ledger, nil)
+		if err != nil {
+			return nil, fmt.Errorf("--ledger: %w", err)
+		}
+		src.Assets = campaign.LedgerAssets{Ledger: l}
 	}
 	// Dispositions come from the case store (the process ends with the command: no Close).
 	st, err := openStoreForReading(context.Background(), *f.store)

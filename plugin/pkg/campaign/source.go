@@ -30,7 +30,10 @@ type Source struct {
 	// Dispositions is the case store the tracker and review read
 	// dispositions from; nil means none are recorded.
 	Dispositions DispositionStore
-	URL          string // for error messages: which VictoriaMetrics could not be reached
+	// Assets is the asset ledger the tracker takes device and person from
+	// (the exporter's series carry them only with metrics.personal_labels).
+	Assets AssetDirectory
+	URL    string // for error messages: which VictoriaMetrics could not be reached
 }
 
 // SourceOptions say where VictoriaMetrics is, how to authenticate, and the
@@ -412,6 +415,13 @@ func (s *Source) Tracker(ctx context.Context, f Filter, states []string, from, t
 	if st != nil {
 		st.Queries = append(append(st.Queries, stH.Queries...), stD.Queries...)
 		st.Durations = append(append(st.Durations, stH.Durations...), stD.Durations...)
+	}
+	if s.Assets != nil {
+		keys := make([]HostKey, len(hosts))
+		for i, h := range hosts {
+			keys[i] = h.HostKey
+		}
+		withAssets(details, s.Assets, keys)
 	}
 	return Tracker(cfg, TrackerInput{From: from, To: to, Hosts: hosts, Details: details, Units: units, States: states, HidePersons: s.HidePersons}), nil
 }

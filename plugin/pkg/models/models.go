@@ -81,6 +81,9 @@ type JSONData struct {
 	// CaseStore is the case store: a SQLite file path, or a postgres:// URL
 	// without password (secureJsonData caseStoreURL, a full URL, overrides it).
 	CaseStore string `json:"caseStore,omitempty"`
+	// LedgerFiles are the unit/asset ledger files (YAML or CSV, as the
+	// exporter reads them) the tracker takes device and person from.
+	LedgerFiles []string `json:"ledgerFiles,omitempty"`
 }
 
 // Settings are the decoded, defaulted and validated datasource settings.
@@ -92,7 +95,8 @@ type Settings struct {
 	BasicAuthUser     string
 	BasicAuthPassword string
 	BearerToken       string
-	CaseStore         string // "" = no case store: no dispositions shown, writes refused
+	CaseStore         string   // "" = no case store: no dispositions shown, writes refused
+	LedgerFiles       []string // "" = device and person only from minewatch_host_info
 }
 
 // DefaultTimeout is the default time a query may take.
@@ -150,6 +154,12 @@ func LoadSettings(url string, jsonData []byte, secure map[string]string) (Settin
 		s.ScopeUnits = append(s.ScopeUnits, u)
 	}
 	s.CaseStore = strings.TrimSpace(jd.CaseStore)
+	for i, f := range jd.LedgerFiles {
+		if f = strings.TrimSpace(f); f == "" {
+			return s, fmt.Errorf("ledgerFiles[%d] is blank", i)
+		}
+		s.LedgerFiles = append(s.LedgerFiles, f)
+	}
 	if u := strings.TrimSpace(secure["caseStoreURL"]); u != "" {
 		s.CaseStore = u
 	}

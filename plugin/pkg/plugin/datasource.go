@@ -14,6 +14,7 @@ import (
 	"github.com/grafana/grafana-plugin-sdk-go/backend"
 	"github.com/grafana/grafana-plugin-sdk-go/backend/instancemgmt"
 
+	"github.com/minewatch/minewatch/exporter/ledger"
 	"github.com/minewatch/minewatch/plugin/pkg/campaign"
 	"github.com/minewatch/minewatch/plugin/pkg/casestore"
 	"github.com/minewatch/minewatch/plugin/pkg/models"
@@ -55,6 +56,13 @@ func New(set models.Settings) (*Datasource, error) {
 		return nil, err
 	}
 	ds := &Datasource{Settings: set, Source: src, Now: time.Now}
+	if len(set.LedgerFiles) > 0 {
+		l, err := ledger.Load(set.LedgerFiles, nil)
+		if err != nil {
+			return nil, fmt.Errorf("ledgerFiles: %w", err)
+		}
+		src.Assets = campaign.LedgerAssets{Ledger: l}
+	}
 	if set.CaseStore != "" {
 		ctx, cancel := context.WithTimeout(context.Background(), set.Timeout)
 		defer cancel()

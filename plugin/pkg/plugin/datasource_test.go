@@ -6,6 +6,7 @@ import (
 	"flag"
 	"os"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -212,5 +213,48 @@ func TestCheckHealth(t *testing.T) {
 	res, _ = newDS(t, vm.URL+"/no-such-prefix", `{}`).CheckHealth(context.Background(), &backend.CheckHealthRequest{})
 	if res.Status != backend.HealthStatusError {
 		t.Fatalf("health under a wrong prefix: %+v", res)
+	}
+}
+
+// TestTrackerTakesPersonsFromTheLedger: with ledgerFiles set, device and
+// person come from the asset ledger (the exporter keeps them out of its
+// series by default), overriding minewatch_host_info; hidePersons still hides
+// the person.
+func TestTrackerTakesPersonsFromTheLedger(t *testing.T) {
+	vm := seededVM(t)
+	led := filepath.Join(t.TempDir(), "ledger.yaml")
+	if err := os.WriteFile(led, []byte(`units:
+  - {id: u-a, name: 一中, sector: school, lead: {name: 张老师, email: lead@u-a.example}, cidrs: [10.1.0.0/16]}
+assets:
+  - {ip: 10.1.0.2, unit: u-a, name: 机房B-07, kind: pc, location: 机房B, department: 教务处, owner: 赵老师}
+`), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	for _, c := range []struct {
+		settings, want string
+	}{
+		{`{"ledgerFiles":[` + strconv.Quote(led) + `]}`, "赵老师"},
+		{`{"ledgerFiles":[` + strconv.Quote(led) + `],"hidePersons":true}`, ""},
+	} {
+		ds := newDS(t, vm.URL, c.settings)
+		dr := run(t, ds, dataQuery("A", `{"queryType":"tracker"}`, w45From, w45To, time.Minute))
+		if dr.Error != nil {
+			t.Fatal(dr.Error)
+		}
+		found := false
+		for _, r := range frameRows(t, dr.Frames[0]) {
+			if r["ip"] == "10.1.0.2" {
+				found = true
+				if r["person"] != c.want || r["location"] != "机房B" {
+					t.Errorf("%s: 10.1.0.2 person %q location %q, want %q 机房B", c.settings, r["person"], r["location"], c.want)
+				}
+			}
+		}
+		if !found {
+			t.Fatalf("%s: 10.1.0.2 not in the tracker", c.settings)
+		}
+	}
+	if _, err := NewDatasource(context.Background(), instanceSettings(vm.URL, `{"ledgerFiles":["/nonexistent/ledger.yaml"]}`)); err == nil {
+		t.Error("a missing ledger file was accepted")
 	}
 }
