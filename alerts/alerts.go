@@ -9,7 +9,10 @@ package alerts
 
 import (
 	"embed"
+	"fmt"
 	"io/fs"
+
+	"gopkg.in/yaml.v3"
 )
 
 //go:embed rules/*.yml templates/*.tmpl
@@ -22,4 +25,38 @@ func Rules() fs.FS {
 		panic(err) // the directory is embedded at build time
 	}
 	return sub
+}
+
+// RecordedSeries maps every series a shipped rule file records to the file
+// that records it (for the catalogue checks of docs and dashboards).
+func RecordedSeries() (map[string]string, error) {
+	out := map[string]string{}
+	files, err := fs.Glob(Rules(), "*.yml")
+	if err != nil {
+		return nil, err
+	}
+	for _, p := range files {
+		b, err := fs.ReadFile(Rules(), p)
+		if err != nil {
+			return nil, err
+		}
+		var rf struct {
+			Groups []struct {
+				Rules []struct {
+					Record string `yaml:"record"`
+				} `yaml:"rules"`
+			} `yaml:"groups"`
+		}
+		if err := yaml.Unmarshal(b, &rf); err != nil {
+			return nil, fmt.Errorf("%s: %w", p, err)
+		}
+		for _, g := range rf.Groups {
+			for _, r := range g.Rules {
+				if r.Record != "" {
+					out[r.Record] = "alerts/rules/" + p
+				}
+			}
+		}
+	}
+	return out, nil
 }

@@ -1,6 +1,7 @@
 package dashboards
 
 import (
+	"github.com/minewatch/minewatch/alerts"
 	"github.com/minewatch/minewatch/exporter/names"
 
 	"bytes"
@@ -16,7 +17,6 @@ import (
 
 	"github.com/minewatch/minewatch/plugin/pkg/models"
 	"github.com/prometheus/prometheus/promql/parser"
-	"gopkg.in/yaml.v3"
 )
 
 // dashboard is the part of Grafana's dashboard JSON the checks look at.
@@ -149,29 +149,12 @@ func catalogue(t *testing.T) map[string]bool {
 	if len(known) < 10 {
 		t.Fatalf("only %d metrics in the catalogue", len(known))
 	}
-	rules, _ := filepath.Glob("../alerts/rules/*.yml")
-	for _, p := range rules {
-		b, err := os.ReadFile(p)
-		if err != nil {
-			t.Fatal(err)
-		}
-		var rf struct {
-			Groups []struct {
-				Rules []struct {
-					Record string `yaml:"record"`
-				} `yaml:"rules"`
-			} `yaml:"groups"`
-		}
-		if err := yaml.Unmarshal(b, &rf); err != nil {
-			t.Fatalf("%s: %v", p, err)
-		}
-		for _, g := range rf.Groups {
-			for _, r := range g.Rules {
-				if r.Record != "" {
-					known[r.Record] = true
-				}
-			}
-		}
+	recorded, err := alerts.RecordedSeries()
+	if err != nil {
+		t.Fatal(err)
+	}
+	for r := range recorded {
+		known[r] = true
 	}
 	return known
 }

@@ -17,8 +17,8 @@ import (
 	"github.com/VictoriaMetrics/metrics"
 	"github.com/prometheus/common/expfmt"
 	"github.com/prometheus/common/model"
-	"gopkg.in/yaml.v3"
 
+	"github.com/minewatch/minewatch/alerts"
 	"github.com/minewatch/minewatch/exporter/encode"
 	"github.com/minewatch/minewatch/exporter/eval"
 	"github.com/minewatch/minewatch/exporter/flow"
@@ -140,33 +140,12 @@ func TestMetricsPageListsTheSignals(t *testing.T) {
 // exactly the series the shipped rules record.
 func TestMetricsPageListsTheRecordedSeries(t *testing.T) {
 	doc := readDoc(t)
-	files, _ := filepath.Glob("../alerts/rules/*.yml")
-	if len(files) == 0 {
-		t.Fatal("no rule files in ../alerts/rules")
+	recorded, err := alerts.RecordedSeries()
+	if err != nil {
+		t.Fatal(err)
 	}
-	recorded := map[string]string{}
-	for _, p := range files {
-		b, err := os.ReadFile(p)
-		if err != nil {
-			t.Fatal(err)
-		}
-		var rf struct {
-			Groups []struct {
-				Rules []struct {
-					Record string `yaml:"record"`
-				} `yaml:"rules"`
-			} `yaml:"groups"`
-		}
-		if err := yaml.Unmarshal(b, &rf); err != nil {
-			t.Fatalf("%s: %v", p, err)
-		}
-		for _, g := range rf.Groups {
-			for _, r := range g.Rules {
-				if r.Record != "" {
-					recorded[r.Record] = p
-				}
-			}
-		}
+	if len(recorded) == 0 {
+		t.Fatal("no recorded series in alerts/rules")
 	}
 	for name, file := range recorded {
 		if r, ok := doc[name]; !ok || !strings.HasPrefix(r.section, recordedSection) {

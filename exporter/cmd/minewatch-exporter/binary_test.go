@@ -4,7 +4,6 @@ package main_test
 // as an operator would: config file, signals, HTTP on loopback.
 
 import (
-	"bytes"
 	"fmt"
 	"io"
 	"net/http"
@@ -12,12 +11,12 @@ import (
 	"os/exec"
 	"path/filepath"
 	"strings"
-	"sync"
 	"syscall"
 	"testing"
 	"time"
 
 	"github.com/minewatch/minewatch/exporter/proc"
+	"github.com/minewatch/minewatch/exporter/testsupport"
 )
 
 var binary string
@@ -48,23 +47,7 @@ assets:
   - {ip: 10.20.3.21, unit: no1, name: 实验楼301 GPU工作站, kind: gpu-workstation, location: 实验楼301, department: 信息中心, owner: 李老师}
 `
 
-// syncBuffer collects the child's log lines for the test to read.
-type syncBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (s *syncBuffer) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.Write(p)
-}
-
-func (s *syncBuffer) String() string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.String()
-}
+type syncBuffer = testsupport.SyncBuffer
 
 // exporter is one running minewatch-exporter process.
 type exporter struct {
