@@ -3,24 +3,9 @@ package campaign
 // Chinese labels of the codes the tables carry, shown first where bureau
 // staff read (CLI tables and blocks). The codes themselves stay in JSON, CSV
 // and the datasource's frames, where dashboards and scripts match on them.
+// Sectors are named by exporter/names, which owns them.
 
-var sectorLabels = map[string]string{
-	"school":      "学校",
-	"government":  "政府机关",
-	"soe":         "国有企业",
-	"netcafe":     "网吧",
-	"institution": "事业单位",
-	"enterprise":  "企业",
-	"isp":         "运营商",
-}
-
-// SectorLabel is "学校 school" for "school"; an unknown sector is shown as is.
-func SectorLabel(s string) string {
-	if l, ok := sectorLabels[s]; ok {
-		return l + " " + s
-	}
-	return s
-}
+import "github.com/minewatch/minewatch/exporter/names"
 
 var classLabels = map[string]string{
 	"active":         "主动挖矿",
@@ -41,7 +26,7 @@ func ClassLabel(c string) string {
 
 // textLabels are the columns whose codes the text renderings label in Chinese.
 var textLabels = map[string]func(string) string{
-	"sector":            SectorLabel,
+	"sector":            names.SectorLabel,
 	"class":             ClassLabel,
 	"disposition_class": ClassLabel,
 	"disposition":       func(s string) string { return labelled(StageLabel(s), s) },
