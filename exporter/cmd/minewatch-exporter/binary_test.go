@@ -68,18 +68,7 @@ type exporter struct {
 // it says it started.
 func startExporter(t *testing.T, dir, cfg string, args ...string) *exporter {
 	t.Helper()
-	httpPort, err := proc.FreePort()
-	if err != nil {
-		t.Fatal(err)
-	}
-	nfPort, err := proc.FreeUDPPort()
-	if err != nil {
-		t.Fatal(err)
-	}
-	cfgPath := filepath.Join(dir, "config.yaml")
-	if err := os.WriteFile(cfgPath, []byte(fmt.Sprintf(cfg, httpPort, nfPort)), 0o644); err != nil {
-		t.Fatal(err)
-	}
+	cfgPath, httpPort, nfPort := writeConfigIn(t, dir, cfg)
 	e := &exporter{t: t, log: &syncBuffer{}, base: fmt.Sprintf("http://127.0.0.1:%d", httpPort), nfPort: nfPort,
 		done: make(chan struct{}), client: &http.Client{Timeout: 10 * time.Second}}
 	e.cmd = exec.Command(binary, append([]string{"--config.file=" + cfgPath}, args...)...)
@@ -91,6 +80,24 @@ func startExporter(t *testing.T, dir, cfg string, args ...string) *exporter {
 	t.Cleanup(e.kill)
 	e.waitLog("minewatch-exporter started", 30*time.Second)
 	return e
+}
+
+// writeConfigIn writes dir/config.yaml from cfg (with %d for the HTTP then
+// the NetFlow port, free ones) and returns its path and the ports.
+func writeConfigIn(t *testing.T, dir, cfg string) (path string, httpPort, nfPort int) {
+	t.Helper()
+	httpPort, err := proc.FreePort()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if nfPort, err = proc.FreeUDPPort(); err != nil {
+		t.Fatal(err)
+	}
+	path = filepath.Join(dir, "config.yaml")
+	if err := os.WriteFile(path, []byte(fmt.Sprintf(cfg, httpPort, nfPort)), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	return path, httpPort, nfPort
 }
 
 // waitLog waits until the log holds s; it fails if the process ends first.

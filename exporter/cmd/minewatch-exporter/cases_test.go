@@ -1,7 +1,6 @@
 package main_test
 
 import (
-	"fmt"
 	"os"
 	"path/filepath"
 	"strconv"
@@ -9,7 +8,6 @@ import (
 	"testing"
 	"time"
 
-	"github.com/minewatch/minewatch/exporter/proc"
 	"github.com/minewatch/minewatch/plugin/pkg/campaign/vmtest"
 	"github.com/minewatch/minewatch/plugin/pkg/casestore/storetest"
 )
@@ -53,17 +51,6 @@ func writeConfig(t *testing.T, cfg string) string {
 	if err := os.WriteFile(filepath.Join(dir, "ledger.yaml"), []byte(testLedger), 0o644); err != nil {
 		t.Fatal(err)
 	}
-	httpPort, err := proc.FreePort()
-	if err != nil {
-		t.Fatal(err)
-	}
-	nfPort, err := proc.FreeUDPPort()
-	if err != nil {
-		t.Fatal(err)
-	}
-	p := filepath.Join(dir, "config.yaml")
-	if err := os.WriteFile(p, []byte(fmt.Sprintf(cfg, httpPort, nfPort)), 0o644); err != nil {
-		t.Fatal(err)
-	}
+	p, _, _ := writeConfigIn(t, dir, cfg)
 	return p
 }
