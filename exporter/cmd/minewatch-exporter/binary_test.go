@@ -19,7 +19,7 @@ import (
 	"github.com/minewatch/minewatch/exporter/testsupport"
 )
 
-var binary string
+var exporterBin string
 
 func TestMain(m *testing.M) {
 	dir, err := os.MkdirTemp("", "minewatch-exporter-bin")
@@ -27,8 +27,8 @@ func TestMain(m *testing.M) {
 		fmt.Fprintln(os.Stderr, err)
 		os.Exit(1)
 	}
-	binary = filepath.Join(dir, "minewatch-exporter")
-	if out, err := exec.Command("go", "build", "-o", binary, ".").CombinedOutput(); err != nil {
+	exporterBin = filepath.Join(dir, "minewatch-exporter")
+	if out, err := exec.Command("go", "build", "-o", exporterBin, ".").CombinedOutput(); err != nil {
 		fmt.Fprintf(os.Stderr, "go build: %v\n%s", err, out)
 		os.Exit(1)
 	}
@@ -71,7 +71,7 @@ func startExporter(t *testing.T, dir, cfg string, args ...string) *exporter {
 	cfgPath, httpPort, nfPort := writeConfigIn(t, dir, cfg)
 	e := &exporter{t: t, log: &syncBuffer{}, base: fmt.Sprintf("http://127.0.0.1:%d", httpPort), nfPort: nfPort,
 		done: make(chan struct{}), client: &http.Client{Timeout: 10 * time.Second}}
-	e.cmd = exec.Command(binary, append([]string{"--config.file=" + cfgPath}, args...)...)
+	e.cmd = exec.Command(exporterBin, append([]string{"--config.file=" + cfgPath}, args...)...)
 	e.cmd.Stdout, e.cmd.Stderr = e.log, e.log
 	if err := e.cmd.Start(); err != nil {
 		t.Fatal(err)
@@ -193,6 +193,6 @@ func (e *exporter) waitMetric(prefix string) string {
 }
 
 func runBinary(args ...string) (string, error) {
-	out, err := exec.Command(binary, args...).CombinedOutput()
+	out, err := exec.Command(exporterBin, args...).CombinedOutput()
 	return string(out), err
 }

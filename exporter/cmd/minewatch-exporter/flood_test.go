@@ -1,4 +1,4 @@
-package main
+package main_test
 
 import (
 	"bufio"
@@ -12,7 +12,6 @@ import (
 	"net/http"
 	"net/netip"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"regexp"
 	"strings"
@@ -113,11 +112,7 @@ func countLines(t *testing.T, path string) int {
 	return bytes.Count(b, []byte("\n"))
 }
 
-type hostReport struct {
-	Mining  bool
-	Reasons []struct{ Signal string }
-}
-
+// getHost reads /api/hosts/ip (hostReport: snapshot_test.go) and its status.
 func getHost(base, ip string) (*hostReport, int) {
 	resp, err := http.Get(base + "/api/hosts/" + ip)
 	if err != nil {
@@ -142,10 +137,7 @@ func getHost(base, ip string) (*hostReport, int) {
 // log lines must stay bounded.
 func TestFloodThenRealRouter(t *testing.T) {
 	dir := t.TempDir()
-	bin := filepath.Join(dir, "minewatch-exporter")
-	if out, err := exec.Command("go", "build", "-o", bin, ".").CombinedOutput(); err != nil {
-		t.Fatalf("go build: %v\n%s", err, out)
-	}
+	bin := exporterBin // built once by TestMain
 	nfPort, err := proc.FreeUDPPort()
 	if err != nil {
 		t.Fatal(err)

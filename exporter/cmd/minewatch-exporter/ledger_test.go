@@ -88,7 +88,7 @@ func TestEmptyLedgerRefusedAtStart(t *testing.T) {
 	if err := os.WriteFile(cfg, []byte("listen: {http: \"127.0.0.1:1\", netflow: \"\", sflow: \"\"}\nledger: {files: [ledger.yaml]}\n"), 0o644); err != nil {
 		t.Fatal(err)
 	}
-	out, err := exec.Command(binary, "--config.file="+cfg).CombinedOutput()
+	out, err := exec.Command(exporterBin, "--config.file="+cfg).CombinedOutput()
 	if err == nil || !strings.Contains(string(out), "ledger is empty: no units") {
 		t.Fatalf("empty ledger at start: err=%v output:\n%s", err, out)
 	}

@@ -6,13 +6,13 @@ import (
 	"bytes"
 	"fmt"
 	"io"
-	"net"
 	"net/http"
 	"os/exec"
 	"strings"
 	"testing"
 	"time"
 
+	"github.com/minewatch/minewatch/exporter/proc"
 	"github.com/minewatch/minewatch/exporter/testsupport"
 )
 
@@ -30,12 +30,11 @@ func Binary(t testing.TB) string {
 }
 
 func freePort(t testing.TB) int {
-	l, err := net.Listen("tcp", "127.0.0.1:0")
+	p, err := proc.FreePort()
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer l.Close()
-	return l.Addr().(*net.TCPAddr).Port
+	return p
 }
 
 // Start runs victoria-metrics until the test ends.

@@ -8,7 +8,6 @@ package pgtest
 import (
 	"database/sql"
 	"fmt"
-	"net"
 	"os"
 	"os/exec"
 	"os/user"
@@ -20,6 +19,8 @@ import (
 	"time"
 
 	_ "github.com/jackc/pgx/v5/stdlib"
+
+	"github.com/minewatch/minewatch/exporter/proc"
 )
 
 // BinDir finds the newest /usr/lib/postgresql/<version>/bin with initdb and
@@ -70,12 +71,11 @@ func credential(t testing.TB) (*syscall.Credential, int, int) {
 }
 
 func freePort(t testing.TB) int {
-	l, err := net.Listen("tcp", "127.0.0.1:0")
+	p, err := proc.FreePort()
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer l.Close()
-	return l.Addr().(*net.TCPAddr).Port
+	return p
 }
 
 // Start runs a PostgreSQL server until the test ends and returns the URL of
