@@ -3,16 +3,12 @@ package alerts
 import (
 	"bytes"
 	"context"
-	"encoding/json"
 	"fmt"
-	"io"
 	"net/http"
-	"net/url"
 	"os"
 	"os/exec"
 	"path/filepath"
 	"regexp"
-	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -178,29 +174,4 @@ minewatch_unit_info{unit="zd-no1-middle",name="郑东新区第一中学",sector=
 			t.Errorf("email lacks %q", want)
 		}
 	}
-}
-
-func queryScalar(t *testing.T, vm, q string) float64 {
-	t.Helper()
-	resp, err := http.Get(vm + "/api/v1/query?query=" + url.QueryEscape(q))
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer resp.Body.Close()
-	body, _ := io.ReadAll(resp.Body)
-	var r struct {
-		Data struct {
-			Result []struct {
-				Value [2]any `json:"value"`
-			} `json:"result"`
-		} `json:"data"`
-	}
-	if err := json.Unmarshal(body, &r); err != nil || len(r.Data.Result) != 1 {
-		t.Fatalf("query %s: %v %s", q, err, body)
-	}
-	v, err := strconv.ParseFloat(r.Data.Result[0].Value[1].(string), 64)
-	if err != nil {
-		t.Fatal(err)
-	}
-	return v
 }

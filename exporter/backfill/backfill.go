@@ -146,7 +146,7 @@ func NewPipeline(cfg *config.Config) (*pipeline.Pipeline, error) {
 	if err != nil {
 		return nil, fmt.Errorf("ledger: %w", err)
 	}
-	store := intel.NewStore(intel.Options{Lists: cfg.Intel.Files, Allowlists: cfg.Intel.Allowlist})
+	store := intel.NewStore(cfg.Intel.Options()) // never Run: nothing is resolved offline
 	if err := store.Load(); err != nil {
 		return nil, fmt.Errorf("intel: %w", err)
 	}

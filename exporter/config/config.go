@@ -21,62 +21,38 @@ import (
 	"gopkg.in/yaml.v3"
 
 	"github.com/minewatch/minewatch/exporter/flow"
+	"github.com/minewatch/minewatch/exporter/intel"
+	"github.com/minewatch/minewatch/exporter/ledger"
+	"github.com/minewatch/minewatch/exporter/listen"
+	"github.com/minewatch/minewatch/exporter/logging"
 	"github.com/minewatch/minewatch/exporter/names"
+	"github.com/minewatch/minewatch/exporter/push"
 	"github.com/minewatch/minewatch/exporter/score"
 	"github.com/minewatch/minewatch/exporter/yamlcheck"
 )
 
 // Config is the exporter's configuration. Defaults come from Default; the
 // file overrides them; flags may override fields afterwards, then Validate.
+//
+// Each section is owned by the component it configures (its Configuration
+// and DefaultConfiguration live there, akvorado-style), so every default is
+// written once; this package only reads the file into them and checks it.
 type Config struct {
-	Listen   Listen
-	Ledger   Ledger
-	Intel    Intel
+	Listen   listen.Configuration
+	Ledger   ledger.Configuration
+	Intel    intel.Configuration
 	Sampling Sampling
 	Detect   Detect
 	Snapshot score.SnapshotConfig // owned by the score engine: what survives a restart
 	Metrics  Metrics
 	Cases    Cases
-	Push     Push
-	Log      Log
+	Push     push.Configuration
+	Log      logging.Configuration
 	Flow     flow.Configuration // flow: limits against spoofed exporters, allowed sources
 
 	file   string
 	lines  map[string]int // field path → line in the file
 	loaded *Config        // the values as read, to tell file values from flag overrides
-}
-
-// Listen sets where flows come in and where /metrics is served. An empty
-// address disables that listener.
-type Listen struct {
-	NetFlow string // UDP, NetFlow v5/v9 and IPFIX
-	SFlow   string // UDP, sFlow v5
-	HTTP    string // TCP: /metrics and the reasons API
-	// WebConfigFile is an exporter-toolkit web configuration (TLS, basic
-	// auth), as node_exporter's --web.config.file; "" serves plain HTTP.
-	WebConfigFile string
-	Pprof         bool // serve /debug/pprof (profiles reveal internals: off by default)
-	Readers       int  // UDP reader goroutines per socket
-}
-
-// Ledger lists the unit/asset ledger files (YAML, CSV, or directories of them).
-type Ledger struct {
-	Files         []string
-	ExtraInternal []netip.Prefix // internal ranges outside every unit ("unassigned")
-	// AllowEmpty accepts a ledger with no units or no address ranges. Off by
-	// default: a truncated ledger file would otherwise make every record
-	// "no internal side" and hide every miner until someone noticed.
-	AllowEmpty bool
-}
-
-// Intel lists pool intel and allowlist files.
-type Intel struct {
-	Files           []string
-	Allowlist       []string
-	ResolveInterval time.Duration
-	// DNSServer (host[:port]) resolves pool domains instead of the system
-	// resolver, for sites whose own DNS refuses pool domains.
-	DNSServer string
 }
 
 // Sampling gives the 1:N sampling rate of exporters that do not send it.
@@ -127,29 +103,16 @@ type Cases struct {
 	Store string // SQLite file (must exist) or postgres:// URL
 }
 
-// Push writes metrics to VictoriaMetrics when URL is set.
-type Push struct {
-	URL         string
-	Interval    time.Duration
-	ExtraLabels map[string]string
-}
-
-// Log sets the log output.
-type Log struct {
-	Level  string // debug | info | warn | error
-	Format string // logfmt | json
-}
-
 // Default returns the configuration used for everything the file leaves out.
 func Default() *Config {
 	return &Config{
-		Listen:   Listen{NetFlow: ":2055", SFlow: ":6343", HTTP: "127.0.0.1:9617", Readers: 2},
-		Intel:    Intel{ResolveInterval: time.Hour},
+		Listen:   listen.DefaultConfiguration(),
+		Intel:    intel.DefaultConfiguration(),
 		Sampling: Sampling{DefaultRate: 1},
 		Detect:   detectDefaults(),
 		Snapshot: score.DefaultSnapshotConfig(),
-		Push:     Push{Interval: 15 * time.Second},
-		Log:      Log{Level: "info", Format: "logfmt"},
+		Push:     push.DefaultConfiguration(),
+		Log:      logging.DefaultConfiguration(),
 	}
 }
 
@@ -531,11 +494,13 @@ func (c *Config) Validate() error {
 	}
 
 	lg, lgo := c.Log, v.orig().Log
-	if !slices.Contains([]string{"debug", "info", "warn", "error"}, lg.Level) {
-		v.errf("log.level", lg.Level, lgo.Level, "%q is not one of debug | info | warn | error", lg.Level)
-	}
-	if !slices.Contains([]string{"logfmt", "json"}, lg.Format) {
-		v.errf("log.format", lg.Format, lgo.Format, "%q is not one of logfmt | json", lg.Format)
+	if lerr, ferr := lg.Validate(); lerr != nil || ferr != nil {
+		if lerr != nil {
+			v.errf("log.level", lg.Level, lgo.Level, "%v", lerr)
+		}
+		if ferr != nil {
+			v.errf("log.format", lg.Format, lgo.Format, "%v", ferr)
+		}
 	}
 	return errors.Join(v.errs...)
 }

@@ -9,6 +9,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/minewatch/minewatch/exporter/listen"
+	"github.com/minewatch/minewatch/exporter/logging"
 	"github.com/minewatch/minewatch/exporter/score"
 )
 
@@ -17,7 +19,7 @@ func TestExampleLoads(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if c.Listen != (Listen{NetFlow: ":2055", SFlow: ":6343", HTTP: "127.0.0.1:9617", Readers: 2}) {
+	if c.Listen != (listen.Configuration{NetFlow: ":2055", SFlow: ":6343", HTTP: "127.0.0.1:9617", Readers: 2}) {
 		t.Errorf("listen = %+v", c.Listen)
 	}
 	if want := []string{"../../deploy/example/ledger.yaml", "../../deploy/example/assets.csv"}; !reflect.DeepEqual(c.Ledger.Files, want) {
@@ -51,7 +53,7 @@ func TestExampleLoads(t *testing.T) {
 		!reflect.DeepEqual(c.Push.ExtraLabels, map[string]string{"exporter": "zd-edu-egress-1", "region": "zhengdong"}) {
 		t.Errorf("push = %+v", c.Push)
 	}
-	if c.Log != (Log{"info", "logfmt"}) {
+	if c.Log != (logging.Configuration{Level: "info", Format: "logfmt"}) {
 		t.Errorf("log = %+v", c.Log)
 	}
 }

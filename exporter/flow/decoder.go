@@ -176,7 +176,7 @@ func (d *Decoder) logError(s *source, p Protocol, reason string, err error) {
 	if s.addr.IsValid() {
 		name = s.addr.String()
 	}
-	args := []any{"source", name, "protocol", p.String(), "reason", reason, "err", err}
+	args := []any{"exporter", name, "protocol", p.String(), "reason", reason, "err", err}
 	if n := d.suppressed.Swap(0); n > 0 {
 		args = append(args, "lines_suppressed_before", n)
 	}

@@ -20,10 +20,10 @@ import (
 	"github.com/minewatch/minewatch/exporter/config"
 	"github.com/minewatch/minewatch/exporter/flow"
 	"github.com/minewatch/minewatch/exporter/intel"
-	"github.com/minewatch/minewatch/exporter/ledger"
 	"github.com/minewatch/minewatch/exporter/listen"
 	"github.com/minewatch/minewatch/exporter/names"
 	"github.com/minewatch/minewatch/exporter/pipeline"
+	"github.com/minewatch/minewatch/exporter/push"
 	"github.com/minewatch/minewatch/exporter/reload"
 	"github.com/minewatch/minewatch/exporter/score"
 )
@@ -50,12 +50,13 @@ func (s *Server) Wait() error { return <-s.done }
 // Start loads the ledger and intel (failing on bad files), binds the sockets
 // and starts serving until ctx ends.
 func Start(ctx context.Context, cfg *config.Config, log *slog.Logger) (*Server, error) {
-	led, err := ledger.LoadInUse(cfg.Ledger.Files, cfg.Ledger.ExtraInternal, cfg.Ledger.AllowEmpty)
+	led, err := cfg.Ledger.Load()
 	if err != nil {
 		return nil, fmt.Errorf("ledger: %w", err)
 	}
-	store := intel.NewStore(intel.Options{Lists: cfg.Intel.Files, Allowlists: cfg.Intel.Allowlist,
-		Resolver: intel.DNSResolver(cfg.Intel.DNSServer), Logger: log})
+	intelOpts := cfg.Intel.Options()
+	intelOpts.Logger = log
+	store := intel.NewStore(intelOpts)
 	if err := store.Load(); err != nil {
 		return nil, fmt.Errorf("intel: %w", err)
 	}
@@ -128,17 +129,14 @@ func Start(ctx context.Context, cfg *config.Config, log *slog.Logger) (*Server, 
 		}
 	}()
 
-	if cfg.Push.URL != "" {
-		opts := &metrics.PushOptions{ExtraLabels: extraLabels(cfg.Push.ExtraLabels)}
-		if err := metrics.InitPushExtWithOptions(ctx, cfg.Push.URL, cfg.Push.Interval, writeAll, opts); err != nil {
-			hs.Close()
-			return fail(fmt.Errorf("push: %w", err))
-		}
+	if err := push.Start(ctx, cfg.Push, writeAll); err != nil {
+		hs.Close()
+		return fail(err)
 	}
 
 	// Reloads keep the previous version on error (and say why in the log).
 	ledgerWatch := &reload.Watcher{Name: "ledger", Paths: cfg.Ledger.Files, Logger: log, Load: func() error {
-		l, err := ledger.LoadInUse(cfg.Ledger.Files, cfg.Ledger.ExtraInternal, cfg.Ledger.AllowEmpty)
+		l, err := cfg.Ledger.Load()
 		if err != nil {
 			return err
 		}
@@ -248,17 +246,6 @@ func DetectConfig(cfg *config.Config) score.Config {
 		Window:     cfg.Detect.Window,
 		QuietAfter: cfg.Detect.QuietAfter,
 	}
-}
-
-func extraLabels(m map[string]string) string {
-	s := ""
-	for k, v := range m {
-		if s != "" {
-			s += ","
-		}
-		s += fmt.Sprintf("%s=%q", k, v)
-	}
-	return s
 }
 
 var (

@@ -7,7 +7,6 @@ package main
 import (
 	"context"
 	"fmt"
-	"log/slog"
 	"net/netip"
 	"os"
 	"os/signal"
@@ -16,6 +15,7 @@ import (
 	"github.com/alecthomas/kingpin/v2"
 
 	"github.com/minewatch/minewatch/exporter/config"
+	"github.com/minewatch/minewatch/exporter/logging"
 	"github.com/minewatch/minewatch/exporter/server"
 )
 
@@ -23,21 +23,24 @@ func main() {
 	app := kingpin.New("minewatch-exporter", "Flow records in, per-IP mining scores and pool-contact counters out (挖矿主机检测采集器).\n\n"+
 		"Settings come from --config.file (YAML, see exporter/config/example.yaml); flags override the file.")
 	app.HelpFlag.Short('h')
+	// Flags override the file only when given (flagGiven); their help shows
+	// the components' own defaults, never a copy of them.
+	def := config.Default()
 	var (
 		cfgFile   = app.Flag("config.file", "YAML configuration file (配置文件).").Short('c').String()
-		web       = app.Flag("web.listen-address", "Address for /metrics and /api/hosts (default 127.0.0.1:9617: this host only; use :9617 with --web.config.file to serve others).").String()
+		web       = app.Flag("web.listen-address", "Address for /metrics and /api/hosts (the default is this host only; use :9617 with --web.config.file to serve others).").Default(def.Listen.HTTP).String()
 		webConfig = app.Flag("web.config.file", "exporter-toolkit web configuration (TLS, basic auth), as for node_exporter; see docs/security.md.").String()
 		pprofOn   = app.Flag("web.enable-pprof", "Serve /debug/pprof profiles (off by default).").Bool()
-		nf        = app.Flag("netflow.listen-address", "UDP address for NetFlow v5/v9 and IPFIX (default :2055); empty string disables.").String()
-		sf        = app.Flag("sflow.listen-address", "UDP address for sFlow v5 (default :6343); empty string disables.").String()
+		nf        = app.Flag("netflow.listen-address", "UDP address for NetFlow v5/v9 and IPFIX; empty string disables.").Default(def.Listen.NetFlow).String()
+		sf        = app.Flag("sflow.listen-address", "UDP address for sFlow v5; empty string disables.").Default(def.Listen.SFlow).String()
 		ledgers   = app.Flag("ledger.file", "Unit/asset ledger file, YAML or CSV (repeatable; adds to the config file's list).").Strings()
 		extra     = app.Flag("ledger.extra-internal", "Extra internal CIDR outside every unit (repeatable).").Strings()
 		intels    = app.Flag("intel.file", "Pool intel list (repeatable).").Strings()
 		allow     = app.Flag("intel.allowlist", "Allowlist file (repeatable).").Strings()
 		pushURL   = app.Flag("push.url", "Push metrics to this URL, e.g. http://127.0.0.1:8428/api/v1/import/prometheus.").String()
 		threshold = app.Flag("detect.threshold", "Score (1-100) at or above which a host is flagged.").Int()
-		logLevel  = app.Flag("log.level", "debug, info, warn or error.").String()
-		logFormat = app.Flag("log.format", "logfmt or json.").String()
+		logLevel  = app.Flag("log.level", "debug, info, warn or error.").Default(def.Log.Level).String()
+		logFormat = app.Flag("log.format", "logfmt or json.").Default(def.Log.Format).String()
 	)
 	kingpin.MustParse(app.Parse(os.Args[1:]))
 
@@ -84,7 +87,10 @@ func main() {
 		fail(fmt.Errorf("no ledger: give --ledger.file or ledger.files in the config; the ledger says which addresses are internal and whose they are"))
 	}
 
-	log := newLogger(cfg.Log)
+	log, err := logging.New(cfg.Log, os.Stderr)
+	if err != nil {
+		fail(err)
+	}
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
 	srv, err := server.Start(ctx, cfg, log)
@@ -106,16 +112,6 @@ func flagGiven(name string) bool {
 		}
 	}
 	return false
-}
-
-func newLogger(c config.Log) *slog.Logger {
-	lvl := slog.LevelInfo
-	lvl.UnmarshalText([]byte(c.Level)) //nolint:errcheck // validated by config
-	opts := &slog.HandlerOptions{Level: lvl}
-	if c.Format == "json" {
-		return slog.New(slog.NewJSONHandler(os.Stderr, opts))
-	}
-	return slog.New(slog.NewTextHandler(os.Stderr, opts))
 }
 
 func fail(err error) {

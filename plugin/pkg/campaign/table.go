@@ -101,15 +101,6 @@ func (t Table) Cell(r int, key string) (any, error) {
 	return t.Rows[r][i], nil
 }
 
-// Keys lists the table's column keys in order.
-func Keys[R any](cols []Column[R]) []string {
-	out := make([]string, len(cols))
-	for i, c := range cols {
-		out[i] = c.Key
-	}
-	return out
-}
-
 // TrackerColumns are the tracker's columns.
 var TrackerColumns = []Column[TrackerRow]{
 	StringCol("ip", "IP地址 IP", func(r TrackerRow) string { return r.IP }),

@@ -1,0 +1,22 @@
+package listen
+
+// Configuration is where the exporter listens, the `listen:` section of its
+// config file: the UDP sockets read here and the HTTP address the server
+// serves /metrics on. An empty address disables that listener.
+type Configuration struct {
+	NetFlow string // UDP, NetFlow v5/v9 and IPFIX
+	SFlow   string // UDP, sFlow v5
+	HTTP    string // TCP: /metrics and the reasons API
+	// WebConfigFile is an exporter-toolkit web configuration (TLS, basic
+	// auth), as node_exporter's --web.config.file; "" serves plain HTTP.
+	WebConfigFile string
+	Pprof         bool // serve /debug/pprof (profiles reveal internals: off by default)
+	Readers       int  // UDP reader goroutines per socket
+}
+
+// DefaultConfiguration returns the well-known flow ports on every address and
+// /metrics on loopback only: the metrics name hosts and units, so exposing
+// them beyond the machine is a decision (with web_config_file), not a default.
+func DefaultConfiguration() Configuration {
+	return Configuration{NetFlow: ":2055", SFlow: ":6343", HTTP: "127.0.0.1:9617", Readers: 2}
+}
