@@ -329,3 +329,53 @@ func sorted(s []string) []string {
 	sort.Strings(c)
 	return c
 }
+
+// TestHealthEmailCarriesNoCaseInstruction: an exporter-health alert goes to the
+// bureau without the unit's instructions (cutting a device off, the written
+// report), and an email rendered without a Grafana address carries no link.
+func TestHealthEmailCarriesNoCaseInstruction(t *testing.T) {
+	t.Parallel()
+	smtpCatcher, smtpAddr := startCatcher(t)
+	o := testOptions()
+	o.Smarthost, o.GroupWait, o.GrafanaURL = smtpAddr, time.Second, ""
+	o.BureauPhone = "0371-12345678"
+	cfg := filepath.Join(t.TempDir(), "alertmanager.yml")
+	r, err := Render(ledgerUnits(t), o)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := r.WriteFiles(cfg); err != nil {
+		t.Fatal(err)
+	}
+	am := startAlertmanager(t, cfg)
+	postAlert(t, am, map[string]string{"alertname": "MinewatchExporterDown", "job": "minewatch", "instance": "10.0.0.5:9617", "severity": "critical"},
+		map[string]string{"summary": "流量分析器 10.0.0.5:9617 已离线", "description": "已超过5分钟无法采集指标。"})
+	postAlert(t, am, map[string]string{"alertname": "MinewatchMiningIPNew", "ip": "10.20.3.21", "unit": "zd-no1-middle", "severity": "critical", "stage": "locate"},
+		annotationsFor("新增挖矿IP 10.20.3.21（郑东新区第一中学）"))
+	msgs := waitFor(t, smtpCatcher, 2)
+	if len(msgs) != 2 {
+		t.Fatalf("got %d emails, want 2", len(msgs))
+	}
+	for _, m := range msgs {
+		d := decode(t, m.Data)
+		health := strings.Contains(d.Subject, "系统告警")
+		for _, body := range []string{d.Text, d.HTML} {
+			if strings.Contains(body, "查看详情") || strings.Contains(body, "在 Grafana 中查看") {
+				t.Errorf("%s: a link without a Grafana address:\n%s", d.Subject, body)
+			}
+			cut := strings.Contains(body, "断开") || strings.Contains(body, "书面报告")
+			if health && cut {
+				t.Errorf("health email tells to cut devices off or report:\n%s", body)
+			}
+			if !health && (!cut || !strings.Contains(body, "bureau@edu.example.gov.cn，电话 0371-12345678")) {
+				t.Errorf("case email lacks the next steps and where the report goes:\n%s", body)
+			}
+			if strings.Contains(body, "UTC") {
+				t.Errorf("%s: UTC time in the email:\n%s", d.Subject, body)
+			}
+		}
+		if health && (len(m.To) != 1 || m.To[0] != "bureau@edu.example.gov.cn") {
+			t.Errorf("health email to %v, want the bureau", m.To)
+		}
+	}
+}

@@ -94,9 +94,9 @@ groups:
         annotations:
           summary: '新增挖矿IP {{ $labels.ip }}（[[template "unitname"]]）'
           description: |-
-            {{ $labels.ip }} 自 [[template "ts" .L.Start]]（北京时间）起被判定为挖矿主机，当前评分 {{ with query (printf "max(minewatch_host_score{ip=%q,unit=%q})" $labels.ip $labels.unit) }}{{ . | first | value | humanize }}{{ else }}未知{{ end }}。
-            判定依据：[[.Signals]]
+            {{ $labels.ip }} 自 [[template "ts" .L.Start]]（北京时间）起被判定为挖矿主机。
             请于 [[template "ts" .L.Loc]]（北京时间）前定位设备和责任人，并于 [[template "ts" .L.Rep]]（北京时间）前提交书面报告。
+          state: '[[template "state_first" .]]'
 [[template "common" .L]]
 
       - alert: MinewatchMiningIPRelapsed
@@ -111,9 +111,9 @@ groups:
         annotations:
           summary: '已清零IP {{ $labels.ip }} 复发挖矿（[[template "unitname"]]）'
           description: |-
-            {{ $labels.ip }} 曾于 {{ with query (printf "minewatch:host_previous_episode_end_seconds{ip=%q,unit=%q} + [[.BJ]]" $labels.ip $labels.unit) }}{{ . | first | value | humanizeTimestamp | reReplaceAll " \\+0000 UTC$" "" }}{{ end }}（北京时间）后停止挖矿并已清零，现再次被判定为挖矿主机（复发）。
-            判定依据：[[.Signals]]
+            {{ $labels.ip }} 曾于 {{ with query (printf "minewatch:host_previous_episode_end_seconds{ip=%q,unit=%q} + [[.BJ]]" $labels.ip $labels.unit) }}{{ . | first | value | humanizeTimestamp | reReplaceAll ":\\d\\d(\\.\\d+)? \\+0000 UTC$" "" }}{{ end }}（北京时间）后停止挖矿并已清零，自 [[template "ts" .L.Start]]（北京时间）起再次被判定为挖矿主机（复发）。
             请于 [[template "ts" .L.Loc]]（北京时间）前定位设备和责任人，并于 [[template "ts" .L.Rep]]（北京时间）前提交书面报告。复发将计入单位年度评先评优。
+          state: '[[.StateRelapsed]]'
 [[template "common" .L]]
 
       - alert: MinewatchInvestigationOverdue
@@ -128,9 +128,9 @@ groups:
         annotations:
           summary: '挖矿IP {{ $labels.ip }} 超过[[.LocateH]]小时未定位（[[template "unitname"]]）'
           description: |-
-            {{ $labels.ip }} 的挖矿事件已超过[[.LocateH]]小时，截止 [[template "ts" .L.Loc]]（北京时间）仍未登记定位结果。
-            判定依据：[[.Signals]]
-            请立即定位设备和责任人，并用 minewatch case located 登记。本告警已抄送教育局。
+            {{ $labels.ip }} 自 [[template "ts" .L.Start]]（北京时间）起的挖矿事件已超过[[.LocateH]]小时，截止 [[template "ts" .L.Loc]]（北京时间）仍未登记定位结果。
+            请立即定位设备和责任人并登记“已定位”。本告警已抄送教育局。
+          state: '[[template "state_any" .]]'
 [[template "common" .L]]
 
       - alert: MinewatchReportOverdue
@@ -145,9 +145,9 @@ groups:
         annotations:
           summary: '挖矿IP {{ $labels.ip }} 超过[[.ReportH]]小时未提交书面报告（[[template "unitname"]]）'
           description: |-
-            {{ $labels.ip }} 的挖矿事件已超过[[.ReportH]]小时，截止 [[template "ts" .R.Rep]]（北京时间）仍未登记书面报告。
-            判定依据：[[.Signals]]
-            请尽快提交书面报告，并用 minewatch case reported 登记。本告警已抄送教育局。
+            {{ $labels.ip }} 自 [[template "ts" .R.Start]]（北京时间）起的挖矿事件已超过[[.ReportH]]小时，截止 [[template "ts" .R.Rep]]（北京时间）仍未登记书面报告。
+            请尽快提交书面报告并登记“已报告”。本告警已抄送教育局。
+          state: '[[template "state_any" .]]'
 [[template "common" .R]]
 
       - alert: MinewatchUnitRepeatedRelapses
@@ -170,8 +170,16 @@ groups:
 // email of an episode already carries them.
 const casesPieces = `
 [[- define "unitname" ]]{{ with query (printf "minewatch_unit_info{unit=%q}" $labels.unit) }}{{ . | first | label "name" }}{{ else }}{{ $labels.unit }}{{ end }}[[ end -]]
-[[- define "ts" ]]{{ with query (printf "vector(%.0f + [[.]])" $value) }}{{ . | first | value | humanizeTimestamp | reReplaceAll " \\+0000 UTC$" "" }}{{ end }}[[ end -]]
+[[- define "ts" ]]{{ with query (printf "vector(%.0f + [[.]])" $value) }}{{ . | first | value | humanizeTimestamp | reReplaceAll ":\\d\\d(\\.\\d+)? \\+0000 UTC$" "" }}{{ end }}[[ end -]]
+[[- /* The tracker's state of the IP (campaign.StateAt): flagged in the latest bucket is mining,
+       else quiet; a relapse episode is relapsed. A first episode (the new-IP alert) cannot be a
+       relapse; the overdue alerts ask whether the current episode is one. */ -]]
+[[- define "mining_now" ]]{{ with query (printf "[[.MiningNowQuery]]" $labels.ip $labels.unit) }}[[.StateMining]]{{ else }}[[.StateQuiet]]{{ end }}[[ end -]]
+[[- define "state_first" ]][[template "mining_now" .]][[ end -]]
+[[- define "state_any" ]]{{ if query (printf "minewatch:host_previous_episode_end_seconds{ip=%q,unit=%q}" $labels.ip $labels.unit) }}[[.StateRelapsed]]{{ else }}[[template "mining_now" .]]{{ end }}[[ end -]]
 [[- define "common" ]]          reasons: '[[.D.Signals]]'
+          start: '[[template "ts" .Start]]（北京时间）'
+          max_score: '{{ with query (printf "[[.D.MaxScoreQuery]]" $labels.ip $labels.unit) }}{{ . | first | value | printf "%.0f" }}{{ else }}未知{{ end }}'
           deadline: '[[template "ts" .Deadline]]（北京时间，[[if eq .Deadline .Loc]]定位设备和责任人[[else]]提交书面报告[[end]]）'
           report_deadline: '[[template "ts" .Rep]]（北京时间，提交书面报告）'
           unit_name: '[[template "unitname"]]'

@@ -13,6 +13,7 @@ import (
 
 	"gopkg.in/yaml.v3"
 
+	"github.com/minewatch/minewatch/exporter/names"
 	"github.com/minewatch/minewatch/plugin/pkg/campaign"
 )
 
@@ -116,6 +117,8 @@ type ruleDefinition struct {
 	Located, Reported, PrevEndNow, PrevEnd                string
 	RelapseCount                                          string
 	Signals                                               string
+	StateMining, StateQuiet, StateRelapsed                string // the tracker's state labels
+	MiningNowQuery, MaxScoreQuery                         string // template queries (printf formats: ip, unit)
 	// L: annotations of alerts whose value is the locate deadline; R: the report deadline.
 	L, R valueTimes
 }
@@ -182,14 +185,34 @@ func definition() ruleDefinition {
 	// and Prometheus (changes() does not).
 	earlier := fmt.Sprintf(`count_over_time(minewatch:host_relapse_started_seconds[%s] offset %s)`, d.LookbackShort, d.Bucket)
 	d.RelapseCount = fmt.Sprintf(`sum by (unit) ((%s) or ((%s) * 0)) + on (unit) sum by (unit) (((%s) * 0 + 1) or ((%s) * 0))`, earlier, d.RelapseNow, d.RelapseNow, earlier)
-	d.Signals = signalsText
+	d.Signals = signalsText()
+	// Mining now: flagged in the latest bucket, as the tracker's state says.
+	d.MiningNowQuery = fmt.Sprintf(`max(max_over_time(minewatch_host_mining{ip=%%q,unit=%%q}[%s])) > 0`, d.Bucket)
+	// The highest score in the quiet period: the score that made the case,
+	// even after the host stopped (its current score may be below the threshold).
+	d.MaxScoreQuery = fmt.Sprintf(`max(max_over_time(minewatch_host_score{ip=%%q,unit=%%q}[%s]))`, d.Quiet)
+	d.StateMining, d.StateQuiet, d.StateRelapsed = campaign.StateLabel(campaign.StateMining), campaign.StateLabel(campaign.StateQuiet), campaign.StateLabel(campaign.StateRelapsed)
 	d.L = valueTimes{Start: bj - d.LocateS, Loc: bj, Rep: bj + d.ReportS - d.LocateS, Deadline: bj}
 	d.R = valueTimes{Start: bj - d.ReportS, Loc: bj + d.LocateS - d.ReportS, Rep: bj, Deadline: bj}
 	return d
 }
 
-// signalsText renders the reasons of an alert, Chinese names of the signals.
-const signalsText = `{{ range query (printf "sort_desc(minewatch_host_signal_points{ip=%q,unit=%q} != 0)" $labels.ip $labels.unit) }}{{ if eq .Labels.signal "pool_contact" }}连接已登记矿池{{ else if eq .Labels.signal "pool_contact_shared" }}连接矿池域名解析出的共享地址{{ else if eq .Labels.signal "stratum_profile" }}Stratum挖矿会话特征{{ else if eq .Labels.signal "periodicity" }}30–100秒周期心跳{{ else if eq .Labels.signal "persistence" }}全天候持续运行{{ else if eq .Labels.signal "port_hint" }}常见矿池端口{{ else if eq .Labels.signal "donation_cadence" }}XMRig捐赠会话规律{{ else if eq .Labels.signal "research_asset" }}已登记科研算力{{ else if eq .Labels.signal "allowlisted" }}白名单服务{{ else }}{{ .Labels.signal }}{{ end }}（{{ .Value }}分）；{{ else }}无记录{{ end }}`
+// signalsText renders the reasons of an alert once: each signal's Chinese
+// name (exporter/names owns them) with its points rounded, strongest first.
+func signalsText() string {
+	var b strings.Builder
+	b.WriteString(`{{ range query (printf "sort_desc(minewatch_host_signal_points{ip=%q,unit=%q} != 0)" $labels.ip $labels.unit) }}`)
+	for i, sig := range names.Signals() {
+		if i > 0 {
+			b.WriteString("{{ else ")
+		} else {
+			b.WriteString("{{ ")
+		}
+		fmt.Fprintf(&b, `if eq .Labels.signal %q }}%s`, sig.ID, sig.Zh)
+	}
+	b.WriteString(`{{ else }}{{ .Labels.signal }}{{ end }}（{{ printf "%.0f" .Value }}分）；{{ else }}无记录{{ end }}`)
+	return b.String()
+}
 
 // stripQueryAnnotations drops every annotation that runs a template query.
 func stripQueryAnnotations(live []byte) ([]byte, error) {

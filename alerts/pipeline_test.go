@@ -13,6 +13,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/minewatch/minewatch/exporter/names"
 	"github.com/minewatch/minewatch/exporter/testsupport"
 	"github.com/minewatch/minewatch/plugin/pkg/campaign"
 )
@@ -148,19 +149,19 @@ minewatch_unit_info{unit="zd-no1-middle",name="郑东新区第一中学",sector=
 	// With the hourly group run every 5s, each round T sees a bucket (T-1h, T] with the
 	// host's first flags and nothing before: the episode starts at T-1h of the round that
 	// fired. The deadline in the email is that start + 48 h, in Beijing time.
-	m := regexp.MustCompile(`处置期限：(\d{4}-\d\d-\d\d \d\d:\d\d:\d\d)（北京时间`).FindStringSubmatch(d.Text)
+	m := regexp.MustCompile(`处置期限：(\d{4}-\d\d-\d\d \d\d:\d\d)（北京时间`).FindStringSubmatch(d.Text)
 	if m == nil {
 		t.Fatalf("email has no deadline:\n%s", d.Text)
 	}
-	dl, err := time.ParseInLocation("2006-01-02 15:04:05", m[1], campaign.Location())
+	dl, err := time.ParseInLocation("2006-01-02 15:04", m[1], campaign.Location()) // emails print minutes, as the tracker does
 	if err != nil {
 		t.Fatal(err)
 	}
 	round := dl.Add(-campaign.LocateDeadline).Add(campaign.Bucket)
 	// vmalert picks the moment of its rounds (its first one need not be on a
 	// multiple of the interval; seen in CI): the round only has to lie within
-	// this vmalert's life, to the second the email prints.
-	if round.Before(vmalertStart.Truncate(time.Second).Add(-5*time.Second)) || round.After(time.Now()) {
+	// this vmalert's life, to the minute the email prints.
+	if round.Before(vmalertStart.Truncate(time.Minute).Add(-5*time.Second)) || round.After(time.Now()) {
 		t.Errorf("deadline %s: start + 1 h = %v is not a round between vmalert's start %v and now", m[1], round, vmalertStart)
 	}
 	deadline := m[1]
@@ -168,10 +169,17 @@ minewatch_unit_info{unit="zd-no1-middle",name="郑东新区第一中学",sector=
 		t.Errorf("subject %q", d.Subject)
 	}
 	for _, want := range []string{"10.20.3.21", "实验楼301 GPU工作站（实验楼301，信息中心）", "李老师",
-		"连接已登记矿池（40分）；Stratum挖矿会话特征（30分）；", "当前评分 87", "处置期限：" + deadline + "（北京时间，定位设备和责任人）",
-		"/d/minewatch-ip/ip-detail?var-ip=10.20.3.21"} {
+		"判定依据：" + names.SignalOf(names.PoolContact).Zh + "（40分）；" + names.SignalOf(names.StratumProfile).Zh + "（30分）；",
+		"当前状态：挖矿中", "最高评分（近7天）：87", "处置期限：" + deadline + "（北京时间，定位设备和责任人）",
+		"本次开始：" + dl.Add(-campaign.LocateDeadline).Format("2006-01-02 15:04") + "（北京时间）",
+		"查看详情：http://grafana.example:3000/d/minewatch-ip/ip-detail?var-ip=10.20.3.21",
+		"报送 教育局信息中心 bureau@edu.example.gov.cn"} {
 		if !strings.Contains(d.Text, want) {
 			t.Errorf("email lacks %q", want)
 		}
+	}
+	// Beijing time only, each reason once.
+	if strings.Contains(d.Text, "UTC") || strings.Count(d.Text, names.SignalOf(names.PoolContact).Zh) != 1 {
+		t.Errorf("email shows UTC or repeats the reasons:\n%s", d.Text)
 	}
 }

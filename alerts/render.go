@@ -15,6 +15,7 @@ import (
 	"gopkg.in/yaml.v3"
 
 	"github.com/minewatch/minewatch/exporter/names"
+	"github.com/minewatch/minewatch/plugin/pkg/campaign"
 )
 
 // Unit is what routing needs to know about one unit of the ledger.
@@ -38,12 +39,32 @@ type Options struct {
 	Password     string
 	RequireTLS   bool
 	BureauEmail  string // receives overdue cases, repeated relapses, pipeline health and unknown units
-	GrafanaURL   string // base address of Grafana, joined to the dashboard path of each alert
+	// BureauName and BureauPhone tell a unit lead where the written report
+	// goes and whom to call; the name defaults to 教育局信息中心.
+	BureauName  string
+	BureauPhone string
+	// GrafanaURL is the base address of Grafana, joined to the dashboard path
+	// of each alert; empty, the emails carry no link (nothing to click that
+	// does not answer).
+	GrafanaURL string
+	// WeCom, when set, sends every email's alerts to 企业微信 as well
+	// (Alertmanager's wechat_configs), on the same routes.
+	WeCom *WeCom
 
 	// Zero values give the email defaults: 30s, 5m, 12h.
 	GroupWait      time.Duration
 	GroupInterval  time.Duration
 	RepeatInterval time.Duration
+}
+
+// WeCom is an enterprise WeChat application that receives the alerts.
+type WeCom struct {
+	CorpID    string // 企业ID
+	AgentID   string // 应用 AgentId
+	APISecret string // 应用 Secret: Alertmanager 0.25 (Debian) takes it only inline, so the configuration is written 0600
+	ToParty   string // 部门ID(s), "|"-separated; empty: ToUser
+	ToUser    string // 成员账号(s), "|"-separated; "@all" for everyone
+	APIURL    string // default Alertmanager's (https://qyapi.weixin.qq.com/cgi-bin/)
 }
 
 // TemplateFile is the name of the email template written next to the configuration.
@@ -140,12 +161,42 @@ func Render(units []Unit, o Options) (*Rendered, error) {
 	if err != nil {
 		return nil, err
 	}
-	grafana := fmt.Sprintf("{{ define \"minewatch.grafana_url\" }}%s{{ end }}\n", strings.TrimRight(o.GrafanaURL, "/"))
-	r := &Rendered{Config: append([]byte(header), out...), Template: append([]byte(grafana), tmpl...)}
+	r := &Rendered{Config: append([]byte(header), out...), Template: append(o.prelude(), tmpl...)}
 	if o.Username != "" && o.PasswordFile == "" {
 		r.Password, r.passwordPlaceholder = []byte(o.Password), true
 	}
 	return r, nil
+}
+
+// prelude defines what the email template takes from the options and the
+// campaign: the Grafana address, the bureau's contact, the deadlines' hours,
+// and Beijing time for Alertmanager's own times (Debian's Alertmanager 0.25
+// has no time-zone function, and Asia/Shanghai keeps one offset all year).
+func (o Options) prelude() []byte {
+	name := o.BureauName
+	if name == "" {
+		name = "教育局信息中心"
+	}
+	contact := name + " " + o.BureauEmail
+	if o.BureauPhone != "" {
+		contact += "，电话 " + o.BureauPhone
+	}
+	var b strings.Builder
+	def := func(n, body string) { fmt.Fprintf(&b, "{{ define %q }}%s{{ end }}\n", n, body) }
+	// The links: none without a Grafana address (an email must not point at
+	// nothing). Each takes one alert.
+	if u := strings.TrimRight(o.GrafanaURL, "/"); u != "" {
+		def("minewatch.link_text", "{{ with .Annotations.dashboard }}查看详情："+u+"{{ . }}\n{{ end }}")
+		def("minewatch.link_html", `{{ with .Annotations.dashboard }}<tr><td>详情</td><td><a href="`+html.EscapeString(u)+`{{ . }}">在 Grafana 中查看</a></td></tr>{{ end }}`)
+	} else {
+		def("minewatch.link_text", "")
+		def("minewatch.link_html", "")
+	}
+	def("minewatch.bureau", contact)
+	def("minewatch.locate_hours", fmt.Sprint(int64(campaign.LocateDeadline/time.Hour)))
+	def("minewatch.report_hours", fmt.Sprint(int64(campaign.ReportDeadline/time.Hour)))
+	def("minewatch.beijing", fmt.Sprintf(`{{ (.Add %d).Format "2006-01-02 15:04" }}`, zoneOffset()*int64(time.Second)))
+	return []byte(b.String())
 }
 
 func (o Options) passwordFile() string {
@@ -227,15 +278,26 @@ func (o Options) check() error {
 	if _, err := mail.ParseAddress(o.BureauEmail); err != nil {
 		errs = append(errs, fmt.Errorf("bureau email %q: %v", o.BureauEmail, err))
 	}
-	if u, err := url.Parse(o.GrafanaURL); err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" || strings.ContainsAny(o.GrafanaURL, "{}") {
-		errs = append(errs, fmt.Errorf("Grafana URL %q: want http(s)://host[:port][/path]", o.GrafanaURL))
+	if u, err := url.Parse(o.GrafanaURL); o.GrafanaURL != "" && (err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" || strings.ContainsAny(o.GrafanaURL, "{}")) {
+		errs = append(errs, fmt.Errorf("Grafana URL %q: want http(s)://host[:port][/path], or empty for no links", o.GrafanaURL))
+	}
+	if strings.ContainsAny(o.BureauName+o.BureauPhone, "{}\n") {
+		errs = append(errs, fmt.Errorf("bureau name/phone must not contain braces or newlines"))
+	}
+	if w := o.WeCom; w != nil {
+		if w.CorpID == "" || w.AgentID == "" || w.APISecret == "" || (w.ToParty == "" && w.ToUser == "") {
+			errs = append(errs, fmt.Errorf("WeCom: corp id, agent id, secret and a party or user are all needed"))
+		}
+		if strings.ContainsAny(w.APISecret, "\n") {
+			errs = append(errs, fmt.Errorf("WeCom secret contains a newline"))
+		}
 	}
 	return errors.Join(errs...)
 }
 
 // receiver emails to with a greeting of the addressee before the alerts.
 func (o Options) receiver(name, to, greeting string) receiver {
-	return receiver{Name: name, EmailConfigs: []emailConfig{{
+	r := receiver{Name: name, EmailConfigs: []emailConfig{{
 		To:      to,
 		Headers: map[string]string{"Subject": `{{ template "minewatch.subject" . }}`},
 		// Literal text of an html template is not escaped by Alertmanager: escape it here.
@@ -244,6 +306,13 @@ func (o Options) receiver(name, to, greeting string) receiver {
 		// The case alerts end by clearing or by a disposition; nobody needs a mail for that.
 		SendResolved: false,
 	}}}
+	if w := o.WeCom; w != nil {
+		r.WechatConfigs = []wechatConfig{{
+			CorpID: w.CorpID, AgentID: w.AgentID, APISecret: w.APISecret, APIURL: w.APIURL,
+			ToParty: w.ToParty, ToUser: w.ToUser, Message: `{{ template "minewatch.wecom" . }}`,
+		}}
+	}
+	return r
 }
 
 func dur(d, def time.Duration) string {
@@ -289,8 +358,19 @@ type inhibitRule struct {
 }
 
 type receiver struct {
-	Name         string        `yaml:"name"`
-	EmailConfigs []emailConfig `yaml:"email_configs"`
+	Name          string         `yaml:"name"`
+	EmailConfigs  []emailConfig  `yaml:"email_configs"`
+	WechatConfigs []wechatConfig `yaml:"wechat_configs,omitempty"`
+}
+
+type wechatConfig struct {
+	CorpID    string `yaml:"corp_id"`
+	AgentID   string `yaml:"agent_id"`
+	APISecret string `yaml:"api_secret"`
+	APIURL    string `yaml:"api_url,omitempty"`
+	ToParty   string `yaml:"to_party,omitempty"`
+	ToUser    string `yaml:"to_user,omitempty"`
+	Message   string `yaml:"message"`
 }
 
 type emailConfig struct {

@@ -63,6 +63,29 @@ func TestRenderedConfigIsValid(t *testing.T) {
 	}
 }
 
+// TestWeComReceiverIsValid: with WeCom set every receiver also sends to
+// 企业微信, and amtool loads the configuration.
+func TestWeComReceiverIsValid(t *testing.T) {
+	amtool := testsupport.Require(t, "amtool")
+	o := testOptions()
+	o.WeCom = &WeCom{CorpID: "ww0123456789abcdef", AgentID: "1000002", APISecret: "s3cret", ToParty: "2"}
+	path := renderTo(t, ledgerUnits(t), o)
+	if out, err := exec.Command(amtool, "check-config", path).CombinedOutput(); err != nil {
+		t.Fatalf("amtool check-config: %v\n%s", err, out)
+	}
+	b, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if n := strings.Count(string(b), "wechat_configs:"); n != strings.Count(string(b), "email_configs:") || n == 0 {
+		t.Errorf("%d wechat_configs for %d email_configs", n, strings.Count(string(b), "email_configs:"))
+	}
+	o.WeCom.ToParty = ""
+	if _, err := Render(ledgerUnits(t), o); err == nil {
+		t.Error("WeCom without a party or user accepted")
+	}
+}
+
 // TestRouting asks amtool which receivers get an alert with the given labels.
 func TestRouting(t *testing.T) {
 	amtool := testsupport.Require(t, "amtool")

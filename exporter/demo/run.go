@@ -224,7 +224,7 @@ func (d *run) run(ctx context.Context) error {
 	}
 	rendered, err := alerts.Render(alerts.LedgerUnits(led), alerts.Options{
 		Smarthost: fmt.Sprintf("127.0.0.1:%d", smtpPort), From: "minewatch@demo.local", BureauEmail: "bureau@demo.local",
-		GrafanaURL: "http://localhost:3000", GroupWait: 10 * time.Second, GroupInterval: time.Minute, RepeatInterval: 12 * time.Hour})
+		GroupWait: 10 * time.Second, GroupInterval: time.Minute, RepeatInterval: 12 * time.Hour})
 	if err != nil {
 		return err
 	}

@@ -3,11 +3,14 @@ package demo
 import (
 	"context"
 	"fmt"
+	"os"
 	"path/filepath"
+	"regexp"
 	"strings"
 	"time"
 
 	"github.com/minewatch/minewatch/exporter/ledger"
+	"github.com/minewatch/minewatch/exporter/mailcatch"
 	"github.com/minewatch/minewatch/exporter/sim"
 	"github.com/minewatch/minewatch/plugin/pkg/campaign"
 	"github.com/minewatch/minewatch/plugin/pkg/casestore"
@@ -64,9 +67,92 @@ func (d *run) summary(ctx context.Context, s *sim.Scenario, res *sim.Result) err
 		return err
 	}
 	msgs := d.mail.Messages()
-	fmt.Fprintf(out, "\n告警邮件 emails received: %d\n", len(msgs))
-	for _, m := range msgs {
+	fmt.Fprintf(out, "\n告警邮件 emails received: %d (saved in %s)\n", len(msgs), filepath.Join(d.dir, "mail"))
+	for i, m := range msgs {
 		fmt.Fprintf(out, "  to %s: %s\n", strings.Join(m.To, ", "), m.Subject)
+		if err := saveMail(filepath.Join(d.dir, "mail"), i, m); err != nil {
+			return err
+		}
+	}
+	// Each email against the tracker as it stood when the email arrived.
+	checked, diffs := 0, []string(nil)
+	for _, m := range msgs {
+		at, err := src.Tracker(qctx, campaign.Filter{}, nil, s.Start, m.Received, nil)
+		if err != nil {
+			return fmt.Errorf("tracker at %s: %w", campaign.FormatTime(m.Received, loc), err)
+		}
+		n, dd := compareMail(m.Subject, m.Text, at, loc)
+		checked, diffs = checked+n, append(diffs, dd...)
+	}
+	fmt.Fprintf(out, "邮件与台账核对 emails against the tracker: %d IPs checked, %d disagreements\n", checked, len(diffs))
+	for _, d := range diffs {
+		fmt.Fprintf(out, "  不一致 %s\n", d)
 	}
 	return nil
+}
+
+// saveMail writes one received email as NN.eml (as sent) and NN.txt (its text part).
+func saveMail(dir string, i int, m mailcatch.Message) error {
+	if err := os.MkdirAll(dir, 0o755); err != nil {
+		return err
+	}
+	base := filepath.Join(dir, fmt.Sprintf("%02d", i+1))
+	if err := os.WriteFile(base+".eml", m.Raw, 0o644); err != nil {
+		return err
+	}
+	return os.WriteFile(base+".txt", []byte(m.Text), 0o644)
+}
+
+var (
+	mailIP       = regexp.MustCompile(`IP地址：(\S+)`)
+	mailState    = regexp.MustCompile(`当前状态：(\S+)`)
+	mailScore    = regexp.MustCompile(`最高评分（近7天）：(\S+)`)
+	mailDeadline = regexp.MustCompile(`处置期限：(\d{4}-\d\d-\d\d \d\d:\d\d)（北京时间，(定位设备和责任人|提交书面报告)）`)
+	mailReport   = regexp.MustCompile(`书面报告期限：(\d{4}-\d\d-\d\d \d\d:\d\d)（北京时间`)
+)
+
+// compareMail checks every IP block of an email (alerts/templates/email.tmpl)
+// against the tracker's row for that IP: state, highest score and both
+// deadlines must read the same. It returns the IPs checked and what differs.
+func compareMail(subject, text string, rows []campaign.TrackerRow, loc *time.Location) (int, []string) {
+	byIP := map[string]campaign.TrackerRow{}
+	for _, r := range rows {
+		byIP[r.IP] = r
+	}
+	n := 0
+	var diffs []string
+	for _, block := range strings.Split(text, "----------------------------------------") {
+		ip := mailIP.FindStringSubmatch(block)
+		if ip == nil {
+			continue
+		}
+		n++
+		r, ok := byIP[ip[1]]
+		if !ok {
+			diffs = append(diffs, fmt.Sprintf("%s: %s is not in the tracker", subject, ip[1]))
+			continue
+		}
+		differ := func(what, mail, tracker string) {
+			if mail != tracker {
+				diffs = append(diffs, fmt.Sprintf("%s: %s %s: email %q, tracker %q", subject, ip[1], what, mail, tracker))
+			}
+		}
+		field := func(re *regexp.Regexp) string {
+			if m := re.FindStringSubmatch(block); m != nil {
+				return m[1]
+			}
+			return "(none)"
+		}
+		differ("state", field(mailState), campaign.StateLabel(r.State))
+		differ("max score", field(mailScore), fmt.Sprintf("%.0f", r.MaxScore))
+		differ("report deadline", field(mailReport), campaign.FormatTime(r.ReportDeadline, loc))
+		if m := mailDeadline.FindStringSubmatch(block); m == nil {
+			differ("deadline", "(none)", "a deadline")
+		} else if m[2] == "定位设备和责任人" {
+			differ("locate deadline", m[1], campaign.FormatTime(r.LocateDeadline, loc))
+		} else {
+			differ("report deadline", m[1], campaign.FormatTime(r.ReportDeadline, loc))
+		}
+	}
+	return n, diffs
 }

@@ -25,7 +25,14 @@ var (
 	alertsSMTPPassFile = alertsRenderCmd.Flag("smtp-password-file", "Absolute path of a file holding the SMTP password, managed by you (instead of --smtp-password-env).").String()
 	alertsRequireTLS   = alertsRenderCmd.Flag("smtp-require-tls", "Require STARTTLS.").Bool()
 	alertsBureau       = alertsRenderCmd.Flag("bureau-email", "Bureau address: overdue cases, repeated relapses, pipeline health (教育局/信息中心邮箱).").Required().String()
-	alertsGrafana      = alertsRenderCmd.Flag("grafana-url", "Grafana address for the links in the emails.").Default("http://localhost:3000").String()
+	alertsBureauName   = alertsRenderCmd.Flag("bureau-name", "Who receives the written reports, named in every case email (报告接收单位).").Default("教育局信息中心").String()
+	alertsBureauPhone  = alertsRenderCmd.Flag("bureau-phone", "Phone number for unit leads, printed with the bureau's address (联系电话).").String()
+	alertsGrafana      = alertsRenderCmd.Flag("grafana-url", "Grafana address for the links in the emails, e.g. https://grafana.edu.example; empty: no links.").String()
+	alertsWeComCorp    = alertsRenderCmd.Flag("wecom-corp-id", "企业微信 corp id: also send every alert to this WeCom application (with --wecom-agent-id, --wecom-secret-file and --wecom-to-party or --wecom-to-user).").String()
+	alertsWeComAgent   = alertsRenderCmd.Flag("wecom-agent-id", "企业微信 application AgentId.").String()
+	alertsWeComSecret  = alertsRenderCmd.Flag("wecom-secret-file", "File holding the WeCom application secret (Alertmanager 0.25 takes it only inline: the configuration is written mode 0600).").String()
+	alertsWeComParty   = alertsRenderCmd.Flag("wecom-to-party", "WeCom department id(s), |-separated.").String()
+	alertsWeComUser    = alertsRenderCmd.Flag("wecom-to-user", "WeCom member account(s), |-separated, or @all.").String()
 	alertsGroupWait    = alertsRenderCmd.Flag("group-wait", "Wait before the first email of a group.").Default("30s").Duration()
 	alertsRepeat       = alertsRenderCmd.Flag("repeat-interval", "Resend an unresolved alert after this long.").Default("12h").Duration()
 )
@@ -40,6 +47,15 @@ func runAlertsRender() error {
 		return err
 	}
 	units := alerts.LedgerUnits(led)
+	var wecom *alerts.WeCom
+	if *alertsWeComCorp != "" {
+		secret, err := os.ReadFile(*alertsWeComSecret)
+		if err != nil {
+			return fmt.Errorf("--wecom-secret-file: %w", err)
+		}
+		wecom = &alerts.WeCom{CorpID: *alertsWeComCorp, AgentID: *alertsWeComAgent, APISecret: strings.TrimSpace(string(secret)),
+			ToParty: *alertsWeComParty, ToUser: *alertsWeComUser}
+	}
 	r, err := alerts.Render(units, alerts.Options{
 		Smarthost:      *alertsSMTP,
 		From:           *alertsFrom,
@@ -48,7 +64,10 @@ func runAlertsRender() error {
 		PasswordFile:   *alertsSMTPPassFile,
 		RequireTLS:     *alertsRequireTLS,
 		BureauEmail:    *alertsBureau,
+		BureauName:     *alertsBureauName,
+		BureauPhone:    *alertsBureauPhone,
 		GrafanaURL:     *alertsGrafana,
+		WeCom:          wecom,
 		GroupWait:      *alertsGroupWait,
 		RepeatInterval: *alertsRepeat,
 		GroupInterval:  5 * time.Minute,

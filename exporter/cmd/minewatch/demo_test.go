@@ -59,6 +59,12 @@ func TestDemoStartToFinish(t *testing.T) {
 	if mails == nil || mails[1] == "0" || !strings.Contains(text, "to lead@") {
 		t.Errorf("no alert email reached a unit lead:\n%s", section(text, "告警邮件", "服务地址"))
 	}
+	// Every IP of every email reads as the tracker did when the email came:
+	// state, highest score and deadlines (the demo checks each block).
+	agree := regexp.MustCompile(`emails against the tracker: (\d+) IPs checked, (\d+) disagreements`).FindStringSubmatch(text)
+	if agree == nil || agree[1] == "0" || agree[2] != "0" {
+		t.Errorf("emails and tracker disagree (or nothing was checked):\n%s", section(text, "告警邮件", "服务地址"))
+	}
 	t.Logf("demo: %d of %s simulated miners in the tracker, %s emails", found, truth[1], mails[1])
 }
 
