@@ -203,7 +203,7 @@ type lineReader struct {
 func (r *lineReader) next(deadline time.Time) ([]byte, error) {
 	for {
 		if i := bytes.IndexByte(r.buf, '\n'); i >= 0 {
-			line := r.buf[:i+1:i+1]
+			line := r.buf[: i+1 : i+1]
 			r.buf = r.buf[i+1:]
 			return line, nil
 		}
