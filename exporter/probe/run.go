@@ -11,6 +11,7 @@ import (
 	"net/netip"
 	"os"
 	"strings"
+	"syscall"
 	"time"
 )
 
@@ -176,6 +177,8 @@ func (c *Component) try(ctx context.Context, ep netip.AddrPort, proto string, us
 				t.Answer = "no answer to " + req.method
 			case errors.Is(err, io.EOF):
 				t.Answer = "closed without a mining answer to " + req.method
+			case errors.Is(err, syscall.ECONNRESET):
+				t.Answer = "reset without a mining answer to " + req.method
 			case errors.Is(err, errTooMuch):
 				t.Answer = "answer too long without a mining answer"
 			default:
