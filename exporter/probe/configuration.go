@@ -3,7 +3,12 @@ package probe
 import (
 	"net/netip"
 	"slices"
+	"strconv"
 	"time"
+
+	"gopkg.in/yaml.v3"
+
+	"github.com/minewatch/minewatch/exporter/yamlcheck"
 )
 
 // Configuration is what an operator sets for the active prober (proposed
@@ -117,3 +122,108 @@ func (c Configuration) withDefaults() Configuration {
 }
 
 func (c *Configuration) tlsFirst(port uint16) bool { return slices.Contains(c.TLSPorts, port) }
+
+// configKeys are the keys of the `probe:` section.
+var configKeys = []string{"enabled", "source_address", "connect_timeout", "answer_timeout", "probe_timeout",
+	"tls_ports", "rate", "burst", "concurrency", "queue_size", "confirmed_ttl", "refuted_ttl", "error_ttl",
+	"max_cache", "login", "agent", "max_answer_bytes", "probe_loopback"}
+
+// DecodeYAML reads the `probe:` section (n, at field path) over c,
+// recording every problem in w with its line.
+func (c *Configuration) DecodeYAML(w *yamlcheck.Walker, n *yaml.Node, path string) {
+	w.Fields(n, path, configKeys, func(key string, v *yaml.Node, f string) {
+		if key == "tls_ports" {
+			c.TLSPorts = []uint16{}
+			w.Seq(v, f, func(_ int, v *yaml.Node, f string) {
+				s, ok := w.Scalar(v, f)
+				if !ok {
+					return
+				}
+				p, err := strconv.ParseUint(s, 10, 16)
+				if err != nil || p == 0 {
+					w.Errf(v, f, "%q is not a TCP port (1..65535)", s)
+					return
+				}
+				c.TLSPorts = append(c.TLSPorts, uint16(p))
+			})
+			return
+		}
+		s, ok := w.Scalar(v, f)
+		if !ok || s == "" {
+			if ok {
+				w.Errf(v, f, "empty value")
+			}
+			return
+		}
+		whole := func(dst *int, min, max int) {
+			i, err := strconv.Atoi(s)
+			if err != nil || i < min || i > max {
+				w.Errf(v, f, "%q is not a whole number in %d..%d", s, min, max)
+				return
+			}
+			*dst = i
+		}
+		duration := func(dst *time.Duration, min time.Duration) {
+			d, err := time.ParseDuration(s)
+			if err != nil || d < min {
+				w.Errf(v, f, "%q is not a duration of at least %v (e.g. 5s, 24h)", s, min)
+				return
+			}
+			*dst = d
+		}
+		boolean := func(dst *bool) {
+			b, err := strconv.ParseBool(s)
+			if err != nil {
+				w.Errf(v, f, "%q is not true or false", s)
+				return
+			}
+			*dst = b
+		}
+		switch key {
+		case "enabled":
+			boolean(&c.Enabled)
+		case "probe_loopback":
+			boolean(&c.ProbeLoopback)
+		case "source_address":
+			a, err := netip.ParseAddr(s)
+			if err != nil || a.Zone() != "" || !a.IsGlobalUnicast() && !a.IsLoopback() {
+				w.Errf(v, f, "%q is not a unicast IP address of this machine (e.g. 192.0.2.10)", s)
+				return
+			}
+			c.SourceAddress = a.Unmap()
+		case "connect_timeout":
+			duration(&c.ConnectTimeout, 100*time.Millisecond)
+		case "answer_timeout":
+			duration(&c.AnswerTimeout, 100*time.Millisecond)
+		case "probe_timeout":
+			duration(&c.ProbeTimeout, time.Second)
+		case "confirmed_ttl":
+			duration(&c.ConfirmedTTL, time.Minute)
+		case "refuted_ttl":
+			duration(&c.RefutedTTL, time.Minute)
+		case "error_ttl":
+			duration(&c.ErrorTTL, time.Second)
+		case "rate":
+			x, err := strconv.ParseFloat(s, 64)
+			if err != nil || !(x > 0 && x <= 10_000) {
+				w.Errf(v, f, "%q is not a number above 0 (probes a second, e.g. 1 or 0.1)", s)
+				return
+			}
+			c.Rate = x
+		case "burst":
+			whole(&c.Burst, 1, 100_000)
+		case "concurrency":
+			whole(&c.Concurrency, 1, 1024)
+		case "queue_size":
+			whole(&c.QueueSize, 1, 1_000_000)
+		case "max_cache":
+			whole(&c.MaxCache, 1, 10_000_000)
+		case "max_answer_bytes":
+			whole(&c.MaxAnswer, 256, 1<<20)
+		case "login":
+			c.Login = s
+		case "agent":
+			c.Agent = s
+		}
+	})
+}

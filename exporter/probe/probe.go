@@ -290,10 +290,16 @@ func (c *Component) probeOnce(ctx context.Context, ep netip.AddrPort) (Result, e
 		return r, nil
 	}
 	if err := c.limiter.Wait(ctx); err != nil {
+		if ctx.Err() != nil {
+			return Result{}, ctx.Err() // Stop, or the caller gave up: not the bucket's doing
+		}
 		c.skipped[SkipRateLimited].Inc()
 		return Result{}, &SkipError{SkipRateLimited}
 	}
 	r := c.run(ctx, ep)
+	if r.Outcome == Failed && ctx.Err() != nil {
+		return Result{}, ctx.Err() // cut short by the caller: nothing learnt, nothing kept
+	}
 	c.record(r)
 	if c.deps.OnResult != nil {
 		c.deps.OnResult(r)
