@@ -344,9 +344,21 @@ func TestRateLimit(t *testing.T) {
 	}
 }
 
+// closeOnce counts a connection closed once, however often Close is called.
+type closeOnce struct {
+	net.Conn
+	once sync.Once
+	done func()
+}
+
+func (c *closeOnce) Close() error {
+	c.once.Do(c.done)
+	return c.Conn.Close()
+}
+
 // TestConcurrencyBound: with Concurrency 2 and ten endpoints that hold
 // every connection open, two are probed at once and the other eight wait;
-// no server ever sees more than two connections at once.
+// the prober never has more than two connections open.
 func TestConcurrencyBound(t *testing.T) {
 	release := make(chan struct{})
 	hold := func(c net.Conn) { <-release }
@@ -358,6 +370,20 @@ func TestConcurrencyBound(t *testing.T) {
 	cfg.Concurrency = 2
 	cfg.AnswerTimeout = time.Minute // the hold ends by release, not by time
 	p := New(cfg, Dependencies{})
+	var mu sync.Mutex
+	var open, most int
+	next := p.dial
+	p.dial = func(ctx context.Context, ep netip.AddrPort) (net.Conn, error) {
+		c, err := next(ctx, ep)
+		if err != nil {
+			return nil, err
+		}
+		mu.Lock()
+		open++
+		most = max(most, open)
+		mu.Unlock()
+		return &closeOnce{Conn: c, done: func() { mu.Lock(); open--; mu.Unlock() }}, nil
+	}
 	var wg sync.WaitGroup
 	results := make([]Result, len(srvs))
 	for i, s := range srvs {
@@ -369,24 +395,20 @@ func TestConcurrencyBound(t *testing.T) {
 			results[i] = r
 		})
 	}
-	open := func() (n int64) {
+	held := func() (n int64) {
 		for _, s := range srvs {
 			n += s.open.Load()
 		}
 		return n
 	}
 	// Wait until all ten are accounted for: two holding a connection, eight waiting.
-	for p.waiting.Load() != 8 || open() != 2 {
+	for p.waiting.Load() != 8 || held() != 2 {
 		time.Sleep(10 * time.Millisecond)
 	}
 	close(release)
 	wg.Wait()
-	var most int64
-	for _, s := range srvs {
-		most = max(most, s.maxOpen.Load())
-	}
-	if most > 1 {
-		t.Errorf("a server saw %d connections at once", most)
+	if most != 2 {
+		t.Errorf("the prober had %d connections open at once, want 2", most)
 	}
 	for i, r := range results {
 		if r.Outcome != Refuted {
