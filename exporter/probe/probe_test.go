@@ -173,6 +173,48 @@ func TestClosedPortIsAnError(t *testing.T) {
 	}
 }
 
+// TestSourceAddress: probes leave from the configured address.
+func TestSourceAddress(t *testing.T) {
+	seen := make(chan string, 8)
+	srv := serve(t, nil, func(c net.Conn) {
+		seen <- c.RemoteAddr().(*net.TCPAddr).IP.String()
+		echoHandler(c)
+	})
+	cfg := testConfig()
+	cfg.SourceAddress = netip.MustParseAddr("127.0.0.2") // all of 127/8 is this machine's
+	r, err := New(cfg, Dependencies{}).Probe(context.Background(), srv.ep())
+	if err != nil || r.Outcome != Refuted {
+		t.Fatalf("%v %+v", err, r)
+	}
+	if got := <-seen; got != "127.0.0.2" {
+		t.Errorf("the server saw the probe from %s, want 127.0.0.2", got)
+	}
+}
+
+// TestRefusedPartWayIsAnError: a server that answers nothing telling and
+// then refuses further connections is not refuted (a pool limiting new
+// connections looks like that): an error, kept only ErrorTTL.
+func TestRefusedPartWayIsAnError(t *testing.T) {
+	srv := serve(t, nil, func(c net.Conn) {})
+	var once sync.Once
+	srvClose := func() { once.Do(func() { srv.ln.Close() }) }
+	cfg := testConfig()
+	p := New(cfg, Dependencies{})
+	next := p.dial
+	p.dial = func(ctx context.Context, ep netip.AddrPort) (net.Conn, error) {
+		c, err := next(ctx, ep)
+		srvClose() // the first connection gets in, the next are refused
+		return c, err
+	}
+	r, err := p.Probe(context.Background(), srv.ep())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if r.Outcome != Failed || !strings.Contains(r.Reason, "refused part-way") || len(r.Tries) != 2 {
+		t.Fatalf("%s %s (%d tries)", r.Outcome, r.Reason, len(r.Tries))
+	}
+}
+
 // fakeClock is the cache's wall clock, moved by the test.
 type fakeClock struct {
 	mu sync.Mutex

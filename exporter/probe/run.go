@@ -48,6 +48,7 @@ func (c *Component) run(ctx context.Context, ep netip.AddrPort) Result {
 	}
 	r := Result{Endpoint: ep}
 	connected := false
+	spoke := false // some answer showed what the server speaks (not JSON-RPC, or an echo)
 	var connErr error
 transports:
 	for _, useTLS := range transports {
@@ -73,6 +74,7 @@ transports:
 				break transports
 			}
 			if t.verdict == vEcho || t.verdict == vOther {
+				spoke = true
 				break
 			}
 		}
@@ -86,6 +88,10 @@ transports:
 		r.Outcome, r.Reason = Failed, errProbeTimeout.Error()
 	case ctx.Err() != nil:
 		r.Outcome, r.Reason = Failed, "cancelled"
+	case connErr != nil && !spoke:
+		// It let us in, then refused: a pool that limits new connections
+		// looks like this too. Not enough to refute.
+		r.Outcome, r.Reason = Failed, "connection refused part-way: "+summary(r.Tries)
 	default:
 		r.Outcome, r.Reason = Refuted, summary(r.Tries)
 	}
