@@ -21,9 +21,9 @@ const (
 
 var protocols = []string{Stratum, CryptoNote, EthProxy}
 
-// request is one line a protocol sends; next, when set, is sent after a
-// reply that decided nothing (Stratum's authorize after subscribe, the
-// proxy's getWork after login).
+// request is one line a protocol sends. A protocol's later requests go
+// out only after a reply that decided nothing (Stratum's authorize after
+// subscribe, the proxy's getWork after login), as a miner would send them.
 type request struct {
 	id     int
 	method string

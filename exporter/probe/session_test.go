@@ -32,7 +32,7 @@ var sessions = []struct {
 
 var update = flag.Bool("update", false, "rewrite testdata/*.txt from the shared captures (needs tshark)")
 
-// message is one line of a session, either way.
+// sessionLine is one message of a session, either way.
 type sessionLine struct {
 	pool bool // sent by the pool (else by the miner)
 	data []byte
