@@ -38,6 +38,10 @@ check_file '/usr/lib/postgresql/*/bin/initdb' postgresql
 # CJK fonts so the editors' Chinese labels render.
 check chromium chromium
 check_file /usr/share/fonts/opentype/noto/NotoSansCJK-Regular.ttc fonts-noto-cjk
+# exporter/probe: ordinary real servers the active prober must not confirm (nginx TLS + WebSocket, MQTT, sshd).
+check_file /usr/sbin/nginx nginx
+check mosquitto mosquitto
+check_file /usr/sbin/sshd openssh-server
 
 if [ ${#need[@]} -eq 0 ]; then
   echo "deps: all Debian packages present"

@@ -1,9 +1,11 @@
 package docs
 
 import (
+	"bufio"
 	"bytes"
 	"context"
 	"io/fs"
+	"net"
 	"net/netip"
 	"os"
 	"path/filepath"
@@ -25,6 +27,7 @@ import (
 	"github.com/minewatch/minewatch/exporter/intel"
 	"github.com/minewatch/minewatch/exporter/names"
 	"github.com/minewatch/minewatch/exporter/pipeline"
+	"github.com/minewatch/minewatch/exporter/probe"
 	"github.com/minewatch/minewatch/exporter/score"
 	_ "github.com/minewatch/minewatch/exporter/server" // registers the state gauges the exporter serves
 	"github.com/minewatch/minewatch/exporter/sim"
@@ -306,6 +309,34 @@ func loadIntel(t *testing.T) {
 	}
 }
 
+// probeLoopback runs the active prober once against a loopback server that
+// answers mining.subscribe as a pool does, its outcome going into the intel.
+func probeLoopback(t *testing.T) {
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ln.Close()
+	go func() {
+		c, err := ln.Accept()
+		if err != nil {
+			return
+		}
+		defer c.Close()
+		if _, err := bufio.NewReader(c).ReadBytes('\n'); err == nil {
+			c.Write([]byte(`{"id":1,"result":[[["mining.notify","ae6812eb4cd7735a302a8a9dd95cf71f"]],"08000002",4],"error":null}` + "\n")) //nolint:errcheck
+		}
+	}()
+	cfg := probe.DefaultConfiguration()
+	cfg.Enabled, cfg.ProbeLoopback = true, true
+	st := intel.NewStore(intel.Options{})
+	p := probe.New(cfg, probe.Dependencies{OnResult: probe.ToIntel(st)})
+	r, err := p.Probe(context.Background(), ln.Addr().(*net.TCPAddr).AddrPort())
+	if err != nil || r.Outcome != probe.Confirmed {
+		t.Fatalf("probe: %v %+v", err, r)
+	}
+}
+
 // TestCatalogueIsWhatTheCodeWrites runs the code that writes metrics (the
 // pipeline over a simulated campus, the flow decoder, intel and ledger
 // reloads, the exporter's state gauges, the case store's state for vmalert), and
@@ -318,6 +349,7 @@ func TestCatalogueIsWhatTheCodeWrites(t *testing.T) {
 	runPipeline(t, w)
 	decodeFlows(t, w)
 	loadIntel(t)
+	probeLoopback(t)
 	var buf bytes.Buffer
 	metrics.WritePrometheus(&buf, false) // the global set /metrics serves: ledger, intel, pipeline, server
 	w.scrape(t, "global set", buf.Bytes())

@@ -26,11 +26,14 @@ const (
 	KindIPPort                     // one address and port
 	KindDomain                     // a domain (optionally with a port), resolved on a schedule
 	KindResolvedIP                 // an address a listed domain resolved to
+	KindConfirmed                  // an IP:port an active probe found answering as a pool (Store.Confirm)
+	KindRefuted                    // an IP:port an active probe found not to be a pool (Store.Refute)
 )
 
-var kindNames = [...]string{"", "ip", "cidr", "ip_port", "domain", "resolved_ip"}
+var kindNames = [...]string{"", "ip", "cidr", "ip_port", "domain", "resolved_ip", "confirmed", "refuted"}
 
-// Kinds lists every kind, in metric-label order.
+// Kinds lists every kind a list file holds, in metric-label order (the
+// probe's kinds are counted under list "probe").
 var Kinds = []Kind{KindIP, KindCIDR, KindIPPort, KindDomain, KindResolvedIP}
 
 // String is the kind's metric label value.
@@ -50,8 +53,11 @@ type Entry struct {
 	// Shared: the address came from resolving a domain, so it may be a shared
 	// CDN address; weak evidence on its own.
 	Shared bool
-	List   string // list file it came from
+	List   string // list file it came from ("probe" for KindConfirmed, KindRefuted)
 	Line   int    // line in that file
+	// Probe is when and how an active probe decided (KindConfirmed,
+	// KindRefuted only).
+	Probe *Evidence
 
 	addr   netip.Addr   // KindIP, KindIPPort, KindResolvedIP
 	prefix netip.Prefix // KindCIDR

@@ -12,6 +12,7 @@ type Set struct {
 	pools, allow matcher
 	counts       map[string]*[len(kindNames)]int // per list, by Kind
 	domains      []string                        // every listed domain, pools and allowlist
+	probed       *probed                         // what active probes decided; nil: nothing
 }
 
 // matcher answers lookups with one map probe and one trie lookup. Listed
@@ -129,21 +130,37 @@ func NewSet(pools, allow []*List, resolved map[string][]netip.Addr) *Set {
 // Match returns the pool entry for a remote endpoint, or nil. IP:port
 // entries match only their port; an exact address beats a range; a listed
 // entry beats an address known only from resolving a pool domain (Shared).
-// It does not allocate.
+// An endpoint a probe confirmed (Source "confirmed") comes after a listed
+// entry and before a Shared one. It does not allocate.
 func (s *Set) Match(ip netip.Addr, port uint16) *Entry {
 	if s == nil {
 		return nil
 	}
-	return s.pools.match(ip.Unmap(), port)
+	ip = ip.Unmap()
+	e := s.pools.match(ip, port)
+	if (e == nil || e.Shared) && s.probed != nil && len(s.probed.confirmed) > 0 {
+		if c := s.probed.confirmed[netip.AddrPortFrom(ip, port)]; c != nil {
+			return c
+		}
+	}
+	return e
 }
 
-// Allowed reports whether the endpoint is allowlisted: traffic to it never
-// counts as pool contact.
+// Allowed reports whether the endpoint is allowlisted, or refuted by a
+// probe and named by no pool list: traffic to it never counts as pool
+// contact (nor makes a suspect).
 func (s *Set) Allowed(ip netip.Addr, port uint16) bool {
 	if s == nil {
 		return false
 	}
-	return s.allow.match(ip.Unmap(), port) != nil
+	ip = ip.Unmap()
+	if s.allow.match(ip, port) != nil {
+		return true
+	}
+	if s.probed == nil || len(s.probed.refuted) == 0 || s.probed.refuted[netip.AddrPortFrom(ip, port)] == nil {
+		return false
+	}
+	return s.pools.match(ip, port) == nil // listed after the refutation: the list wins
 }
 
 // Domains lists every domain of the pool lists and allowlists.

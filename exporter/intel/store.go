@@ -35,6 +35,11 @@ type Options struct {
 	// Workers resolving domains in parallel (default 8).
 	Workers int
 	Logger  *slog.Logger // default slog.Default()
+	// MaxProbed bounds the endpoints held from Confirm and Refute together
+	// (default DefaultMaxProbed).
+	MaxProbed int
+	// Now is the wall clock that expires probe decisions (default time.Now).
+	Now func() time.Time
 }
 
 // Store holds the current Set and rebuilds it when lists are reloaded or
@@ -53,6 +58,7 @@ type Store struct {
 	mu       sync.Mutex       // guards lists and resolved
 	lists    map[string]*List // path → last good parse
 	resolved map[string][]netip.Addr
+	probed   *probed // confirmed and refuted endpoints, copied on write
 
 	resolveErrors *metrics.Counter
 }
@@ -71,11 +77,18 @@ func NewStore(opts Options) *Store {
 	if opts.Logger == nil {
 		opts.Logger = slog.Default()
 	}
+	if opts.MaxProbed <= 0 {
+		opts.MaxProbed = DefaultMaxProbed
+	}
+	if opts.Now == nil {
+		opts.Now = time.Now
+	}
 	s := &Store{
 		opts:          opts,
 		kick:          make(chan struct{}, 1),
 		lists:         map[string]*List{},
 		resolved:      map[string][]netip.Addr{},
+		probed:        emptyProbed,
 		resolveErrors: metrics.GetOrCreateCounter(names.IntelResolveErrors),
 	}
 	s.cur.Store(NewSet(nil, nil, nil))
@@ -90,8 +103,18 @@ func (s *Store) Files() []string {
 	return append(slices.Clone(s.opts.Lists), s.opts.Allowlists...)
 }
 
-// Set installs a Set directly (for tests and tools without files).
-func (s *Store) Set(set *Set) { s.cur.Store(set) }
+// Set installs a Set directly (for tests and tools without files); the
+// probe decisions held stay.
+func (s *Store) Set(set *Set) {
+	if set == nil {
+		set = NewSet(nil, nil, nil)
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.cur.Store(set.withProbed(s.probed))
+}
+
+func (s *Store) now() time.Time { return s.opts.Now() }
 
 // listLabel is a list's metric label: its file name.
 func listLabel(path string) string { return filepath.Base(path) }
@@ -152,6 +175,7 @@ func (s *Store) rebuildLocked() *Set {
 		allow = append(allow, s.lists[p])
 	}
 	set := NewSet(pools, allow, s.resolved)
+	set.probed = s.probed
 	// Forget addresses of domains no longer listed.
 	listed := map[string]bool{}
 	for _, d := range set.Domains() {
@@ -269,18 +293,23 @@ func (s *Store) resolve(ctx context.Context, onlyNew bool) error {
 }
 
 // Run resolves all domains now and every interval, and newly listed domains
-// soon after each Load, until ctx ends.
+// soon after each Load, and forgets expired probe decisions every minute,
+// until ctx ends.
 func (s *Store) Run(ctx context.Context, interval time.Duration) {
 	if interval <= 0 {
 		interval = time.Hour
 	}
 	t := time.NewTicker(interval)
 	defer t.Stop()
+	prune := time.NewTicker(time.Minute)
+	defer prune.Stop()
 	s.logResolve(s.resolve(ctx, false))
 	for {
 		select {
 		case <-ctx.Done():
 			return
+		case <-prune.C:
+			s.Prune()
 		case <-t.C:
 			s.logResolve(s.resolve(ctx, false))
 		case <-s.kick:

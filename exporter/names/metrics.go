@@ -20,6 +20,10 @@ const (
 	IntelLastReloadSuccess  = "minewatch_intel_last_reload_success"
 	IntelReloadErrors       = "minewatch_intel_reload_errors_total"
 	IntelResolveErrors      = "minewatch_intel_resolve_errors_total"
+	ProbeResults            = "minewatch_probe_results_total"
+	ProbeSkipped            = "minewatch_probe_skipped_total"
+	ProbeConnections        = "minewatch_probe_connections_total"
+	ProbeCacheEntries       = "minewatch_probe_cache_entries"
 
 	FlowPackets          = "minewatch_flow_packets_total"
 	FlowRecords          = "minewatch_flow_records_total"
@@ -109,10 +113,14 @@ var catalogue = []Metric{
 	{LedgerUnits, Gauge, "", nil, "units in the loaded ledger", GroupLedger},
 	{LedgerAssets, Gauge, "", nil, "assets in the loaded ledger", GroupLedger},
 	{LedgerLastReloadSuccess, Gauge, "0/1", nil, "0 when the last (re)load failed and the previous ledger is still in use (also when the new ledger is empty: no units or no ranges, unless `ledger.allow_empty`)", GroupLedger},
-	{IntelEntries, Gauge, "", []string{"list", "kind"}, "entries of each intel list by kind (ip, cidr, ip_port, domain, resolved_ip)", GroupLedger},
+	{IntelEntries, Gauge, "", []string{"list", "kind"}, "entries of each intel list by kind (ip, cidr, ip_port, domain, resolved_ip); list `probe`: endpoints the active prober confirmed (kind `confirmed`) or refuted (`refuted`)", GroupLedger},
 	{IntelLastReloadSuccess, Gauge, "0/1", []string{"list"}, "0 when the last (re)load of the list failed", GroupLedger},
 	{IntelReloadErrors, Counter, "", []string{"list"}, "failed (re)loads", GroupLedger},
 	{IntelResolveErrors, Counter, "", nil, "failed DNS resolutions of pool domains", GroupLedger},
+	{ProbeResults, Counter, "", []string{"outcome"}, "endpoints the active prober probed, by outcome: `confirmed` (answered a mining protocol), `refuted` (answered otherwise or stayed silent), `error` (no connection, or out of time)", GroupLedger},
+	{ProbeSkipped, Counter, "", []string{"reason"}, "probes not sent: `disabled`, `internal` (a ledger range), `not_public`, `allowlisted`, `cached` (decided recently), `pending`, `queue_full`, `rate_limited`", GroupLedger},
+	{ProbeConnections, Counter, "", []string{"protocol", "transport"}, "connections the prober opened; protocol = stratum, cryptonote, ethproxy; transport = tcp, tls", GroupLedger},
+	{ProbeCacheEntries, Gauge, "", nil, "endpoints whose probe outcome is kept (at most `probe.max_cache`)", GroupLedger},
 
 	{FlowPackets, Counter, "", []string{"source", "protocol"}, "export datagrams received", GroupHealth},
 	{FlowRecords, Counter, "", []string{"source", "protocol"}, "flow records decoded", GroupHealth},
