@@ -68,8 +68,27 @@ const captureLedger = `units:
 // a router with a 30 min active timeout exports for sessions this short.
 var SoftflowdArgs = []string{"-v", "10", "-a", "-t", "tcp=15", "-t", "udp=15", "-t", "general=15", "-t", "maxlife=1800"}
 
+// Exporter is a real flow exporter reading the captures: "softflowd" or
+// "pmacctd" (pmacct's nfprobe plugin), and its binary.
+type Exporter struct {
+	Name string
+	Bin  string
+}
+
+// PmacctdConfig is pmacctd's configuration for a capture: IPFIX from the
+// nfprobe plugin with the same timeouts as softflowd's. pmacctd reads the
+// file, flushes its flows and exits by itself.
+const PmacctdConfig = `daemonize: false
+pcap_savefile: %s
+plugins: nfprobe
+nfprobe_receiver: %s
+nfprobe_version: 10
+nfprobe_timeouts: tcp=15:udp=15:general=15:maxlife=1800
+`
+
 // CaptureRow is the outcome of one capture, with or without intel.
 type CaptureRow struct {
+	Exporter string  `json:"exporter"`
 	Capture  string  `json:"capture"`
 	Mining   bool    `json:"mining"`
 	Intel    bool    `json:"with_intel"`
@@ -83,31 +102,33 @@ type CaptureRow struct {
 	Datagram int     `json:"datagrams"`
 }
 
-// Captures exports each capture of dir with softflowd and scores it with
-// and without intel. A capture missing from dir is an error: the figures
-// must cover all of them.
-func Captures(dir, softflowd string, cfg score.Config) ([]CaptureRow, error) {
+// Captures exports each capture of dir with each exporter and scores it
+// with and without intel. A capture missing from dir is an error: the
+// figures must cover all of them.
+func Captures(dir string, exporters []Exporter, cfg score.Config) ([]CaptureRow, error) {
 	var rows []CaptureRow
-	for _, c := range RealCaptures {
-		path := filepath.Join(dir, c.File)
-		if _, err := os.Stat(path); err != nil {
-			return nil, fmt.Errorf("real capture: %w", err)
-		}
-		dgs, err := softflowdExport(softflowd, path)
-		if err != nil {
-			return nil, fmt.Errorf("%s: %w", c.File, err)
-		}
-		recs, err := decodeDatagrams(dgs)
-		if err != nil {
-			return nil, fmt.Errorf("%s: %w", c.File, err)
-		}
-		for _, withIntel := range []bool{false, true} {
-			row, err := scoreCapture(c, recs, withIntel, cfg)
-			if err != nil {
-				return nil, fmt.Errorf("%s: %w", c.File, err)
+	for _, e := range exporters {
+		for _, c := range RealCaptures {
+			path := filepath.Join(dir, c.File)
+			if _, err := os.Stat(path); err != nil {
+				return nil, fmt.Errorf("real capture: %w", err)
 			}
-			row.Datagram = len(dgs)
-			rows = append(rows, row)
+			dgs, err := export(e, path)
+			if err != nil {
+				return nil, fmt.Errorf("%s of %s: %w", e.Name, c.File, err)
+			}
+			recs, err := decodeDatagrams(dgs)
+			if err != nil {
+				return nil, fmt.Errorf("%s of %s: %w", e.Name, c.File, err)
+			}
+			for _, withIntel := range []bool{false, true} {
+				row, err := scoreCapture(c, recs, withIntel, cfg)
+				if err != nil {
+					return nil, fmt.Errorf("%s: %w", c.File, err)
+				}
+				row.Exporter, row.Datagram = e.Name, len(dgs)
+				rows = append(rows, row)
+			}
 		}
 	}
 	return rows, nil
@@ -118,9 +139,9 @@ type datagram struct {
 	b  []byte
 }
 
-// softflowdExport runs softflowd over one capture and collects its IPFIX
+// export runs the exporter over one capture and collects its IPFIX
 // datagrams on a loopback port of our own.
-func softflowdExport(softflowd, capture string) ([]datagram, error) {
+func export(e Exporter, capture string) ([]datagram, error) {
 	conn, err := net.ListenUDP("udp", &net.UDPAddr{IP: net.IPv4(127, 0, 0, 1)})
 	if err != nil {
 		return nil, err
@@ -162,22 +183,39 @@ func softflowdExport(softflowd, capture string) ([]datagram, error) {
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
 	defer cancel()
-	// The control socket path must stay within 12 characters; the port is ours alone.
-	ctl := fmt.Sprintf("/tmp/m%04d.c", conn.LocalAddr().(*net.UDPAddr).Port%10000)
-	defer os.Remove(ctl)
-	args := append([]string{"-r", in, "-n", conn.LocalAddr().String(), "-d", "-p", filepath.Join(tmp, "pid"), "-c", ctl}, SoftflowdArgs...)
-	cmd := exec.CommandContext(ctx, softflowd, args...)
+	var cmd *exec.Cmd
+	switch e.Name {
+	case "softflowd":
+		// The control socket path must stay within 12 characters; the port is ours alone.
+		ctl := fmt.Sprintf("/tmp/m%04d.c", conn.LocalAddr().(*net.UDPAddr).Port%10000)
+		defer os.Remove(ctl)
+		args := append([]string{"-r", in, "-n", conn.LocalAddr().String(), "-d", "-p", filepath.Join(tmp, "pid"), "-c", ctl}, SoftflowdArgs...)
+		cmd = exec.CommandContext(ctx, e.Bin, args...)
+	case "pmacctd":
+		conf := filepath.Join(tmp, "pmacctd.conf")
+		if err := os.WriteFile(conf, []byte(fmt.Sprintf(PmacctdConfig, in, conn.LocalAddr())), 0o644); err != nil {
+			return nil, err
+		}
+		cmd = exec.CommandContext(ctx, e.Bin, "-f", conf)
+	default:
+		return nil, fmt.Errorf("unknown exporter %q (softflowd or pmacctd)", e.Name)
+	}
 	var out bytes.Buffer
 	cmd.Stdout, cmd.Stderr = &out, &out
 	if err := cmd.Start(); err != nil {
 		return nil, err
 	}
-	// softflowd keeps running when the file ends and exports what it still
-	// tracks on SIGTERM: let it read the file (small: well under a second),
-	// then stop it and wait until the exports stop coming.
-	time.Sleep(time.Second)
-	_ = cmd.Process.Signal(syscall.SIGTERM)
-	werr := cmd.Wait()
+	var werr error
+	if e.Name == "softflowd" {
+		// softflowd keeps running when the file ends and exports what it
+		// still tracks on SIGTERM: let it read the file (small: well under a
+		// second), then stop it.
+		time.Sleep(time.Second)
+		_ = cmd.Process.Signal(syscall.SIGTERM)
+	}
+	// pmacctd flushes and exits at the end of the file by itself.
+	werr = cmd.Wait()
+	// Then wait until the exports stop coming.
 	for {
 		time.Sleep(200 * time.Millisecond)
 		mu.Lock()
@@ -190,7 +228,7 @@ func softflowdExport(softflowd, capture string) ([]datagram, error) {
 	conn.Close()
 	<-done
 	if len(got) == 0 {
-		return nil, fmt.Errorf("softflowd exported nothing (%v): %s", werr, strings.TrimSpace(out.String()))
+		return nil, fmt.Errorf("%s exported nothing (%v): %s", e.Name, werr, strings.TrimSpace(out.String()))
 	}
 	return got, nil
 }
@@ -303,9 +341,9 @@ func scoreCapture(c Capture, recs []flow.Record, withIntel bool, cfg score.Confi
 
 // WriteCaptures prints the real-capture rows as a table.
 func WriteCaptures(w io.Writer, rows []CaptureRow) error {
-	fmt.Fprintln(w, "real captures (softflowd IPFIX → decoder → scorer; 真实抓包评估):")
+	fmt.Fprintln(w, "real captures (exporter's IPFIX → decoder → scorer; 真实抓包评估):")
 	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
-	fmt.Fprintln(tw, "capture\ttruth\tintel\tdatagrams\trecords\tspan\tflagged\tTTF\tmax score\tverdict\treasons")
+	fmt.Fprintln(tw, "exporter\tcapture\ttruth\tintel\tdatagrams\trecords\tspan\tflagged\tTTF\tmax score\tverdict\treasons")
 	for _, r := range rows {
 		truth := "ordinary"
 		if r.Mining {
@@ -315,7 +353,7 @@ func WriteCaptures(w io.Writer, rows []CaptureRow) error {
 		if r.Intel {
 			in = "pools listed"
 		}
-		fmt.Fprintf(tw, "%s\t%s\t%s\t%d\t%d\t%s\t%v\t%s\t%.0f\t%s\t%s\n", r.Capture, truth, in, r.Datagram, r.Records, dur(r.Span),
+		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%d\t%d\t%s\t%v\t%s\t%.0f\t%s\t%s\n", r.Exporter, r.Capture, truth, in, r.Datagram, r.Records, dur(r.Span),
 			r.Flagged, dur(r.TTF), r.Score, r.Verdict, r.Reasons)
 	}
 	return tw.Flush()

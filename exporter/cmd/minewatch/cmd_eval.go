@@ -22,6 +22,7 @@ func init() {
 			"material: stratum.pcap, zcash.pcap, ethereum.pcap, ssl.pcapng, spotify.pcapng), exported to IPFIX by softflowd, "+
 			"with and without their pools in the intel (真实抓包评估)").ExistingDir()
 		softflowd = c.Flag("softflowd", "softflowd binary for --captures (Debian package softflowd)").Default("softflowd").String()
+		pmacctd   = c.Flag("pmacctd", "pmacctd binary for --captures (Debian package pmacct)").Default("pmacctd").String()
 		rates     = c.Flag("rates", "comma-separated sampling rates to evaluate: unsampled, netflow-1:100, sflow-1:256, sflow-1:1024").
 				Default("unsampled,netflow-1:100,sflow-1:256,sflow-1:1024").String()
 		asJSON = c.Flag("json", "print JSON instead of a table").Bool()
@@ -79,14 +80,23 @@ func init() {
 		}
 		var capRows []eval.CaptureRow
 		if *captures != "" {
-			bin, err := exec.LookPath(*softflowd)
-			if err != nil {
-				return fmt.Errorf("--captures needs softflowd (apt-get install softflowd, or --softflowd PATH): %w", err)
+			var exps []eval.Exporter
+			for _, e := range []struct{ name, bin, pkg string }{{"softflowd", *softflowd, "softflowd"}, {"pmacctd", *pmacctd, "pmacct"}} {
+				bin, err := exec.LookPath(e.bin)
+				if err != nil {
+					fmt.Fprintf(os.Stderr, "real captures: %s not found (apt-get install %s, or --%s PATH): its rows are left out\n", e.name, e.pkg, e.name)
+					continue
+				}
+				exps = append(exps, eval.Exporter{Name: e.name, Bin: bin})
+			}
+			if len(exps) == 0 {
+				return fmt.Errorf("--captures needs softflowd or pmacctd (Debian packages softflowd, pmacct)")
 			}
 			if !*asJSON {
-				fmt.Fprintf(os.Stderr, "real captures: exporting with softflowd and scoring…\n")
+				fmt.Fprintf(os.Stderr, "real captures: exporting and scoring…\n")
 			}
-			if capRows, err = eval.Captures(*captures, bin, cfg); err != nil {
+			var err error
+			if capRows, err = eval.Captures(*captures, exps, cfg); err != nil {
 				return err
 			}
 			if !*asJSON {
