@@ -19,7 +19,7 @@ func init() {
 	var (
 		scenarios = c.Flag("scenario", "scenario YAML file (repeatable), e.g. exporter/scenarios/school-week.yaml").ExistingFiles()
 		captures  = c.Flag("captures", "also score the real packet captures of this directory (testdata/real-mining-pcaps of the shared "+
-			"material: stratum.pcap, zcash.pcap, ethereum.pcap, ssl.pcapng, spotify.pcapng), exported to IPFIX by softflowd, "+
+			"material: stratum.pcap, zcash.pcap, ethereum.pcap, ssl.pcapng, spotify.pcapng), exported to IPFIX by softflowd and pmacctd, "+
 			"with and without their pools in the intel (真实抓包评估)").ExistingDir()
 		softflowd = c.Flag("softflowd", "softflowd binary for --captures (Debian package softflowd)").Default("softflowd").String()
 		pmacctd   = c.Flag("pmacctd", "pmacctd binary for --captures (Debian package pmacct)").Default("pmacctd").String()
