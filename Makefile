@@ -4,7 +4,7 @@ GO      ?= go
 FUZZTIME ?= 15s
 BIN     := bin
 
-.PHONY: all build deps test test-go fuzz eval demo demo-deps bench bench-ingest clean
+.PHONY: all build deps test test-go fuzz eval eval-captures demo demo-deps bench bench-ingest clean
 
 all: build
 
@@ -50,6 +50,10 @@ demo-deps:
 eval: build
 	./$(BIN)/minewatch eval --scenario exporter/scenarios/school-week.yaml \
 		--scenario exporter/scenarios/district-day.yaml --scenario exporter/scenarios/hard-negatives.yaml
+
+# The real mining captures of the shared test material through softflowd and pmacctd, the decoder and the scorer.
+eval-captures: build
+	./$(BIN)/minewatch eval --captures $${MINEWATCH_SHARED:-../shared}/testdata/real-mining-pcaps
 
 bench:
 	$(GO) test -run '^$$' -bench . -benchmem ./exporter/...

@@ -291,6 +291,13 @@ func decodeFlows(t *testing.T, w *written) {
 	if err := dec.DecodeNetFlow(src, now, []byte{0, 10, 0, 40, 0}, func(*flow.Record) {}); err == nil {
 		t.Fatal("a truncated IPFIX header decoded without error")
 	}
+	// An exporter an hour slow, announcing no sampling (v5, unsampled):
+	// the clock check and the sampling flag write their series.
+	encode.NewExporter(flow.NetFlowV5, encode.Options{}).Encode(now, recs, func(d []byte) {
+		if err := dec.DecodeNetFlow(netip.MustParseAddrPort("127.0.0.2:2055"), now.Add(time.Hour), d, func(*flow.Record) {}); err != nil {
+			t.Errorf("decoding the encoder's v5: %v", err)
+		}
+	})
 	var buf bytes.Buffer
 	set.WritePrometheus(&buf)
 	w.scrape(t, "flow decoder set", buf.Bytes())

@@ -42,6 +42,16 @@ type Configuration struct {
 	// together (a token bucket); lines past it are counted, not written.
 	LogPerSecond float64
 	LogBurst     int
+	// ClockTolerance: an exporter whose export time (datagram header) is
+	// further than this from the time the datagram is received has a wrong
+	// clock; its records are then handled by ClockPolicy (clock.go). It
+	// covers the header's one-second precision and the collector's own
+	// queueing; routers kept by NTP are well within a second.
+	ClockTolerance time.Duration
+	// ClockPolicy says what happens to the records of such an exporter:
+	// ClockCorrect moves them onto the receive clock (by the measured
+	// offset), ClockRefuse drops them (counted).
+	ClockPolicy string
 }
 
 // DefaultConfiguration returns the limits used for every field left at zero.
@@ -55,6 +65,8 @@ func DefaultConfiguration() Configuration {
 		MaxSourceLabels:   256,
 		LogPerSecond:      1,
 		LogBurst:          20,
+		ClockTolerance:    time.Minute,
+		ClockPolicy:       ClockCorrect,
 	}
 }
 
@@ -80,6 +92,12 @@ func (c Configuration) withDefaults() Configuration {
 	if c.LogPerSecond <= 0 {
 		c.LogPerSecond = def.LogPerSecond
 	}
+	if c.ClockTolerance <= 0 {
+		c.ClockTolerance = def.ClockTolerance
+	}
+	if c.ClockPolicy == "" {
+		c.ClockPolicy = def.ClockPolicy
+	}
 	return c
 }
 
@@ -99,7 +117,7 @@ func (c *Configuration) Allowed(addr netip.Addr) bool {
 
 // configKeys are the keys of the `flow:` section.
 var configKeys = []string{"allowed_sources", "max_sources", "max_templates_per_source", "max_templates",
-	"source_idle", "template_idle", "max_source_labels", "log_lines_per_second", "log_burst"}
+	"source_idle", "template_idle", "max_source_labels", "log_lines_per_second", "log_burst", "clock_tolerance", "clock_policy"}
 
 // DecodeYAML reads the `flow:` section (n, at field path) over c, recording
 // every problem in w with its line.
@@ -159,6 +177,14 @@ func (c *Configuration) DecodeYAML(w *yamlcheck.Walker, n *yaml.Node, path strin
 			duration(&c.SourceIdle)
 		case "template_idle":
 			duration(&c.TemplateIdle)
+		case "clock_tolerance":
+			duration(&c.ClockTolerance)
+		case "clock_policy":
+			if s != ClockCorrect && s != ClockRefuse {
+				w.Errf(v, f, "%q is not %s or %s (move the records of an exporter with a wrong clock onto the receive clock, or drop them)", s, ClockCorrect, ClockRefuse)
+				return
+			}
+			c.ClockPolicy = s
 		case "log_lines_per_second":
 			x, err := strconv.ParseFloat(s, 64)
 			if err != nil || !(x > 0 && x <= 100_000) {

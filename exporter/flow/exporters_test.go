@@ -222,7 +222,8 @@ func TestSoftflowdExports(t *testing.T) {
 			}
 			t.Cleanup(func() { os.RemoveAll(dir) })
 			traffic := filepath.Join(dir, "traffic.pcap")
-			wantBytes, wantPkts := writeTraffic(t, traffic, time.Date(2026, 11, 20, 8, 0, 0, 0, time.UTC))
+			trafficStart := time.Date(2026, 11, 20, 8, 0, 0, 0, time.UTC)
+			wantBytes, wantPkts := writeTraffic(t, traffic, trafficStart)
 			port, quiet, stop := catchExports(t)
 			// softflowd 1.1.0 silently reads nothing when its control socket path is
 			// longer than 12 characters: keep it short.
@@ -262,6 +263,16 @@ func TestSoftflowdExports(t *testing.T) {
 			if len(recs) != len(trafficFlows) || bytes != wantBytes || pkts != wantPkts {
 				t.Errorf("decoded %d records, %d bytes, %d packets; the capture holds %d flows, %d bytes, %d packets",
 					len(recs), bytes, pkts, len(trafficFlows), wantBytes, wantPkts)
+			}
+			// softflowd times the capture's packets against its own boot, days
+			// later: the uptimes wrap, and (IPFIX) its boot time is a few ms
+			// after the whole-second export time. The records still land on
+			// the capture's day, not 38 days in the future.
+			for _, r := range recs {
+				if r.Start < trafficStart.Add(-time.Minute).UnixMilli() || r.End > trafficStart.Add(time.Hour).UnixMilli() || r.End < r.Start {
+					t.Errorf("record %s:%d → %s:%d at %s – %s, the capture starts %s", r.Src, r.SrcPort, r.Dst, r.DstPort,
+						time.UnixMilli(r.Start).UTC(), time.UnixMilli(r.End).UTC(), trafficStart)
+				}
 			}
 			exports := filepath.Join(dir, "exports.pcap")
 			writeExports(t, exports, port, dgs)

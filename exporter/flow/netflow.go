@@ -72,6 +72,8 @@ func (d *Decoder) decodeV5(src netip.AddrPort, recv time.Time, payload []byte, e
 	rate := d.rate(s, uint32(p.SamplingInterval&0x3fff))
 	exporter := src.Addr().Unmap()
 	exportMs := int64(p.UnixSecs)*1000 + int64(p.UnixNSecs)/1e6
+	clk := d.clock(s, NetFlowV5, exportMs, recv)
+	clk.unrated, clk.rated = p.SamplingInterval&0x3fff == 0, p.SamplingInterval&0x3fff != 0
 	var r Record
 	for i := range p.Records {
 		v := &p.Records[i]
@@ -91,8 +93,11 @@ func (d *Decoder) decodeV5(src netip.AddrPort, recv time.Time, payload []byte, e
 			Exporter:     exporter,
 			Protocol:     NetFlowV5,
 		}
-		emit(&r)
+		if clk.apply(d, s, NetFlowV5, &r) {
+			emit(&r)
+		}
 	}
+	clk.flush(d, s, NetFlowV5)
 	d.delivered(s, NetFlowV5, len(p.Records))
 	return nil
 }

@@ -31,15 +31,17 @@ type sourceSeries struct {
 
 	packets, records [SFlowV5 + 1]atomic.Pointer[metrics.Counter]
 	tplGauge         atomic.Pointer[metrics.Gauge]
+	offGauge, unann  atomic.Pointer[metrics.Gauge]
 
 	mu    sync.Mutex
 	dead  bool
 	errs  map[string]*metrics.Counter // protocol+"/"+reason
+	clock map[string]*metrics.Counter // action
 	names []string                    // registered, for unregister
 }
 
 func newSeries(set *metrics.Set, name string, own bool) *sourceSeries {
-	return &sourceSeries{name: name, own: own, set: set, errs: map[string]*metrics.Counter{}}
+	return &sourceSeries{name: name, own: own, set: set, errs: map[string]*metrics.Counter{}, clock: map[string]*metrics.Counter{}}
 }
 
 // counter returns (creating on first use) the counter in slot c.
@@ -98,28 +100,58 @@ func (ss *sourceSeries) errorsOf(p Protocol, reason string) *metrics.Counter {
 	return c
 }
 
-// setTemplates publishes a source's template count; shared label values
-// have no such gauge (a sum over changing sources would mean nothing).
-func (ss *sourceSeries) setTemplates(n int) {
+// clockOf counts records by what the clock check did to them (clock.go).
+func (ss *sourceSeries) clockOf(action string) *metrics.Counter {
+	ss.mu.Lock()
+	defer ss.mu.Unlock()
+	if ss.dead {
+		return discard
+	}
+	c := ss.clock[action]
+	if c == nil {
+		n := fmt.Sprintf(`%s{source=%q,action=%q}`, names.FlowClockRecords, ss.name, action)
+		c = ss.set.GetOrCreateCounter(n)
+		ss.names = append(ss.names, n)
+		ss.clock[action] = c
+	}
+	return c
+}
+
+// gauge publishes one per-source gauge; shared label values have none (a
+// value of changing sources would mean nothing).
+func (ss *sourceSeries) gauge(slot *atomic.Pointer[metrics.Gauge], metric string, v float64) {
 	if !ss.own {
 		return
 	}
-	g := ss.tplGauge.Load()
+	g := slot.Load()
 	if g == nil {
 		ss.mu.Lock()
 		if ss.dead {
 			ss.mu.Unlock()
 			return
 		}
-		if g = ss.tplGauge.Load(); g == nil {
-			name := fmt.Sprintf(`%s{source=%q}`, names.FlowTemplates, ss.name)
+		if g = slot.Load(); g == nil {
+			name := fmt.Sprintf(`%s{source=%q}`, metric, ss.name)
 			g = ss.set.GetOrCreateGauge(name, nil)
 			ss.names = append(ss.names, name)
-			ss.tplGauge.Store(g)
+			slot.Store(g)
 		}
 		ss.mu.Unlock()
 	}
-	g.Set(float64(n))
+	g.Set(v)
+}
+
+// setTemplates publishes a source's template count.
+func (ss *sourceSeries) setTemplates(n int) { ss.gauge(&ss.tplGauge, names.FlowTemplates, float64(n)) }
+
+// setClockOffset publishes the latest clock offset of a source (ms in, seconds out).
+func (ss *sourceSeries) setClockOffset(ms int64) {
+	ss.gauge(&ss.offGauge, names.FlowClockOffset, float64(ms)/1000)
+}
+
+// setUnannounced publishes whether a source's records lack a sampling rate.
+func (ss *sourceSeries) setUnannounced(v float64) {
+	ss.gauge(&ss.unann, names.FlowSamplingUnannounced, v)
 }
 
 // unregister deletes every series of this label value from the set.

@@ -43,6 +43,7 @@ func (d *Decoder) DecodeSFlow(src netip.AddrPort, recv time.Time, payload []byte
 	exporter := src.Addr().Unmap()
 	n := 0
 	var r Record
+	var rated, unrated bool
 	for _, smp := range p.Samples {
 		var rate uint32
 		var recs []sflow.FlowRecord
@@ -58,12 +59,22 @@ func (d *Decoder) DecodeSFlow(src netip.AddrPort, recv time.Time, payload []byte
 		if !fillSFlow(&r, recs) {
 			continue
 		}
+		if rate == 0 {
+			unrated = true
+		} else {
+			rated = true
+		}
 		rate = d.rate(s, rate)
 		r.SamplingRate = rate
 		r.Packets = uint64(rate)
 		r.Bytes *= uint64(rate)
 		emit(&r)
 		n++
+	}
+	if unrated {
+		d.unannounced(s, SFlowV5, d.rate(s, 0))
+	} else if rated {
+		s.announced()
 	}
 	d.delivered(s, SFlowV5, n)
 	return nil

@@ -40,6 +40,11 @@ type source struct {
 	seen      atomic.Int64 // unix ns of the latest datagram, to the second (touch)
 	proven    atomic.Bool  // has delivered a flow record
 
+	// Clock and sampling state (clock.go), for one log line per change.
+	clockState                  atomic.Int32 // clockOK or clockOff
+	futureLogged, arrivalLogged atomic.Bool
+	unannounced                 atomic.Bool // records without a sampling rate seen
+
 	// Guarded by Decoder.mu.
 	elem     *list.Element // in fresh or proven; nil once forgotten
 	inProven bool

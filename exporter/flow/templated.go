@@ -109,12 +109,14 @@ func (d *Decoder) decodeTemplated(src netip.AddrPort, recv time.Time, payload []
 	var setBuf [32]dataSet
 	if sets, ok := s.templates.dataSets(payload, hdr, version, domain, s.templates.clock.Load(), setBuf[:0]); ok && !d.slowOnly {
 		optRate, sysInit, hasInit := s.timing(domain, proto, exportMs, uptimeMs, hasUptime)
+		clk := d.clock(s, proto, exportMs, recv)
 		n := 0
 		for _, ds := range sets {
 			for off := 0; off+ds.tpl.recLen <= len(ds.body); off += ds.tpl.recLen {
-				n += d.emitRecord(rec, s, exporter, proto, ds.tpl.values(ds.body[off:off+ds.tpl.recLen], vals[:0]), exportMs, sysInit, hasInit, optRate, emit)
+				n += d.emitRecord(rec, s, exporter, proto, ds.tpl.values(ds.body[off:off+ds.tpl.recLen], vals[:0]), sysInit, hasInit, optRate, &clk, emit)
 			}
 		}
+		clk.flush(d, s, proto)
 		d.delivered(s, proto, n)
 		return nil
 	}
@@ -147,6 +149,7 @@ func (d *Decoder) decodeTemplated(src netip.AddrPort, recv time.Time, payload []
 		}
 	}
 	optRate, sysInit, hasInit := s.timing(domain, proto, exportMs, uptimeMs, hasUptime)
+	clk := d.clock(s, proto, exportMs, recv)
 	n := 0
 	for _, fs := range sets {
 		ds, ok := fs.(netflow.DataFlowSet)
@@ -161,9 +164,10 @@ func (d *Decoder) decodeTemplated(src netip.AddrPort, recv time.Time, payload []
 					v = append(v, fieldVal{typ: f.Type, b: b})
 				}
 			}
-			n += d.emitRecord(rec, s, exporter, proto, v, exportMs, sysInit, hasInit, optRate, emit)
+			n += d.emitRecord(rec, s, exporter, proto, v, sysInit, hasInit, optRate, &clk, emit)
 		}
 	}
+	clk.flush(d, s, proto)
 	d.delivered(s, proto, n)
 	if derr != nil {
 		return d.fail(s, proto, reason, derr)
@@ -184,16 +188,27 @@ func (s *source) timing(domain uint32, proto Protocol, exportMs, uptimeMs int64,
 	return optRate, sysInit, hasInit
 }
 
-// emitRecord maps one data record's fields, scales it by its sampling rate
-// and hands it on; it returns 1 if it was a flow, 0 if not.
-func (d *Decoder) emitRecord(r *Record, s *source, exporter netip.Addr, proto Protocol, vals []fieldVal, exportMs, sysInit int64, hasInit bool, optRate uint32, emit func(*Record)) int {
+// emitRecord maps one data record's fields, checks its times against its
+// source's clock (clock.go), scales it by its sampling rate and hands it on;
+// it returns 1 if it was a flow (emitted or refused), 0 if not.
+func (d *Decoder) emitRecord(r *Record, s *source, exporter netip.Addr, proto Protocol, vals []fieldVal, sysInit int64, hasInit bool, optRate uint32, clk *clockFix, emit func(*Record)) int {
 	*r = Record{Exporter: exporter, Protocol: proto}
-	rate := fillRecord(r, vals, exportMs, sysInit, hasInit)
+	rate, upDur, upOnly := fillRecord(r, vals, clk.exportMs, sysInit, hasInit)
 	if !r.Src.IsValid() && !r.Dst.IsValid() {
 		return 0 // not a flow (e.g. an event or statistics template)
 	}
+	if upOnly {
+		clk.arrival(d, s, proto, r, upDur)
+	} else if !clk.apply(d, s, proto, r) {
+		return 1
+	}
 	if rate == 0 {
 		rate = optRate
+	}
+	if rate == 0 {
+		clk.unrated = true
+	} else {
+		clk.rated = true
 	}
 	rate = d.rate(s, rate)
 	r.SamplingRate = rate
@@ -244,13 +259,16 @@ func (s *source) learnOptions(domain uint32, od netflow.OptionsDataFlowSet) {
 
 // fillRecord maps the fields of one data record; it returns the record's own
 // sampling rate (0 if it has none). Packets and Bytes are left unscaled.
-func fillRecord(r *Record, fields []fieldVal, exportMs, sysInit int64, hasInit bool) uint32 {
+// upOnly says the record's only times are uptimes of an exporter whose boot
+// time is unknown (the caller times it from arrival), upDur the duration
+// they give.
+func fillRecord(r *Record, fields []fieldVal, exportMs, sysInit int64, hasInit bool) (rate uint32, upDur int64, upOnly bool) {
 	var (
 		octets, pkts, altOctets, altPkts uint64
 		start, end                       int64
 		upStart, upEnd                   int64
 		hasUp                            bool
-		interval, space, rate            uint64
+		interval, space, rate64          uint64
 	)
 	for i := range fields {
 		b := fields[i].b
@@ -304,7 +322,7 @@ func fillRecord(r *Record, fields []fieldVal, exportMs, sysInit int64, hasInit b
 		case ieEndDeltaMicros:
 			end = exportMs - int64(beUint(b))/1000
 		case ieSamplingInterval, ieSamplerRandom:
-			rate = beUint(b)
+			rate64 = beUint(b)
 		case ieSamplingPktInterv:
 			interval = beUint(b)
 		case ieSamplingPktSpace:
@@ -318,10 +336,21 @@ func fillRecord(r *Record, fields []fieldVal, exportMs, sysInit int64, hasInit b
 		pkts = altPkts
 	}
 	r.Bytes, r.Packets = octets, pkts
+	if start == 0 && end == 0 && hasUp && !hasInit {
+		upOnly = true
+		if upEnd >= upStart && upEnd-upStart < 1<<31 {
+			upDur = upEnd - upStart
+		}
+	}
 	if start == 0 && end == 0 && hasUp && hasInit {
 		// sysUptime-relative times; uint32 arithmetic absorbs an uptime wrap.
 		start, end = sysInit+upStart, sysInit+upEnd
-		if exportMs > 0 && sysInit > 0 && exportMs-sysInit < 1<<32 && exportMs-sysInit >= 0 {
+		// The uptime at export, modulo 2^32 like the fields: a boot time a
+		// little after the (whole-second) export time, as softflowd's is, or
+		// an uptime past 49.7 days, still gives each record's distance from
+		// the export (records more than 24.8 days away cannot be told from
+		// wrapped ones; those in the future are refused in clock.go).
+		if exportMs > 0 && sysInit > 0 {
 			up := uint32(exportMs - sysInit)
 			start = exportMs - int64(int32(up-uint32(upStart)))
 			end = exportMs - int64(int32(up-uint32(upEnd)))
@@ -338,12 +367,12 @@ func fillRecord(r *Record, fields []fieldVal, exportMs, sysInit int64, hasInit b
 	}
 	r.Start, r.End = start, end
 	if interval > 0 {
-		rate = (interval + space) / interval
+		rate64 = (interval + space) / interval
 	}
-	if rate > 1<<31 {
-		rate = 0
+	if rate64 > 1<<31 {
+		rate64 = 0
 	}
-	return uint32(rate)
+	return uint32(rate64), upDur, upOnly
 }
 
 // beUint reads a big-endian unsigned integer of 1 to 8 bytes (reduced-size

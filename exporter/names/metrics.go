@@ -47,6 +47,13 @@ const (
 	CaseDisposition = "minewatch_case_disposition"
 )
 
+// Exporter clocks and sampling (exporter/flow/clock.go).
+const (
+	FlowClockOffset         = "minewatch_flow_clock_offset_seconds"
+	FlowClockRecords        = "minewatch_flow_clock_records_total"
+	FlowSamplingUnannounced = "minewatch_flow_sampling_unannounced"
+)
+
 // Label values with a fixed meaning.
 const (
 	// Unassigned is the unit label of internal addresses outside every unit
@@ -132,6 +139,9 @@ var catalogue = []Metric{
 	{FlowSourcesExpired, Counter, "", []string{"reason"}, "exporters forgotten: `idle` (silent for `flow.source_idle`) or `displaced` (table or template total full: a newcomer took the place of the least recently heard)", GroupHealth},
 	{FlowTemplatesExpired, Counter, "", nil, "templates dropped after `flow.template_idle` without refresh or use", GroupHealth},
 	{FlowLogsSuppressed, Counter, "", nil, "decode-error log lines left out by the global log budget (`flow.log_lines_per_second`)", GroupHealth},
+	{FlowClockOffset, Gauge, "", []string{"source"}, "receive time minus export time (datagram header) of the source's latest NetFlow/IPFIX datagram; outside `flow.clock_tolerance` its records are corrected or refused (`flow.clock_policy`)", GroupHealth},
+	{FlowClockRecords, Counter, "", []string{"source", "action"}, "records the clock check acted on: `corrected` (moved onto the receive clock), `refused_offset` (clock outside the tolerance, policy `refuse`), `refused_future` (record ends after its own export time), `arrival_time` (IPFIX uptime-relative times without systemInitTimeMilliseconds: timed from arrival)", GroupHealth},
+	{FlowSamplingUnannounced, Gauge, "0/1", []string{"source"}, "1 while the source's records carry no sampling rate: `sampling.sources` or `sampling.default_rate` is used for them (logged once)", GroupHealth},
 	{StateHosts, Gauge, "", nil, "hosts held in the detection state", GroupHealth},
 	{StateEvictions, Counter, "", nil, "hosts evicted to keep the state under its cap (least suspicious first)", GroupHealth},
 	{StateBytes, Gauge, "", nil, "estimated bytes of detection state", GroupHealth},

@@ -18,7 +18,7 @@ func TestGenerateSchoolWeekShape(t *testing.T) {
 }
 
 func TestShippedScenariosParse(t *testing.T) {
-	want := map[string]int{"school-week": 300, "district-day": 5000, "hard-negatives": 140}
+	want := map[string]int{"school-week": 300, "district-day": 5000, "hard-negatives": 236}
 	for name, n := range want {
 		s, err := Load("../scenarios/" + name + ".yaml")
 		if err != nil {

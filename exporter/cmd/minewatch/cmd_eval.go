@@ -4,6 +4,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"os"
+	"os/exec"
 	"strings"
 
 	"github.com/minewatch/minewatch/exporter/eval"
@@ -16,7 +17,12 @@ func init() {
 		"(检测效果评估): detection rate, false positives, precision, F1, time to flag and class-hint accuracy, "+
 		"per mining behaviour and overall, at each sampling rate.")
 	var (
-		scenarios = c.Flag("scenario", "scenario YAML file (repeatable), e.g. exporter/scenarios/school-week.yaml").Required().ExistingFiles()
+		scenarios = c.Flag("scenario", "scenario YAML file (repeatable), e.g. exporter/scenarios/school-week.yaml").ExistingFiles()
+		captures  = c.Flag("captures", "also score the real packet captures of this directory (testdata/real-mining-pcaps of the shared "+
+			"material: stratum.pcap, zcash.pcap, ethereum.pcap, ssl.pcapng, spotify.pcapng), exported to IPFIX by softflowd and pmacctd, "+
+			"with and without their pools in the intel (真实抓包评估)").ExistingDir()
+		softflowd = c.Flag("softflowd", "softflowd binary for --captures (Debian package softflowd)").Default("softflowd").String()
+		pmacctd   = c.Flag("pmacctd", "pmacctd binary for --captures (Debian package pmacct)").Default("pmacctd").String()
 		rates     = c.Flag("rates", "comma-separated sampling rates to evaluate: unsampled, netflow-1:100, sflow-1:256, sflow-1:1024").
 				Default("unsampled,netflow-1:100,sflow-1:256,sflow-1:1024").String()
 		asJSON = c.Flag("json", "print JSON instead of a table").Bool()
@@ -24,6 +30,9 @@ func init() {
 		why    = c.Flag("why", "also list the first false-positive hosts of each rate with the reasons they were flagged").Bool()
 	)
 	commands[c.FullCommand()] = func() error {
+		if len(*scenarios) == 0 && *captures == "" {
+			return fmt.Errorf("give --scenario (a scenario YAML file) or --captures (a directory of real captures), or both")
+		}
 		var sel []eval.Rate
 		for _, name := range strings.Split(*rates, ",") {
 			found := false
@@ -69,9 +78,42 @@ func init() {
 				fmt.Println()
 			}
 		}
+		var capRows []eval.CaptureRow
+		if *captures != "" {
+			var exps []eval.Exporter
+			for _, e := range []struct{ name, bin, pkg string }{{"softflowd", *softflowd, "softflowd"}, {"pmacctd", *pmacctd, "pmacct"}} {
+				bin, err := exec.LookPath(e.bin)
+				if err != nil {
+					fmt.Fprintf(os.Stderr, "real captures: %s not found (apt-get install %s, or --%s PATH): its rows are left out\n", e.name, e.pkg, e.name)
+					continue
+				}
+				exps = append(exps, eval.Exporter{Name: e.name, Bin: bin})
+			}
+			if len(exps) == 0 {
+				return fmt.Errorf("--captures needs softflowd or pmacctd (Debian packages softflowd, pmacct)")
+			}
+			if !*asJSON {
+				fmt.Fprintf(os.Stderr, "real captures: exporting and scoring…\n")
+			}
+			var err error
+			if capRows, err = eval.Captures(*captures, exps, cfg); err != nil {
+				return err
+			}
+			if !*asJSON {
+				if err := eval.WriteCaptures(os.Stdout, capRows); err != nil {
+					return err
+				}
+			}
+		}
 		if *asJSON {
 			enc := json.NewEncoder(os.Stdout)
 			enc.SetIndent("", "  ")
+			if capRows != nil {
+				return enc.Encode(struct {
+					Scenarios []*eval.Result    `json:"scenarios"`
+					Captures  []eval.CaptureRow `json:"captures"`
+				}{results, capRows})
+			}
 			return enc.Encode(results)
 		}
 		return nil
