@@ -26,6 +26,7 @@ import (
 	"github.com/minewatch/minewatch/exporter/listen"
 	"github.com/minewatch/minewatch/exporter/logging"
 	"github.com/minewatch/minewatch/exporter/names"
+	"github.com/minewatch/minewatch/exporter/probe"
 	"github.com/minewatch/minewatch/exporter/push"
 	"github.com/minewatch/minewatch/exporter/score"
 	"github.com/minewatch/minewatch/exporter/yamlcheck"
@@ -48,7 +49,8 @@ type Config struct {
 	Cases    Cases
 	Push     push.Configuration
 	Log      logging.Configuration
-	Flow     flow.Configuration // flow: limits against spoofed exporters, allowed sources
+	Flow     flow.Configuration // flow: limits against spoofed exporters, allowed sources, clocks
+	Probe    probe.Configuration // probe: the active Stratum prober (off by default)
 
 	file   string
 	lines  map[string]int // field path → line in the file
@@ -113,6 +115,7 @@ func Default() *Config {
 		Snapshot: score.DefaultSnapshotConfig(),
 		Push:     push.DefaultConfiguration(),
 		Log:      logging.DefaultConfiguration(),
+		Probe:    probe.DefaultConfiguration(),
 	}
 }
 
@@ -183,6 +186,7 @@ func (c *Config) snapshot() {
 	cp.Intel.Files = slices.Clone(c.Intel.Files)
 	cp.Intel.Allowlist = slices.Clone(c.Intel.Allowlist)
 	cp.Sampling.Sources = slices.Clone(c.Sampling.Sources)
+	cp.Probe.TLSPorts = slices.Clone(c.Probe.TLSPorts)
 	if c.Push.ExtraLabels != nil {
 		cp.Push.ExtraLabels = map[string]string{}
 		for k, v := range c.Push.ExtraLabels {
@@ -194,10 +198,12 @@ func (c *Config) snapshot() {
 }
 
 func (c *Config) decode(w walker, root *yaml.Node) {
-	w.fields(root, "", []string{"listen", "ledger", "intel", "sampling", "detect", "snapshot", "metrics", "cases", "push", "log", "flow"}, func(key string, v *yaml.Node, f string) {
+	w.fields(root, "", []string{"listen", "ledger", "intel", "sampling", "detect", "snapshot", "metrics", "cases", "push", "log", "flow", "probe"}, func(key string, v *yaml.Node, f string) {
 		switch key {
 		case "flow":
 			c.Flow.DecodeYAML(w.Walker, v, f)
+		case "probe":
+			c.Probe.DecodeYAML(w.Walker, v, f)
 		case "listen":
 			w.fields(v, f, []string{"netflow", "sflow", "http", "web_config_file", "pprof", "readers"}, func(key string, v *yaml.Node, f string) {
 				switch key {

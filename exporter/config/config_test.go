@@ -96,7 +96,7 @@ ledgers:
   files: [a.yaml]
 `, []string{
 			`c.yaml:3: listen.ipfix: unknown field (known: netflow, sflow, http, web_config_file, pprof, readers)`,
-			`c.yaml:4: ledgers: unknown field (known: listen, ledger, intel, sampling, detect, snapshot, metrics, cases, push, log, flow)`,
+			`c.yaml:4: ledgers: unknown field (known: listen, ledger, intel, sampling, detect, snapshot, metrics, cases, push, log, flow, probe)`,
 		}},
 		{"ranges", `ledger: {files: [a.yaml]}
 detect:

@@ -200,7 +200,7 @@ func (d *Decoder) warn(s *source, msg string, args ...any) {
 	if s.addr.IsValid() {
 		name = s.addr.String()
 	}
-	args = append([]any{"source", name}, args...)
+	args = append([]any{"exporter", name}, args...)
 	if n := d.suppressed.Swap(0); n > 0 {
 		args = append(args, "lines_suppressed_before", n)
 	}
