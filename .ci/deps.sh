@@ -38,6 +38,16 @@ check_file '/usr/lib/postgresql/*/bin/initdb' postgresql
 # CJK fonts so the editors' Chinese labels render.
 check chromium chromium
 check_file /usr/share/fonts/opentype/noto/NotoSansCJK-Regular.ttc fonts-noto-cjk
+# minewatch blocklist: each format is loaded into its real tool (exporter/blocklist tests).
+check nft nftables
+check ipset ipset
+check unbound unbound
+check named bind9
+check named-checkzone bind9-utils
+check dig bind9-dnsutils
+check dnsmasq dnsmasq
+# suricata: not in this machine's Debian archive (no installation candidate); the rules are checked by a syntax test instead.
+check freeradius freeradius
 
 if [ ${#need[@]} -eq 0 ]; then
   echo "deps: all Debian packages present"
