@@ -187,3 +187,13 @@ func TestWriteFileIsAtomicAndNamed(t *testing.T) {
 		t.Errorf("unknown format: %v", err)
 	}
 }
+
+func TestBadOptionsAreRefused(t *testing.T) {
+	b := &Blocklist{}
+	f, _ := FindFormat("nft")
+	for _, o := range []Options{{Set: "a-b"}, {Set: strings.Repeat("x", 30)}, {Table: "1x"}, {DNSAction: "drop"}} {
+		if err := f.Write(&bytes.Buffer{}, b, o); err == nil {
+			t.Errorf("%+v accepted", o)
+		}
+	}
+}

@@ -7,7 +7,10 @@ import (
 	"net/netip"
 	"os"
 	"path/filepath"
+	"regexp"
 	"strings"
+
+	"golang.org/x/net/dns/dnsmessage"
 
 	"github.com/minewatch/minewatch/exporter/intel"
 	"github.com/minewatch/minewatch/exporter/names"
@@ -57,6 +60,25 @@ func (o Options) withDefaults() Options {
 	return o
 }
 
+var nameRE = regexp.MustCompile(`^[A-Za-z][A-Za-z0-9_]*$`)
+
+func (o Options) validate() error {
+	switch {
+	case o.DNSAction != "nxdomain" && o.DNSAction != "refuse":
+		return fmt.Errorf("DNS action %q: want nxdomain or refuse", o.DNSAction)
+	case !nameRE.MatchString(o.Table) || len(o.Table) > 64:
+		return fmt.Errorf("nftables table %q: letters, digits and _ only, starting with a letter", o.Table)
+	case !nameRE.MatchString(o.Set) || len(IpsetName(o, true, true)+"-new") > 31:
+		return fmt.Errorf("set name %q: letters, digits and _ only, starting with a letter, at most %d characters (ipset names are at most 31)", o.Set, 31-len("-v6-tcp-new"))
+	case o.SidBase < 1 || o.SidBase > 1<<31-1000000:
+		return fmt.Errorf("sid base %d out of range", o.SidBase)
+	}
+	if _, err := dnsmessage.NewName(o.RPZZone); err != nil {
+		return fmt.Errorf("RPZ zone %q: %w", o.RPZZone, err)
+	}
+	return nil
+}
+
 // Format is one output format.
 type Format struct {
 	Name  string // --format value
@@ -101,8 +123,8 @@ func FindFormat(name string) (Format, error) {
 // Write writes the blocklist in format f.
 func (f Format) Write(w io.Writer, b *Blocklist, o Options) error {
 	o = o.withDefaults()
-	if o.DNSAction != "nxdomain" && o.DNSAction != "refuse" {
-		return fmt.Errorf("DNS action %q: want nxdomain or refuse", o.DNSAction)
+	if err := o.validate(); err != nil {
+		return err
 	}
 	bw := bufio.NewWriter(w)
 	f.write(b, o, bw)
