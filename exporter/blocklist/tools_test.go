@@ -258,10 +258,17 @@ func startDNS(t *testing.T, name, bin string, port int, probe string, args ...st
 	}
 	t.Cleanup(p.Stop)
 	addr := fmt.Sprintf("127.0.0.1:%d", port)
-	if a := query(t, addr, probe); a.RCode != dnsmessage.RCodeSuccess {
-		log, _ := os.ReadFile(logPath)
-		t.Fatalf("%s: probe %s answered %v\n%s", name, probe, a.RCode, log)
+	// A server may answer before its zones are loaded (BIND: SERVFAIL), so
+	// wait for the probe name's real answer.
+	var a answer
+	for try := 0; try < 100; try++ {
+		if a = query(t, addr, probe); a.RCode == dnsmessage.RCodeSuccess {
+			return addr
+		}
+		time.Sleep(100 * time.Millisecond)
 	}
+	log, _ := os.ReadFile(logPath)
+	t.Fatalf("%s: probe %s answered %v\n%s", name, probe, a.RCode, log)
 	return addr
 }
 
