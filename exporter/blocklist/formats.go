@@ -131,17 +131,21 @@ func (f Format) Write(w io.Writer, b *Blocklist, o Options) error {
 	return bw.Flush()
 }
 
-// WriteFile writes the format into dir under its file name, through a
-// temporary file and a rename, so a resolver or firewall reloading it never
-// reads half a file.
+// WriteFile writes the format into dir under its file name (writeAtomic).
 func (f Format) WriteFile(dir string, b *Blocklist, o Options) (string, error) {
-	path := filepath.Join(dir, f.File)
-	tmp, err := os.CreateTemp(dir, "."+f.File+".*")
+	return writeAtomic(dir, f.File, func(w io.Writer) error { return f.Write(w, b, o) })
+}
+
+// writeAtomic writes a file through a temporary file and a rename, so a
+// resolver or firewall reloading it never reads half a file.
+func writeAtomic(dir, file string, write func(io.Writer) error) (string, error) {
+	path := filepath.Join(dir, file)
+	tmp, err := os.CreateTemp(dir, "."+file+".*")
 	if err != nil {
 		return "", err
 	}
 	defer os.Remove(tmp.Name())
-	if err := f.Write(tmp, b, o); err != nil {
+	if err := write(tmp); err != nil {
 		tmp.Close()
 		return "", err
 	}
