@@ -44,10 +44,11 @@ check ipset ipset
 check unbound unbound
 check named bind9
 check named-checkzone bind9-utils
-check dig bind9-dnsutils
 check dnsmasq dnsmasq
 # suricata: not in this machine's Debian archive (no installation candidate); the rules are checked by a syntax test instead.
 check freeradius freeradius
+check radclient freeradius-utils
+check ip iproute2
 
 if [ ${#need[@]} -eq 0 ]; then
   echo "deps: all Debian packages present"
