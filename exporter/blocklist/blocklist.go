@@ -116,6 +116,9 @@ type Blocklist struct {
 	Entries []*intel.Entry
 	Created time.Time
 	Inputs  []string // the files read
+	// Resolver names the DNS server used; Looked up counts the domains asked.
+	Resolver string
+	LookedUp int
 }
 
 // Build reads the lists, resolves their domains and applies the guard.
@@ -205,7 +208,7 @@ func Build(ctx context.Context, cfg Configuration) (*Blocklist, error) {
 	}
 
 	g := newGuard(cfg, allow, cdnLists, pools, resolved)
-	b := &Blocklist{Created: time.Now(), Unresolved: unresolved}
+	b := &Blocklist{Created: time.Now(), Unresolved: unresolved, Resolver: dnsName(cfg.DNSServer), LookedUp: len(domains)}
 	for _, ls := range [][]*intel.List{pools, allow, cdnLists[1:]} {
 		for _, l := range ls {
 			b.Inputs = append(b.Inputs, l.Name)

@@ -138,6 +138,11 @@ func TestUnresolvedDomainStaysInDNSFormats(t *testing.T) {
 	if len(b.Domains) != 1 || len(b.Addrs) != 0 || len(b.Unresolved) != 1 || !strings.HasPrefix(b.Unresolved[0], "gone.pool.example: ") {
 		t.Errorf("domains %v addrs %v unresolved %v", b.Domains, b.Addrs, b.Unresolved)
 	}
+	var rep bytes.Buffer
+	b.WriteReport(&rep)
+	if !strings.Contains(rep.String(), "警告 warning: 1 个域名全部未能通过") || !strings.Contains(rep.String(), "check --dns-server") {
+		t.Errorf("report does not warn that nothing resolved:\n%s", rep.String())
+	}
 }
 
 func TestIntelFormatRoundTrips(t *testing.T) {

@@ -25,6 +25,10 @@ func (b *Blocklist) WriteReport(w io.Writer) error {
 	for _, l := range b.LeftOut {
 		fmt.Fprintf(bw, "  %s ← %s: %s\n", l.What, l.From, l.Reason)
 	}
+	if len(b.Unresolved) > 0 && len(b.Unresolved) == b.LookedUp {
+		fmt.Fprintf(bw, "警告 warning: %d 个域名全部未能通过 %s 解析，请检查 --dns-server none of the %d domains resolved through %s: check --dns-server\n",
+			b.LookedUp, b.Resolver, b.LookedUp, b.Resolver)
+	}
 	if len(b.Unresolved) > 0 {
 		fmt.Fprintf(bw, "未解析 did not resolve: %d（域名仍列入DNS格式，地址未知 still in the DNS formats; addresses unknown）\n", len(b.Unresolved))
 		for _, u := range b.Unresolved {
