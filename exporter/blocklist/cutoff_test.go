@@ -3,12 +3,15 @@ package blocklist
 import (
 	"bytes"
 	"context"
+	"errors"
 	"fmt"
+	"net"
 	"os"
 	"os/exec"
 	"path/filepath"
 	"slices"
 	"strings"
+	"syscall"
 	"testing"
 	"time"
 
@@ -134,6 +137,54 @@ func TestCutOffNftablesAndIpset(t *testing.T) {
 	}
 	if exec.Command(ip, "netns", "exec", ns, ipset, "-q", "test", "minewatch-cutoff-v6", "2001:db8::5").Run() != nil {
 		t.Error("2001:db8::5 not in the v6 set")
+	}
+}
+
+// TestCutOffEnforcedOnARouter: terminal namespace → router namespace (the
+// cut-off table loaded, forwarding on) → server namespace. From the cut-off
+// address the server is unreachable; from another address of the same
+// terminal it answers (connection refused on a closed port).
+func TestCutOffEnforcedOnARouter(t *testing.T) {
+	nft := testsupport.Require(t, "nft")
+	ip := testsupport.Require(t, "ip")
+	requireRoot(t)
+	l, _ := cutOffList(t)
+	file, err := CutOffFormats[0].WriteFile(t.TempDir(), l, Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	term, router, server := netns(t, ip, "term"), netns(t, ip, "rtr"), netns(t, ip, "srv")
+	run(t, ip, "-n", term, "link", "add", "mwt", "type", "veth", "peer", "name", "mwr1", "netns", router)
+	run(t, ip, "-n", server, "link", "add", "mws", "type", "veth", "peer", "name", "mwr2", "netns", router)
+	for _, c := range [][]string{
+		{"-n", term, "addr", "add", "10.1.0.2/24", "dev", "mwt"}, // cut off
+		{"-n", term, "addr", "add", "10.1.0.9/24", "dev", "mwt"}, // not
+		{"-n", term, "link", "set", "mwt", "up"},
+		{"-n", term, "route", "add", "default", "via", "10.1.0.254"},
+		{"-n", router, "addr", "add", "10.1.0.254/24", "dev", "mwr1"},
+		{"-n", router, "addr", "add", "203.0.113.254/24", "dev", "mwr2"},
+		{"-n", router, "link", "set", "mwr1", "up"},
+		{"-n", router, "link", "set", "mwr2", "up"},
+		{"-n", server, "addr", "add", "203.0.113.8/24", "dev", "mws"},
+		{"-n", server, "link", "set", "mws", "up"},
+		{"-n", server, "route", "add", "default", "via", "203.0.113.254"},
+	} {
+		run(t, ip, c...)
+	}
+	run(t, ip, "netns", "exec", router, "sh", "-c", "echo 1 > /proc/sys/net/ipv4/ip_forward")
+	run(t, ip, "netns", "exec", router, nft, "-f", file)
+
+	if err := dialFrom(t, term, "10.1.0.9", "203.0.113.8:3333", 30*time.Second); !errors.Is(err, syscall.ECONNREFUSED) {
+		t.Errorf("from 10.1.0.9 (not cut off): %v, want connection refused by the server", err)
+	}
+	err = dialFrom(t, term, "10.1.0.2", "203.0.113.8:3333", 2*time.Second)
+	var ne net.Error
+	if !errors.As(err, &ne) || !ne.Timeout() {
+		t.Errorf("from 10.1.0.2 (cut off): %v, want no answer", err)
+	}
+	out := run(t, ip, "netns", "exec", router, nft, "list", "chain", "inet", "minewatch_cutoff", "forward")
+	if strings.Contains(out, "ip saddr @minewatch_cutoff_v4 counter packets 0 ") {
+		t.Errorf("the cut-off rule dropped nothing:\n%s", out)
 	}
 }
 

@@ -72,6 +72,12 @@ func netns(t *testing.T, ip, tag string) string {
 // the thread away afterwards instead of reusing it elsewhere.
 func dialIn(t *testing.T, ns, addr string, timeout time.Duration) error {
 	t.Helper()
+	return dialFrom(t, ns, "", addr, timeout)
+}
+
+// dialFrom is dialIn from a given local address ("" = the kernel's choice).
+func dialFrom(t *testing.T, ns, local, addr string, timeout time.Duration) error {
+	t.Helper()
 	errc := make(chan error, 1)
 	go func() {
 		runtime.LockOSThread()
@@ -85,7 +91,11 @@ func dialIn(t *testing.T, ns, addr string, timeout time.Duration) error {
 			errc <- fmt.Errorf("setns: %w", err)
 			return
 		}
-		c, err := net.DialTimeout("tcp", addr, timeout)
+		d := net.Dialer{Timeout: timeout}
+		if local != "" {
+			d.LocalAddr = &net.TCPAddr{IP: net.ParseIP(local)}
+		}
+		c, err := d.Dial("tcp", addr)
 		if err == nil {
 			c.Close()
 		}
