@@ -174,6 +174,13 @@ func Build(ctx context.Context, cfg Configuration) (*Blocklist, error) {
 		cdnLists = append(cdnLists, l)
 	}
 	cdnLists = append(cdnLists, read(cfg.CDNRanges, "")...)
+	for _, l := range cdnLists {
+		for _, e := range l.Entries {
+			if e.Kind != intel.KindIP && e.Kind != intel.KindCIDR {
+				errs = append(errs, fmt.Errorf("%s: %s: a CDN range list holds addresses and ranges only", where(e), e.Pool))
+			}
+		}
+	}
 	if len(errs) > 0 {
 		return nil, errors.Join(errs...)
 	}

@@ -117,9 +117,13 @@ func TestNoListIsAnError(t *testing.T) {
 	dir := t.TempDir()
 	bad := filepath.Join(dir, "bad.txt")
 	os.WriteFile(bad, []byte("pool.example.org\n999.1.1.1\n"), 0o644)
+	cdn := filepath.Join(dir, "cdn.txt")
+	os.WriteFile(cdn, []byte("192.0.2.0/24,,somecdn\ncdn.example.net\n"), 0o644)
 	cfg.Intel = []string{bad, filepath.Join(dir, "missing.txt")}
+	cfg.CDNRanges = []string{cdn}
 	_, err := Build(context.Background(), cfg)
-	if err == nil || !strings.Contains(err.Error(), "bad.txt:2") || !strings.Contains(err.Error(), "missing.txt") {
+	if err == nil || !strings.Contains(err.Error(), "bad.txt:2") || !strings.Contains(err.Error(), "missing.txt") ||
+		!strings.Contains(err.Error(), "cdn.txt:2: cdn.example.net: a CDN range list holds addresses and ranges only") {
 		t.Errorf("err = %v", err)
 	}
 }

@@ -4,6 +4,7 @@ import (
 	"bufio"
 	"fmt"
 	"io"
+	"strings"
 
 	"github.com/minewatch/minewatch/exporter/names"
 )
@@ -19,6 +20,7 @@ func (b *Blocklist) WriteReport(w io.Writer) error {
 		}
 	}
 	fmt.Fprintf(bw, "矿池黑名单报告 blocklist report, %s（北京时间）\n", b.Created.In(names.Location()).Format("2006-01-02 15:04:05"))
+	fmt.Fprintf(bw, "输入 inputs: %s; 解析 resolver: %s\n", strings.Join(b.Inputs, ", "), b.Resolver)
 	fmt.Fprintf(bw, "列入 kept: %d 个地址/网段 addresses and ranges (其中 %d 个限定端口 port-limited), %d 个域名 domains\n",
 		len(b.Addrs), ports, len(b.Domains))
 	fmt.Fprintf(bw, "未列入 left out: %d\n", len(b.LeftOut))
