@@ -21,10 +21,13 @@ type Resolution struct {
 }
 
 // LookupAll resolves domains with at most workers lookups at a time, each
-// bounded by timeout. It is the one resolution path of the Store and of the
+// bounded by timeout (5 s if not positive). It is the one resolution path of the Store and of the
 // blocklist writer. A domain not reached because ctx ended has an empty
 // Domain in its slot.
 func LookupAll(ctx context.Context, r Resolver, domains []string, workers int, timeout time.Duration) []Resolution {
+	if timeout <= 0 {
+		timeout = 5 * time.Second
+	}
 	out := make([]Resolution, len(domains))
 	next := atomic.Int64{}
 	var wg sync.WaitGroup
