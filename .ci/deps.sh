@@ -42,6 +42,17 @@ check_file /usr/share/fonts/opentype/noto/NotoSansCJK-Regular.ttc fonts-noto-cjk
 check_file /usr/sbin/nginx nginx
 check mosquitto mosquitto
 check_file /usr/sbin/sshd openssh-server
+# minewatch blocklist: each format is loaded into its real tool (exporter/blocklist tests).
+check nft nftables
+check ipset ipset
+check unbound unbound
+check named bind9
+check named-checkzone bind9-utils
+check dnsmasq dnsmasq
+# suricata: not in this machine's Debian archive (no installation candidate); the rules are checked by a syntax test instead.
+check freeradius freeradius
+check radclient freeradius-utils
+check ip iproute2
 
 if [ ${#need[@]} -eq 0 ]; then
   echo "deps: all Debian packages present"

@@ -214,68 +214,24 @@ func (s *Store) resolve(ctx context.Context, onlyNew bool) error {
 		return nil
 	}
 
-	type result struct {
-		domain string
-		addrs  []netip.Addr
-		err    error
-	}
-	results := make([]result, len(todo))
-	next := atomic.Int64{}
-	var wg sync.WaitGroup
-	for range min(s.opts.Workers, len(todo)) {
-		wg.Go(func() {
-			for {
-				i := int(next.Add(1) - 1)
-				if i >= len(todo) || ctx.Err() != nil {
-					return
-				}
-				lctx, cancel := context.WithTimeout(ctx, s.opts.LookupTimeout)
-				addrs, err := s.opts.Resolver.LookupNetIP(lctx, "ip", todo[i])
-				cancel()
-				if err == nil && len(addrs) == 0 {
-					err = errors.New("no addresses")
-				}
-				results[i] = result{todo[i], addrs, err}
-			}
-		})
-	}
-	wg.Wait()
+	results := LookupAll(ctx, s.opts.Resolver, todo, s.opts.Workers, s.opts.LookupTimeout)
 
 	var failed []string
 	s.mu.Lock()
 	for _, r := range results {
-		if r.domain == "" {
+		if r.Domain == "" {
 			continue // cancelled before its turn
 		}
-		if r.err != nil {
+		if r.Err != nil {
+			// Keep the previous addresses (a sinkhole answer is the blocking, not the pool).
 			s.resolveErrors.Inc()
-			failed = append(failed, fmt.Sprintf("%s (%v)", r.domain, r.err))
-			if _, ok := s.resolved[r.domain]; !ok {
-				s.resolved[r.domain] = nil // tried: Run does not retry it at once
+			failed = append(failed, fmt.Sprintf("%s (%v)", r.Domain, r.Err))
+			if _, ok := s.resolved[r.Domain]; !ok {
+				s.resolved[r.Domain] = nil // tried: Run does not retry it at once
 			}
 			continue
 		}
-		addrs := make([]netip.Addr, 0, len(r.addrs))
-		for _, a := range r.addrs {
-			a = a.Unmap()
-			if sinkhole(a) {
-				continue
-			}
-			if !slices.Contains(addrs, a) {
-				addrs = append(addrs, a)
-			}
-		}
-		if len(addrs) == 0 {
-			// Keep the previous addresses: this answer is the blocking, not the pool.
-			s.resolveErrors.Inc()
-			failed = append(failed, fmt.Sprintf("%s (answered only %v: a DNS server that blocks pool domains? set intel.dns_server to an unfiltered resolver)", r.domain, r.addrs))
-			if _, ok := s.resolved[r.domain]; !ok {
-				s.resolved[r.domain] = nil
-			}
-			continue
-		}
-		slices.SortFunc(addrs, netip.Addr.Compare)
-		s.resolved[r.domain] = addrs
+		s.resolved[r.Domain] = r.Addrs
 	}
 	s.rebuildLocked()
 	s.mu.Unlock()

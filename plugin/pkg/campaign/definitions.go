@@ -255,3 +255,44 @@ func FlaggedAt(runs []Interval, t time.Time) bool {
 
 // ClearedAt is the moment an episode's IP counts as cleared.
 func ClearedAt(ep Interval, quiet time.Duration) time.Time { return ep.End.Add(quiet) }
+
+// CutOffRule names the rule that makes a terminal one that keeps mining
+// (连续出现挖矿行为的终端): it is to be cut off from the Internet (停止互联网接入)
+// until its case is closed. "" means none applies.
+type CutOffRule string
+
+// The rules, judged on an IP's latest episode (KeepsMining).
+const (
+	// CutOffPersists: still flagged after the report deadline of its
+	// episode (72 h: the unit was told and had that long to stop it).
+	CutOffPersists CutOffRule = "persists"
+	// CutOffRelapse: the episode is a relapse (IsRelapse): it mined again
+	// after it was cleared.
+	CutOffRelapse CutOffRule = "relapse"
+)
+
+// CutOffLabel is the rule as bureau staff read it, Chinese first.
+func CutOffLabel(r CutOffRule) string {
+	switch r {
+	case CutOffPersists:
+		return "报告期限后仍在挖矿 still mining after the report deadline"
+	case CutOffRelapse:
+		return "清零后复发 mining again after it was cleared"
+	}
+	return string(r)
+}
+
+// KeepsMining judges episode eps[i]: whether it makes its terminal one that
+// keeps mining, and by which rule (a relapse first: it is the graver).
+// Both rules hold for the rest of the episode once they hold, so an entry
+// they put on the cut-off list stays until the case is closed.
+func KeepsMining(eps []Interval, i int, cfg Config) CutOffRule {
+	cfg = cfg.withDefaults()
+	switch {
+	case IsRelapse(eps, i, cfg.RelapseWindow):
+		return CutOffRelapse
+	case eps[i].End.After(eps[i].Start.Add(cfg.ReportDeadline)):
+		return CutOffPersists
+	}
+	return ""
+}

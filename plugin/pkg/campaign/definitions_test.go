@@ -1,6 +1,7 @@
 package campaign
 
 import (
+	"strings"
 	"testing"
 	"time"
 )
@@ -260,5 +261,31 @@ func TestMergeRunsAcrossResolutions(t *testing.T) {
 	want := []Interval{{h(1, 8), h(3, 10)}, {h(5, 0), h(5, 1)}}
 	if len(got) != 2 || got[0] != want[0] || got[1] != want[1] {
 		t.Fatalf("merged %v, want %v", got, want)
+	}
+}
+
+func TestKeepsMining(t *testing.T) {
+	cfg := DefaultConfig()
+	t0 := time.Date(2026, 11, 2, 8, 0, 0, 0, time.UTC)
+	iv := func(startH, endH int) Interval {
+		return Interval{Start: t0.Add(time.Duration(startH) * time.Hour), End: t0.Add(time.Duration(endH) * time.Hour)}
+	}
+	for _, c := range []struct {
+		name string
+		eps  []Interval
+		want CutOffRule
+	}{
+		{"short first episode", []Interval{iv(0, 10)}, ""},
+		{"ends at the report deadline", []Interval{iv(0, 72)}, ""},
+		{"flagged past the report deadline", []Interval{iv(0, 73)}, CutOffPersists},
+		{"relapse, however short", []Interval{iv(0, 2), iv(24*8, 24*8+1)}, CutOffRelapse},
+		{"new episode after more than the relapse window", []Interval{iv(0, 2), iv(24*400, 24*400+1)}, ""},
+	} {
+		if got := KeepsMining(c.eps, len(c.eps)-1, cfg); got != c.want {
+			t.Errorf("%s: %q, want %q", c.name, got, c.want)
+		}
+	}
+	if !strings.HasPrefix(CutOffLabel(CutOffRelapse), "清零后复发") {
+		t.Error(CutOffLabel(CutOffRelapse))
 	}
 }

@@ -49,6 +49,7 @@ type TrackerRow struct {
 	DispositionClass             string
 	DispositionNote              string
 	DispositionAt                time.Time
+	CutOff                       CutOffRule // KeepsMining of the latest episode ("" if none)
 }
 
 // TrackerInput is everything the tracker is computed from.
@@ -100,6 +101,7 @@ func Tracker(cfg Config, in TrackerInput) []TrackerRow {
 			Pools: strings.Join(d.Pools, ", "), Coins: strings.Join(d.Coins, ", "),
 			LocateDeadline: c.LocateDeadline, ReportDeadline: c.ReportDeadline,
 			LocateOverdue: c.LocateOverdue, ReportOverdue: c.ReportOverdue,
+			CutOff: KeepsMining(eps, len(eps)-1, cfg),
 		}
 		if in.HidePersons {
 			row.Person = ""

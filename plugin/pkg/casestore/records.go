@@ -59,6 +59,7 @@ type Case struct {
 	LocateDeadline, ReportDeadline time.Time // zero: none set
 	Created                        time.Time
 	CreatedBy                      string
+	Closed                         time.Time // first closed disposition; zero while open
 }
 
 // Disposition is one recorded step of a case, with its author.
@@ -387,7 +388,8 @@ func (s *Store) Cases(ctx context.Context, sc campaign.Scope, ip string) ([]Case
 			return nil, err
 		}
 	}
-	rows, err := s.db.QueryContext(ctx, `SELECT c.id, c.unit, c.device, c.person, c.source, c.locate_deadline_ms, c.report_deadline_ms, c.created_ms, c.created_by, i.ip
+	rows, err := s.db.QueryContext(ctx, `SELECT c.id, c.unit, c.device, c.person, c.source, c.locate_deadline_ms, c.report_deadline_ms, c.created_ms, c.created_by, i.ip,
+			(SELECT MIN(d.at_ms) FROM dispositions d WHERE d.case_id = c.id AND d.stage = 'closed')
 		FROM cases c JOIN case_ips i ON i.case_id = c.id
 		WHERE $1 = '' OR c.id IN (SELECT case_id FROM case_ips WHERE ip = $1)
 		ORDER BY c.id, i.ip`, ip)
@@ -398,10 +400,10 @@ func (s *Store) Cases(ctx context.Context, sc campaign.Scope, ip string) ([]Case
 	var out []Case
 	for rows.Next() {
 		var c Case
-		var ld, rd sql.NullInt64
+		var ld, rd, closed sql.NullInt64
 		var created int64
 		var cip string
-		if err := rows.Scan(&c.ID, &c.Unit, &c.Device, &c.Person, &c.Source, &ld, &rd, &created, &c.CreatedBy, &cip); err != nil {
+		if err := rows.Scan(&c.ID, &c.Unit, &c.Device, &c.Person, &c.Source, &ld, &rd, &created, &c.CreatedBy, &cip, &closed); err != nil {
 			return nil, err
 		}
 		if n := len(out); n > 0 && out[n-1].ID == c.ID {
@@ -412,6 +414,7 @@ func (s *Store) Cases(ctx context.Context, sc campaign.Scope, ip string) ([]Case
 			continue
 		}
 		c.LocateDeadline, c.ReportDeadline, c.Created, c.IPs = timeOf(ld), timeOf(rd), time.UnixMilli(created), []string{cip}
+		c.Closed = timeOf(closed)
 		out = append(out, c)
 	}
 	return out, rows.Err()

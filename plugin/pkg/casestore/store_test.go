@@ -96,6 +96,14 @@ func testRecord(t *testing.T, newStore newStoreFunc) {
 	if d3.CaseID == d1.CaseID {
 		t.Errorf("a disposition after closed went to the closed case %d", d1.CaseID)
 	}
+	// Cases says which case is closed, and when (the cut-off list ends with it).
+	closedCases, err := s.Cases(ctx, scope("u-a"), "10.1.0.1")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if c := closedCases; len(c) != 2 || c[0].ID != d1.CaseID || !c[0].Closed.Equal(d2.At) || !c[1].Closed.IsZero() {
+		t.Errorf("cases %+v: want case %d closed at %s, case %d open", closedCases, d1.CaseID, d2.At, d3.CaseID)
+	}
 	// an injection-shaped note is stored as text and read back as it was
 	inert := "\"} 1\nminewatch_case_disposition{ip=\"x'); DROP TABLE cases; --"
 	if _, err := s.Record(ctx, casestore.NewDisposition{IP: "10.2.0.1", Unit: "u-b", Stage: "reported", Class: "research", Note: inert}, ops); err != nil {
