@@ -110,7 +110,7 @@ func Default() *Config {
 	return &Config{
 		Listen:   listen.DefaultConfiguration(),
 		Intel:    intel.DefaultConfiguration(),
-		Sampling: Sampling{DefaultRate: 1},
+		Sampling: Sampling{DefaultRate: flow.DefaultSamplingRate},
 		Detect:   detectDefaults(),
 		Snapshot: score.DefaultSnapshotConfig(),
 		Push:     push.DefaultConfiguration(),

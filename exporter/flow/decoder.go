@@ -23,7 +23,8 @@ type Options struct {
 	// Sampling overrides the sampling rate of one exporter address: packets
 	// and bytes of its records are scaled by this rate whatever the packets say.
 	Sampling map[netip.Addr]uint32
-	// DefaultSampling is used when neither config nor packet gives a rate (default 1).
+	// DefaultSampling is used when neither config nor packet gives a rate
+	// (default DefaultSamplingRate).
 	DefaultSampling uint32
 	// MaxDatagram is the largest payload accepted (default 65535 bytes).
 	MaxDatagram int
@@ -94,11 +95,16 @@ type Decoder struct {
 	slowOnly bool
 }
 
+// DefaultSamplingRate is the rate of exporters that announce none and have
+// none configured: unsampled, and each such exporter is flagged once in the
+// log and in minewatch_flow_sampling_unannounced, so the guess is visible.
+const DefaultSamplingRate = 1
+
 // NewDecoder returns a decoder with the given options.
 func NewDecoder(opts Options) *Decoder {
 	opts.Configuration = opts.Configuration.withDefaults()
 	if opts.DefaultSampling == 0 {
-		opts.DefaultSampling = 1
+		opts.DefaultSampling = DefaultSamplingRate
 	}
 	if opts.MaxDatagram <= 0 {
 		opts.MaxDatagram = 65535
