@@ -49,6 +49,8 @@ type TrackerRow struct {
 	DispositionClass             string
 	DispositionNote              string
 	DispositionAt                time.Time
+	PowerClass                   PowerClass // GPU rig or CPU PC (PowerClassOf)
+	Energy                                  // of the latest episode up to To (the case)
 }
 
 // TrackerInput is everything the tracker is computed from.
@@ -59,11 +61,16 @@ type TrackerInput struct {
 	Units       map[string]UnitMeta
 	States      []string // keep only these states (empty = all)
 	HidePersons bool
+	Energy      EnergyConfig // zero = DefaultEnergy()
 }
 
 // Tracker builds one row per IP flagged in [From, To).
 func Tracker(cfg Config, in TrackerInput) []TrackerRow {
 	cfg = cfg.withDefaults()
+	en := in.Energy
+	if en == (EnergyConfig{}) {
+		en = DefaultEnergy()
+	}
 	keep := map[State]bool{}
 	for _, s := range in.States {
 		keep[State(s)] = true
@@ -101,6 +108,9 @@ func Tracker(cfg Config, in TrackerInput) []TrackerRow {
 			LocateDeadline: c.LocateDeadline, ReportDeadline: c.ReportDeadline,
 			LocateOverdue: c.LocateOverdue, ReportOverdue: c.ReportOverdue,
 		}
+		row.PowerClass = PowerClassOf(d.Kind, d.Coins)
+		last := eps[len(eps)-1]
+		row.Energy = en.EnergyOf(FlaggedHours(runs, last.Start, last.End), d.Machines, row.PowerClass)
 		if in.HidePersons {
 			row.Person = ""
 		}
