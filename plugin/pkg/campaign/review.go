@@ -26,6 +26,12 @@ type ReviewRow struct {
 	Units                            int  // units in the row (1 at LevelUnit; the total: all units)
 }
 
+// StillActive is the IPs flagged in the week whose episode started before
+// it (持续): flagged, neither new nor relapsed in the week. No IP is both
+// (two episode starts in one week would need a gap of the quiet period, 7 d,
+// inside it), so distinct IPs = new + relapsed + still active.
+func (r ReviewRow) StillActive() int { return r.DistinctIPs - r.New - r.Relapsed }
+
 // ReviewInput is everything the weekly review is computed from.
 type ReviewInput struct {
 	Week  Week

@@ -159,6 +159,7 @@ var ReviewColumns = []Column[ReviewRow]{
 	IntCol("mining_at_end", "周末在挖 mining at week end", func(r ReviewRow) int { return r.MiningAtEnd }),
 	IntCol("new", "新增 new", func(r ReviewRow) int { return r.New }),
 	IntCol("relapsed", "复发 relapsed", func(r ReviewRow) int { return r.Relapsed }),
+	IntCol("still_active", "持续 still active", func(r ReviewRow) int { return r.StillActive() }),
 	IntCol("cleared", "清零 cleared", func(r ReviewRow) int { return r.Cleared }),
 	IntCol("distinct_ips", "本周涉及IP distinct IPs", func(r ReviewRow) int { return r.DistinctIPs }),
 	IntCol("prev_distinct_ips", "上周涉及IP previous week", func(r ReviewRow) int { return r.PrevDistinctIPs }),
