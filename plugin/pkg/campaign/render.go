@@ -184,4 +184,6 @@ func cells(fields []Field, row []any, loc *time.Location, labels bool) []string 
 // RowText is row r of t as the text output shows it (times in loc, codes
 // labelled in Chinese, yes/no as 是/否): the meeting pack prints these, so its
 // numbers are the CLI's.
-func RowText(t Table, r int, loc *time.Location) []string { return cells(t.Fields, t.Rows[r], loc, true) }
+func RowText(t Table, r int, loc *time.Location) []string {
+	return cells(t.Fields, t.Rows[r], loc, true)
+}
