@@ -38,6 +38,9 @@ check_file '/usr/lib/postgresql/*/bin/initdb' postgresql
 # CJK fonts so the editors' Chinese labels render.
 check chromium chromium
 check_file /usr/share/fonts/opentype/noto/NotoSansCJK-Regular.ttc fonts-noto-cjk
+# the meeting pack's test turns its PDF into PNG pages and text (plugin/pkg/pack)
+check pdftoppm poppler-utils
+check pdftotext poppler-utils
 
 if [ ${#need[@]} -eq 0 ]; then
   echo "deps: all Debian packages present"

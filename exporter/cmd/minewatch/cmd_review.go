@@ -41,6 +41,18 @@ func addCampaignFlags(c *kingpin.CmdClause, formats ...string) *campaignFlags {
 	c.Flag("format", "output: "+strings.Join(formats, ", ")+" (csv is UTF-8 with BOM, for Excel) 输出格式").Default("table").EnumVar(&f.format, formats...)
 	c.Flag("unit", "only this unit id (repeatable) 单位").StringsVar(&f.units)
 	c.Flag("under", "only units at or below this unit in the ledger's parent chain, e.g. a district bureau (repeatable) 所辖单位").StringsVar(&f.under)
+	c.Flag("sector", "only this sector (repeatable) 行业").StringsVar(&f.sectors)
+	c.Flag("district", "only this district (repeatable) 辖区").StringsVar(&f.districts)
+	c.Flag("width", "table width in columns; a wider table is printed one record per block (default: the terminal's, else $COLUMNS, else 80) 输出宽度").IntVar(&f.width)
+	c.Flag("timeout", "query timeout").Default("60s").DurationVar(&f.timeout)
+	f.store = addStoreFlag(c)
+	f.energy = campaign.DefaultEnergy()
+	c.Flag("ledger", "unit/asset ledger file (repeatable; YAML or CSV): device and person in the tracker 台账").StringsVar(&f.ledger)
+	return f
+}
+
+// addEnergyFlags adds the energy definition's figures (review, tracker).
+func (f *campaignFlags) addEnergyFlags(c *kingpin.CmdClause) *campaignFlags {
 	// The energy figures (docs/campaign.md "Energy, cost and carbon"): the defaults are documented there.
 	d := campaign.DefaultEnergy()
 	c.Flag("gpu-watts", "power of one GPU mining rig, W 显卡矿机功率").Default(fmt.Sprint(d.GPUWatts)).Float64Var(&f.energy.GPUWatts)
@@ -48,12 +60,6 @@ func addCampaignFlags(c *kingpin.CmdClause, formats ...string) *campaignFlags {
 	c.Flag("tariff", "electricity tariff before the surcharge, 元/kWh 电价").Default(fmt.Sprint(d.Tariff)).Float64Var(&f.energy.Tariff)
 	c.Flag("surcharge", "surcharge on mining power, 元/kWh 加价").Default(fmt.Sprint(d.Surcharge)).Float64Var(&f.energy.Surcharge)
 	c.Flag("grid-factor", "grid CO2 emission factor, kgCO2/kWh (default: MEE/NBS national average for 2023) 电网排放因子").Default(fmt.Sprint(d.GridKgPerKWh)).Float64Var(&f.energy.GridKgPerKWh)
-	c.Flag("sector", "only this sector (repeatable) 行业").StringsVar(&f.sectors)
-	c.Flag("district", "only this district (repeatable) 辖区").StringsVar(&f.districts)
-	c.Flag("width", "table width in columns; a wider table is printed one record per block (default: the terminal's, else $COLUMNS, else 80) 输出宽度").IntVar(&f.width)
-	c.Flag("timeout", "query timeout").Default("60s").DurationVar(&f.timeout)
-	f.store = addStoreFlag(c)
-	c.Flag("ledger", "unit/asset ledger file (repeatable; YAML or CSV): device and person in the tracker 台账").StringsVar(&f.ledger)
 	return f
 }
 
@@ -120,7 +126,7 @@ func (f *campaignFlags) explain(err error) error {
 
 var (
 	reviewCmd   = app.Command("review", "weekly review of the campaign per unit, district or bureau (每周研判); --format xlsx or pdf writes the meeting pack (会议材料).")
-	reviewFlags = addCampaignFlags(reviewCmd, "xlsx", "pdf")
+	reviewFlags = addCampaignFlags(reviewCmd, "xlsx", "pdf").addEnergyFlags(reviewCmd)
 	reviewWeek  = reviewCmd.Flag("week", "ISO week like 2026-W47 (default: this week) 周").String()
 	reviewLevel = reviewCmd.Flag("level", "roll up the ledger's parent chain: unit, district (the unit's parent) or bureau (the top of the chain) 汇总层级").Default("unit").Enum("unit", "district", "bureau")
 	reviewOut   = reviewCmd.Flag("out", "file for --format xlsx or pdf (default: review-<week>-<level>.<format>; - for stdout) 输出文件").Short('o').String()

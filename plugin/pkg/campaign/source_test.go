@@ -1,7 +1,9 @@
 package campaign_test
 
 import (
+	"bytes"
 	"context"
+	"strings"
 	"testing"
 	"time"
 
@@ -10,6 +12,7 @@ import (
 	"github.com/prometheus/client_golang/api"
 	v1 "github.com/prometheus/client_golang/api/prometheus/v1"
 
+	"github.com/minewatch/minewatch/exporter/intel"
 	"github.com/minewatch/minewatch/plugin/pkg/campaign"
 	"github.com/minewatch/minewatch/plugin/pkg/campaign/vmtest"
 	"github.com/minewatch/minewatch/plugin/pkg/casestore/storetest"
@@ -221,4 +224,48 @@ func newAPI(tb testing.TB, url string) v1.API {
 		tb.Fatal(err)
 	}
 	return v1.NewAPI(c)
+}
+
+// TestUpwardReportOfNewPools: the pools contacted in 2026-W45 that a bureau
+// list lacks, from the seeded campaign (a real VictoriaMetrics).
+func TestUpwardReportOfNewPools(t *testing.T) {
+	vm := seeded(t)
+	ctx := context.Background()
+	w45, _ := campaign.ParseWeek("2026-W45")
+	loc := campaign.DefaultConfig().Location
+	from, to := w45.Start(loc), w45.End(loc)
+	list, err := intel.Parse("bureau.txt", []byte("# 局矿池名单\nxmr.pool.example,XMR\n"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	bureau := campaign.NewBureauList(list)
+	for pool, want := range map[string]bool{"xmr.pool.example:3333": true, "XMR.pool.example:443": true, "secret.pool.example:443": false} {
+		if bureau.Has(pool) != want {
+			t.Errorf("bureau list has %s: %v, want %v", pool, !want, want)
+		}
+	}
+	rows, err := source(t, vm.URL).NewPools(ctx, campaign.Filter{}, bureau, from, to, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	// 10.9.0.1 (u-x) contacts secret.pool.example:443 every 15 min from 1 Nov 08:10,
+	// the counter +1 each time: 4 × 24 × 7 = 672 in the week, last sample 8 Nov 23:55.
+	want := []campaign.NewPool{{Pool: "secret.pool.example:443", Coin: "ETC", FoundBy: campaign.FoundByIntel,
+		FirstSeen: at(2026, 11, 1, 8, 10), LastSeen: at(2026, 11, 8, 23, 55), Units: []string{"u-x"}, Hosts: []string{"10.9.0.1 (u-x)"},
+		Contacts: 672, FlaggedHosts: 1, MaxScore: 99}}
+	if d := cmp.Diff(want, rows, timeEq, approx); d != "" {
+		t.Errorf("new pools (-want +got):\n%s", d)
+	}
+	// a unit-scoped datasource reports only its units' pools
+	rows, err = source(t, vm.URL, "u-a").NewPools(ctx, campaign.Filter{}, campaign.NewBureauList(), from, to, nil)
+	if err != nil || len(rows) != 1 || rows[0].Pool != "xmr.pool.example:3333" || rows[0].Hosts[0] != "10.1.0.1 (u-a)" {
+		t.Errorf("scoped, empty bureau list: %v %+v", err, rows)
+	}
+	var b bytes.Buffer
+	if err := campaign.Render(&b, campaign.NewPoolTable(want), "csv", loc); err != nil {
+		t.Fatal(err)
+	}
+	if !strings.HasPrefix(b.String(), "\ufeff矿池 pool,币种 coin,") || !strings.Contains(b.String(), "secret.pool.example:443,ETC,intel,2026-11-01 08:10") {
+		t.Errorf("CSV:\n%s", b.String())
+	}
 }

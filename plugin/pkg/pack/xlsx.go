@@ -12,15 +12,19 @@ import (
 
 // WriteXLSX writes the pack as a workbook: one sheet per section, headers
 // frozen, numbers as numbers, and a line chart of the trend.
-func WriteXLSX(w io.Writer, p Pack) error {
+func WriteXLSX(w io.Writer, p Pack) error { return WriteSheets(w, p.Sections(), p.loc()) }
+
+// WriteSheets writes sections as a workbook, a sheet each (every column of
+// each table; times in loc). A section whose table starts with a week
+// column (the trend) gets a line chart.
+func WriteSheets(w io.Writer, sections []Section, loc *time.Location) error {
 	f := excelize.NewFile()
 	defer f.Close()
-	loc := p.loc()
 	head, err := f.NewStyle(&excelize.Style{Font: &excelize.Font{Bold: true}, Fill: excelize.Fill{Type: "pattern", Color: []string{"DDEBF7"}, Pattern: 1}})
 	if err != nil {
 		return err
 	}
-	for i, s := range p.Sections() {
+	for i, s := range sections {
 		name := s.Sheet
 		if i == 0 {
 			if err := f.SetSheetName("Sheet1", name); err != nil {
