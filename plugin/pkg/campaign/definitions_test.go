@@ -289,3 +289,39 @@ func TestMergeRunsAcrossResolutions(t *testing.T) {
 		t.Fatalf("merged %v, want %v", got, want)
 	}
 }
+
+// TestEnergyOfTheDemoScenariosMiners: the demo's miners
+// (exporter/scenarios/school-week.yaml), each flagged for the whole of its
+// episodes, priced by hand from the defaults in docs/campaign.md (GPU rig
+// 300 W, CPU PC 120 W, 0.6 + 0.5 元/kWh, 0.5306 kgCO₂/kWh).
+func TestEnergyOfTheDemoScenariosMiners(t *testing.T) {
+	e := DefaultEnergy()
+	for _, c := range []struct {
+		what            string
+		kind            string
+		coins           []string
+		hours, machines float64
+		class           PowerClass
+		kwh, yuan, kg   float64
+	}{
+		// gpu-stratum to etc-listed (ETC), 30 h – 168 h: 138 h × 300 W = 41.4 kWh
+		{"gpu-stratum ETC", "pc", []string{"ETC"}, 138, 1, PowerGPU, 41.4, 45.54, 21.96684},
+		// xmrig to xmr-listed (XMR), 10 h – 168 h: 158 h × 120 W = 18.96 kWh
+		{"xmrig XMR", "pc", []string{"XMR"}, 158, 1, PowerCPU, 18.96, 20.856, 10.060176},
+		// xmrig behind NAT (nat: 4), 40 h – 168 h: 128 h × 4 × 120 W = 61.44 kWh
+		{"xmrig NAT x4", "", []string{"XMR"}, 128, 4, PowerCPU, 61.44, 67.584, 32.600064},
+		// trojan-idle, 0 h – 168 h, no machine estimate: counts as one
+		{"trojan-idle", "pc", []string{"XMR"}, 168, 0, PowerCPU, 20.16, 22.176, 10.696896},
+		// a research GPU workstation (asset kind) mining XMR is still a GPU machine
+		{"gpu-workstation", "gpu-workstation", []string{"XMR"}, 10, 1, PowerGPU, 3, 3.3, 1.5918},
+	} {
+		cl := PowerClassOf(c.kind, c.coins)
+		got := e.EnergyOf(c.hours, c.machines, cl)
+		if cl != c.class || math.Abs(got.KWh-c.kwh) > 1e-9 || math.Abs(got.Yuan-c.yuan) > 1e-9 || math.Abs(got.KgCO2-c.kg) > 1e-9 {
+			t.Errorf("%s: %s %+v, want %s %v kWh %v 元 %v kg", c.what, cl, got, c.class, c.kwh, c.yuan, c.kg)
+		}
+	}
+	if err := (EnergyConfig{GPUWatts: 300}).Validate(); err == nil {
+		t.Error("a zero CPU power was accepted")
+	}
+}
