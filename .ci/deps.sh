@@ -53,6 +53,9 @@ check dnsmasq dnsmasq
 check freeradius freeradius
 check radclient freeradius-utils
 check ip iproute2
+# the meeting pack's test turns its PDF into PNG pages and text (plugin/pkg/pack)
+check pdftoppm poppler-utils
+check pdftotext poppler-utils
 
 if [ ${#need[@]} -eq 0 ]; then
   echo "deps: all Debian packages present"

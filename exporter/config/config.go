@@ -49,7 +49,7 @@ type Config struct {
 	Cases    Cases
 	Push     push.Configuration
 	Log      logging.Configuration
-	Flow     flow.Configuration // flow: limits against spoofed exporters, allowed sources, clocks
+	Flow     flow.Configuration  // flow: limits against spoofed exporters, allowed sources, clocks
 	Probe    probe.Configuration // probe: the active Stratum prober (off by default)
 
 	file   string

@@ -11,7 +11,7 @@ import (
 
 var (
 	trackerCmd    = app.Command("tracker", "IP清零 tracker: one record per IP flagged in the range (a table when it fits the terminal, else one block per IP).")
-	trackerFlags  = addCampaignFlags(trackerCmd)
+	trackerFlags  = addCampaignFlags(trackerCmd).addEnergyFlags(trackerCmd)
 	trackerStates = trackerCmd.Flag("state", "only IPs in this state: mining, quiet, cleared, relapsed (repeatable) 状态").Enums("mining", "quiet", "cleared", "relapsed")
 	trackerFrom   = trackerCmd.Flag("from", "range start, RFC 3339 (default: 7 days before --to)").String()
 	trackerTo     = trackerCmd.Flag("to", "range end and moment of judgement, RFC 3339 (default: now)").String()

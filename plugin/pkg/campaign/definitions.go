@@ -7,7 +7,10 @@
 package campaign
 
 import (
+	"fmt"
+	"math"
 	"sort"
+	"strings"
 	"time"
 
 	"github.com/minewatch/minewatch/exporter/names"
@@ -295,4 +298,204 @@ func KeepsMining(eps []Interval, i int, cfg Config) CutOffRule {
 		return CutOffPersists
 	}
 	return ""
+}
+
+// IsRepeatOffender is the one rule for a repeat-offender unit (反复复发单位),
+// the units that lose the year's awards (评先评优, shared/DESIGN.md §1): its
+// IPs relapsed at least RelapseLimit times in the rolling relapse window
+// (docs/campaign.md). The review's repeated_relapse column, the meeting
+// pack's list and the alert MinewatchUnitRepeatedRelapses all mean this.
+func IsRepeatOffender(relapses365d, limit int) bool {
+	if limit <= 0 {
+		limit = RelapseLimit
+	}
+	return relapses365d >= limit
+}
+
+// Energy, cost and carbon of mining (能耗、电费、碳排放), docs/campaign.md
+// "Energy, cost and carbon". kWh of a case = hours flagged × machines behind
+// the address × the power of its class / 1000; cost = kWh × (tariff +
+// surcharge); CO₂ = kWh × the grid emission factor. The defaults below are
+// the documented ones; a deployment sets its own (EnergyConfig).
+const (
+	// GPURigWatts: one GPU mining machine at the wall: a mid-range card at
+	// its rated board power (NVIDIA GeForce RTX 3060: 170 W graphics card
+	// power, NVIDIA's specification) plus the host PC (CPUPCWatts), rounded:
+	// 300 W, the per-machine figure the wall screen already used.
+	GPURigWatts = 300.0
+	// CPUPCWatts: a desktop PC with a mainstream CPU held at full load on all
+	// cores, as RandomX (XMRig) keeps it (Intel Core i5-12400: 65 W base,
+	// 117 W maximum turbo power, Intel's specification), rounded: 120 W.
+	CPUPCWatts = 120.0
+	// TariffYuanPerKWh: the electricity tariff before the surcharge; a round
+	// general industrial and commercial figure. Set the local tariff.
+	TariffYuanPerKWh = 0.6
+	// SurchargeYuanPerKWh: the surcharge the seeds put on mining power
+	// (加价 0.5 元/千瓦时).
+	SurchargeYuanPerKWh = 0.5
+	// GridKgCO2PerKWh: China's national average grid CO₂ emission factor for
+	// 2023, 0.5306 kgCO₂/kWh, published by the Ministry of Ecology and
+	// Environment and the National Bureau of Statistics (生态环境部、国家统计局
+	// 《关于发布2023年电力二氧化碳排放因子的公告》, January 2026; the
+	// 2022 factor was 0.5366).
+	GridKgCO2PerKWh = 0.5306
+)
+
+// PowerClass is what a mining machine draws power as: a GPU rig or a CPU PC.
+type PowerClass string
+
+// The two power classes.
+const (
+	PowerGPU PowerClass = "gpu" // GPU rig (显卡矿机)
+	PowerCPU PowerClass = "cpu" // CPU PC (CPU挖矿电脑)
+)
+
+// gpuCoins are coins mined on GPUs (their proof-of-work is memory-hard on
+// graphics cards); everything else (XMR's RandomX above all, the trojans'
+// coin) is taken as CPU mining.
+var gpuCoins = map[string]bool{"ETC": true, "ETH": true, "RVN": true, "ERG": true, "KAS": true, "CFX": true, "FLUX": true, "BEAM": true, "FIRO": true}
+
+// PowerClassOf classifies a mining IP: a GPU rig when the asset ledger calls
+// the device a GPU machine (kind contains "gpu") or it mines a GPU coin,
+// else a CPU PC.
+func PowerClassOf(kind string, coins []string) PowerClass {
+	if strings.Contains(strings.ToLower(kind), "gpu") {
+		return PowerGPU
+	}
+	for _, c := range coins {
+		if gpuCoins[strings.ToUpper(c)] {
+			return PowerGPU
+		}
+	}
+	return PowerCPU
+}
+
+// EnergyConfig holds the configurable figures of the energy definition.
+type EnergyConfig struct {
+	GPUWatts     float64 `yaml:"gpu_watts"`       // per GPU rig
+	CPUWatts     float64 `yaml:"cpu_watts"`       // per CPU PC
+	Tariff       float64 `yaml:"tariff"`          // 元/kWh before the surcharge
+	Surcharge    float64 `yaml:"surcharge"`       // 元/kWh added for mining
+	GridKgPerKWh float64 `yaml:"grid_kg_per_kwh"` // kgCO₂ per kWh
+}
+
+// DefaultEnergy is the documented default of the energy definition.
+func DefaultEnergy() EnergyConfig {
+	return EnergyConfig{GPUWatts: GPURigWatts, CPUWatts: CPUPCWatts, Tariff: TariffYuanPerKWh, Surcharge: SurchargeYuanPerKWh, GridKgPerKWh: GridKgCO2PerKWh}
+}
+
+// Validate refuses negative figures and a zero power (which would hide mining).
+func (e EnergyConfig) Validate() error {
+	switch {
+	case e.GPUWatts <= 0 || e.CPUWatts <= 0:
+		return fmt.Errorf("energy: gpu_watts and cpu_watts must be > 0 (got %g, %g)", e.GPUWatts, e.CPUWatts)
+	case e.Tariff < 0 || e.Surcharge < 0 || e.GridKgPerKWh < 0:
+		return fmt.Errorf("energy: tariff, surcharge and grid factor must be ≥ 0 (got %g, %g, %g)", e.Tariff, e.Surcharge, e.GridKgPerKWh)
+	}
+	return nil
+}
+
+// Watts is the power of one machine of a class.
+func (e EnergyConfig) Watts(c PowerClass) float64 {
+	if c == PowerGPU {
+		return e.GPUWatts
+	}
+	return e.CPUWatts
+}
+
+// Energy is the energy, cost and carbon of mining.
+type Energy struct {
+	Hours float64 // flagged hours (one IP), or their sum
+	KWh   float64
+	Yuan  float64 // at tariff + surcharge
+	KgCO2 float64
+}
+
+// Add sums two energies.
+func (a Energy) Add(b Energy) Energy {
+	return Energy{Hours: a.Hours + b.Hours, KWh: a.KWh + b.KWh, Yuan: a.Yuan + b.Yuan, KgCO2: a.KgCO2 + b.KgCO2}
+}
+
+// EnergyOf is the energy of hours of mining by machines of a class (fewer
+// than one machine counts as one: a flagged address has at least one miner).
+func (e EnergyConfig) EnergyOf(hours, machines float64, c PowerClass) Energy {
+	machines = math.Max(1, machines)
+	kwh := hours * machines * e.Watts(c) / 1000
+	return Energy{Hours: hours, KWh: kwh, Yuan: kwh * (e.Tariff + e.Surcharge), KgCO2: kwh * e.GridKgPerKWh}
+}
+
+// FlaggedHours is the flagged time of runs inside [from, to), in hours.
+func FlaggedHours(runs []Interval, from, to time.Time) float64 {
+	var d time.Duration
+	for _, r := range runs {
+		s, e := r.Start, r.End
+		if s.Before(from) {
+			s = from
+		}
+		if e.After(to) {
+			e = to
+		}
+		if e.After(s) {
+			d += e.Sub(s)
+		}
+	}
+	return d.Hours()
+}
+
+// Level is how far up the ledger's parent chain a table is rolled up.
+type Level string
+
+// The roll-up levels (docs/campaign.md "Roll-up").
+const (
+	LevelUnit     Level = "unit"     // one row per unit
+	LevelDistrict Level = "district" // per the unit's parent (辖区)
+	LevelBureau   Level = "bureau"   // per the top of the unit's parent chain (局)
+)
+
+// ParseLevel accepts "", unit, district or bureau ("" = unit).
+func ParseLevel(s string) (Level, error) {
+	switch Level(s) {
+	case "", LevelUnit:
+		return LevelUnit, nil
+	case LevelDistrict, LevelBureau:
+		return Level(s), nil
+	}
+	return "", fmt.Errorf("%w: bad level %q: want unit, district or bureau", ErrBadInput, s)
+}
+
+// Ancestor is the unit a row of unit id rolls up to at level, following the
+// ledger's parent chain in units (a parent missing from the ledger ends the
+// chain and is its own top).
+func Ancestor(units map[string]UnitMeta, id string, level Level) string {
+	switch level {
+	case LevelDistrict:
+		if p := units[id].District; p != "" {
+			return p
+		}
+		return id
+	case LevelBureau:
+		seen := map[string]bool{id: true}
+		for {
+			p := units[id].District
+			if p == "" || seen[p] {
+				return id
+			}
+			seen[p] = true
+			id = p
+		}
+	}
+	return id
+}
+
+// Within reports whether unit id is root or lies below it in the parent chain.
+func Within(units map[string]UnitMeta, id, root string) bool {
+	seen := map[string]bool{}
+	for id != "" && !seen[id] {
+		if id == root {
+			return true
+		}
+		seen[id] = true
+		id = units[id].District
+	}
+	return false
 }

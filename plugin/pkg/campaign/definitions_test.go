@@ -1,9 +1,13 @@
 package campaign
 
 import (
+	"math"
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/google/go-cmp/cmp"
+	"github.com/google/go-cmp/cmp/cmpopts"
 )
 
 var cst = Location()
@@ -166,19 +170,42 @@ func TestWeeklyReviewDefinitions(t *testing.T) {
 			Dispositions: []Disposition{{Stage: "reported", At: h(6, 1)}}},
 	}
 	rows := WeeklyReview(cfg, ReviewInput{Week: w, Now: h(30, 0), Hosts: hosts, Units: map[string]UnitMeta{"a": {Name: "A"}}})
+	// Energy (docs/campaign.md, no details: one CPU PC at 120 W, 0.6 + 0.5 元/kWh,
+	// 0.5306 kg/kWh): a 10 Nov 00:00 – 16 Nov 00:00 = 144 h → 17.28 kWh, 19.008 元,
+	// 9.168768 kg; b 12 Nov 00:00–03:00 = 3 h → 0.36 kWh, 0.396 元, 0.191016 kg.
 	want := []ReviewRow{
-		{Unit: "a", UnitName: "A", MiningAtEnd: 1, New: 1, Cleared: 1, DistinctIPs: 1, PrevDistinctIPs: 1, Overdue: 1, Episodes365d: 2},
-		{Unit: "b", Relapsed: 1, DistinctIPs: 1, Change: 1, Episodes365d: 5, Relapses365d: 3, RepeatedRelapse: true},
-		{Unit: "c", Cleared: 1, PrevDistinctIPs: 1, Change: -1, Episodes365d: 1},
-		{Unit: TotalUnit, UnitName: "合计", MiningAtEnd: 1, New: 1, Relapsed: 1, Cleared: 2, DistinctIPs: 2, PrevDistinctIPs: 2, Overdue: 1, Episodes365d: 8, Relapses365d: 3, RepeatedRelapse: true},
+		{Unit: "a", UnitName: "A", MiningAtEnd: 1, New: 1, Cleared: 1, DistinctIPs: 1, PrevDistinctIPs: 1, Overdue: 1, Episodes365d: 2,
+			Energy: Energy{144, 17.28, 19.008, 9.168768}, Units: 1},
+		{Unit: "b", Relapsed: 1, DistinctIPs: 1, Change: 1, Episodes365d: 5, Relapses365d: 3, RepeatedRelapse: true,
+			Energy: Energy{3, 0.36, 0.396, 0.191016}, Units: 1},
+		{Unit: "c", Cleared: 1, PrevDistinctIPs: 1, Change: -1, Episodes365d: 1, Units: 1},
+		{Unit: TotalUnit, UnitName: "合计", MiningAtEnd: 1, New: 1, Relapsed: 1, Cleared: 2, DistinctIPs: 2, PrevDistinctIPs: 2, Overdue: 1, Episodes365d: 8, Relapses365d: 3, RepeatedRelapse: true,
+			Energy: Energy{147, 17.64, 19.404, 9.359784}, Units: 3},
 	}
-	if len(rows) != len(want) {
-		t.Fatalf("rows %+v", rows)
+	if d := cmp.Diff(want, rows, cmpopts.EquateApprox(0, 1e-9)); d != "" {
+		t.Errorf("review (-want +got):\n%s", d)
 	}
-	for i := range want {
-		if rows[i] != want[i] {
-			t.Errorf("row %d:\n got %+v\nwant %+v", i, rows[i], want[i])
-		}
+	// rolled up: a and b under district d1, c under d2, d1 and d2 under bureau top
+	ledger := map[string]UnitMeta{"a": {ID: "a", District: "d1"}, "b": {ID: "b", District: "d1"}, "c": {ID: "c", District: "d2"},
+		"d1": {ID: "d1", Name: "东区", District: "top"}, "d2": {ID: "d2", District: "top"}, "top": {ID: "top", Name: "市局"}}
+	for i := range rows[:3] {
+		rows[i].District = ledger[rows[i].Unit].District
+	}
+	dist := RollUp(rows, ledger, LevelDistrict)
+	if len(dist) != 3 || dist[0].Unit != "d1" || dist[0].UnitName != "东区" || dist[0].DistinctIPs != 2 || dist[0].Relapsed != 1 ||
+		dist[0].Units != 2 || !dist[0].RepeatedRelapse || dist[1].Unit != "d2" || dist[1].Cleared != 1 || dist[2] != rows[3] {
+		t.Errorf("district roll-up: %+v", dist)
+	}
+	bur := RollUp(rows, ledger, LevelBureau)
+	if len(bur) != 2 || bur[0].Unit != "top" || bur[0].UnitName != "市局" || bur[0].Units != 3 || bur[0].Cleared != 2 ||
+		math.Abs(bur[0].KWh-17.64) > 1e-9 {
+		t.Errorf("bureau roll-up: %+v", bur)
+	}
+	if !Within(ledger, "a", "top") || !Within(ledger, "a", "d1") || Within(ledger, "c", "d1") || !Within(ledger, "c", "c") {
+		t.Error("Within does not follow the parent chain")
+	}
+	if r := RepeatOffenders(rows); len(r) != 1 || r[0].Unit != "b" {
+		t.Errorf("repeat offenders: %+v", r)
 	}
 	// a week still running is judged now: 10.0.0.1 is mining at 12 Nov 00:00
 	running := WeeklyReview(cfg, ReviewInput{Week: w, Now: h(12, 0), Hosts: hosts[:2]})
@@ -287,5 +314,41 @@ func TestKeepsMining(t *testing.T) {
 	}
 	if !strings.HasPrefix(CutOffLabel(CutOffRelapse), "清零后复发") {
 		t.Error(CutOffLabel(CutOffRelapse))
+	}
+}
+
+// TestEnergyOfTheDemoScenariosMiners: the demo's miners
+// (exporter/scenarios/school-week.yaml), each flagged for the whole of its
+// episodes, priced by hand from the defaults in docs/campaign.md (GPU rig
+// 300 W, CPU PC 120 W, 0.6 + 0.5 元/kWh, 0.5306 kgCO₂/kWh).
+func TestEnergyOfTheDemoScenariosMiners(t *testing.T) {
+	e := DefaultEnergy()
+	for _, c := range []struct {
+		what            string
+		kind            string
+		coins           []string
+		hours, machines float64
+		class           PowerClass
+		kwh, yuan, kg   float64
+	}{
+		// gpu-stratum to etc-listed (ETC), 30 h – 168 h: 138 h × 300 W = 41.4 kWh
+		{"gpu-stratum ETC", "pc", []string{"ETC"}, 138, 1, PowerGPU, 41.4, 45.54, 21.96684},
+		// xmrig to xmr-listed (XMR), 10 h – 168 h: 158 h × 120 W = 18.96 kWh
+		{"xmrig XMR", "pc", []string{"XMR"}, 158, 1, PowerCPU, 18.96, 20.856, 10.060176},
+		// xmrig behind NAT (nat: 4), 40 h – 168 h: 128 h × 4 × 120 W = 61.44 kWh
+		{"xmrig NAT x4", "", []string{"XMR"}, 128, 4, PowerCPU, 61.44, 67.584, 32.600064},
+		// trojan-idle, 0 h – 168 h, no machine estimate: counts as one
+		{"trojan-idle", "pc", []string{"XMR"}, 168, 0, PowerCPU, 20.16, 22.176, 10.696896},
+		// a research GPU workstation (asset kind) mining XMR is still a GPU machine
+		{"gpu-workstation", "gpu-workstation", []string{"XMR"}, 10, 1, PowerGPU, 3, 3.3, 1.5918},
+	} {
+		cl := PowerClassOf(c.kind, c.coins)
+		got := e.EnergyOf(c.hours, c.machines, cl)
+		if cl != c.class || math.Abs(got.KWh-c.kwh) > 1e-9 || math.Abs(got.Yuan-c.yuan) > 1e-9 || math.Abs(got.KgCO2-c.kg) > 1e-9 {
+			t.Errorf("%s: %s %+v, want %s %v kWh %v 元 %v kg", c.what, cl, got, c.class, c.kwh, c.yuan, c.kg)
+		}
+	}
+	if err := (EnergyConfig{GPUWatts: 300}).Validate(); err == nil {
+		t.Error("a zero CPU power was accepted")
 	}
 }

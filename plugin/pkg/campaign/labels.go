@@ -30,6 +30,18 @@ var textLabels = map[string]func(string) string{
 	"class":             ClassLabel,
 	"disposition_class": ClassLabel,
 	"disposition":       func(s string) string { return labelled(StageLabel(s), s) },
+	"power_class":       func(s string) string { return labelled(PowerClassLabel(PowerClass(s)), s) },
+}
+
+// PowerClassLabel is the Chinese name of a power class.
+func PowerClassLabel(c PowerClass) string {
+	switch c {
+	case PowerGPU:
+		return "显卡矿机"
+	case PowerCPU:
+		return "CPU电脑"
+	}
+	return string(c)
 }
 
 func labelled(zh, code string) string {

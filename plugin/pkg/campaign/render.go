@@ -1,7 +1,6 @@
 package campaign
 
 import (
-	"encoding/csv"
 	"encoding/json"
 	"fmt"
 	"io"
@@ -10,6 +9,8 @@ import (
 	"time"
 
 	"github.com/mattn/go-runewidth"
+
+	"github.com/minewatch/minewatch/exporter/excelcsv"
 )
 
 // Render writes a table with no width limit (see RenderFit).
@@ -19,7 +20,7 @@ func Render(w io.Writer, t Table, format string, loc *time.Location) error {
 
 // RenderFit writes a table as "table" (aligned text, CJK-aware, at most
 // width columns wide: a table wider than that is written one record per
-// block), "csv" or "json" (an array of objects keyed by the English column
+// block), "csv" (UTF-8 with BOM, excelcsv) or "json" (an array of objects keyed by the English column
 // keys; times RFC 3339 in loc, null for none). width <= 0 means no limit.
 func RenderFit(w io.Writer, t Table, format string, loc *time.Location, width int) error {
 	switch format {
@@ -45,7 +46,7 @@ func RenderFit(w io.Writer, t Table, format string, loc *time.Location, width in
 		enc.SetEscapeHTML(false)
 		return enc.Encode(out)
 	case "csv":
-		cw := csv.NewWriter(w)
+		cw := excelcsv.NewWriter(w) // UTF-8 with BOM: Excel on Chinese Windows
 		head := make([]string, len(t.Fields))
 		for i, c := range t.Fields {
 			head[i] = c.Header
@@ -178,4 +179,11 @@ func cells(fields []Field, row []any, loc *time.Location, labels bool) []string 
 		}
 	}
 	return out
+}
+
+// RowText is row r of t as the text output shows it (times in loc, codes
+// labelled in Chinese, yes/no as 是/否): the meeting pack prints these, so its
+// numbers are the CLI's.
+func RowText(t Table, r int, loc *time.Location) []string {
+	return cells(t.Fields, t.Rows[r], loc, true)
 }

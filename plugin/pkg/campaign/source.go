@@ -33,6 +33,8 @@ type Source struct {
 	// Assets is the asset ledger the tracker takes device and person from
 	// (the exporter's series carry them only with metrics.personal_labels).
 	Assets AssetDirectory
+	// Energy is the energy definition's figures (zero = DefaultEnergy()).
+	Energy EnergyConfig
 	URL    string // for error messages: which VictoriaMetrics could not be reached
 }
 
@@ -84,8 +86,11 @@ func (a authTransport) RoundTrip(r *http.Request) (*http.Response, error) {
 }
 
 // Filter narrows a table to units, sectors or districts (empty = all).
+// Under keeps the units at or below the given units in the ledger's parent
+// chain (a district or bureau with everything under it).
 type Filter struct {
 	Units, Sectors, Districts []string
+	Under                     []string
 }
 
 // Stats tells what a table cost: the queries sent, for the query inspector.
@@ -185,7 +190,16 @@ func (s *Source) rangeQuery(ctx context.Context, st *Stats, q string, r v1.Range
 // and returns the ledger's units inside it. Sector and district filters are
 // applied to the ledger (minewatch_unit_info) here, never put into query text.
 func (s *Source) Resolve(ctx context.Context, st *Stats, f Filter, at time.Time, window time.Duration) (Scope, map[string]UnitMeta, error) {
-	sc, err := NewScope(s.ScopeUnits, f.Units)
+	if err := CheckUnits(f.Under); err != nil {
+		return Scope{}, nil, err
+	}
+	// Under needs the whole chain: read the ledger in the admin scope and
+	// narrow to f.Units in Go below.
+	narrow := f.Units
+	if len(f.Under) > 0 {
+		narrow = nil
+	}
+	sc, err := NewScope(s.ScopeUnits, narrow)
 	if err != nil {
 		return Scope{}, nil, err
 	}
@@ -212,13 +226,29 @@ func (s *Source) Resolve(ctx context.Context, st *Stats, f Filter, at time.Time,
 		seen[id] = float64(smp.Value)
 		units[id] = UnitMeta{ID: id, Name: string(smp.Metric["name"]), Sector: string(smp.Metric["sector"]), District: string(smp.Metric["parent"])}
 	}
-	if len(f.Sectors) == 0 && len(f.Districts) == 0 {
+	if len(f.Sectors) == 0 && len(f.Districts) == 0 && len(f.Under) == 0 {
 		return sc, units, nil
 	}
-	sectors, districts := set(f.Sectors), set(f.Districts)
+	sectors, districts, only := set(f.Sectors), set(f.Districts), set(narrow)
+	if len(f.Under) > 0 {
+		only = set(f.Units)
+	}
+	all := make(map[string]UnitMeta, len(units)) // the chain, before narrowing
+	for id, m := range units {
+		all[id] = m
+	}
+	under := func(id string) bool {
+		for _, root := range f.Under {
+			if Within(all, id, root) {
+				return true
+			}
+		}
+		return len(f.Under) == 0
+	}
 	var ids []string
 	for id, m := range units {
-		if (len(sectors) == 0 || sectors[m.Sector]) && (len(districts) == 0 || districts[m.District]) {
+		if (len(sectors) == 0 || sectors[m.Sector]) && (len(districts) == 0 || districts[m.District]) &&
+			(len(only) == 0 || only[id]) && under(id) {
 			ids = append(ids, id)
 		} else {
 			delete(units, id)
@@ -423,7 +453,7 @@ func (s *Source) Tracker(ctx context.Context, f Filter, states []string, from, t
 		}
 		withAssets(details, s.Assets, keys)
 	}
-	return Tracker(cfg, TrackerInput{From: from, To: to, Hosts: hosts, Details: details, Units: units, States: states, HidePersons: s.HidePersons}), nil
+	return Tracker(cfg, TrackerInput{From: from, To: to, Hosts: hosts, Details: details, Units: units, States: states, HidePersons: s.HidePersons, Energy: s.Energy}), nil
 }
 
 // details fetches class, score, machines, pools and the asset ledger of the
@@ -515,32 +545,132 @@ func addUniq(xs []string, x string) []string {
 	return append(xs, x)
 }
 
-// WeeklyReview computes the review of one ISO week, judged at the end of the
-// week or at now when the week is still running.
+// WeeklyReview computes the review of one ISO week per unit, judged at the
+// end of the week or at now when the week is still running.
 func (s *Source) WeeklyReview(ctx context.Context, f Filter, week Week, now time.Time, st *Stats) ([]ReviewRow, error) {
+	r, err := s.Review(ctx, f, LevelUnit, week, now, st)
+	return r.Rows, err
+}
+
+// TrendWeeks is how many weeks the review's trend shows (this week included).
+const TrendWeeks = 8
+
+// Review is the weekly review with what the meeting pack shows around it.
+type Review struct {
+	Week     Week
+	Level    Level
+	JudgedAt time.Time
+	Running  bool
+	Rows     []ReviewRow         // at Level, then the total row
+	Units    []ReviewRow         // per unit, then the total row (Rows at LevelUnit)
+	Repeat   []ReviewRow         // repeat-offender units (RepeatOffenders)
+	Trend    []TrendPoint        // TrendWeeks weeks ending with Week, oldest first
+	Ledger   map[string]UnitMeta // the units in the filter
+	Energy   EnergyConfig        // the figures the energy columns used
+}
+
+// TrendPoint is the total row of one week of the trend.
+type TrendPoint struct {
+	Week Week
+	ReviewRow
+}
+
+// Review computes the weekly review at a roll-up level, with the per-unit
+// rows, the repeat offenders and the trend of the TrendWeeks weeks up to
+// week, all from one read of the history (the same definition as the
+// per-unit review: the trend's weeks are reviews of earlier weeks).
+func (s *Source) Review(ctx context.Context, f Filter, level Level, week Week, now time.Time, st *Stats) (Review, error) {
 	cfg := s.Config.withDefaults()
 	loc := cfg.Location
-	at := week.End(loc)
-	if now.Before(at) {
-		at = now
+	en := s.Energy
+	if en == (EnergyConfig{}) {
+		en = DefaultEnergy()
 	}
-	histFrom := HistoryStart(cfg, at)
-	if ps := week.Prev(loc).Start(loc); ps.Before(at) && ps.Add(-cfg.Quiet).Before(histFrom) {
-		histFrom = ps.Add(-cfg.Quiet)
+	if err := en.Validate(); err != nil {
+		return Review{}, err
 	}
+	if _, err := ParseLevel(string(level)); err != nil {
+		return Review{}, err
+	}
+	at := JudgedAt(week, now, loc)
+	first := week
+	for i := 1; i < TrendWeeks; i++ {
+		first = first.Prev(loc)
+	}
+	histFrom := reviewHistoryStart(cfg, first, now)
+	if h := reviewHistoryStart(cfg, week, now); h.Before(histFrom) {
+		histFrom = h
+	}
+	out := Review{Week: week, Level: level, JudgedAt: at, Running: Running(week, now, loc), Energy: en}
 	sc, units, err := s.Resolve(ctx, st, f, at, at.Sub(histFrom))
 	if err != nil {
-		return nil, err
+		return Review{}, err
 	}
-	if sc.Empty() {
-		return WeeklyReview(cfg, ReviewInput{Week: week, Now: now, Units: units}), nil
+	out.Ledger = units
+	var hosts []HostHistory
+	var details map[HostKey]HostDetail
+	if !sc.Empty() {
+		if hosts, err = s.histories(ctx, st, sc, histFrom, at); err != nil {
+			return Review{}, err
+		}
+		// machines, coins and asset kind of the week: the energy columns
+		if details, err = s.details(ctx, st, sc, week.Start(loc), at, histFrom); err != nil {
+			return Review{}, err
+		}
 	}
-	hosts, err := s.histories(ctx, st, sc, histFrom, at)
-	if err != nil {
-		return nil, err
+	// Each week sees the history a review of that week alone would read
+	// (reviewHistoryStart), so this week's rows equal the plain review's.
+	review := func(w Week) []ReviewRow {
+		from := reviewHistoryStart(cfg, w, now)
+		return WeeklyReview(cfg, ReviewInput{Week: w, Now: now, Hosts: since(hosts, from), Units: units, Details: details, Energy: en})
 	}
-	return WeeklyReview(cfg, ReviewInput{Week: week, Now: now, Hosts: hosts, Units: units}), nil
+	out.Units = review(week)
+	out.Rows = RollUp(out.Units, units, level)
+	out.Repeat = RepeatOffenders(out.Units)
+	for w, i := first, 0; i < TrendWeeks; w, i = nextWeek(w, loc), i+1 {
+		rows := out.Units
+		if w != week {
+			rows = review(w)
+		}
+		out.Trend = append(out.Trend, TrendPoint{Week: w, ReviewRow: rows[len(rows)-1]})
+	}
+	return out, nil
 }
+
+// reviewHistoryStart is where the history of one week's review begins: the
+// look-back before its judgement moment, or the quiet period before the
+// previous week when that is earlier.
+func reviewHistoryStart(cfg Config, w Week, now time.Time) time.Time {
+	loc := cfg.Location
+	at := JudgedAt(w, now, loc)
+	from := HistoryStart(cfg, at)
+	if ps := w.Prev(loc).Start(loc); ps.Before(at) && ps.Add(-cfg.Quiet).Before(from) {
+		from = ps.Add(-cfg.Quiet)
+	}
+	return from
+}
+
+// since cuts flagged history before from, as a read starting there would.
+func since(hosts []HostHistory, from time.Time) []HostHistory {
+	out := make([]HostHistory, 0, len(hosts))
+	for _, h := range hosts {
+		var runs []Interval
+		for _, r := range h.Runs {
+			if !r.End.After(from) {
+				continue
+			}
+			if r.Start.Before(from) {
+				r.Start = from
+			}
+			runs = append(runs, r)
+		}
+		h.Runs = runs
+		out = append(out, h)
+	}
+	return out
+}
+
+func nextWeek(w Week, loc *time.Location) Week { return WeekOf(w.End(loc).Add(time.Hour), loc) }
 
 // SituationPoint is one group's count of mining IPs at a moment.
 type SituationSeries struct {

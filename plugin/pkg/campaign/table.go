@@ -2,6 +2,7 @@ package campaign
 
 import (
 	"fmt"
+	"math"
 	"time"
 )
 
@@ -130,6 +131,11 @@ var TrackerColumns = []Column[TrackerRow]{
 	StringCol("disposition_class", "定性 disposition class", func(r TrackerRow) string { return r.DispositionClass }),
 	StringCol("disposition_note", "处置说明 note", func(r TrackerRow) string { return r.DispositionNote }),
 	TimeCol("disposition_at", "处置时间 disposed at", func(r TrackerRow) time.Time { return r.DispositionAt }),
+	StringCol("power_class", "功耗类别 power class", func(r TrackerRow) string { return string(r.PowerClass) }),
+	FloatCol("mining_hours", "本次挖矿时长(小时) mining hours", func(r TrackerRow) float64 { return Round2(r.Hours) }),
+	FloatCol("energy_kwh", "耗电(千瓦时) energy kWh", func(r TrackerRow) float64 { return Round2(r.KWh) }),
+	FloatCol("cost_yuan", "电费(元) cost yuan", func(r TrackerRow) float64 { return Round2(r.Yuan) }),
+	FloatCol("co2_kg", "二氧化碳(千克) CO2 kg", func(r TrackerRow) float64 { return Round2(r.KgCO2) }),
 }
 
 // TrackerTable renders tracker rows.
@@ -144,6 +150,7 @@ var ReviewColumns = []Column[ReviewRow]{
 	IntCol("mining_at_end", "周末在挖 mining at week end", func(r ReviewRow) int { return r.MiningAtEnd }),
 	IntCol("new", "新增 new", func(r ReviewRow) int { return r.New }),
 	IntCol("relapsed", "复发 relapsed", func(r ReviewRow) int { return r.Relapsed }),
+	IntCol("still_active", "持续 still active", func(r ReviewRow) int { return r.StillActive() }),
 	IntCol("cleared", "清零 cleared", func(r ReviewRow) int { return r.Cleared }),
 	IntCol("distinct_ips", "本周涉及IP distinct IPs", func(r ReviewRow) int { return r.DistinctIPs }),
 	IntCol("prev_distinct_ips", "上周涉及IP previous week", func(r ReviewRow) int { return r.PrevDistinctIPs }),
@@ -152,7 +159,15 @@ var ReviewColumns = []Column[ReviewRow]{
 	IntCol("episodes_365d", "近365天次数 episodes, 365 d", func(r ReviewRow) int { return r.Episodes365d }),
 	IntCol("relapses_365d", "近365天复发 relapses, 365 d", func(r ReviewRow) int { return r.Relapses365d }),
 	BoolCol("repeated_relapse", "反复复发 repeated relapse", func(r ReviewRow) bool { return r.RepeatedRelapse }),
+	FloatCol("mining_hours", "本周挖矿时长(小时) mining hours", func(r ReviewRow) float64 { return Round2(r.Hours) }),
+	FloatCol("energy_kwh", "耗电(千瓦时) energy kWh", func(r ReviewRow) float64 { return Round2(r.KWh) }),
+	FloatCol("cost_yuan", "电费(元) cost yuan", func(r ReviewRow) float64 { return Round2(r.Yuan) }),
+	FloatCol("co2_kg", "二氧化碳(千克) CO2 kg", func(r ReviewRow) float64 { return Round2(r.KgCO2) }),
 }
+
+// Round2 rounds to two decimals (kWh, 元 to the 分, kg), as every table shows
+// energy figures, so the CLI, the datasource and the pack print the same.
+func Round2(x float64) float64 { return math.Round(x*100) / 100 }
 
 // RunningHeader replaces the header of mining_at_end while the week has not
 // ended: the count is of now, not of the week's end.

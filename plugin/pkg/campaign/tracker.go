@@ -50,6 +50,8 @@ type TrackerRow struct {
 	DispositionNote              string
 	DispositionAt                time.Time
 	CutOff                       CutOffRule // KeepsMining of the latest episode ("" if none)
+	PowerClass                   PowerClass // GPU rig or CPU PC (PowerClassOf)
+	Energy                                  // of the latest episode up to To (the case)
 }
 
 // TrackerInput is everything the tracker is computed from.
@@ -60,11 +62,16 @@ type TrackerInput struct {
 	Units       map[string]UnitMeta
 	States      []string // keep only these states (empty = all)
 	HidePersons bool
+	Energy      EnergyConfig // zero = DefaultEnergy()
 }
 
 // Tracker builds one row per IP flagged in [From, To).
 func Tracker(cfg Config, in TrackerInput) []TrackerRow {
 	cfg = cfg.withDefaults()
+	en := in.Energy
+	if en == (EnergyConfig{}) {
+		en = DefaultEnergy()
+	}
 	keep := map[State]bool{}
 	for _, s := range in.States {
 		keep[State(s)] = true
@@ -103,6 +110,9 @@ func Tracker(cfg Config, in TrackerInput) []TrackerRow {
 			LocateOverdue: c.LocateOverdue, ReportOverdue: c.ReportOverdue,
 			CutOff: KeepsMining(eps, len(eps)-1, cfg),
 		}
+		row.PowerClass = PowerClassOf(d.Kind, d.Coins)
+		last := eps[len(eps)-1]
+		row.Energy = en.EnergyOf(FlaggedHours(runs, last.Start, last.End), d.Machines, row.PowerClass)
 		if in.HidePersons {
 			row.Person = ""
 		}

@@ -47,6 +47,8 @@ type Query struct {
 	Districts    []string `json:"districts,omitempty"`
 	States       []string `json:"states,omitempty"`
 	Week         string   `json:"week,omitempty"`
+	Level        string   `json:"level,omitempty"` // weekly_review roll-up: unit (default), district, bureau
+	Under        []string `json:"under,omitempty"` // units at or below these in the ledger's parent chain
 	GroupBy      string   `json:"groupBy,omitempty"`
 	Expr         string   `json:"expr,omitempty"`
 	LegendFormat string   `json:"legendFormat,omitempty"`

@@ -75,7 +75,7 @@ func TestCLIPrintsWhatThePluginShows(t *testing.T) {
 		t.Errorf("table output: %v\n%s", err, table)
 	}
 	csv, err := exec.Command(bin, "review", "--week", "2026-W45", "--format", "csv", "--url", vm.URL).Output()
-	if err != nil || !strings.HasPrefix(string(csv), "单位 unit,单位名称 unit name,") || strings.Count(string(csv), "\n") != 7 {
+	if err != nil || !strings.HasPrefix(string(csv), "\ufeff单位 unit,单位名称 unit name,") || strings.Count(string(csv), "\n") != 7 {
 		t.Errorf("csv output: %v\n%s", err, csv)
 	}
 

@@ -101,7 +101,7 @@ func (d *Datasource) query(ctx context.Context, dq backend.DataQuery) backend.Da
 		q.QueryType = dq.QueryType
 	}
 	from, to := dq.TimeRange.From, dq.TimeRange.To
-	f := campaign.Filter{Units: q.Units, Sectors: q.Sectors, Districts: q.Districts}
+	f := campaign.Filter{Units: q.Units, Sectors: q.Sectors, Districts: q.Districts, Under: q.Under}
 	var st campaign.Stats
 	var res backend.DataResponse
 	switch q.QueryType {
@@ -118,11 +118,15 @@ func (d *Datasource) query(ctx context.Context, dq backend.DataQuery) backend.Da
 				return backend.ErrDataResponse(backend.StatusBadRequest, err.Error())
 			}
 		}
-		rows, err := d.Source.WeeklyReview(ctx, f, week, d.Now(), &st)
+		level, err := campaign.ParseLevel(q.Level) // roll-up: unit (default), district, bureau
+		if err != nil {
+			return backend.ErrDataResponse(backend.StatusBadRequest, err.Error())
+		}
+		rev, err := d.Source.Review(ctx, f, level, week, d.Now(), &st)
 		if err != nil {
 			return errResponse(err)
 		}
-		fr := tableFrame("weekly_review "+week.String(), campaign.ReviewTableOf(rows, campaign.Running(week, d.Now(), d.Source.Config.Location)))
+		fr := tableFrame("weekly_review "+week.String(), campaign.ReviewTableOf(rev.Rows, rev.Running))
 		res.Frames = append(res.Frames, fr)
 	case models.QuerySituation:
 		ser, err := d.Source.Situation(ctx, f, q.GroupBy, from, to, dq.Interval, &st)
