@@ -154,6 +154,12 @@ func (d *Datasource) query(ctx context.Context, dq backend.DataQuery) backend.Da
 			return errResponse(err)
 		}
 		res.Frames = valueFrames(v, q.LegendFormat, q.Format)
+	case models.QueryAnnotations:
+		fr, err := d.annotations(ctx, q.AnnotationKind, f, q.IPs, from, to, &st)
+		if err != nil {
+			return errResponse(err)
+		}
+		res.Frames = append(res.Frames, fr)
 	case models.QueryVariable:
 		opts, err := d.Variables(ctx, q.VariableKind, f, from, to, &st)
 		if err != nil {
