@@ -48,7 +48,7 @@ func CodeLabels(key string) map[string]string {
 	m := map[string]string{}
 	switch key {
 	case "state":
-		for _, s := range []State{StateMining, StateQuiet, StateCleared, StateRelapsed} {
+		for _, s := range AllStates() {
 			m[string(s)] = labelled(StateLabel(s), string(s))
 		}
 	case "class", "disposition_class":
@@ -82,3 +82,6 @@ func ColumnHeader(key string) string {
 	}
 	return ""
 }
+
+// AllStates lists the four states in the order of a case's life.
+func AllStates() []State { return []State{StateMining, StateQuiet, StateCleared, StateRelapsed} }

@@ -44,6 +44,9 @@ const (
 	VariableDistricts = "districts"
 	VariableWeeks     = "weeks"
 	VariableIPs       = "ips"
+	// VariableStates lists the tracker's states with their labels (the
+	// query editor's states dropdown).
+	VariableStates = "states"
 )
 
 // Query is one panel target as the frontend sends it, template variables

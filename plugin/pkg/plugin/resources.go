@@ -73,8 +73,13 @@ func (d *Datasource) Variables(ctx context.Context, kind string, f campaign.Filt
 		for _, h := range hosts {
 			out = append(out, models.VariableOption{Text: h.IP + " (" + h.Unit + ")", Value: h.IP})
 		}
+	case models.VariableStates:
+		labels := campaign.CodeLabels("state")
+		for _, s := range campaign.AllStates() {
+			out = append(out, models.VariableOption{Text: labels[string(s)], Value: string(s)})
+		}
 	default:
-		return nil, fmt.Errorf("%w: unknown variable kind %q (units, sectors, districts, weeks, ips)", campaign.ErrBadInput, kind)
+		return nil, fmt.Errorf("%w: unknown variable kind %q (units, sectors, districts, weeks, ips, states)", campaign.ErrBadInput, kind)
 	}
 	return out, nil
 }

@@ -50,6 +50,9 @@ func TestIPVariableFollowsUnitAndRange(t *testing.T) {
 			t.Errorf("%s: got %v, want %v", c.name, got, c.want)
 		}
 	}
+	if got := callResource(t, ds, "variables", "kind=states"); string(got.Body) != `[{"text":"挖矿中 mining","value":"mining"},{"text":"静默观察 quiet","value":"quiet"},{"text":"已清零 cleared","value":"cleared"},{"text":"复发 relapsed","value":"relapsed"}]` {
+		t.Errorf("states: %s", got.Body)
+	}
 	for _, bad := range []string{"kind=ips&from=yesterday", "kind=ips&from=2000&to=1000"} {
 		if r := callResource(t, ds, "variables", bad); r.Status != http.StatusBadRequest {
 			t.Errorf("%s: %d %s, want 400", bad, r.Status, r.Body)
