@@ -56,6 +56,8 @@ for (const major of supportedMajors) {
           VariableQueryEditor: 'function',
         });
         assert.deepEqual(r.defaultQuery, { queryType: 'tracker' });
+        // Annotation support (episodes, dispositions) through Grafana's standard annotation handling.
+        assert.deepEqual(r.annotationDefault, { queryType: 'annotations' });
         // Multi-value $unit becomes one entry per unit, through the template service it was given.
         assert.deepEqual(r.interpolated.units, ['u-001', 'u-002']);
         assert.equal(r.interpolated.week, '2026-W47');

@@ -118,6 +118,7 @@ async function main() {
   const ds = new dsPlugin.DataSourceClass(settings(plugin.datasource.meta));
   result.checks.datasourceWithBackend = ds instanceof grafanaRuntime.DataSourceWithBackend;
   result.defaultQuery = ds.getDefaultQuery ? ds.getDefaultQuery() : null;
+  result.annotationDefault = ds.annotations?.getDefaultQuery ? ds.annotations.getDefaultQuery() : null;
   result.interpolated = ds.applyTemplateVariables(
     { refId: 'A', queryType: 'tracker', units: ['$unit'], week: '$week' },
     {}

@@ -50,3 +50,50 @@ func labelled(zh, code string) string {
 	}
 	return zh + " " + code
 }
+
+// CodeLabels lists, for a column whose cells are codes (state, class,
+// disposition_class, disposition, sector), every code with its label
+// ("挖矿中 mining"), nil for other columns. The datasource turns these into
+// value mappings, so panels show the labels while filters, overrides and
+// alert rules keep matching the codes.
+func CodeLabels(key string) map[string]string {
+	m := map[string]string{}
+	switch key {
+	case "state":
+		for _, s := range AllStates() {
+			m[string(s)] = labelled(StateLabel(s), string(s))
+		}
+	case "class", "disposition_class":
+		for c := range classLabels {
+			m[c] = ClassLabel(c)
+		}
+	case "disposition", "stage":
+		for _, s := range []string{StageLocated, StageReported, StageClosed} {
+			m[s] = labelled(StageLabel(s), s)
+		}
+	case "sector":
+		for _, id := range names.SectorIDs() {
+			m[id] = names.SectorLabel(id)
+		}
+	default:
+		return nil
+	}
+	return m
+}
+
+// ColumnHeader is the header the campaign's tables give a column key
+// ("单位 unit" for unit), "" for a key no table has: the datasource names
+// the label columns of raw MetricsQL tables with it.
+func ColumnHeader(key string) string {
+	for _, cols := range [][]Field{TrackerTable(nil).Fields, ReviewTableOf(nil, false).Fields, PoolTable(nil).Fields} {
+		for _, f := range cols {
+			if f.Key == key {
+				return f.Header
+			}
+		}
+	}
+	return ""
+}
+
+// AllStates lists the four states in the order of a case's life.
+func AllStates() []State { return []State{StateMining, StateQuiet, StateCleared, StateRelapsed} }

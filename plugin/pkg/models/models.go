@@ -26,6 +26,15 @@ const (
 	QueryPools        = "pools"
 	QueryMetricsQL    = "metricsql"
 	QueryVariable     = "variable"
+	// QueryAnnotations answers the dashboards' annotation queries: mining
+	// episodes and case dispositions.
+	QueryAnnotations = "annotations"
+)
+
+// Annotation kinds (annotationKind of an annotations query; empty = both).
+const (
+	AnnotationEpisodes     = "episodes"
+	AnnotationDispositions = "dispositions"
 )
 
 // Variable kinds (variableKind and the variables?kind= resource).
@@ -35,6 +44,9 @@ const (
 	VariableDistricts = "districts"
 	VariableWeeks     = "weeks"
 	VariableIPs       = "ips"
+	// VariableStates lists the tracker's states with their labels (the
+	// query editor's states dropdown).
+	VariableStates = "states"
 )
 
 // Query is one panel target as the frontend sends it, template variables
@@ -54,6 +66,13 @@ type Query struct {
 	LegendFormat string   `json:"legendFormat,omitempty"`
 	Format       string   `json:"format,omitempty"`
 	VariableKind string   `json:"variableKind,omitempty"`
+	// Interval is the query's min step (as Grafana's Prometheus datasource
+	// calls it), e.g. "5m"; empty = the scrape interval. It bounds the step
+	// from below and replaces the scrape interval in $__rate_interval.
+	Interval string `json:"interval,omitempty"`
+	// IPs narrow an annotations query to these IPs (the IP dashboard's $ip).
+	IPs            []string `json:"ips,omitempty"`
+	AnnotationKind string   `json:"annotationKind,omitempty"`
 }
 
 // ParseQuery decodes a query's JSON.
@@ -86,6 +105,10 @@ type JSONData struct {
 	// LedgerFiles are the unit/asset ledger files (YAML or CSV, as the
 	// exporter reads them) the tracker takes device and person from.
 	LedgerFiles []string `json:"ledgerFiles,omitempty"`
+	// TimeInterval is how often the exporter's series get a sample (Grafana's
+	// Prometheus datasource calls it "Scrape interval" and stores it under the
+	// same key): the smallest step, and the base of $__rate_interval.
+	TimeInterval string `json:"timeInterval,omitempty"`
 }
 
 // Settings are the decoded, defaulted and validated datasource settings.
@@ -99,10 +122,15 @@ type Settings struct {
 	BearerToken       string
 	CaseStore         string   // "" = no case store: no dispositions shown, writes refused
 	LedgerFiles       []string // "" = device and person only from minewatch_host_info
+	ScrapeInterval    time.Duration
 }
 
 // DefaultTimeout is the default time a query may take.
 const DefaultTimeout = 30 * time.Second
+
+// DefaultScrapeInterval is the scrape interval when timeInterval is not set
+// (Grafana's default for Prometheus datasources).
+const DefaultScrapeInterval = 15 * time.Second
 
 // Defaults are the campaign values as the config editor shows them (the
 // /settings resource returns them): the definition's, never a copy.
@@ -145,6 +173,9 @@ func LoadSettings(url string, jsonData []byte, secure map[string]string) (Settin
 	}
 	var err error
 	if s.Timeout, err = duration("timeout", jd.Timeout, DefaultTimeout); err != nil {
+		return s, err
+	}
+	if s.ScrapeInterval, err = duration("timeInterval (scrape interval)", jd.TimeInterval, DefaultScrapeInterval); err != nil {
 		return s, err
 	}
 	// A blank scope entry is an error, never "no restriction": a scope typed

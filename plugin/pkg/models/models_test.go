@@ -11,7 +11,7 @@ func TestLoadSettingsDefaults(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if s.URL != "http://vm:8481/select/0/prometheus" || s.Timeout != 30*time.Second || s.BearerToken != "tok" || len(s.ScopeUnits) != 0 {
+	if s.URL != "http://vm:8481/select/0/prometheus" || s.Timeout != 30*time.Second || s.ScrapeInterval != 15*time.Second || s.BearerToken != "tok" || len(s.ScopeUnits) != 0 {
 		t.Errorf("defaults: %+v", s)
 	}
 	d := CampaignDefaults()
@@ -30,7 +30,7 @@ func TestLoadSettingsValues(t *testing.T) {
 		s.Timeout != 5*time.Second || s.BasicAuthUser != "ops" || s.BasicAuthPassword != "pw" {
 		t.Errorf("values: %+v", s)
 	}
-	for _, bad := range []string{`{"scopeUnits":[""]}`, `{"scopeUnits":[" "]}`, `{"scopeUnits":["u-a",""]}`, `{"scopeUnits":["\t"]}`, `{"quietPeriod":"soon"}`, `{"timezone":"Mars/Base"}`, `{"timeout":"-1s"}`, `{`} {
+	for _, bad := range []string{`{"scopeUnits":[""]}`, `{"scopeUnits":[" "]}`, `{"scopeUnits":["u-a",""]}`, `{"scopeUnits":["\t"]}`, `{"quietPeriod":"soon"}`, `{"timezone":"Mars/Base"}`, `{"timeout":"-1s"}`, `{"timeInterval":"often"}`, `{`} {
 		if _, err := LoadSettings("http://vm", []byte(bad), nil); err == nil {
 			t.Errorf("%s accepted", bad)
 		}

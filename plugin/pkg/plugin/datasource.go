@@ -101,6 +101,13 @@ func (d *Datasource) query(ctx context.Context, dq backend.DataQuery) backend.Da
 		q.QueryType = dq.QueryType
 	}
 	from, to := dq.TimeRange.From, dq.TimeRange.To
+	// The step (maxDataPoints, min step, scrape interval) and the macros
+	// $__range, $__interval, $__rate_interval: here, once, for every query type.
+	iv, err := queryIntervals(dq, q.Interval, d.Settings.ScrapeInterval)
+	if err != nil {
+		return backend.ErrDataResponse(backend.StatusBadRequest, err.Error())
+	}
+	q.Expr = expandMacros(q.Expr, iv)
 	f := campaign.Filter{Units: q.Units, Sectors: q.Sectors, Districts: q.Districts, Under: q.Under}
 	var st campaign.Stats
 	var res backend.DataResponse
@@ -129,7 +136,7 @@ func (d *Datasource) query(ctx context.Context, dq backend.DataQuery) backend.Da
 		fr := tableFrame("weekly_review "+week.String(), campaign.ReviewTableOf(rev.Rows, rev.Running))
 		res.Frames = append(res.Frames, fr)
 	case models.QuerySituation:
-		ser, err := d.Source.Situation(ctx, f, q.GroupBy, from, to, dq.Interval, &st)
+		ser, err := d.Source.Situation(ctx, f, q.GroupBy, from, to, iv.Step, &st)
 		if err != nil {
 			return errResponse(err)
 		}
@@ -142,18 +149,21 @@ func (d *Datasource) query(ctx context.Context, dq backend.DataQuery) backend.Da
 		}
 		res.Frames = append(res.Frames, tableFrame("pools", campaign.PoolTable(rows)))
 	case models.QueryMetricsQL:
-		step := time.Duration(0)
+		step := time.Duration(0) // an instant query at the range end
 		if q.Format != "table" {
-			step = dq.Interval
-			if step < time.Second {
-				step = time.Minute
-			}
+			step = iv.Step
 		}
 		v, err := d.Source.Raw(ctx, q.Expr, from, to, step, &st)
 		if err != nil {
 			return errResponse(err)
 		}
 		res.Frames = valueFrames(v, q.LegendFormat, q.Format)
+	case models.QueryAnnotations:
+		fr, err := d.annotations(ctx, q.AnnotationKind, f, q.IPs, from, to, &st)
+		if err != nil {
+			return errResponse(err)
+		}
+		res.Frames = append(res.Frames, fr)
 	case models.QueryVariable:
 		opts, err := d.Variables(ctx, q.VariableKind, f, from, to, &st)
 		if err != nil {

@@ -8,6 +8,7 @@ import (
 	"github.com/grafana/grafana-plugin-sdk-go/data"
 	"github.com/prometheus/common/model"
 
+	"github.com/minewatch/minewatch/exporter/names"
 	"github.com/minewatch/minewatch/plugin/pkg/campaign"
 	"github.com/minewatch/minewatch/plugin/pkg/models"
 )
@@ -55,12 +56,38 @@ func tableFrame(name string, t campaign.Table) *data.Frame {
 			}
 			f = data.NewField(c.Key, nil, vals)
 		}
-		f.Config = &data.FieldConfig{DisplayName: c.Header}
+		f.Config = &data.FieldConfig{DisplayName: c.Header, Mappings: codeMappings(c.Key)}
 		fields[i] = f
 	}
 	fr := data.NewFrame(name, fields...)
 	fr.Meta = &data.FrameMeta{Type: data.FrameTypeTable, PreferredVisualization: data.VisTypeTable}
 	return fr
+}
+
+// codeMappings are value mappings showing a code column's labels
+// ("挖矿中 mining" for mining): the cells keep the code, which is what
+// dashboards' filters and overrides match; nil for other columns.
+func codeMappings(key string) data.ValueMappings {
+	labels := campaign.CodeLabels(key)
+	if len(labels) == 0 {
+		return nil
+	}
+	m := data.ValueMapper{}
+	for code, label := range labels {
+		m[code] = data.ValueMappingResult{Text: label}
+	}
+	return data.ValueMappings{m}
+}
+
+// labelColumnConfig is the display of a raw query's label column: the
+// header the campaign's tables give that key, Chinese first, and the labels
+// of its codes; nil for a label no table names.
+func labelColumnConfig(key string) *data.FieldConfig {
+	h := campaign.ColumnHeader(key)
+	if h == "" {
+		return nil
+	}
+	return &data.FieldConfig{DisplayName: h, Mappings: codeMappings(key)}
 }
 
 func setExecuted(fr *data.Frame, q string) {
@@ -86,6 +113,8 @@ func situationFrames(ser []campaign.SituationSeries, groupBy string, names map[s
 		display := s.Group
 		if n := names[s.Group]; n != "" {
 			display = n + " " + s.Group
+		} else if groupBy == "sector" {
+			display = sectorLabel(s.Group)
 		}
 		if s.Group == campaign.TotalUnit {
 			display = "合计 total"
@@ -150,7 +179,9 @@ func valueFrames(v model.Value, legendFormat, format string) data.Frames {
 			if l := legend(legendFormat, ss.Metric); l != "" {
 				val.Config = &data.FieldConfig{DisplayNameFromDS: l}
 			}
-			fr := data.NewFrame("", data.NewField("time", nil, ts), val)
+			tf := data.NewField("time", nil, ts)
+			tf.Config = &data.FieldConfig{DisplayName: "时间 time"}
+			fr := data.NewFrame("", tf, val)
 			fr.Meta = &data.FrameMeta{Type: data.FrameTypeTimeSeriesMulti, TypeVersion: data.FrameTypeVersion{0, 1}}
 			frames = append(frames, fr)
 		}
@@ -173,7 +204,9 @@ func valueFrames(v model.Value, legendFormat, format string) data.Frames {
 			for i, s := range x {
 				vals[i] = string(s.Metric[model.LabelName(k)])
 			}
-			fields = append(fields, data.NewField(k, nil, vals))
+			f := data.NewField(k, nil, vals)
+			f.Config = labelColumnConfig(k)
+			fields = append(fields, f)
 		}
 		vals := make([]float64, len(x))
 		for i, s := range x {
@@ -185,12 +218,21 @@ func valueFrames(v model.Value, legendFormat, format string) data.Frames {
 		fr.Meta = &data.FrameMeta{Type: data.FrameTypeNumericLong, TypeVersion: data.FrameTypeVersion{0, 1}}
 		return data.Frames{fr}
 	case *model.Scalar:
-		fr := data.NewFrame("", data.NewField("time", nil, []time.Time{x.Timestamp.Time().UTC()}), data.NewField("value", nil, []float64{float64(x.Value)}))
+		tf := data.NewField("time", nil, []time.Time{x.Timestamp.Time().UTC()})
+		tf.Config = &data.FieldConfig{DisplayName: "时间 time"}
+		vf := data.NewField("value", nil, []float64{float64(x.Value)})
+		vf.Config = &data.FieldConfig{DisplayName: "值 value"}
+		fr := data.NewFrame("", tf, vf)
 		return data.Frames{fr}
 	}
 	return nil
 }
 
+// sectorLabel names a sector group of the situation ("学校 school").
+func sectorLabel(id string) string { return names.SectorLabel(id) }
+
+// variableFrame keeps the field names text and value without display names:
+// Grafana finds a variable's options by those names.
 func variableFrame(opts []models.VariableOption) *data.Frame {
 	text := make([]string, len(opts))
 	value := make([]string, len(opts))

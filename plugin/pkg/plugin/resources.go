@@ -9,6 +9,7 @@ import (
 	"net/http"
 	"net/url"
 	"sort"
+	"strconv"
 	"strings"
 	"time"
 
@@ -72,8 +73,13 @@ func (d *Datasource) Variables(ctx context.Context, kind string, f campaign.Filt
 		for _, h := range hosts {
 			out = append(out, models.VariableOption{Text: h.IP + " (" + h.Unit + ")", Value: h.IP})
 		}
+	case models.VariableStates:
+		labels := campaign.CodeLabels("state")
+		for _, s := range campaign.AllStates() {
+			out = append(out, models.VariableOption{Text: labels[string(s)], Value: string(s)})
+		}
 	default:
-		return nil, fmt.Errorf("%w: unknown variable kind %q (units, sectors, districts, weeks, ips)", campaign.ErrBadInput, kind)
+		return nil, fmt.Errorf("%w: unknown variable kind %q (units, sectors, districts, weeks, ips, states)", campaign.ErrBadInput, kind)
 	}
 	return out, nil
 }
@@ -100,6 +106,11 @@ func (d *Datasource) CallResource(ctx context.Context, req *backend.CallResource
 	from := to.Add(-resourceWindow)
 	switch strings.Trim(req.Path, "/") {
 	case "variables":
+		// The dashboard's time range when the frontend sends it (metricFindQuery
+		// does), so the IP variable lists the IPs flagged in what is shown.
+		if from, to, err = resourceRange(q, from, to); err != nil {
+			return sendJSON(sender, http.StatusBadRequest, map[string]string{"error": err.Error()})
+		}
 		f := campaign.Filter{Units: q["unit"], Sectors: q["sector"], Districts: q["district"]}
 		opts, err := d.Variables(ctx, q.Get("kind"), f, from, to, nil)
 		if err != nil {
@@ -118,6 +129,34 @@ func (d *Datasource) CallResource(ctx context.Context, req *backend.CallResource
 		return sendJSON(sender, http.StatusOK, out)
 	}
 	return sendJSON(sender, http.StatusNotFound, map[string]string{"error": "unknown resource " + req.Path})
+}
+
+// resourceRange reads from and to (Unix milliseconds, as Grafana's time
+// range gives them) from a resource request; absent, the defaults.
+func resourceRange(q url.Values, from, to time.Time) (time.Time, time.Time, error) {
+	read := func(name string, def time.Time) (time.Time, error) {
+		v := strings.TrimSpace(q.Get(name))
+		if v == "" {
+			return def, nil
+		}
+		ms, err := strconv.ParseInt(v, 10, 64)
+		if err != nil || ms < 0 {
+			return def, fmt.Errorf("bad %s %q: want Unix milliseconds", name, v)
+		}
+		return time.UnixMilli(ms), nil
+	}
+	f, err := read("from", from)
+	if err != nil {
+		return from, to, err
+	}
+	t, err := read("to", to)
+	if err != nil {
+		return from, to, err
+	}
+	if !f.Before(t) {
+		return from, to, fmt.Errorf("from (%s) is not before to (%s)", f.UTC().Format(time.RFC3339), t.UTC().Format(time.RFC3339))
+	}
+	return f, t, nil
 }
 
 func sendError(sender backend.CallResourceResponseSender, err error) error {

@@ -83,6 +83,10 @@ func TestScopedDatasourceNeverShowsOtherUnits(t *testing.T) {
 		`{"queryType":"variable","variableKind":"sectors"}`,
 		`{"queryType":"variable","variableKind":"districts"}`,
 		`{"queryType":"variable","variableKind":"ips"}`,
+		`{"queryType":"annotations"}`,
+		`{"queryType":"annotations","units":["u-x"]}`,
+		`{"queryType":"annotations","ips":["10.9.0.1"]}`,
+		`{"queryType":"metricsql","format":"table","expr":"max_over_time(minewatch_host_score{unit=\"u-x\"}[$__range])"}`,
 	}
 	for _, js := range queries {
 		dr := run(t, ds, dataQuery("A", js, w45From, w45To, time.Hour))
@@ -102,7 +106,7 @@ func TestScopedDatasourceNeverShowsOtherUnits(t *testing.T) {
 			}
 			continue
 		}
-		if strings.Contains(js, "u-x") || strings.Contains(js, "d-secret") || strings.Contains(js, "tracker") || strings.Contains(js, "pools") {
+		if strings.Contains(js, "u-x") || strings.Contains(js, "d-secret") || strings.Contains(js, "tracker") || strings.Contains(js, "pools") || strings.Contains(js, "annotations") {
 			ub := dataJSON(run(t, unscoped, dataQuery("A", js, w45From, w45To, time.Hour)))
 			if leaks(ub) == "" {
 				t.Errorf("unscoped %s does not show u-x either: the leak check proves nothing: %s", js, ub)

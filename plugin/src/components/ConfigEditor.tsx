@@ -28,9 +28,15 @@ export function ConfigEditor({ options, onOptionsChange }: Props) {
       secureJsonFields: { ...configured, [key]: false },
       secureJsonData: { ...secure, [key]: '' },
     });
-  const text = (key: 'quietPeriod' | 'locateDeadline' | 'reportDeadline' | 'timezone' | 'timeout', label: string, placeholder: string) => (
-    <InlineField label={label} labelWidth={W} tooltip={placeholder === DEFINITION ? DEFINITION_HELP : undefined}>
-      <Input aria-label={label} width={24} value={json[key] ?? ''} placeholder={placeholder} onChange={(e) => setJson(key, e.currentTarget.value)} />
+  const text = (
+    key: 'quietPeriod' | 'locateDeadline' | 'reportDeadline' | 'timezone' | 'timeout' | 'timeInterval' | 'caseStore',
+    label: string,
+    placeholder: string,
+    tooltip?: string,
+    width = 24
+  ) => (
+    <InlineField label={label} labelWidth={W} tooltip={tooltip ?? (placeholder === DEFINITION ? DEFINITION_HELP : undefined)}>
+      <Input aria-label={label} width={width} value={json[key] ?? ''} placeholder={placeholder} onChange={(e) => setJson(key, e.currentTarget.value)} />
     </InlineField>
   );
 
@@ -47,6 +53,7 @@ export function ConfigEditor({ options, onOptionsChange }: Props) {
           />
         </InlineField>
         {text('timeout', L.timeout, '30s')}
+        {text('timeInterval', L.scrapeInterval, '15s', L.scrapeIntervalHelp)}
       </FieldSet>
       <FieldSet label={L.auth}>
         <InlineField label={L.basicUser} labelWidth={W}>
@@ -70,6 +77,26 @@ export function ConfigEditor({ options, onOptionsChange }: Props) {
             value={secure.bearerToken ?? ''}
             onChange={(e) => setSecret('bearerToken', e.currentTarget.value)}
             onReset={() => resetSecret('bearerToken')}
+          />
+        </InlineField>
+      </FieldSet>
+      <FieldSet label={L.data}>
+        {text('caseStore', L.caseStore, '/var/lib/grafana/minewatch-cases.db', L.caseStoreHelp, 48)}
+        <InlineField label={L.caseStoreURL} labelWidth={W} tooltip="postgres://user:password@host:5432/db，加密保存，优先于上一项 / stored encrypted, wins over the field above">
+          <SecretInput
+            aria-label={L.caseStoreURL}
+            width={48}
+            isConfigured={Boolean(configured.caseStoreURL)}
+            value={secure.caseStoreURL ?? ''}
+            onChange={(e) => setSecret('caseStoreURL', e.currentTarget.value)}
+            onReset={() => resetSecret('caseStoreURL')}
+          />
+        </InlineField>
+        <InlineField label={L.ledgerFiles} labelWidth={W} tooltip={L.ledgerFilesHelp}>
+          <TagsInput
+            placeholder="/etc/minewatch/ledger.yaml"
+            tags={json.ledgerFiles ?? []}
+            onChange={(files) => setJson('ledgerFiles', files.length > 0 ? files : undefined)}
           />
         </InlineField>
       </FieldSet>

@@ -3,7 +3,8 @@ import { QueryEditorProps, SelectableValue } from '@grafana/data';
 import { InlineField, InlineFieldRow, Input, MultiSelect, RadioButtonGroup, Select, TagsInput } from '@grafana/ui';
 import { DataSource } from '../datasource';
 import { L } from '../i18n';
-import { MinewatchOptions, MinewatchQuery, QueryType } from '../types';
+import { AnnotationKind, MinewatchOptions, MinewatchQuery, QueryType } from '../types';
+import { selected, useOptions } from './options';
 
 type Props = QueryEditorProps<DataSource, MinewatchQuery, MinewatchOptions>;
 
@@ -13,9 +14,16 @@ export const QUERY_TYPES: Array<SelectableValue<QueryType>> = [
   { label: L.situation, value: 'situation' },
   { label: L.pools, value: 'pools' },
   { label: L.metricsql, value: 'metricsql' },
+  { label: L.annotations, value: 'annotations' },
 ];
 
+// The states' codes; their labels come from the backend (variables?kind=states).
 const STATES = ['mining', 'quiet', 'cleared', 'relapsed'];
+const ANNOTATION_KINDS: Array<SelectableValue<AnnotationKind | ''>> = [
+  { label: L.both, value: '' },
+  { label: L.episodes, value: 'episodes' },
+  { label: L.dispositions, value: 'dispositions' },
+];
 const GROUP_BY: Array<SelectableValue<NonNullable<MinewatchQuery['groupBy']>>> = [
   { label: '单位 unit', value: 'unit' },
   { label: '行业 sector', value: 'sector' },
@@ -27,8 +35,16 @@ const FORMATS: Array<SelectableValue<NonNullable<MinewatchQuery['format']>>> = [
   { label: '时序 time series', value: 'time_series' },
 ];
 
-export function QueryEditor({ query, onChange, onRunQuery }: Props) {
+type ListKey = 'units' | 'sectors' | 'districts' | 'states';
+
+export function QueryEditor({ query, onChange, onRunQuery, datasource }: Props) {
   const queryType = query.queryType ?? 'tracker';
+  const options = {
+    units: useOptions(datasource, 'units'),
+    sectors: useOptions(datasource, 'sectors'),
+    districts: useOptions(datasource, 'districts'),
+    states: useOptions(datasource, 'states', STATES),
+  };
   const update = (patch: Partial<MinewatchQuery>, run = true) => {
     onChange({ ...query, ...patch });
     if (run) {
@@ -36,6 +52,19 @@ export function QueryEditor({ query, onChange, onRunQuery }: Props) {
     }
   };
   const filters = queryType !== 'metricsql';
+  // A dropdown fed by the backend; typing a value or a $variable is allowed.
+  const list = (key: ListKey, label: string, width: number, placeholder?: string) => (
+    <MultiSelect
+      inputId={`minewatch-${key}`}
+      aria-label={label}
+      options={options[key]}
+      value={selected(query[key], options[key])}
+      allowCustomValue
+      width={width}
+      placeholder={placeholder}
+      onChange={(v: Array<SelectableValue<string>>) => update({ [key]: (v ?? []).map((x) => x.value!) })}
+    />
+  );
 
   return (
     <div>
@@ -54,24 +83,19 @@ export function QueryEditor({ query, onChange, onRunQuery }: Props) {
       {filters && (
         <InlineFieldRow>
           <InlineField label={L.units} labelWidth={20} tooltip="可用变量 $unit / template variables allowed">
-            <TagsInput tags={query.units ?? []} onChange={(units) => update({ units })} placeholder="unit id / $unit" />
+            {list('units', L.units, 32, 'unit id / $unit')}
           </InlineField>
           <InlineField label={L.sectors} labelWidth={14}>
-            <TagsInput tags={query.sectors ?? []} onChange={(sectors) => update({ sectors })} />
+            {list('sectors', L.sectors, 24)}
           </InlineField>
           <InlineField label={L.districts} labelWidth={14}>
-            <TagsInput tags={query.districts ?? []} onChange={(districts) => update({ districts })} />
+            {list('districts', L.districts, 24)}
           </InlineField>
         </InlineFieldRow>
       )}
       {queryType === 'tracker' && (
         <InlineField label={L.states} labelWidth={20}>
-          <MultiSelect
-            aria-label={L.states}
-            options={STATES.map((s) => ({ label: s, value: s }))}
-            value={query.states ?? []}
-            onChange={(v: Array<SelectableValue<string>>) => update({ states: (v ?? []).map((x) => x.value!) })}
-          />
+          {list('states', L.states, 48)}
         </InlineField>
       )}
       {queryType === 'weekly_review' && (
@@ -115,8 +139,32 @@ export function QueryEditor({ query, onChange, onRunQuery }: Props) {
             <InlineField label={L.format} labelWidth={14}>
               <RadioButtonGroup options={FORMATS} value={query.format ?? 'time_series'} onChange={(format) => update({ format })} />
             </InlineField>
+            <InlineField label={L.minStep} labelWidth={16} tooltip={L.minStepHelp}>
+              <Input
+                aria-label={L.minStep}
+                value={query.interval ?? ''}
+                placeholder="15s"
+                width={12}
+                onChange={(e) => update({ interval: e.currentTarget.value }, false)}
+                onBlur={() => onRunQuery()}
+              />
+            </InlineField>
           </InlineFieldRow>
         </>
+      )}
+      {queryType === 'annotations' && (
+        <InlineFieldRow>
+          <InlineField label={L.annotationKind} labelWidth={20}>
+            <RadioButtonGroup<AnnotationKind | ''>
+              options={ANNOTATION_KINDS}
+              value={query.annotationKind ?? ''}
+              onChange={(k) => update({ annotationKind: k === '' ? undefined : k })}
+            />
+          </InlineField>
+          <InlineField label={L.ips} labelWidth={14} tooltip="空 = 全部；可用变量 $ip / empty = all; $ip allowed">
+            <TagsInput tags={query.ips ?? []} onChange={(ips) => update({ ips })} placeholder="10.1.0.1 / $ip" />
+          </InlineField>
+        </InlineFieldRow>
       )}
     </div>
   );

@@ -1,5 +1,5 @@
 import React from 'react';
-import { fireEvent, render, screen } from '@testing-library/react';
+import { fireEvent, render, screen, waitFor } from '@testing-library/react';
 import { DataSourceSettings } from '@grafana/data';
 import { QueryEditor } from './QueryEditor';
 import { ConfigEditor } from './ConfigEditor';
@@ -37,6 +37,49 @@ describe('QueryEditor', () => {
   });
 });
 
+// A datasource whose variables resource answers as the backend does (plugin/pkg/plugin resources).
+function fakeDatasource(): DataSource {
+  const rows: Record<string, Array<{ text: string; value: string }>> = {
+    units: [{ text: '一中 zd-no1', value: 'zd-no1' }, { text: '二中 zd-no2', value: 'zd-no2' }],
+    sectors: [{ text: '学校 school', value: 'school' }],
+    districts: [],
+    states: [{ text: '挖矿中 mining', value: 'mining' }, { text: '复发 relapsed', value: 'relapsed' }],
+  };
+  return { options: jest.fn(async (kind: string) => rows[kind] ?? []), variableNames: () => ['$unit'] } as unknown as DataSource;
+}
+
+describe('QueryEditor dropdowns', () => {
+  it('offers the units of the variables resource and the dashboard variables', async () => {
+    const onChange = jest.fn();
+    const ds = fakeDatasource();
+    render(<QueryEditor query={{ refId: 'A', queryType: 'tracker', states: ['relapsed'] }} onChange={onChange} onRunQuery={jest.fn()} datasource={ds} />);
+    // the states' labels come from the resource
+    expect(await screen.findByText('复发 relapsed')).toBeInTheDocument();
+    expect(ds.options).toHaveBeenCalledWith('units');
+    await choose('minewatch-units', '一中 zd-no1');
+    expect(onChange).toHaveBeenLastCalledWith({ refId: 'A', queryType: 'tracker', states: ['relapsed'], units: ['zd-no1'] });
+    await choose('minewatch-units', '$unit');
+    expect(onChange).toHaveBeenLastCalledWith({ refId: 'A', queryType: 'tracker', states: ['relapsed'], units: ['$unit'] });
+  });
+  it('keeps a value the list does not hold, and works without a backend', async () => {
+    render(<QueryEditor query={{ refId: 'A', queryType: 'tracker', units: ['$school'] }} onChange={jest.fn()} onRunQuery={jest.fn()} datasource={{} as DataSource} />);
+    expect(await screen.findByText('$school')).toBeInTheDocument();
+  });
+  it('edits an annotation query: kind and IPs', () => {
+    const onChange = jest.fn();
+    render(<QueryEditor query={{ refId: 'Anno', queryType: 'annotations' }} onChange={onChange} onRunQuery={jest.fn()} datasource={fakeDatasource()} />);
+    expect(screen.getByText('IP地址 IPs')).toBeInTheDocument();
+    fireEvent.click(screen.getByText('处置记录 dispositions'));
+    expect(onChange).toHaveBeenLastCalledWith({ refId: 'Anno', queryType: 'annotations', annotationKind: 'dispositions' });
+  });
+  it('edits the min step of a MetricsQL query', () => {
+    const onChange = jest.fn();
+    render(<QueryEditor query={{ refId: 'A', queryType: 'metricsql', expr: 'up' }} onChange={onChange} onRunQuery={jest.fn()} datasource={fakeDatasource()} />);
+    fireEvent.change(screen.getByLabelText('最小步长 Min step'), { target: { value: '5m' } });
+    expect(onChange).toHaveBeenLastCalledWith({ refId: 'A', queryType: 'metricsql', expr: 'up', interval: '5m' });
+  });
+});
+
 function settings(): DataSourceSettings<MinewatchOptions> {
   return {
     id: 1, uid: 'minewatch', orgId: 1, name: 'mw', type: 'minewatch-mining-datasource', typeName: '', typeLogoUrl: '',
@@ -65,7 +108,35 @@ describe('ConfigEditor', () => {
   });
 });
 
+describe('ConfigEditor data settings', () => {
+  it('writes case store, ledger files and scrape interval to jsonData, the case store URL to secureJsonData', () => {
+    const onOptionsChange = jest.fn();
+    render(<ConfigEditor options={settings()} onOptionsChange={onOptionsChange} />);
+    fireEvent.change(screen.getByLabelText('处置记录库 Case store'), { target: { value: '/var/lib/grafana/cases.db' } });
+    expect(onOptionsChange.mock.calls[0][0].jsonData).toEqual({ quietPeriod: '7d', caseStore: '/var/lib/grafana/cases.db' });
+    fireEvent.change(screen.getByLabelText('采集间隔 Scrape interval'), { target: { value: '1m' } });
+    expect(onOptionsChange.mock.calls[1][0].jsonData).toEqual({ quietPeriod: '7d', timeInterval: '1m' });
+    fireEvent.change(screen.getByLabelText('处置记录库地址（含密码）Case store URL (with password)'), { target: { value: 'postgres://g:pw@db/cases' } });
+    const next = onOptionsChange.mock.calls[2][0];
+    expect(next.secureJsonData).toEqual({ caseStoreURL: 'postgres://g:pw@db/cases' });
+    expect(JSON.stringify(next.jsonData)).not.toContain('pw@');
+  });
+});
+
 describe('VariableQueryEditor', () => {
+  it('filters the IP variable by unit ($unit)', async () => {
+    const onChange = jest.fn();
+    render(<VariableQueryEditor query={{ variableKind: 'ips' }} onChange={onChange} datasource={fakeDatasource()} />);
+    // the resource's units arrive first, the variables follow them
+    fireEvent.keyDown(document.getElementById('minewatch-variable-units')!, { key: 'ArrowDown' });
+    expect(await screen.findByText('二中 zd-no2')).toBeInTheDocument();
+    fireEvent.click(await screen.findByText('$unit'));
+    expect(onChange).toHaveBeenLastCalledWith({ variableKind: 'ips', units: ['$unit'] }, 'minewatch ips unit=$unit');
+  }, 20000);
+  it('has no unit filter for weeks', async () => {
+    render(<VariableQueryEditor query={{ variableKind: 'weeks' }} onChange={jest.fn()} datasource={fakeDatasource()} />);
+    await waitFor(() => expect(screen.queryByLabelText('限定单位 Filter by unit')).toBeNull());
+  });
   it('emits the chosen kind', async () => {
     const onChange = jest.fn();
     render(<VariableQueryEditor query={{ variableKind: 'units' }} onChange={onChange} />);
