@@ -472,8 +472,11 @@ func (m hourMask) count() int { return bits.OnesCount32(uint32(m)) }
 //     is in use: active;
 //   - otherwise unknown, until the day shows which.
 func (e *Engine) class(ip netip.Addr, h *host, x hint) (string, string) {
-	hrs := hoursText(x.mining.hours(e.now.Load() / hourMs))
-	seen := fmt.Sprintf("(观察%d小时,挖矿时段%s时 observed %d h, mining hours %s)", x.observed, hrs, x.observed, hrs)
+	seen := ""
+	if x.mining != 0 {
+		hrs := hoursText(x.mining.hours(e.now.Load() / hourMs))
+		seen = fmt.Sprintf(" (观察%d小时,挖矿时段%s时 observed %d h, mining hours %s)", x.observed, hrs, x.observed, hrs)
+	}
 	m := x.mining.count()
 	switch {
 	case h.research:
@@ -481,15 +484,15 @@ func (e *Engine) class(ip netip.Addr, h *host, x hint) (string, string) {
 	case e.coStart.Load() != nil && (*e.coStart.Load())[ip]:
 		return "passive", "同单位多台主机一小时内相继开始挖矿,疑似木马传播 several hosts of the unit started within an hour: likely a trojan"
 	case m >= 3 && x.usedIdle >= 2 && x.usedMined*4 <= m:
-		return "passive", "只在主机空闲时挖矿,使用时不挖,疑似木马 mines only while the host is otherwise idle: likely a trojan " + seen
+		return "passive", "只在主机空闲时挖矿,使用时不挖,疑似木马 mines only while the host is otherwise idle: likely a trojan" + seen
 	case x.minedOff >= 3 && x.minedWork == 0 && x.sawWork >= 4:
-		return "passive", "只在夜间挖矿,工作时段不挖,疑似木马 mines only at night, not in working hours: likely a trojan " + seen
+		return "passive", "只在夜间挖矿,工作时段不挖,疑似木马 mines only at night, not in working hours: likely a trojan" + seen
 	case x.minedWork >= 2 && x.minedOff >= 2 && m*5 >= x.observed*4:
-		return "active", "工作时段与夜间持续挖矿 mines around the clock, working hours included " + seen
+		return "active", "工作时段与夜间持续挖矿 mines around the clock, working hours included" + seen
 	case x.usedMined >= 2:
-		return "active", "主机使用期间同时挖矿 mines while the host is in use " + seen
+		return "active", "主机使用期间同时挖矿 mines while the host is in use" + seen
 	}
-	return "unknown", "观察时间不足,暂无法判断 not enough history yet " + seen
+	return "unknown", "观察时间不足,暂无法判断 not enough history yet" + seen
 }
 
 // hoursText writes hours of day as ranges: "00–06,19–23".

@@ -21,6 +21,8 @@ type feed struct {
 	obs   []Observation
 	ticks int64
 	clock int64 // last evaluation: a later run goes on from there
+	// suspected is when the ip run watches was first a suspect (0: never).
+	suspected int64
 }
 
 func newFeed() *feed { return &feed{e: New(DefaultConfig())} }
@@ -44,8 +46,12 @@ func (f *feed) run(until int64, ip netip.Addr) (flagged int64) {
 		}
 		if now >= next {
 			f.e.Evaluate(now)
-			if r := f.e.Report(ip); flagged == 0 && r != nil && r.Mining {
+			r := f.e.Report(ip)
+			if flagged == 0 && r != nil && r.Mining {
 				flagged = now
+			}
+			if f.suspected == 0 && r != nil && r.Suspect {
+				f.suspected = now
 			}
 		}
 	}
@@ -211,7 +217,7 @@ func TestDonationCadence(t *testing.T) {
 	}
 }
 
-// Hard negatives: none of these may be flagged over a simulated day.
+// Hard negatives: none of these may be flagged, or even be a suspect, over a simulated day.
 func TestHardNegativesStayBelowThreshold(t *testing.T) {
 	day := int64(24 * 3600_000)
 	cases := map[string]func(f *feed, rng *rand.Rand){
@@ -258,6 +264,10 @@ func TestHardNegativesStayBelowThreshold(t *testing.T) {
 			gen(f, rand.New(rand.NewPCG(11, 12)))
 			if flagged := f.run(t0+day, office); flagged != 0 {
 				t.Fatalf("flagged at +%v: %+v", time.Duration(flagged-t0)*time.Millisecond, f.e.Report(office))
+			}
+			// Nor a suspect: none of these has a Stratum-like session to hand to the prober.
+			if f.suspected != 0 {
+				t.Fatalf("a suspect at +%v: %+v", time.Duration(f.suspected-t0)*time.Millisecond, f.e.Report(office))
 			}
 		})
 	}

@@ -114,7 +114,9 @@ func TestBusyHostCannotHideItsPool(t *testing.T) {
 	}
 }
 
-// A refuted endpoint makes no suspect and is not handed to the prober again.
+// A refuted endpoint makes no suspect and is not handed to the prober again;
+// a suspect whose endpoint the prober refutes stops being one at the next
+// evaluation.
 func TestRefutedEndpointMakesNoSuspect(t *testing.T) {
 	asked := 0
 	cfg := DefaultConfig()
@@ -132,6 +134,24 @@ func TestRefutedEndpointMakesNoSuspect(t *testing.T) {
 	}
 	if asked != 0 {
 		t.Errorf("prober asked %d times about a refuted endpoint", asked)
+	}
+
+	probed := false // the prober answers only after it was asked
+	cfg.Refuted = func(ap netip.AddrPort) bool { return probed && ap == refuted }
+	g := &feed{e: New(cfg)}
+	g.stratum(rng, miner, proxy, 443, 50000, t0, at(3), nil, false)
+	g.run(at(1), miner)
+	if r := g.e.Report(miner); r == nil || !r.Suspect || asked != 1 {
+		t.Fatalf("before the probe: asked %d, %+v", asked, r)
+	}
+	probed = true
+	g.run(at(1)+10_000, miner)
+	if r := g.e.Report(miner); r.Suspect || r.Mining {
+		t.Fatalf("still a suspect after the refutation: %+v", r)
+	}
+	g.run(at(3), miner)
+	if asked != 1 {
+		t.Errorf("asked %d times, want once (before the refutation)", asked)
 	}
 }
 
