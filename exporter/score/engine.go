@@ -190,15 +190,17 @@ func (h *host) countPool(hit *IntelHit) {
 
 // sessKey is a hash of a session's remote endpoint, never 0: find compares
 // these in the host struct first, so the records of ordinary traffic (no
-// session of theirs) never touch the session table.
-func sessKey(remote netip.Addr, port uint16) uint64 {
+// session of theirs) never touch the session table. 32 bits are plenty:
+// a match is confirmed against the session's endpoint, and every host
+// carries the keys, so each byte counts.
+func sessKey(remote netip.Addr, port uint16) uint32 {
 	b := remote.As16()
 	x := binary.LittleEndian.Uint64(b[:8]) ^ binary.LittleEndian.Uint64(b[8:])*0x9E3779B97F4A7C15 ^ uint64(port)<<48
 	x ^= x >> 29
-	return x | 1
+	return uint32(x^x>>32) | 1
 }
 
-func (h *host) find(k uint64, remote netip.Addr, port uint16) *session {
+func (h *host) find(k uint32, remote netip.Addr, port uint16) *session {
 	for i, sk := range h.sessKeys {
 		if sk == k && i < len(h.sess) {
 			if s := &h.sess[i]; s.used && s.port == port && s.remote == remote {
@@ -252,7 +254,7 @@ func (s *session) miningLike() bool {
 // sampling a miner's session gains a record every few hours and must
 // outlive the one-packet records of web traffic). A confirmed newcomer may
 // also replace a silent confirmed session.
-func (h *host) alloc(k uint64, o *Observation, quiet, window int64) *session {
+func (h *host) alloc(k uint32, o *Observation, quiet, window int64) *session {
 	for i := range h.sess {
 		if !h.sess[i].used {
 			h.sess[i], h.sessKeys[i] = session{}, k
@@ -405,17 +407,17 @@ func (s *session) markPort(p uint16, start, end int64, sampled bool) {
 	for i := range s.ports {
 		c := &s.ports[i]
 		if c.port == p {
-			if !sampled && start-c.last > 5*minuteMs {
-				c.first = start // the same port reused by a new connection
+			if !sampled && start-c.lastMs() > 5*minuteMs {
+				c.first = toSec(start) // the same port reused by a new connection
 			}
-			c.last = max(c.last, end)
+			c.last = max(c.last, toSec(end))
 			return
 		}
 		if c.last < s.ports[oldest].last {
 			oldest = i
 		}
 	}
-	s.ports[oldest] = portSeen{port: p, first: start, last: end}
+	s.ports[oldest] = portSeen{port: p, first: toSec(start), last: toSec(end)}
 }
 
 // evictOne drops the least suspicious of a few hosts of the shard (map

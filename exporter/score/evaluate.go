@@ -140,7 +140,7 @@ func (s *session) longest() int64 {
 	var d int64
 	for _, p := range s.ports {
 		if p.port != 0 {
-			d = max(d, p.last-p.first)
+			d = max(d, p.lastMs()-p.firstMs())
 		}
 	}
 	return d
@@ -151,7 +151,7 @@ func (s *session) longest() int64 {
 func (s *session) conns() int {
 	n := 0
 	for _, p := range s.ports {
-		if p.port != 0 && p.last >= s.runStart {
+		if p.port != 0 && p.lastMs() >= s.runStart/1000*1000 {
 			n++
 		}
 	}
@@ -543,8 +543,8 @@ func (e *Engine) machines(h *host, now int64) int {
 			recent = s.quietFor(quiet, window)
 		}
 		for _, p := range s.ports {
-			if p.port != 0 && now-p.last <= recent {
-				iv[n] = [2]int64{p.first, p.last}
+			if p.port != 0 && now-p.lastMs() <= recent {
+				iv[n] = [2]int64{p.firstMs(), p.lastMs()}
 				n++
 			}
 		}

@@ -315,7 +315,7 @@ func (h *host) snap(ip netip.Addr) snapHost {
 			InPkts: s.inPkts, InBytes: s.inBytes, GapsIn: s.gapsIn, GapsAll: s.gapsAll, Hours: s.hours,
 			HoursBase: s.hoursBase, VisitStart: s.visitStart, VisitGaps: s.visitGaps, Rate: s.rate}
 		for _, p := range s.ports {
-			ss.Ports = append(ss.Ports, snapPort{p.port, p.first, p.last})
+			ss.Ports = append(ss.Ports, snapPort{p.port, p.firstMs(), p.lastMs()})
 		}
 		r.Sessions = append(r.Sessions, ss)
 	}
@@ -339,7 +339,7 @@ func (e *Engine) restore(r *snapHost) {
 			inPkts: ss.InPkts, inBytes: ss.InBytes, gapsIn: ss.GapsIn, gapsAll: ss.GapsAll, hours: ss.Hours,
 			hoursBase: ss.HoursBase, visitStart: ss.VisitStart, visitGaps: ss.VisitGaps, rate: ss.Rate}
 		for i, p := range ss.Ports[:min(len(ss.Ports), portsPerSession)] {
-			s.ports[i] = portSeen{p.Port, p.First, p.Last}
+			s.ports[i] = portSeen{p.Port, toSec(p.First), toSec(p.Last)}
 		}
 		h.sessKeys[len(h.sess)] = sessKey(s.remote, s.port)
 		h.sess = append(h.sess, s)

@@ -37,7 +37,7 @@ type host struct {
 	useHr    int32
 	usePkts  uint32
 	sess     []session            // grows to slotsPerHost
-	sessKeys [slotsPerHost]uint64 // sessKey of each slot in use, 0 if free
+	sessKeys [slotsPerHost]uint32 // sessKey of each slot in use, 0 if free
 	pools    []poolCount
 	best     int8 // slot index of the strongest session at the last evaluation, -1 none
 }
@@ -83,11 +83,16 @@ type session struct {
 }
 
 // portSeen is one connection (host port) of a session: first and last
-// activity of its current run.
+// activity of its current run, in Unix seconds (a second is fine for runs of
+// minutes to hours; four of these per session, so the bytes count).
 type portSeen struct {
 	port        uint16
-	first, last int64
+	first, last uint32
 }
+
+func toSec(ms int64) uint32        { return uint32(max(ms, 0) / 1000) }
+func (p *portSeen) firstMs() int64 { return int64(p.first) * 1000 }
+func (p *portSeen) lastMs() int64  { return int64(p.last) * 1000 }
 
 // hostBytes estimates the memory one host costs, for the state-size gauge:
 // the struct, its session table, and the map entry with its key.
