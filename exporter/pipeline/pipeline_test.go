@@ -108,3 +108,64 @@ func TestProcessOrientsUnitsAndWritesSeries(t *testing.T) {
 		t.Errorf("with PersonalLabels: missing line %s\nin:\n%s", want, buf.String())
 	}
 }
+
+// A host whose behaviour alone looks like mining (a Stratum-like session to
+// an unlisted endpoint) is a suspect: minewatch_host_suspect is 1 and
+// minewatch_host_mining, which emails and the IP清零 counts read, stays 0;
+// its endpoint reaches the prober's hook. The confirmed miner is the reverse.
+func TestSuspectHasItsOwnSeries(t *testing.T) {
+	led, err := ledger.Parse("ledger.yaml", []byte(testLedger))
+	if err != nil {
+		t.Fatal(err)
+	}
+	list, err := intel.Parse("pools.txt", []byte("198.51.100.7:3333,XMR,bureau\n"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	store := intel.NewStore(intel.Options{})
+	store.Set(intel.NewSet([]*intel.List{list}, nil, nil))
+	q := score.NewSuspectQueue(8)
+	cfg := score.DefaultConfig()
+	cfg.OnSuspect = q.Offer
+	p, err := New(Options{Ledger: led, Intel: store, Detect: cfg})
+	if err != nil {
+		t.Fatal(err)
+	}
+	const t0 = 1_763_251_200_000
+	for ts := int64(t0); ts < t0+15*60_000; ts += 30_000 {
+		for _, pair := range [][2]string{{"10.20.3.22", "203.0.113.9"}, {"10.20.3.21", "198.51.100.7"}} {
+			port := uint16(443)
+			if pair[1] == "198.51.100.7" {
+				port = 3333
+			}
+			out := rec(pair[0], pair[1], 40000, port, ts)
+			out.Packets, out.Bytes = 1, 250
+			in := rec(pair[1], pair[0], port, 40000, ts+15_000)
+			in.Packets, in.Bytes = 1, 450
+			p.Process(out)
+			p.Process(in)
+		}
+		p.Tick(ts + 20_000)
+	}
+	var buf bytes.Buffer
+	p.WriteMetrics(&buf, t0+15*60_000)
+	out := buf.String()
+	for _, want := range []string{
+		`minewatch_host_suspect{ip="10.20.3.22",unit="zd-no1-middle"} 1 `,
+		`minewatch_host_mining{ip="10.20.3.22",unit="zd-no1-middle",class="unknown"} 0 `,
+		`minewatch_host_suspect{ip="10.20.3.21",unit="zd-no1-middle"} 0 `,
+		`minewatch_host_mining{ip="10.20.3.21",unit="zd-no1-middle",class="unknown"} 1 `,
+	} {
+		if !strings.Contains(out, want) {
+			t.Errorf("missing %s\nin:\n%s", want, out)
+		}
+	}
+	select {
+	case s := <-q.C:
+		if s.Host != netip.MustParseAddr("10.20.3.22") || s.Remote != netip.MustParseAddrPort("203.0.113.9:443") {
+			t.Errorf("prober handed %+v", s)
+		}
+	default:
+		t.Error("the suspect's endpoint never reached the prober's queue")
+	}
+}

@@ -34,6 +34,13 @@ func (p *Pipeline) WriteMetrics(w io.Writer, tsMillis int64) {
 			mining = 1
 		}
 		sample(bw, names.HostMining, ts, mining, "ip", ip, "unit", r.Unit, "class", r.Class)
+		// A suspect has its own series: minewatch_host_mining (emails, IP清零)
+		// stays 0 until the host is confirmed.
+		suspect := 0.0
+		if r.Suspect {
+			suspect = 1
+		}
+		sample(bw, names.HostSuspect, ts, suspect, "ip", ip, "unit", r.Unit)
 		sample(bw, names.HostMachines, ts, float64(r.Machines), "ip", ip, "unit", r.Unit)
 		for _, pc := range r.PoolContacts {
 			coin := pc.Coin

@@ -123,39 +123,84 @@ func (e *Engine) Observe(o *Observation) {
 	}
 	msg := messageLike(o) && !servicePort(o.RemotePort) && !servicePort(o.HostPort)
 	key := sessKey(o.Remote, o.RemotePort)
-	if s := h.find(key, o.Remote, o.RemotePort); s != nil {
+	s := h.find(key, o.Remote, o.RemotePort)
+	if s == nil && (msg || o.Intel != nil) {
+		s = h.alloc(key, o, e.cfg.QuietAfter.Milliseconds(), e.cfg.Window.Milliseconds())
+	}
+	if s != nil {
 		s.add(o, msg)
-	} else if msg || o.Intel != nil {
-		if s := h.alloc(key, o, e.cfg.QuietAfter.Milliseconds()); s != nil {
-			s.add(o, msg)
-		}
+	}
+	if s == nil || !s.miningLike() {
+		h.countUse(o)
 	}
 	sh.mu.Unlock()
 }
 
+// useHourPkts is how many packets outside its mining-like sessions make an
+// hour one in which the host was in use: a person browsing or working moves
+// thousands of packets an hour, an idle PC's background chatter (time, name
+// lookups, update checks) far fewer. Packets are scaled by sampling, so the
+// estimate holds at 1:N.
+const useHourPkts = 2000
+
+// countUse adds an ordinary record to the host's hours of use.
+func (h *host) countUse(o *Observation) {
+	hr := int32(o.End / hourMs)
+	switch d := hr - h.useHr; {
+	case d < 0:
+		return // a late record of an hour already past: its hour is settled
+	case d > 0:
+		if d >= 32 {
+			h.useHours = 0
+		} else {
+			h.useHours <<= uint(d)
+		}
+		h.useHr, h.usePkts = hr, 0
+	}
+	h.usePkts = uint32(min(uint64(h.usePkts)+o.Packets, 1<<31))
+	if h.usePkts >= useHourPkts {
+		h.useHours |= 1
+	}
+}
+
+// useMask gives the hours of use as of hour nowHr: bit k is hour nowHr-k,
+// the last 24 hours only.
+func (h *host) useMask(nowHr int64) uint32 {
+	d := nowHr - int64(h.useHr)
+	if d < 0 || d >= 24 {
+		return 0
+	}
+	return h.useHours << uint(d) & (1<<24 - 1)
+}
+
 func (h *host) countPool(hit *IntelHit) {
 	for i := range h.pools {
-		if h.pools[i].pool == hit.Pool {
-			h.pools[i].n++
+		if p := &h.pools[i]; p.pool == hit.Pool {
+			p.n++
+			if hit.Confirmed != "" {
+				p.confirmed = hit.Confirmed
+			}
 			return
 		}
 	}
 	if len(h.pools) < 8 {
-		h.pools = append(h.pools, poolCount{pool: hit.Pool, coin: hit.Coin, n: 1})
+		h.pools = append(h.pools, poolCount{pool: hit.Pool, coin: hit.Coin, confirmed: hit.Confirmed, n: 1})
 	}
 }
 
 // sessKey is a hash of a session's remote endpoint, never 0: find compares
 // these in the host struct first, so the records of ordinary traffic (no
-// session of theirs) never touch the session table.
-func sessKey(remote netip.Addr, port uint16) uint64 {
+// session of theirs) never touch the session table. 32 bits are plenty:
+// a match is confirmed against the session's endpoint, and every host
+// carries the keys, so each byte counts.
+func sessKey(remote netip.Addr, port uint16) uint32 {
 	b := remote.As16()
 	x := binary.LittleEndian.Uint64(b[:8]) ^ binary.LittleEndian.Uint64(b[8:])*0x9E3779B97F4A7C15 ^ uint64(port)<<48
 	x ^= x >> 29
-	return x | 1
+	return uint32(x^x>>32) | 1
 }
 
-func (h *host) find(k uint64, remote netip.Addr, port uint16) *session {
+func (h *host) find(k uint32, remote netip.Addr, port uint16) *session {
 	for i, sk := range h.sessKeys {
 		if sk == k && i < len(h.sess) {
 			if s := &h.sess[i]; s.used && s.port == port && s.remote == remote {
@@ -166,10 +211,50 @@ func (h *host) find(k uint64, remote netip.Addr, port uint16) *session {
 	return nil
 }
 
-// alloc finds a slot for a new candidate session: a free one, else the
-// stalest weak one. Sessions with pool intel or an established Stratum
-// profile are never pushed out by newcomers.
-func (h *host) alloc(k uint64, o *Observation, quiet int64) *session {
+// Slot ranks (session.rank): a newcomer takes the slot of a session of lower
+// rank, never of a higher one.
+const (
+	rankStale     = iota // silent for longer than its quiet period
+	rankOrdinary         // found not to be Stratum (bulk, handshakes, keepalives only, fast), or refuted by the prober
+	rankCandidate        // undecided: too young to judge
+	rankPoolLike         // a Stratum profile, or an address a pool domain resolves to
+	rankConfirmed        // a listed or probe-confirmed pool endpoint: kept even when silent
+)
+
+// rank orders a session for its slot at flow time now.
+func (s *session) rank(now, quiet, window int64) int {
+	switch {
+	case s.intel && !s.shared:
+		return rankConfirmed
+	case now-s.last > s.quietFor(quiet, window):
+		return rankStale
+	case s.refuted:
+		return rankOrdinary
+	case s.intel:
+		return rankPoolLike
+	}
+	switch s.verdict() {
+	case profileYes:
+		return rankPoolLike
+	case profileYoung:
+		return rankCandidate
+	}
+	return rankOrdinary
+}
+
+// miningLike says whether a session's records are mining evidence rather
+// than ordinary use of the host (cheap: for every record of a session).
+func (s *session) miningLike() bool {
+	return s.intel && !s.shared || s.profile >= 3 && s.profile*5 >= s.records*4
+}
+
+// alloc finds a slot for a new candidate session: a free one, else the one
+// of lowest rank below the newcomer's (candidates may replace candidates:
+// the one with fewest message-like records, then the stalest, since under
+// sampling a miner's session gains a record every few hours and must
+// outlive the one-packet records of web traffic). A confirmed newcomer may
+// also replace a silent confirmed session.
+func (h *host) alloc(k uint32, o *Observation, quiet, window int64) *session {
 	for i := range h.sess {
 		if !h.sess[i].used {
 			h.sess[i], h.sessKeys[i] = session{}, k
@@ -181,19 +266,23 @@ func (h *host) alloc(k uint64, o *Observation, quiet int64) *session {
 		h.sessKeys[len(h.sess)-1] = k
 		return h.sess[len(h.sess)-1].init(o)
 	}
-	victim := -1
+	newRank := rankCandidate
+	if o.Intel != nil && !o.Intel.Shared {
+		newRank = rankConfirmed
+	} else if o.Intel != nil {
+		newRank = rankPoolLike
+	}
+	victim, vRank := -1, 0
 	for i := range h.sess {
 		s := &h.sess[i]
-		stale := o.End-s.last > quiet
-		if !stale && (s.intel || s.profile >= 3) {
+		r := s.rank(o.End, quiet, window)
+		stale := o.End-s.last > s.quietFor(quiet, window)
+		if !(r < newRank || r == newRank && r == rankCandidate || r == rankConfirmed && newRank == rankConfirmed && stale) {
 			continue
 		}
-		// The weakest goes first: fewest message-like records, then the
-		// stalest. Under sampling a miner's session gains a record every
-		// few hours and must outlive the one-packet records of web traffic.
-		if victim < 0 {
-			victim = i
-		} else if v := &h.sess[victim]; s.profile < v.profile || s.profile == v.profile && s.last < v.last {
+		if victim < 0 || r < vRank {
+			victim, vRank = i, r
+		} else if v := &h.sess[victim]; r == vRank && (s.profile < v.profile || s.profile == v.profile && s.last < v.last) {
 			victim = i
 		}
 	}
@@ -226,6 +315,7 @@ func (s *session) add(o *Observation, msg bool) {
 	}
 	if o.SamplingRate > 1 {
 		s.sampled = true
+		s.rate = max(s.rate, o.SamplingRate)
 	}
 	// Stratum keeps its connection busy at least every minute (XMRig's
 	// keepalive is 60 s, shares come every 15–60 s): five silent minutes end
@@ -317,17 +407,17 @@ func (s *session) markPort(p uint16, start, end int64, sampled bool) {
 	for i := range s.ports {
 		c := &s.ports[i]
 		if c.port == p {
-			if !sampled && start-c.last > 5*minuteMs {
-				c.first = start // the same port reused by a new connection
+			if !sampled && start-c.lastMs() > 5*minuteMs {
+				c.first = toSec(start) // the same port reused by a new connection
 			}
-			c.last = max(c.last, end)
+			c.last = max(c.last, toSec(end))
 			return
 		}
 		if c.last < s.ports[oldest].last {
 			oldest = i
 		}
 	}
-	s.ports[oldest] = portSeen{port: p, first: start, last: end}
+	s.ports[oldest] = portSeen{port: p, first: toSec(start), last: toSec(end)}
 }
 
 // evictOne drops the least suspicious of a few hosts of the shard (map
@@ -351,13 +441,16 @@ func (e *Engine) evictOne(sh *shard) {
 }
 
 // less orders hosts by how little they matter: not flagged, no pool
-// contacts, low score, then long unseen.
+// contacts, not a suspect, low score, then long unseen.
 func less(a, b *host) bool {
 	if a.mining != b.mining {
 		return !a.mining
 	}
 	if (len(a.pools) > 0) != (len(b.pools) > 0) {
 		return len(a.pools) == 0
+	}
+	if a.suspect != b.suspect {
+		return !a.suspect
 	}
 	if a.score != b.score {
 		return a.score < b.score

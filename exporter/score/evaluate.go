@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"math/bits"
 	"net/netip"
+	"strings"
 	"time"
 
 	"github.com/minewatch/minewatch/exporter/names"
@@ -65,28 +66,68 @@ var shanghai = names.Location()
 // far above this ceiling, which leaves room for a fast GPU rig.
 const maxStratumPerMin = 40
 
+// The verdicts of a session's profile.
+const (
+	profileNo    = iota // not Stratum: bulk, handshakes, keepalives only, or too fast
+	profileYoung        // not enough records (or, sampled, not enough time) to judge
+	profileYes          // Stratum-like
+)
+
 // profileOK says whether a session, taken as a whole, looks like Stratum:
 // mostly message-sized records in one long-lived connection at Stratum's
 // packet rate, with the remote pushing payloads (jobs) rather than bare
 // keepalives.
-func (s *session) profileOK() bool {
-	need := uint32(3)
-	if s.profile < need || s.profile*5 < s.records*4 || s.handshakes*5 > s.records {
-		return false
+func (s *session) profileOK() bool { return s.verdict() == profileYes }
+
+func (s *session) verdict() int {
+	if s.profile*5 < s.records*4 || s.handshakes*5 > s.records {
+		if s.records < 3 {
+			return profileYoung
+		}
+		return profileNo
 	}
-	if s.inPkts > 0 && s.inBytes/s.inPkts < 100 {
-		return false // keepalives only (MQTT PINGRESP, SSH or TCP keepalives): no job pushes
+	if s.inPkts > 0 && s.inBytes/s.inPkts < 100 && s.records >= 3 {
+		return profileNo // keepalives only (MQTT PINGRESP, SSH or TCP keepalives): no job pushes
 	}
 	span := s.last - s.runStart
+	if mins := span / minuteMs; mins >= 5 && s.pkts/uint64(mins) > maxStratumPerMin*uint64(s.conns()) {
+		return profileNo
+	}
+	if s.profile < 3 || s.inPkts > 0 && s.inBytes/s.inPkts < 100 {
+		return profileYoung
+	}
 	if s.sampled && span < hourMs {
 		// A sampled record is one or two packets: whether it looks like a
 		// message says little, so only an hour of them at Stratum's rate counts.
-		return false
+		return profileYoung
 	}
-	if mins := span / minuteMs; mins >= 5 && s.pkts/uint64(mins) > maxStratumPerMin*uint64(s.conns()) {
-		return false
+	return profileYes
+}
+
+// Sampling-aware quiet period. A sampled record stands for many packets and
+// arrives only every so often, so a sampled session stays live for several
+// of its expected gaps between records: sampledQuietGaps times the larger of
+// its own mean gap and the gap the sampling rate gives a Stratum connection
+// (at least one packet every stratumPacketGapMs: a job push, a share or
+// XMRig's 60 s keepalive, each acked). An exponential gap exceeds six means
+// with probability e^-6 (0.25 %), so a host that keeps mining stays in one
+// episode; maxSampledQuiet bounds how long a host that stopped stays flagged.
+const (
+	sampledQuietGaps   = 6
+	stratumPacketGapMs = 6_000
+	maxSampledQuiet    = 12 * hourMs
+)
+
+// quietFor is how long the session may be silent and still count as live.
+func (s *session) quietFor(quiet, window int64) int64 {
+	if !s.sampled {
+		return quiet
 	}
-	return true
+	gap := int64(s.rate) * stratumPacketGapMs
+	if s.records >= 2 {
+		gap = max(gap, (s.last-s.first)/int64(s.records-1))
+	}
+	return min(max(sampledQuietGaps*gap, quiet), maxSampledQuiet, window)
 }
 
 // longest is how long the session's longest connection has been active
@@ -99,7 +140,7 @@ func (s *session) longest() int64 {
 	var d int64
 	for _, p := range s.ports {
 		if p.port != 0 {
-			d = max(d, p.last-p.first)
+			d = max(d, p.lastMs()-p.firstMs())
 		}
 	}
 	return d
@@ -110,26 +151,46 @@ func (s *session) longest() int64 {
 func (s *session) conns() int {
 	n := 0
 	for _, p := range s.ports {
-		if p.port != 0 && p.last >= s.runStart {
+		if p.port != 0 && p.lastMs() >= s.runStart/1000*1000 {
 			n++
 		}
 	}
 	return max(n, 1)
 }
 
+// maxSuspectCalls bounds the OnSuspect calls of one evaluation; endpoints
+// left over are handed over at the next one. suspectReask is how long before
+// a suspect's endpoint is handed over again (the prober caches its answers:
+// this only repeats a request it may have dropped).
+const (
+	maxSuspectCalls = 1024
+	suspectReask    = hourMs
+)
+
+// Suspicion is one endpoint of a suspect host, for the active prober.
+type Suspicion struct {
+	Host   netip.Addr
+	Remote netip.AddrPort
+}
+
 // Evaluate recomputes every host's score at flow time now (Unix ms), expires
-// old sessions and classifies the flagged hosts.
+// old sessions, sets each host's stage and hands suspects' endpoints to
+// Config.OnSuspect.
 func (e *Engine) Evaluate(now int64) {
 	e.now.Store(now)
 	e.first.CompareAndSwap(0, now)
 	window := e.cfg.Window.Milliseconds()
 	quiet := e.cfg.QuietAfter.Milliseconds()
 	starts := map[string][]flagStart{} // unit → flagged-since of its flagged hosts
+	var ask []Suspicion
 	for i := range e.shards {
 		sh := &e.shards[i]
 		sh.mu.Lock()
 		for ip, h := range sh.hosts {
 			e.evalHost(h, now, window, quiet)
+			if h.suspect && e.cfg.OnSuspect != nil && len(ask) < maxSuspectCalls {
+				ask = h.suspicions(ip, now, quiet, window, ask)
+			}
 			// Hosts flagged in the first hour of watching were mining before
 			// it began: when they started is unknown, so they start nothing together.
 			if h.mining && h.unit != names.Unassigned && h.flaggedSince > e.first.Load()+hourMs {
@@ -143,6 +204,32 @@ func (e *Engine) Evaluate(now int64) {
 	}
 	cs := coStarts(starts)
 	e.coStart.Store(&cs)
+	for _, a := range ask { // outside the locks: the callback may take its time
+		e.cfg.OnSuspect(a.Host, a.Remote)
+	}
+}
+
+// suspicions appends the endpoints of a suspect's mining-like sessions not
+// handed over in the last suspectReask, up to maxSuspectCalls in all.
+func (h *host) suspicions(ip netip.Addr, now, quiet, window int64, ask []Suspicion) []Suspicion {
+	for i := range h.sess {
+		s := &h.sess[i]
+		if len(ask) >= maxSuspectCalls {
+			break
+		}
+		if !s.used || s.refuted || s.intel && !s.shared || now-s.last > s.quietFor(quiet, window) {
+			continue
+		}
+		if !s.profileOK() && s.visitGaps < 2 {
+			continue
+		}
+		if s.asked != 0 && now-s.asked < suspectReask {
+			continue
+		}
+		s.asked = now
+		ask = append(ask, Suspicion{ip, netip.AddrPortFrom(s.remote, s.port)})
+	}
+	return ask
 }
 
 // coStarts finds the hosts that started mining within an hour of two or more
@@ -182,6 +269,7 @@ type flagStart struct {
 func (e *Engine) evalHost(h *host, now, window, quiet int64) {
 	var pts [nSignals]float32
 	best, bestPts := -1, float32(0)
+	behaviour := false // a live mining-like session the prober has not refuted
 	nowHr := now / hourMs
 	for i := range h.sess {
 		s := &h.sess[i]
@@ -192,15 +280,26 @@ func (e *Engine) evalHost(h *host, now, window, quiet int64) {
 			s.used, h.sessKeys[i] = false, 0
 			continue
 		}
-		live := now-s.last <= quiet
+		live := now-s.last <= s.quietFor(quiet, window)
 		prof := s.profileOK()
+		donation := s.visitGaps >= 2 && now-s.last <= 3*hourMs
+		s.refuted = false
+		if (prof || donation) && e.cfg.Refuted != nil {
+			s.refuted = e.cfg.Refuted(netip.AddrPortFrom(s.remote, s.port))
+		}
 		var sp [nSignals]float32
 		if live && s.intel && !s.shared {
 			sp[sigPool] = ptsPool
 		} else if live && s.intel {
 			sp[sigPoolShared] = ptsPoolShared
 		}
+		// A refuted endpoint earns no behaviour points: the prober asked it
+		// and it is no pool. Only the intel (listed or confirmed) counts there.
+		if s.refuted {
+			prof, donation = false, false
+		}
 		if live && prof {
+			behaviour = true
 			// The evidence grows with the run's length: a chat or game-lobby
 			// connection looks like Stratum for a while, rarely for an hour.
 			span := float32(s.longest()) / float32(hourMs)
@@ -214,7 +313,7 @@ func (e *Engine) evalHost(h *host, now, window, quiet int64) {
 				sp[sigPortHint] = ptsPortHint
 			}
 		}
-		if prof || s.intel {
+		if prof || s.intel && !s.refuted {
 			switch n := s.hoursWithin(nowHr, window/hourMs); {
 			case n >= 12:
 				sp[sigPersistence] = ptsPersistence
@@ -224,8 +323,9 @@ func (e *Engine) evalHost(h *host, now, window, quiet int64) {
 				sp[sigPersistence] = ptsPersistence / 3
 			}
 		}
-		if s.visitGaps >= 2 && now-s.last <= 3*hourMs {
+		if donation {
 			sp[sigDonation] = ptsDonation
+			behaviour = true
 		}
 		var sum float32
 		for k := range sp {
@@ -246,60 +346,232 @@ func (e *Engine) evalHost(h *host, now, window, quiet int64) {
 	}
 	h.points, h.best = pts, int8(best)
 	h.score = min(max(total, 0), 100)
-	wasMining := h.mining
-	h.mining = float64(h.score) >= e.cfg.Threshold
+	// The two stages: confirmed (a live listed or probe-confirmed pool
+	// contact) is a mining IP; behaviour alone only a suspect. Liveness is
+	// sampling-aware (quietFor), which is what keeps a sampled miner in one
+	// episode.
+	wasMining, wasSuspect := h.mining, h.suspect
+	h.mining = pts[sigPool] > 0 && float64(h.score) >= e.cfg.Threshold
+	h.suspect = !h.mining && behaviour && float64(h.score) >= e.cfg.SuspectAt
 	switch {
 	case h.mining && !wasMining:
 		h.flaggedSince = now
 	case !h.mining:
 		h.flaggedSince = 0
 	}
+	switch {
+	case h.suspect && !wasSuspect:
+		h.suspectSince = now
+	case !h.suspect:
+		h.suspectSince = 0
+	}
 	if h.mining {
 		h.lastMining = now
-		h.workHours |= 1 << uint(time.UnixMilli(now).In(shanghai).Hour())
 	}
 }
 
-// class hints who is behind the mining, with the reason.
-func (e *Engine) class(ip netip.Addr, h *host) (string, string) {
-	work := h.workHours & 0x7FF00 // 08:00–18:59
+// Hours of day (Beijing time) that are working hours for the class hint:
+// 08:00–18:59.
+const workFrom, workTo = 8, 18
+
+// hourMask is a set of the last 24 hours: bit k is hour nowHr-k.
+type hourMask uint32
+
+const day = 24
+
+// miningMask is the hours of the last day with activity of a mining-like
+// session: a listed or confirmed pool contact, or a Stratum profile the
+// prober has not refuted.
+func (h *host) miningMask(nowHr int64) hourMask {
+	var m hourMask
+	for i := range h.sess {
+		s := &h.sess[i]
+		if !s.used || !(s.intel && !s.shared || s.profileOK() && !s.refuted) {
+			continue
+		}
+		for k := int64(0); k < day; k++ {
+			if d := nowHr - k - s.hoursBase; d >= 0 && d < 64 && s.hours&(1<<uint(d)) != 0 {
+				m |= 1 << uint(k)
+			}
+		}
+	}
+	return m
+}
+
+// hourOfDay is the Beijing hour of day of hour number hr (hours since the epoch).
+func hourOfDay(hr int64) int { return time.UnixMilli(hr * hourMs).In(shanghai).Hour() }
+
+func isWork(hod int) bool { return hod >= workFrom && hod <= workTo }
+
+// hint is the class hint's evidence over the last day.
+type hint struct {
+	mining, use         hourMask
+	observed            int // hours watched since the first mining-like hour of the day
+	minedWork, minedOff int // mining hours in and out of working hours
+	sawWork, sawOff     int // watched hours since the first mining hour, in and out of working hours
+	usedIdle, usedMined int // hours of use since the first mining hour, without and with mining
+}
+
+func (e *Engine) hint(h *host, now int64) hint {
+	nowHr := now / hourMs
+	x := hint{mining: h.miningMask(nowHr), use: hourMask(h.useMask(nowHr))}
+	if x.mining == 0 {
+		return x
+	}
+	oldest := int64(bits.Len32(uint32(x.mining)) - 1) // k of the first mining hour of the day
+	if f := e.first.Load(); f > 0 {
+		oldest = min(oldest, max(nowHr-f/hourMs, 0)) // hours before watching began were not seen
+	}
+	for k := int64(0); k <= oldest; k++ {
+		x.observed++
+		work := isWork(hourOfDay(nowHr - k))
+		if work {
+			x.sawWork++
+		} else {
+			x.sawOff++
+		}
+		mined := x.mining&(1<<uint(k)) != 0
+		if x.use&(1<<uint(k)) != 0 {
+			if mined {
+				x.usedMined++
+			} else {
+				x.usedIdle++
+			}
+		}
+		if mined {
+			if work {
+				x.minedWork++
+			} else {
+				x.minedOff++
+			}
+		}
+	}
+	return x
+}
+
+// hours lists the hours of day of a mask, oldest first.
+func (m hourMask) hours(nowHr int64) []int {
+	var out []int
+	for k := int64(day - 1); k >= 0; k-- {
+		if m&(1<<uint(k)) != 0 {
+			out = append(out, hourOfDay(nowHr-k))
+		}
+	}
+	return out
+}
+
+func (m hourMask) count() int { return bits.OnesCount32(uint32(m)) }
+
+// class hints who is behind the mining, with the reason and the hours it
+// rests on. Within the last day of watching:
+//   - mining only while the host is otherwise idle (since mining began, the
+//     host was in use in hours without mining, and hardly ever while it
+//     mined), or only at night while working hours passed without it:
+//     passive (a trojan using idle machines);
+//   - mining around the clock, working hours and night, or while the host
+//     is in use: active;
+//   - otherwise unknown, until the day shows which.
+func (e *Engine) class(ip netip.Addr, h *host, x hint) (string, string) {
+	seen := ""
+	if x.mining != 0 {
+		hrs := hoursText(x.mining.hours(e.now.Load() / hourMs))
+		seen = fmt.Sprintf(" (观察%d小时,挖矿时段%s时 observed %d h, mining hours %s)", x.observed, hrs, x.observed, hrs)
+	}
+	m := x.mining.count()
 	switch {
 	case h.research:
 		return "research", "登记的科研算力资产 registered research asset"
 	case e.coStart.Load() != nil && (*e.coStart.Load())[ip]:
 		return "passive", "同单位多台主机一小时内相继开始挖矿,疑似木马传播 several hosts of the unit started within an hour: likely a trojan"
-	case bits.OnesCount32(h.workHours) >= 6 && work == 0:
-		return "passive", "只在夜间/空闲时段挖矿,疑似木马 mines only off-hours: likely a trojan using idle machines"
-	case bits.OnesCount32(h.workHours) >= 6:
-		return "active", "工作时段与夜间持续挖矿 mines around the clock, working hours included"
+	case m >= 3 && x.usedIdle >= 2 && x.usedMined*4 <= m:
+		return "passive", "只在主机空闲时挖矿,使用时不挖,疑似木马 mines only while the host is otherwise idle: likely a trojan" + seen
+	case x.minedOff >= 3 && x.minedWork == 0 && x.sawWork >= 4:
+		return "passive", "只在夜间挖矿,工作时段不挖,疑似木马 mines only at night, not in working hours: likely a trojan" + seen
+	case x.minedWork >= 2 && x.minedOff >= 2 && m*5 >= x.observed*4:
+		return "active", "工作时段与夜间持续挖矿 mines around the clock, working hours included" + seen
+	case x.usedMined >= 2:
+		return "active", "主机使用期间同时挖矿 mines while the host is in use" + seen
 	}
-	return "unknown", "观察时间不足,暂无法判断 not enough history yet"
+	return "unknown", "观察时间不足,暂无法判断 not enough history yet" + seen
 }
 
+// hoursText writes hours of day as ranges: "00–06,19–23".
+func hoursText(hs []int) string {
+	if len(hs) == 0 {
+		return "-"
+	}
+	set := [24]bool{}
+	for _, h := range hs {
+		set[h] = true
+	}
+	var parts []string
+	for i := 0; i < 24; {
+		if !set[i] {
+			i++
+			continue
+		}
+		j := i
+		for j+1 < 24 && set[j+1] {
+			j++
+		}
+		if i == j {
+			parts = append(parts, fmt.Sprintf("%02d", i))
+		} else {
+			parts = append(parts, fmt.Sprintf("%02d–%02d", i, j))
+		}
+		i = j + 1
+	}
+	return strings.Join(parts, ",")
+}
+
+// machines estimates the machines mining behind the address: the most
+// connections (host ports) to listed or confirmed pool endpoints open at
+// one moment, among those active in the last ten minutes (unsampled) or the
+// session's quiet period (sampled). Other sessions, however Stratum-like, are
+// not counted: they may be anything until the prober confirms them.
 func (e *Engine) machines(h *host, now int64) int {
+	quiet, window := e.cfg.QuietAfter.Milliseconds(), e.cfg.Window.Milliseconds()
+	var iv [slotsPerHost * portsPerSession][2]int64
 	n := 0
 	for i := range h.sess {
 		s := &h.sess[i]
-		if !s.used || !(s.intel && !s.shared || s.profileOK()) {
+		if !s.used || !s.intel || s.shared {
 			continue
 		}
+		recent := int64(10 * minuteMs)
+		if s.sampled {
+			recent = s.quietFor(quiet, window)
+		}
 		for _, p := range s.ports {
-			if p.port != 0 && now-p.last <= 10*minuteMs {
+			if p.port != 0 && now-p.lastMs() <= recent {
+				iv[n] = [2]int64{p.firstMs(), p.lastMs()}
 				n++
 			}
 		}
 	}
-	if n == 0 && h.mining {
-		n = 1
+	most := 0
+	for i := 0; i < n; i++ {
+		c := 0
+		for j := 0; j < n; j++ {
+			if iv[j][0] <= iv[i][0] && iv[i][0] <= iv[j][1] {
+				c++
+			}
+		}
+		most = max(most, c)
 	}
-	return n
+	if most == 0 && h.mining {
+		most = 1
+	}
+	return most
 }
 
 func (e *Engine) report(ip netip.Addr, h *host) *Report {
 	now := e.now.Load()
-	r := &Report{IP: ip, Unit: h.unit, Score: float64(h.score), Mining: h.mining, FirstSeen: h.firstSeen,
-		FlaggedSince: h.flaggedSince, LastSeen: h.lastSeen}
-	r.Class, r.ClassReason = e.class(ip, h)
+	r := &Report{IP: ip, Unit: h.unit, Score: float64(h.score), Mining: h.mining, Suspect: h.suspect, FirstSeen: h.firstSeen,
+		FlaggedSince: h.flaggedSince, SuspectSince: h.suspectSince, LastSeen: h.lastSeen}
+	x := e.hint(h, now)
+	r.Class, r.ClassReason = e.class(ip, h, x)
+	r.MiningHours, r.ObservedHours = x.mining.hours(now/hourMs), x.observed
 	r.Machines = e.machines(h, now)
 	var best *session
 	if h.best >= 0 && int(h.best) < len(h.sess) && h.sess[h.best].used {
@@ -321,20 +593,20 @@ func (e *Engine) report(ip netip.Addr, h *host) *Report {
 	}
 	for i := range h.pools {
 		pc := &h.pools[i]
-		r.PoolContacts = append(r.PoolContacts, PoolContact{Pool: pc.pool, Coin: pc.coin, Count: e.poolCount(pc)})
+		r.PoolContacts = append(r.PoolContacts, PoolContact{Pool: pc.pool, Coin: pc.coin, Count: e.poolCount(pc), Confirmed: pc.confirmed})
 	}
 	return r
 }
 
-// Watched calls fn for every host worth per-host series: flagged, with pool
-// contacts, or scoring at least the floor.
+// Watched calls fn for every host worth per-host series: flagged, a suspect,
+// with pool contacts, or scoring at least the floor.
 func (e *Engine) Watched(fn func(r *Report)) {
 	for i := range e.shards {
 		sh := &e.shards[i]
 		sh.mu.Lock()
 		var reps []*Report
 		for ip, h := range sh.hosts {
-			if h.mining || len(h.pools) > 0 || float64(h.score) >= e.cfg.Floor {
+			if h.mining || h.suspect || len(h.pools) > 0 || float64(h.score) >= e.cfg.Floor {
 				reps = append(reps, e.report(ip, h))
 			}
 		}

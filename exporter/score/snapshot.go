@@ -58,20 +58,29 @@ type snapMeta struct {
 	Hosts      int
 }
 
+// Fields are added, never renamed or retyped: gob decodes a snapshot
+// without them (an older exporter's) into zero values, which mean "not yet
+// seen" (testdata/state-v1.snap is one, written before the suspect stage),
+// and ignores fields it no longer has (WorkHours, replaced by the hint's
+// hours of use). A change gob cannot decode so must bump snapshotVersion.
 type snapHost struct {
 	IP                                                netip.Addr
 	Unit                                              string
 	FirstSeen, LastSeen, FlaggedSince, LastSeenMining int64
 	Score                                             float32
 	Mining, Research                                  bool
-	WorkHours                                         uint32
 	Sessions                                          []snapSession
 	Pools                                             []snapPool
+	Suspect                                           bool
+	SuspectSince                                      int64
+	UseHours, UsePkts                                 uint32
+	UseHr                                             int32
 }
 
 type snapPool struct {
 	Pool, Coin string
 	N          uint64
+	Confirmed  string
 }
 
 type snapSession struct {
@@ -86,6 +95,7 @@ type snapSession struct {
 	HoursBase, VisitStart               int64
 	VisitGaps                           uint8
 	Ports                               []snapPort
+	Rate                                uint32
 }
 
 type snapPort struct {
@@ -289,9 +299,10 @@ func (e *Engine) LoadFile(path string) (int, error) {
 
 func (h *host) snap(ip netip.Addr) snapHost {
 	r := snapHost{IP: ip, Unit: h.unit, FirstSeen: h.firstSeen, LastSeen: h.lastSeen, FlaggedSince: h.flaggedSince,
-		LastSeenMining: h.lastMining, Score: h.score, Mining: h.mining, Research: h.research, WorkHours: h.workHours}
+		LastSeenMining: h.lastMining, Score: h.score, Mining: h.mining, Research: h.research,
+		Suspect: h.suspect, SuspectSince: h.suspectSince, UseHours: h.useHours, UsePkts: h.usePkts, UseHr: h.useHr}
 	for _, pc := range h.pools {
-		r.Pools = append(r.Pools, snapPool{pc.pool, pc.coin, pc.n})
+		r.Pools = append(r.Pools, snapPool{pc.pool, pc.coin, pc.n, pc.confirmed})
 	}
 	for i := range h.sess {
 		s := &h.sess[i]
@@ -302,9 +313,9 @@ func (h *host) snap(ip netip.Addr) snapHost {
 			ShortVisit: s.shortVisit, First: s.first, RunStart: s.runStart, Last: s.last, LastStart: s.lastStart,
 			Records: s.records, Profile: s.profile, Other: s.other, Handshakes: s.handshakes, Pkts: s.pkts,
 			InPkts: s.inPkts, InBytes: s.inBytes, GapsIn: s.gapsIn, GapsAll: s.gapsAll, Hours: s.hours,
-			HoursBase: s.hoursBase, VisitStart: s.visitStart, VisitGaps: s.visitGaps}
+			HoursBase: s.hoursBase, VisitStart: s.visitStart, VisitGaps: s.visitGaps, Rate: s.rate}
 		for _, p := range s.ports {
-			ss.Ports = append(ss.Ports, snapPort{p.port, p.first, p.last})
+			ss.Ports = append(ss.Ports, snapPort{p.port, p.firstMs(), p.lastMs()})
 		}
 		r.Sessions = append(r.Sessions, ss)
 	}
@@ -316,18 +327,19 @@ func (e *Engine) restore(r *snapHost) {
 		return
 	}
 	h := &host{unit: r.Unit, firstSeen: r.FirstSeen, lastSeen: r.LastSeen, flaggedSince: r.FlaggedSince,
-		lastMining: r.LastSeenMining, score: r.Score, mining: r.Mining, research: r.Research, workHours: r.WorkHours, best: -1}
+		lastMining: r.LastSeenMining, score: r.Score, mining: r.Mining, research: r.Research, best: -1,
+		suspect: r.Suspect, suspectSince: r.SuspectSince, useHours: r.UseHours, usePkts: r.UsePkts, useHr: r.UseHr}
 	for _, p := range r.Pools[:min(len(r.Pools), 8)] {
-		h.pools = append(h.pools, poolCount{pool: p.Pool, coin: p.Coin, n: p.N, saved: p.N})
+		h.pools = append(h.pools, poolCount{pool: p.Pool, coin: p.Coin, confirmed: p.Confirmed, n: p.N, saved: p.N})
 	}
 	for _, ss := range r.Sessions[:min(len(r.Sessions), slotsPerHost)] {
 		s := session{remote: ss.Remote, port: ss.Port, used: true, intel: ss.Intel, shared: ss.Shared, sampled: ss.Sampled,
 			shortVisit: ss.ShortVisit, first: ss.First, runStart: ss.RunStart, last: ss.Last, lastStart: ss.LastStart,
 			records: ss.Records, profile: ss.Profile, other: ss.Other, handshakes: ss.Handshakes, pkts: ss.Pkts,
 			inPkts: ss.InPkts, inBytes: ss.InBytes, gapsIn: ss.GapsIn, gapsAll: ss.GapsAll, hours: ss.Hours,
-			hoursBase: ss.HoursBase, visitStart: ss.VisitStart, visitGaps: ss.VisitGaps}
+			hoursBase: ss.HoursBase, visitStart: ss.VisitStart, visitGaps: ss.VisitGaps, rate: ss.Rate}
 		for i, p := range ss.Ports[:min(len(ss.Ports), portsPerSession)] {
-			s.ports[i] = portSeen{p.Port, p.First, p.Last}
+			s.ports[i] = portSeen{p.Port, toSec(p.First), toSec(p.Last)}
 		}
 		h.sessKeys[len(h.sess)] = sessKey(s.remote, s.port)
 		h.sess = append(h.sess, s)

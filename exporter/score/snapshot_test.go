@@ -12,8 +12,8 @@ import (
 	"testing"
 )
 
-// A proxied miner (no intel: flagged only after most of an hour of Stratum
-// profile) and a miner to a listed pool, saved and restored: the restored
+// A proxied miner (no intel: a suspect after minutes of Stratum profile) and
+// a miner to a listed pool, saved and restored: the restored
 // engine reports the same verdicts and reasons, and goes on exactly as the
 // original when the same traffic continues.
 func TestSnapshotRoundTrip(t *testing.T) {
@@ -24,8 +24,11 @@ func TestSnapshotRoundTrip(t *testing.T) {
 	f.stratum(rng, office, pool, 3333, 40000, t0, t0+3*3600_000, hit, false)
 	f.run(t0+2*3600_000, miner)
 	before := f.e.Report(miner)
-	if before == nil || !before.Mining || len(before.Reasons) == 0 {
-		t.Fatalf("setup: proxied miner not flagged: %+v", before)
+	if before == nil || !before.Suspect || before.SuspectSince == 0 || len(before.Reasons) == 0 {
+		t.Fatalf("setup: proxied miner not a suspect: %+v", before)
+	}
+	if r := f.e.Report(office); r == nil || !r.Mining || r.FlaggedSince == 0 {
+		t.Fatalf("setup: pool miner not flagged: %+v", r)
 	}
 	path := filepath.Join(t.TempDir(), "state.snap")
 	size, err := f.e.SaveFile(path)
@@ -59,8 +62,9 @@ func TestSnapshotRoundTrip(t *testing.T) {
 
 	// The same hour of traffic into both: the same state.
 	rest := append([]Observation(nil), f.obs...)
+	clock := f.clock
 	f.run(t0+3*3600_000, miner)
-	f2 := &feed{e: g, obs: rest}
+	f2 := &feed{e: g, obs: rest, clock: clock}
 	f2.run(t0+3*3600_000, miner)
 	if a, b := f.e.Report(miner), g.Report(miner); !reflect.DeepEqual(a, b) {
 		t.Errorf("an hour after restore the engines differ:\n restored %+v\n original %+v", b, a)

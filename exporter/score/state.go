@@ -5,8 +5,11 @@ import (
 	"unsafe"
 )
 
-// slotsPerHost bounds the sessions held per host: a miner needs one or two,
-// and the least mining-like is replaced when a new candidate arrives.
+// slotsPerHost bounds the sessions held per host: a miner needs one or two.
+// When all are taken, a newcomer may replace only a session of lower rank
+// (session.rank: confirmed pool contacts, then pool-like sessions, then
+// undecided candidates, then sessions already found ordinary), so a busy host
+// cannot push its pool contact out with web traffic.
 const slotsPerHost = 4
 
 // portsPerSession bounds the host ports remembered per session: distinct
@@ -21,19 +24,27 @@ type host struct {
 	lastSeen     int64
 	flaggedSince int64
 	lastMining   int64 // last evaluation at which the host was flagged
+	suspectSince int64 // evaluation at which the current suspect stage began, 0 when not a suspect
 	score        float32
 	points       [nSignals]float32
-	mining       bool
+	mining       bool // confirmed: a mining IP
+	suspect      bool // behaviour only: not a mining IP
 	research     bool
-	workHours    uint32               // hours of day (UTC+8) with mining evidence, as bits
-	sess         []session            // grows to slotsPerHost
-	sessKeys     [slotsPerHost]uint64 // sessKey of each slot in use, 0 if free
-	pools        []poolCount
-	best         int8 // slot index of the strongest session at the last evaluation, -1 none
+	// Ordinary use of the host (records outside its mining-like sessions),
+	// for the class hint: bit k of useHours is set when hour useHr-k saw at
+	// least useHourPkts such packets; usePkts counts them in hour useHr.
+	useHours uint32
+	useHr    int32
+	usePkts  uint32
+	sess     []session            // grows to slotsPerHost
+	sessKeys [slotsPerHost]uint32 // sessKey of each slot in use, 0 if free
+	pools    []poolCount
+	best     int8 // slot index of the strongest session at the last evaluation, -1 none
 }
 
 type poolCount struct {
 	pool, coin string
+	confirmed  string // the probe's evidence (IntelHit.Confirmed)
 	n          uint64
 	saved      uint64 // n as of the last snapshot written (see HoldCounters)
 }
@@ -61,6 +72,9 @@ type session struct {
 	hours      uint64 // ring of hours (of the window) with activity
 	hoursBase  int64  // hour number of bit 0
 	sampled    bool
+	refuted    bool   // the prober found no pool at the endpoint (Config.Refuted, as of the last evaluation)
+	rate       uint32 // highest sampling rate of its records
+	asked      int64  // evaluation at which the endpoint was last handed to OnSuspect (not snapshotted)
 	ports      [portsPerSession]portSeen
 	// donation cadence: visits separated by > 10 min of silence
 	visitStart int64
@@ -69,11 +83,16 @@ type session struct {
 }
 
 // portSeen is one connection (host port) of a session: first and last
-// activity of its current run.
+// activity of its current run, in Unix seconds (a second is fine for runs of
+// minutes to hours; four of these per session, so the bytes count).
 type portSeen struct {
 	port        uint16
-	first, last int64
+	first, last uint32
 }
+
+func toSec(ms int64) uint32        { return uint32(max(ms, 0) / 1000) }
+func (p *portSeen) firstMs() int64 { return int64(p.first) * 1000 }
+func (p *portSeen) lastMs() int64  { return int64(p.last) * 1000 }
 
 // hostBytes estimates the memory one host costs, for the state-size gauge:
 // the struct, its session table, and the map entry with its key.

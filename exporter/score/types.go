@@ -3,9 +3,21 @@
 // (host, remote IP, remote port) session, and runs on the flow clock only, so
 // a replayed day or a simulated week scores in seconds and deterministically.
 //
-// The score (0–100) adds points per signal; a host is flagged at or above the
-// threshold (default 50). The signals' ids, labels and points are defined in
-// exporter/names (listed in docs/metrics.md); what earns each one is here:
+// Two stages. Behaviour alone cannot tell a miner from an ordinary long-lived
+// session (a WebSocket notification client looks the same as a TLS miner), so
+// it only makes a host a suspect (可疑): early (minutes), with its reasons,
+// and the suspect's remote endpoints are handed to the active prober
+// (Config.OnSuspect). A host is a mining host (挖矿, "flagged") only when it
+// is confirmed: a live contact with a listed pool endpoint or one the prober
+// confirmed (both arrive as a non-shared IntelHit), with the score at or above
+// the threshold (default 50). Only flagged hosts are mining IPs: emails, the
+// IP清零 counts and cases read minewatch_host_mining, which suspects never
+// set. An endpoint the prober refuted (Config.Refuted) makes no suspect and
+// earns no behaviour points.
+//
+// The score (0–100) adds points per signal. The signals' ids, labels and
+// points are defined in exporter/names (listed in docs/metrics.md); what
+// earns each one is here:
 //
 //	pool_contact         a listed pool endpoint (IP, CIDR, IP:port) contacted recently
 //	pool_contact_shared  a pool domain's address that may be a shared CDN: never enough alone
@@ -29,6 +41,10 @@ import (
 type IntelHit struct {
 	Pool, Coin string
 	Shared     bool // address came from resolving a pool domain (maybe a CDN): weak alone
+	// Confirmed says how and when the active prober confirmed the endpoint
+	// (intel's confirmed entries), "" for listed pools. It is kept with the
+	// host's pool contacts, so a flagged host carries the probe's evidence.
+	Confirmed string
 }
 
 // Observation is one flow record, oriented from the internal host's side and
@@ -49,22 +65,46 @@ type Observation struct {
 
 // Config sets thresholds and bounds.
 type Config struct {
-	Threshold  float64       // flagged at or above (default 50)
-	Floor      float64       // hosts at or above get per-host series (default 10)
-	MaxHosts   int           // hard cap on hosts held (default 1,000,000)
-	Window     time.Duration // how far back evidence counts (default 24h)
-	QuietAfter time.Duration // no mining evidence this long: not mining any more (default 30m)
+	Threshold float64 // confirmed hosts are flagged at or above (default 50)
+	// SuspectAt: a host with live mining-like behaviour and a score at or
+	// above this, not confirmed, is a suspect (default 15: a Stratum-like
+	// session with its message cadence, about five minutes unsampled).
+	SuspectAt float64
+	Floor     float64       // hosts at or above get per-host series (default 10)
+	MaxHosts  int           // hard cap on hosts held (default 1,000,000)
+	Window    time.Duration // how far back evidence counts (default 24h)
+	// QuietAfter: no mining evidence this long and a host is not mining any
+	// more (default 30m). Sampled sessions wait longer: several times the gap
+	// between their own records (see session.quiet), so that a host sampled
+	// at 1:1000 stays in one episode while it keeps mining.
+	QuietAfter time.Duration
+
+	// OnSuspect, when set, receives the remote endpoints of suspect hosts'
+	// mining-like sessions, for the active prober. Evaluate calls it after it
+	// has released its locks, at most maxSuspectCalls times per evaluation,
+	// and again for the same session only after suspectReask; it must not
+	// block (SuspectQueue gives a bounded, non-blocking channel).
+	OnSuspect func(host netip.Addr, remote netip.AddrPort)
+	// Refuted, when set, says the prober found no pool at the endpoint: its
+	// sessions then make no suspect and earn no behaviour points (a listed or
+	// confirmed intel hit still counts). Called during Evaluate under the
+	// engine's locks, only for mining-like sessions: it must be fast and
+	// must not call back into the engine.
+	Refuted func(remote netip.AddrPort) bool
 }
 
 // DefaultConfig returns the defaults of the config file.
 func DefaultConfig() Config {
-	return Config{Threshold: 50, Floor: 10, MaxHosts: 1_000_000, Window: 24 * time.Hour, QuietAfter: 30 * time.Minute}
+	return Config{Threshold: 50, SuspectAt: 15, Floor: 10, MaxHosts: 1_000_000, Window: 24 * time.Hour, QuietAfter: 30 * time.Minute}
 }
 
 func (c *Config) fill() {
 	d := DefaultConfig()
 	if c.Threshold <= 0 {
 		c.Threshold = d.Threshold
+	}
+	if c.SuspectAt <= 0 {
+		c.SuspectAt = d.SuspectAt
 	}
 	if c.Floor < 0 {
 		c.Floor = 0
@@ -82,18 +122,26 @@ func (c *Config) fill() {
 
 // Report is one host's verdict with its reasons.
 type Report struct {
-	IP           netip.Addr    `json:"ip"`
-	Unit         string        `json:"unit"`
-	Score        float64       `json:"score"`
-	Mining       bool          `json:"mining"`
-	Class        string        `json:"class"` // active | passive | research | unknown
-	ClassReason  string        `json:"class_reason"`
-	Machines     int           `json:"machines"`
-	FirstSeen    int64         `json:"first_seen_ms"`
-	FlaggedSince int64         `json:"flagged_since_ms,omitempty"`
-	LastSeen     int64         `json:"last_seen_ms"`
-	Reasons      []Reason      `json:"reasons"`
-	PoolContacts []PoolContact `json:"pool_contacts,omitempty"`
+	IP          netip.Addr `json:"ip"`
+	Unit        string     `json:"unit"`
+	Score       float64    `json:"score"`
+	Mining      bool       `json:"mining"`  // confirmed: a mining IP
+	Suspect     bool       `json:"suspect"` // behaviour only, not confirmed: not a mining IP
+	Class       string     `json:"class"`   // active | passive | research | unknown
+	ClassReason string     `json:"class_reason"`
+	// MiningHours are the hours of day (Beijing time) with mining-like
+	// activity in the last 24 h; ObservedHours how many hours of that day
+	// the engine has watched since the host's first such activity: the
+	// class hint rests on these.
+	MiningHours   []int         `json:"mining_hours,omitempty"`
+	ObservedHours int           `json:"observed_hours"`
+	Machines      int           `json:"machines"`
+	FirstSeen     int64         `json:"first_seen_ms"`
+	FlaggedSince  int64         `json:"flagged_since_ms,omitempty"`
+	SuspectSince  int64         `json:"suspect_since_ms,omitempty"`
+	LastSeen      int64         `json:"last_seen_ms"`
+	Reasons       []Reason      `json:"reasons"`
+	PoolContacts  []PoolContact `json:"pool_contacts,omitempty"`
 }
 
 // Reason is one signal's contribution.
@@ -107,9 +155,10 @@ type Reason struct {
 
 // PoolContact counts flows to one intel endpoint (monotonic while the host is tracked).
 type PoolContact struct {
-	Pool  string `json:"pool"`
-	Coin  string `json:"coin"`
-	Count uint64 `json:"count"`
+	Pool      string `json:"pool"`
+	Coin      string `json:"coin"`
+	Count     uint64 `json:"count"`
+	Confirmed string `json:"confirmed,omitempty"` // the probe's evidence (IntelHit.Confirmed)
 }
 
 // Stats describe the state's size.

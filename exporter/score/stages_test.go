@@ -1,0 +1,361 @@
+package score
+
+import (
+	"math/rand/v2"
+	"net/netip"
+	"path/filepath"
+	"slices"
+	"testing"
+	"time"
+)
+
+var (
+	listed = &IntelHit{Pool: "198.51.100.7:3333", Coin: "XMR"}
+	bjHour = time.Hour.Milliseconds()
+)
+
+// at is flow time h hours (Beijing: t0 is Monday 2026-11-16 08:00) after t0.
+func at(h float64) int64 { return t0 + int64(h*float64(bjHour)) }
+
+// web adds a browser's keep-alive HTTPS connection to one server: a small
+// request every 15–45 s (message-sized, so the old slot rule kept it) and
+// its response, a bulk record.
+func (f *feed) web(rng *rand.Rand, host, server netip.Addr, hport uint16, from, to int64) {
+	for ts := from; ts < to; ts += int64(15_000 + rng.IntN(30_000)) {
+		f.add(Observation{Host: host, Remote: server, HostPort: hport, RemotePort: 443, Proto: 6, TCPFlags: 0x18, Outbound: true,
+			Start: ts, End: ts + 200, Packets: 3, Bytes: 3 * 200, SamplingRate: 1, Unit: "u1"})
+		f.add(Observation{Host: host, Remote: server, HostPort: hport, RemotePort: 443, Proto: 6, TCPFlags: 0x18,
+			Start: ts + 50, End: ts + 900, Packets: 40, Bytes: 40 * 1400, SamplingRate: 1, Unit: "u1"})
+	}
+}
+
+// use adds ordinary use of a host between the Beijing hours from and to of
+// every day in [start, end): a bulk record of 600 packets every 5 min (7,200
+// packets an hour), and background chatter (20 packets every 10 min) at all
+// times.
+func (f *feed) use(host netip.Addr, fromHr, toHr int, start, end int64) {
+	for ts := start; ts < end; ts += 5 * 60_000 {
+		hod := time.UnixMilli(ts).In(shanghai).Hour()
+		remote := netip.AddrFrom4([4]byte{192, 0, 2, byte(ts / 300_000 % 200)})
+		if hod >= fromHr && hod < toHr {
+			f.add(Observation{Host: host, Remote: remote, HostPort: 60000, RemotePort: 443, Proto: 6, TCPFlags: 0x1b,
+				Start: ts, End: ts + 4000, Packets: 600, Bytes: 600 * 1200, SamplingRate: 1, Unit: "u1"})
+		} else if ts/300_000%2 == 0 {
+			f.add(Observation{Host: host, Remote: remote, HostPort: 60001, RemotePort: 123, Proto: 17,
+				Start: ts, End: ts + 10, Packets: 20, Bytes: 20 * 90, SamplingRate: 1, Unit: "u1"})
+		}
+	}
+}
+
+// nightly adds mining to a listed pool from 19:00 to 07:58 (Beijing) of every
+// night in [start, end).
+func (f *feed) nightly(rng *rand.Rand, host netip.Addr, start, end int64) {
+	for d := start; d < end; d += 24 * bjHour {
+		from, to := max(d+11*bjHour, start), min(d+23*bjHour+58*60_000, end) // t0+11h is 19:00 Beijing
+		if from < to {
+			f.stratum(rng, host, pool, 3333, 40000, from, to, listed, false)
+		}
+	}
+}
+
+// A busy PC talking to six web servers (more than the session slots) also
+// contacts a listed pool: it is flagged at once (issue 14 item 4: four web
+// servers used to hide the pool); an unlisted pool on the same busy PC still
+// makes it a suspect.
+func TestBusyHostCannotHideItsPool(t *testing.T) {
+	for _, tc := range []struct {
+		name string
+		hit  *IntelHit
+		port uint16
+	}{{"listed pool", listed, 3333}, {"unlisted pool", nil, 443}} {
+		t.Run(tc.name, func(t *testing.T) {
+			f := newFeed()
+			rng := rand.New(rand.NewPCG(21, 22))
+			for i := range 6 {
+				f.web(rng, office, netip.AddrFrom4([4]byte{192, 0, 2, byte(10 + i)}), uint16(50000+i), t0, at(2))
+			}
+			contact := at(0.5)
+			f.stratum(rng, office, pool, tc.port, 40000, contact, at(2), tc.hit, false)
+			// Each web server had three message-sized records in the half
+			// hour before the contact: the former rule (never replace a
+			// session with intel or three message-like records) kept them
+			// all, and the pool found no slot.
+			recent := map[netip.Addr]int{}
+			for _, o := range f.obs {
+				if o.End < contact && contact-o.End < 30*60_000 && messageLike(&o) && o.Remote != pool {
+					recent[o.Remote]++
+				}
+			}
+			held := 0
+			for _, n := range recent {
+				if n >= 3 {
+					held++
+				}
+			}
+			if held < slotsPerHost {
+				t.Fatalf("setup: only %d web sessions would have held a slot", held)
+			}
+			if flagged := f.run(contact-10_000, office); flagged != 0 {
+				t.Fatal("flagged before any pool contact")
+			}
+			got := f.run(at(2), office)
+			r := f.e.Report(office)
+			if tc.hit != nil {
+				if got == 0 || got-contact > 2*60_000 {
+					t.Fatalf("flagged %v after the first pool contact, want within 2 min: %+v", time.Duration(got-contact)*time.Millisecond, r)
+				}
+				return
+			}
+			if got != 0 || !r.Suspect || r.Reasons[0].Remote != netip.AddrPortFrom(pool, 443).String() {
+				t.Fatalf("unlisted pool on a busy host: want a suspect (not flagged) for %v:443, got %+v", pool, r)
+			}
+			t.Logf("suspect since +%v after the first contact", time.Duration(r.SuspectSince-contact)*time.Millisecond)
+		})
+	}
+}
+
+// A refuted endpoint makes no suspect and is not handed to the prober again;
+// a suspect whose endpoint the prober refutes stops being one at the next
+// evaluation.
+func TestRefutedEndpointMakesNoSuspect(t *testing.T) {
+	asked := 0
+	cfg := DefaultConfig()
+	cfg.OnSuspect = func(netip.Addr, netip.AddrPort) { asked++ }
+	refuted := netip.AddrPortFrom(proxy, 443)
+	cfg.Refuted = func(ap netip.AddrPort) bool { return ap == refuted }
+	f := &feed{e: New(cfg)}
+	rng := rand.New(rand.NewPCG(3, 4))
+	f.stratum(rng, miner, proxy, 443, 50000, t0, at(3), nil, false)
+	for now := t0; now <= at(3); now += 10 * 60_000 {
+		f.run(now, miner)
+		if r := f.e.Report(miner); r != nil && (r.Suspect || r.Mining || r.Score >= cfg.SuspectAt) {
+			t.Fatalf("refuted endpoint at +%v: %+v", time.Duration(now-t0)*time.Millisecond, r)
+		}
+	}
+	if asked != 0 {
+		t.Errorf("prober asked %d times about a refuted endpoint", asked)
+	}
+
+	probed := false // the prober answers only after it was asked
+	cfg.Refuted = func(ap netip.AddrPort) bool { return probed && ap == refuted }
+	g := &feed{e: New(cfg)}
+	g.stratum(rng, miner, proxy, 443, 50000, t0, at(3), nil, false)
+	g.run(at(1), miner)
+	if r := g.e.Report(miner); r == nil || !r.Suspect || asked != 1 {
+		t.Fatalf("before the probe: asked %d, %+v", asked, r)
+	}
+	probed = true
+	g.run(at(1)+10_000, miner)
+	if r := g.e.Report(miner); r.Suspect || r.Mining {
+		t.Fatalf("still a suspect after the refutation: %+v", r)
+	}
+	g.run(at(3), miner)
+	if asked != 1 {
+		t.Errorf("asked %d times, want once (before the refutation)", asked)
+	}
+}
+
+// The queue never blocks the engine: what does not fit is dropped and
+// counted, and handed over again after suspectReask.
+func TestSuspectQueueIsBounded(t *testing.T) {
+	q := NewSuspectQueue(2)
+	cfg := DefaultConfig()
+	cfg.OnSuspect = q.Offer
+	f := &feed{e: New(cfg)}
+	rng := rand.New(rand.NewPCG(5, 6))
+	for i := range 4 {
+		f.stratum(rng, netip.AddrFrom4([4]byte{10, 20, 5, byte(i)}), proxy, 443, 50000, t0, at(1.5), nil, false)
+	}
+	f.run(at(0.5), miner) // four suspects, nobody reading the queue
+	if len(q.C) != 2 || q.Dropped() != 2 {
+		t.Fatalf("queue holds %d, dropped %d; want 2 and 2", len(q.C), q.Dropped())
+	}
+	for len(q.C) > 0 {
+		<-q.C
+	}
+	f.run(at(1.5), miner) // an hour later all four are offered again
+	if len(q.C) != 2 || q.Dropped() != 4 {
+		t.Fatalf("after suspectReask the queue holds %d, dropped %d; want 2 and 4", len(q.C), q.Dropped())
+	}
+}
+
+// classAt runs the feed hour by hour and returns the class at each hour end.
+func classAt(t *testing.T, f *feed, ip netip.Addr, from, to int64) map[int64]*Report {
+	t.Helper()
+	out := map[int64]*Report{}
+	for now := from; now <= to; now += bjHour {
+		f.run(now, ip)
+		if r := f.e.Report(ip); r != nil {
+			out[now] = r
+		}
+	}
+	return out
+}
+
+// Issue 14 item 6, known answers from its wording.
+func TestClassHints(t *testing.T) {
+	// A night-only trojan on a PC used 08:00–18:00: "passive" within a day
+	// of its first mining, never "active", with the hours it mined.
+	t.Run("night-only trojan", func(t *testing.T) {
+		f := newFeed()
+		rng := rand.New(rand.NewPCG(31, 32))
+		f.use(office, 8, 18, t0, at(36))
+		f.nightly(rng, office, t0, at(36))
+		reps := classAt(t, f, office, t0, at(35))
+		firstPassive := int64(0)
+		for now := t0; now <= at(35); now += bjHour {
+			r := reps[now]
+			if r == nil {
+				continue
+			}
+			if r.Class == "active" {
+				t.Fatalf("active at +%dh: %s", (now-t0)/bjHour, r.ClassReason)
+			}
+			if r.Class == "passive" && firstPassive == 0 {
+				firstPassive = now
+			}
+		}
+		if firstPassive == 0 || firstPassive > at(11+24) {
+			t.Fatalf("passive first at +%dh, want within a day of the first mining (19:00, +11h)", (firstPassive-t0)/bjHour)
+		}
+		t.Logf("passive from +%dh: %s", (firstPassive-t0)/bjHour, reps[firstPassive].ClassReason)
+		// At Tuesday 12:00 the last 24 h hold the night of 19:00–07:58, and the
+		// engine has watched 18 hours since it began (19:00 … 12:00).
+		r := reps[at(28)]
+		want := []int{19, 20, 21, 22, 23, 0, 1, 2, 3, 4, 5, 6, 7}
+		if !slices.Equal(r.MiningHours, want) || r.ObservedHours != 18 || r.Class != "passive" {
+			t.Errorf("Tuesday 12:00: class %s, mining hours %v, observed %d; want passive, %v, 18 (%s)", r.Class, r.MiningHours, r.ObservedHours, want, r.ClassReason)
+		}
+	})
+	// A 24/7 miner first seen at 23:00: never "passive" (it was, 05:00–08:00),
+	// "active" within a day.
+	for _, tc := range []struct {
+		name   string
+		inUse  bool
+		starts float64
+	}{{"24/7 server from 23:00", false, 15}, {"24/7 on a PC in use from 19:00", true, 11}} {
+		t.Run(tc.name, func(t *testing.T) {
+			f := newFeed()
+			rng := rand.New(rand.NewPCG(33, 34))
+			start := at(tc.starts)
+			if tc.inUse {
+				f.use(office, 8, 18, t0, at(tc.starts+30))
+			}
+			f.stratum(rng, office, pool, 3333, 40000, start, at(tc.starts+30), listed, false)
+			reps := classAt(t, f, office, t0, at(tc.starts+30))
+			firstActive := int64(0)
+			for now := start; now <= at(tc.starts+30); now += bjHour {
+				r := reps[now]
+				if r == nil {
+					continue
+				}
+				if r.Class == "passive" {
+					t.Fatalf("passive at %s Beijing: %s", time.UnixMilli(now).In(shanghai).Format("Mon 15:04"), r.ClassReason)
+				}
+				if r.Class == "active" && firstActive == 0 {
+					firstActive = now
+				}
+			}
+			if firstActive == 0 || firstActive-start > 24*bjHour {
+				t.Fatalf("active first %v after the start, want within a day", time.Duration(firstActive-start)*time.Millisecond)
+			}
+			// The mining stops as the hour turns: the hour just begun holds none.
+			if r := reps[at(tc.starts+30)]; r.Class != "active" || len(r.MiningHours) != 23 || r.ObservedHours != 24 {
+				t.Errorf("after 30 h: class %s, %d mining hours, observed %d; want active, 23, 24", r.Class, len(r.MiningHours), r.ObservedHours)
+			}
+			t.Logf("active from %s Beijing", time.UnixMilli(firstActive).In(shanghai).Format("Mon 15:04"))
+		})
+	}
+}
+
+// The machine count is the concurrent pool sessions only: one miner that
+// also keeps three long-lived Stratum-like sessions to other servers (a chat,
+// a notification push, a proxy) is one machine, not four; two machines that
+// take turns on one connection each are one at a time.
+func TestMachinesCountPoolSessionsOnly(t *testing.T) {
+	f := newFeed()
+	rng := rand.New(rand.NewPCG(41, 42))
+	f.stratum(rng, miner, pool, 3333, 40000, t0, at(2), listed, false)
+	for i := range 3 {
+		f.stratum(rng, miner, netip.AddrFrom4([4]byte{192, 0, 2, byte(80 + i)}), 443, uint16(41000+i), t0, at(2), nil, false)
+	}
+	f.run(at(2), miner)
+	if r := f.e.Report(miner); !r.Mining || r.Machines != 1 {
+		t.Fatalf("one miner and three unrelated sessions: mining=%v machines=%d", r.Mining, r.Machines)
+	}
+	g := newFeed()
+	g.stratum(rng, office, pool, 3333, 42000, t0, at(1), listed, false)
+	g.stratum(rng, office, pool, 3333, 42001, at(1)+60_000, at(2), listed, false)
+	g.run(at(2), office)
+	if r := g.e.Report(office); !r.Mining || r.Machines != 1 {
+		t.Fatalf("a reconnection counted as another machine: machines=%d", r.Machines)
+	}
+}
+
+// At 1:1000 sampling a NAT address with three miners gives a record every
+// hour or two: the flag must hold as one episode while they keep mining
+// (before, the 30 min quiet period ended it after nearly every record), and
+// end once they stop.
+func TestSampledMinerIsOneEpisode(t *testing.T) {
+	rng := rand.New(rand.NewPCG(51, 52))
+	full := newFeed()
+	for i := range 3 {
+		full.stratum(rng, miner, pool, 3333, uint16(40000+i), t0, at(24), listed, false)
+	}
+	f := newFeed()
+	var ends []int64
+	for _, o := range full.obs { // sample packets 1:1000, as sFlow or sampled NetFlow would
+		for p := uint64(0); p < o.Packets; p++ {
+			if rng.IntN(1000) == 0 {
+				s := o
+				s.Packets, s.Bytes, s.SamplingRate = 1000, o.Bytes/o.Packets*1000, 1000
+				f.add(s)
+				ends = append(ends, s.End)
+			}
+		}
+	}
+	slices.Sort(ends)
+	long := 0
+	for i := 1; i < len(ends); i++ {
+		if ends[i]-ends[i-1] > DefaultConfig().QuietAfter.Milliseconds() {
+			long++
+		}
+	}
+	if long < 5 {
+		t.Fatalf("setup: %d sampled records, only %d gaps longer than the quiet period", len(ends), long)
+	}
+	episodes, was := 0, false
+	for now := t0; now <= at(24); now += 10 * 60_000 {
+		f.run(now, miner)
+		r := f.e.Report(miner)
+		if r != nil && r.Mining && !was {
+			episodes++
+		}
+		was = r != nil && r.Mining
+	}
+	if episodes != 1 {
+		t.Fatalf("%d episodes in a day of sampled mining (%d records, %d gaps over 30 min), want 1", episodes, len(ends), long)
+	}
+	f.run(at(24+13), miner)
+	if r := f.e.Report(miner); r != nil && r.Mining {
+		t.Fatalf("still flagged 13 h after the mining stopped: %+v", r)
+	}
+	t.Logf("%d sampled records, %d gaps over 30 min: one episode", len(ends), long)
+}
+
+// A snapshot written before the suspect stage (format version 1, without its
+// fields) still loads: hosts come back, and the proxied miner flagged then on
+// behaviour alone is a suspect now.
+func TestSnapshotFromBeforeSuspects(t *testing.T) {
+	e := New(DefaultConfig())
+	n, err := e.LoadFile(filepath.Join("testdata", "state-v1.snap"))
+	if err != nil || n != 2 {
+		t.Fatalf("restored %d hosts: %v", n, err)
+	}
+	if r := e.Report(office); r == nil || !r.Mining || r.FlaggedSince == 0 || len(r.PoolContacts) != 1 || r.PoolContacts[0].Count == 0 {
+		t.Errorf("pool miner after restore: %+v", r)
+	}
+	if r := e.Report(miner); r == nil || r.Mining || !r.Suspect || r.FlaggedSince != 0 {
+		t.Errorf("proxied miner after restore: %+v", r)
+	}
+}
