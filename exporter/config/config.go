@@ -76,17 +76,20 @@ type SamplingSource struct {
 // in the file's whole-number points: one default per value.
 func detectDefaults() Detect {
 	d := score.DefaultConfig()
-	return Detect{Threshold: int(d.Threshold), Floor: int(d.Floor), MaxHosts: d.MaxHosts, Window: d.Window, QuietAfter: d.QuietAfter}
+	return Detect{Threshold: int(d.Threshold), SuspectThreshold: int(d.SuspectAt), Floor: int(d.Floor), MaxHosts: d.MaxHosts, Window: d.Window, QuietAfter: d.QuietAfter}
 }
 
 // Detect tunes scoring: the file's form of score.Config (server.DetectConfig
 // maps it).
 type Detect struct {
-	Threshold  int           // score at or above which a host is flagged
-	Floor      int           // score at or above which a host gets per-host series
-	MaxHosts   int           // hard cap on hosts held in state
-	Window     time.Duration // how far back evidence counts
-	QuietAfter time.Duration // no mining for this long: the host counts as quiet
+	Threshold int // score at or above which a host is flagged (with a listed or confirmed pool)
+	// SuspectThreshold: live mining-like behaviour scoring at least this
+	// makes a host a suspect (可疑): shown, probed, never counted or emailed.
+	SuspectThreshold int
+	Floor            int           // score at or above which a host gets per-host series
+	MaxHosts         int           // hard cap on hosts held in state
+	Window           time.Duration // how far back evidence counts
+	QuietAfter       time.Duration // no mining for this long: the host counts as quiet
 }
 
 // Metrics sets what the metrics carry.
@@ -300,10 +303,12 @@ func (c *Config) decode(w walker, root *yaml.Node) {
 				}
 			})
 		case "detect":
-			w.fields(v, f, []string{"threshold", "floor", "max_hosts", "window", "quiet_after"}, func(key string, v *yaml.Node, f string) {
+			w.fields(v, f, []string{"threshold", "suspect_threshold", "floor", "max_hosts", "window", "quiet_after"}, func(key string, v *yaml.Node, f string) {
 				switch key {
 				case "threshold":
 					w.integer(v, f, &c.Detect.Threshold)
+				case "suspect_threshold":
+					w.integer(v, f, &c.Detect.SuspectThreshold)
 				case "floor":
 					w.integer(v, f, &c.Detect.Floor)
 				case "max_hosts":
@@ -451,6 +456,9 @@ func (c *Config) Validate() error {
 	d, do := c.Detect, v.orig().Detect
 	if d.Threshold < 1 || d.Threshold > 100 {
 		v.errf("detect.threshold", d.Threshold, do.Threshold, "%d is outside 1..100", d.Threshold)
+	}
+	if d.SuspectThreshold < 1 || d.SuspectThreshold > d.Threshold {
+		v.errf("detect.suspect_threshold", d.SuspectThreshold, do.SuspectThreshold, "%d is outside 1..detect.threshold (%d)", d.SuspectThreshold, d.Threshold)
 	}
 	if d.Floor < 0 || d.Floor > d.Threshold {
 		v.errf("detect.floor", d.Floor, do.Floor, "%d is outside 0..detect.threshold (%d)", d.Floor, d.Threshold)

@@ -43,7 +43,7 @@ func TestExampleLoads(t *testing.T) {
 	if want := map[netip.Addr]uint32{netip.MustParseAddr("192.0.2.1"): 1000, netip.MustParseAddr("2001:db8::1"): 512}; !reflect.DeepEqual(rates, want) || c.Sampling.DefaultRate != 1 {
 		t.Errorf("sampling = %v default %d, want %v default 1", rates, c.Sampling.DefaultRate, want)
 	}
-	if c.Detect != (Detect{50, 10, 1_000_000, 24 * time.Hour, 30 * time.Minute}) {
+	if c.Detect != (Detect{50, 15, 10, 1_000_000, 24 * time.Hour, 30 * time.Minute}) {
 		t.Errorf("detect = %+v", c.Detect)
 	}
 	if c.Snapshot != (score.SnapshotConfig{File: "/var/lib/minewatch/state.snap", Interval: time.Minute}) || c.Metrics.PersonalLabels {

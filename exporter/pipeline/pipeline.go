@@ -7,6 +7,7 @@ package pipeline
 
 import (
 	"errors"
+	"net/netip"
 	"sync/atomic"
 
 	"github.com/VictoriaMetrics/metrics"
@@ -107,6 +108,9 @@ func (p *Pipeline) Process(r *flow.Record) {
 		} else if e := set.Match(o.Remote, o.RemotePort); e != nil {
 			// Allocated only on a hit (rare): the engine keeps its strings.
 			o.Intel = &score.IntelHit{Pool: e.Pool, Coin: e.Coin, Shared: e.Shared}
+			if e.Probe != nil { // confirmed by the active prober: its evidence goes with the flag
+				o.Intel.Confirmed = e.Probe.How()
+			}
 		}
 	}
 	p.engine.Observe(&o)
@@ -117,6 +121,13 @@ func (p *Pipeline) Process(r *flow.Record) {
 			break
 		}
 	}
+}
+
+// Internal reports whether a is one of the campus's own addresses (the
+// current ledger's ranges): what the prober must never probe.
+func (p *Pipeline) Internal(a netip.Addr) bool {
+	_, internal := p.ledger.Load().Classify(a)
+	return internal
 }
 
 // Tick advances the detection state to now (Unix ms on the flow clock).

@@ -23,6 +23,7 @@ import (
 	"github.com/minewatch/minewatch/exporter/listen"
 	"github.com/minewatch/minewatch/exporter/names"
 	"github.com/minewatch/minewatch/exporter/pipeline"
+	"github.com/minewatch/minewatch/exporter/probe"
 	"github.com/minewatch/minewatch/exporter/push"
 	"github.com/minewatch/minewatch/exporter/reload"
 	"github.com/minewatch/minewatch/exporter/score"
@@ -63,7 +64,20 @@ func Start(ctx context.Context, cfg *config.Config, log *slog.Logger) (*Server, 
 	if err := web.Validate(cfg.Listen.WebConfigFile); err != nil {
 		return nil, fmt.Errorf("web config %s: %w", cfg.Listen.WebConfigFile, err)
 	}
-	p, err := pipeline.New(pipeline.Options{Ledger: led, Intel: store, Detect: DetectConfig(cfg), PersonalLabels: cfg.Metrics.PersonalLabels})
+	// The active prober (off unless probe.enabled): a suspect's remote
+	// endpoints go to it; its confirmations become intel (flagging at the
+	// next evaluation), its refutations stop the endpoint making suspects.
+	var p *pipeline.Pipeline
+	prober := probe.New(cfg.Probe, probe.Dependencies{Logger: log,
+		Internal: func(a netip.Addr) bool { return p.Internal(a) },
+		Allowed:  func(ep netip.AddrPort) bool { return store.Current().Allowed(ep.Addr(), ep.Port()) },
+		OnResult: probe.ToIntel(store)})
+	detect := DetectConfig(cfg)
+	if cfg.Probe.Enabled {
+		detect.OnSuspect = func(_ netip.Addr, remote netip.AddrPort) { prober.Submit(remote) } // never blocks
+		detect.Refuted = func(ep netip.AddrPort) bool { return store.Current().Allowed(ep.Addr(), ep.Port()) }
+	}
+	p, err = pipeline.New(pipeline.Options{Ledger: led, Intel: store, Detect: detect, PersonalLabels: cfg.Metrics.PersonalLabels})
 	if err != nil {
 		return nil, err
 	}
@@ -166,6 +180,10 @@ func Start(ctx context.Context, cfg *config.Config, log *slog.Logger) (*Server, 
 		}
 	}
 	go store.Run(ctx, cfg.Intel.ResolveInterval)
+	if err := prober.Start(); err != nil {
+		hs.Close()
+		return fail(fmt.Errorf("probe: %w", err))
+	}
 
 	go func() {
 		t := time.NewTicker(tickEvery)
@@ -208,6 +226,8 @@ func Start(ctx context.Context, cfg *config.Config, log *slog.Logger) (*Server, 
 		for _, c := range stops {
 			<-c
 		}
+		prober.Stop() //nolint:errcheck // waits for probes in flight; nothing to report
+
 		if errors.Is(err, http.ErrServerClosed) {
 			err = nil
 		}
@@ -223,7 +243,7 @@ func Start(ctx context.Context, cfg *config.Config, log *slog.Logger) (*Server, 
 	}()
 	log.Info("minewatch-exporter started", "netflow", s.Addrs.NetFlow, "sflow", s.Addrs.SFlow, "http", s.Addrs.HTTP,
 		"units", len(led.Units()), "assets", len(led.Assets()), "push", cfg.Push.URL,
-		"web_config", cfg.Listen.WebConfigFile, "pprof", cfg.Listen.Pprof, "personal_labels", cfg.Metrics.PersonalLabels)
+		"web_config", cfg.Listen.WebConfigFile, "pprof", cfg.Listen.Pprof, "personal_labels", cfg.Metrics.PersonalLabels, "probe", cfg.Probe.Enabled)
 	_ = cancel // cancelled with the parent context
 	return s, nil
 }
@@ -241,6 +261,7 @@ func SamplingOverrides(cfg *config.Config) map[netip.Addr]uint32 {
 func DetectConfig(cfg *config.Config) score.Config {
 	return score.Config{
 		Threshold:  float64(cfg.Detect.Threshold),
+		SuspectAt:  float64(cfg.Detect.SuspectThreshold),
 		Floor:      float64(cfg.Detect.Floor),
 		MaxHosts:   cfg.Detect.MaxHosts,
 		Window:     cfg.Detect.Window,
