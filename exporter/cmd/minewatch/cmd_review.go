@@ -67,7 +67,7 @@ func (f *campaignFlags) source() (*campaign.Source, error) {
 		return nil, err
 	}
 	if st != nil {
-		src.Dispositions = st
+		src.Dispositions, src.Devices = st, st
 	}
 	return src, nil
 }

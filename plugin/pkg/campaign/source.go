@@ -33,7 +33,10 @@ type Source struct {
 	// Assets is the asset ledger the tracker takes device and person from
 	// (the exporter's series carry them only with metrics.personal_labels).
 	Assets AssetDirectory
-	URL    string // for error messages: which VictoriaMetrics could not be reached
+	// Devices gives the device key of IPs traced to a MAC or an account
+	// (the case store); nil: every IP is its own device.
+	Devices DeviceStore
+	URL     string // for error messages: which VictoriaMetrics could not be reached
 }
 
 // SourceOptions say where VictoriaMetrics is, how to authenticate, and the
@@ -423,7 +426,13 @@ func (s *Source) Tracker(ctx context.Context, f Filter, states []string, from, t
 		}
 		withAssets(details, s.Assets, keys)
 	}
-	return Tracker(cfg, TrackerInput{From: from, To: to, Hosts: hosts, Details: details, Units: units, States: states, HidePersons: s.HidePersons}), nil
+	var devices map[HostKey]string
+	if s.Devices != nil {
+		if devices, err = s.Devices.DeviceKeys(ctx, sc); err != nil {
+			return nil, err
+		}
+	}
+	return Tracker(cfg, TrackerInput{From: from, To: to, Hosts: hosts, Details: details, Units: units, States: states, HidePersons: s.HidePersons, Devices: devices}), nil
 }
 
 // details fetches class, score, machines, pools and the asset ledger of the

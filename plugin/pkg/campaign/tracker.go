@@ -33,6 +33,7 @@ type TrackerRow struct {
 	IP, Unit, UnitName           string
 	Asset, Location, Department  string
 	Person                       string
+	Device                       string // DeviceKey: the device the IP belongs to (ip:… when not known)
 	State                        State
 	MiningNow                    bool
 	FirstFlagged, LastFlagged    time.Time
@@ -59,6 +60,7 @@ type TrackerInput struct {
 	Units       map[string]UnitMeta
 	States      []string // keep only these states (empty = all)
 	HidePersons bool
+	Devices     map[HostKey]string // device key of IPs whose device is known (DeviceStore)
 }
 
 // Tracker builds one row per IP flagged in [From, To).
@@ -93,7 +95,7 @@ func Tracker(cfg Config, in TrackerInput) []TrackerRow {
 		row := TrackerRow{
 			IP: h.IP, Unit: h.Unit, UnitName: in.Units[h.Unit].Name,
 			Asset: d.Asset, Location: d.Location, Department: d.Department, Person: d.Owner,
-			State: st, MiningNow: now,
+			Device: deviceOf(in.Devices, h.HostKey), State: st, MiningNow: now,
 			FirstFlagged: eps[0].Start, LastFlagged: eps[len(eps)-1].End,
 			EpisodeStart: c.Episode.Start, Episodes: len(eps),
 			MaxScore: d.MaxScore, Machines: d.Machines, Class: d.Class,
@@ -102,7 +104,7 @@ func Tracker(cfg Config, in TrackerInput) []TrackerRow {
 			LocateOverdue: c.LocateOverdue, ReportOverdue: c.ReportOverdue,
 		}
 		if in.HidePersons {
-			row.Person = ""
+			row.Person, row.Device = "", hideAccount(row.Device)
 		}
 		if c.Latest != nil {
 			row.Disposition, row.DispositionClass = c.Latest.Stage, c.Latest.Class
