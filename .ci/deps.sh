@@ -38,6 +38,12 @@ check_file '/usr/lib/postgresql/*/bin/initdb' postgresql
 # CJK fonts so the editors' Chinese labels render.
 check chromium chromium
 check_file /usr/share/fonts/opentype/noto/NotoSansCJK-Regular.ttc fonts-noto-cjk
+# The notice trace's tests (plugin/pkg/trace): a real DHCP server and client in a network namespace
+# write the lease file, and FreeRADIUS with radclient writes the accounting detail file the trace reads.
+check kea-dhcp4 kea-dhcp4-server
+check dhclient isc-dhcp-client
+check freeradius freeradius
+check radclient freeradius-utils
 
 if [ ${#need[@]} -eq 0 ]; then
   echo "deps: all Debian packages present"
