@@ -146,8 +146,9 @@ func waitLog(t *testing.T, path, want string, cmd *exec.Cmd) {
 var boundRe = regexp.MustCompile(`bound to ([0-9.]+)`)
 
 // dhcp has dhclient in the client namespace get a lease and returns its
-// address. The script does nothing, so the host's resolv.conf is never
-// touched; the client that stays running to renew is stopped at once.
+// address. dhclient runs in the foreground (-d) and is stopped once bound,
+// so no client stays behind to renew; its script does nothing, so the
+// host's resolv.conf is never touched.
 func dhcp(t *testing.T, n *netns, dir string) netip.Addr {
 	t.Helper()
 	dhclient := testsupport.Require(t, "dhclient")
@@ -155,28 +156,29 @@ func dhcp(t *testing.T, n *netns, dir string) netip.Addr {
 	if err := os.WriteFile(script, []byte("#!/bin/sh\nexit 0\n"), 0o700); err != nil {
 		t.Fatal(err)
 	}
-	pidFile := filepath.Join(dir, "dhclient.pid")
 	ctx, cancel := context.WithTimeout(context.Background(), 90*time.Second)
 	defer cancel()
-	out, err := exec.CommandContext(ctx, n.ipBin, "netns", "exec", n.client, dhclient, "-v", "-1",
-		"-sf", script, "-lf", filepath.Join(dir, "dhclient.leases"), "-pf", pidFile, n.clientIf).CombinedOutput()
-	if b, _ := os.ReadFile(pidFile); len(b) > 0 {
-		var pid int
-		if _, err := fmt.Sscan(string(b), &pid); err == nil && pid > 1 {
-			if p, err := os.FindProcess(pid); err == nil {
-				p.Kill() // the daemon this call started
-			}
-		}
-		os.Remove(pidFile)
-	}
+	cmd := exec.CommandContext(ctx, n.ipBin, "netns", "exec", n.client, dhclient, "-d", "-v", "-1",
+		"-sf", script, "-lf", filepath.Join(dir, "dhclient.leases"), "-pf", filepath.Join(dir, "dhclient.pid"), n.clientIf)
+	out, err := cmd.StderrPipe() // dhclient reports on stderr
 	if err != nil {
-		t.Fatalf("dhclient: %v\n%s", err, out)
+		t.Fatal(err)
 	}
-	m := boundRe.FindStringSubmatch(string(out))
-	if m == nil {
-		t.Fatalf("dhclient bound to no address:\n%s", out)
+	cmd.Stdout = cmd.Stderr
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
 	}
-	return netip.MustParseAddr(m[1])
+	defer func() { cmd.Process.Kill(); cmd.Wait() }()
+	var seen strings.Builder
+	sc := bufio.NewScanner(out)
+	for sc.Scan() {
+		seen.WriteString(sc.Text() + "\n")
+		if m := boundRe.FindStringSubmatch(sc.Text()); m != nil {
+			return netip.MustParseAddr(m[1])
+		}
+	}
+	t.Fatalf("dhclient bound to no address:\n%s", seen.String())
+	return netip.Addr{}
 }
 
 // radius is a FreeRADIUS server on loopback whose accounting goes to its
