@@ -312,9 +312,10 @@ func ParseTime(v string, serial bool) (time.Time, error) {
 	if serial {
 		if f, err := strconv.ParseFloat(v, 64); err == nil && f > 1 && f < 2958466 {
 			// Day 0 is 1899-12-30 (Excel's 1900 leap-year quirk included); the fraction is the time of day.
-			base := time.Date(1899, 12, 30, 0, 0, 0, 0, loc)
+			// Reckoned in UTC (no zone change in between), then read as Beijing wall time.
 			ms := int64(f*86400*1000 + 0.5)
-			return base.Add(time.Duration(ms) * time.Millisecond).Truncate(time.Second), nil
+			w := time.Date(1899, 12, 30, 0, 0, 0, 0, time.UTC).Add(time.Duration(ms) * time.Millisecond)
+			return time.Date(w.Year(), w.Month(), w.Day(), w.Hour(), w.Minute(), w.Second(), 0, loc), nil
 		}
 	}
 	return time.Time{}, fmt.Errorf("%q is not a time: write 2026-11-05 09:30 (北京时间) or RFC 3339", v)

@@ -217,7 +217,7 @@ func parseISC(name string, data []byte) ([]Lease, error) {
 			cur = nil
 			continue
 		}
-		key, val, _ := strings.Cut(strings.TrimSuffix(s, ";"), " ")
+		key, val, _ := strings.Cut(statement(s), " ")
 		val = strings.TrimSpace(val)
 		switch key {
 		case "starts", "ends", "cltt":
@@ -313,4 +313,19 @@ func parseDnsmasq(name string, data []byte) ([]Lease, error) {
 		return nil, errors.Join(errs...)
 	}
 	return out, nil
+}
+
+// statement is a dhcpd.leases line up to its ';' outside quotes (dropping
+// a trailing "# Wed Nov 05 01:30:00 2025" comment).
+func statement(s string) string {
+	quoted := false
+	for i, r := range s {
+		switch {
+		case r == '"':
+			quoted = !quoted
+		case r == ';' && !quoted:
+			return s[:i]
+		}
+	}
+	return s
 }
