@@ -150,11 +150,11 @@ const (
 func (c Certainty) Label() string {
 	switch c {
 	case Exact:
-		return "确定(记录覆盖该时刻) exact"
+		return "确定 exact"
 	case Nearest:
-		return "推测(最近的记录) nearest"
+		return "推测 nearest"
 	case Ambiguous:
-		return "不确定(多条记录冲突) ambiguous"
+		return "不确定 ambiguous"
 	case None:
 		return "无记录 none"
 	}
