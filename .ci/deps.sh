@@ -41,6 +41,7 @@ check_file /usr/share/fonts/opentype/noto/NotoSansCJK-Regular.ttc fonts-noto-cjk
 # The notice trace's tests (plugin/pkg/trace): a real DHCP server and client in a network namespace
 # write the lease file, and FreeRADIUS with radclient writes the accounting detail file the trace reads.
 check kea-dhcp4 kea-dhcp4-server
+check dhcpd isc-dhcp-server
 check dhclient isc-dhcp-client
 check freeradius freeradius
 check radclient freeradius-utils

@@ -505,3 +505,51 @@ func logFile(t *testing.T, path string) {
 		t.Logf("  %s", sc.Text())
 	}
 }
+
+// TestISCDHCPLeaseFile: ISC dhcpd, started in the server namespace, leases
+// an address to dhclient; the lease file it writes is read back as the
+// lease of the client's MAC covering the moment after the grant.
+func TestISCDHCPLeaseFile(t *testing.T) {
+	ns := newNetns(t)
+	dhcpd := testsupport.Require(t, "dhcpd")
+	dir := t.TempDir()
+	conf := filepath.Join(dir, "dhcpd.conf")
+	leaseFile := filepath.Join(dir, "dhcpd.leases")
+	if err := os.WriteFile(conf, []byte("default-lease-time 3600;\nmax-lease-time 7200;\nauthoritative;\n"+
+		"subnet 10.77.0.0 netmask 255.255.255.0 {\n  range 10.77.0.70 10.77.0.70;\n}\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(leaseFile, nil, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	logPath := filepath.Join(dir, "dhcpd.log")
+	logf, err := os.Create(logPath)
+	if err != nil {
+		t.Fatal(err)
+	}
+	cmd := exec.Command(ns.ipBin, "netns", "exec", ns.server, dhcpd, "-4", "-f", "-d", "-cf", conf, "-lf", leaseFile,
+		"-pf", filepath.Join(dir, "dhcpd.pid"), ns.serverIf)
+	cmd.Stdout, cmd.Stderr = logf, logf
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { cmd.Process.Kill(); cmd.Wait(); logf.Close() })
+	waitLog(t, logPath, "Server starting service.", cmd)
+	before := time.Now().Add(-time.Second)
+	got := dhcp(t, ns, dir)
+	if got != netip.MustParseAddr("10.77.0.70") {
+		t.Fatalf("dhcpd leased %s", got)
+	}
+	waitLog(t, leaseFile, "hardware ethernet "+pcMAC, cmd)
+	ls, err := lease.ReadFile(leaseFile)
+	if err != nil {
+		b, _ := os.ReadFile(leaseFile)
+		t.Fatalf("%v\n%s", err, b)
+	}
+	m := lease.NewHistory(ls).At(got, time.Now(), time.Hour)
+	if m.Certainty != lease.Exact || m.Lease.MAC != pcMAC || m.Lease.Start.Before(before.Truncate(time.Second)) || !m.Lease.End.After(time.Now()) {
+		b, _ := os.ReadFile(leaseFile)
+		t.Errorf("lease of %s now: %+v\n%s", got, m, b)
+	}
+	logFile(t, leaseFile)
+}
