@@ -268,7 +268,7 @@ server default {
 		t.Fatal(err)
 	}
 	cmd := exec.Command(bin, "-f", "-X", "-d", conf)
-	cmd.Env = append(os.Environ(), "TZ=UTC")
+	cmd.Env = append(os.Environ(), "TZ=Asia/Shanghai") // as on a server in China: dates in the detail file print as CST
 	cmd.Stdout, cmd.Stderr = logf, logf
 	if err := cmd.Start(); err != nil {
 		t.Fatal(err)
@@ -375,7 +375,7 @@ assets:
 		t.Fatal(err)
 	}
 	cfg := trace.DefaultConfiguration()
-	cfg.LeaseFiles, cfg.AccountingFiles, cfg.AccountingZone, cfg.FlowPad = []string{leaseFile}, []string{rad.detail}, "UTC", 0
+	cfg.LeaseFiles, cfg.AccountingFiles, cfg.FlowPad = []string{leaseFile}, []string{rad.detail}, 0
 	tr, err := trace.New(cfg, l, trace.VMFlows{API: v1.NewAPI(client)})
 	if err != nil {
 		t.Fatal(err)

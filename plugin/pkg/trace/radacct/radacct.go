@@ -73,7 +73,7 @@ func Parse(name string, data []byte, loc *time.Location) ([]Record, error) {
 			return
 		}
 		cur.StatusType = cur.Attrs["Acct-Status-Type"]
-		if t, ok := recordTime(cur.Attrs); ok {
+		if t, ok := recordTime(cur.Attrs, loc); ok {
 			cur.At = t
 		}
 		if cur.At.IsZero() {
@@ -131,8 +131,11 @@ func unquote(v string) string {
 }
 
 // recordTime prefers the NAS's Event-Timestamp (the moment of the event),
-// then the server's Timestamp (the moment it was received).
-func recordTime(a map[string]string) (time.Time, bool) {
+// then the server's Timestamp (the moment it was received). FreeRADIUS
+// prints a date attribute in its own zone ("Nov  5 2025 09:00:00 CST" on
+// a server in Beijing): the zone name is read in loc, since Go would take
+// an abbreviation it does not know in loc for UTC.
+func recordTime(a map[string]string, loc *time.Location) (time.Time, bool) {
 	for _, k := range []string{"Event-Timestamp", "Timestamp"} {
 		v, ok := a[k]
 		if !ok {
@@ -143,7 +146,7 @@ func recordTime(a map[string]string) (time.Time, bool) {
 		}
 		// FreeRADIUS prints dates as "Dec  1 2026 13:00:00 UTC" (or another zone name).
 		for _, l := range []string{"Jan _2 2006 15:04:05 MST", "Jan 2 2006 15:04:05 MST"} {
-			if t, err := time.Parse(l, v); err == nil {
+			if t, err := time.ParseInLocation(l, v, loc); err == nil {
 				return t, true
 			}
 		}

@@ -62,6 +62,17 @@ func TestDetailFile(t *testing.T) {
 	}
 }
 
+// A server in Beijing prints Event-Timestamp in CST: that is +08:00, not UTC.
+func TestEventTimestampInServerZone(t *testing.T) {
+	recs, err := Parse("detail", []byte("Wed Nov  5 09:00:05 2025\n\tUser-Name = \"x\"\n\tEvent-Timestamp = \"Nov  5 2025 09:00:00 CST\"\n"), names.Location())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !recs[0].At.Equal(utc(1, 0)) {
+		t.Errorf("Event-Timestamp in CST read as %s, want 01:00 UTC", recs[0].At.UTC())
+	}
+}
+
 func TestAmbiguousAccounts(t *testing.T) {
 	ip := netip.MustParseAddr("10.0.0.5")
 	a := NewAccounting([]Session{{User: "a", IP: ip, Start: utc(1, 0)}, {User: "b", IP: ip, Start: utc(2, 0)}})
