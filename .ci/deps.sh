@@ -56,6 +56,13 @@ check ip iproute2
 # the meeting pack's test turns its PDF into PNG pages and text (plugin/pkg/pack)
 check pdftoppm poppler-utils
 check pdftotext poppler-utils
+# The notice trace's tests (plugin/pkg/trace): a real DHCP server and client in a network namespace
+# write the lease file, and FreeRADIUS with radclient writes the accounting detail file the trace reads.
+check kea-dhcp4 kea-dhcp4-server
+check dhcpd isc-dhcp-server
+check dhclient isc-dhcp-client
+check freeradius freeradius
+check radclient freeradius-utils
 
 if [ ${#need[@]} -eq 0 ]; then
   echo "deps: all Debian packages present"

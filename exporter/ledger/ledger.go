@@ -41,6 +41,10 @@ type Unit struct {
 	ID, Name, Sector, Parent string
 	Lead                     Person
 	CIDRs                    []netip.Prefix
+	// Egress are the public addresses (NAT) the unit's traffic leaves by:
+	// what upstream notices name. They are not internal addresses; a flow
+	// record never maps to a unit by them.
+	Egress []netip.Prefix
 }
 
 // Asset is one registered device of the asset ledger.
@@ -58,6 +62,7 @@ type Ledger struct {
 	extra  *bart.Lite // configured internal ranges that belong to no unit
 	assets []*Asset   // sorted by IP
 	byIP   map[netip.Addr]*Asset
+	egress *bart.Table[*Unit]
 }
 
 // File is one ledger file's name (its extension picks the format: .csv is the
@@ -142,6 +147,7 @@ type rawUnit struct {
 	at       pos   // the unit's id
 	parentAt pos   // its parent field
 	cidrAt   []pos // one per u.CIDRs
+	egressAt []pos // one per u.Egress
 }
 
 type rawAsset struct {
@@ -178,6 +184,7 @@ func Build(files []File, extraInternal []netip.Prefix) (*Ledger, error) {
 		ranges: new(bart.Table[*Unit]),
 		extra:  new(bart.Lite),
 		byIP:   map[netip.Addr]*Asset{},
+		egress: new(bart.Table[*Unit]),
 	}
 	for _, p := range extraInternal {
 		l.extra.Insert(p.Masked())
@@ -222,6 +229,7 @@ func Build(files []File, extraInternal []netip.Prefix) (*Ledger, error) {
 		}
 	}
 	errs = append(errs, l.checkRanges(units, byID)...)
+	errs = append(errs, l.checkEgress(units, byID)...)
 
 	// Assets: unique IPs, known unit, inside that unit's ranges.
 	assetAt := map[netip.Addr]pos{}
@@ -302,6 +310,47 @@ func (l *Ledger) checkRanges(units []rawUnit, byID map[string]rawUnit) []error {
 		l.ranges.Insert(p, cs[0].u)
 	}
 	return errs
+}
+
+// checkEgress fills the egress table. An egress address belongs to one
+// unit: schools behind a district's shared NAT list it on the district, and
+// a notice for it is traced among the district's units.
+func (l *Ledger) checkEgress(units []rawUnit, byID map[string]rawUnit) []error {
+	type claim struct {
+		u  *Unit
+		at pos
+	}
+	claims := map[netip.Prefix]claim{}
+	var errs []error
+	for _, ru := range units {
+		if byID[ru.u.ID].u != ru.u {
+			continue
+		}
+		for i, p := range ru.u.Egress {
+			c := claim{ru.u, ru.egressAt[i]}
+			if prev, ok := claims[p]; ok && prev.u != c.u {
+				errs = append(errs, c.at.errf("egress %s is also listed by unit %q (%s); a shared egress is listed once, on the parent unit", p, prev.u.ID, prev.at))
+				continue
+			}
+			for q, prev := range claims {
+				if q != p && q.Overlaps(p) && prev.u != c.u {
+					errs = append(errs, c.at.errf("egress %s overlaps %s of unit %q (%s)", p, q, prev.u.ID, prev.at))
+				}
+			}
+			claims[p] = c
+			l.egress.Insert(p, c.u)
+		}
+	}
+	return errs
+}
+
+// EgressUnit is the unit whose egress (NAT) addresses hold ip, or nil.
+func (l *Ledger) EgressUnit(ip netip.Addr) *Unit {
+	if l == nil {
+		return nil
+	}
+	u, _ := l.egress.Lookup(ip.Unmap())
+	return u
 }
 
 func (l *Ledger) isAncestor(id string, u *Unit) bool {

@@ -153,6 +153,13 @@ func TestBadFiles(t *testing.T) {
   - {id: a, name: 甲, sector: school, cidrs: [10.20.1.0/24]}
   - {id: b, name: 乙, sector: school, parent: a, cidrs: [10.20.0.0/16]}
 `, []string{`ledger.yaml:2: units[0].cidrs[0]: 10.20.1.0/24 overlaps 10.20.0.0/16 of unit "b"`}},
+		{"egress listed by two units", "ledger.yaml", `units:
+  - {id: a, name: 甲, sector: school, cidrs: [10.20.0.0/16], egress: [203.0.113.5]}
+  - {id: b, name: 乙, sector: school, cidrs: [10.21.0.0/16], egress: [203.0.113.0/29, bogus]}
+`, []string{
+			`ledger.yaml:3: units[1].egress[0]: egress 203.0.113.0/29 overlaps 203.0.113.5/32 of unit "a" (ledger.yaml:2)`,
+			`ledger.yaml:3: units[1].egress[1]: "bogus" is not a valid CIDR`,
+		}},
 		{"bad CIDR", "ledger.yaml", `units:
   - id: a
     name: 甲
@@ -202,7 +209,7 @@ assets:
 `, []string{
 			`ledger.yaml:2: units[0].id: "第一中学": a unit id may use only a-z, 0-9, '-', '_' and '.'`,
 			`ledger.yaml:4: units[0].sector: unknown sector "college" (allowed: school | government | soe | netcafe | institution | enterprise | isp)`,
-			`ledger.yaml:6: units[0].cidr: unknown field (known: id, name, sector, parent, lead, cidrs)`,
+			`ledger.yaml:6: units[0].cidr: unknown field (known: id, name, sector, parent, lead, cidrs, egress)`,
 			`ledger.yaml:10: units[1].parent: parent "nowhere" is not a unit of the ledger`,
 			`ledger.yaml:12: assets[0].kind: unknown kind "laptop" (allowed: server | gpu-workstation | pc | lab-pc | other)`,
 			`ledger.yaml:12: assets[0].research: "maybe" must be true or false`,
@@ -427,4 +434,42 @@ func FuzzParse(f *testing.F) {
 			}
 		}
 	})
+}
+
+// An egress address maps a notice to its unit; it is not internal, so no
+// flow record maps to a unit by it; WriteYAML keeps it.
+func TestEgress(t *testing.T) {
+	l, err := Parse("ledger.yaml", []byte(`units:
+  - {id: edu, name: 教育局, sector: government, cidrs: [10.0.0.0/8], egress: [198.51.100.0/30]}
+  - {id: school-a, name: 甲中学, sector: school, parent: edu, cidrs: [10.1.0.0/16], egress: [203.0.113.7]}
+`))
+	if err != nil {
+		t.Fatal(err)
+	}
+	for ip, want := range map[string]string{"203.0.113.7": "school-a", "198.51.100.2": "edu", "::ffff:203.0.113.7": "school-a", "203.0.113.8": "", "10.1.2.3": ""} {
+		got := ""
+		if u := l.EgressUnit(netip.MustParseAddr(ip)); u != nil {
+			got = u.ID
+		}
+		if got != want {
+			t.Errorf("EgressUnit(%s) = %q, want %q", ip, got, want)
+		}
+	}
+	if u, internal := l.Classify(netip.MustParseAddr("203.0.113.7")); u != nil || internal {
+		t.Errorf("an egress address classified as internal (%v, %v)", u, internal)
+	}
+	var b strings.Builder
+	if err := l.WriteYAML(&b); err != nil {
+		t.Fatal(err)
+	}
+	if !strings.Contains(b.String(), "egress: [203.0.113.7/32]") {
+		t.Errorf("WriteYAML lost the egress:\n%s", b.String())
+	}
+	again, err := Parse("again.yaml", []byte(b.String()))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if u := again.EgressUnit(netip.MustParseAddr("203.0.113.7")); u == nil || u.ID != "school-a" {
+		t.Errorf("round trip lost the egress: %v", u)
+	}
 }

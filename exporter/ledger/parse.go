@@ -89,7 +89,7 @@ func (w walker) unit(n *yaml.Node, path string) (rawUnit, bool) {
 	u := &Unit{}
 	ru := rawUnit{u: u, at: pos{w.File, n.Line, path}}
 	var idNode, nameNode, sectorNode *yaml.Node
-	w.fields(n, path, []string{"id", "name", "sector", "parent", "lead", "cidrs"}, func(key string, v *yaml.Node, field string) {
+	w.fields(n, path, []string{"id", "name", "sector", "parent", "lead", "cidrs", "egress"}, func(key string, v *yaml.Node, field string) {
 		switch key {
 		case "id":
 			idNode = v
@@ -135,6 +135,16 @@ func (w walker) unit(n *yaml.Node, path string) (rawUnit, bool) {
 				}
 				u.CIDRs = append(u.CIDRs, p)
 				ru.cidrAt = append(ru.cidrAt, pos{w.File, c.Line, field})
+			})
+		case "egress":
+			w.seq(v, field, func(_ int, c *yaml.Node, field string) {
+				p, err := parsePrefix(w.str(c, field))
+				if err != nil {
+					w.errf(c, field, "%v", err)
+					return
+				}
+				u.Egress = append(u.Egress, p)
+				ru.egressAt = append(ru.egressAt, pos{w.File, c.Line, field})
 			})
 		}
 	})

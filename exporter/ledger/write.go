@@ -18,6 +18,7 @@ type yamlUnit struct {
 	Parent string      `yaml:"parent,omitempty"`
 	Lead   *yamlPerson `yaml:"lead,omitempty,flow"`
 	CIDRs  []string    `yaml:"cidrs,flow"`
+	Egress []string    `yaml:"egress,omitempty,flow"`
 }
 
 type yamlAsset struct {
@@ -46,6 +47,9 @@ func (l *Ledger) WriteYAML(w io.Writer) error {
 		}
 		for _, p := range u.CIDRs {
 			yu.CIDRs = append(yu.CIDRs, p.String())
+		}
+		for _, p := range u.Egress {
+			yu.Egress = append(yu.Egress, p.String())
 		}
 		doc.Units = append(doc.Units, yu)
 	}

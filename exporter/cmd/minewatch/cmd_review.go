@@ -91,7 +91,7 @@ func (f *campaignFlags) source() (*campaign.Source, error) {
 		return nil, err
 	}
 	if st != nil {
-		src.Dispositions = st
+		src.Dispositions, src.Devices = st, st
 	}
 	return src, nil
 }

@@ -49,7 +49,8 @@ func runTracker() error {
 	}
 	loc := src.Config.Location
 	if trackerFlags.format == "table" {
-		fmt.Printf("IP清零台账 tracker %s – %s（北京时间）: %d\n", campaign.FormatTime(from, loc), campaign.FormatTime(to, loc), len(rows))
+		// Devices as well as IPs: a PC that DHCP moved is one device (the device column).
+		fmt.Printf("IP清零台账 tracker %s – %s（北京时间）: %d IP, %d 台设备 devices\n", campaign.FormatTime(from, loc), campaign.FormatTime(to, loc), len(rows), campaign.CountDevices(rows))
 	}
 	return campaign.RenderFit(os.Stdout, campaign.TrackerTable(rows), trackerFlags.format, loc, trackerFlags.termWidth())
 }

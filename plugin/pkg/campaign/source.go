@@ -35,7 +35,10 @@ type Source struct {
 	Assets AssetDirectory
 	// Energy is the energy definition's figures (zero = DefaultEnergy()).
 	Energy EnergyConfig
-	URL    string // for error messages: which VictoriaMetrics could not be reached
+	// Devices gives the device key of IPs traced to a MAC or an account
+	// (the case store); nil: every IP is its own device.
+	Devices DeviceStore
+	URL     string // for error messages: which VictoriaMetrics could not be reached
 }
 
 // SourceOptions say where VictoriaMetrics is, how to authenticate, and the
@@ -453,7 +456,13 @@ func (s *Source) Tracker(ctx context.Context, f Filter, states []string, from, t
 		}
 		withAssets(details, s.Assets, keys)
 	}
-	return Tracker(cfg, TrackerInput{From: from, To: to, Hosts: hosts, Details: details, Units: units, States: states, HidePersons: s.HidePersons, Energy: s.Energy}), nil
+	var devices map[HostKey]string
+	if s.Devices != nil {
+		if devices, err = s.Devices.DeviceKeys(ctx, sc); err != nil {
+			return nil, err
+		}
+	}
+	return Tracker(cfg, TrackerInput{From: from, To: to, Hosts: hosts, Details: details, Units: units, States: states, HidePersons: s.HidePersons, Devices: devices, Energy: s.Energy}), nil
 }
 
 // details fetches class, score, machines, pools and the asset ledger of the

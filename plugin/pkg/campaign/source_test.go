@@ -47,6 +47,14 @@ var approx = cmpopts.EquateApprox(0, 1e-9)
 // worked out by hand from docs/campaign.md (hour buckets: a flag first seen
 // at 10:10 starts its episode at 10:00; one last seen at 08:55 ends at 09:00).
 func ExpectedTracker() []campaign.TrackerRow {
+	rows := expectedTrackerRows()
+	for i := range rows {
+		rows[i].Device = campaign.DeviceKey("", "", rows[i].IP) // no case store: every IP is its own device
+	}
+	return rows
+}
+
+func expectedTrackerRows() []campaign.TrackerRow {
 	return []campaign.TrackerRow{
 		{IP: "10.1.0.1", Unit: "u-a", UnitName: "一中", Asset: "实验楼301 GPU工作站", Location: "实验楼301", Department: "信息中心", Person: "李老师",
 			State: campaign.StateQuiet, FirstFlagged: at(2026, 11, 3, 10, 0), LastFlagged: at(2026, 11, 5, 9, 0), EpisodeStart: at(2026, 11, 3, 10, 0),

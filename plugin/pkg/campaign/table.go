@@ -111,6 +111,7 @@ var TrackerColumns = []Column[TrackerRow]{
 	StringCol("location", "位置 location", func(r TrackerRow) string { return r.Location }),
 	StringCol("department", "部门 department", func(r TrackerRow) string { return r.Department }),
 	StringCol("person", "责任人 responsible", func(r TrackerRow) string { return r.Person }),
+	StringCol("device", "设备标识 device", func(r TrackerRow) string { return r.Device }),
 	StringCol("state", "状态 state", func(r TrackerRow) string { return string(r.State) }),
 	StringCol("state_label", "状态(中文) state label", func(r TrackerRow) string { return StateLabel(r.State) }),
 	BoolCol("mining_now", "当前挖矿 mining now", func(r TrackerRow) bool { return r.MiningNow }),

@@ -33,6 +33,7 @@ type TrackerRow struct {
 	IP, Unit, UnitName           string
 	Asset, Location, Department  string
 	Person                       string
+	Device                       string // DeviceKey: the device the IP belongs to (ip:… when not known)
 	State                        State
 	MiningNow                    bool
 	FirstFlagged, LastFlagged    time.Time
@@ -62,7 +63,8 @@ type TrackerInput struct {
 	Units       map[string]UnitMeta
 	States      []string // keep only these states (empty = all)
 	HidePersons bool
-	Energy      EnergyConfig // zero = DefaultEnergy()
+	Energy      EnergyConfig       // zero = DefaultEnergy()
+	Devices     map[HostKey]string // device key of IPs whose device is known (DeviceStore)
 }
 
 // Tracker builds one row per IP flagged in [From, To).
@@ -101,7 +103,7 @@ func Tracker(cfg Config, in TrackerInput) []TrackerRow {
 		row := TrackerRow{
 			IP: h.IP, Unit: h.Unit, UnitName: in.Units[h.Unit].Name,
 			Asset: d.Asset, Location: d.Location, Department: d.Department, Person: d.Owner,
-			State: st, MiningNow: now,
+			Device: deviceOf(in.Devices, h.HostKey), State: st, MiningNow: now,
 			FirstFlagged: eps[0].Start, LastFlagged: eps[len(eps)-1].End,
 			EpisodeStart: c.Episode.Start, Episodes: len(eps),
 			MaxScore: d.MaxScore, Machines: d.Machines, Class: d.Class,
@@ -114,7 +116,7 @@ func Tracker(cfg Config, in TrackerInput) []TrackerRow {
 		last := eps[len(eps)-1]
 		row.Energy = en.EnergyOf(FlaggedHours(runs, last.Start, last.End), d.Machines, row.PowerClass)
 		if in.HidePersons {
-			row.Person = ""
+			row.Person, row.Device = "", hideAccount(row.Device)
 		}
 		if c.Latest != nil {
 			row.Disposition, row.DispositionClass = c.Latest.Stage, c.Latest.Class

@@ -147,7 +147,7 @@ func (s *Store) Verify(ctx context.Context) (Verified, error) {
 	return Verified{Entries: len(entries), Head: prev}, nil
 }
 
-// recordPayloads renders every case and disposition row as its audit payload.
+// recordPayloads renders every case, notice and disposition row as its audit payload.
 func (s *Store) recordPayloads(ctx context.Context) (map[string]string, error) {
 	out := map[string]string{}
 	cases, err := s.Cases(ctx, allUnits, "")
@@ -178,6 +178,9 @@ func (s *Store) recordPayloads(ctx context.Context) (map[string]string, error) {
 			return nil, err
 		}
 		out[caseEntity(c.ID)] = p
+	}
+	if err := s.noticePayloads(ctx, out); err != nil {
+		return nil, err
 	}
 	rows, err := s.db.QueryContext(ctx, `SELECT id, case_id, ip, stage, class, note, author, author_role, via, at_ms FROM dispositions`)
 	if err != nil {

@@ -56,6 +56,7 @@ type Case struct {
 	Unit                           string
 	IPs                            []string
 	Device, Person, Source         string
+	DeviceKey                      string    // campaign.DeviceKey of what the case follows ("" when not known)
 	LocateDeadline, ReportDeadline time.Time // zero: none set
 	Created                        time.Time
 	CreatedBy                      string
@@ -188,6 +189,9 @@ func (c Case) validate() (Case, error) {
 	if err := checkText("person", c.Person, MaxName, false); err != nil {
 		return c, err
 	}
+	if err := checkText("device key", c.DeviceKey, MaxName, false); err != nil {
+		return c, err
+	}
 	if c.Source == "" {
 		c.Source = SourceManual
 	}
@@ -221,6 +225,8 @@ type casePayload struct {
 	ReportDeadline *int64   `json:"report_deadline_ms"`
 	Created        int64    `json:"created_ms"`
 	CreatedBy      string   `json:"created_by"`
+	// omitempty: cases written before device keys existed keep the payload their audit entry holds.
+	DeviceKey string `json:"device_key,omitempty"`
 }
 
 type dispositionPayload struct {
@@ -247,7 +253,7 @@ func optMS(t time.Time) *int64 {
 func (c Case) payload() casePayload {
 	return casePayload{ID: c.ID, Unit: c.Unit, IPs: c.IPs, Device: c.Device, Person: c.Person, Source: c.Source,
 		LocateDeadline: optMS(c.LocateDeadline), ReportDeadline: optMS(c.ReportDeadline),
-		Created: c.Created.UnixMilli(), CreatedBy: c.CreatedBy}
+		Created: c.Created.UnixMilli(), CreatedBy: c.CreatedBy, DeviceKey: c.DeviceKey}
 }
 
 func (d Disposition) payload() dispositionPayload {
@@ -279,9 +285,9 @@ func (s *Store) OpenCase(ctx context.Context, c Case, by Author) (Case, error) {
 
 func (s *Store) insertCase(ctx context.Context, tx *sql.Tx, c Case, by Author) (Case, error) {
 	c.Created, c.CreatedBy = s.Now().Truncate(time.Millisecond), by.Login
-	err := tx.QueryRowContext(ctx, `INSERT INTO cases (unit, device, person, source, locate_deadline_ms, report_deadline_ms, created_ms, created_by)
-		VALUES ($1, $2, $3, $4, $5, $6, $7, $8) RETURNING id`,
-		c.Unit, c.Device, c.Person, c.Source, msOrNil(c.LocateDeadline), msOrNil(c.ReportDeadline), c.Created.UnixMilli(), c.CreatedBy).Scan(&c.ID)
+	err := tx.QueryRowContext(ctx, `INSERT INTO cases (unit, device, person, source, locate_deadline_ms, report_deadline_ms, created_ms, created_by, device_key)
+		VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9) RETURNING id`,
+		c.Unit, c.Device, c.Person, c.Source, msOrNil(c.LocateDeadline), msOrNil(c.ReportDeadline), c.Created.UnixMilli(), c.CreatedBy, c.DeviceKey).Scan(&c.ID)
 	if err != nil {
 		return c, err
 	}
@@ -388,7 +394,7 @@ func (s *Store) Cases(ctx context.Context, sc campaign.Scope, ip string) ([]Case
 			return nil, err
 		}
 	}
-	rows, err := s.db.QueryContext(ctx, `SELECT c.id, c.unit, c.device, c.person, c.source, c.locate_deadline_ms, c.report_deadline_ms, c.created_ms, c.created_by, i.ip,
+	rows, err := s.db.QueryContext(ctx, `SELECT c.id, c.unit, c.device, c.person, c.source, c.locate_deadline_ms, c.report_deadline_ms, c.created_ms, c.created_by, c.device_key, i.ip,
 			(SELECT MIN(d.at_ms) FROM dispositions d WHERE d.case_id = c.id AND d.stage = 'closed')
 		FROM cases c JOIN case_ips i ON i.case_id = c.id
 		WHERE $1 = '' OR c.id IN (SELECT case_id FROM case_ips WHERE ip = $1)
@@ -403,7 +409,7 @@ func (s *Store) Cases(ctx context.Context, sc campaign.Scope, ip string) ([]Case
 		var ld, rd, closed sql.NullInt64
 		var created int64
 		var cip string
-		if err := rows.Scan(&c.ID, &c.Unit, &c.Device, &c.Person, &c.Source, &ld, &rd, &created, &c.CreatedBy, &cip, &closed); err != nil {
+		if err := rows.Scan(&c.ID, &c.Unit, &c.Device, &c.Person, &c.Source, &ld, &rd, &created, &c.CreatedBy, &c.DeviceKey, &cip, &closed); err != nil {
 			return nil, err
 		}
 		if n := len(out); n > 0 && out[n-1].ID == c.ID {

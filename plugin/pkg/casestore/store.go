@@ -188,6 +188,26 @@ var migrations = []migration{
 			hash TEXT NOT NULL
 		)`,
 	}},
+	// 2: upstream notices (notices.go) and the device a case follows across
+	// IP changes (cases.device_key: mac:…, account:… or ip:…).
+	{2, []string{
+		`ALTER TABLE cases ADD COLUMN device_key TEXT NOT NULL DEFAULT ''`,
+		`CREATE INDEX cases_device_key ON cases (unit, device_key)`,
+		`CREATE TABLE notices (
+			id ` + idColumn + `,
+			case_id BIGINT NOT NULL REFERENCES cases (id),
+			number TEXT NOT NULL DEFAULT '',
+			egress_ip TEXT NOT NULL,
+			window_start_ms BIGINT NOT NULL,
+			window_end_ms BIGINT NOT NULL,
+			notified_ms BIGINT NOT NULL,
+			remote TEXT NOT NULL DEFAULT '',
+			trace TEXT NOT NULL,
+			imported_ms BIGINT NOT NULL,
+			imported_by TEXT NOT NULL
+		)`,
+		`CREATE INDEX notices_case ON notices (case_id)`,
+	}},
 }
 
 func (s *Store) ddl(stmt string) string {

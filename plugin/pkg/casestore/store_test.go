@@ -70,6 +70,7 @@ func TestStore(t *testing.T) {
 		t.Run("refuses bad input", func(t *testing.T) { testInvalid(t, newStore) })
 		t.Run("tamper detected", func(t *testing.T) { testTamper(t, newStore) })
 		t.Run("concurrent writers", func(t *testing.T) { testConcurrent(t, newStore) })
+		t.Run("notices follow the device", func(t *testing.T) { testNotices(t, newStore) })
 	}
 	t.Run("sqlite", func(t *testing.T) { suite(t, sqliteStore) })
 	t.Run("postgres", func(t *testing.T) { suite(t, postgresStores(pgtest.Start(t))) })
@@ -275,7 +276,7 @@ func TestMigrationsIdempotent(t *testing.T) {
 	db, _ := sql.Open("sqlite", dsn)
 	defer db.Close()
 	var n, v int
-	if err := db.QueryRow(`SELECT COUNT(*), MAX(version) FROM schema_migrations`).Scan(&n, &v); err != nil || n != 1 || v != 1 {
+	if err := db.QueryRow(`SELECT COUNT(*), MAX(version) FROM schema_migrations`).Scan(&n, &v); err != nil || n != 2 || v != 2 {
 		t.Errorf("schema_migrations: %d rows, version %d, %v", n, v, err)
 	}
 	st, _ := os.Stat(dsn)

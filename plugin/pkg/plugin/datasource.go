@@ -69,7 +69,7 @@ func New(set models.Settings) (*Datasource, error) {
 		if ds.Store, err = casestore.Open(ctx, set.CaseStore); err != nil {
 			return nil, fmt.Errorf("caseStore: %w", err)
 		}
-		ds.Source.Dispositions = ds.Store
+		ds.Source.Dispositions, ds.Source.Devices = ds.Store, ds.Store
 	}
 	return ds, nil
 }

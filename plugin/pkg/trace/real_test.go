@@ -1,0 +1,555 @@
+package trace_test
+
+import (
+	"bufio"
+	"context"
+	"fmt"
+	"net/netip"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"regexp"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/prometheus/client_golang/api"
+	v1 "github.com/prometheus/client_golang/api/prometheus/v1"
+
+	"github.com/minewatch/minewatch/exporter/ledger"
+	"github.com/minewatch/minewatch/exporter/names"
+	"github.com/minewatch/minewatch/exporter/proc"
+	"github.com/minewatch/minewatch/exporter/testsupport"
+	"github.com/minewatch/minewatch/plugin/pkg/campaign"
+	"github.com/minewatch/minewatch/plugin/pkg/campaign/vmtest"
+	"github.com/minewatch/minewatch/plugin/pkg/casestore"
+	"github.com/minewatch/minewatch/plugin/pkg/notice"
+	"github.com/minewatch/minewatch/plugin/pkg/trace"
+	"github.com/minewatch/minewatch/plugin/pkg/trace/lease"
+)
+
+const (
+	pcMAC   = "52:54:00:12:34:56"
+	secret  = "minewatch-test"
+	egress  = "198.51.100.7"
+	poolEnd = "192.0.2.10:3333"
+)
+
+// run runs a command and fails the test with its output if it fails.
+func run(t *testing.T, name string, args ...string) string {
+	t.Helper()
+	out, err := exec.Command(name, args...).CombinedOutput()
+	if err != nil {
+		t.Fatalf("%s %s: %v\n%s", name, strings.Join(args, " "), err, out)
+	}
+	return string(out)
+}
+
+// netns is a pair of network namespaces joined by a veth pair: the DHCP
+// server's and the client's, so that no traffic touches the host's network.
+type netns struct {
+	ipBin              string
+	server, client     string // namespace names
+	serverIf, clientIf string
+}
+
+func newNetns(t *testing.T) *netns {
+	t.Helper()
+	ipBin := testsupport.Require(t, "ip")
+	if os.Geteuid() != 0 {
+		testsupport.Missing(t, "network namespaces need root (CI runs the tests as root)")
+	}
+	id := os.Getpid() % 1_000_000
+	n := &netns{ipBin: ipBin, server: fmt.Sprintf("mwtrace-s-%d", id), client: fmt.Sprintf("mwtrace-c-%d", id),
+		serverIf: fmt.Sprintf("mwts%d", id), clientIf: fmt.Sprintf("mwtc%d", id)}
+	if out, err := exec.Command(ipBin, "netns", "add", n.server).CombinedOutput(); err != nil {
+		testsupport.Missing(t, "cannot create a network namespace: %v: %s", err, out)
+	}
+	t.Cleanup(func() { exec.Command(ipBin, "netns", "del", n.server).Run() })
+	run(t, ipBin, "netns", "add", n.client)
+	t.Cleanup(func() { exec.Command(ipBin, "netns", "del", n.client).Run() })
+	run(t, ipBin, "link", "add", n.serverIf, "type", "veth", "peer", "name", n.clientIf)
+	run(t, ipBin, "link", "set", n.serverIf, "netns", n.server)
+	run(t, ipBin, "link", "set", n.clientIf, "netns", n.client)
+	run(t, ipBin, "-n", n.server, "addr", "add", "10.77.0.1/24", "dev", n.serverIf)
+	run(t, ipBin, "-n", n.server, "link", "set", n.serverIf, "up")
+	run(t, ipBin, "-n", n.client, "link", "set", n.clientIf, "address", pcMAC)
+	run(t, ipBin, "-n", n.client, "link", "set", n.clientIf, "up")
+	return n
+}
+
+// startKea runs kea-dhcp4 in the server namespace, leasing only pool, its
+// memfile lease database at leaseFile. The returned function stops it.
+func startKea(t *testing.T, n *netns, dir, leaseFile, pool string) func() {
+	t.Helper()
+	kea := testsupport.Require(t, "kea-dhcp4")
+	conf := filepath.Join(dir, "kea-dhcp4.json")
+	err := os.WriteFile(conf, []byte(fmt.Sprintf(`{"Dhcp4": {
+  "interfaces-config": {"interfaces": [%q], "dhcp-socket-type": "raw"},
+  "lease-database": {"type": "memfile", "persist": true, "name": %q, "lfc-interval": 0},
+  "valid-lifetime": 3600,
+  "subnet4": [{"id": 1, "subnet": "10.77.0.0/24", "interface": %q, "pools": [{"pool": %q}]}],
+  "loggers": [{"name": "kea-dhcp4", "output_options": [{"output": "stdout"}], "severity": "INFO"}]
+}}`, n.serverIf, leaseFile, n.serverIf, pool)), 0o600)
+	if err != nil {
+		t.Fatal(err)
+	}
+	logPath := filepath.Join(dir, "kea.log")
+	logf, err := os.OpenFile(logPath, os.O_CREATE|os.O_APPEND|os.O_WRONLY, 0o600)
+	if err != nil {
+		t.Fatal(err)
+	}
+	cmd := exec.Command(n.ipBin, "netns", "exec", n.server, kea, "-c", conf)
+	cmd.Env = append(os.Environ(), "KEA_PIDFILE_DIR="+dir, "KEA_LOCKFILE_DIR="+dir)
+	cmd.Stdout, cmd.Stderr = logf, logf
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	waitLog(t, logPath, "DHCP4_STARTED", cmd)
+	stopped := false
+	stop := func() {
+		if !stopped {
+			stopped = true
+			cmd.Process.Kill()
+			cmd.Wait()
+			logf.Close()
+		}
+	}
+	t.Cleanup(stop)
+	return stop
+}
+
+// waitLog waits until the log file contains want (the server says it is
+// ready), failing if the process exits first.
+func waitLog(t *testing.T, path, want string, cmd *exec.Cmd) {
+	t.Helper()
+	exited := make(chan struct{})
+	go func() { cmd.Process.Wait(); close(exited) }()
+	deadline := time.Now().Add(30 * time.Second)
+	for {
+		b, _ := os.ReadFile(path)
+		if strings.Contains(string(b), want) {
+			return
+		}
+		select {
+		case <-exited:
+			t.Fatalf("%s exited before %q:\n%s", cmd.Path, want, b)
+		default:
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("no %q in %s after 30 s:\n%s", want, path, b)
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+}
+
+var boundRe = regexp.MustCompile(`bound to ([0-9.]+)`)
+
+// dhcp has dhclient in the client namespace get a lease and returns its
+// address. dhclient runs in the foreground (-d) and is stopped once bound,
+// so no client stays behind to renew; its script does nothing, so the
+// host's resolv.conf is never touched.
+func dhcp(t *testing.T, n *netns, dir string) netip.Addr {
+	t.Helper()
+	dhclient := testsupport.Require(t, "dhclient")
+	script := filepath.Join(dir, "dhclient-script")
+	if err := os.WriteFile(script, []byte("#!/bin/sh\nexit 0\n"), 0o700); err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 90*time.Second)
+	defer cancel()
+	cmd := exec.CommandContext(ctx, n.ipBin, "netns", "exec", n.client, dhclient, "-d", "-v", "-1",
+		"-sf", script, "-lf", filepath.Join(dir, "dhclient.leases"), "-pf", filepath.Join(dir, "dhclient.pid"), n.clientIf)
+	out, err := cmd.StderrPipe() // dhclient reports on stderr
+	if err != nil {
+		t.Fatal(err)
+	}
+	cmd.Stdout = cmd.Stderr
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	defer func() { cmd.Process.Kill(); cmd.Wait() }()
+	var seen strings.Builder
+	sc := bufio.NewScanner(out)
+	for sc.Scan() {
+		seen.WriteString(sc.Text() + "\n")
+		if m := boundRe.FindStringSubmatch(sc.Text()); m != nil {
+			return netip.MustParseAddr(m[1])
+		}
+	}
+	t.Fatalf("dhclient bound to no address:\n%s", seen.String())
+	return netip.Addr{}
+}
+
+// radius is a FreeRADIUS server on loopback whose accounting goes to its
+// detail module's file.
+type radius struct {
+	port           int
+	detail, client string
+}
+
+func startRadius(t *testing.T, dir string) *radius {
+	t.Helper()
+	bin := testsupport.Require(t, "freeradius")
+	r := &radius{detail: filepath.Join(dir, "radacct", "detail"), client: testsupport.Require(t, "radclient")}
+	port, err := proc.FreeUDPPort()
+	if err != nil {
+		t.Fatal(err)
+	}
+	r.port = port
+	conf := filepath.Join(dir, "raddb")
+	if err := os.MkdirAll(filepath.Join(dir, "radacct"), 0o700); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.MkdirAll(conf, 0o700); err != nil {
+		t.Fatal(err)
+	}
+	radiusd := fmt.Sprintf(`prefix = /usr
+exec_prefix = /usr
+sysconfdir = /etc
+localstatedir = /var
+sbindir = /usr/sbin
+logdir = %[1]s
+raddbdir = %[1]s
+radacctdir = %[2]s
+name = freeradius
+confdir = %[1]s
+run_dir = %[1]s
+db_dir = %[1]s
+libdir = /usr/lib/freeradius
+pidfile = %[1]s/radiusd.pid
+max_request_time = 30
+cleanup_delay = 5
+max_requests = 1024
+hostname_lookups = no
+log {
+	destination = stdout
+}
+security {
+	allow_core_dumps = no
+}
+thread pool {
+	start_servers = 1
+	max_servers = 2
+	min_spare_servers = 1
+	max_spare_servers = 2
+}
+client loopback {
+	ipaddr = 127.0.0.1
+	secret = %[3]s
+}
+modules {
+	detail {
+		filename = %[4]s
+		permissions = 0600
+		header = "%%t"
+	}
+}
+server default {
+	listen {
+		type = acct
+		ipaddr = 127.0.0.1
+		port = %[5]d
+	}
+	accounting {
+		detail
+	}
+}
+`, conf, filepath.Dir(r.detail), secret, r.detail, port)
+	if err := os.WriteFile(filepath.Join(conf, "radiusd.conf"), []byte(radiusd), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(filepath.Join(conf, "dictionary"), []byte("$INCLUDE /usr/share/freeradius/dictionary\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	logPath := filepath.Join(dir, "radiusd.log")
+	logf, err := os.Create(logPath)
+	if err != nil {
+		t.Fatal(err)
+	}
+	cmd := exec.Command(bin, "-f", "-X", "-d", conf)
+	cmd.Env = append(os.Environ(), "TZ=Asia/Shanghai") // as on a server in China: dates in the detail file print as CST
+	cmd.Stdout, cmd.Stderr = logf, logf
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { cmd.Process.Kill(); cmd.Wait(); logf.Close() })
+	waitLog(t, logPath, "Ready to process requests", cmd)
+	return r
+}
+
+// acct sends one Accounting-Request with radclient and waits for the answer.
+func (r *radius) acct(t *testing.T, attrs ...string) {
+	t.Helper()
+	cmd := exec.Command(r.client, "-r", "3", "-t", "5", fmt.Sprintf("127.0.0.1:%d", r.port), "acct", secret)
+	cmd.Stdin = strings.NewReader(strings.Join(attrs, "\n") + "\n")
+	out, err := cmd.CombinedOutput()
+	if err != nil || !strings.Contains(string(out), "Accounting-Response") {
+		t.Fatalf("radclient: %v\n%s", err, out)
+	}
+}
+
+// keaLeaseStart is the start of the newest lease of ip in Kea's file (what
+// the server recorded, to the second).
+func keaLeaseStart(t *testing.T, path string, ip netip.Addr) time.Time {
+	t.Helper()
+	ls, err := lease.ReadFile(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var start time.Time
+	for _, l := range ls {
+		if l.IP == ip && l.MAC == pcMAC {
+			start = l.Start
+		}
+	}
+	if start.IsZero() {
+		t.Fatalf("Kea's lease file has no lease of %s to %s: %+v", ip, pcMAC, ls)
+	}
+	return start
+}
+
+// TestNoticeTracedFromRealDHCPAndRADIUS: a PC in a network namespace gets
+// its address from Kea, its user's session is accounted by FreeRADIUS; an
+// upstream notice for the unit's egress address is traced, from those real
+// files and the exporter's series in VictoriaMetrics, to the PC's address,
+// MAC, account, device and person; after a DHCP change (a second lease at
+// another address) a second notice joins the same case, which follows the
+// device's MAC.
+func TestNoticeTracedFromRealDHCPAndRADIUS(t *testing.T) {
+	ns := newNetns(t)
+	dir := t.TempDir()
+	leaseFile := filepath.Join(dir, "kea-leases4.csv")
+	rad := startRadius(t, dir)
+	vm := vmtest.Start(t)
+
+	// First lease: the PC at .50.
+	stopKea := startKea(t, ns, dir, leaseFile, "10.77.0.50 - 10.77.0.50")
+	ip1 := dhcp(t, ns, dir)
+	stopKea()
+	t1 := keaLeaseStart(t, leaseFile, ip1)
+	rad.acct(t, "Acct-Status-Type = Start", `User-Name = "zhang3"`, "Framed-IP-Address = "+ip1.String(),
+		`Calling-Station-Id = "52-54-00-12-34-56"`, `Acct-Session-Id = "s-1"`, "NAS-IP-Address = 127.0.0.1",
+		fmt.Sprintf("Event-Timestamp = %d", t1.Unix()))
+	// The two leases must not share a second: the notices' windows are a few seconds wide.
+	time.Sleep(5 * time.Second)
+	// Second lease: the server now leases only .60; the same PC moves there.
+	startKea(t, ns, dir, leaseFile, "10.77.0.60 - 10.77.0.60")
+	ip2 := dhcp(t, ns, dir)
+	if ip2 == ip1 {
+		t.Fatalf("the second lease kept %s", ip1)
+	}
+	t2 := keaLeaseStart(t, leaseFile, ip2)
+	rad.acct(t, "Acct-Status-Type = Stop", `User-Name = "zhang3"`, "Framed-IP-Address = "+ip1.String(),
+		`Calling-Station-Id = "52-54-00-12-34-56"`, `Acct-Session-Id = "s-1"`, "NAS-IP-Address = 127.0.0.1",
+		fmt.Sprintf("Event-Timestamp = %d", t2.Unix()), fmt.Sprintf("Acct-Session-Time = %d", int(t2.Sub(t1).Seconds())))
+	rad.acct(t, "Acct-Status-Type = Start", `User-Name = "zhang3"`, "Framed-IP-Address = "+ip2.String(),
+		`Calling-Station-Id = "52-54-00-12-34-56"`, `Acct-Session-Id = "s-2"`, "NAS-IP-Address = 127.0.0.1",
+		fmt.Sprintf("Event-Timestamp = %d", t2.Unix()))
+
+	// What the exporter wrote meanwhile: the PC's pool contacts at each
+	// address, and a neighbour mining with another pool (not the notified one).
+	var s vmtest.Series
+	contacts := func(ip netip.Addr, pool string, at time.Time) {
+		s.Sample(names.PoolContacts, 3, at.Add(1200*time.Millisecond), "ip", ip.String(), "unit", "u-lab", "pool", pool, "coin", "XMR")
+		s.Sample(names.PoolContacts, 8, at.Add(2500*time.Millisecond), "ip", ip.String(), "unit", "u-lab", "pool", pool, "coin", "XMR")
+	}
+	contacts(ip1, poolEnd, t1)
+	contacts(ip2, poolEnd, t2)
+	contacts(netip.MustParseAddr("10.77.0.99"), "192.0.2.99:4444", t1)
+	s.Every(names.HostMining, 1, t1, t2.Add(10*time.Second), time.Second, "ip", "10.77.0.99", "unit", "u-lab", "class", "unknown")
+	vm.Import(t, s.Lines)
+	vm.Flush(t)
+
+	l, err := ledger.Parse("ledger.yaml", []byte(`units:
+  - {id: u-lab, name: 实验中学, sector: school, cidrs: [10.77.0.0/24], egress: [`+egress+`]}
+  - {id: u-other, name: 另一中学, sector: school, cidrs: [10.78.0.0/24], egress: [198.51.100.8]}
+assets:
+  - {ip: 10.77.0.50, unit: u-lab, name: 实验楼301 学生PC, kind: pc, location: 实验楼301, owner: 张三}
+`))
+	if err != nil {
+		t.Fatal(err)
+	}
+	client, err := api.NewClient(api.Config{Address: vm.URL})
+	if err != nil {
+		t.Fatal(err)
+	}
+	cfg := trace.DefaultConfiguration()
+	cfg.LeaseFiles, cfg.AccountingFiles, cfg.FlowPad = []string{leaseFile}, []string{rad.detail}, 0
+	tr, err := trace.New(cfg, l, trace.VMFlows{API: v1.NewAPI(client)})
+	if err != nil {
+		t.Fatal(err)
+	}
+
+	// The notice file as a bureau sends it: Chinese headers, Beijing time.
+	bj := func(t time.Time) string { return t.In(names.Location()).Format("2006-01-02 15:04:05") }
+	csv := "通报编号,出口IP,开始时间,结束时间,目的IP,端口,通报时间,备注\n" +
+		fmt.Sprintf("豫教通〔2026〕7号,%s,%s,%s,192.0.2.10,3333,%s,疑似门罗币挖矿\n", egress, bj(t1.Add(time.Second)), bj(t1.Add(3*time.Second)), bj(t1.Add(time.Hour))) +
+		fmt.Sprintf("豫教通〔2026〕8号,%s,%s,%s,192.0.2.10,3333,%s,再次发现\n", egress, bj(t2.Add(time.Second)), bj(t2.Add(3*time.Second)), bj(t2.Add(time.Hour)))
+	noticeFile := filepath.Join(dir, "通报.csv")
+	if err := os.WriteFile(noticeFile, []byte(csv), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	ns2, err := notice.ReadFile(noticeFile)
+	if err != nil {
+		t.Fatal(err)
+	}
+	st, err := casestore.Open(context.Background(), filepath.Join(dir, "cases.db"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer st.Close()
+	by := casestore.Author{Login: "bureau", Role: "operator", Via: casestore.ViaCLI}
+	got, err := trace.Import(context.Background(), tr, st, ns2, by)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(got) != 2 {
+		t.Fatalf("%d imported, want 2", len(got))
+	}
+	for i, im := range got {
+		t.Logf("notice %s → case %d %v followed=%v", im.Result.Notice.Number, im.Case.ID, im.Case.IPs, im.Followed)
+		for _, l := range im.Result.Links {
+			t.Logf("  %d %-7s %-9s %s (%s)", i, l.Step, l.Certainty, l.Value, l.How)
+		}
+		for _, h := range im.Result.Hosts {
+			for _, l := range h.Links {
+				t.Logf("  %d %-7s %-9s %s (%s) %v", i, l.Step, l.Certainty, l.Value, l.How, l.Evidence)
+			}
+		}
+	}
+
+	first := got[0]
+	if first.Result.Unit != "u-lab" || first.Followed {
+		t.Errorf("first notice: unit %s followed %v", first.Result.Unit, first.Followed)
+	}
+	if len(first.Result.Hosts) != 1 {
+		t.Fatalf("first notice traced to %d hosts, want the PC alone: %+v", len(first.Result.Hosts), first.Result.Hosts)
+	}
+	h := first.Result.Hosts[0]
+	want := trace.Host{IP: ip1.String(), MAC: pcMAC, Account: "zhang3", Device: "实验楼301 学生PC", Person: "张三", DeviceKey: "mac:" + pcMAC}
+	if h.IP != want.IP || h.MAC != want.MAC || h.Account != want.Account || h.Device != want.Device || h.Person != want.Person || h.DeviceKey != want.DeviceKey {
+		t.Errorf("first notice traced to %+v, want %+v", h, want)
+	}
+	for _, l := range h.Links {
+		if l.Certainty != lease.Exact {
+			t.Errorf("first notice: %s link %s, want exact (%s)", l.Step, l.Certainty, l.How)
+		}
+	}
+	if !strings.HasPrefix(linkOf(h, trace.StepMAC).Evidence[0], leaseFile+":") {
+		t.Errorf("MAC evidence %v does not point into Kea's lease file", linkOf(h, trace.StepMAC).Evidence)
+	}
+	if ev := linkOf(h, trace.StepAccount).Evidence; len(ev) == 0 || !strings.HasPrefix(ev[0], rad.detail+":") {
+		t.Errorf("account evidence %v does not point into FreeRADIUS's detail file", ev)
+	}
+	c := first.Case
+	notified := ns2[0].Notified
+	if c.Source != casestore.SourceNotice || c.Unit != "u-lab" || c.Device != want.Device || c.Person != "张三" ||
+		!c.LocateDeadline.Equal(notified.Add(campaign.LocateDeadline)) || !c.ReportDeadline.Equal(notified.Add(campaign.ReportDeadline)) {
+		t.Errorf("first case %+v (notified %s)", c, notified)
+	}
+
+	second := got[1]
+	if !second.Followed || second.Case.ID != c.ID {
+		t.Fatalf("second notice: case %d followed=%v, want it to follow case %d", second.Case.ID, second.Followed, c.ID)
+	}
+	if len(second.Result.Hosts) != 1 {
+		t.Fatalf("second notice traced to %+v", second.Result.Hosts)
+	}
+	h2 := second.Result.Hosts[0]
+	if h2.IP != ip2.String() || h2.MAC != pcMAC || h2.Account != "zhang3" || h2.DeviceKey != want.DeviceKey {
+		t.Errorf("second notice traced to %+v", h2)
+	}
+	if strings.Join(second.Case.IPs, ",") != ip1.String()+","+ip2.String() || !second.Case.LocateDeadline.Equal(c.LocateDeadline) {
+		t.Errorf("followed case %+v", second.Case)
+	}
+	keys, err := st.DeviceKeys(context.Background(), campaign.Scope{All: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, ip := range []netip.Addr{ip1, ip2} {
+		if k := keys[campaign.HostKey{IP: ip.String(), Unit: "u-lab"}]; k != want.DeviceKey {
+			t.Errorf("tracker device of %s: %q, want %q", ip, k, want.DeviceKey)
+		}
+	}
+	if _, err := st.Verify(context.Background()); err != nil {
+		t.Error(err)
+	}
+	// Importing the same file again opens nothing.
+	if _, err := trace.Import(context.Background(), tr, st, ns2, by); err == nil || !strings.Contains(err.Error(), "already imported") {
+		t.Errorf("re-import: %v", err)
+	}
+	logFile(t, rad.detail)
+	logFile(t, leaseFile)
+}
+
+func linkOf(h trace.Host, step string) trace.Link {
+	for _, l := range h.Links {
+		if l.Step == step {
+			return l
+		}
+	}
+	return trace.Link{}
+}
+
+func logFile(t *testing.T, path string) {
+	f, err := os.Open(path)
+	if err != nil {
+		t.Error(err)
+		return
+	}
+	defer f.Close()
+	sc := bufio.NewScanner(f)
+	t.Logf("%s:", path)
+	for sc.Scan() {
+		t.Logf("  %s", sc.Text())
+	}
+}
+
+// TestISCDHCPLeaseFile: ISC dhcpd, started in the server namespace, leases
+// an address to dhclient; the lease file it writes is read back as the
+// lease of the client's MAC covering the moment after the grant.
+func TestISCDHCPLeaseFile(t *testing.T) {
+	ns := newNetns(t)
+	dhcpd := testsupport.Require(t, "dhcpd")
+	dir := t.TempDir()
+	conf := filepath.Join(dir, "dhcpd.conf")
+	leaseFile := filepath.Join(dir, "dhcpd.leases")
+	if err := os.WriteFile(conf, []byte("default-lease-time 3600;\nmax-lease-time 7200;\nauthoritative;\n"+
+		"subnet 10.77.0.0 netmask 255.255.255.0 {\n  range 10.77.0.70 10.77.0.70;\n}\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(leaseFile, nil, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	logPath := filepath.Join(dir, "dhcpd.log")
+	logf, err := os.Create(logPath)
+	if err != nil {
+		t.Fatal(err)
+	}
+	cmd := exec.Command(ns.ipBin, "netns", "exec", ns.server, dhcpd, "-4", "-f", "-d", "-cf", conf, "-lf", leaseFile,
+		"-pf", filepath.Join(dir, "dhcpd.pid"), ns.serverIf)
+	cmd.Stdout, cmd.Stderr = logf, logf
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { cmd.Process.Kill(); cmd.Wait(); logf.Close() })
+	waitLog(t, logPath, "Server starting service.", cmd)
+	before := time.Now().Add(-time.Second)
+	got := dhcp(t, ns, dir)
+	if got != netip.MustParseAddr("10.77.0.70") {
+		t.Fatalf("dhcpd leased %s", got)
+	}
+	waitLog(t, leaseFile, "hardware ethernet "+pcMAC, cmd)
+	ls, err := lease.ReadFile(leaseFile)
+	if err != nil {
+		b, _ := os.ReadFile(leaseFile)
+		t.Fatalf("%v\n%s", err, b)
+	}
+	m := lease.NewHistory(ls).At(got, time.Now(), time.Hour)
+	if m.Certainty != lease.Exact || m.Lease.MAC != pcMAC || m.Lease.Start.Before(before.Truncate(time.Second)) || !m.Lease.End.After(time.Now()) {
+		b, _ := os.ReadFile(leaseFile)
+		t.Errorf("lease of %s now: %+v\n%s", got, m, b)
+	}
+	logFile(t, leaseFile)
+}
