@@ -37,7 +37,7 @@ func TestQueriesAgainstBackend(t *testing.T) {
 	ds.Now = func() time.Time { return vmtest.At(2026, 11, 12, 0, 0) }
 	// The review week in Beijing time; the range ends while 10.1.0.2 is still mining.
 	from, to := vmtest.At(2026, 11, 2, 0, 0), vmtest.At(2026, 11, 9, 0, 0)
-	vars := strings.NewReplacer("$week", "2026-W45", "$unit", "u-a", "$ip", "10.1.0.1", "$watts_per_miner", "300", "$__range", "7d")
+	vars := strings.NewReplacer("$week", "2026-W45", "$unit", "u-a", "$ip", "10.1.0.1", "$watts_per_miner", "300")
 
 	// What some panels must show for the seeded week.
 	expect := map[string]struct{ has, hasNot []string }{
@@ -66,6 +66,20 @@ func TestQueriesAgainstBackend(t *testing.T) {
 				n++
 				r := resp.Responses[q.RefID]
 				where := uid + ": " + p.Title + " (" + q.QueryType + ")"
+				// $__range is sent as is: Grafana substitutes it only for its own
+				// Prometheus and Loki datasources, so the plugin's backend must
+				// (plugin/pkg/plugin/macros.go, on another branch). Until then
+				// VictoriaMetrics refuses these queries; this says so, and fails
+				// as soon as they pass, so that the case is removed with the merge.
+				if strings.Contains(q.Expr, "$__range") {
+					if r.Error == nil || !strings.Contains(r.Error.Error(), "$__range") {
+						t.Errorf("%s: expected VictoriaMetrics to refuse the unsubstituted $__range until the backend substitutes macros, got %v: drop this case", where, r.Error)
+					} else {
+						t.Logf("%s: needs the backend's macro substitution (not merged yet): %.120v", where, r.Error)
+					}
+					delete(expect, uid+": "+p.Title)
+					continue
+				}
 				if r.Error != nil {
 					t.Errorf("%s: %v\nquery: %s", where, r.Error, js)
 					continue

@@ -10,7 +10,7 @@ PLUGIN_ZIP     := $(PLUGIN_DIR)/$(PLUGIN_ID)-$(PLUGIN_VERSION).zip
 # The harness's second Grafana major has @grafana/* packages of its own.
 PLUGIN_G12     := $(PLUGIN_DIR)/harness/grafana-12
 
-.PHONY: plugin plugin-frontend plugin-backend plugin-test plugin-harness plugin-check plugin-schema plugin-deps plugin-screenshots
+.PHONY: plugin plugin-frontend plugin-backend plugin-test plugin-harness plugin-check plugin-schema plugin-deps plugin-screenshots plugin-panels
 
 plugin-deps:
 	@test -d $(PLUGIN_DIR)/node_modules || (cd $(PLUGIN_DIR) && npm ci --no-audit --no-fund)
@@ -38,6 +38,15 @@ plugin: plugin-frontend plugin-backend
 plugin-test: plugin-deps plugin-harness
 	cd $(PLUGIN_DIR) && npx tsc --noEmit && npx eslint src && npx jest --ci
 	cd $(PLUGIN_DIR) && node scripts/check-versions.mjs
+
+# The per-panel harness (dashboards/grafana_test.go driving harness/panels.mjs) runs in `go test
+# ./...`: it needs @grafana/data from node_modules, so test-go installs them first.
+test-go: plugin-deps
+
+# The per-panel harness alone: every panel of every dashboard from the built backend over gRPC on
+# a seeded VictoriaMetrics, through @grafana/data's transformations, overrides and reducers.
+plugin-panels: plugin-deps
+	$(GO) test -count=1 -run '^TestPanelsAsGrafanaShowsThem$$' -v ./dashboards
 
 plugin-harness: plugin-frontend
 	cd $(PLUGIN_DIR) && node --test --test-reporter=spec harness/
