@@ -10,7 +10,7 @@ PLUGIN_ZIP     := $(PLUGIN_DIR)/$(PLUGIN_ID)-$(PLUGIN_VERSION).zip
 # The harness's second Grafana major has @grafana/* packages of its own.
 PLUGIN_G12     := $(PLUGIN_DIR)/harness/grafana-12
 
-.PHONY: plugin plugin-frontend plugin-backend plugin-test plugin-harness plugin-check plugin-schema plugin-deps plugin-screenshots plugin-panels
+.PHONY: plugin plugin-frontend plugin-backend plugin-test plugin-harness plugin-check plugin-schema plugin-deps plugin-screenshots plugin-panels screenshots
 
 plugin-deps:
 	@test -d $(PLUGIN_DIR)/node_modules || (cd $(PLUGIN_DIR) && npm ci --no-audit --no-fund)
@@ -60,6 +60,11 @@ plugin-schema: plugin
 # The editors as Grafana renders them, into docs/screenshots/.
 plugin-screenshots: plugin-frontend
 	cd $(PLUGIN_DIR) && MINEWATCH_SCREENSHOTS=$(CURDIR)/docs/screenshots node --test --test-reporter=spec harness/
+
+# Every dashboard at 1920×1080 (docs/screenshots/<dashboard>.png) drawn with @grafana/ui from the
+# per-panel harness's frames, and the editors.
+screenshots: plugin-deps plugin-screenshots
+	MINEWATCH_SCREENSHOTS=$(CURDIR)/docs/screenshots $(GO) test -count=1 -run '^TestPanelsAsGrafanaShowsThem$$' -v ./dashboards
 
 # The zip against the plugin validator's rules; then the checker itself must refuse broken zips.
 plugin-check: plugin

@@ -8,7 +8,6 @@
 //
 // The clock: MINEWATCH_NOW (epoch ms) is "now" for dateMath, fixed before moment loads.
 import { createRequire } from 'node:module';
-import { firstValueFrom } from 'rxjs';
 
 const NOW = Number(process.env.MINEWATCH_NOW ?? Date.now());
 const RealDate = Date;
@@ -35,58 +34,9 @@ export const g = require('@grafana/data');
 
 export const theme = g.createTheme({ colors: { mode: 'dark' } });
 
-// The field config items Grafana registers for every panel (standard options; the processors
-// are @grafana/data's own), plus the table panel's custom options (public/app/plugins/panel/
-// table/module.tsx: hidden, width, minWidth, align, cellOptions, inspect, filterable). Options
-// a panel does not register are ignored by applyFieldOverrides, as in Grafana.
-const item = (id, process, defaultValue, isCustom = false) => ({
-  id,
-  path: isCustom ? id.slice('custom.'.length) : id,
-  name: id,
-  isCustom,
-  process,
-  defaultValue,
-  shouldApply: () => true,
-  settings: {},
-  override: () => null,
-  editor: () => null,
-});
-const standard = [
-  item('unit', g.unitOverrideProcessor),
-  item('min', g.numberOverrideProcessor),
-  item('max', g.numberOverrideProcessor),
-  item('decimals', g.numberOverrideProcessor),
-  item('displayName', g.displayNameOverrideProcessor),
-  item('noValue', g.stringOverrideProcessor),
-  item('links', g.dataLinksOverrideProcessor),
-  item('mappings', g.valueMappingsOverrideProcessor),
-  item('thresholds', g.thresholdsOverrideProcessor, {
-    mode: g.ThresholdsMode.Absolute,
-    steps: [
-      { value: -Infinity, color: 'green' },
-      { value: 80, color: 'red' },
-    ],
-  }),
-  item('color', g.identityOverrideProcessor, { mode: g.FieldColorModeId.Thresholds }),
-  item('filterable', g.booleanOverrideProcessor),
-];
-const tableCustom = ['custom.width', 'custom.minWidth'].map((id) => item(id, g.numberOverrideProcessor, undefined, true));
-tableCustom.push(
-  item('custom.hidden', g.booleanOverrideProcessor, undefined, true),
-  item('custom.filterable', g.booleanOverrideProcessor, undefined, true),
-  item('custom.inspect', g.booleanOverrideProcessor, undefined, true),
-  item('custom.align', g.identityOverrideProcessor, 'auto', true),
-  item('custom.cellOptions', g.identityOverrideProcessor, { type: 'auto' }, true)
-);
-export function fieldConfigRegistry(panelType) {
-  return new g.FieldConfigOptionsRegistry(() => (panelType === 'table' ? [...standard, ...tableCustom] : standard));
-}
+import { interpolate, processPanel, setupRegistries } from './panel-data.mjs';
 
-// The transformers Grafana registers (it adds editors in public/app; the functions are these).
-// Some are exported under two names (seriesToColumns is joinByField): one entry per id.
-g.standardTransformersRegistry.setInit(() => [
-  ...new Map(Object.values(g.standardTransformers).map((t) => [t.id, { id: t.id, name: t.name, transformation: t, editor: () => null }])).values(),
-]);
+setupRegistries(g);
 
 /** Posts to /api/ds/query as Grafana's frontend does; returns {refId: {frames, error}}. */
 export async function dsQuery(api, range, queries) {
@@ -100,6 +50,7 @@ export async function dsQuery(api, range, queries) {
   for (const [refId, r] of Object.entries(JSON.parse(text).results ?? {})) {
     out[refId] = {
       error: r.error,
+      json: (r.frames ?? []).map((f) => ({ ...f, schema: { ...f.schema, refId } })),
       frames: (r.frames ?? []).map((f) => {
         const df = g.dataFrameFromJSON(f);
         df.refId = refId;
@@ -116,14 +67,6 @@ export function timeRange(d) {
   const tz = d.timezone || 'browser';
   const raw = { from: d.time.from, to: d.time.to };
   return { from: g.dateMath.parse(raw.from, false, tz), to: g.dateMath.parse(raw.to, true, tz), raw };
-}
-
-/** Plain $name / ${name} substitution of variable values (the template service's default format). */
-export function interpolate(text, vars) {
-  return text.replace(/\$\{(\w+)\}|\$(\w+)/g, (m, a, b) => {
-    const v = vars[a ?? b];
-    return v === undefined ? m : String(Array.isArray(v.value) ? v.value.join(',') : v.value);
-  });
 }
 
 const expandList = (list, vars) =>
@@ -191,45 +134,10 @@ export async function runPanel(api, d, p, range, vars, widthPx) {
     .filter(([, r]) => r.error)
     .map(([refId, r]) => `${refId}: ${r.error}`);
   const raw = Object.values(res).flatMap((r) => r.frames);
-  const transformed = p.transformations?.length
-    ? await firstValueFrom(g.transformDataFrame(p.transformations, raw, { interpolate: (s) => interpolate(s, vars) }))
-    : raw;
-  const replaceVariables = (s) => interpolate(s, vars);
-  const series = g.applyFieldOverrides({
-    data: transformed,
-    fieldConfig: p.fieldConfig ?? { defaults: {}, overrides: [] },
-    fieldConfigRegistry: fieldConfigRegistry(p.type),
-    replaceVariables,
-    theme,
-    timeZone: d.timezone,
-  });
-  const out = { panel: p, type: p.type, title: p.title, errors, series };
-  if (['stat', 'gauge', 'bargauge'].includes(p.type)) {
-    const reduceOptions = p.options?.reduceOptions ?? { calcs: ['lastNotNull'], values: false, fields: '' };
-    out.values = g
-      .getFieldDisplayValues({ data: series, reduceOptions, fieldConfig: p.fieldConfig, replaceVariables, theme, timeZone: d.timezone })
-      .map((v) => ({ title: v.display.title, text: g.formattedValueToString(v.display), numeric: v.display.numeric, color: v.display.color }));
-  }
-  if (p.type === 'table') {
-    const f = series[0];
-    out.columns = f ? f.fields.filter((x) => !x.config.custom?.hidden).map((x) => g.getFieldDisplayName(x, f, series)) : [];
-    out.allColumns = f ? f.fields.map((x) => g.getFieldDisplayName(x, f, series)) : [];
-    out.rows = f ? f.length : 0;
-    out.cell = (col, row) => {
-      const x = f.fields.find((y) => g.getFieldDisplayName(y, f, series) === col);
-      return x ? g.formattedValueToString(x.display(x.values[row])) : undefined;
-    };
-    out.column = (col) => {
-      const x = f?.fields.find((y) => g.getFieldDisplayName(y, f, series) === col);
-      return x ? x.values.map((v) => g.formattedValueToString(x.display(v))) : undefined;
-    };
-  }
-  if (['timeseries', 'state-timeline', 'barchart'].includes(p.type)) {
-    out.numericFields = series.flatMap((f) =>
-      f.fields.filter((x) => x.type === g.FieldType.number).map((x) => ({ name: g.getFieldDisplayName(x, f, series), points: x.values.length }))
-    );
-    out.points = out.numericFields.reduce((n, x) => n + x.points, 0);
-  }
+  const out = await processPanel(g, theme, d, p, raw, vars);
+  out.widthPx = widthPx;
+  out.errors = errors;
+  out.rawJSON = Object.values(res).flatMap((r) => r.json);
   return out;
 }
 

@@ -9,6 +9,7 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { panelsOf, resolveVariables, runPanel, timeRange } from './grafana-frontend.mjs';
 import { check } from './panel-expectations.mjs';
+import { screenshots } from './screenshots.mjs';
 
 const api = process.env.MINEWATCH_API;
 const dir = process.env.MINEWATCH_DASHBOARDS;
@@ -45,7 +46,7 @@ for (const file of fs.readdirSync(dir).filter((f) => f.endsWith('.json')).sort()
     failures.push(`${d.uid}: variables: ${e.message}`);
     continue;
   }
-  const dash = { uid: d.uid, title: d.title, range, vars, panels: {} };
+  const dash = { uid: d.uid, name: path.basename(file, '.json'), title: d.title, range, vars, panels: {}, dashboard: d };
   results[d.uid] = dash;
   console.log(`\n== ${d.uid} ${d.title}: ${range.from.toISOString()} – ${range.to.toISOString()}; ` +
     Object.entries(vars).map(([k, v]) => `$${k}=${[v.value].flat().join(',')}`).join(' '));
@@ -56,6 +57,20 @@ for (const file of fs.readdirSync(dir).filter((f) => f.endsWith('.json')).sort()
   }
 }
 failures.push(...check(results));
+// MINEWATCH_SCREENSHOTS=DIR: every dashboard drawn with @grafana/ui from the same frames.
+if (process.env.MINEWATCH_SCREENSHOTS) {
+  const shown = Object.values(results).map((r) => ({
+    dashboard: r.dashboard,
+    name: r.name,
+    kiosk: r.uid === 'minewatch-wall', // the wall screen runs in kiosk mode (no Grafana chrome)
+    range: { from: r.range.from.valueOf(), to: r.range.to.valueOf(), raw: r.range.raw },
+    vars: Object.fromEntries(Object.entries(r.vars).map(([k, v]) => [k, { text: v.text, value: v.value }])),
+    panels: Object.values(r.panels).map((p) => ({ panel: p.panel, rawJSON: p.rawJSON, errors: p.errors })),
+  }));
+  for (const f of await screenshots(process.env.MINEWATCH_SCREENSHOTS, shown)) {
+    console.log(`picture: ${f}`);
+  }
+}
 if (failures.length) {
   console.log(`\n${failures.length} failed checks:`);
   for (const f of failures) {
