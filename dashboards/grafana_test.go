@@ -84,7 +84,38 @@ func TestPanelsAsGrafanaShowsThem(t *testing.T) {
 
 	conn, stderr := launchBuiltBackend(t, filepath.Join(pluginDir, "pkg"))
 	client := pluginv2.NewDataClient(conn)
+	resources := pluginv2.NewResourceClient(conn)
 	srv := &http.Server{Handler: http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		// /api/datasources/uid/<uid>/resources/<path>: the plugin's CallResource, as
+		// getResource reaches it (the frontend's metricFindQuery uses it today).
+		if rest, ok := strings.CutPrefix(r.URL.Path, "/api/datasources/uid/minewatch/resources/"); ok && r.Method == http.MethodGet {
+			ctx, cancel := context.WithTimeout(r.Context(), 30*time.Second)
+			defer cancel()
+			url := rest
+			if r.URL.RawQuery != "" {
+				url += "?" + r.URL.RawQuery
+			}
+			stream, err := resources.CallResource(ctx, backend.ToProto().CallResourceRequest(&backend.CallResourceRequest{
+				PluginContext: pc, Method: http.MethodGet, Path: rest, URL: url}))
+			if err != nil {
+				http.Error(w, err.Error(), http.StatusBadGateway)
+				return
+			}
+			first, err := stream.Recv()
+			if err != nil {
+				http.Error(w, err.Error(), http.StatusBadGateway)
+				return
+			}
+			w.WriteHeader(int(first.Code))
+			w.Write(first.Body) //nolint:errcheck // the client reports a short body
+			for {
+				chunk, err := stream.Recv()
+				if err != nil {
+					return
+				}
+				w.Write(chunk.Body) //nolint:errcheck // as above
+			}
+		}
 		if r.Method != http.MethodPost || r.URL.Path != "/api/ds/query" {
 			http.NotFound(w, r)
 			return

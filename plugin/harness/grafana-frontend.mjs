@@ -88,6 +88,12 @@ export function applyTemplateVariables(q, vars) {
   };
 }
 
+// Query variables run as a query of the datasource ({queryType: 'variable', variableKind}, the
+// shape of plugin/src/types.ts) over the dashboard's time range, as Grafana runs a datasource's
+// variable support. MINEWATCH_VARIABLES=resource asks the variables resource instead, without the
+// range, as the frontend's metricFindQuery did before the datasource had variable support.
+const variablesThroughResource = process.env.MINEWATCH_VARIABLES === 'resource';
+
 /**
  * Resolves the dashboard's variables in order: constants, custom lists, and the datasource's
  * query variables run as queries over the dashboard's time range; the saved current value if it
@@ -103,16 +109,27 @@ export async function resolveVariables(api, d, range) {
     if (v.type !== 'query') {
       throw new Error(`${d.uid}: variable ${v.name} of type ${v.type} not handled by the harness`);
     }
-    const q = applyTemplateVariables({ ...v.query, refId: v.query?.refId ?? `var-${v.name}` }, vars);
-    const res = (await dsQuery(api, range, [{ ...q, datasource: v.datasource, intervalMs: 60000, maxDataPoints: 1000 }]))[q.refId];
-    if (res?.error) {
-      throw new Error(`${d.uid}: variable ${v.name}: ${res.error}`);
+    let options;
+    if (variablesThroughResource) {
+      // What plugin/src/datasource.ts's metricFindQuery does today: the variables resource,
+      // without the dashboard's time range.
+      const res = await fetch(`${api}/api/datasources/uid/${v.datasource.uid}/resources/variables?kind=${v.query.variableKind}`);
+      if (!res.ok) {
+        throw new Error(`${d.uid}: variable ${v.name}: ${res.status} ${await res.text()}`);
+      }
+      options = (await res.json()).map((o) => ({ value: o.value ?? o.text, text: o.text }));
+    } else {
+      const q = applyTemplateVariables({ ...v.query, refId: v.query?.refId ?? `var-${v.name}` }, vars);
+      const res = (await dsQuery(api, range, [{ ...q, datasource: v.datasource, intervalMs: 60000, maxDataPoints: 1000 }]))[q.refId];
+      if (res?.error) {
+        throw new Error(`${d.uid}: variable ${v.name}: ${res.error}`);
+      }
+      const f = res.frames[0];
+      const col = (n) => f?.fields.find((x) => x.name === n)?.values ?? [];
+      const texts = col('text');
+      const values = col('value').length ? col('value') : texts;
+      options = values.map((value, i) => ({ value, text: texts[i] ?? value }));
     }
-    const f = res.frames[0];
-    const col = (n) => f?.fields.find((x) => x.name === n)?.values ?? [];
-    const texts = col('text');
-    const values = col('value').length ? col('value') : texts;
-    const options = values.map((value, i) => ({ value, text: texts[i] ?? value }));
     const cur = v.current?.value;
     let chosen = options.find((o) => o.value === cur) ?? options[0];
     if (v.includeAll && (!cur || cur === '$__all' || (Array.isArray(cur) && cur.includes('$__all')))) {
