@@ -152,17 +152,38 @@ func TestPanelsAsGrafanaShowsThem(t *testing.T) {
 	go srv.Serve(l) //nolint:errcheck // closed below
 	defer srv.Close()
 
-	cmd := exec.Command(node, filepath.Join("harness", "panels.mjs"))
-	cmd.Dir = pluginDir
-	cmd.Env = append(os.Environ(),
-		"MINEWATCH_API=http://"+l.Addr().String(),
-		"MINEWATCH_NOW="+strconv.FormatInt(harnessNow.UnixMilli(), 10),
-		"MINEWATCH_DASHBOARDS="+dashboardsDir(root))
-	out, err := cmd.CombinedOutput()
-	t.Logf("panels.mjs:\n%s", out)
-	if err != nil {
-		t.Fatalf("panels.mjs: %v", err)
+	// The frontend of each Grafana major plugin.json claims (@grafana/data 11 and 12); the
+	// pictures once, from the major the plugin builds against.
+	for _, major := range []string{"11", "12"} {
+		t.Run("grafana-"+major, func(t *testing.T) {
+			if _, err := os.Stat(filepath.Join(pluginDir, majorDir(major), "node_modules", "@grafana", "data")); err != nil {
+				testsupport.Missing(t, "%s/node_modules missing: run make plugin-deps", majorDir(major))
+			}
+			cmd := exec.Command(node, filepath.Join("harness", "panels.mjs"))
+			cmd.Dir = pluginDir
+			cmd.Env = append(os.Environ(),
+				"MINEWATCH_GRAFANA_MAJOR="+major,
+				"MINEWATCH_API=http://"+l.Addr().String(),
+				"MINEWATCH_NOW="+strconv.FormatInt(harnessNow.UnixMilli(), 10),
+				"MINEWATCH_DASHBOARDS="+dashboardsDir(root))
+			if major != "11" {
+				cmd.Env = append(cmd.Env, "MINEWATCH_SCREENSHOTS=")
+			}
+			out, err := cmd.CombinedOutput()
+			t.Logf("panels.mjs (Grafana %s):\n%s", major, out)
+			if err != nil {
+				t.Fatalf("panels.mjs: %v", err)
+			}
+		})
 	}
+}
+
+// majorDir is where a Grafana major's @grafana/* packages are, below plugin/.
+func majorDir(major string) string {
+	if major == "11" {
+		return "."
+	}
+	return filepath.Join("harness", "grafana-"+major)
 }
 
 // replayCaseRules records the campaign's series (episode starts, deadlines,

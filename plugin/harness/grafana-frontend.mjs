@@ -8,6 +8,8 @@
 //
 // The clock: MINEWATCH_NOW (epoch ms) is "now" for dateMath, fixed before moment loads.
 import { createRequire } from 'node:module';
+import path from 'node:path';
+import { majors } from './harness.mjs';
 
 const NOW = Number(process.env.MINEWATCH_NOW ?? Date.now());
 const RealDate = Date;
@@ -24,12 +26,25 @@ class HarnessDate extends RealDate {
   }
 }
 globalThis.Date = HarnessDate;
-// @grafana/data reads window.grafanaBootData (feature toggles) in its matchers.
-globalThis.window ??= globalThis;
+// A DOM for what @grafana/data loads with it (12 pulls in react-use, whose CSS helper wants a
+// document at load time) and for window.grafanaBootData (feature toggles) read by its matchers:
+// jsdom, which the plugin's jest tests use too.
+const { JSDOM } = createRequire(import.meta.url)('jsdom');
+const dom = new JSDOM('<!doctype html><html lang="zh-CN"><body></body></html>', { url: 'http://127.0.0.1/' });
+globalThis.window ??= dom.window;
+for (const k of ['document', 'location', 'history', 'localStorage', 'sessionStorage', 'HTMLElement', 'Element', 'Node', 'getComputedStyle']) {
+  globalThis[k] ??= dom.window[k];
+}
 // The browser's locale, for @grafana/data's local date formats (Node 20 has no navigator).
-globalThis.navigator ??= { language: 'zh-CN', languages: ['zh-CN'] };
+globalThis.navigator ??= { language: 'zh-CN', languages: ['zh-CN'], userAgent: 'node' };
 
-const require = createRequire(import.meta.url);
+// MINEWATCH_GRAFANA_MAJOR picks whose @grafana/data plays the frontend: 11 (what the plugin builds
+// against, ../package.json) or 12 (harness/grafana-12). Both are claimed by plugin.json.
+export const major = Number(process.env.MINEWATCH_GRAFANA_MAJOR ?? 11);
+const require = createRequire(path.join(majors[major] ?? majors[11], 'package.json'));
+if (!majors[major]) {
+  throw new Error(`MINEWATCH_GRAFANA_MAJOR=${major}: the harness knows Grafana ${Object.keys(majors).join(', ')}`);
+}
 export const g = require('@grafana/data');
 
 export const theme = g.createTheme({ colors: { mode: 'dark' } });
