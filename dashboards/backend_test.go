@@ -1,6 +1,7 @@
 package dashboards
 
 import (
+	"bytes"
 	"context"
 	"encoding/json"
 	"strings"
@@ -37,7 +38,10 @@ func TestQueriesAgainstBackend(t *testing.T) {
 	ds.Now = func() time.Time { return vmtest.At(2026, 11, 12, 0, 0) }
 	// The review week in Beijing time; the range ends while 10.1.0.2 is still mining.
 	from, to := vmtest.At(2026, 11, 2, 0, 0), vmtest.At(2026, 11, 9, 0, 0)
-	vars := strings.NewReplacer("$week", "2026-W45", "$unit", "u-a", "$ip", "10.1.0.1", "$watts_per_miner", "300", "$__range", "7d")
+	// The weekly review's unit, sector and district filters at All (every value: no filter
+	// here); the unit dashboard's single unit u-a.
+	vars := strings.NewReplacer(`["$unit"]`, `[]`, `["$sector"]`, `[]`, `["$district"]`, `[]`,
+		"$week", "2026-W45", "$unit", "u-a", "$ip", "10.1.0.1", "$watts_per_miner", "300")
 
 	// What some panels must show for the seeded week.
 	expect := map[string]struct{ has, hasNot []string }{
@@ -55,7 +59,11 @@ func TestQueriesAgainstBackend(t *testing.T) {
 				if err != nil {
 					t.Fatalf("%s: %v", p.Title, err)
 				}
-				js := []byte(vars.Replace(string(raw)))
+				var compact bytes.Buffer
+				if err := json.Compact(&compact, raw); err != nil {
+					t.Fatal(err)
+				}
+				js := []byte(vars.Replace(compact.String()))
 				resp, err := ds.QueryData(context.Background(), &backend.QueryDataRequest{Queries: []backend.DataQuery{{
 					RefID: q.RefID, QueryType: q.QueryType, JSON: js, Interval: time.Hour, MaxDataPoints: 500,
 					TimeRange: backend.TimeRange{From: from, To: to},
@@ -66,6 +74,20 @@ func TestQueriesAgainstBackend(t *testing.T) {
 				n++
 				r := resp.Responses[q.RefID]
 				where := uid + ": " + p.Title + " (" + q.QueryType + ")"
+				// $__range is sent as is: Grafana substitutes it only for its own
+				// Prometheus and Loki datasources, so the plugin's backend must
+				// (plugin/pkg/plugin/macros.go, on another branch). Until then
+				// VictoriaMetrics refuses these queries; this says so, and fails
+				// as soon as they pass, so that the case is removed with the merge.
+				if strings.Contains(q.Expr, "$__range") {
+					if r.Error == nil || !strings.Contains(r.Error.Error(), "$__range") {
+						t.Errorf("%s: expected VictoriaMetrics to refuse the unsubstituted $__range until the backend substitutes macros, got %v: drop this case", where, r.Error)
+					} else {
+						t.Logf("%s: needs the backend's macro substitution (not merged yet): %.120v", where, r.Error)
+					}
+					delete(expect, uid+": "+p.Title)
+					continue
+				}
 				if r.Error != nil {
 					t.Errorf("%s: %v\nquery: %s", where, r.Error, js)
 					continue

@@ -10,7 +10,7 @@ PLUGIN_ZIP     := $(PLUGIN_DIR)/$(PLUGIN_ID)-$(PLUGIN_VERSION).zip
 # The harness's second Grafana major has @grafana/* packages of its own.
 PLUGIN_G12     := $(PLUGIN_DIR)/harness/grafana-12
 
-.PHONY: plugin plugin-frontend plugin-backend plugin-test plugin-harness plugin-check plugin-schema plugin-deps plugin-screenshots
+.PHONY: plugin plugin-frontend plugin-backend plugin-test plugin-harness plugin-check plugin-schema plugin-deps plugin-screenshots plugin-panels screenshots
 
 plugin-deps:
 	@test -d $(PLUGIN_DIR)/node_modules || (cd $(PLUGIN_DIR) && npm ci --no-audit --no-fund)
@@ -39,6 +39,15 @@ plugin-test: plugin-deps plugin-harness
 	cd $(PLUGIN_DIR) && npx tsc --noEmit && npx eslint src && npx jest --ci
 	cd $(PLUGIN_DIR) && node scripts/check-versions.mjs
 
+# The per-panel harness (dashboards/grafana_test.go driving harness/panels.mjs) runs in `go test
+# ./...`: it needs @grafana/data from node_modules, so test-go installs them first.
+test-go: plugin-deps
+
+# The per-panel harness alone: every panel of every dashboard from the built backend over gRPC on
+# a seeded VictoriaMetrics, through @grafana/data's transformations, overrides and reducers.
+plugin-panels: plugin-deps
+	$(GO) test -count=1 -run '^TestPanelsAsGrafanaShowsThem$$' -v ./dashboards
+
 plugin-harness: plugin-frontend
 	cd $(PLUGIN_DIR) && node --test --test-reporter=spec harness/
 
@@ -51,6 +60,11 @@ plugin-schema: plugin
 # The editors as Grafana renders them, into docs/screenshots/.
 plugin-screenshots: plugin-frontend
 	cd $(PLUGIN_DIR) && MINEWATCH_SCREENSHOTS=$(CURDIR)/docs/screenshots node --test --test-reporter=spec harness/
+
+# Every dashboard at 1920×1080 (docs/screenshots/<dashboard>.png) drawn with @grafana/ui from the
+# per-panel harness's frames, and the editors.
+screenshots: plugin-deps plugin-screenshots
+	MINEWATCH_SCREENSHOTS=$(CURDIR)/docs/screenshots $(GO) test -count=1 -run '^TestPanelsAsGrafanaShowsThem$$' -v ./dashboards
 
 # The zip against the plugin validator's rules; then the checker itself must refuse broken zips.
 plugin-check: plugin

@@ -28,13 +28,13 @@ const unstableSource = (names) => {
   );
 };
 
-/** Bundles shell.jsx with the modules of the given major; returns the IIFE text. */
-export async function buildShell(major) {
+/** Bundles shell.jsx (or another entry) with the modules of the given major; returns the IIFE text. */
+export async function buildShell(major, entry = path.join(pluginRoot, 'harness', 'shell.jsx')) {
   const root = majors[major];
   if (!fs.existsSync(path.join(root, 'node_modules', '@grafana', 'ui'))) {
     throw new Error(`no @grafana/ui for Grafana ${major} under ${root}: run npm ci there (make plugin-deps)`);
   }
-  const shell = path.join(pluginRoot, 'harness', 'shell.jsx');
+  const shell = entry;
   // Bare imports of the shell itself resolve in the major's tree; their own imports then stay there.
   const fromMajor = {
     name: 'from-major',

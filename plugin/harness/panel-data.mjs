@@ -1,0 +1,146 @@
+// What Grafana does with a panel's query answer, given @grafana/data as `g` (Node's in the
+// harness, the browser bundle's in the screenshots): the panel's transformations, field config
+// defaults and overrides, and the reduce options of stat, gauge and bar gauge panels. Shared by
+// grafana-frontend.mjs (assertions) and dashboard-shell.jsx (pictures), so both see the same.
+import { firstValueFrom } from 'rxjs';
+
+/** Plain $name / ${name} substitution of variable values (the template service's default format). */
+export function interpolate(text, vars) {
+  return text.replace(/\$\{(\w+)\}|\$(\w+)/g, (m, a, b) => {
+    const v = vars[a ?? b];
+    return v === undefined ? m : String(Array.isArray(v.value) ? v.value.join(',') : v.value);
+  });
+}
+
+// The field config items Grafana registers for every panel (standard options; the processors are
+// @grafana/data's own), plus the table panel's custom options (public/app/plugins/panel/table/
+// module.tsx: hidden, width, minWidth, align, cellOptions, inspect, filterable). Options a panel
+// does not register are ignored by applyFieldOverrides, as in Grafana.
+const item = (id, process, defaultValue, isCustom = false) => ({
+  id,
+  path: isCustom ? id.slice('custom.'.length) : id,
+  name: id,
+  isCustom,
+  process,
+  defaultValue,
+  shouldApply: () => true,
+  settings: {},
+  override: () => null,
+  editor: () => null,
+});
+
+export function fieldConfigRegistry(g, panelType) {
+  const standard = [
+    item('unit', g.unitOverrideProcessor),
+    item('min', g.numberOverrideProcessor),
+    item('max', g.numberOverrideProcessor),
+    item('decimals', g.numberOverrideProcessor),
+    item('displayName', g.displayNameOverrideProcessor),
+    item('noValue', g.stringOverrideProcessor),
+    item('links', g.dataLinksOverrideProcessor),
+    item('mappings', g.valueMappingsOverrideProcessor),
+    item('thresholds', g.thresholdsOverrideProcessor, {
+      mode: g.ThresholdsMode.Absolute,
+      steps: [
+        { value: null, color: 'green' },
+        { value: 80, color: 'red' },
+      ],
+    }),
+    // Each panel plugin's own default colour scheme (its standardOptions in Grafana's app).
+    item('color', g.identityOverrideProcessor, {
+      mode: ['timeseries', 'barchart'].includes(panelType)
+        ? g.FieldColorModeId.PaletteClassic
+        : panelType === 'state-timeline'
+          ? 'continuous-GrYlRd'
+          : g.FieldColorModeId.Thresholds,
+    }),
+    item('filterable', g.booleanOverrideProcessor),
+  ];
+  if (panelType !== 'table') {
+    // Graph panels' custom options (line width, fill, ...) only change the drawing: passed through.
+    return new g.FieldConfigOptionsRegistry(() => [
+      ...standard,
+      ...['lineWidth', 'fillOpacity', 'drawStyle', 'lineInterpolation', 'showPoints', 'pointSize', 'stacking', 'axisPlacement', 'hideFrom', 'gradientMode', 'spanNulls', 'barAlignment', 'axisSoftMin', 'axisLabel']
+        .map((k) => item(`custom.${k}`, g.identityOverrideProcessor, undefined, true)),
+    ]);
+  }
+  return new g.FieldConfigOptionsRegistry(() => [
+    ...standard,
+    item('custom.width', g.numberOverrideProcessor, undefined, true),
+    item('custom.minWidth', g.numberOverrideProcessor, 150, true),
+    item('custom.hidden', g.booleanOverrideProcessor, undefined, true),
+    item('custom.filterable', g.booleanOverrideProcessor, undefined, true),
+    item('custom.inspect', g.booleanOverrideProcessor, undefined, true),
+    item('custom.align', g.identityOverrideProcessor, 'auto', true),
+    item('custom.cellOptions', g.identityOverrideProcessor, { type: 'auto' }, true),
+  ]);
+}
+
+/** Registers the standard transformers as Grafana's app does (it adds editors; the functions are these). */
+export function setupRegistries(g) {
+  // Some are exported under two names (seriesToColumns is joinByField): one entry per id.
+  g.standardTransformersRegistry.setInit(() => [
+    ...new Map(Object.values(g.standardTransformers).map((t) => [t.id, { id: t.id, name: t.name, transformation: t, editor: () => null }])).values(),
+  ]);
+}
+
+/**
+ * The panel's field config with its plugin's defaults filled in where the dashboard sets nothing,
+ * as Grafana does when it loads a panel (getPanelOptionsWithDefaults): the registry's defaultValue.
+ */
+export function withPluginDefaults(g, p) {
+  const fc = JSON.parse(JSON.stringify(p.fieldConfig ?? { defaults: {}, overrides: [] }));
+  fc.defaults ??= {};
+  fc.overrides ??= [];
+  for (const it of fieldConfigRegistry(g, p.type).list()) {
+    if (it.defaultValue === undefined) {
+      continue;
+    }
+    const dest = it.isCustom ? (fc.defaults.custom ??= {}) : fc.defaults;
+    if (dest[it.path] === undefined) {
+      dest[it.path] = JSON.parse(JSON.stringify(it.defaultValue));
+    }
+  }
+  return fc;
+}
+
+/** The processed frames of a panel and what it displays. */
+export async function processPanel(g, theme, d, p, raw, vars) {
+  const fieldConfig = withPluginDefaults(g, p);
+  const replaceVariables = (s) => interpolate(s, vars);
+  const transformed = p.transformations?.length
+    ? await firstValueFrom(g.transformDataFrame(p.transformations, raw, { interpolate: replaceVariables }))
+    : raw;
+  const series = g.applyFieldOverrides({
+    data: transformed,
+    fieldConfig,
+    fieldConfigRegistry: fieldConfigRegistry(g, p.type),
+    replaceVariables,
+    theme,
+    timeZone: d.timezone,
+  });
+  const out = { panel: p, type: p.type, title: p.title, series };
+  if (['stat', 'gauge', 'bargauge'].includes(p.type)) {
+    const reduceOptions = p.options?.reduceOptions ?? { calcs: ['lastNotNull'], values: false, fields: '' };
+    out.display = g.getFieldDisplayValues({ data: series, reduceOptions, fieldConfig, replaceVariables, theme, timeZone: d.timezone });
+    out.values = out.display.map((v) => ({ title: v.display.title, text: g.formattedValueToString(v.display), numeric: v.display.numeric, color: v.display.color }));
+  }
+  if (p.type === 'table') {
+    const f = series[0];
+    const name = (x) => g.getFieldDisplayName(x, f, series);
+    out.columns = f ? f.fields.filter((x) => !x.config.custom?.hidden).map(name) : [];
+    out.allColumns = f ? f.fields.map(name) : [];
+    out.rows = f ? f.length : 0;
+    out.column = (col) => {
+      const x = f?.fields.find((y) => name(y) === col);
+      return x ? x.values.map((v) => g.formattedValueToString(x.display(v))) : undefined;
+    };
+  }
+  if (['timeseries', 'state-timeline', 'barchart'].includes(p.type)) {
+    out.numericFields = series.flatMap((f) =>
+      f.fields.filter((x) => x.type === g.FieldType.number).map((x) => ({ name: g.getFieldDisplayName(x, f, series), points: x.values.length }))
+    );
+    out.points = out.numericFields.reduce((n, x) => n + x.points, 0);
+  }
+  return out;
+}

@@ -1,0 +1,176 @@
+// What every panel must show for the seeded campaign (plugin/pkg/campaign/vmtest.Campaign plus
+// the ranking units of dashboards/grafana_test.go, case rules replayed by vmalert), looked at on
+// Tue 10 Nov 2026 00:00 Beijing time (2026-W46; the last complete week is W45).
+//
+// General rules, for every panel: no query error, something to show (no "No data", no empty
+// table or graph), and every field override matching at least one field (an override that
+// matches nothing is a silent bug: Grafana shows the field unstyled, or shows a hidden column).
+// Then what particular panels must show.
+import { g } from './grafana-frontend.mjs';
+
+// Panels whose MetricsQL uses [$__range]: Grafana substitutes it only for its own Prometheus and
+// Loki datasources, so the plugin's backend must (plugin/pkg/plugin/macros.go, another branch).
+// Until that is merged VictoriaMetrics answers 422 for them (six panels of the IP and unit
+// dashboards); the harness requires exactly that error and fails once they pass, so that this
+// rule is dropped with the merge.
+const needsMacros = (panel) => (panel.targets ?? []).some((t) => (t.expr ?? '').includes('$__range'));
+
+// The exporter's own metrics (flows, datagrams, templates, state, reloads) are not in the seeded
+// campaign: these panels may be empty, but their queries must still succeed.
+const notSeeded = (uid) => uid === 'minewatch-exporter';
+
+const viz = g.createTheme({ colors: { mode: 'dark' } }).visualization;
+const RED = viz.getColorByName('red');
+const ORANGE = viz.getColorByName('orange');
+
+const hasData = (r) => {
+  if (r.values) {
+    return r.values.length > 0 && r.values.every((v) => v.text !== '' && v.text !== 'No data');
+  }
+  if (r.columns) {
+    return r.rows > 0;
+  }
+  if (r.numericFields) {
+    return r.points > 0;
+  }
+  return true;
+};
+
+/** Overrides whose matcher matches no field of the panel's data. */
+function deadOverrides(panel, series) {
+  const dead = [];
+  for (const o of panel.fieldConfig?.overrides ?? []) {
+    const info = g.fieldMatchers.get(o.matcher.id);
+    const match = info.get(o.matcher.options);
+    const props = o.properties.map((p) => p.id).join(', ');
+    if (!series.some((f) => f.fields.some((x) => match(x, f, series)))) {
+      dead.push(`${o.matcher.id} ${JSON.stringify(o.matcher.options)} (${props})`);
+      continue;
+    }
+    // A list of names must not carry names that match nothing (a typo hides nothing).
+    if (o.matcher.id === g.FieldMatcherID.byNames) {
+      for (const n of o.matcher.options.names ?? []) {
+        const one = info.get({ mode: 'include', names: [n] });
+        if (!series.some((f) => f.fields.some((x) => one(x, f, series)))) {
+          dead.push(`byNames ${JSON.stringify(n)} (${props})`);
+        }
+      }
+    }
+  }
+  return dead;
+}
+
+// Specific expectations: dashboard uid → panel title → check(result, dashboard) returning
+// a list of complaints.
+const eq = (what, got, want) => (JSON.stringify(got) === JSON.stringify(want) ? [] : [`${what}: got ${JSON.stringify(got)}, want ${JSON.stringify(want)}`]);
+const stat = (want, color) => (r) => [
+  ...eq('value', r.values?.map((v) => v.text), [want]),
+  ...(color ? eq('colour', r.values?.[0]?.color, color) : []),
+];
+const cols = (want) => (r) => eq('columns shown', r.columns, want);
+const contains = (col, has, hasNot = []) => (r) => {
+  const v = r.column(col) ?? [];
+  return [...has.filter((x) => !v.includes(x)).map((x) => `${col} lacks ${x}`), ...hasNot.filter((x) => v.includes(x)).map((x) => `${col} shows ${x}`)];
+};
+const all = (...fs) => (r, d) => fs.flatMap((f) => f(r, d));
+const trackerBrief = ['IP地址 IP', '单位名称 unit name', '责任人 responsible', '最近发现 last flagged', '本次开始 episode start'];
+
+const expectations = {
+  'minewatch-wall': {
+    当前挖矿IP: stat('15', RED), // 10.1.0.2, 10.9.0.1 and the 13 ranking IPs
+    本周新增: stat('13', ORANGE), // the ranking IPs, first flagged Mon 9 Nov
+    本周清零: stat('4'),
+    超期未处置: stat('16', RED),
+    '清零率（近12周）': (r) => eq('unit', /%$/.test(r.values?.[0]?.text ?? ''), true),
+    估算挖矿功耗: (r) => eq('unit', /W$/.test(r.values?.[0]?.text ?? ''), true),
+    // The ten units with most mining IPs, most first: u-z (3) although its id sorts last.
+    '单位排名（当前挖矿IP）': (r) => [
+      ...eq('bars', r.values?.length, 10),
+      ...eq('first bar', [r.values?.[0]?.title, r.values?.[0]?.text, r.values?.[0]?.color], ['职业技术学院 u-z', '3', RED]),
+      ...eq('sorted', r.values?.map((v) => v.numeric), [...(r.values ?? []).map((v) => v.numeric)].sort((a, b) => b - a)),
+    ],
+    '辖区排名（当前挖矿IP）': (r) => [
+      ...eq('first bars', r.values?.slice(0, 2).map((v) => `${v.title}=${v.text}`), ['d-south=10', 'd-north=3']),
+      ...eq('sorted', r.values?.map((v) => v.numeric), [...(r.values ?? []).map((v) => v.numeric)].sort((a, b) => b - a)),
+    ],
+    '未结案件（超期标红）': all(
+      cols(['IP地址 IP', '单位名称 unit name', '资产 asset', '责任人 responsible', '最近发现 last flagged', '本次开始 episode start', '定位超期 locate overdue', '报告超期 report overdue']),
+      contains('IP地址 IP', ['10.1.0.2', '10.6.0.3', '10.9.0.1']),
+      contains('定位超期 locate overdue', ['超期'])
+    ),
+  },
+  'minewatch-weekly': {
+    // The review opens on the last complete week, W45, and its lists on the same week.
+    '周研判（按单位）': (r, d) => [
+      ...eq('week', d.vars.week?.value, '2026-W45'),
+      ...eq('range', [d.range.from.valueOf(), d.range.to.valueOf()], [Date.UTC(2026, 10, 1, 16), Date.UTC(2026, 10, 8, 16) - 1]),
+      ...contains('单位 unit', ['u-a', 'u-b', 'u-c', 'u-d', 'total'])(r),
+    ],
+    '新增（首次发现）': all(cols(trackerBrief), contains('IP地址 IP', ['10.1.0.1', '10.1.0.2'])),
+    复发: all(cols(trackerBrief), contains('IP地址 IP', ['10.2.0.2'], ['10.1.0.1'])),
+    本周清零: contains('IP地址 IP', ['10.2.0.1'], ['10.3.0.1', '10.1.0.2']),
+    反复复发的单位: (r) => eq('repeated relapse column', [...new Set(r.column('反复复发 repeated relapse'))], ['反复复发']),
+  },
+  'minewatch-unit': {
+    当前挖矿IP: (r, d) => [...eq('unit', d.vars.unit?.value, 'u-a'), ...stat('1')(r)],
+    IP清零台账: all(contains('IP地址 IP', ['10.1.0.1', '10.1.0.2'], ['10.2.0.1']), (r) =>
+      ['单位 unit', '单位名称 unit name', '状态 state', '定性 disposition class', '处置说明 note']
+        .filter((c) => r.columns.includes(c))
+        .map((c) => `hidden column ${c} shown`)
+    ),
+  },
+  'minewatch-ip': {
+    本次事件开始: (r, d) => [...eq('ip', d.vars.ip?.value, '10.1.0.1'), ...stat('2026/11/03 10:00:00')(r)],
+    '定位时限（48小时）': stat('2026/11/05 10:00:00'),
+    '报告时限（72小时）': stat('2026/11/06 10:00:00'),
+    处置记录: (r) => eq('rows', r.rows, 2),
+  },
+};
+
+/** Every failed check of every panel, as lines. */
+export function check(results) {
+  const fails = [];
+  const seen = new Set();
+  for (const d of Object.values(results)) {
+    for (const [title, r] of Object.entries(d.panels)) {
+      const key = `${d.uid}: ${title}`;
+      const fail = (m) => fails.push(`${key}: ${m}`);
+      if (needsMacros(r.panel)) {
+        seen.add(key);
+        if (!r.errors.some((e) => e.includes('$__range'))) {
+          fail(`expected to fail on [$__range] until the backend substitutes it, but got ${r.errors.join('; ') || 'no error'}: drop needsMacros`);
+        }
+        console.log(`  (needs the backend's macro substitution, not merged yet: ${key})`);
+        continue;
+      }
+      if (r.errors.length) {
+        fail(`query error: ${r.errors.join('; ')}`);
+        continue;
+      }
+      if (notSeeded(d.uid)) {
+        continue;
+      }
+      if (!hasData(r)) {
+        fail(`shows no data (${r.values ? r.values.map((v) => v.text || '""').join(', ') : `${r.rows ?? r.points} rows/points`})`);
+      }
+      for (const o of deadOverrides(r.panel, r.series)) {
+        fail(`override matches no field: ${o}`);
+      }
+      const want = expectations[d.uid]?.[title];
+      if (want) {
+        seen.add(key);
+        for (const m of want(r, d)) {
+          fail(m);
+        }
+      }
+    }
+  }
+  for (const [uid, ps] of Object.entries(expectations)) {
+    for (const title of Object.keys(ps)) {
+      if (!seen.has(`${uid}: ${title}`) && !fails.some((f) => f.startsWith(`${uid}: ${title}:`))) {
+        fails.push(`${uid}: ${title}: panel not found`);
+      }
+    }
+  }
+  return fails;
+}
