@@ -74,20 +74,6 @@ func TestQueriesAgainstBackend(t *testing.T) {
 				n++
 				r := resp.Responses[q.RefID]
 				where := uid + ": " + p.Title + " (" + q.QueryType + ")"
-				// $__range is sent as is: Grafana substitutes it only for its own
-				// Prometheus and Loki datasources, so the plugin's backend must
-				// (plugin/pkg/plugin/macros.go, on another branch). Until then
-				// VictoriaMetrics refuses these queries; this says so, and fails
-				// as soon as they pass, so that the case is removed with the merge.
-				if strings.Contains(q.Expr, "$__range") {
-					if r.Error == nil || !strings.Contains(r.Error.Error(), "$__range") {
-						t.Errorf("%s: expected VictoriaMetrics to refuse the unsubstituted $__range until the backend substitutes macros, got %v: drop this case", where, r.Error)
-					} else {
-						t.Logf("%s: needs the backend's macro substitution (not merged yet): %.120v", where, r.Error)
-					}
-					delete(expect, uid+": "+p.Title)
-					continue
-				}
 				if r.Error != nil {
 					t.Errorf("%s: %v\nquery: %s", where, r.Error, js)
 					continue

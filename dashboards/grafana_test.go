@@ -52,6 +52,17 @@ func rankingSeries() []string {
 	return s.Lines
 }
 
+// evidenceSeries adds the reasons of the IP dashboard's first IP (10.1.0.1, flagged
+// 3–5 Nov in the seeded campaign), which the campaign seed does not carry: the
+// exporter's signal points beside its score, as minewatch_host_signal_points.
+func evidenceSeries() []string {
+	var s vmtest.Series
+	from, to := vmtest.At(2026, 11, 3, 10, 10), vmtest.At(2026, 11, 5, 9, 10)
+	s.Every("minewatch_host_signal_points", 55, from, to, 15*time.Minute, "ip", "10.1.0.1", "unit", "u-a", "signal", "pool_contact")
+	s.Every("minewatch_host_signal_points", 30, from, to, 15*time.Minute, "ip", "10.1.0.1", "unit", "u-a", "signal", "stratum_profile")
+	return s.Lines
+}
+
 // TestPanelsAsGrafanaShowsThem is the per-panel harness. The built backend runs
 // as Grafana launches it (go-plugin handshake, gRPC) against a real
 // VictoriaMetrics holding the seeded campaign; a loopback HTTP server answers
@@ -75,6 +86,7 @@ func TestPanelsAsGrafanaShowsThem(t *testing.T) {
 	vm := vmtest.Start(t)
 	vm.Import(t, vmtest.Campaign())
 	vm.Import(t, rankingSeries())
+	vm.Import(t, evidenceSeries())
 	vm.Flush(t)
 	replayCaseRules(t, vm.URL, vmtest.At(2026, 10, 19, 0, 0), harnessNow)
 	_, storePath := storetest.Campaign(t)
