@@ -588,30 +588,6 @@ func parsePrefix(s string) (netip.Prefix, error) {
 	return p, nil
 }
 
-var dayPrefix = regexp.MustCompile(`^(\d+)d(.*)$`)
-
-// ParseDuration reads Go durations ("90s", "1h30m") plus days: "7d", "1d12h".
-func ParseDuration(s string) (time.Duration, error) {
-	s = strings.TrimSpace(s)
-	var days time.Duration
-	if m := dayPrefix.FindStringSubmatch(s); m != nil {
-		n, err := strconv.Atoi(m[1])
-		if err != nil || n > 100000 {
-			return 0, fmt.Errorf("%q is not a duration", s)
-		}
-		days = time.Duration(n) * 24 * time.Hour
-		if m[2] == "" {
-			return days, nil
-		}
-		s = m[2]
-	}
-	d, err := time.ParseDuration(s)
-	if err != nil || d < 0 {
-		return 0, fmt.Errorf("%q is not a duration (e.g. 30s, 15m, 24h, 7d)", s)
-	}
-	return days + d, nil
-}
-
 // fmtDur prints a duration as written in the file where possible.
 func fmtDur(d time.Duration) string {
 	if d > 0 && d%(24*time.Hour) == 0 {

@@ -1,10 +1,6 @@
 package config
 
 import (
-	"math"
-	"regexp"
-	"strconv"
-	"strings"
 	"time"
 
 	"gopkg.in/yaml.v3"
@@ -60,29 +56,17 @@ func (w walker) strings(n *yaml.Node, field string, dst *[]string) {
 	})
 }
 
-var digits = regexp.MustCompile(`^[+-]?[0-9_]+$`)
-
 func (w walker) integer(n *yaml.Node, field string, dst *int) bool {
-	s, ok := w.scalar(n, field)
-	if !ok {
-		return false
+	v, ok := w.AnyInt(n, field)
+	if ok {
+		*dst = v
 	}
-	if !digits.MatchString(s) {
-		w.errf(n, field, "%q is not a whole number", s)
-		return false
-	}
-	v, err := strconv.ParseInt(strings.ReplaceAll(s, "_", ""), 10, 64)
-	if err != nil || v > math.MaxInt32 || v < math.MinInt32 {
-		w.errf(n, field, "%q is out of range", s)
-		return false
-	}
-	*dst = int(v)
-	return true
+	return ok
 }
 
 func (w walker) uint32(n *yaml.Node, field string, dst *uint32) bool {
-	var v int
-	if !w.integer(n, field, &v) {
+	v, ok := w.AnyInt(n, field)
+	if !ok {
 		return false
 	}
 	if v < 1 {
@@ -94,36 +78,19 @@ func (w walker) uint32(n *yaml.Node, field string, dst *uint32) bool {
 }
 
 func (w walker) duration(n *yaml.Node, field string, dst *time.Duration) bool {
-	s, ok := w.scalar(n, field)
-	if !ok {
-		return false
+	d, ok := w.Duration(n, field, 0)
+	if ok {
+		*dst = d
 	}
-	d, err := ParseDuration(s)
-	if err != nil {
-		w.errf(n, field, "%v", err)
-		return false
-	}
-	*dst = d
-	return true
+	return ok
 }
 
-// boolean reads true or false (YAML 1.2 spelling only: "yes" and "on" are
-// refused rather than guessed).
 func (w walker) boolean(n *yaml.Node, field string, dst *bool) bool {
-	s, ok := w.scalar(n, field)
-	if !ok {
-		return false
+	b, ok := w.Bool(n, field)
+	if ok {
+		*dst = b
 	}
-	switch s {
-	case "true":
-		*dst = true
-	case "false":
-		*dst = false
-	default:
-		w.errf(n, field, "%q is not true or false", s)
-		return false
-	}
-	return true
+	return ok
 }
 
 func yamlSyntaxError(name string, err error) error { return yamlcheck.SyntaxError(name, err) }

@@ -3,7 +3,6 @@ package flow
 import (
 	"errors"
 	"net/netip"
-	"strconv"
 	"strings"
 	"time"
 
@@ -139,28 +138,15 @@ func (c *Configuration) DecodeYAML(w *yamlcheck.Walker, n *yaml.Node, path strin
 			})
 			return
 		}
-		s, ok := w.Scalar(v, f)
-		if !ok || s == "" {
-			if ok {
-				w.Errf(v, f, "empty value")
-			}
-			return
-		}
 		positive := func(dst *int, min, max int) {
-			i, err := strconv.Atoi(s)
-			if err != nil || i < min || i > max {
-				w.Errf(v, f, "%q is not a whole number in %d..%d", s, min, max)
-				return
+			if x, ok := w.Int(v, f, min, max); ok {
+				*dst = x
 			}
-			*dst = i
 		}
 		duration := func(dst *time.Duration) {
-			d, err := time.ParseDuration(s)
-			if err != nil || d < time.Second {
-				w.Errf(v, f, "%q is not a duration of at least 1s (e.g. 30m, 1h)", s)
-				return
+			if d, ok := w.Duration(v, f, time.Second); ok {
+				*dst = d
 			}
-			*dst = d
 		}
 		switch key {
 		case "max_sources":
@@ -180,18 +166,19 @@ func (c *Configuration) DecodeYAML(w *yamlcheck.Walker, n *yaml.Node, path strin
 		case "clock_tolerance":
 			duration(&c.ClockTolerance)
 		case "clock_policy":
+			s, ok := w.Scalar(v, f)
+			if !ok {
+				return
+			}
 			if s != ClockCorrect && s != ClockRefuse {
 				w.Errf(v, f, "%q is not %s or %s (move the records of an exporter with a wrong clock onto the receive clock, or drop them)", s, ClockCorrect, ClockRefuse)
 				return
 			}
 			c.ClockPolicy = s
 		case "log_lines_per_second":
-			x, err := strconv.ParseFloat(s, 64)
-			if err != nil || !(x > 0 && x <= 100_000) {
-				w.Errf(v, f, "%q is not a number above 0 (lines a second, e.g. 1 or 0.2)", s)
-				return
+			if x, ok := w.Float(v, f, 100_000, "lines a second, e.g. 1 or 0.2"); ok {
+				c.LogPerSecond = x
 			}
-			c.LogPerSecond = x
 		}
 	})
 }

@@ -148,36 +148,28 @@ func (c *Configuration) DecodeYAML(w *yamlcheck.Walker, n *yaml.Node, path strin
 			})
 			return
 		}
-		s, ok := w.Scalar(v, f)
-		if !ok || s == "" {
-			if ok {
-				w.Errf(v, f, "empty value")
-			}
-			return
-		}
 		whole := func(dst *int, min, max int) {
-			i, err := strconv.Atoi(s)
-			if err != nil || i < min || i > max {
-				w.Errf(v, f, "%q is not a whole number in %d..%d", s, min, max)
-				return
+			if x, ok := w.Int(v, f, min, max); ok {
+				*dst = x
 			}
-			*dst = i
 		}
 		duration := func(dst *time.Duration, min time.Duration) {
-			d, err := time.ParseDuration(s)
-			if err != nil || d < min {
-				w.Errf(v, f, "%q is not a duration of at least %v (e.g. 5s, 24h)", s, min)
-				return
+			if d, ok := w.Duration(v, f, min); ok {
+				*dst = d
 			}
-			*dst = d
 		}
 		boolean := func(dst *bool) {
-			b, err := strconv.ParseBool(s)
-			if err != nil {
-				w.Errf(v, f, "%q is not true or false", s)
-				return
+			if b, ok := w.Bool(v, f); ok {
+				*dst = b
 			}
-			*dst = b
+		}
+		text := func() (string, bool) {
+			s, ok := w.Scalar(v, f)
+			if ok && s == "" {
+				w.Errf(v, f, "empty value")
+				return "", false
+			}
+			return s, ok
 		}
 		switch key {
 		case "enabled":
@@ -185,6 +177,10 @@ func (c *Configuration) DecodeYAML(w *yamlcheck.Walker, n *yaml.Node, path strin
 		case "probe_loopback":
 			boolean(&c.ProbeLoopback)
 		case "source_address":
+			s, ok := text()
+			if !ok {
+				return
+			}
 			a, err := netip.ParseAddr(s)
 			if err != nil || a.Zone() != "" || !a.IsGlobalUnicast() && !a.IsLoopback() {
 				w.Errf(v, f, "%q is not a unicast IP address of this machine (e.g. 192.0.2.10)", s)
@@ -204,12 +200,9 @@ func (c *Configuration) DecodeYAML(w *yamlcheck.Walker, n *yaml.Node, path strin
 		case "error_ttl":
 			duration(&c.ErrorTTL, time.Second)
 		case "rate":
-			x, err := strconv.ParseFloat(s, 64)
-			if err != nil || !(x > 0 && x <= 10_000) {
-				w.Errf(v, f, "%q is not a number above 0 (probes a second, e.g. 1 or 0.1)", s)
-				return
+			if x, ok := w.Float(v, f, 10_000, "probes a second, e.g. 1 or 0.1"); ok {
+				c.Rate = x
 			}
-			c.Rate = x
 		case "burst":
 			whole(&c.Burst, 1, 100_000)
 		case "concurrency":
@@ -221,9 +214,13 @@ func (c *Configuration) DecodeYAML(w *yamlcheck.Walker, n *yaml.Node, path strin
 		case "max_answer_bytes":
 			whole(&c.MaxAnswer, 256, 1<<20)
 		case "login":
-			c.Login = s
+			if s, ok := text(); ok {
+				c.Login = s
+			}
 		case "agent":
-			c.Agent = s
+			if s, ok := text(); ok {
+				c.Agent = s
+			}
 		}
 	})
 }
