@@ -41,7 +41,7 @@ func TestQueriesAgainstBackend(t *testing.T) {
 	// The weekly review's unit, sector and district filters at All (every value: no filter
 	// here); the unit dashboard's single unit u-a.
 	vars := strings.NewReplacer(`["$unit"]`, `[]`, `["$sector"]`, `[]`, `["$district"]`, `[]`,
-		"$week", "2026-W45", "$unit", "u-a", "$ip", "10.1.0.1", "$watts_per_miner", "300")
+		"$week", "2026-W45", "$unit", "u-a", "$ip", "10.1.0.1")
 
 	// What some panels must show for the seeded week.
 	expect := map[string]struct{ has, hasNot []string }{

@@ -75,7 +75,7 @@ const expectations = {
     本周清零: stat('4'),
     超期未处置: stat('16', RED),
     '清零率（近12周）': (r) => eq('unit', /%$/.test(r.values?.[0]?.text ?? ''), true),
-    估算挖矿功耗: (r) => eq('unit', /W$/.test(r.values?.[0]?.text ?? ''), true),
+    '本周挖矿功耗（耗电·电费·碳排）': (r) => eq('names and units', (r.values ?? []).map((v) => `${v.title}:${/(kWh|元|kg)$/.test(v.text)}`), ['耗电:true', '电费:true', '碳排 CO₂:true']),
     // The ten units with most mining IPs, most first: u-z (3) although its id sorts last.
     '单位排名（当前挖矿IP）': (r) => [
       ...eq('bars', r.values?.length, 10),
