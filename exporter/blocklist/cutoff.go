@@ -111,14 +111,14 @@ func FindCutOffFormat(name string) (CutOffFormat, error) {
 }
 
 // Write writes the list in format f. o.Table and o.Set default to
-// minewatch_cutoff, apart from the pool blocklist's, so that reloading one
+// mwcutoff, apart from the pool blocklist's, so that reloading one
 // never touches the other.
 func (f CutOffFormat) Write(w io.Writer, l *CutOffList, o Options) error {
 	if o.Table == "" {
-		o.Table = "minewatch_cutoff"
+		o.Table = "mwcutoff"
 	}
 	if o.Set == "" {
-		o.Set = "minewatch_cutoff"
+		o.Set = "mwcutoff"
 	}
 	o = o.withDefaults()
 	if err := o.validate(); err != nil {

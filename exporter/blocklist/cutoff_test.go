@@ -111,11 +111,11 @@ func TestCutOffNftablesAndIpset(t *testing.T) {
 	}
 	ns := netns(t, ip, "cutoff")
 	run(t, ip, "netns", "exec", ns, nft, "-f", nftFile)
-	out := run(t, ip, "netns", "exec", ns, nft, "list", "set", "inet", "minewatch_cutoff", "minewatch_cutoff_v4")
+	out := run(t, ip, "netns", "exec", ns, nft, "list", "set", "inet", "mwcutoff", "mwcutoff_v4")
 	if !strings.Contains(out, "elements = { 10.1.0.2, 10.4.0.1 }") {
 		t.Errorf("nft v4 set:\n%s", out)
 	}
-	if out := run(t, ip, "netns", "exec", ns, nft, "list", "set", "inet", "minewatch_cutoff", "minewatch_cutoff_v6"); !strings.Contains(out, "elements = { 2001:db8::5 }") {
+	if out := run(t, ip, "netns", "exec", ns, nft, "list", "set", "inet", "mwcutoff", "mwcutoff_v6"); !strings.Contains(out, "elements = { 2001:db8::5 }") {
 		t.Errorf("nft v6 set:\n%s", out)
 	}
 
@@ -130,12 +130,12 @@ func TestCutOffNftablesAndIpset(t *testing.T) {
 			t.Fatalf("ipset restore: %v\n%s", err, out)
 		}
 	}
-	saved := run(t, ip, "netns", "exec", ns, ipset, "save", "minewatch-cutoff-v4")
-	wantLine := fmt.Sprintf(`add minewatch-cutoff-v4 10.4.0.1 comment "案件 case %d, 单位 unit u-d, 清零后复发 mining again after it was cleared, 自 since 2026-11-05 12:00"`, ids["10.4.0.1"])
+	saved := run(t, ip, "netns", "exec", ns, ipset, "save", "mwcutoff-v4")
+	wantLine := fmt.Sprintf(`add mwcutoff-v4 10.4.0.1 comment "案件 case %d, 单位 unit u-d, 清零后复发 mining again after it was cleared, 自 since 2026-11-05 12:00"`, ids["10.4.0.1"])
 	if !strings.Contains(saved, wantLine) || strings.Contains(saved, "10.2.0.2") {
 		t.Errorf("ipset save:\n%s\nwant line %s", saved, wantLine)
 	}
-	if exec.Command(ip, "netns", "exec", ns, ipset, "-q", "test", "minewatch-cutoff-v6", "2001:db8::5").Run() != nil {
+	if exec.Command(ip, "netns", "exec", ns, ipset, "-q", "test", "mwcutoff-v6", "2001:db8::5").Run() != nil {
 		t.Error("2001:db8::5 not in the v6 set")
 	}
 }
@@ -182,8 +182,8 @@ func TestCutOffEnforcedOnARouter(t *testing.T) {
 	if !errors.As(err, &ne) || !ne.Timeout() {
 		t.Errorf("from 10.1.0.2 (cut off): %v, want no answer", err)
 	}
-	out := run(t, ip, "netns", "exec", router, nft, "list", "chain", "inet", "minewatch_cutoff", "forward")
-	if strings.Contains(out, "ip saddr @minewatch_cutoff_v4 counter packets 0 ") {
+	out := run(t, ip, "netns", "exec", router, nft, "list", "chain", "inet", "mwcutoff", "forward")
+	if strings.Contains(out, "ip saddr @mwcutoff_v4 counter packets 0 ") {
 		t.Errorf("the cut-off rule dropped nothing:\n%s", out)
 	}
 }

@@ -34,7 +34,7 @@ type Options struct {
 
 // DefaultOptions returns the defaults.
 func DefaultOptions() Options {
-	return Options{Table: "minewatch", Set: "minewatch_pool", DNSAction: "nxdomain", RPZZone: "rpz.minewatch.", SidBase: 1970000}
+	return Options{Table: "minewatch", Set: "mwpool", DNSAction: "nxdomain", RPZZone: "rpz.minewatch.", SidBase: 1970000}
 }
 
 func (o Options) withDefaults() Options {
@@ -347,7 +347,7 @@ func writeSuricata(b *Blocklist, o Options, w *bufio.Writer) {
 		if src == "" {
 			src = "unknown"
 		}
-		fmt.Fprintf(w, "alert dns any any -> any any (msg:\"minewatch 矿池域名查询 mining pool DNS query %s\"; dns.query; dotprefix; content:\".%s\"; nocase; endswith; classtype:policy-violation; sid:%d; rev:1; metadata:minewatch_source %s;)\n",
+		fmt.Fprintf(w, "alert dns any any -> any any (msg:\"minewatch 矿池域名查询 mining pool DNS query %s\"; dns.query; dotprefix; content:\".%s\"; nocase; endswith; classtype:policy-violation; sid:%d; rev:1; metadata:mw_source %s;)\n",
 			d.Name, d.Name, o.SidBase+i, ruleToken(src))
 	}
 }

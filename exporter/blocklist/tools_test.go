@@ -166,10 +166,10 @@ func TestNftablesEnforcedInNamespace(t *testing.T) {
 	run(t, ip, "netns", "exec", a, nft, "-f", file)
 	run(t, ip, "netns", "exec", a, nft, "-f", file)
 
-	if got, want := nftElements(t, nft, a, "minewatch_pool_v4"), []string{"198.51.100.0/24", "203.0.113.10", "203.0.113.20", "203.0.113.40", "203.0.113.7"}; !slices.Equal(got, want) {
+	if got, want := nftElements(t, nft, a, "mwpool_v4"), []string{"198.51.100.0/24", "203.0.113.10", "203.0.113.20", "203.0.113.40", "203.0.113.7"}; !slices.Equal(got, want) {
 		t.Errorf("v4 set %v, want %v", got, want)
 	}
-	if got, want := nftElements(t, nft, a, "minewatch_pool_v4_tcp"), []string{"203.0.113.50 . 4444", "203.0.113.99 . 14444"}; !slices.Equal(got, want) {
+	if got, want := nftElements(t, nft, a, "mwpool_v4_tcp"), []string{"203.0.113.50 . 4444", "203.0.113.99 . 14444"}; !slices.Equal(got, want) {
 		t.Errorf("v4 port set %v, want %v", got, want)
 	}
 
@@ -191,7 +191,7 @@ func TestNftablesEnforcedInNamespace(t *testing.T) {
 	}
 	// The drop rules counted the dropped SYNs.
 	out := run(t, ip, "netns", "exec", a, nft, "list", "chain", "inet", "minewatch", "output")
-	for _, rule := range []string{"@minewatch_pool_v4 counter packets 0 ", "@minewatch_pool_v4_tcp counter packets 0 "} {
+	for _, rule := range []string{"@mwpool_v4 counter packets 0 ", "@mwpool_v4_tcp counter packets 0 "} {
 		if strings.Contains(out, rule) {
 			t.Errorf("no packet counted by %q:\n%s", rule, out)
 		}

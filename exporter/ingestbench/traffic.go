@@ -102,7 +102,13 @@ func Build(p flow.Protocol, o Options) *Traffic {
 	enc := encode.NewExporter(p, encode.Options{RecordsPerPacket: o.PerPacket, TemplateEvery: 1 << 30})
 	for i := 0; i < len(recs); i += o.PerPacket {
 		batch := recs[i:min(i+o.PerPacket, len(recs))]
-		enc.Encode(time.UnixMilli(batch[len(batch)-1].End), batch, func(d []byte) {
+		// Exported once its last record has ended, as a router does: the
+		// decoder refuses records that end after their export time.
+		var exported int64
+		for _, r := range batch {
+			exported = max(exported, r.End)
+		}
+		enc.Encode(time.UnixMilli(exported), batch, func(d []byte) {
 			t.Datagrams = append(t.Datagrams, append([]byte(nil), d...))
 		})
 	}
