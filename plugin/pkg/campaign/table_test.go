@@ -103,13 +103,25 @@ func TestDashboardOverridesUseColumnKeys(t *testing.T) {
 				}
 			}
 			for _, o := range pn.FieldConfig.Overrides {
+				var opt string
+				json.Unmarshal(o.Matcher.Options, &opt) //nolint:errcheck // byNames' options are an object, read below
 				switch o.Matcher.ID {
 				case "byName":
-					check(o.Matcher.Options)
+					check(opt)
+				case "byNames":
+					var names struct {
+						Names []string `json:"names"`
+					}
+					if err := json.Unmarshal(o.Matcher.Options, &names); err != nil || len(names.Names) == 0 {
+						t.Errorf("%s: panel %q: byNames override without names: %s", filepath.Base(p), pn.Title, o.Matcher.Options)
+					}
+					for _, n := range names.Names {
+						check(n)
+					}
 				case "byRegexp":
-					m := alternatives.FindStringSubmatch(o.Matcher.Options)
+					m := alternatives.FindStringSubmatch(opt)
 					if m == nil {
-						t.Errorf("%s: panel %q: regexp override %q is not ^(key|…)$", filepath.Base(p), pn.Title, o.Matcher.Options)
+						t.Errorf("%s: panel %q: regexp override %q is not ^(key|…)$", filepath.Base(p), pn.Title, opt)
 						continue
 					}
 					for _, n := range strings.Split(m[1], "|") {
@@ -144,8 +156,8 @@ type panel struct {
 	FieldConfig struct {
 		Overrides []struct {
 			Matcher struct {
-				ID      string `json:"id"`
-				Options string `json:"options"`
+				ID      string          `json:"id"`
+				Options json.RawMessage `json:"options"` // a name, a regexp, or byNames' {mode, names}
 			} `json:"matcher"`
 		} `json:"overrides"`
 	} `json:"fieldConfig"`
