@@ -211,7 +211,58 @@ func flagValue(args []string, name string) string {
 	return ""
 }
 
-// TestGrafanaProvisioning: the plugin is mounted and allowed unsigned, the datasource
+// TestHealthchecks: every long-running service says when it is healthy, and a
+// service that needs another waits for its health (or, for one-shot jobs, its
+// successful end), so `docker compose up` starts in order on a fresh machine.
+func TestHealthchecks(t *testing.T) {
+	p := loadProject(t)
+	longRunning := map[string]bool{}
+	for _, s := range p.Services {
+		if s.Restart == types.RestartPolicyUnlessStopped || s.Restart == types.RestartPolicyAlways { // on-failure: a job that ends
+			longRunning[s.Name] = true
+			if s.HealthCheck == nil || len(s.HealthCheck.Test) < 2 || s.HealthCheck.Disable {
+				t.Errorf("%s runs for good but has no healthcheck", s.Name)
+			}
+		}
+	}
+	if len(longRunning) < 7 {
+		t.Fatalf("only %d long-running services: the compose file changed shape", len(longRunning))
+	}
+	for _, s := range p.Services {
+		for dep, d := range s.DependsOn {
+			want := types.ServiceConditionHealthy
+			if !longRunning[dep] {
+				want = types.ServiceConditionCompletedSuccessfully
+			}
+			if d.Condition != want {
+				t.Errorf("%s depends on %s with condition %q, want %q", s.Name, dep, d.Condition, want)
+			}
+		}
+	}
+}
+
+// TestDockerignore: the build context of both images leaves out what the build
+// makes or installs itself and local state: node_modules (hundreds of MB),
+// .git, caches, binaries, the plugin's build output.
+func TestDockerignore(t *testing.T) {
+	b, err := os.ReadFile(filepath.Join(repo, ".dockerignore"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	have := map[string]bool{}
+	for _, l := range strings.Split(string(b), "\n") {
+		if l = strings.TrimSpace(l); l != "" && !strings.HasPrefix(l, "#") {
+			have[l] = true
+		}
+	}
+	for _, want := range []string{".git", ".cache", "bin", "**/node_modules", "plugin/dist"} {
+		if !have[want] {
+			t.Errorf(".dockerignore lacks %s", want)
+		}
+	}
+}
+
+// TestGrafanaProvisioning: the plugin is built into the image and allowed unsigned, the datasource
 // has the contract's uid, type and settings, and the dashboards provider reads the
 // mounted dashboards directory.
 func TestGrafanaProvisioning(t *testing.T) {
@@ -220,14 +271,24 @@ func TestGrafanaProvisioning(t *testing.T) {
 	if v := g.Environment["GF_PLUGINS_ALLOW_LOADING_UNSIGNED_PLUGINS"]; v == nil || !strings.Contains(*v, models.PluginID) {
 		t.Errorf("grafana does not allow the unsigned %s plugin", models.PluginID)
 	}
-	plugin := false
+	// The plugin is built into the image: no manual step, no empty mount.
+	if g.Build == nil || inRepo(t, filepath.Join(g.Build.Context, g.Build.Dockerfile)) != GrafanaDockerfile {
+		t.Fatalf("grafana is not built from %s", GrafanaDockerfile)
+	}
 	for _, v := range g.Volumes {
-		if v.Type == types.VolumeTypeBind && inRepo(t, v.Source) == "plugin/dist" && strings.HasPrefix(v.Target, "/var/lib/grafana/plugins/") {
-			plugin = true
+		if v.Type == types.VolumeTypeBind && strings.HasPrefix(v.Target, "/var/lib/grafana/plugins") {
+			t.Errorf("grafana mounts %s over its plugins: the image holds the built plugin", inRepo(t, v.Source))
 		}
 	}
-	if !plugin {
-		t.Error("plugin/dist is not mounted under /var/lib/grafana/plugins")
+	df, err := os.ReadFile(filepath.Join(repo, GrafanaDockerfile))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !regexp.MustCompile(`(?m)^RUN make ` + PluginMakeTarget + `$`).Match(df) || !makeTargetExists(t, PluginMakeTarget) {
+		t.Errorf("%s does not build the plugin with `make %s` (the target make test runs)", GrafanaDockerfile, PluginMakeTarget)
+	}
+	if !regexp.MustCompile(`(?m)^COPY --from=\S+ /src/plugin/dist /var/lib/grafana/plugins/` + models.PluginID + `$`).Match(df) {
+		t.Errorf("%s does not install plugin/dist as /var/lib/grafana/plugins/%s", GrafanaDockerfile, models.PluginID)
 	}
 
 	var dsFile struct {

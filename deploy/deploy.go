@@ -8,7 +8,13 @@ package deploy
 const ComposeFile = "docker-compose.yml"
 
 // BuildOutputs are paths the compose file mounts that a build step creates rather
-// than the repository holding them, with the make target that creates each.
-var BuildOutputs = map[string]string{
-	"plugin/dist": "plugin",
-}
+// than the repository holding them, with the make target that creates each. None
+// today: the plugin is built inside the Grafana image (deploy/grafana.Dockerfile).
+var BuildOutputs = map[string]string{}
+
+// GrafanaDockerfile builds Grafana with the plugin in it, by PluginMakeTarget.
+const GrafanaDockerfile = "deploy/grafana.Dockerfile"
+
+// PluginMakeTarget is what the Grafana image's build stage runs: the same make
+// target `make test` runs natively, so the build stage's commands are tested.
+const PluginMakeTarget = "plugin"

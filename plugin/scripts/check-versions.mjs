@@ -33,11 +33,18 @@ if (!m) {
       errs.push(`${name} is ${pkg.dependencies[name]} in package.json, grafanaDependency starts at ${min}`);
     }
   }
-  const img = /image:\s*grafana\/grafana(?:-oss)?:(\d+\.\d+\.\d+)\s*$/m.exec(compose);
+  const img = /(?:image|GRAFANA_IMAGE):\s*grafana\/grafana(?:-oss)?:(\d+\.\d+\.\d+)\s*$/m.exec(compose);
   if (!img) {
-    errs.push('docker-compose.yml has no grafana/grafana:X.Y.Z image');
+    errs.push('docker-compose.yml has no grafana/grafana:X.Y.Z image (image: or the GRAFANA_IMAGE build arg)');
   } else if (cmp(img[1], min) < 0 || parse(img[1])[0] >= Number(below)) {
     errs.push(`compose runs Grafana ${img[1]}, outside ${dep}`);
+  } else {
+    // The Dockerfile's default (for a plain docker build) is the same Grafana.
+    const df = fs.readFileSync(path.join(root, '..', 'deploy', 'grafana.Dockerfile'), 'utf8');
+    const arg = /^ARG GRAFANA_IMAGE=grafana\/grafana(?:-oss)?:(\d+\.\d+\.\d+)\s*$/m.exec(df);
+    if (!arg || arg[1] !== img[1]) {
+      errs.push(`deploy/grafana.Dockerfile's GRAFANA_IMAGE default (${arg?.[1]}) is not compose's Grafana ${img[1]}`);
+    }
   }
   const oldest = parse(min)[0];
   const newest = Number(below) - 1;
