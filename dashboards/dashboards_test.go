@@ -424,3 +424,66 @@ func TestLinks(t *testing.T) {
 		t.Errorf("only %d links to the IP view", ipLinks)
 	}
 }
+
+// TestSignalLabelsFromNames: a panel that maps signal ids to words uses the
+// words exporter/names gives them (Chinese first, the id after), for every
+// signal: the dashboards hold a copy, this keeps it the owner's.
+func TestSignalLabelsFromNames(t *testing.T) {
+	b, err := os.ReadFile("ip.json")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var d struct {
+		Panels []struct {
+			Title       string `json:"title"`
+			FieldConfig struct {
+				Overrides []struct {
+					Matcher struct {
+						ID      string          `json:"id"`
+						Options json.RawMessage `json:"options"`
+					} `json:"matcher"`
+					Properties []struct {
+						ID    string          `json:"id"`
+						Value json.RawMessage `json:"value"`
+					} `json:"properties"`
+				} `json:"overrides"`
+			} `json:"fieldConfig"`
+		} `json:"panels"`
+	}
+	if err := json.Unmarshal(b, &d); err != nil {
+		t.Fatal(err)
+	}
+	found := 0
+	for _, p := range d.Panels {
+		for _, o := range p.FieldConfig.Overrides {
+			if o.Matcher.ID != "byName" || string(o.Matcher.Options) != `"signal"` {
+				continue
+			}
+			for _, pr := range o.Properties {
+				if pr.ID != "mappings" {
+					continue
+				}
+				var m []struct {
+					Options map[string]struct {
+						Text string `json:"text"`
+					} `json:"options"`
+				}
+				if err := json.Unmarshal(pr.Value, &m); err != nil || len(m) != 1 {
+					t.Fatalf("%s: signal mappings: %v", p.Title, err)
+				}
+				found++
+				if len(m[0].Options) != len(names.Signals()) {
+					t.Errorf("%s maps %d signals, exporter/names has %d", p.Title, len(m[0].Options), len(names.Signals()))
+				}
+				for _, s := range names.Signals() {
+					if got, want := m[0].Options[s.ID].Text, s.Zh+" "+s.ID; got != want {
+						t.Errorf("%s: signal %s shown as %q, want %q", p.Title, s.ID, got, want)
+					}
+				}
+			}
+		}
+	}
+	if found == 0 {
+		t.Fatal("no panel of ip.json maps the signal ids")
+	}
+}
