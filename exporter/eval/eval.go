@@ -51,6 +51,22 @@ type Row struct {
 	TTFP90        float64 `json:"time_to_flag_p90_s"`
 	Within2h      float64 `json:"flagged_within_2h"` // share of miners flagged within 2 h of their first mining flow
 	ClassAccuracy float64 `json:"class_hint_accuracy"`
+	// SuspectHosts: ordinary hosts that were ever suspects (可疑: behaviour
+	// alone; not flagged, not counted, but probed). Issue 14's target: ≤ 1 %.
+	SuspectHosts int `json:"suspect_hosts"`
+	// Probes: endpoints the model prober was asked about (0 without Probe).
+	Probes int `json:"probes"`
+}
+
+// Options of a run.
+type Options struct {
+	// Probe puts a model of the active prober in the loop: each suspect's
+	// remote endpoint is answered as the scenario's servers would answer
+	// exporter/probe — a pool of the scenario (listed or behind a private
+	// proxy) confirms, any other server refutes — one evaluation tick (10 s)
+	// after the engine asks. What the real prober says of real servers is
+	// tested in exporter/probe; this measures what the answers do to detection.
+	Probe bool
 }
 
 // Result of one scenario.
@@ -71,10 +87,11 @@ type hostOutcome struct {
 	flaggedAt int64
 	class     string
 	why       string // the reasons of the first flag, for the false-positive list
+	suspect   bool   // was a suspect at some look (not necessarily flagged)
 }
 
 // Run evaluates the scenario at each rate. progress may be nil.
-func Run(s *sim.Scenario, rates []Rate, cfg score.Config, progress func(string)) (*Result, error) {
+func Run(s *sim.Scenario, rates []Rate, cfg score.Config, o Options, progress func(string)) (*Result, error) {
 	t0 := time.Now()
 	res := &Result{Scenario: s.Name, Records: map[string]int{}, FPList: map[string][]string{}, FPByGroup: map[string]map[string]int{}}
 	for _, rate := range rates {
@@ -87,11 +104,14 @@ func Run(s *sim.Scenario, rates []Rate, cfg score.Config, progress func(string))
 		}
 		res.Hosts = len(gen.Hosts)
 		res.Records[rate.Name] = len(gen.Records)
-		out, err := score1(s, gen, cfg)
+		out, probes, err := score1(s, gen, cfg, o)
 		if err != nil {
 			return nil, err
 		}
 		rows, fps, groups := tabulate(rate.Name, gen.Truth, out)
+		for i := range rows {
+			rows[i].Probes = probes
+		}
 		res.FPByGroup[rate.Name] = groups
 		res.Rows = append(res.Rows, rows...)
 		res.FPList[rate.Name] = fps
@@ -125,7 +145,7 @@ func Setup(s *sim.Scenario, hosts []sim.Host) (*ledger.Ledger, *intel.Store, err
 // score1 runs the records through a pipeline. A miner counts as flagged only
 // when seen flagged during one of its mining episodes (a gamer who also mines
 // is not "detected" by a flag his games earned before he started).
-func score1(s *sim.Scenario, gen *sim.Result, cfg score.Config) (map[netip.Addr]*hostOutcome, error) {
+func score1(s *sim.Scenario, gen *sim.Result, cfg score.Config, opt Options) (map[netip.Addr]*hostOutcome, int, error) {
 	episodes := map[netip.Addr][]sim.Span{}
 	for i := range gen.Truth {
 		if t := &gen.Truth[i]; t.Mining() {
@@ -134,11 +154,36 @@ func score1(s *sim.Scenario, gen *sim.Result, cfg score.Config) (map[netip.Addr]
 	}
 	led, st, err := Setup(s, gen.Hosts)
 	if err != nil {
-		return nil, err
+		return nil, 0, err
+	}
+	// The model prober, wired as exporter/server wires the real one: asked
+	// through OnSuspect, answering into the intel store, refutations read back
+	// through Refuted.
+	var asked []netip.AddrPort
+	probed := map[netip.AddrPort]bool{}
+	if opt.Probe {
+		cfg.OnSuspect = func(_ netip.Addr, remote netip.AddrPort) { asked = append(asked, remote) } // called within Tick, one goroutine
+		cfg.Refuted = func(ep netip.AddrPort) bool { return st.Current().Allowed(ep.Addr(), ep.Port()) }
+	}
+	pools := poolEndpoints(s)
+	answer := func(now int64) {
+		for _, ep := range asked {
+			if probed[ep] {
+				continue
+			}
+			probed[ep] = true
+			ev := intel.Evidence{At: time.UnixMilli(now), Protocol: "model", Excerpt: "eval's model of the prober"}
+			if pools[ep] {
+				st.Confirm(ep, ev)
+			} else {
+				st.Refute(ep, ev)
+			}
+		}
+		asked = asked[:0]
 	}
 	p, err := pipeline.New(pipeline.Options{Ledger: led, Intel: st, Detect: cfg})
 	if err != nil {
-		return nil, err
+		return nil, 0, err
 	}
 	out := map[netip.Addr]*hostOutcome{}
 	const tick, look = 10_000, 60_000
@@ -146,6 +191,17 @@ func score1(s *sim.Scenario, gen *sim.Result, cfg score.Config) (map[netip.Addr]
 	next, nextLook := from+tick, from+look
 	observe := func(now int64) {
 		p.Engine().Watched(func(r *score.Report) {
+			if r.Suspect && !r.Mining {
+				if _, miner := episodes[r.IP]; !miner {
+					o := out[r.IP]
+					if o == nil {
+						o = &hostOutcome{}
+						out[r.IP] = o
+					}
+					o.suspect = true
+				}
+				return
+			}
 			if !r.Mining {
 				return
 			}
@@ -159,8 +215,11 @@ func score1(s *sim.Scenario, gen *sim.Result, cfg score.Config) (map[netip.Addr]
 				}
 			}
 			o := out[r.IP]
-			if o == nil {
-				o = &hostOutcome{flagged: true, flaggedAt: r.FlaggedSince}
+			if o == nil || !o.flagged {
+				if o == nil {
+					o = &hostOutcome{}
+				}
+				o.flagged, o.flaggedAt = true, r.FlaggedSince
 				if o.flaggedAt == 0 {
 					o.flaggedAt = now
 				}
@@ -180,6 +239,7 @@ func score1(s *sim.Scenario, gen *sim.Result, cfg score.Config) (map[netip.Addr]
 		gen.Record(i, r)
 		for r.End >= next {
 			p.Tick(next)
+			answer(next) // the answers arrive before the next tick evaluates
 			if next >= nextLook {
 				observe(next)
 				nextLook += look
@@ -190,7 +250,20 @@ func score1(s *sim.Scenario, gen *sim.Result, cfg score.Config) (map[netip.Addr]
 	}
 	p.Tick(next)
 	observe(next)
-	return out, nil
+	return out, len(probed), nil
+}
+
+// poolEndpoints are the scenario's pool servers with an address of their own,
+// listed or not (a private proxy answers Stratum as any pool does). Pools
+// known only by a domain resolve to the shared CDN address, which is no pool.
+func poolEndpoints(s *sim.Scenario) map[netip.AddrPort]bool {
+	out := map[netip.AddrPort]bool{}
+	for _, p := range s.Pools {
+		if a, err := netip.ParseAddr(p.Addr); err == nil {
+			out[netip.AddrPortFrom(a, p.Port)] = true
+		}
+	}
+	return out
 }
 
 func tabulate(rate string, truth []sim.Truth, out map[netip.Addr]*hostOutcome) ([]Row, []string, map[string]int) {
@@ -201,14 +274,17 @@ func tabulate(rate string, truth []sim.Truth, out map[netip.Addr]*hostOutcome) (
 	}
 	by := map[string]*acc{}
 	all := &acc{}
-	negatives, fp := 0, 0
+	negatives, fp, suspects := 0, 0, 0
 	var fps []string
 	for i := range truth {
 		t := &truth[i]
 		o := out[netip.MustParseAddr(t.IP)]
 		if !t.Mining() {
 			negatives++
-			if o != nil && !(t.Class == "research" && o.class == "research") {
+			if o != nil && o.suspect {
+				suspects++
+			}
+			if o != nil && o.flagged && !(t.Class == "research" && o.class == "research") {
 				fp++
 				groups[t.Kind+" "+strings.Join(t.Ordinary, "+")]++
 				if len(fps) < 10 {
@@ -224,7 +300,7 @@ func tabulate(rate string, truth []sim.Truth, out map[netip.Addr]*hostOutcome) (
 		}
 		for _, x := range []*acc{a, all} {
 			x.miners++
-			if o != nil {
+			if o != nil && o.flagged {
 				x.detected++
 				x.ttf = append(x.ttf, max(0, float64(o.flaggedAt-t.Episodes[0].Start)/1000))
 				if o.class == t.Class {
@@ -235,7 +311,7 @@ func tabulate(rate string, truth []sim.Truth, out map[netip.Addr]*hostOutcome) (
 	}
 	row := func(name string, a *acc) Row {
 		r := Row{Rate: rate, Behaviour: name, Miners: a.miners, Detected: a.detected, FPHosts: fp, Negatives: negatives,
-			TTFMedian: -1, TTFP90: -1}
+			TTFMedian: -1, TTFP90: -1, SuspectHosts: suspects}
 		if a.miners > 0 {
 			r.DetectionRate = float64(a.detected) / float64(a.miners)
 		}

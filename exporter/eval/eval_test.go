@@ -48,7 +48,7 @@ func TestRunTiny(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	res, err := Run(s, DefaultRates[:2], score.DefaultConfig(), nil)
+	res, err := Run(s, DefaultRates[:2], score.DefaultConfig(), Options{}, nil)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -60,5 +60,40 @@ func TestRunTiny(t *testing.T) {
 	}
 	if res.Records["unsampled"] == 0 || res.Records["netflow-1:100"] >= res.Records["unsampled"] {
 		t.Errorf("records %v", res.Records)
+	}
+}
+
+// TestModelProberConfirmsTheUnlistedPool: the tiny scenario's proxied miner
+// talks to a pool no list names. Without the prober it can only be a suspect;
+// with the model prober in the loop its endpoint is confirmed and the miner
+// flagged, while no ordinary host is (their endpoints are refuted).
+func TestModelProberConfirmsTheUnlistedPool(t *testing.T) {
+	s, err := sim.Load("../sim/testdata/tiny.yaml")
+	if err != nil {
+		t.Fatal(err)
+	}
+	proxy := func(o Options) Row {
+		res, err := Run(s, DefaultRates[:1], score.DefaultConfig(), o, nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, r := range res.Rows {
+			if r.Behaviour == "xmrig-proxy" {
+				t.Logf("probe=%v: %+v", o.Probe, r)
+				return r
+			}
+		}
+		t.Fatal("no xmrig-proxy row")
+		return Row{}
+	}
+	without, with := proxy(Options{}), proxy(Options{Probe: true})
+	if without.Detected != 0 || without.Probes != 0 {
+		t.Errorf("without the prober the unlisted-pool miner was flagged or probed: %+v", without)
+	}
+	if with.Detected != 1 || with.Probes == 0 || with.FPHosts != 0 {
+		t.Errorf("with the model prober: %+v, want the miner flagged, endpoints probed, no false positive", with)
+	}
+	if with.TTFMedian < 0 || with.TTFMedian > 15*60 {
+		t.Errorf("confirmed after %.0f s, want within 15 min of its first record (issue 14's target)", with.TTFMedian)
 	}
 }

@@ -27,6 +27,7 @@ func init() {
 				Default("unsampled,netflow-1:100,sflow-1:256,sflow-1:1024").String()
 		asJSON = c.Flag("json", "print JSON instead of a table").Bool()
 		thr    = c.Flag("threshold", "score at or above which a host is flagged (the exporter's default when 0)").Float64()
+		probe  = c.Flag("probe", "put a model of the active prober in the loop: suspects' endpoints are answered as the scenario's servers would (its pools confirm, others refute); --no-probe scores as an exporter with probe.enabled false").Default("true").Bool()
 		why    = c.Flag("why", "also list the first false-positive hosts of each rate with the reasons they were flagged").Bool()
 	)
 	commands[c.FullCommand()] = func() error {
@@ -55,7 +56,7 @@ func init() {
 			if err != nil {
 				return err
 			}
-			res, err := eval.Run(s, sel, cfg, func(rate string) {
+			res, err := eval.Run(s, sel, cfg, eval.Options{Probe: *probe}, func(rate string) {
 				if !*asJSON {
 					fmt.Fprintf(os.Stderr, "%s: simulating and scoring at %s…\n", s.Name, rate)
 				}
