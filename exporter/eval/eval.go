@@ -162,7 +162,12 @@ func score1(s *sim.Scenario, gen *sim.Result, cfg score.Config, opt Options) (ma
 	var asked []netip.AddrPort
 	probed := map[netip.AddrPort]bool{}
 	if opt.Probe {
-		cfg.OnSuspect = func(_ netip.Addr, remote netip.AddrPort) { asked = append(asked, remote) } // called within Tick, one goroutine
+		cfg.OnSuspect = func(_ netip.Addr, remote netip.AddrPort) { // called within Tick, one goroutine
+			if e := st.Current().Match(remote.Addr(), remote.Port()); e != nil && e.Shared {
+				return // as exporter/server: a pool domain's shared address is not probed
+			}
+			asked = append(asked, remote)
+		}
 		cfg.Refuted = func(ep netip.AddrPort) bool { return st.Current().Allowed(ep.Addr(), ep.Port()) }
 	}
 	pools := poolEndpoints(s)
