@@ -97,3 +97,11 @@ func ColumnHeader(key string) string {
 
 // AllStates lists the four states in the order of a case's life.
 func AllStates() []State { return []State{StateMining, StateQuiet, StateCleared, StateRelapsed} }
+
+// BoolLabel is how a yes/no column reads where people read it: 是 yes, 否 no.
+func BoolLabel(b bool) string {
+	if b {
+		return "是 yes"
+	}
+	return "否 no"
+}

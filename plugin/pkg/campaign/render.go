@@ -169,11 +169,7 @@ func cells(fields []Field, row []any, loc *time.Location, labels bool) []string 
 		case int:
 			out[i] = strconv.Itoa(x)
 		case bool:
-			if x {
-				out[i] = "是 yes"
-			} else {
-				out[i] = "否 no"
-			}
+			out[i] = BoolLabel(x)
 		default:
 			out[i] = fmt.Sprint(x)
 		}

@@ -57,6 +57,9 @@ func tableFrame(name string, t campaign.Table) *data.Frame {
 			f = data.NewField(c.Key, nil, vals)
 		}
 		f.Config = &data.FieldConfig{DisplayName: c.Header, Mappings: codeMappings(c.Key)}
+		if c.Kind == campaign.KindBool {
+			f.Config.Mappings = boolMappings
+		}
 		fields[i] = f
 	}
 	fr := data.NewFrame(name, fields...)
@@ -78,6 +81,13 @@ func codeMappings(key string) data.ValueMappings {
 	}
 	return data.ValueMappings{m}
 }
+
+// boolMappings show a yes/no column as the CLI prints it (是 yes, 否 no)
+// instead of Grafana's true/false; the cells stay booleans for overrides.
+var boolMappings = data.ValueMappings{data.ValueMapper{
+	"true":  {Text: campaign.BoolLabel(true)},
+	"false": {Text: campaign.BoolLabel(false)},
+}}
 
 // labelColumnConfig is the display of a raw query's label column: the
 // header the campaign's tables give that key, Chinese first, and the labels
