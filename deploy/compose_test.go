@@ -284,7 +284,7 @@ func TestGrafanaProvisioning(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if !regexp.MustCompile(`(?m)^RUN make ` + PluginMakeTarget + `$`).Match(df) || !makeTargetExists(t, PluginMakeTarget) {
+	if !regexp.MustCompile(`(?m)^RUN make `+PluginMakeTarget+`$`).Match(df) || !makeTargetExists(t, PluginMakeTarget) {
 		t.Errorf("%s does not build the plugin with `make %s` (the target make test runs)", GrafanaDockerfile, PluginMakeTarget)
 	}
 	if !regexp.MustCompile(`(?m)^COPY --from=\S+ /src/plugin/dist /var/lib/grafana/plugins/` + models.PluginID + `$`).Match(df) {

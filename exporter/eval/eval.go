@@ -163,10 +163,9 @@ func score1(s *sim.Scenario, gen *sim.Result, cfg score.Config, opt Options) (ma
 	probed := map[netip.AddrPort]bool{}
 	if opt.Probe {
 		cfg.OnSuspect = func(_ netip.Addr, remote netip.AddrPort) { // called within Tick, one goroutine
-			if e := st.Current().Match(remote.Addr(), remote.Port()); e != nil && e.Shared {
-				return // as exporter/server: a pool domain's shared address is not probed
+			if st.Current().Probeable(remote.Addr(), remote.Port()) { // as exporter/server
+				asked = append(asked, remote)
 			}
-			asked = append(asked, remote)
 		}
 		cfg.Refuted = func(ep netip.AddrPort) bool { return st.Current().Allowed(ep.Addr(), ep.Port()) }
 	}

@@ -224,3 +224,15 @@ func (p *probed) bound(max int) {
 		}
 	}
 }
+
+// Probeable reports whether a probe of the endpoint can decide anything:
+// not allowlisted or already refuted, and not a pool domain's shared (CDN)
+// address — dialled without the domain as SNI, the CDN would answer, and a
+// refutation would hide the listed domain. Such endpoints stay suspects.
+func (s *Set) Probeable(ip netip.Addr, port uint16) bool {
+	if s.Allowed(ip, port) {
+		return false
+	}
+	e := s.Match(ip, port)
+	return e == nil || !e.Shared
+}

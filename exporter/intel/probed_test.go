@@ -182,3 +182,30 @@ func TestProbedIsBounded(t *testing.T) {
 		t.Errorf("held %d confirmed + %d refuted (newest %v)", len(confirmed), len(refuted), confirmed[0].Pool)
 	}
 }
+
+// TestProbeable: an unknown endpoint may be probed; a refuted one, or the
+// shared address a listed pool domain resolves to, may not.
+func TestProbeable(t *testing.T) {
+	clock := &fakeClock{t: time.Date(2026, 12, 1, 14, 0, 0, 0, time.UTC)}
+	s := NewStore(Options{Now: clock.Now})
+	pools, err := Parse("p.txt", []byte("pool.example.org,XMR\n"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	cdn := netip.MustParseAddr("203.0.113.200")
+	s.Set(NewSet([]*List{pools}, nil, map[string][]netip.Addr{"pool.example.org": {cdn}}))
+	unknown := netip.MustParseAddrPort("198.51.100.20:14444")
+	if !s.Current().Probeable(unknown.Addr(), unknown.Port()) {
+		t.Error("an unknown endpoint is not probeable")
+	}
+	if e := s.Current().Match(cdn, 443); e == nil || !e.Shared {
+		t.Fatalf("the pool domain's address does not match as shared: %+v", e)
+	}
+	if s.Current().Probeable(cdn, 443) {
+		t.Error("a pool domain's shared address is probeable")
+	}
+	s.Refute(unknown, Evidence{At: clock.Now(), Protocol: "stratum", Excerpt: "HTTP/1.1 400", Until: clock.Now().Add(time.Hour)})
+	if s.Current().Probeable(unknown.Addr(), unknown.Port()) {
+		t.Error("a refuted endpoint is probeable again")
+	}
+}

@@ -75,13 +75,9 @@ func Start(ctx context.Context, cfg *config.Config, log *slog.Logger) (*Server, 
 	detect := DetectConfig(cfg)
 	if cfg.Probe.Enabled {
 		detect.OnSuspect = func(_ netip.Addr, remote netip.AddrPort) {
-			// A pool domain's shared (CDN) address cannot be decided by dialling
-			// the address: without the domain as SNI the CDN answers, and a
-			// refutation would hide the listed domain. Those stay suspects.
-			if e := store.Current().Match(remote.Addr(), remote.Port()); e != nil && e.Shared {
-				return
+			if store.Current().Probeable(remote.Addr(), remote.Port()) {
+				prober.Submit(remote) // never blocks
 			}
-			prober.Submit(remote) // never blocks
 		}
 		detect.Refuted = func(ep netip.AddrPort) bool { return store.Current().Allowed(ep.Addr(), ep.Port()) }
 	}
