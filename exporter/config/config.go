@@ -29,6 +29,7 @@ import (
 	"github.com/minewatch/minewatch/exporter/probe"
 	"github.com/minewatch/minewatch/exporter/push"
 	"github.com/minewatch/minewatch/exporter/score"
+	"github.com/minewatch/minewatch/exporter/shard"
 	"github.com/minewatch/minewatch/exporter/yamlcheck"
 )
 
@@ -51,6 +52,7 @@ type Config struct {
 	Log      logging.Configuration
 	Flow     flow.Configuration  // flow: limits against spoofed exporters, allowed sources, clocks
 	Probe    probe.Configuration // probe: the active Stratum prober (off by default)
+	Shard    shard.Configuration // shard: the hosts this exporter owns when several share a network (default: all)
 
 	file   string
 	lines  map[string]int // field path → line in the file
@@ -119,6 +121,7 @@ func Default() *Config {
 		Push:     push.DefaultConfiguration(),
 		Log:      logging.DefaultConfiguration(),
 		Probe:    probe.DefaultConfiguration(),
+		Shard:    shard.DefaultConfiguration(),
 	}
 }
 
@@ -201,8 +204,10 @@ func (c *Config) snapshot() {
 }
 
 func (c *Config) decode(w walker, root *yaml.Node) {
-	w.fields(root, "", []string{"listen", "ledger", "intel", "sampling", "detect", "snapshot", "metrics", "cases", "push", "log", "flow", "probe"}, func(key string, v *yaml.Node, f string) {
+	w.fields(root, "", []string{"listen", "ledger", "intel", "sampling", "detect", "snapshot", "metrics", "cases", "push", "log", "flow", "probe", "shard"}, func(key string, v *yaml.Node, f string) {
 		switch key {
+		case "shard":
+			c.Shard.DecodeYAML(w.Walker, v, f)
 		case "flow":
 			c.Flow.DecodeYAML(w.Walker, v, f)
 		case "probe":
@@ -337,8 +342,10 @@ func (c *Config) decode(w walker, root *yaml.Node) {
 				}
 			})
 		case "push":
-			w.fields(v, f, []string{"url", "interval", "extra_labels"}, func(key string, v *yaml.Node, f string) {
+			w.fields(v, f, []string{"url", "interval", "extra_labels", "instance"}, func(key string, v *yaml.Node, f string) {
 				switch key {
+				case "instance":
+					w.str(v, f, &c.Push.Instance)
 				case "url":
 					w.str(v, f, &c.Push.URL)
 				case "interval":
@@ -484,6 +491,8 @@ func (c *Config) Validate() error {
 		u, err := url.Parse(p.URL)
 		if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
 			v.errf("push.url", p.URL, po.URL, "%q is not an http:// or https:// URL", p.URL)
+		} else if err := push.CheckURL(p.URL); err != nil {
+			v.errf("push.url", p.URL, po.URL, "%v", err)
 		}
 	}
 	if p.Interval < time.Second {
@@ -502,6 +511,8 @@ func (c *Config) Validate() error {
 			v.errf(f, k, k, "%q is not a valid label name ([a-zA-Z_][a-zA-Z0-9_]*, not starting with __)", k)
 		case slices.Contains(reservedLabels, k):
 			v.errf(f, k, k, "%q is a label minewatch sets itself", k)
+		case k == push.InstanceLabel:
+			v.errf(f, k, k, "%q is set by push.instance (default: host name:HTTP port)", k)
 		case p.ExtraLabels[k] == "":
 			v.errf(f, p.ExtraLabels[k], orig, "empty value")
 		}

@@ -96,7 +96,7 @@ ledgers:
   files: [a.yaml]
 `, []string{
 			`c.yaml:3: listen.ipfix: unknown field (known: netflow, sflow, http, web_config_file, pprof, readers)`,
-			`c.yaml:4: ledgers: unknown field (known: listen, ledger, intel, sampling, detect, snapshot, metrics, cases, push, log, flow, probe)`,
+			`c.yaml:4: ledgers: unknown field (known: listen, ledger, intel, sampling, detect, snapshot, metrics, cases, push, log, flow, probe, shard)`,
 		}},
 		{"ranges", `ledger: {files: [a.yaml]}
 detect:
@@ -168,6 +168,23 @@ log:
 			`c.yaml:11: log.level: "verbose" is not one of debug | info | warn | error`,
 			`c.yaml:12: log.format: "text" is not one of logfmt | json`,
 		}},
+		{"shard and cluster push", `ledger: {files: [a.yaml]}
+shard:
+  units: [no1, no1]
+  prefixes: [10.20.0.1/17]
+push:
+  url: http://vminsert:8480/insert/prometheus/api/v1/import/prometheus
+  extra_labels:
+    instance: egress-a
+`, []string{
+			`c.yaml:3: shard.units[1]: unit "no1" is listed twice (first at line 3)`,
+			`c.yaml:4: shard.prefixes[0]: "10.20.0.1/17" has host bits set (did you mean 10.20.0.0/17?)`,
+			`c.yaml:6: push.url: "http://vminsert:8480/insert/prometheus/api/v1/import/prometheus": a VictoriaMetrics cluster URL needs the tenant after /insert/`,
+			`c.yaml:8: push.extra_labels.instance: "instance" is set by push.instance`,
+		}},
+		{"empty shard", "ledger: {files: [a.yaml]}\nshard: {}\n", []string{
+			`c.yaml:2: shard: lists no units and no prefixes`,
+		}},
 		{"allow_empty spelled loosely", "ledger: {files: [a.yaml], allow_empty: yes}\n", []string{
 			`c.yaml:1: ledger.allow_empty: "yes" is not true or false`,
 		}},
@@ -202,6 +219,31 @@ log:
 				}
 			}
 		})
+	}
+}
+
+func TestShardAndInstance(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "c.yaml")
+	os.WriteFile(path, []byte(`ledger: {files: [a.yaml]}
+shard:
+  units: [zd-gov-office]
+  prefixes: [10.20.128.0/17]
+push:
+  url: http://vminsert:8480/insert/7:2/prometheus/api/v1/import/prometheus
+  instance: egress-b
+`), 0o644)
+	c, err := Load(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !reflect.DeepEqual(c.Shard.Units, []string{"zd-gov-office"}) || !reflect.DeepEqual(c.Shard.Prefixes, []netip.Prefix{netip.MustParsePrefix("10.20.128.0/17")}) {
+		t.Errorf("shard = %+v", c.Shard)
+	}
+	if c.Push.Instance != "egress-b" || c.Push.URL != "http://vminsert:8480/insert/7:2/prometheus/api/v1/import/prometheus" {
+		t.Errorf("push = %+v", c.Push)
+	}
+	if d := Default(); d.Shard.Enabled() || d.Push.Instance != "" {
+		t.Errorf("default: shard %+v instance %q, want every host and the default instance", d.Shard, d.Push.Instance)
 	}
 }
 

@@ -48,6 +48,11 @@ const (
 	CaseDisposition = "minewatch_case_disposition"
 )
 
+// Several exporters sharing a network (exporter/shard, docs/scaling.md).
+const (
+	FlowRecordsOutsideShard = "minewatch_flow_records_outside_shard_total"
+)
+
 // Exporter clocks and sampling (exporter/flow/clock.go).
 const (
 	FlowClockOffset         = "minewatch_flow_clock_offset_seconds"
@@ -152,6 +157,7 @@ var catalogue = []Metric{
 	{SnapshotFailures, Counter, "", nil, "snapshots that could not be written (pool counters then stay at the last saved counts)", GroupHealth},
 	{StateRestoredHosts, Gauge, "", nil, "hosts restored from the snapshot at start", GroupHealth},
 	{LastFlowTimestamp, Gauge, "", nil, "flow clock: end time of the newest record processed", GroupHealth},
+	{FlowRecordsOutsideShard, Counter, "", nil, "records whose internal host belongs to another exporter's shard (`shard.units`, `shard.prefixes`): counted, not scored, so exporters fed the same traffic never score a host twice (docs/scaling.md)", GroupHealth},
 
 	{CaseDisposition, Gauge, "", with("stage", "class"), "Unix seconds of the latest disposition of that stage (located, reported, closed) in the case store: a read-only view for vmalert, written by the exporter from the store", GroupCases},
 }

@@ -32,6 +32,10 @@ type Options struct {
 	// rooms then stay in the ledger (read by the plugin and the alert
 	// renderer) instead of being copied into every metrics store and scrape.
 	PersonalLabels bool
+	// Owns says whether this exporter scores an internal host (of that unit
+	// id) when several share the network (exporter/shard); nil: every host.
+	// Records of hosts it does not own are dropped before scoring.
+	Owns func(host netip.Addr, unit string) bool
 }
 
 // Pipeline is safe for concurrent Process calls from several reader goroutines.
@@ -43,6 +47,8 @@ type Pipeline struct {
 	personal bool         // Options.PersonalLabels
 
 	droppedExternal *metrics.Counter
+
+	owns func(netip.Addr, string) bool // Options.Owns
 }
 
 // New builds a pipeline; the ledger is required (it says what is internal).
@@ -53,6 +59,7 @@ func New(opts Options) (*Pipeline, error) {
 	p := &Pipeline{
 		intel:           opts.Intel,
 		personal:        opts.PersonalLabels,
+		owns:            opts.Owns,
 		engine:          score.New(opts.Detect),
 		droppedExternal: metrics.GetOrCreateCounter(names.FlowDroppedRecords + `{reason="` + names.DroppedNoInternal + `"}`),
 	}
@@ -93,6 +100,9 @@ func (p *Pipeline) Process(r *flow.Record) {
 	o.Unit = Unassigned
 	if unit != nil {
 		o.Unit = unit.ID
+	}
+	if p.owns != nil && !p.owns(o.Host, o.Unit) {
+		return // another exporter's host (counted by the shard)
 	}
 	if a := led.Asset(o.Host); a != nil {
 		o.Research = a.Research

@@ -27,6 +27,7 @@ import (
 	"github.com/minewatch/minewatch/exporter/push"
 	"github.com/minewatch/minewatch/exporter/reload"
 	"github.com/minewatch/minewatch/exporter/score"
+	"github.com/minewatch/minewatch/exporter/shard"
 )
 
 // tickEvery is how often the detection state is re-evaluated on the wall clock.
@@ -55,6 +56,16 @@ func Start(ctx context.Context, cfg *config.Config, log *slog.Logger) (*Server, 
 	if err != nil {
 		return nil, fmt.Errorf("ledger: %w", err)
 	}
+	// The hosts this exporter owns when several share the network: a unit
+	// the ledger does not have would leave its hosts to no exporter.
+	sh := shard.New(cfg.Shard)
+	if err := sh.CheckUnits(func(id string) bool { return led.Unit(id) != nil }); err != nil {
+		return nil, fmt.Errorf("shard: %w", err)
+	}
+	var owns func(netip.Addr, string) bool // nil: a lone exporter pays nothing per record
+	if sh != nil {
+		owns = sh.Owns
+	}
 	intelOpts := cfg.Intel.Options()
 	intelOpts.Logger = log
 	store := intel.NewStore(intelOpts)
@@ -81,7 +92,7 @@ func Start(ctx context.Context, cfg *config.Config, log *slog.Logger) (*Server, 
 		}
 		detect.Refuted = func(ep netip.AddrPort) bool { return store.Current().Allowed(ep.Addr(), ep.Port()) }
 	}
-	p, err = pipeline.New(pipeline.Options{Ledger: led, Intel: store, Detect: detect, PersonalLabels: cfg.Metrics.PersonalLabels})
+	p, err = pipeline.New(pipeline.Options{Ledger: led, Intel: store, Detect: detect, PersonalLabels: cfg.Metrics.PersonalLabels, Owns: owns})
 	if err != nil {
 		return nil, err
 	}
@@ -147,7 +158,11 @@ func Start(ctx context.Context, cfg *config.Config, log *slog.Logger) (*Server, 
 		}
 	}()
 
-	if err := push.Start(ctx, cfg.Push, writeAll); err != nil {
+	pushCfg := cfg.Push
+	if pushCfg.Instance == "" {
+		pushCfg.Instance = push.DefaultInstance(hl.Addr())
+	}
+	if err := push.Start(ctx, pushCfg, writeAll); err != nil {
 		hs.Close()
 		return fail(err)
 	}
@@ -159,6 +174,9 @@ func Start(ctx context.Context, cfg *config.Config, log *slog.Logger) (*Server, 
 			return err
 		}
 		p.SetLedger(l)
+		if err := sh.CheckUnits(func(id string) bool { return l.Unit(id) != nil }); err != nil {
+			log.Warn("the reloaded ledger lacks units this exporter's shard owns", "err", err)
+		}
 		return nil
 	}}
 	intelWatch := &reload.Watcher{Name: "intel", Paths: append(append([]string{}, cfg.Intel.Files...), cfg.Intel.Allowlist...),
@@ -246,7 +264,7 @@ func Start(ctx context.Context, cfg *config.Config, log *slog.Logger) (*Server, 
 		s.done <- err
 	}()
 	log.Info("minewatch-exporter started", "netflow", s.Addrs.NetFlow, "sflow", s.Addrs.SFlow, "http", s.Addrs.HTTP,
-		"units", len(led.Units()), "assets", len(led.Assets()), "push", cfg.Push.URL,
+		"units", len(led.Units()), "assets", len(led.Assets()), "push", cfg.Push.URL, "instance", pushCfg.Instance, "shard", sh.String(),
 		"web_config", cfg.Listen.WebConfigFile, "pprof", cfg.Listen.Pprof, "personal_labels", cfg.Metrics.PersonalLabels, "probe", cfg.Probe.Enabled)
 	_ = cancel // cancelled with the parent context
 	return s, nil
