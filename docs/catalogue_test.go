@@ -30,6 +30,7 @@ import (
 	"github.com/minewatch/minewatch/exporter/probe"
 	"github.com/minewatch/minewatch/exporter/score"
 	_ "github.com/minewatch/minewatch/exporter/server" // registers the state gauges the exporter serves
+	"github.com/minewatch/minewatch/exporter/shard"
 	"github.com/minewatch/minewatch/exporter/sim"
 	"github.com/minewatch/minewatch/plugin/pkg/campaign/vmtest"
 	"github.com/minewatch/minewatch/plugin/pkg/casestore/storetest"
@@ -344,6 +345,14 @@ func probeLoopback(t *testing.T) {
 	}
 }
 
+// outsideShard gives an exporter that owns one unit a record of another
+// unit's host: counted, not scored.
+func outsideShard(t *testing.T) {
+	if shard.New(shard.Configuration{Units: []string{"u-b"}}).Owns(netip.MustParseAddr("10.1.0.5"), "u-a") {
+		t.Fatal("a shard of unit u-b owns a host of u-a")
+	}
+}
+
 // TestCatalogueIsWhatTheCodeWrites runs the code that writes metrics (the
 // pipeline over a simulated campus, the flow decoder, intel and ledger
 // reloads, the exporter's state gauges, the case store's state for vmalert), and
@@ -357,6 +366,7 @@ func TestCatalogueIsWhatTheCodeWrites(t *testing.T) {
 	decodeFlows(t, w)
 	loadIntel(t)
 	probeLoopback(t)
+	outsideShard(t)
 	var buf bytes.Buffer
 	metrics.WritePrometheus(&buf, false) // the global set /metrics serves: ledger, intel, pipeline, server
 	w.scrape(t, "global set", buf.Bytes())
