@@ -71,7 +71,7 @@ func hostsName(n int) string {
 // record arrives; the cost pass lasts one evaluation period of the exporter
 // (server.tickEvery), so it always holds exactly one evaluation.
 const (
-	scaleRate     = 200_000.0
+	scaleRate     = 100_000.0
 	scaleCostPass = 5 * time.Second
 	scaleSettle   = 6 * time.Second // one more evaluation, so the gauges and series are current
 )
@@ -198,6 +198,9 @@ func Profile(ctx context.Context, ex Exporter, t *Traffic, rate float64, dur tim
 		return err
 	}
 	defer pr.Stop()
+	if err := waitUDP(ctx, port); err != nil {
+		return err
+	}
 	done := make(chan error, 1)
 	go func() {
 		_, err := Send(ctx, &net.UDPAddr{IP: net.IPv4(127, 0, 0, 1), Port: port}, t, rate, dur)
