@@ -265,13 +265,22 @@ func (g Goflow2) Start(ctx context.Context, p flow.Protocol, port int, dir strin
 }
 
 func (Goflow2) Finish(pr *Proc, _ Sent) (float64, error) {
-	if pr.proto == flow.SFlowV5 {
-		// Flow samples are the records here (one sampled packet each);
-		// …_sf_samples_records_total counts the records inside samples
-		// (packet header, extended data), which only matches by accident.
-		return pr.scrapeAndStop("goflow2_flow_process_sf_samples_total", `type="FlowSample"`)
+	text, err := scrape(pr.http + "/metrics")
+	pr.usage()
+	pr.Stop()
+	return goflow2Records(pr.proto, text), err
+}
+
+// goflow2Records reads the records goflow2 took in from its /metrics text.
+// For sFlow the records are flow samples (one sampled packet each):
+// …_sf_samples_total{type="FlowSample"}. …_sf_samples_records_total counts the
+// records inside samples (packet header, extended data), and counter samples
+// are no flows.
+func goflow2Records(p flow.Protocol, text string) float64 {
+	if p == flow.SFlowV5 {
+		return sumMetric(text, "goflow2_flow_process_sf_samples_total", `type="FlowSample"`)
 	}
-	return pr.scrapeAndStop("goflow2_flow_process_nf_flowset_records_total", `type="DataFlowSet"`)
+	return sumMetric(text, "goflow2_flow_process_nf_flowset_records_total", `type="DataFlowSet"`)
 }
 
 // Nfcapd is nfdump's collector (NetFlow and IPFIX; Debian's nfdump has no sfcapd).

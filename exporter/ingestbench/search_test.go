@@ -3,6 +3,7 @@ package ingestbench
 import (
 	"context"
 	"errors"
+	"fmt"
 	"math"
 	"strings"
 	"testing"
@@ -247,4 +248,60 @@ func near(a, b []float64) bool {
 		}
 	}
 	return true
+}
+
+// goflow2's sFlow count is its flow samples, not the records inside them
+// nor its counter samples (the exposition is goflow2 v2.2.6's, trimmed).
+func TestGoflow2Records(t *testing.T) {
+	text := `# TYPE goflow2_flow_process_sf_samples_records_total counter
+goflow2_flow_process_sf_samples_records_total{agent="127.0.0.1",router="127.0.0.1",type="FlowSample",version="5"} 600
+goflow2_flow_process_sf_samples_records_total{agent="127.0.0.1",router="127.0.0.1",type="CounterSample",version="5"} 40
+goflow2_flow_process_sf_samples_total{agent="127.0.0.1",router="127.0.0.1",type="CounterSample",version="5"} 20
+goflow2_flow_process_sf_samples_total{agent="127.0.0.1",router="127.0.0.1",type="FlowSample",version="5"} 300
+goflow2_flow_process_sf_samples_total{agent="127.0.0.2",router="127.0.0.2",type="FlowSample",version="5"} 7
+goflow2_flow_process_nf_flowset_records_total{router="127.0.0.1",type="DataFlowSet",version="9"} 2400
+goflow2_flow_process_nf_flowset_records_total{router="127.0.0.1",type="TemplateFlowSet",version="9"} 2
+`
+	if n := goflow2Records(flow.SFlowV5, text); n != 307 {
+		t.Errorf("sFlow: %v records, want the 307 flow samples", n)
+	}
+	if n := goflow2Records(flow.NetFlowV9, text); n != 2400 {
+		t.Errorf("NetFlow: %v records, want the 2400 data records", n)
+	}
+}
+
+func TestScaleCases(t *testing.T) {
+	var got []string
+	for _, c := range ScaleCases(1_000_000, true) {
+		o, suspects := c.options()
+		got = append(got, fmt.Sprintf("%s: %d records, %d remotes, %d to the pool", c.Name, o.Records, o.Remotes, suspects))
+	}
+	want := []string{
+		"10k hosts: 10000 records, 100000 remotes, 10 to the pool",
+		"100k hosts: 100000 records, 100000 remotes, 100 to the pool",
+		"1M hosts: 1000000 records, 100000 remotes, 1000 to the pool",
+		"1 host × 10k endpoints: 10000 records, 10000 remotes, 0 to the pool",
+		"10k hosts × 50 sessions: 500000 records, 500000 remotes, 10 to the pool",
+	}
+	if strings.Join(got, "\n") != strings.Join(want, "\n") {
+		t.Errorf("cases:\n%s\nwant:\n%s", strings.Join(got, "\n"), strings.Join(want, "\n"))
+	}
+	if c := ScaleCases(250_000, false); len(c) != 3 || c[2].Name != "250k hosts" {
+		t.Errorf("up to 250k: %+v", c)
+	}
+	// The traffic of a sessions case: each host's records go to distinct
+	// endpoints, but host 0 (one in a thousand) talks to the pool only.
+	o, _ := ScaleCase{Hosts: 3, SessionsPerHost: 4}.options()
+	recs := records(flow.NetFlowV9, o.withDefaults(flow.NetFlowV9))
+	seen := map[[2]string]bool{}
+	for _, r := range recs {
+		host, remote := r.Src, r.Dst
+		if host.As4()[0] != 10 {
+			host, remote = r.Dst, r.Src
+		}
+		seen[[2]string{host.String(), remote.String()}] = true
+	}
+	if len(recs) != 12 || len(seen) != 4+4+1 || !seen[[2]string{"10.0.0.0", pool.String()}] {
+		t.Errorf("3 hosts × 4 sessions: %d records, %d distinct host–endpoint pairs", len(recs), len(seen))
+	}
 }
