@@ -59,7 +59,9 @@ bench:
 	$(GO) test -run '^$$' -bench . -benchmem ./exporter/...
 
 # The load harness: the exporter against goflow2, nfcapd and pmacct over
-# loopback (about 15 minutes), then the 1M-host state run and the profiles.
+# loopback, 3 interleaved runs each with bisection to 3 % (at most 48 minutes,
+# usually about half; the bound is printed first), then the state-scale cases
+# (10k-1M hosts, many sessions per host) and the profiles.
 bench-ingest: build
 	./$(BIN)/minewatch bench-ingest --start 100000 --profile docs/profile
 

@@ -61,13 +61,16 @@ func (p *Proc) waitHTTP(ctx context.Context, url string) error {
 	return nil
 }
 
-// usage sums CPU time and peak RSS over the process group (nfacctd runs its
-// plugins as child processes).
-func (p *Proc) usage() {
+// usage reads the process group's CPU time and peak memory into p, just
+// before it is stopped.
+func (p *Proc) usage() { p.CPU, p.PeakRSS = p.groupUsage() }
+
+// groupUsage sums user+system CPU time and peak RSS over the process group
+// (nfacctd runs its plugins as child processes).
+func (p *Proc) groupUsage() (cpu time.Duration, peakRSS int64) {
 	pgid := p.Pid()
 	ents, _ := os.ReadDir("/proc")
 	var ticks int64
-	var rss int64
 	for _, e := range ents {
 		pid, err := strconv.Atoi(e.Name())
 		if err != nil {
@@ -91,12 +94,62 @@ func (p *Proc) usage() {
 		if st, err := os.ReadFile(fmt.Sprintf("/proc/%d/status", pid)); err == nil {
 			if m := vmHWM.FindSubmatch(st); m != nil {
 				kb, _ := strconv.ParseInt(string(m[1]), 10, 64)
-				rss += kb << 10
+				peakRSS += kb << 10
 			}
 		}
 	}
-	p.CPU = time.Duration(ticks) * time.Second / 100 // USER_HZ is 100 on Linux
-	p.PeakRSS = rss
+	return time.Duration(ticks) * time.Second / 100, peakRSS // USER_HZ is 100 on Linux
+}
+
+// rss is the group's current resident size, bytes.
+func (p *Proc) rss() int64 {
+	var sum int64
+	ents, _ := os.ReadDir("/proc")
+	for _, e := range ents {
+		pid, err := strconv.Atoi(e.Name())
+		if err != nil {
+			continue
+		}
+		if g, err := syscall.Getpgid(pid); err != nil || g != p.Pid() {
+			continue
+		}
+		if st, err := os.ReadFile(fmt.Sprintf("/proc/%d/status", pid)); err == nil {
+			if m := vmRSS.FindSubmatch(st); m != nil {
+				kb, _ := strconv.ParseInt(string(m[1]), 10, 64)
+				sum += kb << 10
+			}
+		}
+	}
+	return sum
+}
+
+var vmRSS = regexp.MustCompile(`VmRSS:\s+(\d+) kB`)
+
+// waitUDP waits until some process has a UDP socket bound to port on
+// loopback or any address (/proc/net/udp, udp6): a collector that answers
+// on HTTP may not have bound its flow socket yet (goflow2 serves /metrics
+// first), and one with no readiness endpoint (nfcapd, pmacct) is ready then.
+func waitUDP(ctx context.Context, port int) error {
+	want := fmt.Sprintf(":%04X ", port)
+	deadline := time.Now().Add(20 * time.Second)
+	for {
+		for _, f := range []string{"/proc/net/udp", "/proc/net/udp6"} {
+			b, _ := os.ReadFile(f)
+			for _, l := range strings.Split(string(b), "\n") {
+				if fs := strings.Fields(l); len(fs) > 1 && strings.HasSuffix(fs[1]+" ", want) {
+					return nil
+				}
+			}
+		}
+		if time.Now().After(deadline) {
+			return fmt.Errorf("nothing bound UDP port %d within 20 s", port)
+		}
+		select {
+		case <-ctx.Done():
+			return ctx.Err()
+		case <-time.After(20 * time.Millisecond):
+		}
+	}
 }
 
 var vmHWM = regexp.MustCompile(`VmHWM:\s+(\d+) kB`)
@@ -139,6 +192,13 @@ func (p *Proc) scrapeAndStop(name string, fragments ...string) (float64, error) 
 	return sumMetric(text, name, fragments...), err
 }
 
+// The exporter's asset ledger and pool list under test (and in the state
+// benchmark): the whole of 10.0.0.0/8 one campus, the traffic's pool listed.
+const (
+	benchLedger = "units:\n  - id: campus\n    name: 压测校园\n    sector: school\n    cidrs: [10.0.0.0/8]\n"
+	benchPools  = "198.51.100.7:3333,XMR,bench\n"
+)
+
 // Exporter is minewatch-exporter, run from its binary.
 type Exporter struct {
 	Bin      string
@@ -159,11 +219,7 @@ func (e Exporter) Start(ctx context.Context, p flow.Protocol, port int, dir stri
 	}
 	// pprof on: the scale run captures CPU and allocation profiles (scale.go).
 	cfg := fmt.Sprintf("listen:\n  netflow: %s\n  sflow: %s\n  http: \"127.0.0.1:%d\"\n  pprof: true\nledger:\n  files: [ledger.yaml]\nintel:\n  files: [pools.txt]\nlog:\n  level: warn\n", nf, sf, hp)
-	files := map[string]string{
-		"exporter.yml": cfg,
-		"ledger.yaml":  "units:\n  - id: campus\n    name: 压测校园\n    sector: school\n    cidrs: [10.0.0.0/8]\n",
-		"pools.txt":    "198.51.100.7:3333,XMR,bench\n",
-	}
+	files := map[string]string{"exporter.yml": cfg, "ledger.yaml": benchLedger, "pools.txt": benchPools}
 	for name, text := range files {
 		if err := os.WriteFile(filepath.Join(dir, name), []byte(text), 0o644); err != nil {
 			return nil, err
@@ -209,10 +265,22 @@ func (g Goflow2) Start(ctx context.Context, p flow.Protocol, port int, dir strin
 }
 
 func (Goflow2) Finish(pr *Proc, _ Sent) (float64, error) {
-	if pr.proto == flow.SFlowV5 {
-		return pr.scrapeAndStop("goflow2_flow_process_sf_samples_records_total")
+	text, err := scrape(pr.http + "/metrics")
+	pr.usage()
+	pr.Stop()
+	return goflow2Records(pr.proto, text), err
+}
+
+// goflow2Records reads the records goflow2 took in from its /metrics text.
+// For sFlow the records are flow samples (one sampled packet each):
+// …_sf_samples_total{type="FlowSample"}. …_sf_samples_records_total counts the
+// records inside samples (packet header, extended data), and counter samples
+// are no flows.
+func goflow2Records(p flow.Protocol, text string) float64 {
+	if p == flow.SFlowV5 {
+		return sumMetric(text, "goflow2_flow_process_sf_samples_total", `type="FlowSample"`)
 	}
-	return pr.scrapeAndStop("goflow2_flow_process_nf_flowset_records_total", `type="DataFlowSet"`)
+	return sumMetric(text, "goflow2_flow_process_nf_flowset_records_total", `type="DataFlowSet"`)
 }
 
 // Nfcapd is nfdump's collector (NetFlow and IPFIX; Debian's nfdump has no sfcapd).
@@ -230,8 +298,7 @@ func (n Nfcapd) Start(ctx context.Context, p flow.Protocol, port int, dir string
 	if err != nil {
 		return nil, err
 	}
-	time.Sleep(time.Second) // no readiness endpoint: give it a second to bind
-	return pr, nil
+	return pr, nil // no readiness endpoint: step waits for the bound socket
 }
 
 var flowsLine = regexp.MustCompile(`(?m)^Flows: (\d+)$`)
@@ -280,12 +347,7 @@ plugin_pipe_size[all]: 10240000
 	if err := os.WriteFile(path, []byte(conf), 0o644); err != nil {
 		return nil, err
 	}
-	pr, err := startProc(dir, bin, p, "-f", path)
-	if err != nil {
-		return nil, err
-	}
-	time.Sleep(time.Second)
-	return pr, nil
+	return startProc(dir, bin, p, "-f", path) // step waits for the bound socket
 }
 
 func (Pmacct) Finish(pr *Proc, sent Sent) (float64, error) {

@@ -8,6 +8,7 @@ import (
 	"os/exec"
 	"os/signal"
 	"path/filepath"
+	"slices"
 	"strings"
 	"syscall"
 	"text/tabwriter"
@@ -23,28 +24,38 @@ import (
 const goflow2Version = "v2.2.6"
 
 func init() {
-	c := app.Command("bench-ingest", "Load harness (摄取压测): replay pre-encoded NetFlow v9, IPFIX and sFlow v5 over loopback at rising "+
-		"rates to minewatch-exporter, goflow2's collector, nfdump's nfcapd and pmacct's nfacctd/sfacctd, a fresh receiver per "+
-		"step, and print each one's highest loss-free rate (from its own counters or output), CPU and peak memory. "+
-		"Loopback only; every step is bounded in time.")
+	c := app.Command("bench-ingest", "Load harness (摄取压测): replay pre-encoded NetFlow v9, IPFIX and sFlow v5 over loopback to "+
+		"minewatch-exporter, goflow2's collector, nfdump's nfcapd and pmacct's nfacctd/sfacctd, a fresh receiver per step, and "+
+		"print each one's highest loss-free rate (from its own counters or output), the CPU it used and its peak memory. "+
+		"Each search climbs a coarse ladder (--factor) until a rate loses records, then bisects to within --precision; "+
+		"every receiver and protocol is measured --runs times, interleaved, and the median and spread are printed. "+
+		"Then the exporter's state at scale (10k–1M hosts, many sessions per host). Loopback only; the total time is "+
+		"bounded and printed before it starts. Quick look: --runs 1 --protocols v9 --receivers minewatch,nfcapd --scale-hosts 0.")
 	var (
-		receivers = c.Flag("receivers", "receivers to measure").Default("minewatch,goflow2,nfcapd,pmacct").String()
+		receivers = c.Flag("receivers", "receivers to measure: minewatch, goflow2, nfcapd, pmacct").Default("minewatch,goflow2,nfcapd,pmacct").String()
 		protocols = c.Flag("protocols", "protocols: v9, ipfix, sflow").Default("v9,ipfix,sflow").String()
-		start     = c.Flag("start", "first rate, records/s").Default("200000").Float64()
-		factor    = c.Flag("factor", "rate multiplier between steps").Default("1.25").Float64()
-		maxRate   = c.Flag("max", "highest rate tried, records/s").Default("4000000").Float64()
+		runs      = c.Flag("runs", "searches per receiver and protocol (median and spread printed)").Default("3").Int()
+		start     = c.Flag("start", "first rate of the first run, records/s (later runs start one --factor below the median so far)").Default("100000").Float64()
+		factor    = c.Flag("factor", "rate multiplier between steps of the coarse ladder").Default("1.5").Float64()
+		precision = c.Flag("precision", "bisect until the first lossy rate is within this share above the loss-free one").Default("0.03").Float64()
+		maxRate   = c.Flag("max", "highest rate tried, records/s").Default("6000000").Float64()
+		minRate   = c.Flag("min", "lowest rate tried when --start already loses records (0: --start/factor⁴)").Default("0").Float64()
 		stepDur   = c.Flag("step", "sending time per step").Default("3s").Duration()
 		tolerance = c.Flag("tolerance", "loss counted as none (the first datagrams may arrive before a receiver has the templates)").Default("0.001").Float64()
 		workdir   = c.Flag("workdir", "where receivers write and goflow2 is built").Default(".cache/bench").String()
 		exporter  = c.Flag("exporter-bin", "minewatch-exporter binary (default: next to this binary, then PATH)").String()
 		goflow2   = c.Flag("goflow2-bin", "goflow2 binary (default: built from the Go module proxy into --workdir)").String()
-		scale     = c.Flag("scale-hosts", "then feed this many distinct internal hosts to the exporter and report state size and series (0: skip)").Default("1000000").Int()
-		profile   = c.Flag("profile", "write CPU and allocation profiles of the exporter at its highest loss-free v9 rate into this directory").String()
+		scale     = c.Flag("scale-hosts", "then feed 10k, 100k, … up to this many distinct internal hosts to the exporter and report per-record cost, state size and series (0: skip)").Default("1000000").Int()
+		sessions  = c.Flag("scale-sessions", "with --scale-hosts: also 1 host × 10k remote endpoints and 10k hosts × 50 sessions").Default("true").Bool()
+		profile   = c.Flag("profile", "write CPU and allocation profiles of the exporter at its median loss-free v9 rate into this directory").String()
 		asJSON    = c.Flag("json", "print JSON instead of tables").Bool()
 	)
 	commands[c.FullCommand()] = func() error {
 		ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 		defer stop()
+		if *runs < 1 || *factor <= 1 || *precision <= 0 || *start <= 0 || *maxRate < *start {
+			return fmt.Errorf("need --runs ≥ 1, --factor > 1, --precision > 0 and 0 < --start ≤ --max")
+		}
 		if err := os.MkdirAll(*workdir, 0o755); err != nil {
 			return err
 		}
@@ -54,7 +65,10 @@ func init() {
 		}
 		var rcs []ingestbench.Receiver
 		for _, name := range strings.Split(*receivers, ",") {
-			rc, err := benchReceiver(strings.TrimSpace(name), dir, *exporter, *goflow2)
+			if name = strings.TrimSpace(name); name == "" {
+				continue
+			}
+			rc, err := benchReceiver(name, dir, *exporter, *goflow2)
 			if err != nil {
 				return err
 			}
@@ -69,6 +83,7 @@ func init() {
 				protos = append(protos, flow.IPFIX)
 			case "sflow":
 				protos = append(protos, flow.SFlowV5)
+			case "":
 			default:
 				return fmt.Errorf("--protocols: unknown %q (v9, ipfix, sflow)", p)
 			}
@@ -78,43 +93,59 @@ func init() {
 				fmt.Fprintln(os.Stderr, "  "+s)
 			}
 		}
-		opts := ingestbench.DriverOptions{Start: *start, Factor: *factor, Max: *maxRate, Step: *stepDur, Tolerance: *tolerance, Dir: dir}
-		var rows []ingestbench.Row
+		plan := ingestbench.Plan{Receivers: rcs, Protocols: protos, Runs: *runs, Options: ingestbench.DriverOptions{
+			Start: *start, Factor: *factor, Max: *maxRate, Min: *minRate, Precision: *precision,
+			Step: *stepDur, Tolerance: *tolerance, Dir: dir}}
+		var cases []ingestbench.ScaleCase
+		if *scale > 0 && slices.ContainsFunc(rcs, func(rc ingestbench.Receiver) bool { _, ok := rc.(ingestbench.Exporter); return ok }) {
+			cases = ingestbench.ScaleCases(*scale, *sessions)
+		}
+		steps, d := plan.Bound()
+		sd := ingestbench.ScaleTime(cases)
+		say(fmt.Sprintf("plan: %d run(s) × %d receiver/protocol pairs, interleaved; at most %d steps of %v (+ ~%v start/stop each): ≤ %v, "+
+			"usually about half; then %d state-scale cases, ~%v",
+			plan.Runs, len(plan.Pairs()), steps, *stepDur, ingestbench.StepOverhead, d.Round(10*time.Second), len(cases), sd.Round(10*time.Second)))
+		traffic := map[flow.Protocol]*ingestbench.Traffic{}
 		for _, p := range protos {
 			t := ingestbench.Build(p, ingestbench.Options{})
+			traffic[p] = t
 			say(fmt.Sprintf("%s: %d datagrams of %d records cycled (%d distinct records, 20,000 hosts, 100,000 remote endpoints)",
 				p, len(t.Datagrams), t.PerPacket, t.TotalRecs))
-			for _, rc := range rcs {
-				if !rc.Supports(p) {
-					say(fmt.Sprintf("%s does not take %s: skipped", rc.Name(), p))
-					continue
-				}
-				rows = append(rows, ingestbench.Run(ctx, rc, t, opts, say))
-			}
 		}
-		var sc *ingestbench.Scale
-		if *scale > 0 && ctx.Err() == nil {
-			for _, rc := range rcs {
-				if ex, ok := rc.(ingestbench.Exporter); ok {
-					say(fmt.Sprintf("state scale: %d distinct hosts into minewatch-exporter", *scale))
-					if sc, err = ingestbench.RunScale(ctx, ex, *scale, dir); err != nil {
-						return err
-					}
+		sums := ingestbench.RunPlan(ctx, plan, traffic, say)
+		var scales []*ingestbench.Scale
+		if ex, ok := benchExporter(rcs); ok && ctx.Err() == nil {
+			for _, cs := range cases {
+				say(fmt.Sprintf("state scale: %s into minewatch-exporter", cs.Name))
+				sc, err := ingestbench.RunScale(ctx, ex, cs, dir)
+				if err != nil {
+					return err
 				}
+				scales = append(scales, sc)
 			}
 		}
 		if *profile != "" && ctx.Err() == nil {
-			if err := benchProfile(ctx, rcs, rows, opts, *profile, say); err != nil {
+			if err := benchProfile(ctx, rcs, sums, plan.Options, *profile, say); err != nil {
 				return err
 			}
 		}
 		if *asJSON {
 			enc := json.NewEncoder(os.Stdout)
 			enc.SetIndent("", "  ")
-			return enc.Encode(map[string]any{"rows": rows, "scale": sc})
+			return enc.Encode(map[string]any{"summaries": sums, "scale": scales})
 		}
-		return printBench(rows, sc)
+		return printBench(sums, scales, plan.Runs)
 	}
+}
+
+// benchExporter is the minewatch receiver among rcs, if any.
+func benchExporter(rcs []ingestbench.Receiver) (ingestbench.Exporter, bool) {
+	for _, rc := range rcs {
+		if ex, ok := rc.(ingestbench.Exporter); ok {
+			return ex, true
+		}
+	}
+	return ingestbench.Exporter{}, false
 }
 
 func benchReceiver(name, dir, exporterBin, goflow2Bin string) (ingestbench.Receiver, error) {
@@ -194,61 +225,94 @@ func buildGoflow2(dir string) (string, error) {
 	return bin, nil
 }
 
-// benchProfile runs the exporter at its highest loss-free v9 rate and saves
+// benchProfile runs the exporter at its median loss-free v9 rate and saves
 // CPU and allocation profiles taken while it receives.
-func benchProfile(ctx context.Context, rcs []ingestbench.Receiver, rows []ingestbench.Row, o ingestbench.DriverOptions, out string, say func(string)) error {
-	var ex *ingestbench.Exporter
-	for _, rc := range rcs {
-		if e, ok := rc.(ingestbench.Exporter); ok {
-			ex = &e
-		}
-	}
+func benchProfile(ctx context.Context, rcs []ingestbench.Receiver, sums []ingestbench.Summary, o ingestbench.DriverOptions, out string, say func(string)) error {
+	ex, ok := benchExporter(rcs)
 	rate := 0.0
-	for _, r := range rows {
-		if r.Receiver == "minewatch-exporter" && r.Protocol == flow.NetFlowV9.String() {
-			rate = r.MaxRate
+	for _, s := range sums {
+		if s.Receiver == ex.Name() && s.Protocol == flow.NetFlowV9.String() {
+			rate = s.Median
 		}
 	}
-	if ex == nil || rate == 0 {
+	if !ok || rate == 0 {
 		return fmt.Errorf("--profile needs a NetFlow v9 result of minewatch")
 	}
 	if err := os.MkdirAll(out, 0o755); err != nil {
 		return err
 	}
 	say(fmt.Sprintf("profiling minewatch-exporter at %.0f records/s", rate))
-	return ingestbench.Profile(ctx, *ex, ingestbench.Build(flow.NetFlowV9, ingestbench.Options{}), rate, 10*time.Second, o.Dir, out)
+	return ingestbench.Profile(ctx, ex, ingestbench.Build(flow.NetFlowV9, ingestbench.Options{}), rate, 10*time.Second, o.Dir, out)
 }
 
-func printBench(rows []ingestbench.Row, sc *ingestbench.Scale) error {
-	tw := tabwriter.NewWriter(os.Stdout, 0, 0, 2, ' ', tabwriter.AlignRight)
-	fmt.Fprintln(tw, "receiver\tprotocol\tloss-free records/s\tCPU (cores)\tpeak memory\tvs minewatch\t")
-	ours := map[string]float64{}
-	for _, r := range rows {
-		if r.Receiver == "minewatch-exporter" {
-			ours[r.Protocol] = r.MaxRate
+// lowestLossy says where a receiver with no loss-free rate still lost
+// records (its socket overflows even at the floor of the search).
+func lowestLossy(s ingestbench.Summary) string {
+	var lo ingestbench.Step
+	for _, r := range s.Runs {
+		for _, st := range r.Steps {
+			if lo.Rate == 0 || st.Rate < lo.Rate {
+				lo = st
+			}
 		}
 	}
-	for _, r := range rows {
-		rate := fmt.Sprintf("%.0f", r.MaxRate)
-		if r.Limited {
-			rate = "≥" + rate + " (sender-limited)"
+	if lo.Rate == 0 {
+		return ""
+	}
+	return fmt.Sprintf(" (lost %.2f %% even at %.0f/s)", 100*lo.Loss, lo.Rate)
+}
+
+func printBench(sums []ingestbench.Summary, scales []*ingestbench.Scale, runs int) error {
+	if len(sums) == 0 {
+		return printScale(scales)
+	}
+	tw := tabwriter.NewWriter(os.Stdout, 0, 0, 2, ' ', tabwriter.AlignRight)
+	fmt.Fprintf(tw, "receiver\tprotocol\tloss-free records/s (median of %d)\tspread (min–max)\tCPU (cores)\trecords/s per core\tpeak memory\tminewatch vs it\t\n", runs)
+	ours := map[string]float64{}
+	for _, s := range sums {
+		if s.Receiver == (ingestbench.Exporter{}).Name() {
+			ours[s.Protocol] = s.Median
 		}
-		if r.Err != "" {
-			rate = "error: " + r.Err
+	}
+	for _, s := range sums {
+		rate, spread := fmt.Sprintf("%.0f", s.Median), fmt.Sprintf("%.0f–%.0f", s.Min, s.Max)
+		if s.LowerBound {
+			rate = "≥" + rate + " (sender or --max)"
+		}
+		if s.Median == 0 && s.Err == "" {
+			rate = "none" + lowestLossy(s)
+		}
+		if s.Err != "" {
+			rate, spread = "error: "+s.Err, "-"
 		}
 		ratio := "-"
-		if o := ours[r.Protocol]; o > 0 && r.MaxRate > 0 && r.Receiver != "minewatch-exporter" {
-			ratio = fmt.Sprintf("ours ×%.2f", o/r.MaxRate)
+		if o := ours[s.Protocol]; o > 0 && s.Median > 0 && s.Receiver != (ingestbench.Exporter{}).Name() {
+			ratio = fmt.Sprintf("×%.2f", o/s.Median)
 		}
-		fmt.Fprintf(tw, "%s\t%s\t%s\t%.2f\t%d MiB\t%s\t\n", r.Receiver, r.Protocol, rate, r.At.CPU, r.At.PeakRSS>>20, ratio)
+		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%.2f\t%.0f\t%d MiB\t%s\t\n", s.Receiver, s.Protocol, rate, spread, s.CPU, s.PerCore, s.PeakRSS>>20, ratio)
 	}
 	if err := tw.Flush(); err != nil {
 		return err
 	}
-	if sc != nil {
-		fmt.Printf("\nstate scale: %d distinct hosts sent, %.0f tracked, %.0f bytes of state (%.0f B/host by the gauge), peak RSS %d MiB (%.0f B/host), "+
-			"%d per-host series of %d in /metrics for %d hosts talking to the pool\n",
-			sc.HostsSent, sc.HostsTracked, sc.StateBytes, sc.BytesPerHost, sc.PeakRSS>>20, sc.RSSPerHost, sc.HostSeries, sc.TotalSeries, sc.Suspects)
+	if len(scales) > 0 {
+		fmt.Println()
 	}
-	return nil
+	return printScale(scales)
+}
+
+func printScale(scales []*ingestbench.Scale) error {
+	if len(scales) == 0 {
+		return nil
+	}
+	tw := tabwriter.NewWriter(os.Stdout, 0, 0, 2, ' ', tabwriter.AlignRight)
+	fmt.Fprintln(tw, "state scale\trecords sent\tlost\thosts tracked\tCPU ns/record\tstate B/host (gauge)\tRSS B/host (peak − idle)\tper-host series\tseries\thosts to the pool\t")
+	for _, sc := range scales {
+		rss := fmt.Sprintf("%.0f", sc.RSSPerHost)
+		if sc.HostsTracked < 1000 { // the Go heap's own slack is larger than a few hosts
+			rss = fmt.Sprintf("(%+d MiB in all)", (sc.PeakRSS-sc.IdleRSS)>>20)
+		}
+		fmt.Fprintf(tw, "%s\t%d\t%.0f\t%.0f\t%.0f\t%.0f\t%s\t%d\t%d\t%d\t\n", sc.Name, sc.RecordsSent, sc.RecordsLost, sc.HostsTracked,
+			sc.CPUPerRecord, sc.BytesPerHost, rss, sc.HostSeries, sc.TotalSeries, sc.Suspects)
+	}
+	return tw.Flush()
 }
