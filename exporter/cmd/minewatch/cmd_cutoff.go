@@ -19,9 +19,10 @@ var (
 A terminal is listed while its case is open in the case store (--store) and its latest episode, read from
 VictoriaMetrics (--url), meets the campaign's rule (docs/campaign.md): still flagged after the report deadline
 (72 h after the episode started), or a relapse after it was cleared. Closing the case (minewatch case closed <ip>)
-ends the entry at the next run. Terminals are listed by IP (the ledger records no MAC address yet). The list, with
-the case and the rule for each terminal, goes to stderr; terminals that keep mining without an open case are
-reported, not listed.
+ends the entry at the next run. A terminal is listed by its MAC where its case knows it (the device key the notice
+trace took from a DHCP lease: minewatch notice import), else by its IP; the RADIUS list rejects by account where only
+that is known. A MAC entry works on the router or switch of the terminal's own segment. The list, with the case and
+the rule for each terminal, goes to stderr; terminals that keep mining without an open case are reported, not listed.
 
 Examples:
   minewatch cutoff --store /var/lib/minewatch/cases.db --out-dir /etc/minewatch/cutoff
@@ -34,7 +35,7 @@ Formats (file names in --out-dir): `+cutoffFormatHelp())
 	cutoffFormats = cutoffCmd.Flag("format", "format to write (repeatable; default with --out-dir: all; without: exactly one, to stdout) 输出格式").Enums(blocklist.CutOffFormatNames()...)
 	cutoffOutDir  = cutoffCmd.Flag("out-dir", "write each format into this directory under its file name 输出目录").String()
 	cutoffTable   = cutoffCmd.Flag("nft-table", "nftables table (family inet)").Default("mwcutoff").String()
-	cutoffSet     = cutoffCmd.Flag("set", "set name prefix (nftables <set>_v4; ipset <set>-v4)").Default("mwcutoff").String()
+	cutoffSet     = cutoffCmd.Flag("set", "set name prefix (nftables <set>_mac, <set>_v4, <set>_v6; ipset <set>-mac, <set>-v4, <set>-v6)").Default("mwcutoff").String()
 	cutoffTimeout = cutoffCmd.Flag("timeout", "query timeout").Default("60s").Duration()
 )
 

@@ -15,7 +15,7 @@ import (
 // `minewatch report pools`: the upward report of pools (上报矿池).
 var (
 	reportCmd       = app.Command("report", "reports for the bureau above (上报).")
-	reportPoolsCmd  = reportCmd.Command("pools", "pools the units' hosts contacted that the bureau's list lacks (上报矿池): first/last seen, units, hosts and evidence, as XLSX or CSV (UTF-8 with BOM).")
+	reportPoolsCmd  = reportCmd.Command("pools", "pools the bureau's list lacks (上报矿池): endpoints the active prober confirmed (已确认) and those another intel list matched, that the units' hosts contacted, with domain, how found, first/last seen (Beijing time), units, hosts and evidence, as XLSX or CSV (UTF-8 with BOM); docs/campaign.md.")
 	reportFlags     = addCampaignFlags(reportPoolsCmd, "xlsx")
 	reportBureau    = reportPoolsCmd.Flag("bureau-list", "the bureau's pool list (intel format; repeatable): pools on it are not reported 局矿池名单").Required().ExistingFiles()
 	reportPoolsFrom = reportPoolsCmd.Flag("from", "range start, RFC 3339 (default: 7 days before --to)").String()

@@ -263,7 +263,7 @@ func TestUpwardReportOfNewPools(t *testing.T) {
 	}
 	// 10.9.0.1 (u-x) contacts secret.pool.example:443 every 15 min from 1 Nov 08:10,
 	// the counter +1 each time: 4 × 24 × 7 = 672 in the week, last sample 8 Nov 23:55.
-	want := []campaign.NewPool{{Pool: "secret.pool.example:443", Coin: "ETC", FoundBy: campaign.FoundByIntel,
+	want := []campaign.NewPool{{Pool: "secret.pool.example:443", Domain: "secret.pool.example", Coin: "ETC", FoundBy: campaign.FoundByIntel,
 		FirstSeen: at(2026, 11, 1, 8, 10), LastSeen: at(2026, 11, 8, 23, 55), Units: []string{"u-x"}, Hosts: []string{"10.9.0.1 (u-x)"},
 		Contacts: 672, FlaggedHosts: 1, MaxScore: 99}}
 	if d := cmp.Diff(want, rows, timeEq, approx); d != "" {
@@ -278,7 +278,7 @@ func TestUpwardReportOfNewPools(t *testing.T) {
 	if err := campaign.Render(&b, campaign.NewPoolTable(want), "csv", loc); err != nil {
 		t.Fatal(err)
 	}
-	if !strings.HasPrefix(b.String(), "\ufeff矿池 pool,币种 coin,") || !strings.Contains(b.String(), "secret.pool.example:443,ETC,intel,2026-11-01 08:10") {
+	if !strings.HasPrefix(b.String(), "\ufeff矿池地址 endpoint,域名 domain,币种 coin,") || !strings.Contains(b.String(), "secret.pool.example:443,secret.pool.example,ETC,情报 intel (其他名单 another list),2026-11-01 08:10") {
 		t.Errorf("CSV:\n%s", b.String())
 	}
 }

@@ -12,12 +12,16 @@ import (
 	"github.com/prometheus/common/model"
 
 	"github.com/minewatch/minewatch/exporter/intel"
+	"github.com/minewatch/minewatch/exporter/names"
 )
 
 // NewPool is one row of the upward report of pools (上报矿池): a pool
-// endpoint the unit's hosts contacted that the bureau's list does not have.
+// endpoint the bureau's list does not have, found by the active prober's
+// confirmation or by another intel list, with the hosts that contacted it.
 type NewPool struct {
-	Pool, Coin          string
+	Pool                string // the endpoint (ip:port, or as the intel list names it)
+	Domain              string // the pool's domain: the SNI it was confirmed with, or the list's name; "" when unknown
+	Coin                string
 	FoundBy             string // how it was found (see FoundBy* below)
 	FirstSeen, LastSeen time.Time
 	Units, Hosts        []string // unit ids; hosts as ip (unit)
@@ -25,18 +29,46 @@ type NewPool struct {
 	FlaggedHosts        int      // hosts flagged as mining in the range
 	MaxScore            float64  // highest score of those hosts
 	Signals             []string // signals that scored on those hosts (minewatch_host_signal_points > 0)
+	// FoundByConfirmed: how the prober confirmed it (minewatch_pool_confirmed).
+	Protocol  string
+	TLS       bool
+	Confirmed time.Time // first confirmation
 }
 
 // How a pool in the report was found.
 const (
+	// FoundByConfirmed: the active prober confirmed the endpoint answers a
+	// mining protocol (minewatch_pool_confirmed) after a host's behaviour
+	// made it a suspect; no list named it.
+	FoundByConfirmed = "confirmed"
 	// FoundByIntel: an intel list the exporter loads (another bureau's,
 	// a public list, a unit's own) matched it; the bureau's list lacks it.
 	FoundByIntel = "intel"
 )
 
-// Evidence is the row's evidence in words, Chinese first.
+// FoundByLabel is how a pool was found as bureau staff read it, Chinese first.
+func FoundByLabel(how string) string {
+	switch how {
+	case FoundByConfirmed:
+		return "已确认 confirmed (主动探测 probe)"
+	case FoundByIntel:
+		return "情报 intel (其他名单 another list)"
+	}
+	return how
+}
+
+// Evidence is the row's evidence in words, Chinese first (times in Beijing time).
 func (p NewPool) Evidence() string {
-	s := fmt.Sprintf("连接 %g 次 contacts；%d 台主机被判定挖矿 flagged hosts；最高分 max score %g", p.Contacts, p.FlaggedHosts, p.MaxScore)
+	s := ""
+	if p.FoundBy == FoundByConfirmed {
+		tls := ""
+		if p.TLS {
+			tls = " over TLS"
+		}
+		s = fmt.Sprintf("主动探测确认 probe confirmed %s%s，首次确认 first confirmed %s；", p.Protocol, tls,
+			p.Confirmed.In(names.Location()).Format("2006-01-02 15:04"))
+	}
+	s += fmt.Sprintf("连接 %g 次 contacts；%d 台主机被判定挖矿 flagged hosts；最高分 max score %g", p.Contacts, p.FlaggedHosts, p.MaxScore)
 	if len(p.Signals) > 0 {
 		s += "；信号 signals " + strings.Join(p.Signals, ", ")
 	}
@@ -88,13 +120,28 @@ func splitPool(s string) (host, port string) {
 	return strings.ToLower(strings.Trim(s, "[]")), ""
 }
 
-// NewPools lists the pool endpoints contacted in [from, to] by hosts in
-// scope that the bureau's list does not have, with when they were first seen
-// (in the look-back) and last seen (in the range), the units and hosts involved and the evidence.
-// The pools come from minewatch_pool_contacts_total, whose pool label the
-// exporter sets only on an intel hit: an endpoint found by behaviour alone
-// (a Stratum-like session to an unlisted address) has no series yet, so it
-// cannot appear here until probe confirmation writes one (docs/campaign.md).
+// confirmation is one endpoint's minewatch_pool_confirmed series.
+type confirmation struct {
+	domain, protocol string
+	tls              bool
+	first            time.Time
+}
+
+// NewPools lists the pool endpoints that the bureau's list does not have,
+// found in [from, to]: those contacted by hosts in scope (from
+// minewatch_pool_contacts_total, whose pool label the exporter sets on a hit
+// of its intel, the prober's confirmations included), and those the prober
+// first confirmed in the range (minewatch_pool_confirmed) though no host in
+// scope contacted them since (only for a scope of all units: the series
+// names no unit). Each row has when it was first seen (in the look-back:
+// first contact or first confirmation) and last seen (in the range), the
+// units and hosts involved and the evidence.
+//
+// An endpoint found by behaviour alone (a Stratum-like session of a suspect
+// to an address nobody confirmed) is not reported: no series names a
+// suspect's remote endpoint (minewatch_host_suspect and
+// minewatch_host_signal_points carry only ip, unit and signal), and a
+// suspect's endpoint goes to the prober, whose confirmation reports it.
 func (s *Source) NewPools(ctx context.Context, f Filter, bureau BureauList, from, to time.Time, st *Stats) ([]NewPool, error) {
 	if !from.Before(to) {
 		return nil, fmt.Errorf("%w: from %s is not before to %s", ErrBadInput, from.Format(time.RFC3339), to.Format(time.RFC3339))
@@ -114,6 +161,8 @@ func (s *Source) NewPools(ctx context.Context, f Filter, bureau BureauList, from
 		fmt.Sprintf("max by (ip, unit) (max_over_time(%s[%s]))", sc.Selector("minewatch_host_mining"), w),
 		fmt.Sprintf("max by (ip, unit) (max_over_time(%s[%s]))", sc.Selector("minewatch_host_score"), w),
 		fmt.Sprintf("max by (ip, unit, signal) (max_over_time(%s[%s])) > 0", sc.Selector("minewatch_host_signal_points"), w),
+		// every confirmation seen in the look-back: the value is its first confirmation
+		fmt.Sprintf("min by (endpoint, domain, protocol, tls) (min_over_time(%s[%s]))", names.PoolConfirmed, wh),
 	}
 	res := make([]model.Vector, len(queries))
 	for i, q := range queries {
@@ -122,6 +171,35 @@ func (s *Source) NewPools(ctx context.Context, f Filter, bureau BureauList, from
 			return nil, err
 		}
 		res[i] = asVector(v)
+	}
+	confirmed := map[string]confirmation{} // endpoint → its earliest confirmation
+	for _, smp := range res[6] {
+		m := smp.Metric
+		ep := string(m["endpoint"])
+		c := confirmation{domain: string(m["domain"]), protocol: string(m["protocol"]), tls: m["tls"] == "true", first: time.Unix(int64(smp.Value), 0)}
+		prev, ok := confirmed[ep]
+		if !ok || c.first.Before(prev.first) {
+			if ok && c.domain == "" {
+				c.domain = prev.domain
+			}
+			confirmed[ep] = c
+		} else if prev.domain == "" && c.domain != "" {
+			prev.domain = c.domain
+			confirmed[ep] = prev
+		}
+	}
+	// listed reports whether the bureau's list has the endpoint, by itself
+	// or by the domain it was confirmed with.
+	listed := func(pool string) bool {
+		if bureau.Has(pool) {
+			return true
+		}
+		c, ok := confirmed[pool]
+		if !ok || c.domain == "" {
+			return false
+		}
+		_, port := splitPool(pool)
+		return bureau.Has(net.JoinHostPort(c.domain, port))
 	}
 	host := func(m model.Metric) HostKey { return HostKey{IP: string(m["ip"]), Unit: string(m["unit"])} }
 	mining, score, signals := map[HostKey]bool{}, map[HostKey]float64{}, map[HostKey][]string{}
@@ -141,12 +219,12 @@ func (s *Source) NewPools(ctx context.Context, f Filter, bureau BureauList, from
 	for _, smp := range res[0] {
 		m := smp.Metric
 		k, h := key{string(m["pool"]), string(m["coin"])}, host(m)
-		if !sc.Allows(h.Unit) || bureau.Has(k.pool) {
+		if !sc.Allows(h.Unit) || listed(k.pool) {
 			continue
 		}
 		r := rows[k]
 		if r == nil {
-			r = &NewPool{Pool: k.pool, Coin: k.coin, FoundBy: FoundByIntel}
+			r = newPoolRow(k.pool, k.coin, confirmed)
 			rows[k], hostsOf[k] = r, map[HostKey]bool{}
 		}
 		r.Contacts += float64(smp.Value)
@@ -171,8 +249,31 @@ func (s *Source) NewPools(ctx context.Context, f Filter, bureau BureauList, from
 	}
 	seen(res[1], true)
 	seen(res[2], false)
+	// Confirmed in the range, contacted by no host in scope since: still
+	// news for the bureau above, but only a view of all units may say so.
+	contacted := map[string]bool{}
+	for k := range rows {
+		contacted[k.pool] = true
+	}
+	if sc.All {
+		for ep, c := range confirmed {
+			if contacted[ep] || c.first.Before(from) || c.first.After(to) || listed(ep) {
+				continue
+			}
+			rows[key{pool: ep}] = newPoolRow(ep, "", confirmed)
+		}
+	}
 	out := make([]NewPool, 0, len(rows))
 	for k, r := range rows {
+		if r.FoundBy == FoundByConfirmed {
+			// found when first confirmed, if no host's contact came earlier
+			if r.FirstSeen.IsZero() || r.Confirmed.Before(r.FirstSeen) {
+				r.FirstSeen = r.Confirmed
+			}
+			if r.LastSeen.IsZero() {
+				r.LastSeen = r.Confirmed
+			}
+		}
 		var hs []HostKey
 		for h := range hostsOf[k] {
 			hs = append(hs, h)
@@ -201,16 +302,38 @@ func (s *Source) NewPools(ctx context.Context, f Filter, bureau BureauList, from
 		if !out[i].FirstSeen.Equal(out[j].FirstSeen) {
 			return out[i].FirstSeen.Before(out[j].FirstSeen)
 		}
-		return out[i].Pool < out[j].Pool
+		if out[i].Pool != out[j].Pool {
+			return out[i].Pool < out[j].Pool
+		}
+		return out[i].Coin < out[j].Coin
 	})
 	return out, nil
 }
 
+// newPoolRow starts a row: found by confirmation when the prober confirmed
+// the endpoint, else by an intel list (its domain from the list's name).
+func newPoolRow(pool, coin string, confirmed map[string]confirmation) *NewPool {
+	r := &NewPool{Pool: pool, Coin: coin, FoundBy: FoundByIntel}
+	if c, ok := confirmed[pool]; ok {
+		r.FoundBy, r.Domain, r.Protocol, r.TLS, r.Confirmed = FoundByConfirmed, c.domain, c.protocol, c.tls, c.first
+		return r
+	}
+	if h, _ := splitPool(pool); h != "" {
+		if _, err := netip.ParsePrefix(h); err != nil {
+			if _, err := netip.ParseAddr(h); err != nil {
+				r.Domain = h
+			}
+		}
+	}
+	return r
+}
+
 // NewPoolColumns are the upward report's columns.
 var NewPoolColumns = []Column[NewPool]{
-	StringCol("pool", "矿池 pool", func(r NewPool) string { return r.Pool }),
+	StringCol("pool", "矿池地址 endpoint", func(r NewPool) string { return r.Pool }),
+	StringCol("domain", "域名 domain", func(r NewPool) string { return r.Domain }),
 	StringCol("coin", "币种 coin", func(r NewPool) string { return r.Coin }),
-	StringCol("found_by", "发现方式 found by", func(r NewPool) string { return r.FoundBy }),
+	StringCol("found_by", "发现方式 found by", func(r NewPool) string { return FoundByLabel(r.FoundBy) }),
 	TimeCol("first_seen", "首次发现 first seen", func(r NewPool) time.Time { return r.FirstSeen }),
 	TimeCol("last_seen", "最近发现 last seen", func(r NewPool) time.Time { return r.LastSeen }),
 	StringCol("units", "涉及单位 units", func(r NewPool) string { return strings.Join(r.Units, ", ") }),

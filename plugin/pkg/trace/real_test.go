@@ -18,8 +18,8 @@ import (
 
 	"github.com/minewatch/minewatch/exporter/ledger"
 	"github.com/minewatch/minewatch/exporter/names"
-	"github.com/minewatch/minewatch/exporter/proc"
 	"github.com/minewatch/minewatch/exporter/testsupport"
+	"github.com/minewatch/minewatch/exporter/testsupport/radiustest"
 	"github.com/minewatch/minewatch/plugin/pkg/campaign"
 	"github.com/minewatch/minewatch/plugin/pkg/campaign/vmtest"
 	"github.com/minewatch/minewatch/plugin/pkg/casestore"
@@ -30,7 +30,6 @@ import (
 
 const (
 	pcMAC   = "52:54:00:12:34:56"
-	secret  = "minewatch-test"
 	egress  = "198.51.100.7"
 	poolEnd = "192.0.2.10:3333"
 )
@@ -181,114 +180,6 @@ func dhcp(t *testing.T, n *netns, dir string) netip.Addr {
 	return netip.Addr{}
 }
 
-// radius is a FreeRADIUS server on loopback whose accounting goes to its
-// detail module's file.
-type radius struct {
-	port           int
-	detail, client string
-}
-
-func startRadius(t *testing.T, dir string) *radius {
-	t.Helper()
-	bin := testsupport.Require(t, "freeradius")
-	r := &radius{detail: filepath.Join(dir, "radacct", "detail"), client: testsupport.Require(t, "radclient")}
-	port, err := proc.FreeUDPPort()
-	if err != nil {
-		t.Fatal(err)
-	}
-	r.port = port
-	conf := filepath.Join(dir, "raddb")
-	if err := os.MkdirAll(filepath.Join(dir, "radacct"), 0o700); err != nil {
-		t.Fatal(err)
-	}
-	if err := os.MkdirAll(conf, 0o700); err != nil {
-		t.Fatal(err)
-	}
-	radiusd := fmt.Sprintf(`prefix = /usr
-exec_prefix = /usr
-sysconfdir = /etc
-localstatedir = /var
-sbindir = /usr/sbin
-logdir = %[1]s
-raddbdir = %[1]s
-radacctdir = %[2]s
-name = freeradius
-confdir = %[1]s
-run_dir = %[1]s
-db_dir = %[1]s
-libdir = /usr/lib/freeradius
-pidfile = %[1]s/radiusd.pid
-max_request_time = 30
-cleanup_delay = 5
-max_requests = 1024
-hostname_lookups = no
-log {
-	destination = stdout
-}
-security {
-	allow_core_dumps = no
-}
-thread pool {
-	start_servers = 1
-	max_servers = 2
-	min_spare_servers = 1
-	max_spare_servers = 2
-}
-client loopback {
-	ipaddr = 127.0.0.1
-	secret = %[3]s
-}
-modules {
-	detail {
-		filename = %[4]s
-		permissions = 0600
-		header = "%%t"
-	}
-}
-server default {
-	listen {
-		type = acct
-		ipaddr = 127.0.0.1
-		port = %[5]d
-	}
-	accounting {
-		detail
-	}
-}
-`, conf, filepath.Dir(r.detail), secret, r.detail, port)
-	if err := os.WriteFile(filepath.Join(conf, "radiusd.conf"), []byte(radiusd), 0o600); err != nil {
-		t.Fatal(err)
-	}
-	if err := os.WriteFile(filepath.Join(conf, "dictionary"), []byte("$INCLUDE /usr/share/freeradius/dictionary\n"), 0o600); err != nil {
-		t.Fatal(err)
-	}
-	logPath := filepath.Join(dir, "radiusd.log")
-	logf, err := os.Create(logPath)
-	if err != nil {
-		t.Fatal(err)
-	}
-	cmd := exec.Command(bin, "-f", "-X", "-d", conf)
-	cmd.Env = append(os.Environ(), "TZ=Asia/Shanghai") // as on a server in China: dates in the detail file print as CST
-	cmd.Stdout, cmd.Stderr = logf, logf
-	if err := cmd.Start(); err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { cmd.Process.Kill(); cmd.Wait(); logf.Close() })
-	waitLog(t, logPath, "Ready to process requests", cmd)
-	return r
-}
-
-// acct sends one Accounting-Request with radclient and waits for the answer.
-func (r *radius) acct(t *testing.T, attrs ...string) {
-	t.Helper()
-	cmd := exec.Command(r.client, "-r", "3", "-t", "5", fmt.Sprintf("127.0.0.1:%d", r.port), "acct", secret)
-	cmd.Stdin = strings.NewReader(strings.Join(attrs, "\n") + "\n")
-	out, err := cmd.CombinedOutput()
-	if err != nil || !strings.Contains(string(out), "Accounting-Response") {
-		t.Fatalf("radclient: %v\n%s", err, out)
-	}
-}
-
 // keaLeaseStart is the start of the newest lease of ip in Kea's file (what
 // the server recorded, to the second).
 func keaLeaseStart(t *testing.T, path string, ip netip.Addr) time.Time {
@@ -320,7 +211,9 @@ func TestNoticeTracedFromRealDHCPAndRADIUS(t *testing.T) {
 	ns := newNetns(t)
 	dir := t.TempDir()
 	leaseFile := filepath.Join(dir, "kea-leases4.csv")
-	rad := startRadius(t, dir)
+	// FreeRADIUS on loopback, its accounting to its detail file; in Beijing time as on a server in
+	// China: dates in the detail file print as CST.
+	rad := radiustest.Start(t, dir, radiustest.Options{Accounting: true, Env: []string{"TZ=Asia/Shanghai"}})
 	vm := vmtest.Start(t)
 
 	// First lease: the PC at .50.
@@ -328,7 +221,7 @@ func TestNoticeTracedFromRealDHCPAndRADIUS(t *testing.T) {
 	ip1 := dhcp(t, ns, dir)
 	stopKea()
 	t1 := keaLeaseStart(t, leaseFile, ip1)
-	rad.acct(t, "Acct-Status-Type = Start", `User-Name = "zhang3"`, "Framed-IP-Address = "+ip1.String(),
+	rad.Acct(t, "Acct-Status-Type = Start", `User-Name = "zhang3"`, "Framed-IP-Address = "+ip1.String(),
 		`Calling-Station-Id = "52-54-00-12-34-56"`, `Acct-Session-Id = "s-1"`, "NAS-IP-Address = 127.0.0.1",
 		fmt.Sprintf("Event-Timestamp = %d", t1.Unix()))
 	// The two leases must not share a second: the notices' windows are a few seconds wide.
@@ -340,10 +233,10 @@ func TestNoticeTracedFromRealDHCPAndRADIUS(t *testing.T) {
 		t.Fatalf("the second lease kept %s", ip1)
 	}
 	t2 := keaLeaseStart(t, leaseFile, ip2)
-	rad.acct(t, "Acct-Status-Type = Stop", `User-Name = "zhang3"`, "Framed-IP-Address = "+ip1.String(),
+	rad.Acct(t, "Acct-Status-Type = Stop", `User-Name = "zhang3"`, "Framed-IP-Address = "+ip1.String(),
 		`Calling-Station-Id = "52-54-00-12-34-56"`, `Acct-Session-Id = "s-1"`, "NAS-IP-Address = 127.0.0.1",
 		fmt.Sprintf("Event-Timestamp = %d", t2.Unix()), fmt.Sprintf("Acct-Session-Time = %d", int(t2.Sub(t1).Seconds())))
-	rad.acct(t, "Acct-Status-Type = Start", `User-Name = "zhang3"`, "Framed-IP-Address = "+ip2.String(),
+	rad.Acct(t, "Acct-Status-Type = Start", `User-Name = "zhang3"`, "Framed-IP-Address = "+ip2.String(),
 		`Calling-Station-Id = "52-54-00-12-34-56"`, `Acct-Session-Id = "s-2"`, "NAS-IP-Address = 127.0.0.1",
 		fmt.Sprintf("Event-Timestamp = %d", t2.Unix()))
 
@@ -375,7 +268,7 @@ assets:
 		t.Fatal(err)
 	}
 	cfg := trace.DefaultConfiguration()
-	cfg.LeaseFiles, cfg.AccountingFiles, cfg.FlowPad = []string{leaseFile}, []string{rad.detail}, 0
+	cfg.LeaseFiles, cfg.AccountingFiles, cfg.FlowPad = []string{leaseFile}, []string{rad.Detail}, 0
 	tr, err := trace.New(cfg, l, trace.VMFlows{API: v1.NewAPI(client)})
 	if err != nil {
 		t.Fatal(err)
@@ -439,7 +332,7 @@ assets:
 	if !strings.HasPrefix(linkOf(h, trace.StepMAC).Evidence[0], leaseFile+":") {
 		t.Errorf("MAC evidence %v does not point into Kea's lease file", linkOf(h, trace.StepMAC).Evidence)
 	}
-	if ev := linkOf(h, trace.StepAccount).Evidence; len(ev) == 0 || !strings.HasPrefix(ev[0], rad.detail+":") {
+	if ev := linkOf(h, trace.StepAccount).Evidence; len(ev) == 0 || !strings.HasPrefix(ev[0], rad.Detail+":") {
 		t.Errorf("account evidence %v does not point into FreeRADIUS's detail file", ev)
 	}
 	c := first.Case
@@ -479,7 +372,7 @@ assets:
 	if _, err := trace.Import(context.Background(), tr, st, ns2, by); err == nil || !strings.Contains(err.Error(), "already imported") {
 		t.Errorf("re-import: %v", err)
 	}
-	logFile(t, rad.detail)
+	logFile(t, rad.Detail)
 	logFile(t, leaseFile)
 }
 
