@@ -52,6 +52,7 @@ const (
 const (
 	FlowRecordsOutsideShard = "minewatch_flow_records_outside_shard_total"
 )
+
 // PoolConfirmed: one gauge per pool endpoint the active prober confirmed,
 // labels endpoint ("ip:port"), domain (the SNI it was probed with, or ""),
 // protocol and tls ("true"/"false"); the value is the Unix seconds of its
