@@ -150,7 +150,11 @@ func NewPipeline(cfg *config.Config) (*pipeline.Pipeline, error) {
 	if err := store.Load(); err != nil {
 		return nil, fmt.Errorf("intel: %w", err)
 	}
-	return pipeline.New(pipeline.Options{Ledger: led, Intel: store, Detect: server.DetectConfig(cfg)})
+	_, owns, err := server.Shard(cfg, led)
+	if err != nil {
+		return nil, err
+	}
+	return pipeline.New(pipeline.Options{Ledger: led, Intel: store, Detect: server.DetectConfig(cfg), Owns: owns})
 }
 
 // NewDecoder is the decoder a configuration describes (default and

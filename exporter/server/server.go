@@ -20,6 +20,7 @@ import (
 	"github.com/minewatch/minewatch/exporter/config"
 	"github.com/minewatch/minewatch/exporter/flow"
 	"github.com/minewatch/minewatch/exporter/intel"
+	"github.com/minewatch/minewatch/exporter/ledger"
 	"github.com/minewatch/minewatch/exporter/listen"
 	"github.com/minewatch/minewatch/exporter/names"
 	"github.com/minewatch/minewatch/exporter/pipeline"
@@ -56,15 +57,9 @@ func Start(ctx context.Context, cfg *config.Config, log *slog.Logger) (*Server, 
 	if err != nil {
 		return nil, fmt.Errorf("ledger: %w", err)
 	}
-	// The hosts this exporter owns when several share the network: a unit
-	// the ledger does not have would leave its hosts to no exporter.
-	sh := shard.New(cfg.Shard)
-	if err := sh.CheckUnits(func(id string) bool { return led.Unit(id) != nil }); err != nil {
-		return nil, fmt.Errorf("shard: %w", err)
-	}
-	var owns func(netip.Addr, string) bool // nil: a lone exporter pays nothing per record
-	if sh != nil {
-		owns = sh.Owns
+	sh, owns, err := Shard(cfg, led)
+	if err != nil {
+		return nil, err
 	}
 	intelOpts := cfg.Intel.Options()
 	intelOpts.Logger = log
@@ -305,4 +300,21 @@ func publishState(st score.Stats, lastFlowMs int64) {
 		stateEvictions.Add(int(d))
 	}
 	lastFlow.Set(float64(lastFlowMs) / 1000)
+}
+
+// Shard is the part of the network this configuration's exporter owns when
+// several share it, and the pipeline's ownership check (nil for a lone
+// exporter, which then pays nothing per record). The exporter and the
+// offline replay both take it from here, so a replay scores what the
+// exporter would. A shard unit the ledger does not have would leave its
+// hosts to no exporter: refused.
+func Shard(cfg *config.Config, led *ledger.Ledger) (*shard.Shard, func(netip.Addr, string) bool, error) {
+	sh := shard.New(cfg.Shard)
+	if err := sh.CheckUnits(func(id string) bool { return led.Unit(id) != nil }); err != nil {
+		return nil, nil, fmt.Errorf("shard: %w", err)
+	}
+	if sh == nil {
+		return nil, nil, nil
+	}
+	return sh, sh.Owns, nil
 }
