@@ -54,21 +54,21 @@ type Step struct {
 
 // Report is everything the document says.
 type Report struct {
-	CaseID                                                 string
-	Unit, UnitName                                         string
-	IPs                                                    []string
-	Device, Person, DeviceKey                              string
-	Source, State                                          string // codes (detected|notice|manual; the tracker's state)
+	CaseID                                                  string
+	Unit, UnitName                                          string
+	IPs                                                     []string
+	Device, Person, DeviceKey                               string
+	Source, State                                           string // codes (detected|notice|manual; the tracker's state)
 	Opened, LocateDue, ReportDue, Located, Reported, Closed time.Time
-	Class                                                  string // class of the latest disposition (code)
-	Score                                                  float64
-	Reasons                                                []Reason
-	FirstSeen, LastSeen                                    time.Time
-	Timeline                                               []Step
-	Notices                                                []string // "number, egress, window" lines
-	Fields                                                 Fields
-	Generated                                              time.Time
-	Location                                               *time.Location // Beijing time when nil
+	Class                                                   string // class of the latest disposition (code)
+	Score                                                   float64
+	Reasons                                                 []Reason
+	FirstSeen, LastSeen                                     time.Time
+	Timeline                                                []Step
+	Notices                                                 []string // "number, egress, window" lines
+	Fields                                                  Fields
+	Generated                                               time.Time
+	Location                                                *time.Location // Beijing time when nil
 }
 
 func (r Report) loc() *time.Location {

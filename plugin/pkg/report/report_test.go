@@ -26,9 +26,9 @@ func sample() report.Report {
 		Device: "机房B-07", Person: "赵老师", DeviceKey: "mac:52:54:00:12:34:56", Source: "detected", State: "mining",
 		Opened: t0, LocateDue: t0.Add(48 * time.Hour), ReportDue: t0.Add(72 * time.Hour), Located: t0.Add(20 * time.Hour),
 		Class: "passive", Score: 70.456, FirstSeen: t0, LastSeen: t0.Add(30 * time.Hour),
-		Reasons:  []report.Reason{{Label: "连接已登记矿池 contacted a listed mining pool", Points: 55}, {Label: "常见矿池端口 well-known pool port", Points: 10}},
-		Timeline: []report.Step{{At: t0.Add(20 * time.Hour), Stage: "located", Class: "passive", Note: "宿舍楼 <私接> 矿机\n第二行", Actor: "lead-a (Editor)"}},
-		Fields:   report.Fields{Cause: "学生私自安装挖矿程序 & 木马", Measures: "断网、清除木马\n加强巡检", Reporter: "张老师", Phone: "010-12345678"},
+		Reasons:   []report.Reason{{Label: "连接已登记矿池 contacted a listed mining pool", Points: 55}, {Label: "常见矿池端口 well-known pool port", Points: 10}},
+		Timeline:  []report.Step{{At: t0.Add(20 * time.Hour), Stage: "located", Class: "passive", Note: "宿舍楼 <私接> 矿机\n第二行", Actor: "lead-a (Editor)"}},
+		Fields:    report.Fields{Cause: "学生私自安装挖矿程序 & 木马", Measures: "断网、清除木马\n加强巡检", Reporter: "张老师", Phone: "010-12345678"},
 		Generated: time.Date(2026, 11, 6, 2, 0, 0, 0, time.UTC), Location: bj,
 	}
 }
