@@ -109,6 +109,11 @@ type JSONData struct {
 	// Prometheus datasource calls it "Scrape interval" and stores it under the
 	// same key): the smallest step, and the base of $__rate_interval.
 	TimeInterval string `json:"timeInterval,omitempty"`
+	// BureauUsers are the Grafana logins or emails of bureau staff (局): like
+	// an org Admin they see and write every unit of the datasource's scope
+	// in the app's pages; everyone else only the units whose ledger lead
+	// email is theirs (docs/app-api.md).
+	BureauUsers []string `json:"bureauUsers,omitempty"`
 }
 
 // Settings are the decoded, defaulted and validated datasource settings.
@@ -123,6 +128,7 @@ type Settings struct {
 	CaseStore         string   // "" = no case store: no dispositions shown, writes refused
 	LedgerFiles       []string // "" = device and person only from minewatch_host_info
 	ScrapeInterval    time.Duration
+	BureauUsers       []string // logins or emails, as configured (compared case-insensitively)
 }
 
 // DefaultTimeout is the default time a query may take.
@@ -192,6 +198,12 @@ func LoadSettings(url string, jsonData []byte, secure map[string]string) (Settin
 			return s, fmt.Errorf("ledgerFiles[%d] is blank", i)
 		}
 		s.LedgerFiles = append(s.LedgerFiles, f)
+	}
+	for i, u := range jd.BureauUsers {
+		if u = strings.TrimSpace(u); u == "" {
+			return s, fmt.Errorf("bureauUsers[%d] is blank: list Grafana logins or emails", i)
+		}
+		s.BureauUsers = append(s.BureauUsers, u)
 	}
 	if u := strings.TrimSpace(secure["caseStoreURL"]); u != "" {
 		s.CaseStore = u
