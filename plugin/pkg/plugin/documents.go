@@ -32,7 +32,6 @@ func sendFile(sender backend.CallResourceResponseSender, code int, name, ctype s
 	h := map[string][]string{
 		"Content-Type":        {ctype},
 		"Content-Disposition": {mime.FormatMediaType("attachment", map[string]string{"filename": name})},
-		"Content-Length":      {strconv.Itoa(len(body))},
 	}
 	for k, v := range extra {
 		h[k] = []string{v}
@@ -225,7 +224,7 @@ func (d *Datasource) meetingPack(ctx context.Context, c Caller, q url.Values, se
 		if !campaign.ValidUnit(u) {
 			return refuseErr(http.StatusBadRequest, "参数错误 bad unit id "+strconv.Quote(u))
 		}
-		if !c.Allows(u) && !c.scope.All {
+		if !c.Allows(u) {
 			return refuseErr(http.StatusForbidden, "无权查看 unit "+u+" is not one of "+c.Login+"'s units")
 		}
 	}

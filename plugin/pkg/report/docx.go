@@ -66,8 +66,8 @@ func (d *docWriter) para(text string, bold bool, size int, center bool) {
 	d.b.WriteString("</w:p>")
 }
 
-// table writes a bordered table over the page width; the first column of a
-// two-column table is narrower (labels).
+// table writes a bordered table over the page width, columns sized for
+// the two tables the report has (others share the width evenly).
 func (d *docWriter) table(rows [][]string, header bool) {
 	if len(rows) == 0 {
 		return
@@ -78,8 +78,11 @@ func (d *docWriter) table(rows [][]string, header bool) {
 	for i := range cols {
 		cols[i] = width / n
 	}
-	if n == 2 {
-		cols[0], cols[1] = 2600, width-2600
+	switch n {
+	case 2: // label, value
+		cols = []int{2600, width - 2600}
+	case 5: // the timeline: time, stage, class, note, who
+		cols = []int{1900, 1100, 1700, 2600, 1700}
 	}
 	d.b.WriteString(`<w:tbl><w:tblPr><w:tblW w:w="` + strconv.Itoa(width) + `" w:type="dxa"/><w:tblBorders>`)
 	for _, side := range []string{"top", "left", "bottom", "right", "insideH", "insideV"} {

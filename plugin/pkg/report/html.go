@@ -24,6 +24,8 @@ table { border-collapse: collapse; width: 100%; }
 td, th { border: 1px solid #000; padding: 3pt 6pt; vertical-align: top; text-align: left; }
 th, td.k { font-weight: bold; }
 td.k { width: 28%; }
+table.steps th:nth-child(1) { width: 21%; } table.steps th:nth-child(2) { width: 12%; }
+table.steps th:nth-child(3) { width: 18%; } table.steps th:nth-child(5) { width: 19%; }
 p { margin: 0 0 4pt; }
 .foot { font-size: 9pt; margin-top: 18pt; }
 </style></head><body>
@@ -32,7 +34,7 @@ p { margin: 0 0 4pt; }
 {{range .Blocks}}{{$b := .}}
 {{if .Heading}}<h2>{{.Heading}}</h2>{{end}}
 {{range .Paras}}<p>{{range $i, $l := lines .}}{{if $i}}<br>{{end}}{{$l}}{{end}}</p>{{end}}
-{{if .Table}}<table>{{range $r, $row := .Table}}<tr>{{range $i, $c := $row}}{{if and $b.Header (eq $r 0)}}<th>{{$c}}</th>{{else if $b.TwoCol}}<td{{if eq $i 0}} class="k"{{end}}>{{$c}}</td>{{else}}<td>{{$c}}</td>{{end}}{{end}}</tr>{{end}}</table>{{end}}
+{{if .Table}}<table{{if .Header}} class="steps"{{end}}>{{range $r, $row := .Table}}<tr>{{range $i, $c := $row}}{{if and $b.Header (eq $r 0)}}<th>{{$c}}</th>{{else if $b.TwoCol}}<td{{if eq $i 0}} class="k"{{end}}>{{$c}}</td>{{else}}<td>{{$c}}</td>{{end}}{{end}}</tr>{{end}}</table>{{end}}
 {{end}}
 <p class="foot">{{.Footer}}</p>
 </body></html>
