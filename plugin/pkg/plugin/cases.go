@@ -132,6 +132,25 @@ func (d *Datasource) caseViews(ctx context.Context, sc campaign.Scope, from, to 
 			return nil, err
 		}
 	}
+	// a notice case opens at its (first) notice's time, from which its deadlines count
+	noticed := map[int64]time.Time{}
+	if d.Store != nil {
+		ns, err := d.Store.Notices(ctx, sc, 0)
+		if err != nil {
+			return nil, err
+		}
+		for _, n := range ns {
+			if t, ok := noticed[n.CaseID]; !ok || n.Notified.Before(t) {
+				noticed[n.CaseID] = n.Notified
+			}
+		}
+	}
+	opened := func(c casestore.Case) time.Time {
+		if t, ok := noticed[c.ID]; ok {
+			return t
+		}
+		return c.Created
+	}
 	type hk struct{ unit, ip string }
 	byIP := map[hk][]int{} // indexes into stored, oldest first
 	for i, c := range stored {
@@ -174,7 +193,8 @@ func (d *Datasource) caseViews(ctx context.Context, sc campaign.Scope, from, to 
 			v.ID, v.storeID, v.Source, v.IPs = strconv.FormatInt(c.ID, 10), c.ID, c.Source, c.IPs
 			since := r.EpisodeStart
 			if !c.LocateDeadline.IsZero() || !c.ReportDeadline.IsZero() { // a notice's deadlines, from the notice time
-				v.Opened, v.LocateDue, v.ReportDue, since = Time{c.Created}, Time{c.LocateDeadline}, Time{c.ReportDeadline}, c.Created
+				since = opened(c)
+				v.Opened, v.LocateDue, v.ReportDue = Time{since}, Time{c.LocateDeadline}, Time{c.ReportDeadline}
 			}
 			v.Located, v.Reported, v.Closed = Time{met(ds, campaign.StageLocated, since, to)}, Time{met(ds, campaign.StageReported, since, to)}, Time{met(ds, campaign.StageClosed, since, to)}
 			if since != r.EpisodeStart {
@@ -200,11 +220,15 @@ func (d *Datasource) caseViews(ctx context.Context, sc campaign.Scope, from, to 
 		if err != nil {
 			return nil, err
 		}
+		since := opened(c)
+		if c.Created.Before(since) {
+			since = c.Created
+		}
 		v := CaseView{ID: strconv.FormatInt(c.ID, 10), IP: c.IPs[0], IPs: c.IPs, Unit: c.Unit, UnitName: names[c.Unit], Source: c.Source,
 			DeviceKey: c.DeviceKey, Device: c.Device, Person: c.Person,
-			Opened: Time{c.Created}, LocateDue: Time{c.LocateDeadline}, ReportDue: Time{c.ReportDeadline},
-			Located: Time{met(ds, campaign.StageLocated, c.Created, to)}, Reported: Time{met(ds, campaign.StageReported, c.Created, to)},
-			Closed: Time{met(ds, campaign.StageClosed, c.Created, to)}, storeID: c.ID}
+			Opened: Time{opened(c)}, LocateDue: Time{c.LocateDeadline}, ReportDue: Time{c.ReportDeadline},
+			Located: Time{met(ds, campaign.StageLocated, since, to)}, Reported: Time{met(ds, campaign.StageReported, since, to)},
+			Closed: Time{met(ds, campaign.StageClosed, since, to)}, storeID: c.ID}
 		if len(ds) > 0 {
 			v.Class = ds[len(ds)-1].Class
 		}
