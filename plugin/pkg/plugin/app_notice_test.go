@@ -40,7 +40,7 @@ func TestNoticeCaseInTheApp(t *testing.T) {
 	vm := seededVM(t)
 	store, storePath := storetest.Seeded(t, nil)
 	store.Now = func() time.Time { return fixedNow.Add(-time.Hour) } // imported and closed before the datasource's now
-	notified := fixedNow.Add(-60 * time.Hour) // locate deadline passed, report deadline not yet
+	notified := fixedNow.Add(-60 * time.Hour)                        // locate deadline passed, report deadline not yet
 	n := casestore.Notice{Number: "豫通〔2026〕7号", EgressIP: "203.0.113.7", Start: notified.Add(-3 * time.Hour), End: notified.Add(-2 * time.Hour),
 		Notified: notified, Remote: "192.0.2.10:3333",
 		Trace: `{"unit":"u-a","links":[{"step":"unit","value":"u-a","certainty":"exact","how":"出口地址属于单位台账 egress in the ledger"}],
