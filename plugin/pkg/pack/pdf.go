@@ -133,6 +133,9 @@ func trendSVG(t campaign.Table) template.HTML {
 // else Debian's chromium on PATH.
 func Chromium() (string, error) {
 	if p := os.Getenv("MINEWATCH_CHROMIUM"); p != "" {
+		if _, err := exec.LookPath(p); err != nil {
+			return "", fmt.Errorf("%w (MINEWATCH_CHROMIUM=%s: %v)", ErrNoChromium, p, err)
+		}
 		return p, nil
 	}
 	for _, n := range []string{"chromium", "chromium-browser", "google-chrome"} {

@@ -102,5 +102,31 @@ func TestNoticeCaseInTheApp(t *testing.T) {
 		if code := appCall(t, ds, leadB, "cases/"+id, nil); code != 403 {
 			t.Errorf("lead-b reading u-a's notice case: %d", code)
 		}
+		if code := appCall(t, ds, leadA, "cases/"+id+"/report?format=docx", nil); code != 200 {
+			t.Errorf("the notice case's report: %d", code)
+		}
+	}
+}
+
+// TestPDFWithoutChromium: a Grafana server without Chromium answers a PDF
+// request with 501 and says why; DOCX still works.
+func TestPDFWithoutChromium(t *testing.T) {
+	vm := seededVM(t)
+	_, storePath := storetest.Campaign(t)
+	ds := newDS(t, vm.URL, fmt.Sprintf(`{"caseStore":%q,"ledgerFiles":[%q]}`, storePath, appLedger(t)))
+	t.Setenv("MINEWATCH_CHROMIUM", "/nonexistent/chromium")
+	var c collect
+	if err := ds.CallResource(context.Background(), &backend.CallResourceRequest{PluginContext: backend.PluginContext{User: leadA}, Method: "GET",
+		Path: "cases/d~u-a~10.1.0.2/report", URL: "cases/d~u-a~10.1.0.2/report?format=pdf"}, &c); err != nil {
+		t.Fatal(err)
+	}
+	if c.resp.Status != 501 || !strings.Contains(string(c.resp.Body), "Chromium") {
+		t.Errorf("PDF without Chromium: %d %s", c.resp.Status, c.resp.Body)
+	}
+	if code := appCall(t, ds, leadA, "pack?week=2026-W45&format=pdf", nil); code != 501 {
+		t.Errorf("PDF pack without Chromium: %d", code)
+	}
+	if code := appCall(t, ds, leadA, "cases/d~u-a~10.1.0.2/report?format=docx", nil); code != 200 {
+		t.Errorf("DOCX without Chromium: %d", code)
 	}
 }

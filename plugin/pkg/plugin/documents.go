@@ -32,6 +32,8 @@ func sendFile(sender backend.CallResourceResponseSender, code int, name, ctype s
 	h := map[string][]string{
 		"Content-Type":        {ctype},
 		"Content-Disposition": {mime.FormatMediaType("attachment", map[string]string{"filename": name})},
+		// a stored file is only ever downloaded, never rendered as something else
+		"X-Content-Type-Options": {"nosniff"},
 	}
 	for k, v := range extra {
 		h[k] = []string{v}
