@@ -4,6 +4,7 @@ import (
 	"archive/zip"
 	"bytes"
 	"context"
+	"encoding/json"
 	"encoding/xml"
 	"io"
 	"os"
@@ -180,5 +181,51 @@ func TestPDF(t *testing.T) {
 		if !strings.Contains(string(out), want) {
 			t.Errorf("the PDF's text lacks %q:\n%s", want, out)
 		}
+	}
+}
+
+// pythonDocx is a reader of DOCX that is not ours: Debian's python3-docx
+// (.ci/deps.sh installs it), run by Debian's python3.
+const pythonDocx = `
+import docx, json, sys
+d = docx.Document(sys.argv[1])
+print(json.dumps({"paragraphs": [p.text for p in d.paragraphs],
+                  "tables": [[[c.text for c in r.cells] for r in t.rows] for t in d.tables]}, ensure_ascii=False))
+`
+
+// TestDOCXOpensInPythonDocx: python-docx, an independent implementation of
+// the format, opens the report and finds its paragraphs and table cells.
+func TestDOCXOpensInPythonDocx(t *testing.T) {
+	if _, err := os.Stat("/usr/lib/python3/dist-packages/docx/__init__.py"); err != nil {
+		testsupport.Missing(t, "python3-docx not installed (a Debian package)")
+	}
+	var b bytes.Buffer
+	if err := report.WriteDOCX(&b, sample()); err != nil {
+		t.Fatal(err)
+	}
+	p := filepath.Join(t.TempDir(), "r.docx")
+	if err := os.WriteFile(p, b.Bytes(), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	out, err := exec.Command("/usr/bin/python3", "-c", pythonDocx, p).CombinedOutput()
+	if err != nil {
+		t.Fatalf("python-docx: %v\n%s", err, out)
+	}
+	var doc struct {
+		Paragraphs []string
+		Tables     [][][]string
+	}
+	if err := json.Unmarshal(out, &doc); err != nil {
+		t.Fatalf("%v\n%s", err, out)
+	}
+	if len(doc.Paragraphs) == 0 || doc.Paragraphs[0] != "关于一中 IP地址 10.1.0.2 挖矿行为的书面报告" {
+		t.Errorf("paragraphs: %q", doc.Paragraphs)
+	}
+	if len(doc.Tables) != 2 || len(doc.Tables[0]) != 14 || doc.Tables[0][3][0] != "责任人" || doc.Tables[0][3][1] != "赵老师" ||
+		len(doc.Tables[1]) != 2 || doc.Tables[1][1][4] != "lead-a (Editor)" || doc.Tables[1][1][3] != "宿舍楼 <私接> 矿机\n第二行" {
+		t.Errorf("tables: %q", doc.Tables)
+	}
+	if !strings.Contains(strings.Join(doc.Paragraphs, "\n"), "断网、清除木马\n加强巡检") {
+		t.Errorf("measures missing: %q", doc.Paragraphs)
 	}
 }
