@@ -114,6 +114,9 @@ type JSONData struct {
 	// in the app's pages; everyone else only the units whose ledger lead
 	// email is theirs (docs/app-api.md).
 	BureauUsers []string `json:"bureauUsers,omitempty"`
+	// ReportTo says where written reports go (报送: the bureau office, its
+	// email and phone), printed on every report and shown by the app.
+	ReportTo string `json:"reportTo,omitempty"`
 }
 
 // Settings are the decoded, defaulted and validated datasource settings.
@@ -129,6 +132,7 @@ type Settings struct {
 	LedgerFiles       []string // "" = device and person only from minewatch_host_info
 	ScrapeInterval    time.Duration
 	BureauUsers       []string // logins or emails, as configured (compared case-insensitively)
+	ReportTo          string   // where written reports go ("" = not said)
 }
 
 // DefaultTimeout is the default time a query may take.
@@ -193,6 +197,8 @@ func LoadSettings(url string, jsonData []byte, secure map[string]string) (Settin
 		s.ScopeUnits = append(s.ScopeUnits, u)
 	}
 	s.CaseStore = strings.TrimSpace(jd.CaseStore)
+	s.ReportTo = strings.TrimSpace(jd.ReportTo)
+	s.ReportTo = strings.TrimSpace(jd.ReportTo)
 	for i, f := range jd.LedgerFiles {
 		if f = strings.TrimSpace(f); f == "" {
 			return s, fmt.Errorf("ledgerFiles[%d] is blank", i)

@@ -43,6 +43,7 @@ type Caller struct {
 	Bureau   bool      `json:"bureau"`
 	Units    []UnitRef `json:"units"`
 	CanWrite bool      `json:"canWrite"` // Editor or Admin with at least one unit
+	ReportTo string    `json:"reportTo"` // where written reports go (datasource setting reportTo)
 	// scope is the units the caller reads and writes.
 	scope campaign.Scope
 }
@@ -67,7 +68,7 @@ func (d *Datasource) caller(ctx context.Context, req *backend.CallResourceReques
 	if u == nil || strings.TrimSpace(u.Login) == "" {
 		return Caller{}, refuseErr(http.StatusUnauthorized, "未登录 no authenticated Grafana user")
 	}
-	c := Caller{Login: u.Login, Email: u.Email, Name: u.Name, Role: u.Role, Units: []UnitRef{}}
+	c := Caller{Login: u.Login, Email: u.Email, Name: u.Name, Role: u.Role, Units: []UnitRef{}, ReportTo: d.Settings.ReportTo}
 	if !readerRoles[u.Role] {
 		return c, nil
 	}

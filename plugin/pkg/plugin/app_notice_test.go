@@ -113,7 +113,7 @@ func TestNoticeCaseInTheApp(t *testing.T) {
 func TestPDFWithoutChromium(t *testing.T) {
 	vm := seededVM(t)
 	_, storePath := storetest.Campaign(t)
-	ds := newDS(t, vm.URL, fmt.Sprintf(`{"caseStore":%q,"ledgerFiles":[%q]}`, storePath, appLedger(t)))
+	ds := newDS(t, vm.URL, fmt.Sprintf(`{"caseStore":%q,"ledgerFiles":[%q],"reportTo":"区教育局网络安全科 wa@edu.example 0371-0000000"}`, storePath, appLedger(t)))
 	t.Setenv("MINEWATCH_CHROMIUM", "/nonexistent/chromium")
 	var c collect
 	if err := ds.CallResource(context.Background(), &backend.CallResourceRequest{PluginContext: backend.PluginContext{User: leadA}, Method: "GET",
@@ -126,7 +126,16 @@ func TestPDFWithoutChromium(t *testing.T) {
 	if code := appCall(t, ds, leadA, "pack?week=2026-W45&format=pdf", nil); code != 501 {
 		t.Errorf("PDF pack without Chromium: %d", code)
 	}
-	if code := appCall(t, ds, leadA, "cases/d~u-a~10.1.0.2/report?format=docx", nil); code != 200 {
-		t.Errorf("DOCX without Chromium: %d", code)
+	c = collect{}
+	if err := ds.CallResource(context.Background(), &backend.CallResourceRequest{PluginContext: backend.PluginContext{User: leadA}, Method: "GET",
+		Path: "cases/d~u-a~10.1.0.2/report", URL: "cases/d~u-a~10.1.0.2/report?format=docx"}, &c); err != nil {
+		t.Fatal(err)
+	}
+	if c.resp.Status != 200 || !strings.Contains(string(docxXML(t, c.resp.Body)), "报送：区教育局网络安全科 wa@edu.example 0371-0000000") {
+		t.Errorf("DOCX without Chromium, with where it goes: %d", c.resp.Status)
+	}
+	var me Caller
+	if appCall(t, ds, leadA, "me", &me) != 200 || me.ReportTo != "区教育局网络安全科 wa@edu.example 0371-0000000" {
+		t.Errorf("me.reportTo: %+v", me)
 	}
 }

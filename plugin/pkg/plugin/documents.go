@@ -62,7 +62,7 @@ func (d *Datasource) reportOf(det CaseDetail, f report.Fields) report.Report {
 		Source: v.Source, State: v.State, Opened: v.Opened.Time, LocateDue: v.LocateDue.Time, ReportDue: v.ReportDue.Time,
 		Located: v.Located.Time, Reported: v.Reported.Time, Closed: v.Closed.Time, Class: v.Class,
 		Score: det.Evidence.Score, FirstSeen: det.Evidence.FirstSeen.Time, LastSeen: det.Evidence.LastSeen.Time,
-		Fields: f, Generated: d.Now(), Location: d.Source.Config.Location}
+		Fields: f, SendTo: d.Settings.ReportTo, Generated: d.Now(), Location: d.Source.Config.Location}
 	if r.Score == 0 {
 		r.Score = v.MaxScore
 	}

@@ -67,6 +67,7 @@ type Report struct {
 	Timeline                                                []Step
 	Notices                                                 []string // "number, egress, window" lines
 	Fields                                                  Fields
+	SendTo                                                  string // where the report goes (报送), "" when not configured
 	Generated                                               time.Time
 	Location                                                *time.Location // Beijing time when nil
 }
@@ -174,7 +175,11 @@ func (r Report) blocks() []block {
 	if len(r.Timeline) == 0 {
 		timeline = block{heading: "三、处置经过", paras: []string{"尚无处置记录。"}}
 	}
-	return []block{
+	var head []block
+	if r.SendTo != "" {
+		head = append(head, block{paras: []string{"报送：" + r.SendTo}})
+	}
+	return append(head, []block{
 		{heading: "一、基本情况", table: basic},
 		{heading: "二、发现与研判", paras: ev},
 		timeline,
@@ -184,7 +189,7 @@ func (r Report) blocks() []block {
 			"填报人：" + orBlank(r.Fields.Reporter, toFill) + "　　联系电话：" + orBlank(r.Fields.Phone, toFill),
 			"填报日期：" + r.Generated.In(r.loc()).Format("2006年1月2日"),
 		}},
-	}
+	}...)
 }
 
 func num(x float64) string { return strconv.FormatFloat(campaign.Round2(x), 'f', -1, 64) }
