@@ -307,6 +307,9 @@ func TestAppAPIThroughBuiltBinary(t *testing.T) {
 			{"a stranger", stranger, `{"ip":"10.1.0.2","unit":"u-a","stage":"located","class":"passive"}`, 403},
 			{"the lead as Viewer", viewerA, `{"caseId":"d~u-a~10.1.0.2","stage":"located","class":"被动"}`, 403},
 			{"caseId of another unit", leadA, `{"caseId":"d~u-a~10.1.0.2","unit":"u-b","stage":"located","class":"被动"}`, 400},
+			{"caseId of another IP", leadA, `{"caseId":"d~u-a~10.1.0.2","ip":"10.1.0.1","stage":"located","class":"被动"}`, 400},
+			{"caseId not a case", leadA, `{"caseId":{"id":1},"stage":"located","class":"被动"}`, 400},
+			{"no such case", leadA, `{"caseId":99999,"stage":"located","class":"被动"}`, 404},
 		} {
 			if r := post(c.user, c.body); r.Status != c.code {
 				t.Errorf("%s: %d %s, want %d", c.name, r.Status, r.Body, c.code)
@@ -345,6 +348,20 @@ func TestAppAPIThroughBuiltBinary(t *testing.T) {
 		}
 		if !found {
 			t.Errorf("after reported, case %s: %+v", caseID, now)
+		}
+		// closed; then a write naming the closed case is refused (a new disposition of the IP opens a new case)
+		if r := post(leadA, fmt.Sprintf(`{"caseId":"%s","stage":"closed","class":"passive","note":"已重装系统"}`, caseID)); r.Status != 201 {
+			t.Errorf("closing: %d %s", r.Status, r.Body)
+		}
+		if r := post(leadA, fmt.Sprintf(`{"caseId":"%s","stage":"closed","class":"passive"}`, caseID)); r.Status != 409 {
+			t.Errorf("a write to the closed case: %d %s", r.Status, r.Body)
+		}
+		now = nil
+		app.get(leadA, "cases", &now)
+		for _, c := range now {
+			if c.ID == caseID {
+				t.Errorf("the closed case is still in the open list: %+v", c)
+			}
 		}
 	})
 

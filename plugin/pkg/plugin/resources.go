@@ -362,6 +362,8 @@ func (d *Datasource) recordDisposition(ctx context.Context, req *backend.CallRes
 		}
 		if in.IP == "" {
 			in.IP = ip
+		} else if storeID == 0 && in.IP != ip {
+			return refuse(http.StatusBadRequest, fmt.Sprintf("ip %q is not the IP of case %s", in.IP, cid))
 		}
 		in.Unit = unit
 	}
