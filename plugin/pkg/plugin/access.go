@@ -51,7 +51,7 @@ type Caller struct {
 // Allows reports whether the caller may read the unit's cases.
 func (c Caller) Allows(unit string) bool { return c.scope.Allows(unit) }
 
-// errUnauthenticated is a resource call without a Grafana user.
+// accessError is a refusal (or bad input) with the HTTP status to answer.
 type accessError struct {
 	code int
 	msg  string
