@@ -38,6 +38,8 @@ check_file '/usr/lib/postgresql/*/bin/initdb' postgresql
 # CJK fonts so the editors' Chinese labels render.
 check chromium chromium
 check_file /usr/share/fonts/opentype/noto/NotoSansCJK-Regular.ttc fonts-noto-cjk
+# the written report's DOCX is opened by a reader that is not ours (plugin/pkg/report)
+check_file /usr/lib/python3/dist-packages/docx/__init__.py python3-docx
 # exporter/probe: ordinary real servers the active prober must not confirm (nginx TLS + WebSocket, MQTT, sshd).
 check_file /usr/sbin/nginx nginx
 check mosquitto mosquitto

@@ -147,7 +147,7 @@ func (s *Store) Verify(ctx context.Context) (Verified, error) {
 	return Verified{Entries: len(entries), Head: prev}, nil
 }
 
-// recordPayloads renders every case, notice and disposition row as its audit payload.
+// recordPayloads renders every case, notice, attachment and disposition row as its audit payload.
 func (s *Store) recordPayloads(ctx context.Context) (map[string]string, error) {
 	out := map[string]string{}
 	cases, err := s.Cases(ctx, allUnits, "")
@@ -182,6 +182,9 @@ func (s *Store) recordPayloads(ctx context.Context) (map[string]string, error) {
 	if err := s.noticePayloads(ctx, out); err != nil {
 		return nil, err
 	}
+	if err := s.attachmentPayloads(ctx, out); err != nil {
+		return nil, err
+	}
 	rows, err := s.db.QueryContext(ctx, `SELECT id, case_id, ip, stage, class, note, author, author_role, via, at_ms FROM dispositions`)
 	if err != nil {
 		return nil, err
@@ -199,4 +202,28 @@ func (s *Store) recordPayloads(ctx context.Context) (map[string]string, error) {
 		out[dispositionEntity(d.ID)] = p
 	}
 	return out, rows.Err()
+}
+
+// CaseEntries counts the audit entries about case caseID's records: the
+// case itself and its dispositions, notices and attachments (their payloads
+// name the case).
+func (s *Store) CaseEntries(ctx context.Context, caseID int64) (int, error) {
+	entries, err := s.Audit(ctx)
+	if err != nil {
+		return 0, fmt.Errorf("case store %s: %w", s.where, err)
+	}
+	n := 0
+	for _, e := range entries {
+		if e.Entity == caseEntity(caseID) {
+			n++
+			continue
+		}
+		var p struct {
+			CaseID int64 `json:"case_id"`
+		}
+		if json.Unmarshal([]byte(e.Payload), &p) == nil && p.CaseID == caseID {
+			n++
+		}
+	}
+	return n, nil
 }

@@ -72,10 +72,22 @@ type Disposition struct {
 
 // NewDisposition is what a write of a disposition asks for. Source is the
 // source of the case opened when the IP has no open case (default detected).
+//
+// CaseID, when set, names the case the disposition is for (the case page's
+// form): it must be a case of Unit holding IP and not closed. Unset, the
+// open case of (IP, Unit) is taken, or opened.
 type NewDisposition struct {
 	IP, Unit, Stage, Class, Note string
 	Source                       string
+	CaseID                       int64
 }
+
+// ErrNotFound marks a case or attachment that does not exist.
+var ErrNotFound = errors.New("not found")
+
+// ErrClosed marks a write to a case that is closed (结案): a later
+// disposition of its IP opens a new case instead.
+var ErrClosed = errors.New("case is closed")
 
 func invalid(format string, a ...any) error {
 	return fmt.Errorf("%w: %s", ErrInvalid, fmt.Sprintf(format, a...))
@@ -157,6 +169,9 @@ func (d NewDisposition) Validate() (NewDisposition, error) {
 	}
 	if err := checkText("note", d.Note, MaxNote, true); err != nil {
 		return d, err
+	}
+	if d.CaseID < 0 {
+		return d, invalid("bad case id %d", d.CaseID)
 	}
 	if d.Source == "" {
 		d.Source = SourceDetected
@@ -313,18 +328,13 @@ func (s *Store) Record(ctx context.Context, nd NewDisposition, by Author) (Dispo
 	var d Disposition
 	err = s.inTx(ctx, func(tx *sql.Tx) error {
 		var caseID int64
-		err := tx.QueryRowContext(ctx, `SELECT c.id FROM cases c JOIN case_ips i ON i.case_id = c.id
-			WHERE c.unit = $1 AND i.ip = $2
-			  AND NOT EXISTS (SELECT 1 FROM dispositions d WHERE d.case_id = c.id AND d.stage = 'closed')
-			ORDER BY c.id DESC LIMIT 1`, nd.Unit, nd.IP).Scan(&caseID)
-		switch {
-		case errors.Is(err, sql.ErrNoRows):
-			c, err := s.insertCase(ctx, tx, Case{Unit: nd.Unit, IPs: []string{nd.IP}, Source: nd.Source}, by)
-			if err != nil {
-				return err
-			}
-			caseID = c.ID
-		case err != nil:
+		var err error
+		if nd.CaseID > 0 {
+			caseID, err = nd.CaseID, s.checkCaseFor(ctx, tx, nd)
+		} else {
+			caseID, _, err = s.openCaseOf(ctx, tx, nd.Unit, nd.IP, nd.Source, by)
+		}
+		if err != nil {
 			return err
 		}
 		d = Disposition{CaseID: caseID, Via: by.Via, Disposition: campaign.Disposition{
@@ -341,6 +351,132 @@ func (s *Store) Record(ctx context.Context, nd NewDisposition, by Author) (Dispo
 		return Disposition{}, fmt.Errorf("case store %s: %w", s.where, err)
 	}
 	return d, nil
+}
+
+// openCaseOf returns the open case of (unit, ip) — the newest case holding
+// the IP that has not been closed — opening one (of the given source) when
+// there is none; created says which.
+func (s *Store) openCaseOf(ctx context.Context, tx *sql.Tx, unit, ip, source string, by Author) (id int64, created bool, err error) {
+	err = tx.QueryRowContext(ctx, `SELECT c.id FROM cases c JOIN case_ips i ON i.case_id = c.id
+		WHERE c.unit = $1 AND i.ip = $2
+		  AND NOT EXISTS (SELECT 1 FROM dispositions d WHERE d.case_id = c.id AND d.stage = 'closed')
+		ORDER BY c.id DESC LIMIT 1`, unit, ip).Scan(&id)
+	if !errors.Is(err, sql.ErrNoRows) {
+		return id, false, err
+	}
+	if source == "" {
+		source = SourceDetected
+	}
+	c, err := s.insertCase(ctx, tx, Case{Unit: unit, IPs: []string{ip}, Source: source}, by)
+	return c.ID, err == nil, err
+}
+
+// checkCaseFor refuses a disposition for a named case that does not exist,
+// is another unit's, does not hold the IP, or is closed.
+func (s *Store) checkCaseFor(ctx context.Context, tx *sql.Tx, nd NewDisposition) error {
+	var unit string
+	var closed, hasIP int
+	err := tx.QueryRowContext(ctx, `SELECT c.unit,
+			(SELECT COUNT(*) FROM dispositions d WHERE d.case_id = c.id AND d.stage = 'closed'),
+			(SELECT COUNT(*) FROM case_ips i WHERE i.case_id = c.id AND i.ip = $2)
+		FROM cases c WHERE c.id = $1`, nd.CaseID, nd.IP).Scan(&unit, &closed, &hasIP)
+	switch {
+	case errors.Is(err, sql.ErrNoRows):
+		return fmt.Errorf("%w: case %d", ErrNotFound, nd.CaseID)
+	case err != nil:
+		return err
+	case unit != nd.Unit:
+		return invalid("case %d is not a case of unit %q", nd.CaseID, nd.Unit)
+	case hasIP == 0:
+		return invalid("case %d does not hold IP %s", nd.CaseID, nd.IP)
+	case closed > 0:
+		return fmt.Errorf("%w: case %d", ErrClosed, nd.CaseID)
+	}
+	return nil
+}
+
+// OpenCaseOf returns the open case of (unit, ip), opening a case of the
+// given source (default detected) when there is none: a written report for
+// an IP the tracker shows but nobody has recorded anything for yet needs a
+// case to be attached to.
+func (s *Store) OpenCaseOf(ctx context.Context, unit, ip, source string, by Author) (Case, error) {
+	if err := checkAuthor(by); err != nil {
+		return Case{}, err
+	}
+	ip, err := ParseIP(ip)
+	if err != nil {
+		return Case{}, err
+	}
+	if err := checkUnit(unit); err != nil {
+		return Case{}, err
+	}
+	if source != "" {
+		if err := checkSource(source); err != nil {
+			return Case{}, err
+		}
+	}
+	var id int64
+	if err := s.inTx(ctx, func(tx *sql.Tx) error {
+		id, _, err = s.openCaseOf(ctx, tx, unit, ip, source, by)
+		return err
+	}); err != nil {
+		return Case{}, fmt.Errorf("case store %s: %w", s.where, err)
+	}
+	return s.Case(ctx, allUnits, id)
+}
+
+// Case returns case id if its unit is in the scope (ErrNotFound otherwise:
+// the caller decides whether to tell "not yours" from "none").
+func (s *Store) Case(ctx context.Context, sc campaign.Scope, id int64) (Case, error) {
+	var c Case
+	var ld, rd, closed sql.NullInt64
+	var created int64
+	err := s.db.QueryRowContext(ctx, `SELECT c.id, c.unit, c.device, c.person, c.source, c.locate_deadline_ms, c.report_deadline_ms, c.created_ms, c.created_by, c.device_key,
+			(SELECT MIN(d.at_ms) FROM dispositions d WHERE d.case_id = c.id AND d.stage = 'closed')
+		FROM cases c WHERE c.id = $1`, id).
+		Scan(&c.ID, &c.Unit, &c.Device, &c.Person, &c.Source, &ld, &rd, &created, &c.CreatedBy, &c.DeviceKey, &closed)
+	if errors.Is(err, sql.ErrNoRows) || (err == nil && !sc.Allows(c.Unit)) {
+		return Case{}, fmt.Errorf("%w: case %d", ErrNotFound, id)
+	}
+	if err != nil {
+		return Case{}, fmt.Errorf("case store %s: %w", s.where, err)
+	}
+	c.LocateDeadline, c.ReportDeadline, c.Created, c.Closed = timeOf(ld), timeOf(rd), time.UnixMilli(created), timeOf(closed)
+	rows, err := s.db.QueryContext(ctx, `SELECT ip FROM case_ips WHERE case_id = $1 ORDER BY ip`, id)
+	if err != nil {
+		return Case{}, fmt.Errorf("case store %s: %w", s.where, err)
+	}
+	defer rows.Close()
+	for rows.Next() {
+		var ip string
+		if err := rows.Scan(&ip); err != nil {
+			return Case{}, err
+		}
+		c.IPs = append(c.IPs, ip)
+	}
+	return c, rows.Err()
+}
+
+// CaseDispositions returns the dispositions of case id, oldest first (the
+// case page's timeline).
+func (s *Store) CaseDispositions(ctx context.Context, id int64) ([]Disposition, error) {
+	rows, err := s.db.QueryContext(ctx, `SELECT d.id, d.case_id, d.ip, c.unit, d.stage, d.class, d.note, d.author, d.author_role, d.via, d.at_ms
+		FROM dispositions d JOIN cases c ON c.id = d.case_id WHERE d.case_id = $1 ORDER BY d.at_ms, d.id`, id)
+	if err != nil {
+		return nil, fmt.Errorf("case store %s: %w", s.where, err)
+	}
+	defer rows.Close()
+	var out []Disposition
+	for rows.Next() {
+		var d Disposition
+		var at int64
+		if err := rows.Scan(&d.ID, &d.CaseID, &d.IP, &d.Unit, &d.Stage, &d.Class, &d.Note, &d.Author, &d.AuthorRole, &d.Via, &at); err != nil {
+			return nil, err
+		}
+		d.At = time.UnixMilli(at)
+		out = append(out, d)
+	}
+	return out, rows.Err()
 }
 
 // Dispositions returns the dispositions recorded in [from, to] for the

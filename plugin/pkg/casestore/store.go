@@ -136,13 +136,16 @@ func (s *Store) checkSQLiteDurable(ctx context.Context) error {
 }
 
 // migration is one versioned schema step. The two dialects differ only in
-// how an auto-numbered key is declared.
+// how an auto-numbered key and a byte column are declared.
 type migration struct {
 	version int
 	stmts   []string
 }
 
-const idColumn = "{{id}}"
+const (
+	idColumn   = "{{id}}"
+	blobColumn = "{{blob}}"
+)
 
 var migrations = []migration{
 	{1, []string{
@@ -208,13 +211,30 @@ var migrations = []migration{
 		)`,
 		`CREATE INDEX notices_case ON notices (case_id)`,
 	}},
+	// 3: attachments of a case (the written report, attachments.go).
+	{3, []string{
+		`CREATE TABLE attachments (
+			id ` + idColumn + `,
+			case_id BIGINT NOT NULL REFERENCES cases (id),
+			name TEXT NOT NULL,
+			content_type TEXT NOT NULL,
+			size BIGINT NOT NULL,
+			sha256 TEXT NOT NULL,
+			content ` + blobColumn + ` NOT NULL,
+			author TEXT NOT NULL,
+			author_role TEXT NOT NULL,
+			via TEXT NOT NULL,
+			at_ms BIGINT NOT NULL
+		)`,
+		`CREATE INDEX attachments_case ON attachments (case_id)`,
+	}},
 }
 
 func (s *Store) ddl(stmt string) string {
 	if s.postgres {
-		return strings.ReplaceAll(stmt, idColumn, "BIGINT GENERATED ALWAYS AS IDENTITY PRIMARY KEY")
+		return strings.NewReplacer(idColumn, "BIGINT GENERATED ALWAYS AS IDENTITY PRIMARY KEY", blobColumn, "BYTEA").Replace(stmt)
 	}
-	return strings.ReplaceAll(stmt, idColumn, "INTEGER PRIMARY KEY AUTOINCREMENT")
+	return strings.NewReplacer(idColumn, "INTEGER PRIMARY KEY AUTOINCREMENT", blobColumn, "BLOB").Replace(stmt)
 }
 
 // migrate applies the migrations not yet recorded in schema_migrations, each

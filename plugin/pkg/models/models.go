@@ -109,6 +109,14 @@ type JSONData struct {
 	// Prometheus datasource calls it "Scrape interval" and stores it under the
 	// same key): the smallest step, and the base of $__rate_interval.
 	TimeInterval string `json:"timeInterval,omitempty"`
+	// BureauUsers are the Grafana logins or emails of bureau staff (局): like
+	// an org Admin they see and write every unit of the datasource's scope
+	// in the app's pages; everyone else only the units whose ledger lead
+	// email is theirs (docs/app-api.md).
+	BureauUsers []string `json:"bureauUsers,omitempty"`
+	// ReportTo says where written reports go (报送: the bureau office, its
+	// email and phone), printed on every report and shown by the app.
+	ReportTo string `json:"reportTo,omitempty"`
 }
 
 // Settings are the decoded, defaulted and validated datasource settings.
@@ -123,6 +131,8 @@ type Settings struct {
 	CaseStore         string   // "" = no case store: no dispositions shown, writes refused
 	LedgerFiles       []string // "" = device and person only from minewatch_host_info
 	ScrapeInterval    time.Duration
+	BureauUsers       []string // logins or emails, as configured (compared case-insensitively)
+	ReportTo          string   // where written reports go ("" = not said)
 }
 
 // DefaultTimeout is the default time a query may take.
@@ -187,11 +197,19 @@ func LoadSettings(url string, jsonData []byte, secure map[string]string) (Settin
 		s.ScopeUnits = append(s.ScopeUnits, u)
 	}
 	s.CaseStore = strings.TrimSpace(jd.CaseStore)
+	s.ReportTo = strings.TrimSpace(jd.ReportTo)
+	s.ReportTo = strings.TrimSpace(jd.ReportTo)
 	for i, f := range jd.LedgerFiles {
 		if f = strings.TrimSpace(f); f == "" {
 			return s, fmt.Errorf("ledgerFiles[%d] is blank", i)
 		}
 		s.LedgerFiles = append(s.LedgerFiles, f)
+	}
+	for i, u := range jd.BureauUsers {
+		if u = strings.TrimSpace(u); u == "" {
+			return s, fmt.Errorf("bureauUsers[%d] is blank: list Grafana logins or emails", i)
+		}
+		s.BureauUsers = append(s.BureauUsers, u)
 	}
 	if u := strings.TrimSpace(secure["caseStoreURL"]); u != "" {
 		s.CaseStore = u

@@ -30,7 +30,7 @@ func TestLoadSettingsValues(t *testing.T) {
 		s.Timeout != 5*time.Second || s.BasicAuthUser != "ops" || s.BasicAuthPassword != "pw" {
 		t.Errorf("values: %+v", s)
 	}
-	for _, bad := range []string{`{"scopeUnits":[""]}`, `{"scopeUnits":[" "]}`, `{"scopeUnits":["u-a",""]}`, `{"scopeUnits":["\t"]}`, `{"quietPeriod":"soon"}`, `{"timezone":"Mars/Base"}`, `{"timeout":"-1s"}`, `{"timeInterval":"often"}`, `{`} {
+	for _, bad := range []string{`{"scopeUnits":[""]}`, `{"scopeUnits":[" "]}`, `{"scopeUnits":["u-a",""]}`, `{"scopeUnits":["\t"]}`, `{"quietPeriod":"soon"}`, `{"timezone":"Mars/Base"}`, `{"timeout":"-1s"}`, `{"timeInterval":"often"}`, `{"bureauUsers":["officer"," "]}`, `{`} {
 		if _, err := LoadSettings("http://vm", []byte(bad), nil); err == nil {
 			t.Errorf("%s accepted", bad)
 		}
@@ -42,6 +42,10 @@ func TestLoadSettingsValues(t *testing.T) {
 	}
 	if _, err := LoadSettings("", nil, nil); err == nil {
 		t.Error("empty URL accepted")
+	}
+	if s, err := LoadSettings("http://vm", []byte(`{"bureauUsers":[" officer@bureau.example ","admin2"]}`), nil); err != nil ||
+		len(s.BureauUsers) != 2 || s.BureauUsers[0] != "officer@bureau.example" {
+		t.Errorf("bureauUsers: %+v %v", s.BureauUsers, err)
 	}
 }
 

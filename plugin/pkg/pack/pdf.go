@@ -133,6 +133,9 @@ func trendSVG(t campaign.Table) template.HTML {
 // else Debian's chromium on PATH.
 func Chromium() (string, error) {
 	if p := os.Getenv("MINEWATCH_CHROMIUM"); p != "" {
+		if _, err := exec.LookPath(p); err != nil {
+			return "", fmt.Errorf("%w (MINEWATCH_CHROMIUM=%s: %v)", ErrNoChromium, p, err)
+		}
 		return p, nil
 	}
 	for _, n := range []string{"chromium", "chromium-browser", "google-chrome"} {
@@ -140,27 +143,37 @@ func Chromium() (string, error) {
 			return p, nil
 		}
 	}
-	return "", errors.New("PDF 需要 Chromium (the PDF is printed by headless Chromium): apt-get install chromium fonts-noto-cjk, or set MINEWATCH_CHROMIUM")
+	return "", ErrNoChromium
 }
+
+// ErrNoChromium is returned when no Chromium is found to print a PDF.
+var ErrNoChromium = errors.New("PDF 需要 Chromium (the PDF is printed by headless Chromium): apt-get install chromium fonts-noto-cjk, or set MINEWATCH_CHROMIUM")
 
 // WritePDF prints the pack's HTML page to PDF with headless Chromium (A4
 // landscape, Chinese fonts from fonts-noto-cjk).
 func WritePDF(ctx context.Context, w io.Writer, p Pack) error {
-	bin, err := Chromium()
-	if err != nil {
-		return err
-	}
-	dir, err := os.MkdirTemp("", "minewatch-pack-")
-	if err != nil {
-		return err
-	}
-	defer os.RemoveAll(dir)
-	src, out := filepath.Join(dir, "pack.html"), filepath.Join(dir, "pack.pdf")
 	var buf bytes.Buffer
 	if err := WriteHTML(&buf, p); err != nil {
 		return err
 	}
-	if err := os.WriteFile(src, buf.Bytes(), 0o600); err != nil {
+	return PrintPDF(ctx, w, buf.Bytes())
+}
+
+// PrintPDF prints an HTML page (self-contained: styles inline, no external
+// resources) to PDF with headless Chromium; the page's CSS @page rule sets
+// the paper. The pack and the written report (package report) print this way.
+func PrintPDF(ctx context.Context, w io.Writer, page []byte) error {
+	bin, err := Chromium()
+	if err != nil {
+		return err
+	}
+	dir, err := os.MkdirTemp("", "minewatch-pdf-")
+	if err != nil {
+		return err
+	}
+	defer os.RemoveAll(dir)
+	src, out := filepath.Join(dir, "page.html"), filepath.Join(dir, "page.pdf")
+	if err := os.WriteFile(src, page, 0o600); err != nil {
 		return err
 	}
 	// Its own profile directory, so that parallel runs and a desktop session

@@ -27,6 +27,9 @@ type Datasource struct {
 	// Store is the case store (nil when caseStore is not set): the tracker
 	// reads dispositions from it and the resource API writes them.
 	Store *casestore.Store
+	// Ledger is the unit/asset ledger of ledgerFiles (nil without): the
+	// app's pages find a unit lead's units by the lead email in it.
+	Ledger *ledger.Ledger
 	// Now is the clock used to judge a week still running (tests fix it).
 	Now func() time.Time
 }
@@ -62,6 +65,7 @@ func New(set models.Settings) (*Datasource, error) {
 			return nil, fmt.Errorf("ledgerFiles: %w", err)
 		}
 		src.Assets = campaign.LedgerAssets{Ledger: l}
+		ds.Ledger = l
 	}
 	if set.CaseStore != "" {
 		ctx, cancel := context.WithTimeout(context.Background(), set.Timeout)

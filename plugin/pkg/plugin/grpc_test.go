@@ -228,13 +228,14 @@ func TestDispositionsThroughBuiltBinary(t *testing.T) {
 	vm := seededVM(t)
 	conn, _, stderr := launchBackend(t)
 	store, storePath := storetest.Seeded(t, nil)
-	leadDS := pluginContext(vm.URL, fmt.Sprintf(`{"scopeUnits":["u-a"],"caseStore":%q}`, storePath))
+	// the lead's datasource: scoped to u-a, with the ledger naming lead-a's email as u-a's lead
+	leadDS := pluginContext(vm.URL, fmt.Sprintf(`{"scopeUnits":["u-a"],"caseStore":%q,"ledgerFiles":[%q]}`, storePath, appLedger(t)))
 	leadDS.DataSourceInstanceSettings.UID, leadDS.DataSourceInstanceSettings.ID = "lead-a", 11
 	post := func(pc backend.PluginContext, user *backend.User, body string) *backend.CallResourceResponse {
 		pc.User = user
 		return callResourceGRPC(t, conn, &backend.CallResourceRequest{PluginContext: pc, Method: "POST", Path: "dispositions", URL: "dispositions", Body: []byte(body)})
 	}
-	lead := &backend.User{Login: "lead-a", Name: "一中 信息中心", Role: "Editor"}
+	lead := &backend.User{Login: "lead-a", Email: "lead@u-a.example", Name: "一中 信息中心", Role: "Editor"}
 
 	// a unit lead records "located" for an IP of their unit: kept, with the author
 	r := post(leadDS, lead, `{"ip":"10.1.0.2","unit":"u-a","stage":"located","class":"passive","note":"宿舍楼 私接矿机"}`)

@@ -84,18 +84,26 @@ func (d *Datasource) Variables(ctx context.Context, kind string, f campaign.Filt
 	return out, nil
 }
 
-// CallResource serves GET variables?kind=…, GET units and POST dispositions.
+// CallResource serves the datasource's resources: GET variables?kind=…
+// and GET units (the query editor and the dashboards' variables), and the
+// app's API (docs/app-api.md): GET me, GET cases, GET cases/<id>,
+// GET|POST cases/<id>/report, GET cases/<id>/attachments/<aid>, GET pack,
+// POST dispositions.
 func (d *Datasource) CallResource(ctx context.Context, req *backend.CallResourceRequest, sender backend.CallResourceResponseSender) error {
 	ctx, cancel := context.WithTimeout(ctx, d.Settings.Timeout)
 	defer cancel()
-	if strings.Trim(req.Path, "/") == "dispositions" {
+	path := strings.Trim(req.Path, "/")
+	if path == "dispositions" {
 		if req.Method != http.MethodPost {
 			return sendJSON(sender, http.StatusMethodNotAllowed, map[string]string{"error": "dispositions: only POST"})
 		}
 		return d.recordDisposition(ctx, req, sender)
 	}
-	if req.Method != http.MethodGet && req.Method != "" {
-		return sendJSON(sender, http.StatusMethodNotAllowed, map[string]string{"error": "only GET"})
+	post := req.Method == http.MethodPost
+	parts := strings.Split(path, "/")
+	isReport := len(parts) == 3 && parts[0] == "cases" && parts[2] == "report"
+	if (req.Method != http.MethodGet && req.Method != "") && !(post && isReport) {
+		return sendJSON(sender, http.StatusMethodNotAllowed, map[string]string{"error": "只允许 GET only GET"})
 	}
 	u, err := url.Parse(req.URL)
 	if err != nil {
@@ -104,7 +112,7 @@ func (d *Datasource) CallResource(ctx context.Context, req *backend.CallResource
 	q := u.Query()
 	to := d.Now()
 	from := to.Add(-resourceWindow)
-	switch strings.Trim(req.Path, "/") {
+	switch path {
 	case "variables":
 		// The dashboard's time range when the frontend sends it (metricFindQuery
 		// does), so the IP variable lists the IPs flagged in what is shown.
@@ -128,7 +136,63 @@ func (d *Datasource) CallResource(ctx context.Context, req *backend.CallResource
 		}
 		return sendJSON(sender, http.StatusOK, out)
 	}
+	if parts[0] != "me" && parts[0] != "cases" && parts[0] != "pack" {
+		return sendJSON(sender, http.StatusNotFound, map[string]string{"error": "unknown resource " + req.Path})
+	}
+	// The app's API: every call as the Grafana user of the request.
+	c, err := d.caller(ctx, req)
+	if err != nil {
+		return sendAppError(sender, err)
+	}
+	// from and to (Unix ms) move the window the cases are judged in; the
+	// pages send neither (the last 30 days up to now).
+	if from, to, err = resourceRange(q, from, to); err != nil {
+		return sendAppError(sender, refuseErr(http.StatusBadRequest, "参数错误 "+err.Error()))
+	}
+	switch {
+	case path == "me":
+		return sendJSON(sender, http.StatusOK, c)
+	case path == "pack":
+		return sendAppError(sender, d.meetingPack(ctx, c, q, sender))
+	case path == "cases":
+		vs, err := d.listCases(ctx, c, q.Get("state"), q.Get("unit"), from, to)
+		if err != nil {
+			return sendAppError(sender, err)
+		}
+		return sendJSON(sender, http.StatusOK, vs)
+	case parts[0] == "cases" && len(parts) == 2:
+		v, err := d.findCase(ctx, c, parts[1], from, to)
+		if err != nil {
+			return sendAppError(sender, err)
+		}
+		det, err := d.caseDetail(ctx, v, from, to)
+		if err != nil {
+			return sendAppError(sender, err)
+		}
+		return sendJSON(sender, http.StatusOK, det)
+	case isReport:
+		return sendAppError(sender, d.caseReport(ctx, req, c, parts[1], q, from, to, sender))
+	case parts[0] == "cases" && len(parts) == 4 && parts[2] == "attachments":
+		return sendAppError(sender, d.attachment(ctx, c, parts[1], parts[3], from, to, sender))
+	}
 	return sendJSON(sender, http.StatusNotFound, map[string]string{"error": "unknown resource " + req.Path})
+}
+
+// sendAppError answers an app API error (nothing when err is nil: the
+// handler has sent its response): a refusal with its status, bad input 400,
+// VictoriaMetrics or the store 502.
+func sendAppError(sender backend.CallResourceResponseSender, err error) error {
+	if err == nil {
+		return nil
+	}
+	var ae *accessError
+	if errors.As(err, &ae) {
+		return sendJSON(sender, ae.code, map[string]string{"error": ae.msg})
+	}
+	if errors.Is(err, casestore.ErrInvalid) {
+		return sendJSON(sender, http.StatusBadRequest, map[string]string{"error": err.Error()})
+	}
+	return sendError(sender, err)
 }
 
 // resourceRange reads from and to (Unix milliseconds, as Grafana's time
@@ -181,12 +245,36 @@ func sendJSON(sender backend.CallResourceResponseSender, code int, v any) error 
 
 // DispositionRequest is the body of POST dispositions. Unit may be left out
 // when the IP's series (inside the datasource's scope) name its unit.
+// CaseID names the case (an id of GET cases: a number, as a JSON number or
+// string, or "d~<unit>~<ip>"); with a store case's id, IP and unit may be
+// left out and are the case's. Class takes the store's codes (active,
+// passive, research, false-positive) or the form's words 主动, 被动, 科研, 误报.
 type DispositionRequest struct {
-	IP    string `json:"ip"`
-	Unit  string `json:"unit,omitempty"`
-	Stage string `json:"stage"`
-	Class string `json:"class"`
-	Note  string `json:"note,omitempty"`
+	CaseID json.RawMessage `json:"caseId,omitempty"`
+	IP     string          `json:"ip"`
+	Unit   string          `json:"unit,omitempty"`
+	Stage  string          `json:"stage"`
+	Class  string          `json:"class"`
+	Note   string          `json:"note,omitempty"`
+}
+
+// classCodes maps the form's class words to the store's codes.
+var classCodes = map[string]string{"主动": "active", "被动": "passive", "科研": "research", "误报": "false-positive"}
+
+// caseIDText reads caseId as a number or a string ("" when absent).
+func caseIDText(raw json.RawMessage) (string, error) {
+	if len(raw) == 0 || string(raw) == "null" {
+		return "", nil
+	}
+	var n int64
+	if json.Unmarshal(raw, &n) == nil {
+		return strconv.FormatInt(n, 10), nil
+	}
+	var s string
+	if err := json.Unmarshal(raw, &s); err != nil {
+		return "", fmt.Errorf("caseId: want a number or a string, not %s", raw)
+	}
+	return s, nil
 }
 
 // DispositionResponse is what POST dispositions returns once the record is
@@ -212,9 +300,11 @@ const maxDispositionBody = 16 << 10
 var writerRoles = map[string]bool{"Editor": true, "Admin": true}
 
 // recordDisposition records a disposition as the Grafana user of the
-// request: Grafana authenticates the user and puts login and org role in the
-// plugin context; a request without one is refused, so is a Viewer, so is a
-// unit outside this datasource's unit scope.
+// request: Grafana authenticates the user and puts login, email and org
+// role in the plugin context; a request without one is refused, so is a
+// Viewer, so is a unit outside this datasource's unit scope or outside the
+// user's own units (bureau staff: all units of the scope; a unit lead:
+// the units the ledger names them lead of).
 func (d *Datasource) recordDisposition(ctx context.Context, req *backend.CallResourceRequest, sender backend.CallResourceResponseSender) error {
 	refuse := func(code int, msg string) error { return sendJSON(sender, code, map[string]string{"error": msg}) }
 	if d.Store == nil {
@@ -236,27 +326,74 @@ func (d *Datasource) recordDisposition(ctx context.Context, req *backend.CallRes
 	if err := dec.Decode(&in); err != nil {
 		return refuse(http.StatusBadRequest, "bad JSON body: "+err.Error())
 	}
+	caller, err := d.caller(ctx, req)
+	if err != nil {
+		return sendAppError(sender, err)
+	}
 	sc, err := campaign.NewScope(d.Settings.ScopeUnits, nil)
 	if err != nil {
 		return sendError(sender, err)
+	}
+	cid, err := caseIDText(in.CaseID)
+	if err != nil {
+		return refuse(http.StatusBadRequest, err.Error())
+	}
+	var storeID int64
+	if cid != "" {
+		var unit, ip string
+		if storeID, unit, ip, err = parseCaseID(cid); err != nil {
+			return refuse(http.StatusBadRequest, err.Error())
+		}
+		if storeID > 0 {
+			c, err := d.Store.Case(ctx, sc, storeID)
+			if errors.Is(err, casestore.ErrNotFound) {
+				return refuse(http.StatusNotFound, "无此案件 no case "+cid)
+			}
+			if err != nil {
+				return refuse(http.StatusInternalServerError, err.Error())
+			}
+			unit = c.Unit
+			if in.IP == "" && len(c.IPs) == 1 {
+				ip = c.IPs[0]
+			}
+		}
+		if in.Unit != "" && in.Unit != unit {
+			return refuse(http.StatusBadRequest, fmt.Sprintf("unit %q is not the unit of case %s (%s)", in.Unit, cid, unit))
+		}
+		if in.IP == "" {
+			in.IP = ip
+		} else if storeID == 0 && in.IP != ip {
+			return refuse(http.StatusBadRequest, fmt.Sprintf("ip %q is not the IP of case %s", in.IP, cid))
+		}
+		in.Unit = unit
 	}
 	if in.Unit == "" { // the unit of the IP's latest series, looked up within the scope
 		if in.Unit, err = d.Source.UnitOf(ctx, in.IP, d.Now(), 90*24*time.Hour); err != nil {
 			return refuse(http.StatusBadRequest, err.Error())
 		}
 	}
-	nd, err := casestore.NewDisposition{IP: in.IP, Unit: in.Unit, Stage: in.Stage, Class: in.Class, Note: in.Note}.Validate()
+	if code, ok := classCodes[strings.TrimSpace(in.Class)]; ok {
+		in.Class = code
+	}
+	nd, err := casestore.NewDisposition{IP: in.IP, Unit: in.Unit, Stage: in.Stage, Class: in.Class, Note: in.Note, CaseID: storeID}.Validate()
 	if err != nil {
 		return refuse(http.StatusBadRequest, err.Error())
 	}
 	if !sc.Allows(nd.Unit) {
 		return refuse(http.StatusForbidden, fmt.Sprintf("无权登记 unit %q is outside this datasource's unit scope", nd.Unit))
 	}
-	rec, err := d.Store.Record(ctx, nd, casestore.Author{Login: u.Login, Role: u.Role, Via: casestore.ViaGrafana})
-	if errors.Is(err, casestore.ErrInvalid) {
-		return refuse(http.StatusBadRequest, err.Error())
+	if err := caller.mayWrite(nd.Unit); err != nil {
+		return sendAppError(sender, err)
 	}
-	if err != nil {
+	rec, err := d.Store.Record(ctx, nd, casestore.Author{Login: u.Login, Role: u.Role, Via: casestore.ViaGrafana})
+	switch {
+	case errors.Is(err, casestore.ErrInvalid):
+		return refuse(http.StatusBadRequest, err.Error())
+	case errors.Is(err, casestore.ErrNotFound):
+		return refuse(http.StatusNotFound, err.Error())
+	case errors.Is(err, casestore.ErrClosed):
+		return refuse(http.StatusConflict, "已结案 "+err.Error()+": a new disposition of the IP without caseId opens a new case")
+	case err != nil:
 		return refuse(http.StatusInternalServerError, err.Error())
 	}
 	return sendJSON(sender, http.StatusCreated, DispositionResponse{ID: rec.ID, CaseID: rec.CaseID, IP: rec.IP, Unit: rec.Unit,
