@@ -4,6 +4,7 @@ import (
 	"encoding/json"
 	"net"
 	"net/http"
+	"net/netip"
 	"net/url"
 	"os"
 	"path/filepath"
@@ -218,5 +219,43 @@ func TestHistoryErrorIsReported(t *testing.T) {
 	err = bf.Close()
 	if err == nil || !strings.Contains(err.Error(), "VictoriaMetrics") {
 		t.Fatalf("writing history to %s where nothing listens: %v", dead, err)
+	}
+}
+
+// TestReplayKeepsToTheShard: a configuration whose exporter owns one
+// miner's address replays only that host, as the exporter would score.
+func TestReplayKeepsToTheShard(t *testing.T) {
+	capture, cfg, res := tinyCapture(t)
+	hosts := func(cfg *config.Config) int {
+		p, err := backfill.NewPipeline(cfg)
+		if err != nil {
+			t.Fatal(err)
+		}
+		bf, err := backfill.New(backfill.Options{Pipeline: p, Decoder: backfill.NewDecoder(cfg, flow.Options{}), Step: time.Minute})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if _, err := bf.Capture(capture, replay.Options{}); err != nil {
+			t.Fatal(err)
+		}
+		if err := bf.Close(); err != nil {
+			t.Fatal(err)
+		}
+		return p.Engine().Stats().Hosts
+	}
+	all := hosts(cfg)
+	var miner string
+	for _, tr := range res.Truth {
+		if tr.Mining() {
+			miner = tr.IP
+			break
+		}
+	}
+	if miner == "" || all < 2 {
+		t.Fatalf("the tiny scenario has miner %q and %d hosts; the test needs a miner among several hosts", miner, all)
+	}
+	cfg.Shard.Prefixes = []netip.Prefix{netip.PrefixFrom(netip.MustParseAddr(miner), 32)}
+	if got := hosts(cfg); got != 1 {
+		t.Fatalf("replay with a shard owning only %s tracked %d hosts (without a shard: %d)", miner, got, all)
 	}
 }
