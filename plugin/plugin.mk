@@ -59,7 +59,8 @@ plugin-harness: plugin-frontend
 
 # plugin.json against Grafana's own plugin.schema.json. Not part of `make test` yet: the schema is
 # Grafana's text (AGPL in grafana/grafana's docs), so it is not in this repository; it is looked for in
-# $$GRAFANA_PLUGIN_SCHEMA or the shared folder (grafana/plugin.schema.json), which does not hold it today.
+# $$GRAFANA_PLUGIN_SCHEMA or the shared folder (grafana/plugin.schema.json), which does not hold it today;
+# no npm package ships it either (see the script's header). Both plugin.json files are checked.
 plugin-schema: plugin
 	node $(PLUGIN_DIR)/scripts/check-schema.mjs $(PLUGIN_DIST)/plugin.json $(PLUGIN_DS_DIST)/plugin.json
 
