@@ -110,8 +110,8 @@ const page = (config) => `<!doctype html>
 <html lang="zh-CN"><head><meta charset="utf-8"><title>minewatch harness</title>
 <style>
   body { margin: 0; background: #111217; color: #ccccdc; font-family: "Noto Sans CJK SC", "Noto Sans", sans-serif; font-size: 14px; }
-  section { padding: 16px 24px; border-bottom: 1px solid #2c3235; }
-  h2 { font-size: 16px; font-weight: 500; margin: 0 0 12px; }
+  body > section { padding: 16px 24px; border-bottom: 1px solid #2c3235; }
+  body > section > h2 { font-size: 16px; font-weight: 500; margin: 0 0 12px; }
 </style></head><body>
 <section><h2>数据源设置 Data source settings</h2><div id="config-editor"></div></section>
 <section><h2>查询编辑器 Query editor</h2><div id="query-editor"></div></section>

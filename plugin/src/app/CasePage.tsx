@@ -43,7 +43,7 @@ export function Attachments({ id, list }: { id: string; list: Attachment[] }) {
           {list.map((a) => (
             <tr key={a.id}>
               <td>{a.name}</td>
-              <td>{(a.size / 1024).toFixed(1)} KiB</td>
+              <td>{a.size < 1024 ? `${a.size} B` : `${(a.size / 1024).toFixed(1)} KiB`}</td>
               <td>{a.by}</td>
               <td>{beijing(a.at)}</td>
               <td className={s.muted} title={a.sha256}>

@@ -132,7 +132,9 @@ export function ReportPage({ id }: { id: string }) {
           {T.downloadDocx}
         </Button>
       </form>
-      <h3 className={s.h}>{T.attachments}</h3>
+      <h3 className={s.h} style={{ marginTop: 24 }}>
+        {T.attachments}
+      </h3>
       <Attachments id={c.id} list={detail.attachments} />
     </div>
   );
