@@ -82,6 +82,15 @@ export function fakeBackend() {
         body: doc,
       });
     }
+    if (req.method() === 'GET' && path === 'pack') {
+      const name = `周会材料-${u.searchParams.get('week')}.${u.searchParams.get('format')}`;
+      return route.fulfill({
+        status: 200,
+        contentType: u.searchParams.get('format') === 'pdf' ? 'application/pdf' : 'application/vnd.openxmlformats-officedocument.spreadsheetml.sheet',
+        headers: { 'Content-Disposition': `attachment; filename*=UTF-8''${encodeURIComponent(name)}` },
+        body: Buffer.from('%PDF-1.4 minewatch harness pack'),
+      });
+    }
     return json(route, 404, { error: `未知资源 unknown resource ${path}` });
   };
   return state;

@@ -3,7 +3,7 @@
 // at /a/minewatch-campaign-app/cases with the real @grafana/* packages, and the backend's resource
 // calls answered by app-backend.mjs (the real backend's own tests are in plugin/pkg). A unit lead
 // sees the countdowns, records "located" with class and note, is refused (403) with the backend's
-// words, and files the written report.
+// words, files the written report, and downloads the meeting pack.
 //
 //   node --test harness/          (make plugin-harness; needs dist/ from make plugin-frontend)
 // MINEWATCH_SCREENSHOTS=DIR also saves the pages' pictures there.
@@ -30,7 +30,7 @@ after(async () => {
 
 for (const major of supportedMajors) {
   describe(`Grafana ${major}: the app`, () => {
-    test('my cases, a disposition, a refusal and the written report', async () => {
+    test('my cases, a disposition, a refusal, the written report and the meeting pack', async () => {
       const backend = fakeBackend();
       const run = await loadInGrafana({
         browser,
@@ -130,9 +130,19 @@ for (const major of supportedMajors) {
           await app.screenshot({ path: path.join(shots, `app-report-grafana-${major}.png`) });
         }
 
+        // 周会材料: the last complete week, the user's unit, PDF.
+        await app.getByRole('tab', { name: '周会材料 Meeting pack' }).click();
+        await app.getByRole('radio', { name: 'PDF' }).check();
+        const [pack] = await Promise.all([p.waitForEvent('download'), app.getByRole('button', { name: '下载 Download' }).click()]);
+        const asked = backend.requests.find((q) => q.path === 'pack');
+        assert.equal(asked.query.unit, 'zd-no1');
+        assert.equal(asked.query.format, 'pdf');
+        assert.match(asked.query.week, /^\d{4}-W\d{2}$/);
+        assert.equal(pack.suggestedFilename(), `周会材料-${asked.query.week}.pdf`);
+
         const missing = run.requests.filter((q) => q.status !== 200 && !allowed404(q.url));
         assert.deepEqual(missing, [], 'requests that failed');
-        const unknown = backend.requests.filter((q) => !['me', 'cases', 'cases/c1', 'dispositions', 'cases/c1/report', 'variables'].includes(q.path));
+        const unknown = backend.requests.filter((q) => !['me', 'cases', 'cases/c1', 'dispositions', 'cases/c1/report', 'variables', 'pack'].includes(q.path));
         assert.deepEqual(unknown, [], 'resource calls the fake backend does not know');
       } finally {
         await run.close();

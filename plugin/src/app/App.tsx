@@ -9,9 +9,9 @@
 import React, { useEffect, useMemo, useState } from 'react';
 import { AppRootProps } from '@grafana/data';
 import { PluginPage } from '@grafana/runtime';
-import { Alert, LoadingPlaceholder } from '@grafana/ui';
+import { Alert, LoadingPlaceholder, Tab, TabsBar } from '@grafana/ui';
 import { ApiError, CaseApi, datasourceUid, Me } from './api';
-import { BASE, Ctx, usePath } from './context';
+import { BASE, Ctx, go, usePath } from './context';
 import { CasePage } from './CasePage';
 import { MyCases } from './MyCases';
 import { PackPage } from './PackPage';
@@ -85,7 +85,11 @@ export function App(props: AppRootProps<AppSettings>) {
     <Ctx.Provider value={{ api, me }}>
       <PluginPage>
         <div data-testid="minewatch-app" data-page={r.page}>
-          {page}
+          <TabsBar>
+            <Tab label={T.myCases} active={r.page !== 'pack'} onChangeTab={() => go('/cases')} />
+            <Tab label={T.pack} active={r.page === 'pack'} onChangeTab={() => go('/pack')} />
+          </TabsBar>
+          <div style={{ paddingTop: 16 }}>{page}</div>
         </div>
       </PluginPage>
     </Ctx.Provider>
