@@ -262,14 +262,54 @@ func TestDockerignore(t *testing.T) {
 	}
 }
 
-// TestGrafanaProvisioning: the plugin is built into the image and allowed unsigned, the datasource
-// has the contract's uid, type and settings, and the dashboards provider reads the
+// pluginIDs reads the app's id from plugin/src/plugin.json (its one owner) and checks that the
+// datasource nested in it (plugin/src/datasource/plugin.json) is the contract's models.PluginID.
+func pluginIDs(t *testing.T) (app, ds string) {
+	t.Helper()
+	var meta struct {
+		ID   string `json:"id"`
+		Type string `json:"type"`
+	}
+	for _, f := range []struct {
+		path, typ string
+		id        *string
+	}{{"plugin/src/plugin.json", "app", &app}, {"plugin/src/datasource/plugin.json", "datasource", &ds}} {
+		b, err := os.ReadFile(filepath.Join(repo, f.path))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := json.Unmarshal(b, &meta); err != nil {
+			t.Fatalf("%s: %v", f.path, err)
+		}
+		if meta.Type != f.typ {
+			t.Fatalf("%s is a %s plugin, want %s", f.path, meta.Type, f.typ)
+		}
+		*f.id = meta.ID
+	}
+	if ds != models.PluginID {
+		t.Fatalf("the nested datasource is %s, the contract's is %s", ds, models.PluginID)
+	}
+	return app, ds
+}
+
+// TestGrafanaProvisioning: the app plugin (with the datasource nested in it) is built into the
+// image, installed under the app's id and allowed unsigned (both ids), the app is enabled, the
+// datasource has the contract's uid, type and settings, and the dashboards provider reads the
 // mounted dashboards directory.
 func TestGrafanaProvisioning(t *testing.T) {
 	p := loadProject(t)
 	g := service(t, p, "grafana")
-	if v := g.Environment["GF_PLUGINS_ALLOW_LOADING_UNSIGNED_PLUGINS"]; v == nil || !strings.Contains(*v, models.PluginID) {
-		t.Errorf("grafana does not allow the unsigned %s plugin", models.PluginID)
+	appID, dsID := pluginIDs(t)
+	allowed := map[string]bool{}
+	if v := g.Environment["GF_PLUGINS_ALLOW_LOADING_UNSIGNED_PLUGINS"]; v != nil {
+		for _, id := range strings.Split(*v, ",") {
+			allowed[strings.TrimSpace(id)] = true
+		}
+	}
+	for _, id := range []string{appID, dsID} {
+		if !allowed[id] {
+			t.Errorf("grafana does not allow the unsigned %s plugin", id)
+		}
 	}
 	// The plugin is built into the image: no manual step, no empty mount.
 	if g.Build == nil || inRepo(t, filepath.Join(g.Build.Context, g.Build.Dockerfile)) != GrafanaDockerfile {
@@ -287,8 +327,26 @@ func TestGrafanaProvisioning(t *testing.T) {
 	if !regexp.MustCompile(`(?m)^RUN make `+PluginMakeTarget+`$`).Match(df) || !makeTargetExists(t, PluginMakeTarget) {
 		t.Errorf("%s does not build the plugin with `make %s` (the target make test runs)", GrafanaDockerfile, PluginMakeTarget)
 	}
-	if !regexp.MustCompile(`(?m)^COPY --from=\S+ /src/plugin/dist /var/lib/grafana/plugins/` + models.PluginID + `$`).Match(df) {
-		t.Errorf("%s does not install plugin/dist as /var/lib/grafana/plugins/%s", GrafanaDockerfile, models.PluginID)
+	if !regexp.MustCompile(`(?m)^COPY --from=\S+ /src/plugin/dist /var/lib/grafana/plugins/` + regexp.QuoteMeta(appID) + `$`).Match(df) {
+		t.Errorf("%s does not install plugin/dist as /var/lib/grafana/plugins/%s", GrafanaDockerfile, appID)
+	}
+
+	// The app is enabled in the main org, pointed at the provisioned datasource.
+	var appFile struct {
+		APIVersion int `yaml:"apiVersion"`
+		Apps       []struct {
+			Type     string         `yaml:"type"`
+			OrgID    int            `yaml:"org_id"`
+			Disabled bool           `yaml:"disabled"`
+			JSONData map[string]any `yaml:"jsonData"`
+		} `yaml:"apps"`
+	}
+	readYAML(t, hostPath(t, g, "/etc/grafana/provisioning/plugins/minewatch.yml"), &appFile)
+	if appFile.APIVersion != 1 || len(appFile.Apps) != 1 {
+		t.Fatalf("plugins provisioning: apiVersion %d, %d apps, want 1 and 1", appFile.APIVersion, len(appFile.Apps))
+	}
+	if a := appFile.Apps[0]; a.Type != appID || a.OrgID != 1 || a.Disabled || a.JSONData["datasourceUid"] != "minewatch" {
+		t.Errorf("app provisioned as %+v, want %s enabled in org 1 with datasourceUid minewatch", a, appID)
 	}
 
 	var dsFile struct {

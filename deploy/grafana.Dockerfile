@@ -1,4 +1,5 @@
-# Grafana with the minewatch datasource plugin in it, so that `docker compose up`
+# Grafana with the minewatch app plugin (minewatch-campaign-app, the datasource
+# minewatch-mining-datasource nested in it) in it, so that `docker compose up`
 # on a fresh clone needs no manual step. The plugin is built by the same make
 # target the tests run natively (`make plugin`, part of `make test`): frontend
 # with Node, backend for linux/amd64 and arm64 with Go, the validator's layout.
@@ -15,4 +16,4 @@ COPY . .
 RUN make plugin
 
 FROM ${GRAFANA_IMAGE}
-COPY --from=plugin /src/plugin/dist /var/lib/grafana/plugins/minewatch-mining-datasource
+COPY --from=plugin /src/plugin/dist /var/lib/grafana/plugins/minewatch-campaign-app

@@ -1,9 +1,14 @@
-# Grafana datasource plugin; included from the top-level Makefile, paths relative to the repo root.
+# Grafana app plugin minewatch-campaign-app with the minewatch-mining-datasource datasource nested in
+# it (dist/datasource/: its plugin.json, module.js and Go backend); included from the top-level
+# Makefile, paths relative to the repo root.
 GO             ?= go
 PLUGIN_DIR     := plugin
-PLUGIN_ID      := minewatch-mining-datasource
+PLUGIN_ID      := minewatch-campaign-app
+PLUGIN_DS_ID   := minewatch-mining-datasource
 PLUGIN_VERSION := $(shell node -p "require('./$(PLUGIN_DIR)/package.json').version" 2>/dev/null || echo 0.0.0)
 PLUGIN_DIST    := $(PLUGIN_DIR)/dist
+# Grafana looks for a nested plugin's executable beside its own plugin.json.
+PLUGIN_DS_DIST := $(PLUGIN_DIST)/datasource
 PLUGIN_EXE     := gpx_minewatch_mining_datasource
 PLUGIN_ARCHES  := amd64 arm64
 PLUGIN_ZIP     := $(PLUGIN_DIR)/$(PLUGIN_ID)-$(PLUGIN_VERSION).zip
@@ -19,14 +24,15 @@ plugin-deps:
 plugin-frontend: plugin-deps
 	cd $(PLUGIN_DIR) && node scripts/build.mjs
 
-# linux/amd64 (what the catalogue requires) and linux/arm64; go_plugin_build_manifest lists the
-# sha256 of every Go file of the source tree, as the SDK's build writes it and the validator checks.
+# linux/amd64 (what the catalogue requires) and linux/arm64, into the nested datasource's folder;
+# go_plugin_build_manifest (at the top, where the validator reads it) lists the sha256 of every Go
+# file of the source tree, as the SDK's build writes it.
 plugin-backend:
-	mkdir -p $(PLUGIN_DIST)
+	mkdir -p $(PLUGIN_DS_DIST)
 	for arch in $(PLUGIN_ARCHES); do \
 	  CGO_ENABLED=0 GOOS=linux GOARCH=$$arch $(GO) build -trimpath -ldflags '-s -w' \
-	    -o $(PLUGIN_DIST)/$(PLUGIN_EXE)_linux_$$arch ./$(PLUGIN_DIR)/pkg || exit 1; \
-	  chmod 0755 $(PLUGIN_DIST)/$(PLUGIN_EXE)_linux_$$arch; \
+	    -o $(PLUGIN_DS_DIST)/$(PLUGIN_EXE)_linux_$$arch ./$(PLUGIN_DIR)/pkg || exit 1; \
+	  chmod 0755 $(PLUGIN_DS_DIST)/$(PLUGIN_EXE)_linux_$$arch; \
 	done
 	$(PLUGIN_DIR)/scripts/go-manifest.sh . > $(PLUGIN_DIST)/go_plugin_build_manifest
 
@@ -53,9 +59,10 @@ plugin-harness: plugin-frontend
 
 # plugin.json against Grafana's own plugin.schema.json. Not part of `make test` yet: the schema is
 # Grafana's text (AGPL in grafana/grafana's docs), so it is not in this repository; it is looked for in
-# $$GRAFANA_PLUGIN_SCHEMA or the shared folder (grafana/plugin.schema.json), which does not hold it today.
+# $$GRAFANA_PLUGIN_SCHEMA or the shared folder (grafana/plugin.schema.json), which does not hold it today;
+# no npm package ships it either (see the script's header). Both plugin.json files are checked.
 plugin-schema: plugin
-	node $(PLUGIN_DIR)/scripts/check-schema.mjs $(PLUGIN_DIST)/plugin.json
+	node $(PLUGIN_DIR)/scripts/check-schema.mjs $(PLUGIN_DIST)/plugin.json $(PLUGIN_DS_DIST)/plugin.json
 
 # The editors as Grafana renders them, into docs/screenshots/.
 plugin-screenshots: plugin-frontend

@@ -110,12 +110,13 @@ const page = (config) => `<!doctype html>
 <html lang="zh-CN"><head><meta charset="utf-8"><title>minewatch harness</title>
 <style>
   body { margin: 0; background: #111217; color: #ccccdc; font-family: "Noto Sans CJK SC", "Noto Sans", sans-serif; font-size: 14px; }
-  section { padding: 16px 24px; border-bottom: 1px solid #2c3235; }
-  h2 { font-size: 16px; font-weight: 500; margin: 0 0 12px; }
+  body > section { padding: 16px 24px; border-bottom: 1px solid #2c3235; }
+  body > section > h2 { font-size: 16px; font-weight: 500; margin: 0 0 12px; }
 </style></head><body>
 <section><h2>数据源设置 Data source settings</h2><div id="config-editor"></div></section>
 <section><h2>查询编辑器 Query editor</h2><div id="query-editor"></div></section>
 <section><h2>变量编辑器 Variable editor</h2><div id="variable-editor"></div></section>
+<section><h2>应用 App</h2><div id="app-root"></div></section>
 <script>
   // No window.grafanaBootData: @grafana/runtime's config then takes its defaults (it logs that).
   window.__harnessConfig = ${JSON.stringify(config)};
@@ -136,7 +137,8 @@ export async function startServer({ shell, distDir, config }) {
     const url = decodeURIComponent(new URL(req.url, 'http://x').pathname);
     let body = null;
     let file = null;
-    if (url === '/' || url === '/index.html') {
+    // The page itself, also at the app's paths (/a/<app id>/...), as Grafana serves its index there.
+    if (url === '/' || url === '/index.html' || url.startsWith('/a/')) {
       body = page(config);
       res.setHeader('content-type', 'text/html; charset=utf-8');
     } else if (url === '/shell.js') {
@@ -207,7 +209,7 @@ export async function launch() {
  * Loads distDir's plugin in the shell of the given major; returns what the page reported, the
  * server's request log, and the open page (the caller checks controls, takes pictures, closes).
  */
-export async function loadInGrafana({ browser, major, distDir, shell }) {
+export async function loadInGrafana({ browser, major, distDir, shell, path: at = '/', route }) {
   const plugin = describePlugin(distDir);
   const config = { major, names: sharedModules[major], plugin };
   const server = await startServer({ shell: shell ?? (await buildShell(major)), distDir, config });
@@ -216,8 +218,12 @@ export async function loadInGrafana({ browser, major, distDir, shell }) {
   p.on('console', (m) => consoleLines.push(`${m.type()}: ${m.text()}`));
   p.on('pageerror', (e) => consoleLines.push(`pageerror: ${e.message}`));
   // Nothing leaves loopback: any other address is refused.
-  await p.route(/^(?!http:\/\/127\.0\.0\.1:)/, (route) => route.abort());
-  await p.goto(server.url);
+  await p.route(/^(?!http:\/\/127\.0\.0\.1:)/, (r) => r.abort());
+  // The backend's resource API, answered by the caller (the real one is tested in plugin/pkg).
+  if (route) {
+    await p.route(/\/api\/datasources\/uid\/[^/]+\/resources\//, route);
+  }
+  await p.goto(new URL(at, server.url).href);
   try {
     await p.waitForFunction(() => window.__harnessResult !== undefined, null, { timeout: 120000 });
   } catch (e) {

@@ -1,5 +1,7 @@
-// The packaged plugin as Grafana loads it, for every Grafana major the plugin claims; and the same
-// loader refusing a module.js that asks for a name Grafana does not share.
+// The packaged plugin as Grafana loads it, for every Grafana major the plugin claims: the app's
+// module.js, then the nested datasource's (datasource/module.js) with its editors; and the same
+// loader refusing a module.js that asks for a name Grafana does not share. The app's pages:
+// app.test.mjs.
 //
 //   node --test harness/          (make plugin-harness; needs dist/ from make plugin-frontend)
 // MINEWATCH_SCREENSHOTS=DIR also saves the editors' picture there (make screenshots).
@@ -48,7 +50,8 @@ for (const major of supportedMajors) {
           assert.ok(sharedModules[major].includes(n), `${n} is not shared by Grafana ${major}`);
         }
         assert.deepEqual(r.notProvided, []);
-        assert.equal(r.checks.datasourcePlugin, true, 'plugin is not a DataSourcePlugin of the shared @grafana/data');
+        assert.equal(r.checks.appPlugin, true, 'module.js is not an AppPlugin of the shared @grafana/data');
+        assert.equal(r.checks.datasourcePlugin, true, 'datasource/module.js is not a DataSourcePlugin of the shared @grafana/data');
         assert.equal(r.checks.datasourceWithBackend, true, 'DataSource does not extend the shared DataSourceWithBackend');
         assert.deepEqual(r.checks.components, {
           ConfigEditor: 'function',

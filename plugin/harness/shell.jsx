@@ -8,8 +8,13 @@
 //   the page and fails with a 404 (what Grafana's resolve hook does);
 // - the plugin's module.js is loaded with System.import, as an AMD define() through SystemJS's amd
 //   extra;
-// - the runtime services a plugin reaches through @grafana/runtime (template and backend services)
-//   are set before the plugin is instantiated, and editors render inside Grafana's theme context.
+// - the runtime services a plugin reaches through @grafana/runtime (template, datasource and
+//   backend services) are set before the plugin is instantiated, and editors render inside
+//   Grafana's theme context;
+// - an app plugin's root page is rendered as Grafana's AppRootPage renders it (meta, basename,
+//   path, query, onNavChanged) at the path the page was opened with, its backend calls going
+//   through a backendSrv that, like Grafana's, turns fetch() answers into data or a thrown
+//   {status, data} (the test answers them).
 import * as emotionCss from '@emotion/css';
 import * as emotionReact from '@emotion/react';
 import * as grafanaData from '@grafana/data';
@@ -23,6 +28,7 @@ import { createRoot } from 'react-dom/client';
 import * as reactInlineSvg from 'react-inlinesvg';
 import * as rxjs from 'rxjs';
 import * as rxjsOperators from 'rxjs/operators';
+import { from } from 'rxjs';
 import * as i18next from 'i18next';
 // The @grafana/*/unstable entry points where the major shares them (run.mjs writes this module).
 import { unstableModules } from 'harness-major';
@@ -86,6 +92,43 @@ const templateSrv = {
     }),
 };
 
+// What the harness knows of Grafana's BackendSrv.fetch: params as a query string, objects sent as
+// JSON, the answer read as JSON or a Blob (responseType), and a non-2xx answer thrown as
+// {status, statusText, data} (FetchError), its body parsed as JSON where it is.
+const backendSrv = {
+  fetch(options) {
+    return from(
+      (async () => {
+        const qs = new URLSearchParams(options.params ?? {}).toString();
+        const url = options.url + (qs ? `?${qs}` : '');
+        const headers = { ...(options.headers ?? {}) };
+        let body;
+        if (options.data !== undefined) {
+          body = typeof options.data === 'string' ? options.data : JSON.stringify(options.data);
+          headers['Content-Type'] ??= 'application/json';
+        }
+        const res = await fetch(url, { method: options.method ?? 'GET', headers, body, credentials: 'same-origin' });
+        let data;
+        if (res.ok && options.responseType === 'blob') {
+          data = await res.blob();
+        } else {
+          const text = await res.text();
+          try {
+            data = text ? JSON.parse(text) : undefined;
+          } catch {
+            data = text;
+          }
+        }
+        const out = { status: res.status, statusText: res.statusText, ok: res.ok, headers: res.headers, url: res.url, data, config: options };
+        if (!res.ok) {
+          throw out;
+        }
+        return out;
+      })()
+    );
+  },
+};
+
 async function loadPlugin(path) {
   const mod = await System.import(path);
   if (!mod || !mod.plugin) {
@@ -108,10 +151,25 @@ function mount(id, element) {
 
 async function main() {
   grafanaRuntime.setTemplateSrv(templateSrv);
-  const result = { major, grafanaData: grafanaData.PanelPlugin ? 'ok' : 'missing', checks: {} };
+  // The backend is reachable on the app's pages (the test answers it); on the editors' page
+  // there is none, and the editors fall back to what they hold.
+  const appPage = plugin.app && window.location.pathname.startsWith(`/a/${plugin.app.meta.id}`);
+  if (appPage) {
+    grafanaRuntime.setBackendSrv(backendSrv);
+  }
+  const dsSettings = settings(plugin.datasource.meta);
+  grafanaRuntime.setDataSourceSrv({
+    getList: (f) => [dsSettings].filter((d) => !f?.type || d.type === f.type),
+    getInstanceSettings: (ref) => (!ref || ref === dsSettings.uid || ref?.uid === dsSettings.uid ? dsSettings : undefined),
+    get: () => Promise.reject(new Error('harness: no datasource instances')),
+    reload: () => {},
+  });
+  const result = { major, grafanaData: grafanaData.PanelPlugin ? 'ok' : 'missing', checks: {}, errorText: theme.colors.error.text };
+  let app;
   if (plugin.app) {
-    const app = await loadPlugin(plugin.app.module);
+    app = await loadPlugin(plugin.app.module);
     result.checks.appPlugin = app instanceof grafanaData.AppPlugin;
+    result.checks.appRoot = typeof app.root;
   }
   const dsPlugin = await loadPlugin(plugin.datasource.module);
   result.checks.datasourcePlugin = dsPlugin instanceof grafanaData.DataSourcePlugin;
@@ -182,6 +240,24 @@ async function main() {
   mount('config-editor', <Config />);
   mount('query-editor', <Query />);
   mount('variable-editor', <Variable />);
+  // The app's root page where the page was opened at one of its paths, as Grafana routes /a/<id>/.
+  if (app?.root && appPage) {
+    const Root = app.root;
+    const AppRootPage = () => {
+      const [loc, setLoc] = React.useState(grafanaRuntime.locationService.getLocation());
+      React.useEffect(() => grafanaRuntime.locationService.getHistory().listen((l) => setLoc(l.location ?? l)), []);
+      return (
+        <Root
+          meta={{ ...plugin.app.meta, enabled: true, jsonData: {} }}
+          basename={`/a/${plugin.app.meta.id}`}
+          path={loc.pathname}
+          query={Object.fromEntries(new URLSearchParams(loc.search))}
+          onNavChanged={() => {}}
+        />
+      );
+    };
+    mount('app-root', <AppRootPage />);
+  }
   result.notProvided = resolved.filter((n) => names.includes(n) && !(n in real));
   return result;
 }

@@ -6,6 +6,11 @@
 // and this project copies no other project's text. It is read as shared test material instead:
 // $GRAFANA_PLUGIN_SCHEMA, else grafana/plugin.schema.json in the shared directory ($MINEWATCH_SHARED,
 // or ../shared beside the repository root). Missing: a skip, and a failure when CI=true.
+// No npm package ships the file (looked for in Dec 2026 in @grafana/create-plugin 7.1.7,
+// @grafana/plugin-e2e 3.14.0, @grafana/plugin-meta-extractor 0.13.0, @grafana/plugin-validator
+// 0.31.0 and @grafana/sign-plugin 3.3.3), so it cannot come from node_modules either.
+//
+// Both plugin.json files of the bundle are checked: the app's and the nested datasource's.
 //
 //   node scripts/check-schema.mjs [plugin.json ...]
 import Ajv from 'ajv';
@@ -16,7 +21,9 @@ const root = path.resolve(path.dirname(new URL(import.meta.url).pathname), '..')
 const repo = path.resolve(root, '..');
 const shared = process.env.MINEWATCH_SHARED ?? path.join(repo, '..', 'shared');
 const schemaPath = process.env.GRAFANA_PLUGIN_SCHEMA ?? path.join(shared, 'grafana', 'plugin.schema.json');
-const files = process.argv.slice(2).length ? process.argv.slice(2) : [path.join(root, 'dist', 'plugin.json')];
+const files = process.argv.slice(2).length
+  ? process.argv.slice(2)
+  : [path.join(root, 'dist', 'plugin.json'), path.join(root, 'dist', 'datasource', 'plugin.json')];
 
 if (!fs.existsSync(schemaPath)) {
   const msg = `check-schema: ${schemaPath} missing (Grafana's plugin.schema.json; see the header of this script)`;

@@ -9,6 +9,8 @@ const root = path.resolve(path.dirname(new URL(import.meta.url).pathname), '..')
 const errs = [];
 const pkg = JSON.parse(fs.readFileSync(path.join(root, 'package.json'), 'utf8'));
 const meta = JSON.parse(fs.readFileSync(path.join(root, 'src', 'plugin.json'), 'utf8'));
+// The datasource the app bundles claims the same Grafana versions as the app.
+const dsMeta = JSON.parse(fs.readFileSync(path.join(root, 'src', 'datasource', 'plugin.json'), 'utf8'));
 const compose = fs.readFileSync(path.join(root, '..', 'docker-compose.yml'), 'utf8');
 
 const parse = (v) => v.split('.').map(Number);
@@ -23,6 +25,9 @@ const cmp = (a, b) => {
   return 0;
 };
 const dep = meta.dependencies.grafanaDependency;
+if (dsMeta.dependencies?.grafanaDependency !== dep) {
+  errs.push(`datasource/plugin.json's grafanaDependency ${JSON.stringify(dsMeta.dependencies?.grafanaDependency)} is not the app's ${JSON.stringify(dep)}`);
+}
 const m = /^>=(\d+\.\d+\.\d+) <(\d+)\.0\.0$/.exec(dep);
 if (!m) {
   errs.push(`grafanaDependency ${JSON.stringify(dep)} is not ">=X.Y.Z <N.0.0"`);

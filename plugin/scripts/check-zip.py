@@ -176,45 +176,20 @@ def _check_tree(r, zip_path, tmp, modes, source, plugin_src, package_json):
     if os.path.basename(zip_path) != f"{pid}-{version}.zip" and not os.path.basename(zip_path).startswith(f"{pid}-{version}."):
         r.error("archivename/zip-name", f"zip is named {os.path.basename(zip_path)!r}, expected {pid}-{version}.zip")
 
-    # typesuffix, pluginname
-    if not ptype or pid.split("-")[-1] != ptype:
-        r.error("typesuffix/plugin-type-suffix", f"id {pid!r} does not end with its type {ptype!r}")
-    if re.fullmatch(r"[a-z0-9]+(-[a-z0-9]+)*-(app|panel|datasource|secretsmanager)", pid) is None:
-        r.warn("pluginname/invalid-id-format", f"id {pid!r} is not <org>-<name>-<type>")
-    if pid and meta.get("name") == pid:
-        r.error("pluginname/human-friendly-name", "name equals the id")
-
-    # grafanadependency, restrictivedep
-    dep = meta.get("dependencies", {}).get("grafanaDependency", "")
-    if not dep or CONSTRAINT.match(dep) is None:
-        r.error("grafanadependency/invalid-grafana-dependency", f"grafanaDependency {dep!r} is not a version constraint")
-    elif re.fullmatch(r"[0-9]+.[0-9]+.x", dep):
-        r.warn("restrictivedep/depends-on-patch-releases", f"grafanaDependency {dep!r}")
-    elif re.fullmatch(r"[0-9]+.[0-9]+.[0-9]+", dep):
-        r.warn("restrictivedep/depends-on-single-release", f"grafanaDependency {dep!r}")
-
-    # logos, metadatapaths, screenshots
-    logos = info.get("logos", {})
-    for k in ("small", "large"):
-        if not str(logos.get(k, "")).strip():
-            r.error("logos/logos", f"info.logos.{k} empty")
-    paths = [("logo " + k, logos.get(k, "")) for k in ("small", "large")]
-    paths += [("screenshot " + s.get("name", ""), s.get("path", "")) for s in info.get("screenshots", [])]
-    for what, p in paths:
-        if not p:
-            continue
-        if re.match(r"^[a-z]+://", p) or p.startswith(".") or p.startswith("/"):
-            r.error("metadatapaths/invalid-relative-path", f"{what} path {p!r} must be relative, without ./ or /")
-        elif not os.path.isfile(os.path.join(root, p)):
-            r.error("metadatapaths/path-not-exists", f"{what} {p!r} not in the archive")
-    if not info.get("screenshots"):
-        r.warn("screenshots/screenshots", "plugin.json lists no screenshots")
-    for s in info.get("screenshots", []):
-        p = os.path.join(root, s.get("path", ""))
-        if os.path.isfile(p):
-            mime = sniff_image(p)
-            if mime == "unknown" or EXT_MIME.get(os.path.splitext(p)[1].lower()) != mime:
-                r.error("screenshots/screenshots-image-type", f"{s.get('path')} is {mime}")
+    # nestedmetadata: every plugin.json of the archive, keyed by its path from the root as the
+    # validator keys them ("plugin.json", "datasource/plugin.json"); the per-plugin rules below run
+    # for each, relative to the folder of its plugin.json (metadatapaths, backendbinary, ...).
+    metas = {"plugin.json": meta}
+    for d, dirs, fs in os.walk(root):
+        dirs.sort()
+        if "plugin.json" in fs and d != root:
+            rel = os.path.relpath(os.path.join(d, "plugin.json"), root).replace(os.sep, "/")
+            try:
+                metas[rel] = json.loads(read(os.path.join(d, "plugin.json")))
+            except ValueError as e:
+                r.error("nestedmetadata/invalid-metadata", f"{rel}: {e}")
+    for rel, m in metas.items():
+        _check_plugin(r, root, tmp, modes, rel, m)
 
     # discoverability
     if not info.get("description"):
@@ -257,52 +232,32 @@ def _check_tree(r, zip_path, tmp, modes, source, plugin_src, package_json):
         if re.search(r"\bangular\b.*\bmodule\(|PanelCtrl|QueryCtrl|MetricsPanelCtrl", js):
             r.error("legacyplatform/legacy-platform", f"{os.path.relpath(m, root)} looks like an Angular plugin")
 
-    # includesnested
-    nested = [os.path.relpath(os.path.join(d, "plugin.json"), root) for d, _, fs in os.walk(root) if "plugin.json" in fs and d != root]
+    # includesnested: nested plugins only in an app, each declared in the app's includes by its
+    # plugin.json path with the same type
+    nested = [k for k in metas if k != "plugin.json"]
     if nested and ptype != "app":
         r.error("includesnested/nested-plugin-in-non-app", f"nested plugin.json {nested} in a {ptype} plugin")
+    includes = meta.get("includes", []) or []
+    for k in nested:
+        inc = [i for i in includes if i.get("path") == k]
+        if not inc:
+            r.error("includesnested/nested-plugins-not-declared", f"{k} is not in plugin.json's includes (type and path)")
+        elif not inc[0].get("type"):
+            r.error("includesnested/nested-plugin-missing-type", f"the include of {k} has no type")
+        elif inc[0]["type"] != metas[k].get("type"):
+            r.error("includesnested/nested-plugin-type-missmatch", f"{k} is included as {inc[0]['type']}, is a {metas[k].get('type')}")
 
-    # backendbinary, binarypermissions, backenddebug
-    exe = meta.get("executable", "")
-    if meta.get("alerting") and not meta.get("backend"):
-        r.error("backendbinary/alerting-found-but-backend-false", "alerting without backend")
-    if exe and not meta.get("backend"):
-        r.error("backendbinary/backend-found-but-not-declared", "executable without backend")
-    if meta.get("backend") and not exe:
-        r.error("backendbinary/backend-binary-mission", "backend without executable")
-    binaries = []
-    if exe:
-        d = os.path.join(root, os.path.dirname(exe))
-        base = os.path.basename(exe)
-        binaries = sorted(os.path.join(d, f) for f in os.listdir(d) if f.startswith(base) and os.path.isfile(os.path.join(d, f))) if os.path.isdir(d) else []
-        if meta.get("backend") and not binaries:
-            r.error("backendbinary/backend-binary-mission", f"no {exe}* binary")
-        platforms = {}
-        for b in binaries:
-            s = go_build_settings(b)
-            platforms[(s.get("GOOS"), s.get("GOARCH"))] = b
-            if b.endswith(".exe"):
-                continue
-            rel = os.path.relpath(b, tmp).replace(os.sep, "/")
-            mode = modes.get(rel, 0)
-            if mode & 0o777 != 0o755:
-                r.error("binarypermissions/binary-executable-permissions", f"{os.path.basename(b)} has mode {oct(mode & 0o777)} in the zip, needs 0755")
-        if binaries and ("linux", "amd64") not in platforms:
-            r.error("backendbinary/backend-binary-not-linux-amd64", f"no linux/amd64 Go binary among {[os.path.basename(b) for b in binaries]}")
-        # Not a validator rule: this project ships arm64 too (Grafana on ARM servers), and each
-        # binary's name must say the platform its build info says.
-        if binaries and ("linux", "arm64") not in platforms:
-            r.error("backendbinary/linux-arm64 (minewatch)", "no linux/arm64 Go binary")
-        for (goos, goarch), b in platforms.items():
-            if goos and not os.path.basename(b).endswith(f"_{goos}_{goarch}" + (".exe" if goos == "windows" else "")):
-                r.error("backendbinary/name-platform (minewatch)", f"{os.path.basename(b)} is built for {goos}/{goarch}")
-    for d, _, fs in os.walk(root):
-        for f in fs:
-            if exe and f in ("standalone.txt", "pid.txt"):
-                r.error("backenddebug/backend-debug-file-present", f"{os.path.relpath(os.path.join(d, f), root)} present")
+    # backenddebug: no debug files where any plugin of the archive has an executable
+    if any(m.get("executable") for m in metas.values()):
+        for d, _, fs in os.walk(root):
+            for f in fs:
+                if f in ("standalone.txt", "pid.txt"):
+                    r.error("backenddebug/backend-debug-file-present", f"{os.path.relpath(os.path.join(d, f), root)} present")
 
-    # gomanifest: every Go file of the source tree, with its sha256, and nothing else
-    if meta.get("backend") and source:
+    # gomanifest: every Go file of the source tree, with its sha256, and nothing else. The validator
+    # reads it at the archive's top when the top plugin.json has a backend; here also when only a
+    # nested plugin has one (this app's case), so the bundled datasource's build stays checked.
+    if any(m.get("backend") for m in metas.values()) and source:
         mf = os.path.join(root, "go_plugin_build_manifest")
         go_files = source_go_files(source)
         if go_files and not os.path.isfile(mf):
@@ -386,6 +341,89 @@ def _check_tree(r, zip_path, tmp, modes, source, plugin_src, package_json):
     # manifest/signature: the plugin is distributed unsigned (private installs allow_loading_unsigned_plugins)
     if not os.path.isfile(os.path.join(root, "MANIFEST.txt")):
         r.warn("manifest/unsigned-plugin", "no MANIFEST.txt: unsigned plugin")
+
+
+
+def _check_plugin(r, root, tmp, modes, rel, meta):
+    """The validator's per-plugin.json rules, for the plugin whose plugin.json is root/rel."""
+    pdir = os.path.join(root, os.path.dirname(rel))
+    where = "" if rel == "plugin.json" else f"{rel}: "
+    pid, ptype = meta.get("id", ""), meta.get("type", "")
+    info = meta.get("info", {})
+    # typesuffix, pluginname
+    if not ptype or pid.split("-")[-1] != ptype:
+        r.error("typesuffix/plugin-type-suffix", f"{where}id {pid!r} does not end with its type {ptype!r}")
+    if re.fullmatch(r"[a-z0-9]+(-[a-z0-9]+)*-(app|panel|datasource|secretsmanager)", pid) is None:
+        r.warn("pluginname/invalid-id-format", f"{where}id {pid!r} is not <org>-<name>-<type>")
+    if pid and meta.get("name") == pid:
+        r.error("pluginname/human-friendly-name", f"{where}name equals the id")
+
+    # grafanadependency, restrictivedep
+    dep = meta.get("dependencies", {}).get("grafanaDependency", "")
+    if not dep or CONSTRAINT.match(dep) is None:
+        r.error("grafanadependency/invalid-grafana-dependency", f"{where}grafanaDependency {dep!r} is not a version constraint")
+    elif re.fullmatch(r"[0-9]+.[0-9]+.x", dep):
+        r.warn("restrictivedep/depends-on-patch-releases", f"grafanaDependency {dep!r}")
+    elif re.fullmatch(r"[0-9]+.[0-9]+.[0-9]+", dep):
+        r.warn("restrictivedep/depends-on-single-release", f"grafanaDependency {dep!r}")
+
+    # logos, metadatapaths, screenshots
+    logos = info.get("logos", {})
+    for k in ("small", "large"):
+        if not str(logos.get(k, "")).strip():
+            r.error("logos/logos", f"{where}info.logos.{k} empty")
+    paths = [("logo " + k, logos.get(k, "")) for k in ("small", "large")]
+    paths += [("screenshot " + s.get("name", ""), s.get("path", "")) for s in info.get("screenshots", [])]
+    for what, p in paths:
+        if not p:
+            continue
+        if re.match(r"^[a-z]+://", p) or p.startswith(".") or p.startswith("/"):
+            r.error("metadatapaths/invalid-relative-path", f"{where}{what} path {p!r} must be relative, without ./ or /")
+        elif not os.path.isfile(os.path.join(pdir, p)):
+            r.error("metadatapaths/path-not-exists", f"{where}{what} {p!r} not in the archive")
+    if not info.get("screenshots"):
+        r.warn("screenshots/screenshots", f"{where}no screenshots listed")
+    for s in info.get("screenshots", []):
+        p = os.path.join(pdir, s.get("path", ""))
+        if os.path.isfile(p):
+            mime = sniff_image(p)
+            if mime == "unknown" or EXT_MIME.get(os.path.splitext(p)[1].lower()) != mime:
+                r.error("screenshots/screenshots-image-type", f"{s.get('path')} is {mime}")
+
+    # backendbinary, binarypermissions, backenddebug
+    exe = meta.get("executable", "")
+    if meta.get("alerting") and not meta.get("backend"):
+        r.error("backendbinary/alerting-found-but-backend-false", f"{where}alerting without backend")
+    if exe and not meta.get("backend"):
+        r.error("backendbinary/backend-found-but-not-declared", f"{where}executable without backend")
+    if meta.get("backend") and not exe:
+        r.error("backendbinary/backend-binary-mission", f"{where}backend without executable")
+    binaries = []
+    if exe:
+        d = os.path.join(pdir, os.path.dirname(exe))
+        base = os.path.basename(exe)
+        binaries = sorted(os.path.join(d, f) for f in os.listdir(d) if f.startswith(base) and os.path.isfile(os.path.join(d, f))) if os.path.isdir(d) else []
+        if meta.get("backend") and not binaries:
+            r.error("backendbinary/backend-binary-mission", f"{where}no {exe}* binary")
+        platforms = {}
+        for b in binaries:
+            s = go_build_settings(b)
+            platforms[(s.get("GOOS"), s.get("GOARCH"))] = b
+            if b.endswith(".exe"):
+                continue
+            rel = os.path.relpath(b, tmp).replace(os.sep, "/")
+            mode = modes.get(rel, 0)
+            if mode & 0o777 != 0o755:
+                r.error("binarypermissions/binary-executable-permissions", f"{os.path.basename(b)} has mode {oct(mode & 0o777)} in the zip, needs 0755")
+        if binaries and ("linux", "amd64") not in platforms:
+            r.error("backendbinary/backend-binary-not-linux-amd64", f"no linux/amd64 Go binary among {[os.path.basename(b) for b in binaries]}")
+        # Not a validator rule: this project ships arm64 too (Grafana on ARM servers), and each
+        # binary's name must say the platform its build info says.
+        if binaries and ("linux", "arm64") not in platforms:
+            r.error("backendbinary/linux-arm64 (minewatch)", "no linux/arm64 Go binary")
+        for (goos, goarch), b in platforms.items():
+            if goos and not os.path.basename(b).endswith(f"_{goos}_{goarch}" + (".exe" if goos == "windows" else "")):
+                r.error("backendbinary/name-platform (minewatch)", f"{os.path.basename(b)} is built for {goos}/{goarch}")
 
 
 def main(argv):

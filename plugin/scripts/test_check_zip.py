@@ -16,8 +16,9 @@ check_zip = importlib.util.module_from_spec(spec)
 spec.loader.exec_module(check_zip)
 
 ZIP = os.environ.get("PLUGIN_ZIP", "")
-PID = "minewatch-mining-datasource"
-EXE = f"{PID}/gpx_minewatch_mining_datasource_linux_"
+PID = "minewatch-campaign-app"
+DS = f"{PID}/datasource/"
+EXE = f"{DS}gpx_minewatch_mining_datasource_linux_"
 
 
 _entries = None
@@ -132,21 +133,50 @@ class CheckZip(unittest.TestCase):
         self.assertRefused([(i, d) for i, d in entries() if not i.filename.endswith("/LICENSE")], "license/license-not-provided")
         self.assertRefused([(i, d) for i, d in entries() if not i.filename.endswith("/img/logo.svg")], "metadatapaths/path-not-exists")
 
-    def test_bad_metadata(self):
-        def edit(change):
-            items = []
-            for info, data in entries():
-                if info.filename == f"{PID}/plugin.json":
-                    m = json.loads(data)
-                    change(m)
-                    data = json.dumps(m).encode()
-                items.append((info, data))
-            return items
+    def edit(self, name, change):
+        """The packaged entries with the JSON file `name` changed by change(m)."""
+        items = []
+        for info, data in entries():
+            if info.filename == name:
+                m = json.loads(data)
+                change(m)
+                data = json.dumps(m).encode()
+            items.append((info, data))
+        return items
 
-        self.assertRefused(edit(lambda m: m.update(type="panel")), "typesuffix/plugin-type-suffix")
-        self.assertRefused(edit(lambda m: m["dependencies"].update(grafanaDependency="eleven")), "grafanadependency/invalid-grafana-dependency")
-        self.assertRefused(edit(lambda m: m["info"].update(version="9.9.9")), "packagejson/packagecode-version-mismatch")
-        self.assertRefused(edit(lambda m: m.update(backend=False)), "backendbinary/alerting-found-but-backend-false")
+    def test_bad_metadata(self):
+        app, ds = f"{PID}/plugin.json", f"{DS}plugin.json"
+        self.assertRefused(self.edit(app, lambda m: m.update(type="panel")), "typesuffix/plugin-type-suffix")
+        self.assertRefused(self.edit(ds, lambda m: m.update(type="panel")), "typesuffix/plugin-type-suffix")
+        self.assertRefused(self.edit(app, lambda m: m["dependencies"].update(grafanaDependency="eleven")), "grafanadependency/invalid-grafana-dependency")
+        self.assertRefused(self.edit(app, lambda m: m["info"].update(version="9.9.9")), "packagejson/packagecode-version-mismatch")
+        self.assertRefused(self.edit(ds, lambda m: m.update(backend=False)), "backendbinary/alerting-found-but-backend-false")
+        self.assertRefused(self.edit(ds, lambda m: m["info"]["logos"].update(small="img/missing.svg")), "metadatapaths/path-not-exists")
+
+    def test_nested_datasource_not_declared(self):
+        drop = lambda m: m.update(includes=[i for i in m["includes"] if i.get("type") != "datasource"])  # noqa: E731
+        self.assertRefused(self.edit(f"{PID}/plugin.json", drop), "includesnested/nested-plugins-not-declared")
+
+    def test_nested_datasource_declared_as_another_type(self):
+        def retype(m):
+            for i in m["includes"]:
+                if i.get("path") == "datasource/plugin.json":
+                    i["type"] = "panel"
+        self.assertRefused(self.edit(f"{PID}/plugin.json", retype), "includesnested/nested-plugin-type-missmatch")
+
+    def test_nested_plugin_json_unreadable(self):
+        items = [(i, b"{not json" if i.filename == f"{DS}plugin.json" else d) for i, d in entries()]
+        self.assertRefused(items, "nestedmetadata/invalid-metadata")
+
+    def test_backend_at_the_top_not_beside_the_datasource(self):
+        # Grafana looks for a nested plugin's executable beside its own plugin.json: binaries left at
+        # the top (the old datasource-only layout) mean no backend for the datasource.
+        items = []
+        for info, data in entries():
+            if info.filename.startswith(EXE):
+                info.filename = info.filename.replace(DS, f"{PID}/", 1)
+            items.append((info, data))
+        self.assertRefused(items, "backendbinary/backend-binary-mission")
 
     def test_unsafe_svg(self):
         items = []

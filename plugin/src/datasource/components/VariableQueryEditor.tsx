@@ -2,7 +2,7 @@ import React from 'react';
 import { SelectableValue } from '@grafana/data';
 import { InlineField, InlineFieldRow, MultiSelect, Select } from '@grafana/ui';
 import { DataSource } from '../datasource';
-import { L } from '../i18n';
+import { L } from '../../i18n';
 import { VariableKind, VariableQuery } from '../types';
 import { selected, useOptions } from './options';
 

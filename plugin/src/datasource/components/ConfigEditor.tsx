@@ -1,7 +1,7 @@
 import React from 'react';
 import { DataSourcePluginOptionsEditorProps } from '@grafana/data';
 import { FieldSet, InlineField, InlineSwitch, Input, SecretInput, TagsInput } from '@grafana/ui';
-import { L } from '../i18n';
+import { L } from '../../i18n';
 import { MinewatchOptions, MinewatchSecureOptions } from '../types';
 
 type Props = DataSourcePluginOptionsEditorProps<MinewatchOptions, MinewatchSecureOptions>;

@@ -2,7 +2,7 @@ import React from 'react';
 import { QueryEditorProps, SelectableValue } from '@grafana/data';
 import { InlineField, InlineFieldRow, Input, MultiSelect, RadioButtonGroup, Select, TagsInput } from '@grafana/ui';
 import { DataSource } from '../datasource';
-import { L } from '../i18n';
+import { L } from '../../i18n';
 import { AnnotationKind, MinewatchOptions, MinewatchQuery, QueryType } from '../types';
 import { selected, useOptions } from './options';
 
