@@ -19,7 +19,7 @@ import (
 // computed once per record (hashAddr) and picks both the shard and the
 // index position.
 type hostTable struct {
-	pages [][]host // pageSize hosts each
+	pages []*[pageSize]host
 	next  uint32   // slots handed out so far
 	free  []uint32 // slots of deleted hosts, reused first
 	n     int      // live hosts
@@ -107,7 +107,7 @@ func (t *hostTable) insert(k addrKey, is4 bool, hash uint64) *host {
 		s = t.next
 		t.next++
 		if int(s>>pageBits) == len(t.pages) {
-			t.pages = append(t.pages, make([]host, pageSize))
+			t.pages = append(t.pages, new([pageSize]host))
 		}
 	}
 	if (t.n+1)*4 > len(t.index)*3 { // at most 3/4 full
