@@ -35,29 +35,16 @@ func (d *Decoder) DecodeSFlow(src netip.AddrPort, recv time.Time, payload []byte
 	if err := checkSFlowCounts(payload); err != nil {
 		return d.fail(s, SFlowV5, ReasonMalformed, err)
 	}
-	var p sflow.Packet
-	if err := sflow.DecodeMessageVersion(bytes.NewBuffer(payload), &p); err != nil {
-		return d.fail(s, SFlowV5, reasonOf(err), err)
-	}
 	ms := recv.UnixMilli()
 	exporter := src.Addr().Unmap()
 	n := 0
 	var r Record
 	var rated, unrated bool
-	for _, smp := range p.Samples {
-		var rate uint32
-		var recs []sflow.FlowRecord
-		switch v := smp.(type) {
-		case sflow.FlowSample:
-			rate, recs = v.SamplingRate, v.Records
-		case sflow.ExpandedFlowSample:
-			rate, recs = v.SamplingRate, v.Records
-		default:
-			continue
-		}
+	// sample emits one flow sample's record, if fill finds one.
+	sample := func(rate uint32, fill func(*Record) bool) {
 		r = Record{Start: ms, End: ms, Exporter: exporter, Protocol: SFlowV5}
-		if !fillSFlow(&r, recs) {
-			continue
+		if !fill(&r) {
+			return
 		}
 		if rate == 0 {
 			unrated = true
@@ -70,6 +57,29 @@ func (d *Decoder) DecodeSFlow(src netip.AddrPort, recv time.Time, payload []byte
 		r.Bytes *= uint64(rate)
 		emit(&r)
 		n++
+	}
+	if !d.slowOnly && sflowSamples(payload, nil) { // in place (sflowfast.go)
+		sflowSamples(payload, func(smp *sflowFlowSample) {
+			sample(smp.rate, func(r *Record) bool { return sflowFill(r, smp) })
+		})
+	} else {
+		var p sflow.Packet
+		if err := sflow.DecodeMessageVersion(bytes.NewBuffer(payload), &p); err != nil {
+			return d.fail(s, SFlowV5, reasonOf(err), err)
+		}
+		for _, smp := range p.Samples {
+			var rate uint32
+			var recs []sflow.FlowRecord
+			switch v := smp.(type) {
+			case sflow.FlowSample:
+				rate, recs = v.SamplingRate, v.Records
+			case sflow.ExpandedFlowSample:
+				rate, recs = v.SamplingRate, v.Records
+			default:
+				continue
+			}
+			sample(rate, func(r *Record) bool { return fillSFlow(r, recs) })
+		}
 	}
 	if unrated {
 		d.unannounced(s, SFlowV5, d.rate(s, 0))

@@ -107,11 +107,20 @@ func (d *Decoder) decodeTemplated(src netip.AddrPort, recv time.Time, payload []
 		payload = payload[:end] // padding after the last set
 	}
 	var setBuf [32]dataSet
-	if sets, ok := s.templates.dataSets(payload, hdr, version, domain, s.templates.clock.Load(), setBuf[:0]); ok && !d.slowOnly {
+	inPlace, ok := s.templates.dataSets(payload, hdr, version, domain, s.templates.clock.Load(), setBuf[:0])
+	if !ok && !d.slowOnly {
+		// Templates first, then data (how exporters refresh their
+		// templates): goflow2 learns the templates from a copy holding only
+		// them, and the data is read in place.
+		if end := leadingTemplates(payload, hdr, proto); end > hdr && end < len(payload) && learnTemplates(payload, hdr, end, proto, s.templates) {
+			inPlace, ok = s.templates.dataSets(payload, end, version, domain, s.templates.clock.Load(), setBuf[:0])
+		}
+	}
+	if ok && !d.slowOnly {
 		optRate, sysInit, hasInit := s.timing(domain, proto, exportMs, uptimeMs, hasUptime)
 		clk := d.clock(s, proto, exportMs, recv)
 		n := 0
-		for _, ds := range sets {
+		for _, ds := range inPlace {
 			for off := 0; off+ds.tpl.recLen <= len(ds.body); off += ds.tpl.recLen {
 				n += d.emitRecord(rec, s, exporter, proto, ds.tpl.values(ds.body[off:off+ds.tpl.recLen], vals[:0]), sysInit, hasInit, optRate, &clk, emit)
 			}
@@ -173,6 +182,45 @@ func (d *Decoder) decodeTemplated(src netip.AddrPort, recv time.Time, payload []
 		return d.fail(s, proto, reason, derr)
 	}
 	return nil
+}
+
+// leadingTemplates returns where the template and options template sets at
+// the start of a datagram's sets (from hdr) end: hdr when there are none.
+func leadingTemplates(b []byte, hdr int, proto Protocol) int {
+	lo, hi := uint16(0), uint16(1) // v9 template, options template
+	if proto == IPFIX {
+		lo, hi = 2, 3
+	}
+	off := hdr
+	for off+4 <= len(b) {
+		id, l := binary.BigEndian.Uint16(b[off:]), int(binary.BigEndian.Uint16(b[off+2:]))
+		if id < lo || id > hi || l < 4 || off+l > len(b) {
+			break
+		}
+		off += l
+	}
+	return off
+}
+
+// learnTemplates has goflow2 decode the template sets b[hdr:end] of a
+// datagram, with the header copied and its set count (v9) or length (IPFIX)
+// made to fit, into store. It reports false on any error: the caller then
+// decodes the whole datagram with goflow2, which reports it (templates
+// learnt twice are the same templates).
+func learnTemplates(b []byte, hdr, end int, proto Protocol, store *templateStore) bool {
+	var buf [1500]byte
+	c := append(buf[:0], b[:end]...)
+	if proto == NetFlowV9 {
+		n, _ := v9Extent(c)
+		binary.BigEndian.PutUint16(c[2:], uint16(n))
+	} else {
+		binary.BigEndian.PutUint16(c[2:], uint16(end))
+	}
+	var (
+		p9   netflow.NFv9Packet
+		pfix netflow.IPFIXPacket
+	)
+	return netflow.DecodeMessageVersion(bytes.NewBuffer(c), store, &p9, &pfix) == nil
 }
 
 // timing gives the sampling rate learnt from option data and the exporter's
