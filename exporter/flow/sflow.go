@@ -38,14 +38,11 @@ func (d *Decoder) DecodeSFlow(src netip.AddrPort, recv time.Time, payload []byte
 	ms := recv.UnixMilli()
 	exporter := src.Addr().Unmap()
 	n := 0
-	var r Record
+	r := recordPool.Get().(*Record) // reused: emit must not keep it (templated.go)
+	defer recordPool.Put(r)
 	var rated, unrated bool
-	// sample emits one flow sample's record, if fill finds one.
-	sample := func(rate uint32, fill func(*Record) bool) {
-		r = Record{Start: ms, End: ms, Exporter: exporter, Protocol: SFlowV5}
-		if !fill(&r) {
-			return
-		}
+	// finish scales and emits the record of one flow sample (r, filled).
+	finish := func(rate uint32) {
 		if rate == 0 {
 			unrated = true
 		} else {
@@ -55,12 +52,15 @@ func (d *Decoder) DecodeSFlow(src netip.AddrPort, recv time.Time, payload []byte
 		r.SamplingRate = rate
 		r.Packets = uint64(rate)
 		r.Bytes *= uint64(rate)
-		emit(&r)
+		emit(r)
 		n++
 	}
 	if !d.slowOnly && sflowSamples(payload, nil) { // in place (sflowfast.go)
-		sflowSamples(payload, func(smp *sflowFlowSample) {
-			sample(smp.rate, func(r *Record) bool { return sflowFill(r, smp) })
+		sflowSamples(payload, func(smp sflowFlowSample) {
+			*r = Record{Start: ms, End: ms, Exporter: exporter, Protocol: SFlowV5}
+			if sflowFill(r, &smp) {
+				finish(smp.rate)
+			}
 		})
 	} else {
 		var p sflow.Packet
@@ -78,7 +78,10 @@ func (d *Decoder) DecodeSFlow(src netip.AddrPort, recv time.Time, payload []byte
 			default:
 				continue
 			}
-			sample(rate, func(r *Record) bool { return fillSFlow(r, recs) })
+			*r = Record{Start: ms, End: ms, Exporter: exporter, Protocol: SFlowV5}
+			if fillSFlow(r, recs) {
+				finish(rate)
+			}
 		}
 	}
 	if unrated {

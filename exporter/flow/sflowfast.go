@@ -45,7 +45,7 @@ var sflowCounterRecordMin = map[uint32]int{1: 88, 2: 52}
 // sflowSamples calls fn for every flow sample of an sFlow v5 datagram (b
 // passed checkSFlowCounts); ok is false when goflow2 must decode it instead.
 // With fn nil it only checks.
-func sflowSamples(b []byte, fn func(*sflowFlowSample)) (ok bool) {
+func sflowSamples(b []byte, fn func(sflowFlowSample)) (ok bool) {
 	off := 8
 	switch binary.BigEndian.Uint32(b[4:]) {
 	case 1:
@@ -102,7 +102,7 @@ func sflowSamples(b []byte, fn func(*sflowFlowSample)) (ok bool) {
 			if format == 3 {
 				rateAt = 12
 			}
-			fn(&sflowFlowSample{rate: binary.BigEndian.Uint32(body[rateAt:]), n: int(n), recs: recs})
+			fn(sflowFlowSample{rate: binary.BigEndian.Uint32(body[rateAt:]), n: int(n), recs: recs})
 		}
 	}
 	return true
