@@ -58,13 +58,16 @@ func (k addrKey) addr(is4 bool) netip.Addr {
 // IPv6 ones in the interface identifier and the subnet); the top bits pick
 // the shard, the low bits the index position, bits 24–31 the tag.
 func hashAddr(k addrKey, is4 bool) uint64 {
-	x := k.lo*0x9E3779B97F4A7C15 ^ k.hi*0xC2B2AE3D27D4EB4F
+	x := k.lo ^ k.hi*0x9E3779B97F4A7C15
 	if is4 {
 		x ^= 0x165667B19E3779F9
 	}
-	x ^= x >> 32
-	x *= 0xD6E8FEB86659FD93
-	return x ^ x>>29
+	// murmur3's 64-bit finaliser: every input bit moves every output bit.
+	x ^= x >> 33
+	x *= 0xFF51AFD7ED558CCD
+	x ^= x >> 33
+	x *= 0xC4CEB9FE1A85EC53
+	return x ^ x>>33
 }
 
 func tagOf(hash uint64) uint32 { return uint32(hash>>24)&0xFF | 1 } // never 0: 0 marks an empty entry
