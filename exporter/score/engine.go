@@ -23,6 +23,7 @@ type Engine struct {
 	perShard  int
 	shards    [nShards]shard
 	evictions atomic.Uint64
+	hosts     atomic.Int64                        // tracked, all shards (changes only when a host comes or goes)
 	now       atomic.Int64                        // flow time of the last Evaluate
 	first     atomic.Int64                        // flow time of the first Evaluate: when watching began
 	coStart   atomic.Pointer[map[netip.Addr]bool] // hosts that started mining together with others of their unit (set by Evaluate)
@@ -33,7 +34,11 @@ type Engine struct {
 // New returns an empty engine.
 func New(cfg Config) *Engine {
 	cfg.fill()
-	return &Engine{cfg: cfg, perShard: min(max(1, cfg.MaxHosts/nShards), maxSlots)}
+	// A shard may hold a quarter more than its share: hosts fall in shards
+	// by hash, unevenly, and a cap of exactly the share would evict from the
+	// fuller shards before MaxHosts hosts are tracked. The total is capped
+	// by MaxHosts all the same.
+	return &Engine{cfg: cfg, perShard: min(max(1, cfg.MaxHosts/nShards*5/4), maxSlots)}
 }
 
 // Config returns the settings in force.
@@ -106,10 +111,7 @@ func (e *Engine) Observe(o *Observation) {
 	sh.mu.Lock()
 	h := sh.hosts.get(k, is4, hash)
 	if h == nil {
-		if sh.hosts.len() >= e.perShard {
-			e.evictOne(sh)
-		}
-		if h = sh.hosts.insert(k, is4, hash); h == nil {
+		if h = e.add(sh, k, is4, hash); h == nil {
 			sh.mu.Unlock()
 			return
 		}
@@ -446,19 +448,43 @@ func (s *session) markPort(p uint16, start, end int64, sampled bool) {
 	s.ports[oldest] = portSeen{port: p, first: toSec(start), last: toSec(end)}
 }
 
+// add tracks a new host in sh (its shard, locked), making room first when
+// the shard or the engine is full; nil when there is no room. Readers adding
+// hosts to different shards at once may pass MaxHosts by one host each.
+func (e *Engine) add(sh *shard, k addrKey, is4 bool, hash uint64) *host {
+	if sh.hosts.len() >= e.perShard || e.hosts.Load() >= int64(e.cfg.MaxHosts) {
+		if !e.evictOne(sh) {
+			return nil // full, and nothing of this shard to drop
+		}
+	}
+	h := sh.hosts.insert(k, is4, hash)
+	if h != nil {
+		e.hosts.Add(1)
+	}
+	return h
+}
+
+// drop forgets h, a host of sh (locked).
+func (e *Engine) drop(sh *shard, h *host) {
+	sh.hosts.del(h)
+	e.hosts.Add(-1)
+}
+
 // evictOne drops the least suspicious of a few hosts of the shard, sampled
-// from a random place.
-func (e *Engine) evictOne(sh *shard) {
+// from a random place; false when the shard is empty.
+func (e *Engine) evictOne(sh *shard) bool {
 	var vh *host
 	for h := range sh.hosts.sample(16) {
 		if vh == nil || less(h, vh) {
 			vh = h
 		}
 	}
-	if vh != nil {
-		sh.hosts.del(vh)
-		e.evictions.Add(1)
+	if vh == nil {
+		return false
 	}
+	e.drop(sh, vh)
+	e.evictions.Add(1)
+	return true
 }
 
 // less orders hosts by how little they matter: not flagged, no pool

@@ -197,7 +197,7 @@ func (e *Engine) Evaluate(now int64) {
 				starts[h.unit] = append(starts[h.unit], flagStart{ip, h.flaggedSince})
 			}
 			if h.lastSeen < now-window && !h.mining {
-				sh.hosts.del(h) // nothing left to remember
+				e.drop(sh, h) // nothing left to remember
 			}
 		}
 		sh.mu.Unlock()

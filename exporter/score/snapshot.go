@@ -352,10 +352,8 @@ func (e *Engine) restore(r *snapHost) {
 	defer sh.mu.Unlock()
 	slot := sh.hosts.get(k, is4, hash)
 	if slot == nil {
-		if sh.hosts.len() >= e.perShard {
-			e.evictOne(sh) // detect.max_hosts was lowered since the snapshot
-		}
-		if slot = sh.hosts.insert(k, is4, hash); slot == nil {
+		// add evicts when full: detect.max_hosts was lowered since the snapshot
+		if slot = e.add(sh, k, is4, hash); slot == nil {
 			return
 		}
 	}

@@ -60,3 +60,27 @@ func TestHostTable(t *testing.T) {
 		t.Fatal("test premise: an IPv4 address and its mapped twin share the key bytes")
 	}
 }
+
+// TestCapIsTheTotal: MaxHosts hosts are all tracked though they fall in the
+// shards unevenly; past it hosts are evicted and the total stays at the cap.
+func TestCapIsTheTotal(t *testing.T) {
+	cfg := DefaultConfig()
+	cfg.MaxHosts = nShards * 400
+	e := New(cfg)
+	obs := func(i int) {
+		e.Observe(&Observation{Host: netip.AddrFrom4([4]byte{10, byte(i >> 16), byte(i >> 8), byte(i)}), Remote: pool, Proto: 17,
+			Start: t0, End: t0 + 1, Packets: 1, Bytes: 100, SamplingRate: 1})
+	}
+	for i := 0; i < cfg.MaxHosts; i++ {
+		obs(i)
+	}
+	if st := e.Stats(); st.Hosts != cfg.MaxHosts || st.Evictions != 0 {
+		t.Fatalf("%d distinct hosts under a cap of as many: %+v", cfg.MaxHosts, st)
+	}
+	for i := cfg.MaxHosts; i < cfg.MaxHosts+1000; i++ {
+		obs(i)
+	}
+	if st := e.Stats(); st.Hosts != cfg.MaxHosts || st.Evictions != 1000 {
+		t.Fatalf("1000 more hosts past the cap: %+v", st)
+	}
+}
