@@ -18,7 +18,7 @@ const portsPerSession = 4
 
 // host is the state of one internal IP, held inline in its shard's
 // hostTable. Hosts that never showed a candidate session carry no session
-// table, so an ordinary host costs its ~190 bytes and an index entry. Fields
+// table, so an ordinary host costs its 176-byte slot and a 4-byte index entry. Fields
 // are ordered widest first so that the struct has no padding holes.
 type host struct {
 	unit         string
