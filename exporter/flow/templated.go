@@ -208,8 +208,7 @@ func leadingTemplates(b []byte, hdr int, proto Protocol) int {
 // decodes the whole datagram with goflow2, which reports it (templates
 // learnt twice are the same templates).
 func learnTemplates(b []byte, hdr, end int, proto Protocol, store *templateStore) bool {
-	var buf [1500]byte
-	c := append(buf[:0], b[:end]...)
+	c := append([]byte(nil), b[:end]...) // goflow2 keeps no reference; the caller's buffer is never written
 	if proto == NetFlowV9 {
 		n, _ := v9Extent(c)
 		binary.BigEndian.PutUint16(c[2:], uint16(n))
