@@ -6,23 +6,64 @@ import (
 	"github.com/netsampler/goflow2/v2/decoders/netflow"
 )
 
-// fieldVal is one field of a data record: its information element and bytes.
+// fieldVal is one field of a data record: what fillRecord makes of it
+// (kindOf its information element) and its bytes.
 type fieldVal struct {
-	typ uint16
-	b   []byte
+	kind uint8
+	b    []byte
 }
 
-// wanted are the information elements fillRecord reads.
-var wanted = func() (m [512]bool) {
-	for _, ie := range []uint16{ieOctetDelta, iePacketDelta, ieProtocol, ieTCPFlags, ieSrcPort, ieSrcIPv4, ieDstPort,
-		ieDstIPv4, ieLastSwitched, ieFirstSwitched, iePostOctetDelta, iePostPacketDelta, ieSrcIPv6, ieDstIPv6,
-		ieSamplingInterval, ieSamplerRandom, ieOctetTotal, iePacketTotal, ieStartSeconds, ieEndSeconds, ieStartMillis,
-		ieEndMillis, ieStartMicros, ieEndMicros, ieStartNanos, ieEndNanos, ieStartDeltaMicros, ieEndDeltaMicros,
-		ieInitiatorOctets, ieInitiatorPackets, ieSamplingPktInterv, ieSamplingPktSpace} {
-		m[ie] = true
+// Field kinds: the information elements fillRecord reads, numbered densely
+// so that its switch is a jump table rather than a search among IE numbers.
+const (
+	kNone        = iota
+	kOctets      // octetDeltaCount
+	kPackets     // packetDeltaCount
+	kAltOctets   // octetTotalCount, postOctetDeltaCount, initiatorOctets
+	kAltPackets  // packetTotalCount, postPacketDeltaCount, initiatorPackets
+	kProto       // protocolIdentifier
+	kFlags       // tcpControlBits
+	kSrcPort     // sourceTransportPort
+	kDstPort     // destinationTransportPort
+	kSrcAddr     // sourceIPv4Address, sourceIPv6Address
+	kDstAddr     // destinationIPv4Address, destinationIPv6Address
+	kUpStart     // flowStartSysUpTime
+	kUpEnd       // flowEndSysUpTime
+	kStartSec    // flowStartSeconds
+	kEndSec      // flowEndSeconds
+	kStartMs     // flowStartMilliseconds
+	kEndMs       // flowEndMilliseconds
+	kStartNTP    // flowStartMicroseconds, flowStartNanoseconds
+	kEndNTP      // flowEndMicroseconds, flowEndNanoseconds
+	kStartDelta  // flowStartDeltaMicroseconds
+	kEndDelta    // flowEndDeltaMicroseconds
+	kRate        // samplingInterval, samplerRandomInterval
+	kPktInterval // samplingPacketInterval
+	kPktSpace    // samplingPacketSpace
+)
+
+// kindOf maps an information element to its kind, kNone for those not read.
+var kindOf = [512]uint8{
+	ieOctetDelta: kOctets, iePacketDelta: kPackets,
+	ieOctetTotal: kAltOctets, iePostOctetDelta: kAltOctets, ieInitiatorOctets: kAltOctets,
+	iePacketTotal: kAltPackets, iePostPacketDelta: kAltPackets, ieInitiatorPackets: kAltPackets,
+	ieProtocol: kProto, ieTCPFlags: kFlags, ieSrcPort: kSrcPort, ieDstPort: kDstPort,
+	ieSrcIPv4: kSrcAddr, ieSrcIPv6: kSrcAddr, ieDstIPv4: kDstAddr, ieDstIPv6: kDstAddr,
+	ieFirstSwitched: kUpStart, ieLastSwitched: kUpEnd,
+	ieStartSeconds: kStartSec, ieEndSeconds: kEndSec, ieStartMillis: kStartMs, ieEndMillis: kEndMs,
+	ieStartMicros: kStartNTP, ieStartNanos: kStartNTP, ieEndMicros: kEndNTP, ieEndNanos: kEndNTP,
+	ieStartDeltaMicros: kStartDelta, ieEndDeltaMicros: kEndDelta,
+	ieSamplingInterval: kRate, ieSamplerRandom: kRate,
+	ieSamplingPktInterv: kPktInterval, ieSamplingPktSpace: kPktSpace,
+}
+
+// fieldKind is kindOf for any information element number.
+func fieldKind(ie uint16) uint8 {
+	if int(ie) < len(kindOf) {
+		return kindOf[ie]
 	}
-	return m
-}()
+	return kNone
+}
 
 // compiled is a data template turned into byte offsets: goflow2 decodes
 // every field of every record into an interface value (a dozen allocations
@@ -34,7 +75,7 @@ type compiled struct {
 
 type compiledField struct {
 	off, len int
-	typ      uint16
+	kind     uint8
 }
 
 // compile returns nil for templates it cannot read in place: options
@@ -49,8 +90,8 @@ func compile(tpl any) *compiled {
 		if f.Length == 0xFFFF {
 			return nil
 		}
-		if !f.PenProvided && int(f.Type) < len(wanted) && wanted[f.Type] {
-			c.fields = append(c.fields, compiledField{off: c.recLen, len: int(f.Length), typ: f.Type})
+		if k := fieldKind(f.Type); !f.PenProvided && k != kNone {
+			c.fields = append(c.fields, compiledField{off: c.recLen, len: int(f.Length), kind: k})
 		}
 		c.recLen += int(f.Length)
 	}
@@ -63,7 +104,7 @@ func compile(tpl any) *compiled {
 // values appends the wanted fields of one record (exactly recLen bytes).
 func (c *compiled) values(rec []byte, out []fieldVal) []fieldVal {
 	for _, f := range c.fields {
-		out = append(out, fieldVal{typ: f.typ, b: rec[f.off : f.off+f.len]})
+		out = append(out, fieldVal{kind: f.kind, b: rec[f.off : f.off+f.len]})
 	}
 	return out
 }

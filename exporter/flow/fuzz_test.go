@@ -106,15 +106,23 @@ func FuzzDecodeNetFlow(f *testing.F) {
 	})
 }
 
-// FuzzDecodeSFlow: no panic, no record without addresses or rate; seeds are
-// the committed corpus (real sFlow datagrams, see testdata/PROVENANCE.md).
+// FuzzDecodeSFlow: no panic, no record without addresses or rate, and the
+// in-place path gives what goflow2's decoder gives; seeds are the committed
+// corpus (real sFlow datagrams, see testdata/PROVENANCE.md).
 func FuzzDecodeSFlow(f *testing.F) {
 	f.Add(encodeSFlow(3, 256))
 	src := netip.MustParseAddrPort("192.0.2.2:6343")
 	f.Fuzz(func(t *testing.T, b []byte) {
-		d := fuzzDecoder() // per input: sFlow keeps per-source state too
+		d := fuzzDecoder()    // per input: sFlow keeps per-source state too
+		slow := fuzzDecoder() // goflow2's decoder only: the in-place path must agree with it
+		slow.slowOnly = true
 		n := 0
-		d.DecodeSFlow(src, time.Unix(1700000000, 0), b, func(r *Record) { n++; checkRecord(t, r) })
+		var fast, ref []Record
+		err := d.DecodeSFlow(src, time.Unix(1700000000, 0), b, func(r *Record) { n++; checkRecord(t, r); fast = append(fast, *r) })
+		slowErr := slow.DecodeSFlow(src, time.Unix(1700000000, 0), b, func(r *Record) { ref = append(ref, *r) })
+		if !slices.Equal(fast, ref) || (err == nil) != (slowErr == nil) {
+			t.Fatalf("in place: %d records, err %v; goflow2: %d records, err %v", len(fast), err, len(ref), slowErr)
+		}
 		if n > len(b)/8 {
 			t.Fatalf("%d records from %d bytes", n, len(b))
 		}

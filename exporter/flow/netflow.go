@@ -64,11 +64,14 @@ func (d *Decoder) decodeV5(src netip.AddrPort, recv time.Time, payload []byte, e
 	if need := v5HeaderLen + count*v5RecordLen; len(payload) < need {
 		return d.fail(s, NetFlowV5, ReasonTruncated, fmt.Errorf("%d records need %d bytes, have %d", count, need, len(payload)))
 	}
+	if !d.slowOnly {
+		d.decodeV5InPlace(s, src, recv, payload[:v5HeaderLen+count*v5RecordLen], emit)
+		return nil
+	}
 	var p netflowlegacy.PacketNetFlowV5
 	if err := netflowlegacy.DecodeMessageVersion(bytes.NewBuffer(payload), &p); err != nil {
 		return d.fail(s, NetFlowV5, reasonOf(err), err)
 	}
-	// The top two bits of the sampling field are the mode, the rest the interval.
 	rate := d.rate(s, uint32(p.SamplingInterval&0x3fff))
 	exporter := src.Addr().Unmap()
 	exportMs := int64(p.UnixSecs)*1000 + int64(p.UnixNSecs)/1e6
@@ -78,7 +81,6 @@ func (d *Decoder) decodeV5(src netip.AddrPort, recv time.Time, payload []byte, e
 	for i := range p.Records {
 		v := &p.Records[i]
 		r = Record{
-			// Signed distance from the export: an uptime wrap in between stays small.
 			Start:        exportMs - int64(int32(p.SysUptime-v.First)),
 			End:          exportMs - int64(int32(p.SysUptime-v.Last)),
 			Src:          addr4(uint32(v.SrcAddr)),
@@ -100,6 +102,47 @@ func (d *Decoder) decodeV5(src netip.AddrPort, recv time.Time, payload []byte, e
 	clk.flush(d, s, NetFlowV5)
 	d.delivered(s, NetFlowV5, len(p.Records))
 	return nil
+}
+
+// decodeV5InPlace reads a checked v5 datagram (header and exactly its count
+// of records) from its bytes: goflow2's decoder allocates the records and
+// reads each field through reflection. The two are compared by
+// FuzzDecodeNetFlow and the real v5 payloads (slowOnly takes goflow2's).
+func (d *Decoder) decodeV5InPlace(s *source, src netip.AddrPort, recv time.Time, b []byte, emit func(*Record)) {
+	be := binary.BigEndian
+	uptime := be.Uint32(b[4:])
+	interval := be.Uint16(b[22:]) & 0x3fff
+	rate := d.rate(s, uint32(interval))
+	exporter := src.Addr().Unmap()
+	exportMs := int64(be.Uint32(b[8:]))*1000 + int64(be.Uint32(b[12:]))/1e6
+	clk := d.clock(s, NetFlowV5, exportMs, recv)
+	clk.unrated, clk.rated = interval == 0, interval != 0
+	n := 0
+	var r Record
+	for off := v5HeaderLen; off+v5RecordLen <= len(b); off += v5RecordLen {
+		v := b[off : off+v5RecordLen]
+		r = Record{
+			Start:        exportMs - int64(int32(uptime-be.Uint32(v[24:]))),
+			End:          exportMs - int64(int32(uptime-be.Uint32(v[28:]))),
+			Src:          netip.AddrFrom4([4]byte(v[0:4])),
+			Dst:          netip.AddrFrom4([4]byte(v[4:8])),
+			SrcPort:      be.Uint16(v[32:]),
+			DstPort:      be.Uint16(v[34:]),
+			TCPFlags:     v[37],
+			Proto:        v[38],
+			Packets:      uint64(be.Uint32(v[16:])) * uint64(rate),
+			Bytes:        uint64(be.Uint32(v[20:])) * uint64(rate),
+			SamplingRate: rate,
+			Exporter:     exporter,
+			Protocol:     NetFlowV5,
+		}
+		if clk.apply(d, s, NetFlowV5, &r) {
+			emit(&r)
+		}
+		n++
+	}
+	clk.flush(d, s, NetFlowV5)
+	d.delivered(s, NetFlowV5, n)
 }
 
 func addr4(v uint32) netip.Addr {

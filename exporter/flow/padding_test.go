@@ -77,3 +77,34 @@ func TestV9BadSetAfterDataStillFails(t *testing.T) {
 		}
 	}
 }
+
+// TestTemplatesThenDataReadInPlace: a datagram holding a template set and
+// then data sets (how exporters refresh templates) has only its template
+// set decoded by goflow2; its data is read in place, so it costs a few
+// allocations, where goflow2's decode of the data costs several per record.
+// The records themselves are compared with goflow2's path by the fuzzer and
+// TestV9RecordCountAndPaddingBothPaths.
+func TestTemplatesThenDataReadInPlace(t *testing.T) {
+	tpl, data := encodeV9(13)
+	both := v9WithCount(append(append([]byte(nil), tpl...), data[20:]...), 2)
+	src := netip.MustParseAddrPort("192.0.2.9:2055")
+	recv := time.Unix(1700000000, 0)
+	allocs := map[bool]float64{}
+	for _, slowOnly := range []bool{false, true} {
+		d := NewDecoder(Options{Metrics: metrics.NewSet()})
+		d.slowOnly = slowOnly
+		n := 0
+		allocs[slowOnly] = testing.AllocsPerRun(20, func() {
+			if err := d.DecodeNetFlow(src, recv, both, func(*Record) { n++ }); err != nil {
+				t.Fatal(err)
+			}
+		})
+		if n != 21*13 {
+			t.Errorf("slowOnly=%v: %d records from 21 decodes of 13", slowOnly, n)
+		}
+	}
+	if allocs[false]*3 > allocs[true] {
+		t.Errorf("templates + data: %.0f allocations a datagram, goflow2 whole %.0f: the data was not read in place", allocs[false], allocs[true])
+	}
+	t.Logf("allocations a datagram: in place %.0f, goflow2 %.0f", allocs[false], allocs[true])
+}

@@ -35,30 +35,14 @@ func (d *Decoder) DecodeSFlow(src netip.AddrPort, recv time.Time, payload []byte
 	if err := checkSFlowCounts(payload); err != nil {
 		return d.fail(s, SFlowV5, ReasonMalformed, err)
 	}
-	var p sflow.Packet
-	if err := sflow.DecodeMessageVersion(bytes.NewBuffer(payload), &p); err != nil {
-		return d.fail(s, SFlowV5, reasonOf(err), err)
-	}
 	ms := recv.UnixMilli()
 	exporter := src.Addr().Unmap()
 	n := 0
-	var r Record
+	r := recordPool.Get().(*Record) // reused: emit must not keep it (templated.go)
+	defer recordPool.Put(r)
 	var rated, unrated bool
-	for _, smp := range p.Samples {
-		var rate uint32
-		var recs []sflow.FlowRecord
-		switch v := smp.(type) {
-		case sflow.FlowSample:
-			rate, recs = v.SamplingRate, v.Records
-		case sflow.ExpandedFlowSample:
-			rate, recs = v.SamplingRate, v.Records
-		default:
-			continue
-		}
-		r = Record{Start: ms, End: ms, Exporter: exporter, Protocol: SFlowV5}
-		if !fillSFlow(&r, recs) {
-			continue
-		}
+	// finish scales and emits the record of one flow sample (r, filled).
+	finish := func(rate uint32) {
 		if rate == 0 {
 			unrated = true
 		} else {
@@ -68,8 +52,37 @@ func (d *Decoder) DecodeSFlow(src netip.AddrPort, recv time.Time, payload []byte
 		r.SamplingRate = rate
 		r.Packets = uint64(rate)
 		r.Bytes *= uint64(rate)
-		emit(&r)
+		emit(r)
 		n++
+	}
+	if !d.slowOnly && sflowSamples(payload, nil) { // in place (sflowfast.go)
+		sflowSamples(payload, func(smp sflowFlowSample) {
+			*r = Record{Start: ms, End: ms, Exporter: exporter, Protocol: SFlowV5}
+			if sflowFill(r, &smp) {
+				finish(smp.rate)
+			}
+		})
+	} else {
+		var p sflow.Packet
+		if err := sflow.DecodeMessageVersion(bytes.NewBuffer(payload), &p); err != nil {
+			return d.fail(s, SFlowV5, reasonOf(err), err)
+		}
+		for _, smp := range p.Samples {
+			var rate uint32
+			var recs []sflow.FlowRecord
+			switch v := smp.(type) {
+			case sflow.FlowSample:
+				rate, recs = v.SamplingRate, v.Records
+			case sflow.ExpandedFlowSample:
+				rate, recs = v.SamplingRate, v.Records
+			default:
+				continue
+			}
+			*r = Record{Start: ms, End: ms, Exporter: exporter, Protocol: SFlowV5}
+			if fillSFlow(r, recs) {
+				finish(rate)
+			}
+		}
 	}
 	if unrated {
 		d.unannounced(s, SFlowV5, d.rate(s, 0))

@@ -107,11 +107,20 @@ func (d *Decoder) decodeTemplated(src netip.AddrPort, recv time.Time, payload []
 		payload = payload[:end] // padding after the last set
 	}
 	var setBuf [32]dataSet
-	if sets, ok := s.templates.dataSets(payload, hdr, version, domain, s.templates.clock.Load(), setBuf[:0]); ok && !d.slowOnly {
+	inPlace, ok := s.templates.dataSets(payload, hdr, version, domain, s.templates.clock.Load(), setBuf[:0])
+	if !ok && !d.slowOnly {
+		// Templates first, then data (how exporters refresh their
+		// templates): goflow2 learns the templates from a copy holding only
+		// them, and the data is read in place.
+		if end := leadingTemplates(payload, hdr, proto); end > hdr && end < len(payload) && learnTemplates(payload, hdr, end, proto, s.templates) {
+			inPlace, ok = s.templates.dataSets(payload, end, version, domain, s.templates.clock.Load(), setBuf[:0])
+		}
+	}
+	if ok && !d.slowOnly {
 		optRate, sysInit, hasInit := s.timing(domain, proto, exportMs, uptimeMs, hasUptime)
 		clk := d.clock(s, proto, exportMs, recv)
 		n := 0
-		for _, ds := range sets {
+		for _, ds := range inPlace {
 			for off := 0; off+ds.tpl.recLen <= len(ds.body); off += ds.tpl.recLen {
 				n += d.emitRecord(rec, s, exporter, proto, ds.tpl.values(ds.body[off:off+ds.tpl.recLen], vals[:0]), sysInit, hasInit, optRate, &clk, emit)
 			}
@@ -159,9 +168,9 @@ func (d *Decoder) decodeTemplated(src netip.AddrPort, recv time.Time, payload []
 		for i := range ds.Records {
 			v := vals[:0]
 			for _, f := range ds.Records[i].Values {
-				if !f.PenProvided {
+				if k := fieldKind(f.Type); !f.PenProvided && k != kNone {
 					b, _ := f.Value.([]byte)
-					v = append(v, fieldVal{typ: f.Type, b: b})
+					v = append(v, fieldVal{kind: k, b: b})
 				}
 			}
 			n += d.emitRecord(rec, s, exporter, proto, v, sysInit, hasInit, optRate, &clk, emit)
@@ -173,6 +182,44 @@ func (d *Decoder) decodeTemplated(src netip.AddrPort, recv time.Time, payload []
 		return d.fail(s, proto, reason, derr)
 	}
 	return nil
+}
+
+// leadingTemplates returns where the template and options template sets at
+// the start of a datagram's sets (from hdr) end: hdr when there are none.
+func leadingTemplates(b []byte, hdr int, proto Protocol) int {
+	lo, hi := uint16(0), uint16(1) // v9 template, options template
+	if proto == IPFIX {
+		lo, hi = 2, 3
+	}
+	off := hdr
+	for off+4 <= len(b) {
+		id, l := binary.BigEndian.Uint16(b[off:]), int(binary.BigEndian.Uint16(b[off+2:]))
+		if id < lo || id > hi || l < 4 || off+l > len(b) {
+			break
+		}
+		off += l
+	}
+	return off
+}
+
+// learnTemplates has goflow2 decode the template sets b[hdr:end] of a
+// datagram, with the header copied and its set count (v9) or length (IPFIX)
+// made to fit, into store. It reports false on any error: the caller then
+// decodes the whole datagram with goflow2, which reports it (templates
+// learnt twice are the same templates).
+func learnTemplates(b []byte, hdr, end int, proto Protocol, store *templateStore) bool {
+	c := append([]byte(nil), b[:end]...) // goflow2 keeps no reference; the caller's buffer is never written
+	if proto == NetFlowV9 {
+		n, _ := v9Extent(c)
+		binary.BigEndian.PutUint16(c[2:], uint16(n))
+	} else {
+		binary.BigEndian.PutUint16(c[2:], uint16(end))
+	}
+	var (
+		p9   netflow.NFv9Packet
+		pfix netflow.IPFIXPacket
+	)
+	return netflow.DecodeMessageVersion(bytes.NewBuffer(c), store, &p9, &pfix) == nil
 }
 
 // timing gives the sampling rate learnt from option data and the exporter's
@@ -272,60 +319,60 @@ func fillRecord(r *Record, fields []fieldVal, exportMs, sysInit int64, hasInit b
 	)
 	for i := range fields {
 		b := fields[i].b
-		switch fields[i].typ {
-		case ieOctetDelta:
+		switch fields[i].kind {
+		case kOctets:
 			octets = beUint(b)
-		case iePacketDelta:
+		case kPackets:
 			pkts = beUint(b)
-		case ieOctetTotal, iePostOctetDelta, ieInitiatorOctets:
+		case kAltOctets:
 			if altOctets == 0 {
 				altOctets = beUint(b)
 			}
-		case iePacketTotal, iePostPacketDelta, ieInitiatorPackets:
+		case kAltPackets:
 			if altPkts == 0 {
 				altPkts = beUint(b)
 			}
-		case ieProtocol:
+		case kProto:
 			r.Proto = uint8(beUint(b))
-		case ieTCPFlags:
+		case kFlags:
 			r.TCPFlags = uint8(beUint(b))
-		case ieSrcPort:
+		case kSrcPort:
 			r.SrcPort = uint16(beUint(b))
-		case ieDstPort:
+		case kDstPort:
 			r.DstPort = uint16(beUint(b))
-		case ieSrcIPv4, ieSrcIPv6:
-			if a, ok := netip.AddrFromSlice(b); ok {
+		case kSrcAddr:
+			if a, ok := addrOf(b); ok {
 				r.Src = a
 			}
-		case ieDstIPv4, ieDstIPv6:
-			if a, ok := netip.AddrFromSlice(b); ok {
+		case kDstAddr:
+			if a, ok := addrOf(b); ok {
 				r.Dst = a
 			}
-		case ieFirstSwitched:
+		case kUpStart:
 			upStart, hasUp = int64(beUint(b)), true
-		case ieLastSwitched:
+		case kUpEnd:
 			upEnd, hasUp = int64(beUint(b)), true
-		case ieStartSeconds:
+		case kStartSec:
 			start = int64(beUint(b)) * 1000
-		case ieEndSeconds:
+		case kEndSec:
 			end = int64(beUint(b)) * 1000
-		case ieStartMillis:
+		case kStartMs:
 			start = int64(beUint(b))
-		case ieEndMillis:
+		case kEndMs:
 			end = int64(beUint(b))
-		case ieStartMicros, ieStartNanos:
+		case kStartNTP:
 			start = ntpMillis(b)
-		case ieEndMicros, ieEndNanos:
+		case kEndNTP:
 			end = ntpMillis(b)
-		case ieStartDeltaMicros:
+		case kStartDelta:
 			start = exportMs - int64(beUint(b))/1000
-		case ieEndDeltaMicros:
+		case kEndDelta:
 			end = exportMs - int64(beUint(b))/1000
-		case ieSamplingInterval, ieSamplerRandom:
+		case kRate:
 			rate64 = beUint(b)
-		case ieSamplingPktInterv:
+		case kPktInterval:
 			interval = beUint(b)
-		case ieSamplingPktSpace:
+		case kPktSpace:
 			space = beUint(b)
 		}
 	}
@@ -378,6 +425,16 @@ func fillRecord(r *Record, fields []fieldVal, exportMs, sysInit int64, hasInit b
 // beUint reads a big-endian unsigned integer of 1 to 8 bytes (reduced-size
 // encoding allows any of them); longer values read their last 8 bytes.
 func beUint(b []byte) uint64 {
+	switch len(b) { // the usual sizes without a loop
+	case 1:
+		return uint64(b[0])
+	case 2:
+		return uint64(binary.BigEndian.Uint16(b))
+	case 4:
+		return uint64(binary.BigEndian.Uint32(b))
+	case 8:
+		return binary.BigEndian.Uint64(b)
+	}
 	if len(b) > 8 {
 		b = b[len(b)-8:]
 	}
@@ -386,6 +443,18 @@ func beUint(b []byte) uint64 {
 		v = v<<8 | uint64(c)
 	}
 	return v
+}
+
+// addrOf reads an IPv4 or IPv6 address field (netip.AddrFromSlice without
+// its generic path for the two sizes that occur).
+func addrOf(b []byte) (netip.Addr, bool) {
+	switch len(b) {
+	case 4:
+		return netip.AddrFrom4([4]byte(b)), true
+	case 16:
+		return netip.AddrFrom16([16]byte(b)), true
+	}
+	return netip.Addr{}, false
 }
 
 // ntpMillis converts an NTP 64-bit timestamp (IPFIX dateTimeMicro/Nanoseconds) to Unix ms.

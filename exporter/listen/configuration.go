@@ -1,5 +1,7 @@
 package listen
 
+import "runtime"
+
 // Configuration is where the exporter listens, the `listen:` section of its
 // config file: the UDP sockets read here and the HTTP address the server
 // serves /metrics on. An empty address disables that listener.
@@ -11,12 +13,23 @@ type Configuration struct {
 	// auth), as node_exporter's --web.config.file; "" serves plain HTTP.
 	WebConfigFile string
 	Pprof         bool // serve /debug/pprof (profiles reveal internals: off by default)
-	Readers       int  // UDP reader goroutines per socket
+	// Readers is how many UDP sockets share each flow port (SO_REUSEPORT),
+	// each read by its own goroutine: one core decodes and scores a few
+	// million records a second, more readers use more cores.
+	Readers int
 }
 
 // DefaultConfiguration returns the well-known flow ports on every address and
 // /metrics on loopback only: the metrics name hosts and units, so exposing
 // them beyond the machine is a decision (with web_config_file), not a default.
 func DefaultConfiguration() Configuration {
-	return Configuration{NetFlow: ":2055", SFlow: ":6343", HTTP: "127.0.0.1:9617", Readers: 2}
+	return Configuration{NetFlow: ":2055", SFlow: ":6343", HTTP: "127.0.0.1:9617", Readers: DefaultReaders()}
 }
+
+// maxDefaultReaders caps the default: a bureau's exporter usually shares its
+// machine with VictoriaMetrics and Grafana, and four cores take several
+// million records a second (docs/performance.md); listen.readers sets more.
+const maxDefaultReaders = 4
+
+// DefaultReaders is one reader per core the process may use, at most maxDefaultReaders.
+func DefaultReaders() int { return min(runtime.GOMAXPROCS(0), maxDefaultReaders) }

@@ -8,7 +8,9 @@ import (
 	"log/slog"
 	"net"
 	"net/netip"
+	"strconv"
 	"sync"
+	"syscall"
 	"time"
 
 	"golang.org/x/net/ipv4"
@@ -22,35 +24,114 @@ type Handler func(src netip.AddrPort, recv time.Time, payload []byte)
 // export datagrams must wait here, not be dropped, while readers catch up.
 const recvBuffer = 32 << 20
 
-// UDP binds addr and runs `readers` goroutines that hand every datagram to h,
-// until ctx is cancelled. The handler runs in the reader goroutine, so there is
-// no queue to overflow between socket and decoder: back-pressure lands in the
-// socket buffer, whose overflow the kernel counts.
+// UDP binds addr with `readers` sockets sharing the port (SO_REUSEPORT), each
+// read by its own goroutine that hands every datagram to h, until ctx is
+// cancelled. The handler runs in the reader goroutine, so there is no queue to
+// overflow between socket and decoder: back-pressure lands in the socket
+// buffers, whose overflow the kernel counts.
+//
+// Several sockets rather than several readers of one socket: each socket has
+// its own receive queue and lock in the kernel, so readers on different cores
+// do not contend there. The kernel spreads datagrams over the sockets by a
+// hash of the 4-tuple, so all datagrams of one exporter (one source address
+// and port) land on one socket, in order: a NetFlow v9/IPFIX template is read
+// before the data that follows it from the same exporter. Templates are kept
+// per exporter address by the one decoder behind all sockets (flow.Decoder),
+// so an exporter that sends templates and data from different source ports
+// (two 4-tuples, maybe two sockets) still decodes once the template has been
+// read (TestTemplateAcrossSockets).
+//
+// Where SO_REUSEPORT is refused, one socket is read by `readers` goroutines.
 func UDP(ctx context.Context, addr string, readers int, log *slog.Logger, h Handler) (netip.AddrPort, <-chan error, error) {
-	conn, err := net.ListenPacket("udp", addr)
+	return listenUDP(ctx, addr, readers, log, func(int) Handler { return h })
+}
+
+// listenUDP is UDP with a handler per socket (tests see which socket read what).
+func listenUDP(ctx context.Context, addr string, readers int, log *slog.Logger, handler func(socket int) Handler) (netip.AddrPort, <-chan error, error) {
+	readers = max(readers, 1)
+	if readers > 1 {
+		// A socket of another process (same user) that set SO_REUSEPORT on
+		// the port would silently take a share of the datagrams: bind the
+		// port once without the option first, so that "address in use" is
+		// still an error as with a single socket.
+		if _, port, _ := net.SplitHostPort(addr); port != "0" && port != "" {
+			probe, err := listenOne(ctx, addr, false)
+			if err != nil {
+				return netip.AddrPort{}, nil, fmt.Errorf("listen %s: %w", addr, err)
+			}
+			probe.Close()
+		}
+	}
+	first, err := listenOne(ctx, addr, readers > 1)
+	if err != nil && readers > 1 {
+		log.Warn("SO_REUSEPORT refused: one socket, several readers", "addr", addr, "err", err)
+		if first, err = listenOne(ctx, addr, false); err != nil {
+			return netip.AddrPort{}, nil, fmt.Errorf("listen %s: %w", addr, err)
+		}
+		return serve(ctx, addr, []*net.UDPConn{first}, readers, log, handler)
+	}
 	if err != nil {
 		return netip.AddrPort{}, nil, fmt.Errorf("listen %s: %w", addr, err)
 	}
-	uc := conn.(*net.UDPConn)
-	if err := uc.SetReadBuffer(recvBuffer); err != nil {
-		log.Warn("could not enlarge the UDP receive buffer", "addr", addr, "err", err)
+	conns := []*net.UDPConn{first}
+	// The other sockets bind the port the first one got (addr may ask for port 0).
+	local := first.LocalAddr().(*net.UDPAddr).AddrPort()
+	host, _, _ := net.SplitHostPort(addr)
+	same := net.JoinHostPort(host, strconv.Itoa(int(local.Port())))
+	for len(conns) < readers {
+		c, err := listenOne(ctx, same, true)
+		if err != nil {
+			for _, c := range conns {
+				c.Close()
+			}
+			return netip.AddrPort{}, nil, fmt.Errorf("listen %s (socket %d of %d): %w", same, len(conns)+1, readers, err)
+		}
+		conns = append(conns, c)
 	}
-	local := uc.LocalAddr().(*net.UDPAddr).AddrPort()
-	if readers < 1 {
-		readers = 1
+	return serve(ctx, addr, conns, 1, log, handler)
+}
+
+func listenOne(ctx context.Context, addr string, reusePort bool) (*net.UDPConn, error) {
+	lc := net.ListenConfig{}
+	if reusePort {
+		lc.Control = func(_, _ string, c syscall.RawConn) error {
+			var serr error
+			if err := c.Control(func(fd uintptr) { serr = setReusePort(fd) }); err != nil {
+				return err
+			}
+			return serr
+		}
 	}
+	conn, err := lc.ListenPacket(ctx, "udp", addr)
+	if err != nil {
+		return nil, err
+	}
+	return conn.(*net.UDPConn), nil
+}
+
+// serve starts perSocket readers on every socket and closes them all when ctx ends.
+func serve(ctx context.Context, addr string, conns []*net.UDPConn, perSocket int, log *slog.Logger, handler func(int) Handler) (netip.AddrPort, <-chan error, error) {
+	local := conns[0].LocalAddr().(*net.UDPAddr).AddrPort()
 	done := make(chan error, 1)
 	var wg sync.WaitGroup
-	for i := 0; i < readers; i++ {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			readBatches(ctx, uc, local.Addr().Is4(), addr, log, h)
-		}()
+	for i, uc := range conns {
+		if err := uc.SetReadBuffer(recvBuffer); err != nil {
+			log.Warn("could not enlarge the UDP receive buffer", "addr", addr, "err", err)
+		}
+		h := handler(i)
+		for range perSocket {
+			wg.Add(1)
+			go func() {
+				defer wg.Done()
+				readBatches(ctx, uc, local.Addr().Is4(), addr, log, h)
+			}()
+		}
 	}
 	go func() {
 		<-ctx.Done()
-		uc.Close()
+		for _, uc := range conns {
+			uc.Close()
+		}
 		wg.Wait()
 		done <- nil
 	}()

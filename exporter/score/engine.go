@@ -12,8 +12,8 @@ const nShards = 128
 
 type shard struct {
 	mu    sync.Mutex
-	hosts map[netip.Addr]*host
-	_     [40]byte // keep shards' locks on separate cache lines
+	hosts hostTable
+	_     [64]byte // keep shards' locks on separate cache lines
 }
 
 // Engine holds the per-host state. Observe may be called from many
@@ -23,6 +23,7 @@ type Engine struct {
 	perShard  int
 	shards    [nShards]shard
 	evictions atomic.Uint64
+	hosts     atomic.Int64                        // tracked, all shards (changes only when a host comes or goes)
 	now       atomic.Int64                        // flow time of the last Evaluate
 	first     atomic.Int64                        // flow time of the first Evaluate: when watching began
 	coStart   atomic.Pointer[map[netip.Addr]bool] // hosts that started mining together with others of their unit (set by Evaluate)
@@ -33,23 +34,26 @@ type Engine struct {
 // New returns an empty engine.
 func New(cfg Config) *Engine {
 	cfg.fill()
-	e := &Engine{cfg: cfg, perShard: max(1, cfg.MaxHosts/nShards)}
-	for i := range e.shards {
-		e.shards[i].hosts = make(map[netip.Addr]*host)
-	}
-	return e
+	// A shard may hold a quarter more than its share: hosts fall in shards
+	// by hash, unevenly, and a cap of exactly the share would evict from the
+	// fuller shards before MaxHosts hosts are tracked. The total is capped
+	// by MaxHosts all the same.
+	return &Engine{cfg: cfg, perShard: min(max(1, cfg.MaxHosts/nShards*5/4), maxSlots)}
 }
 
 // Config returns the settings in force.
 func (e *Engine) Config() Config { return e.cfg }
 
+// shard picks the shard of a host address by its hash (hashAddr): hosts
+// spread evenly, so readers on different cores rarely meet on one lock.
 func (e *Engine) shard(ip netip.Addr) *shard {
-	b := ip.As16()
-	x := uint64(b[8])<<56 | uint64(b[9])<<48 | uint64(b[10])<<40 | uint64(b[11])<<32 |
-		uint64(b[12])<<24 | uint64(b[13])<<16 | uint64(b[14])<<8 | uint64(b[15])
-	x ^= uint64(b[0])<<8 | uint64(b[1])
-	x *= 0x9E3779B97F4A7C15
-	return &e.shards[x>>(64-7)]
+	return &e.shards[hashAddr(keyOf(ip), ip.Is4())>>(64-7)]
+}
+
+// get returns the host of ip in sh (its shard), nil when it is not tracked.
+func (sh *shard) get(ip netip.Addr) *host {
+	k, is4 := keyOf(ip), ip.Is4()
+	return sh.hosts.get(k, is4, hashAddr(k, is4))
 }
 
 const (
@@ -101,15 +105,17 @@ func (e *Engine) Observe(o *Observation) {
 	if o.Allowlisted {
 		return // allowlisted services never count as evidence
 	}
-	sh := e.shard(o.Host)
+	k, is4 := keyOf(o.Host), o.Host.Is4()
+	hash := hashAddr(k, is4) // once: it picks the shard and the slot
+	sh := &e.shards[hash>>(64-7)]
 	sh.mu.Lock()
-	h := sh.hosts[o.Host]
+	h := sh.hosts.get(k, is4, hash)
 	if h == nil {
-		if len(sh.hosts) >= e.perShard {
-			e.evictOne(sh)
+		if h = e.add(sh, k, is4, hash); h == nil {
+			sh.mu.Unlock()
+			return
 		}
-		h = &host{unit: o.Unit, firstSeen: o.Start, best: -1}
-		sh.hosts[o.Host] = h
+		h.unit, h.firstSeen, h.best = o.Unit, o.Start, -1
 	}
 	if h.unit != o.Unit {
 		h.unit = o.Unit
@@ -174,8 +180,9 @@ func (h *host) useMask(nowHr int64) uint32 {
 }
 
 func (h *host) countPool(hit *IntelHit) {
-	for i := range h.pools {
-		if p := &h.pools[i]; p.pool == hit.Pool {
+	pools := h.poolList()
+	for i := range pools {
+		if p := &pools[i]; p.pool == hit.Pool {
 			p.n++
 			if hit.Confirmed != "" {
 				p.confirmed = hit.Confirmed
@@ -183,10 +190,29 @@ func (h *host) countPool(hit *IntelHit) {
 			return
 		}
 	}
-	if len(h.pools) < 8 {
-		h.pools = append(h.pools, poolCount{pool: hit.Pool, coin: hit.Coin, confirmed: hit.Confirmed, n: 1})
+	h.addPool(poolCount{pool: hit.Pool, coin: hit.Coin, confirmed: hit.Confirmed, n: 1})
+}
+
+// poolList is the host's pool counts (nil when it contacted none).
+func (h *host) poolList() []poolCount {
+	if h.pools == nil {
+		return nil
+	}
+	return *h.pools
+}
+
+// addPool appends a pool count, at most maxPools.
+func (h *host) addPool(p poolCount) {
+	if h.pools == nil {
+		h.pools = new([]poolCount)
+	}
+	if len(*h.pools) < maxPools {
+		*h.pools = append(*h.pools, p)
 	}
 }
+
+// maxPools bounds the pools counted per host.
+const maxPools = 8
 
 // sessKey is a hash of a session's remote endpoint, never 0: find compares
 // these in the host struct first, so the records of ordinary traffic (no
@@ -410,34 +436,55 @@ func (s *session) markPort(p uint16, start, end int64, sampled bool) {
 			if !sampled && start-c.lastMs() > 5*minuteMs {
 				c.first = toSec(start) // the same port reused by a new connection
 			}
-			c.last = max(c.last, toSec(end))
+			if t := toSec(end); t.secs() > c.last.secs() {
+				c.last = t
+			}
 			return
 		}
-		if c.last < s.ports[oldest].last {
+		if c.last.secs() < s.ports[oldest].last.secs() {
 			oldest = i
 		}
 	}
 	s.ports[oldest] = portSeen{port: p, first: toSec(start), last: toSec(end)}
 }
 
-// evictOne drops the least suspicious of a few hosts of the shard (map
-// iteration starts at a random place, so this samples).
-func (e *Engine) evictOne(sh *shard) {
-	var victim netip.Addr
+// add tracks a new host in sh (its shard, locked), making room first when
+// the shard or the engine is full; nil when there is no room. Readers adding
+// hosts to different shards at once may pass MaxHosts by one host each.
+func (e *Engine) add(sh *shard, k addrKey, is4 bool, hash uint64) *host {
+	if sh.hosts.len() >= e.perShard || e.hosts.Load() >= int64(e.cfg.MaxHosts) {
+		if !e.evictOne(sh) {
+			return nil // full, and nothing of this shard to drop
+		}
+	}
+	h := sh.hosts.insert(k, is4, hash)
+	if h != nil {
+		e.hosts.Add(1)
+	}
+	return h
+}
+
+// drop forgets h, a host of sh (locked).
+func (e *Engine) drop(sh *shard, h *host) {
+	sh.hosts.del(h)
+	e.hosts.Add(-1)
+}
+
+// evictOne drops the least suspicious of a few hosts of the shard, sampled
+// from a random place; false when the shard is empty.
+func (e *Engine) evictOne(sh *shard) bool {
 	var vh *host
-	n := 0
-	for ip, h := range sh.hosts {
+	for h := range sh.hosts.sample(16) {
 		if vh == nil || less(h, vh) {
-			victim, vh = ip, h
-		}
-		if n++; n >= 16 {
-			break
+			vh = h
 		}
 	}
-	if vh != nil {
-		delete(sh.hosts, victim)
-		e.evictions.Add(1)
+	if vh == nil {
+		return false
 	}
+	e.drop(sh, vh)
+	e.evictions.Add(1)
+	return true
 }
 
 // less orders hosts by how little they matter: not flagged, no pool
@@ -446,8 +493,8 @@ func less(a, b *host) bool {
 	if a.mining != b.mining {
 		return !a.mining
 	}
-	if (len(a.pools) > 0) != (len(b.pools) > 0) {
-		return len(a.pools) == 0
+	if (a.pools != nil) != (b.pools != nil) {
+		return a.pools == nil
 	}
 	if a.suspect != b.suspect {
 		return !a.suspect
@@ -464,8 +511,9 @@ func (e *Engine) Stats() Stats {
 	for i := range e.shards {
 		sh := &e.shards[i]
 		sh.mu.Lock()
-		st.Hosts += len(sh.hosts)
-		for _, h := range sh.hosts {
+		st.Hosts += sh.hosts.len()
+		st.Bytes += sh.hosts.bytes()
+		for _, h := range sh.hosts.all() {
 			st.Bytes += hostBytes(h)
 			st.Sessions += len(h.sess)
 		}

@@ -186,7 +186,7 @@ func (e *Engine) Evaluate(now int64) {
 	for i := range e.shards {
 		sh := &e.shards[i]
 		sh.mu.Lock()
-		for ip, h := range sh.hosts {
+		for ip, h := range sh.hosts.all() {
 			e.evalHost(h, now, window, quiet)
 			if h.suspect && e.cfg.OnSuspect != nil && len(ask) < maxSuspectCalls {
 				ask = h.suspicions(ip, now, quiet, window, ask)
@@ -197,7 +197,7 @@ func (e *Engine) Evaluate(now int64) {
 				starts[h.unit] = append(starts[h.unit], flagStart{ip, h.flaggedSince})
 			}
 			if h.lastSeen < now-window && !h.mining {
-				delete(sh.hosts, ip) // nothing left to remember
+				e.drop(sh, h) // nothing left to remember
 			}
 		}
 		sh.mu.Unlock()
@@ -591,8 +591,9 @@ func (e *Engine) report(ip netip.Addr, h *host) *Report {
 		}
 		r.Reasons = append(r.Reasons, reason)
 	}
-	for i := range h.pools {
-		pc := &h.pools[i]
+	pools := h.poolList()
+	for i := range pools {
+		pc := &pools[i]
 		r.PoolContacts = append(r.PoolContacts, PoolContact{Pool: pc.pool, Coin: pc.coin, Count: e.poolCount(pc), Confirmed: pc.confirmed})
 	}
 	return r
@@ -605,8 +606,8 @@ func (e *Engine) Watched(fn func(r *Report)) {
 		sh := &e.shards[i]
 		sh.mu.Lock()
 		var reps []*Report
-		for ip, h := range sh.hosts {
-			if h.mining || h.suspect || len(h.pools) > 0 || float64(h.score) >= e.cfg.Floor {
+		for ip, h := range sh.hosts.all() {
+			if h.mining || h.suspect || h.pools != nil || float64(h.score) >= e.cfg.Floor {
 				reps = append(reps, e.report(ip, h))
 			}
 		}
@@ -622,7 +623,7 @@ func (e *Engine) Report(ip netip.Addr) *Report {
 	sh := e.shard(ip)
 	sh.mu.Lock()
 	defer sh.mu.Unlock()
-	if h := sh.hosts[ip]; h != nil {
+	if h := sh.get(ip); h != nil {
 		return e.report(ip, h)
 	}
 	return nil

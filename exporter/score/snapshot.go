@@ -180,10 +180,10 @@ func (e *Engine) writeSnapshot(f *os.File) ([]savedCount, error) {
 	for i := range e.shards {
 		sh := &e.shards[i]
 		sh.mu.Lock()
-		recs := make([]snapHost, 0, len(sh.hosts))
-		for ip, h := range sh.hosts {
+		recs := make([]snapHost, 0, sh.hosts.len())
+		for ip, h := range sh.hosts.all() {
 			recs = append(recs, h.snap(ip))
-			for _, pc := range h.pools {
+			for _, pc := range h.poolList() {
 				saved = append(saved, savedCount{ip, pc.pool, pc.n})
 			}
 		}
@@ -209,9 +209,10 @@ func (e *Engine) commitCounters(saved []savedCount) {
 	for _, s := range saved {
 		sh := e.shard(s.ip)
 		sh.mu.Lock()
-		if h := sh.hosts[s.ip]; h != nil {
-			for i := range h.pools {
-				if p := &h.pools[i]; p.pool == s.pool && s.n <= p.n {
+		if h := sh.get(s.ip); h != nil {
+			pools := h.poolList()
+			for i := range pools {
+				if p := &pools[i]; p.pool == s.pool && s.n <= p.n {
 					p.saved = max(p.saved, s.n)
 				}
 			}
@@ -301,7 +302,7 @@ func (h *host) snap(ip netip.Addr) snapHost {
 	r := snapHost{IP: ip, Unit: h.unit, FirstSeen: h.firstSeen, LastSeen: h.lastSeen, FlaggedSince: h.flaggedSince,
 		LastSeenMining: h.lastMining, Score: h.score, Mining: h.mining, Research: h.research,
 		Suspect: h.suspect, SuspectSince: h.suspectSince, UseHours: h.useHours, UsePkts: h.usePkts, UseHr: h.useHr}
-	for _, pc := range h.pools {
+	for _, pc := range h.poolList() {
 		r.Pools = append(r.Pools, snapPool{pc.pool, pc.coin, pc.n, pc.confirmed})
 	}
 	for i := range h.sess {
@@ -326,11 +327,11 @@ func (e *Engine) restore(r *snapHost) {
 	if !r.IP.IsValid() {
 		return
 	}
-	h := &host{unit: r.Unit, firstSeen: r.FirstSeen, lastSeen: r.LastSeen, flaggedSince: r.FlaggedSince,
+	h := host{unit: r.Unit, firstSeen: r.FirstSeen, lastSeen: r.LastSeen, flaggedSince: r.FlaggedSince,
 		lastMining: r.LastSeenMining, score: r.Score, mining: r.Mining, research: r.Research, best: -1,
 		suspect: r.Suspect, suspectSince: r.SuspectSince, useHours: r.UseHours, usePkts: r.UsePkts, useHr: r.UseHr}
-	for _, p := range r.Pools[:min(len(r.Pools), 8)] {
-		h.pools = append(h.pools, poolCount{pool: p.Pool, coin: p.Coin, confirmed: p.Confirmed, n: p.N, saved: p.N})
+	for _, p := range r.Pools[:min(len(r.Pools), maxPools)] {
+		h.addPool(poolCount{pool: p.Pool, coin: p.Coin, confirmed: p.Confirmed, n: p.N, saved: p.N})
 	}
 	for _, ss := range r.Sessions[:min(len(r.Sessions), slotsPerHost)] {
 		s := session{remote: ss.Remote, port: ss.Port, used: true, intel: ss.Intel, shared: ss.Shared, sampled: ss.Sampled,
@@ -344,11 +345,18 @@ func (e *Engine) restore(r *snapHost) {
 		h.sessKeys[len(h.sess)] = sessKey(s.remote, s.port)
 		h.sess = append(h.sess, s)
 	}
-	sh := e.shard(r.IP)
+	k, is4 := keyOf(r.IP), r.IP.Is4()
+	hash := hashAddr(k, is4)
+	sh := &e.shards[hash>>(64-7)]
 	sh.mu.Lock()
-	if _, dup := sh.hosts[r.IP]; !dup && len(sh.hosts) >= e.perShard {
-		e.evictOne(sh) // detect.max_hosts was lowered since the snapshot
+	defer sh.mu.Unlock()
+	slot := sh.hosts.get(k, is4, hash)
+	if slot == nil {
+		// add evicts when full: detect.max_hosts was lowered since the snapshot
+		if slot = e.add(sh, k, is4, hash); slot == nil {
+			return
+		}
 	}
-	sh.hosts[r.IP] = h
-	sh.mu.Unlock()
+	h.key, h.is4, h.live = k, is4, true
+	*slot = h
 }

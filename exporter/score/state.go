@@ -16,29 +16,34 @@ const slotsPerHost = 4
 // concurrent ports to one pool endpoint estimate the machines behind a NAT.
 const portsPerSession = 4
 
-// host is the state of one internal IP. Hosts that never showed a candidate
-// session carry no session table, so an ordinary host costs about 100 bytes.
+// host is the state of one internal IP, held inline in its shard's
+// hostTable. Hosts that never showed a candidate session carry no session
+// table, so an ordinary host costs its 176-byte slot and a 4-byte index entry. Fields
+// are ordered widest first so that the struct has no padding holes.
 type host struct {
 	unit         string
+	sess         []session    // grows to slotsPerHost
+	pools        *[]poolCount // nil until the first pool contact (rare: saves 16 bytes a host)
+	key          addrKey      // the address (hostTable)
 	firstSeen    int64
 	lastSeen     int64
 	flaggedSince int64
 	lastMining   int64 // last evaluation at which the host was flagged
 	suspectSince int64 // evaluation at which the current suspect stage began, 0 when not a suspect
-	score        float32
 	points       [nSignals]float32
-	mining       bool // confirmed: a mining IP
-	suspect      bool // behaviour only: not a mining IP
-	research     bool
+	score        float32
 	// Ordinary use of the host (records outside its mining-like sessions),
 	// for the class hint: bit k of useHours is set when hour useHr-k saw at
 	// least useHourPkts such packets; usePkts counts them in hour useHr.
 	useHours uint32
 	useHr    int32
 	usePkts  uint32
-	sess     []session            // grows to slotsPerHost
 	sessKeys [slotsPerHost]uint32 // sessKey of each slot in use, 0 if free
-	pools    []poolCount
+	mining   bool                 // confirmed: a mining IP
+	suspect  bool                 // behaviour only: not a mining IP
+	research bool
+	is4      bool // key is an IPv4 address (not its IPv4-mapped IPv6 form)
+	live     bool // the slot holds a host (hostTable)
 	best     int8 // slot index of the strongest session at the last evaluation, -1 none
 }
 
@@ -50,55 +55,65 @@ type poolCount struct {
 }
 
 // session aggregates the records between one host and one remote endpoint.
+// Fields are ordered widest first (no padding holes): a candidate session
+// then fits the allocator's 192-byte size class, where it took 208.
 type session struct {
 	remote     netip.Addr
-	port       uint16
-	used       bool
-	intel      bool
-	shared     bool
-	first      int64 // first record start
-	runStart   int64 // start of the current run of continuous activity (unsampled)
-	last       int64 // last record end
-	lastStart  int64 // start of the newest record, for gaps
+	first      int64  // first record start
+	runStart   int64  // start of the current run of continuous activity (unsampled)
+	last       int64  // last record end
+	lastStart  int64  // start of the newest record, for gaps
+	pkts       uint64 // both directions, scaled by sampling
+	inPkts     uint64
+	inBytes    uint64
+	hours      uint64 // ring of hours (of the window) with activity
+	hoursBase  int64  // hour number of bit 0
+	asked      int64  // evaluation at which the endpoint was last handed to OnSuspect (not snapshotted)
+	visitStart int64  // donation cadence: visits separated by > 10 min of silence
 	records    uint32
 	profile    uint32 // records that look like Stratum messages
 	other      uint32 // records that do not (bulk, high rate)
 	handshakes uint32 // records with SYN/FIN/RST: new connections, not one long session
-	pkts       uint64 // both directions, scaled by sampling
-	inPkts     uint64
-	inBytes    uint64
 	gapsIn     uint32 // gaps between record starts within periodMinMs–periodMaxMs
 	gapsAll    uint32
-	hours      uint64 // ring of hours (of the window) with activity
-	hoursBase  int64  // hour number of bit 0
-	sampled    bool
-	refuted    bool   // the prober found no pool at the endpoint (Config.Refuted, as of the last evaluation)
 	rate       uint32 // highest sampling rate of its records
-	asked      int64  // evaluation at which the endpoint was last handed to OnSuspect (not snapshotted)
 	ports      [portsPerSession]portSeen
-	// donation cadence: visits separated by > 10 min of silence
-	visitStart int64
+	port       uint16
+	used       bool
+	intel      bool
+	shared     bool
+	sampled    bool
+	refuted    bool  // the prober found no pool at the endpoint (Config.Refuted, as of the last evaluation)
 	visitGaps  uint8 // consecutive visit gaps of 70–130 min with ~1 min visits
 	shortVisit bool
 }
 
 // portSeen is one connection (host port) of a session: first and last
 // activity of its current run, in Unix seconds (a second is fine for runs of
-// minutes to hours; four of these per session, so the bytes count).
+// minutes to hours; four of these per session, so the bytes count: 10 each).
 type portSeen struct {
 	port        uint16
-	first, last uint32
+	first, last sec32
 }
 
-func toSec(ms int64) uint32        { return uint32(max(ms, 0) / 1000) }
-func (p *portSeen) firstMs() int64 { return int64(p.first) * 1000 }
-func (p *portSeen) lastMs() int64  { return int64(p.last) * 1000 }
+// sec32 is a uint32 of Unix seconds kept as two halves, so that portSeen is
+// 2-byte aligned and takes 10 bytes instead of 12.
+type sec32 [2]uint16
 
-// hostBytes estimates the memory one host costs, for the state-size gauge:
-// the struct, its session table, and the map entry with its key.
+func toSec(ms int64) sec32 {
+	v := uint32(max(ms, 0) / 1000)
+	return sec32{uint16(v >> 16), uint16(v)}
+}
+func (t sec32) secs() uint32       { return uint32(t[0])<<16 | uint32(t[1]) }
+func (p *portSeen) firstMs() int64 { return int64(p.first.secs()) * 1000 }
+func (p *portSeen) lastMs() int64  { return int64(p.last.secs()) * 1000 }
+
+// hostBytes estimates the memory a host holds beyond its slot in the table
+// (hostTable.bytes), for the state-size gauge: its session table and pool counts.
 func hostBytes(h *host) int64 {
-	n := int64(unsafe.Sizeof(*h)) + 48 // map entry: key, pointer, overhead
-	n += int64(cap(h.sess)) * int64(unsafe.Sizeof(session{}))
-	n += int64(len(h.pools)) * int64(unsafe.Sizeof(poolCount{}))
+	n := int64(cap(h.sess)) * int64(unsafe.Sizeof(session{}))
+	if h.pools != nil {
+		n += 24 + int64(cap(*h.pools))*int64(unsafe.Sizeof(poolCount{}))
+	}
 	return n
 }
