@@ -25,6 +25,7 @@ const (
 	ProbeSkipped            = "minewatch_probe_skipped_total"
 	ProbeConnections        = "minewatch_probe_connections_total"
 	ProbeCacheEntries       = "minewatch_probe_cache_entries"
+	PoolConfirmed           = "minewatch_pool_confirmed"
 
 	FlowPackets          = "minewatch_flow_packets_total"
 	FlowRecords          = "minewatch_flow_records_total"
@@ -130,6 +131,7 @@ var catalogue = []Metric{
 	{ProbeSkipped, Counter, "", []string{"reason"}, "probes not sent: `disabled`, `internal` (a ledger range), `not_public`, `allowlisted`, `cached` (decided recently), `pending`, `queue_full`, `rate_limited`", GroupLedger},
 	{ProbeConnections, Counter, "", []string{"protocol", "transport"}, "connections the prober opened; protocol = stratum, cryptonote, ethproxy; transport = tcp, tls", GroupLedger},
 	{ProbeCacheEntries, Gauge, "", nil, "endpoints whose probe outcome is kept (at most `probe.max_cache`)", GroupLedger},
+	{PoolConfirmed, Gauge, "", []string{"endpoint", "domain", "protocol", "tls"}, "one series per pool endpoint the active prober confirmed (held until `probe.confirmed_ttl` passes without a new confirmation; at most 20,000): value = Unix seconds of its first confirmation; endpoint = ip:port, domain = the listed pool domain sent as TLS SNI (\"\" when probed by address), protocol = stratum, cryptonote, ethproxy, tls = true, false", GroupLedger},
 
 	{FlowPackets, Counter, "", []string{"source", "protocol"}, "export datagrams received", GroupHealth},
 	{FlowRecords, Counter, "", []string{"source", "protocol"}, "flow records decoded", GroupHealth},

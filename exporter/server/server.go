@@ -74,12 +74,8 @@ func Start(ctx context.Context, cfg *config.Config, log *slog.Logger) (*Server, 
 		OnResult: probe.ToIntel(store)})
 	detect := DetectConfig(cfg)
 	if cfg.Probe.Enabled {
-		detect.OnSuspect = func(_ netip.Addr, remote netip.AddrPort) {
-			if store.Current().Probeable(remote.Addr(), remote.Port()) {
-				prober.Submit(remote) // never blocks
-			}
-		}
-		detect.Refuted = func(ep netip.AddrPort) bool { return store.Current().Allowed(ep.Addr(), ep.Port()) }
+		feed := &probe.Feed{Store: store, Prober: prober, NoteFor: prober.Config().ConfirmedTTL}
+		detect.OnSuspect, detect.Refuted = feed.Suspect, feed.Refuted
 	}
 	p, err = pipeline.New(pipeline.Options{Ledger: led, Intel: store, Detect: detect, PersonalLabels: cfg.Metrics.PersonalLabels})
 	if err != nil {
