@@ -81,6 +81,9 @@ type Result struct {
 	FPList   map[string][]string `json:"false_positive_ips,omitempty"` // per rate, first few
 	// FPByGroup counts false-positive hosts per rate and host group (kind and ordinary behaviours).
 	FPByGroup map[string]map[string]int `json:"false_positives_by_group,omitempty"`
+	// SuspectByGroup counts ordinary hosts that were suspects per rate, by
+	// host group and the signals of their first suspect look.
+	SuspectByGroup map[string]map[string]int `json:"suspects_by_group,omitempty"`
 }
 
 // hostOutcome is what the scorer did to one host.
@@ -90,12 +93,13 @@ type hostOutcome struct {
 	class     string
 	why       string // the reasons of the first flag, for the false-positive list
 	suspect   bool   // was a suspect at some look (not necessarily flagged)
+	suspectOn string // the signals of its first suspect look
 }
 
 // Run evaluates the scenario at each rate. progress may be nil.
 func Run(s *sim.Scenario, rates []Rate, cfg score.Config, o Options, progress func(string)) (*Result, error) {
 	t0 := time.Now()
-	res := &Result{Scenario: s.Name, Records: map[string]int{}, FPList: map[string][]string{}, FPByGroup: map[string]map[string]int{}}
+	res := &Result{Scenario: s.Name, Records: map[string]int{}, FPList: map[string][]string{}, FPByGroup: map[string]map[string]int{}, SuspectByGroup: map[string]map[string]int{}}
 	for _, rate := range rates {
 		if progress != nil {
 			progress(rate.Name)
@@ -110,11 +114,12 @@ func Run(s *sim.Scenario, rates []Rate, cfg score.Config, o Options, progress fu
 		if err != nil {
 			return nil, err
 		}
-		rows, fps, groups := tabulate(rate.Name, gen.Truth, out)
+		rows, fps, groups, sgroups := tabulate(rate.Name, gen.Truth, out)
 		for i := range rows {
 			rows[i].Probes = probes
 		}
 		res.FPByGroup[rate.Name] = groups
+		res.SuspectByGroup[rate.Name] = sgroups
 		res.Rows = append(res.Rows, rows...)
 		res.FPList[rate.Name] = fps
 	}
@@ -191,6 +196,16 @@ func score1(s *sim.Scenario, gen *sim.Result, cfg score.Config, opt Options) (ma
 					if o == nil {
 						o = &hostOutcome{}
 						out[r.IP] = o
+					}
+					if !o.suspect {
+						var sig []string
+						for _, rs := range r.Reasons {
+							if rs.Points > 0 {
+								sig = append(sig, rs.Signal)
+							}
+						}
+						slices.Sort(sig)
+						o.suspectOn = strings.Join(slices.Compact(sig), "+")
 					}
 					o.suspect = true
 				}
@@ -305,8 +320,8 @@ func poolEndpoints(s *sim.Scenario) map[probe.Target]bool {
 	return out
 }
 
-func tabulate(rate string, truth []sim.Truth, out map[netip.Addr]*hostOutcome) ([]Row, []string, map[string]int) {
-	groups := map[string]int{}
+func tabulate(rate string, truth []sim.Truth, out map[netip.Addr]*hostOutcome) ([]Row, []string, map[string]int, map[string]int) {
+	groups, sgroups := map[string]int{}, map[string]int{}
 	type acc struct {
 		miners, detected, classOK int
 		ttf                       []float64
@@ -322,6 +337,7 @@ func tabulate(rate string, truth []sim.Truth, out map[netip.Addr]*hostOutcome) (
 			negatives++
 			if o != nil && o.suspect {
 				suspects++
+				sgroups[t.Kind+" "+strings.Join(t.Ordinary, "+")+" on "+o.suspectOn]++
 			}
 			if o != nil && o.flagged && !(t.Class == "research" && o.class == "research") {
 				fp++
@@ -392,5 +408,5 @@ func tabulate(rate string, truth []sim.Truth, out map[netip.Addr]*hostOutcome) (
 		rows = append(rows, row(n, by[n]))
 	}
 	rows = append(rows, row("overall", all))
-	return rows, fps, groups
+	return rows, fps, groups, sgroups
 }

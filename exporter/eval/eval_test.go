@@ -24,8 +24,12 @@ func TestTabulate(t *testing.T) {
 		netip.MustParseAddr("10.0.0.3"): {flagged: true, flaggedAt: 600_000, class: "active"},
 		netip.MustParseAddr("10.0.0.4"): {flagged: true, flaggedAt: 5, class: "unknown"},
 		netip.MustParseAddr("10.0.0.6"): {flagged: true, flaggedAt: 5, class: "research"}, // right class: not a false positive
+		netip.MustParseAddr("10.0.0.7"): {suspect: true, suspectOn: "periodicity+stratum_profile"},
 	}
-	rows, fps, groups := tabulate("unsampled", truth, out)
+	rows, fps, groups, sgroups := tabulate("unsampled", truth, out)
+	if len(sgroups) != 1 || sgroups["  on periodicity+stratum_profile"] != 1 || rows[len(rows)-1].SuspectHosts != 1 {
+		t.Errorf("suspects by group %v", sgroups)
+	}
 	all := rows[len(rows)-1]
 	if all.Behaviour != "overall" || all.Miners != 3 || all.Detected != 2 || all.FPHosts != 1 || all.Negatives != 4 {
 		t.Fatalf("overall %+v", all)

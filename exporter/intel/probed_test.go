@@ -3,8 +3,10 @@ package intel
 import (
 	"bytes"
 	"context"
+	"errors"
 	"fmt"
 	"net/netip"
+	"os"
 	"path/filepath"
 	"strings"
 	"sync"
@@ -313,5 +315,58 @@ func TestPoolConfirmedSeries(t *testing.T) {
 	}
 	if !strings.Contains(out, `endpoint="198.51.100.77:3333"`) {
 		t.Error("the live confirmation's series went")
+	}
+}
+
+// TestProbedFileRoundTrip: SaveProbed then LoadProbed into a new store
+// gives back the bare and the named decisions with their evidence, the
+// first confirmation and the host noted at the shared address; expired ones
+// are counted, not kept; a file of another version is refused.
+func TestProbedFileRoundTrip(t *testing.T) {
+	clock := &fakeClock{t: time.Date(2026, 12, 1, 14, 0, 0, 0, time.UTC)}
+	pools, err := Parse("p.txt", []byte("pool.example.org,XMR\n"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	cdn := netip.MustParseAddr("203.0.113.200")
+	set := NewSet([]*List{pools}, nil, map[string][]netip.Addr{"pool.example.org": {cdn}})
+	a := NewStore(Options{Now: clock.Now})
+	a.Set(set)
+	shared := netip.AddrPortFrom(cdn, 443)
+	miner := netip.MustParseAddr("10.0.0.5")
+	bare := netip.MustParseAddrPort("198.51.100.7:3333")
+	a.Suspect(miner, shared, clock.Now().Add(24*time.Hour))
+	a.Confirm(shared, Evidence{At: clock.Now(), Protocol: "cryptonote", TLS: true, Name: "pool.example.org", Excerpt: "job", Until: clock.Now().Add(48 * time.Hour)})
+	a.Confirm(bare, Evidence{At: clock.Now(), Protocol: "stratum", Coin: "XMR", Until: clock.Now().Add(time.Hour)})
+	a.Refute(netip.MustParseAddrPort("198.51.100.8:443"), Evidence{At: clock.Now(), Excerpt: "HTTP", Until: clock.Now().Add(2 * time.Hour)})
+	path := filepath.Join(t.TempDir(), ProbedFileName)
+	if err := a.SaveProbed(path); err != nil {
+		t.Fatal(err)
+	}
+	clock.Add(90 * time.Minute) // the bare confirmation expires meanwhile
+	b := NewStore(Options{Now: clock.Now})
+	b.Set(set)
+	kept, expired, listed, err := b.LoadProbed(path)
+	if err != nil || kept != 2 || expired != 1 || listed != 0 {
+		t.Fatalf("kept %d expired %d listed %d err %v", kept, expired, listed, err)
+	}
+	c := b.Current().ConfirmedName(shared, "pool.example.org")
+	if c == nil || c.Probe.Protocol != "cryptonote" || !c.Probe.TLS || c.Probe.First.IsZero() || c.Domain() != "pool.example.org" {
+		t.Fatalf("named confirmation back as %+v", c)
+	}
+	if e := b.Current().MatchHost(miner, cdn, 443); e == nil || e.Shared {
+		t.Errorf("the noted host's contact after the reload: %+v", e)
+	}
+	if b.Current().Confirmed(bare) != nil {
+		t.Error("an expired confirmation came back")
+	}
+	if !b.Current().Allowed(netip.MustParseAddr("198.51.100.8"), 443) {
+		t.Error("the refutation did not come back")
+	}
+	if err := os.WriteFile(path, []byte(`{"version":2,"decisions":[]}`), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if _, _, _, err := NewStore(Options{}).LoadProbed(path); !errors.Is(err, ErrProbedFile) {
+		t.Errorf("another version: %v", err)
 	}
 }

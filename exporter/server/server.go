@@ -42,6 +42,7 @@ type Addrs struct {
 type Server struct {
 	Addrs    Addrs
 	Pipeline *pipeline.Pipeline
+	Intel    *intel.Store // pool lists with the probe's decisions
 	done     chan error
 }
 
@@ -60,6 +61,10 @@ func Start(ctx context.Context, cfg *config.Config, log *slog.Logger) (*Server, 
 	store := intel.NewStore(intelOpts)
 	if err := store.Load(); err != nil {
 		return nil, fmt.Errorf("intel: %w", err)
+	}
+	probedFile := probedPath(cfg.Snapshot.File)
+	if err := restoreProbed(store, probedFile, log); err != nil {
+		return nil, err
 	}
 	if err := web.Validate(cfg.Listen.WebConfigFile); err != nil {
 		return nil, fmt.Errorf("web config %s: %w", cfg.Listen.WebConfigFile, err)
@@ -89,7 +94,7 @@ func Start(ctx context.Context, cfg *config.Config, log *slog.Logger) (*Server, 
 	dec := flow.NewDecoder(flow.Options{Configuration: cfg.Flow, DefaultSampling: cfg.Sampling.DefaultRate, Sampling: SamplingOverrides(cfg), Logger: log})
 
 	ctx, cancel := context.WithCancel(ctx)
-	s := &Server{Pipeline: p, done: make(chan error, 1)}
+	s := &Server{Pipeline: p, Intel: store, done: make(chan error, 1)}
 	var stops []<-chan error
 	fail := func(err error) (*Server, error) {
 		cancel()
@@ -213,6 +218,7 @@ func Start(ctx context.Context, cfg *config.Config, log *slog.Logger) (*Server, 
 					return
 				case <-t.C:
 					saveState(p.Engine(), cfg.Snapshot.File, log)
+					saveProbed(store, probedFile, log) //nolint:errcheck // logged; kept in memory
 				}
 			}
 		}()
@@ -236,6 +242,9 @@ func Start(ctx context.Context, cfg *config.Config, log *slog.Logger) (*Server, 
 		<-periodicDone
 		if cfg.Snapshot.File != "" {
 			if serr := saveState(p.Engine(), cfg.Snapshot.File, log); serr != nil && err == nil {
+				err = serr
+			}
+			if serr := saveProbed(store, probedFile, log); serr != nil && err == nil {
 				err = serr
 			}
 		}
