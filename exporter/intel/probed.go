@@ -43,11 +43,15 @@ type Evidence struct {
 	First time.Time
 }
 
-// How is the evidence in one line: "stratum over TLS at 2026-12-01 22:03 北京时间".
+// How is the evidence in one line: "stratum over TLS at 2026-12-01 22:03:00 CST",
+// "cryptonote over TLS (SNI pool.example.org) at …" for a probe with a name.
 func (ev *Evidence) How() string {
 	tr := "TCP"
 	if ev.TLS {
 		tr = "TLS"
+	}
+	if ev.Name != "" {
+		tr += " (SNI " + ev.Name + ")"
 	}
 	return fmt.Sprintf("%s over %s at %s", ev.Protocol, tr, ev.At.In(names.Location()).Format("2006-01-02 15:04:05 MST"))
 }

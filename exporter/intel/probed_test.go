@@ -251,8 +251,8 @@ func TestSNIConfirmationIsScoped(t *testing.T) {
 	if e == nil || e.Shared || e.Kind != KindConfirmed || e.Domain() != "pool.example.org" || e.Probe == nil || e.Probe.Name != "pool.example.org" {
 		t.Fatalf("the suspect's contact after the SNI confirmation: %+v", e)
 	}
-	if e.Pool != "pool.example.org @ 203.0.113.200:443" {
-		t.Errorf("pool shown as %q", e.Pool)
+	if e.Pool != "pool.example.org @ 203.0.113.200:443" || !strings.Contains(e.Probe.How(), "cryptonote over TLS (SNI pool.example.org) at ") {
+		t.Errorf("pool shown as %q, evidence %q", e.Pool, e.Probe.How())
 	}
 	if e := s.Current().MatchHost(browser, cdn, 443); e == nil || !e.Shared {
 		t.Errorf("another host's contact with the CDN address: %+v, want the shared entry only", e)
