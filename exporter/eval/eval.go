@@ -10,12 +10,14 @@ import (
 	"slices"
 	"sort"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/minewatch/minewatch/exporter/flow"
 	"github.com/minewatch/minewatch/exporter/intel"
 	"github.com/minewatch/minewatch/exporter/ledger"
 	"github.com/minewatch/minewatch/exporter/pipeline"
+	"github.com/minewatch/minewatch/exporter/probe"
 	"github.com/minewatch/minewatch/exporter/score"
 	"github.com/minewatch/minewatch/exporter/sim"
 )
@@ -79,6 +81,9 @@ type Result struct {
 	FPList   map[string][]string `json:"false_positive_ips,omitempty"` // per rate, first few
 	// FPByGroup counts false-positive hosts per rate and host group (kind and ordinary behaviours).
 	FPByGroup map[string]map[string]int `json:"false_positives_by_group,omitempty"`
+	// SuspectByGroup counts ordinary hosts that were suspects per rate, by
+	// host group and the signals of their first suspect look.
+	SuspectByGroup map[string]map[string]int `json:"suspects_by_group,omitempty"`
 }
 
 // hostOutcome is what the scorer did to one host.
@@ -88,12 +93,13 @@ type hostOutcome struct {
 	class     string
 	why       string // the reasons of the first flag, for the false-positive list
 	suspect   bool   // was a suspect at some look (not necessarily flagged)
+	suspectOn string // the signals of its first suspect look
 }
 
 // Run evaluates the scenario at each rate. progress may be nil.
 func Run(s *sim.Scenario, rates []Rate, cfg score.Config, o Options, progress func(string)) (*Result, error) {
 	t0 := time.Now()
-	res := &Result{Scenario: s.Name, Records: map[string]int{}, FPList: map[string][]string{}, FPByGroup: map[string]map[string]int{}}
+	res := &Result{Scenario: s.Name, Records: map[string]int{}, FPList: map[string][]string{}, FPByGroup: map[string]map[string]int{}, SuspectByGroup: map[string]map[string]int{}}
 	for _, rate := range rates {
 		if progress != nil {
 			progress(rate.Name)
@@ -108,11 +114,12 @@ func Run(s *sim.Scenario, rates []Rate, cfg score.Config, o Options, progress fu
 		if err != nil {
 			return nil, err
 		}
-		rows, fps, groups := tabulate(rate.Name, gen.Truth, out)
+		rows, fps, groups, sgroups := tabulate(rate.Name, gen.Truth, out)
 		for i := range rows {
 			rows[i].Probes = probes
 		}
 		res.FPByGroup[rate.Name] = groups
+		res.SuspectByGroup[rate.Name] = sgroups
 		res.Rows = append(res.Rows, rows...)
 		res.FPList[rate.Name] = fps
 	}
@@ -122,6 +129,12 @@ func Run(s *sim.Scenario, rates []Rate, cfg score.Config, o Options, progress fu
 
 // Setup builds the ledger and intel a scenario implies, as flowgen writes them.
 func Setup(s *sim.Scenario, hosts []sim.Host) (*ledger.Ledger, *intel.Store, error) {
+	return setup(s, hosts, nil)
+}
+
+// setup is Setup with the intel store on clock (nil: the wall clock): the
+// flow clock in a replay, so that probe decisions expire in flow time.
+func setup(s *sim.Scenario, hosts []sim.Host, clock func() time.Time) (*ledger.Ledger, *intel.Store, error) {
 	var lb, ib bytes.Buffer
 	if err := sim.WriteLedger(&lb, s, hosts); err != nil {
 		return nil, nil, err
@@ -137,7 +150,7 @@ func Setup(s *sim.Scenario, hosts []sim.Host) (*ledger.Ledger, *intel.Store, err
 	if err != nil {
 		return nil, nil, fmt.Errorf("generated intel: %w", err)
 	}
-	st := intel.NewStore(intel.Options{})
+	st := intel.NewStore(intel.Options{Now: clock})
 	st.Set(intel.NewSet([]*intel.List{list}, nil, s.Resolved()))
 	return led, st, nil
 }
@@ -152,39 +165,21 @@ func score1(s *sim.Scenario, gen *sim.Result, cfg score.Config, opt Options) (ma
 			episodes[netip.MustParseAddr(t.IP)] = t.Episodes
 		}
 	}
-	led, st, err := Setup(s, gen.Hosts)
+	var flowNow int64
+	led, st, err := setup(s, gen.Hosts, func() time.Time { return time.UnixMilli(flowNow) })
 	if err != nil {
 		return nil, 0, err
 	}
-	// The model prober, wired as exporter/server wires the real one: asked
-	// through OnSuspect, answering into the intel store, refutations read back
-	// through Refuted.
-	var asked []netip.AddrPort
-	probed := map[netip.AddrPort]bool{}
+	// The model prober, wired as exporter/server wires the real one (the
+	// same probe.Feed): asked through OnSuspect and Refuted, answering into
+	// the intel store one tick later, refutations read back through Refuted.
+	model := &modelProber{pools: poolEndpoints(s), done: map[probe.Target]bool{}}
 	if opt.Probe {
-		cfg.OnSuspect = func(_ netip.Addr, remote netip.AddrPort) { // called within Tick, one goroutine
-			if st.Current().Probeable(remote.Addr(), remote.Port()) { // as exporter/server
-				asked = append(asked, remote)
-			}
-		}
-		cfg.Refuted = func(ep netip.AddrPort) bool { return st.Current().Allowed(ep.Addr(), ep.Port()) }
+		feed := &probe.Feed{Store: st, Prober: model, NoteFor: probe.DefaultConfiguration().ConfirmedTTL,
+			Now: func() time.Time { return time.UnixMilli(flowNow) }}
+		cfg.OnSuspect, cfg.Refuted = feed.Suspect, feed.Refuted
 	}
-	pools := poolEndpoints(s)
-	answer := func(now int64) {
-		for _, ep := range asked {
-			if probed[ep] {
-				continue
-			}
-			probed[ep] = true
-			ev := intel.Evidence{At: time.UnixMilli(now), Protocol: "model", Excerpt: "eval's model of the prober"}
-			if pools[ep] {
-				st.Confirm(ep, ev)
-			} else {
-				st.Refute(ep, ev)
-			}
-		}
-		asked = asked[:0]
-	}
+	answer := func(now int64) { model.answer(st, now) }
 	p, err := pipeline.New(pipeline.Options{Ledger: led, Intel: st, Detect: cfg})
 	if err != nil {
 		return nil, 0, err
@@ -201,6 +196,16 @@ func score1(s *sim.Scenario, gen *sim.Result, cfg score.Config, opt Options) (ma
 					if o == nil {
 						o = &hostOutcome{}
 						out[r.IP] = o
+					}
+					if !o.suspect {
+						var sig []string
+						for _, rs := range r.Reasons {
+							if rs.Points > 0 {
+								sig = append(sig, rs.Signal)
+							}
+						}
+						slices.Sort(sig)
+						o.suspectOn = strings.Join(slices.Compact(sig), "+")
 					}
 					o.suspect = true
 				}
@@ -242,6 +247,7 @@ func score1(s *sim.Scenario, gen *sim.Result, cfg score.Config, opt Options) (ma
 	for i := range gen.Records {
 		gen.Record(i, r)
 		for r.End >= next {
+			flowNow = next
 			p.Tick(next)
 			answer(next) // the answers arrive before the next tick evaluates
 			if next >= nextLook {
@@ -252,26 +258,70 @@ func score1(s *sim.Scenario, gen *sim.Result, cfg score.Config, opt Options) (ma
 		}
 		p.Process(r)
 	}
+	flowNow = next
 	p.Tick(next)
 	observe(next)
-	return out, len(probed), nil
+	return out, len(model.done), nil
 }
 
-// poolEndpoints are the scenario's pool servers with an address of their own,
-// listed or not (a private proxy answers Stratum as any pool does). Pools
-// known only by a domain resolve to the shared CDN address, which is no pool.
-func poolEndpoints(s *sim.Scenario) map[netip.AddrPort]bool {
-	out := map[netip.AddrPort]bool{}
+// modelProber answers as the scenario's servers would answer exporter/probe:
+// a pool with an address of its own (listed or a private proxy: it answers
+// Stratum as any pool does) confirms; a pool known by a domain on the shared
+// CDN address confirms only when probed with that domain as SNI (the CDN
+// routes the name to the pool); any other server, and the CDN address
+// probed bare or with another name, refutes. Each target is answered once.
+type modelProber struct {
+	mu    sync.Mutex // the engine may call back from several goroutines
+	pools map[probe.Target]bool
+	asked []probe.Target
+	done  map[probe.Target]bool
+}
+
+func (m *modelProber) SubmitTarget(t probe.Target) bool {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	if m.done[t] {
+		return false
+	}
+	m.done[t] = true
+	m.asked = append(m.asked, t)
+	return true
+}
+
+func (m *modelProber) answer(st *intel.Store, now int64) {
+	m.mu.Lock()
+	asked := m.asked
+	m.asked = nil
+	m.mu.Unlock()
+	for _, t := range asked {
+		ev := intel.Evidence{At: time.UnixMilli(now), Protocol: "model", Excerpt: "eval's model of the prober", Name: t.Name}
+		if t.Name != "" {
+			ev.TLS = true
+		}
+		if m.pools[t] {
+			st.Confirm(t.Endpoint, ev)
+		} else {
+			st.Refute(t.Endpoint, ev)
+		}
+	}
+}
+
+// poolEndpoints are the scenario's pool servers as a probe reaches them:
+// by their own address, or by domain (SNI) at the shared CDN address.
+func poolEndpoints(s *sim.Scenario) map[probe.Target]bool {
+	out := map[probe.Target]bool{}
 	for _, p := range s.Pools {
 		if a, err := netip.ParseAddr(p.Addr); err == nil {
-			out[netip.AddrPortFrom(a, p.Port)] = true
+			out[probe.Target{Endpoint: netip.AddrPortFrom(a, p.Port)}] = true
+		} else if p.Domain != "" && p.TLS && s.CDN != "" {
+			out[probe.Target{Endpoint: netip.AddrPortFrom(netip.MustParseAddr(s.CDN), p.Port), Name: p.Domain}] = true
 		}
 	}
 	return out
 }
 
-func tabulate(rate string, truth []sim.Truth, out map[netip.Addr]*hostOutcome) ([]Row, []string, map[string]int) {
-	groups := map[string]int{}
+func tabulate(rate string, truth []sim.Truth, out map[netip.Addr]*hostOutcome) ([]Row, []string, map[string]int, map[string]int) {
+	groups, sgroups := map[string]int{}, map[string]int{}
 	type acc struct {
 		miners, detected, classOK int
 		ttf                       []float64
@@ -287,6 +337,7 @@ func tabulate(rate string, truth []sim.Truth, out map[netip.Addr]*hostOutcome) (
 			negatives++
 			if o != nil && o.suspect {
 				suspects++
+				sgroups[t.Kind+" "+strings.Join(t.Ordinary, "+")+" on "+o.suspectOn]++
 			}
 			if o != nil && o.flagged && !(t.Class == "research" && o.class == "research") {
 				fp++
@@ -357,5 +408,5 @@ func tabulate(rate string, truth []sim.Truth, out map[netip.Addr]*hostOutcome) (
 		rows = append(rows, row(n, by[n]))
 	}
 	rows = append(rows, row("overall", all))
-	return rows, fps, groups
+	return rows, fps, groups, sgroups
 }

@@ -24,8 +24,12 @@ func TestTabulate(t *testing.T) {
 		netip.MustParseAddr("10.0.0.3"): {flagged: true, flaggedAt: 600_000, class: "active"},
 		netip.MustParseAddr("10.0.0.4"): {flagged: true, flaggedAt: 5, class: "unknown"},
 		netip.MustParseAddr("10.0.0.6"): {flagged: true, flaggedAt: 5, class: "research"}, // right class: not a false positive
+		netip.MustParseAddr("10.0.0.7"): {suspect: true, suspectOn: "periodicity+stratum_profile"},
 	}
-	rows, fps, groups := tabulate("unsampled", truth, out)
+	rows, fps, groups, sgroups := tabulate("unsampled", truth, out)
+	if len(sgroups) != 1 || sgroups["  on periodicity+stratum_profile"] != 1 || rows[len(rows)-1].SuspectHosts != 1 {
+		t.Errorf("suspects by group %v", sgroups)
+	}
 	all := rows[len(rows)-1]
 	if all.Behaviour != "overall" || all.Miners != 3 || all.Detected != 2 || all.FPHosts != 1 || all.Negatives != 4 {
 		t.Fatalf("overall %+v", all)
@@ -64,36 +68,46 @@ func TestRunTiny(t *testing.T) {
 }
 
 // TestModelProberConfirmsTheUnlistedPool: the tiny scenario's proxied miner
-// talks to a pool no list names. Without the prober it can only be a suspect;
-// with the model prober in the loop its endpoint is confirmed and the miner
-// flagged, while no ordinary host is (their endpoints are refuted).
+// talks to a pool no list names, its TLS miner to a listed pool domain on the
+// shared CDN address. Without the prober both can only be suspects; with the
+// model prober in the loop the proxy's endpoint is confirmed, and the CDN
+// address probed with the listed domain as SNI confirms that domain there,
+// so both miners are flagged, while no ordinary host is (their endpoints
+// are refuted).
 func TestModelProberConfirmsTheUnlistedPool(t *testing.T) {
 	s, err := sim.Load("../sim/testdata/tiny.yaml")
 	if err != nil {
 		t.Fatal(err)
 	}
-	proxy := func(o Options) Row {
+	rows := func(o Options) (proxy, tls Row) {
 		res, err := Run(s, DefaultRates[:1], score.DefaultConfig(), o, nil)
 		if err != nil {
 			t.Fatal(err)
 		}
+		n := 0
 		for _, r := range res.Rows {
-			if r.Behaviour == "xmrig-proxy" {
-				t.Logf("probe=%v: %+v", o.Probe, r)
-				return r
+			switch r.Behaviour {
+			case "xmrig-proxy":
+				proxy, n = r, n+1
+			case "xmrig-tls":
+				tls, n = r, n+1
 			}
 		}
-		t.Fatal("no xmrig-proxy row")
-		return Row{}
+		if n != 2 {
+			t.Fatal("no xmrig-proxy or xmrig-tls row")
+		}
+		t.Logf("probe=%v: proxy %+v, tls %+v", o.Probe, proxy, tls)
+		return proxy, tls
 	}
-	without, with := proxy(Options{}), proxy(Options{Probe: true})
-	if without.Detected != 0 || without.Probes != 0 {
-		t.Errorf("without the prober the unlisted-pool miner was flagged or probed: %+v", without)
+	without, withoutTLS := rows(Options{})
+	with, withTLS := rows(Options{Probe: true})
+	if without.Detected != 0 || without.Probes != 0 || withoutTLS.Detected != 0 {
+		t.Errorf("without the prober an unlisted-pool or CDN miner was flagged or probed: %+v %+v", without, withoutTLS)
 	}
 	if with.Detected != 1 || with.Probes == 0 || with.FPHosts != 0 {
 		t.Errorf("with the model prober: %+v, want the miner flagged, endpoints probed, no false positive", with)
 	}
-	if with.TTFMedian < 0 || with.TTFMedian > 15*60 {
-		t.Errorf("confirmed after %.0f s, want within 15 min of its first record (issue 14's target)", with.TTFMedian)
+	if withTLS.Detected != 1 {
+		t.Errorf("with the model prober the miner of the CDN-fronted listed domain: %+v, want flagged", withTLS)
 	}
 }

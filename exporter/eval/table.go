@@ -53,6 +53,13 @@ func WriteTable(w io.Writer, r *Result) error {
 			}
 			fmt.Fprintln(w)
 		}
+		if g := r.SuspectByGroup[rate]; len(g) > 0 {
+			fmt.Fprintf(w, "suspect ordinary hosts at %s by host group and signals:", rate)
+			for _, k := range slices.Sorted(maps.Keys(g)) {
+				fmt.Fprintf(w, " [%s]=%d", k, g[k])
+			}
+			fmt.Fprintln(w)
+		}
 	}
 	return nil
 }

@@ -139,7 +139,7 @@ func (s *Set) Match(ip netip.Addr, port uint16) *Entry {
 	ip = ip.Unmap()
 	e := s.pools.match(ip, port)
 	if (e == nil || e.Shared) && s.probed != nil && len(s.probed.confirmed) > 0 {
-		if c := s.probed.confirmed[netip.AddrPortFrom(ip, port)]; c != nil {
+		if c := s.probed.confirmed[probeKey{netip.AddrPortFrom(ip, port), ""}]; c != nil {
 			return c
 		}
 	}
@@ -157,7 +157,7 @@ func (s *Set) Allowed(ip netip.Addr, port uint16) bool {
 	if s.allow.match(ip, port) != nil {
 		return true
 	}
-	if s.probed == nil || len(s.probed.refuted) == 0 || s.probed.refuted[netip.AddrPortFrom(ip, port)] == nil {
+	if s.probed == nil || len(s.probed.refuted) == 0 || s.probed.refuted[probeKey{netip.AddrPortFrom(ip, port), ""}] == nil {
 		return false
 	}
 	return s.pools.match(ip, port) == nil // listed after the refutation: the list wins

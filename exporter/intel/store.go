@@ -59,6 +59,8 @@ type Store struct {
 	lists    map[string]*List // path → last good parse
 	resolved map[string][]netip.Addr
 	probed   *probed // confirmed and refuted endpoints, copied on write
+	// confirmedSeries are the minewatch_pool_confirmed series written (guarded by mu).
+	confirmedSeries map[string]bool
 
 	resolveErrors *metrics.Counter
 }

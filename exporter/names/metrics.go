@@ -25,6 +25,7 @@ const (
 	ProbeSkipped            = "minewatch_probe_skipped_total"
 	ProbeConnections        = "minewatch_probe_connections_total"
 	ProbeCacheEntries       = "minewatch_probe_cache_entries"
+	PoolConfirmed           = "minewatch_pool_confirmed"
 
 	FlowPackets          = "minewatch_flow_packets_total"
 	FlowRecords          = "minewatch_flow_records_total"
@@ -52,13 +53,6 @@ const (
 const (
 	FlowRecordsOutsideShard = "minewatch_flow_records_outside_shard_total"
 )
-
-// PoolConfirmed: one gauge per pool endpoint the active prober confirmed,
-// labels endpoint ("ip:port"), domain (the SNI it was probed with, or ""),
-// protocol and tls ("true"/"false"); the value is the Unix seconds of its
-// first confirmation. The upward report of pools (campaign.NewPools) reads
-// it; the prober's side writes it.
-const PoolConfirmed = "minewatch_pool_confirmed"
 
 // Exporter clocks and sampling (exporter/flow/clock.go).
 const (
@@ -142,7 +136,7 @@ var catalogue = []Metric{
 	{ProbeSkipped, Counter, "", []string{"reason"}, "probes not sent: `disabled`, `internal` (a ledger range), `not_public`, `allowlisted`, `cached` (decided recently), `pending`, `queue_full`, `rate_limited`", GroupLedger},
 	{ProbeConnections, Counter, "", []string{"protocol", "transport"}, "connections the prober opened; protocol = stratum, cryptonote, ethproxy; transport = tcp, tls", GroupLedger},
 	{ProbeCacheEntries, Gauge, "", nil, "endpoints whose probe outcome is kept (at most `probe.max_cache`)", GroupLedger},
-	{PoolConfirmed, Gauge, "", []string{"endpoint", "domain", "protocol", "tls"}, "pool endpoints the active prober confirmed: one series per endpoint (`ip:port`) and the SNI `domain` it was probed with (\"\" without), `protocol` (stratum, cryptonote, ethproxy) and `tls` (true, false); the value is the Unix seconds of its first confirmation. The upward report of pools (`minewatch report pools`) reads it", GroupLedger},
+	{PoolConfirmed, Gauge, "", []string{"endpoint", "domain", "protocol", "tls"}, "one series per pool endpoint the active prober confirmed (held until `probe.confirmed_ttl` passes without a new confirmation; at most 20,000): value = Unix seconds of its first confirmation; endpoint = ip:port, domain = the listed pool domain sent as TLS SNI (\"\" when probed by address), protocol = stratum, cryptonote, ethproxy, tls = true, false; the upward report of pools (`minewatch report pools`) reads it", GroupLedger},
 
 	{FlowPackets, Counter, "", []string{"source", "protocol"}, "export datagrams received", GroupHealth},
 	{FlowRecords, Counter, "", []string{"source", "protocol"}, "flow records decoded", GroupHealth},

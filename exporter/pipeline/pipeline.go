@@ -115,7 +115,7 @@ func (p *Pipeline) Process(r *flow.Record) {
 		set := p.intel.Current()
 		if set.Allowed(o.Remote, o.RemotePort) {
 			o.Allowlisted = true
-		} else if e := set.Match(o.Remote, o.RemotePort); e != nil {
+		} else if e := set.MatchHost(o.Host, o.Remote, o.RemotePort); e != nil { // MatchHost: a CDN address confirmed by SNI counts for its suspects only
 			// Allocated only on a hit (rare): the engine keeps its strings.
 			o.Intel = &score.IntelHit{Pool: e.Pool, Coin: e.Coin, Shared: e.Shared}
 			if e.Probe != nil { // confirmed by the active prober: its evidence goes with the flag

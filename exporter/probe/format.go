@@ -17,7 +17,7 @@ var outcomeLabel = map[Outcome]string{
 // Write prints the result for a person: outcome, protocol and transport,
 // the answer that decided, when (Beijing time), and each connection tried.
 func (r *Result) Write(w io.Writer) {
-	fmt.Fprintf(w, "%s  %s\n", r.Endpoint, outcomeLabel[r.Outcome])
+	fmt.Fprintf(w, "%s  %s\n", Target{r.Endpoint, r.Name}, outcomeLabel[r.Outcome])
 	if r.Outcome == Confirmed {
 		tr := "TCP"
 		if r.TLS {

@@ -162,6 +162,22 @@ http {
 
 	mustRefute(t, ep, true, "TLS stratum: HTTP answer")
 	mustRefute(t, ep, false, "HTTP answer")
+
+	// A CDN-like HTTPS server asked with a listed pool domain as SNI (the
+	// shared-address case): it answers HTTP for that name too, so the name
+	// is refuted there and nothing is confirmed.
+	r, err := New(testConfig(), Dependencies{}).ProbeTarget(context.Background(), Target{Endpoint: ep, Name: "xmr-tls.pool.example"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if r.Outcome != Refuted || r.Name != "xmr-tls.pool.example" || !strings.Contains(r.Reason, "HTTP answer") {
+		t.Fatalf("nginx with a pool domain as SNI: %s (name %q): %s", r.Outcome, r.Name, r.Reason)
+	}
+	for _, try := range r.Tries {
+		if !try.TLS {
+			t.Errorf("a probe with a name went over plain TCP: %+v", try)
+		}
+	}
 }
 
 // TestMosquittoIsNotAPool: Debian's mosquitto MQTT broker (IoT keepalives,

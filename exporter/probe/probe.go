@@ -70,10 +70,26 @@ type Try struct {
 	Excerpt  string // the start of what came back, printable
 }
 
+// Target is what one probe asks: an endpoint, dialled bare (Name "") or,
+// for a pool domain's shared (CDN) address, over TLS with the domain as SNI
+// (a CDN routes by that name; without it the CDN answers for itself).
+type Target struct {
+	Endpoint netip.AddrPort
+	Name     string
+}
+
+func (t Target) String() string {
+	if t.Name == "" {
+		return t.Endpoint.String()
+	}
+	return t.Name + "@" + t.Endpoint.String()
+}
+
 // Result is a probe's outcome with its evidence, so that a flagged host can
 // show what its remote end answered.
 type Result struct {
 	Endpoint netip.AddrPort
+	Name     string // the SNI sent ("" for a bare probe): the outcome holds for this name only
 	Outcome  Outcome
 	Protocol string // the protocol of the deciding answer (Confirmed)
 	TLS      bool   // the deciding answer came over TLS
@@ -90,7 +106,7 @@ func (r *Result) Evidence() intel.Evidence {
 	if r.Outcome != Confirmed {
 		ex = r.Reason
 	}
-	return intel.Evidence{At: r.At, Protocol: r.Protocol, TLS: r.TLS, Excerpt: ex, Until: r.Until}
+	return intel.Evidence{At: r.At, Protocol: r.Protocol, TLS: r.TLS, Excerpt: ex, Until: r.Until, Name: r.Name}
 }
 
 // ToIntel returns an OnResult that makes confirmed endpoints intel and
@@ -133,9 +149,9 @@ type Component struct {
 	waiting atomic.Int64 // probes waiting for a concurrency slot (tests watch it)
 
 	mu      sync.Mutex
-	cache   map[netip.AddrPort]*cached
-	pending map[netip.AddrPort]bool
-	queue   chan netip.AddrPort
+	cache   map[Target]*cached
+	pending map[Target]bool
+	queue   chan Target
 
 	cancel context.CancelFunc
 	wg     sync.WaitGroup
@@ -165,9 +181,9 @@ func New(cfg Configuration, deps Dependencies) *Component {
 		deps:        deps,
 		limiter:     rate.NewLimiter(rate.Limit(cfg.Rate), cfg.Burst),
 		sem:         make(chan struct{}, cfg.Concurrency),
-		cache:       map[netip.AddrPort]*cached{},
-		pending:     map[netip.AddrPort]bool{},
-		queue:       make(chan netip.AddrPort, cfg.QueueSize),
+		cache:       map[Target]*cached{},
+		pending:     map[Target]bool{},
+		queue:       make(chan Target, cfg.QueueSize),
 		results:     map[Outcome]*metrics.Counter{},
 		skipped:     map[string]*metrics.Counter{},
 		connections: map[string]*metrics.Counter{},
@@ -202,10 +218,10 @@ func (c *Component) Start() error {
 				select {
 				case <-ctx.Done():
 					return
-				case ep := <-c.queue:
-					_, _ = c.Probe(ctx, ep) // outcomes go to OnResult; skips are counted
+				case t := <-c.queue:
+					_, _ = c.ProbeTarget(ctx, t) // outcomes go to OnResult; skips are counted
 					c.mu.Lock()
-					delete(c.pending, ep)
+					delete(c.pending, t)
 					c.mu.Unlock()
 				}
 			}
@@ -225,28 +241,31 @@ func (c *Component) Stop() error {
 	return nil
 }
 
-// Submit queues the endpoint for a probe without waiting (the score
-// engine's suspect callback calls it on its hot path). It reports whether
-// the endpoint was queued; otherwise the reason is counted.
-func (c *Component) Submit(ep netip.AddrPort) bool {
-	ep = unmap(ep)
-	if reason := c.refuse(ep); reason != "" {
+// Submit queues the endpoint for a bare probe without waiting; see SubmitTarget.
+func (c *Component) Submit(ep netip.AddrPort) bool { return c.SubmitTarget(Target{Endpoint: ep}) }
+
+// SubmitTarget queues a probe without waiting (the score engine's callbacks
+// call it on their hot path). It reports whether the target was queued;
+// otherwise the reason is counted.
+func (c *Component) SubmitTarget(t Target) bool {
+	t.Endpoint = unmap(t.Endpoint)
+	if reason := c.refuse(t.Endpoint); reason != "" {
 		c.skipped[reason].Inc()
 		return false
 	}
-	if _, ok := c.fresh(ep); ok {
+	if _, ok := c.fresh(t); ok {
 		c.skipped[SkipCached].Inc()
 		return false
 	}
 	c.mu.Lock()
-	if c.pending[ep] {
+	if c.pending[t] {
 		c.mu.Unlock()
 		c.skipped[SkipPending].Inc()
 		return false
 	}
 	select {
-	case c.queue <- ep:
-		c.pending[ep] = true
+	case c.queue <- t:
+		c.pending[t] = true
 		c.mu.Unlock()
 		return true
 	default:
@@ -256,27 +275,32 @@ func (c *Component) Submit(ep netip.AddrPort) bool {
 	}
 }
 
-// Probe probes the endpoint now (waiting for a slot and a token) and
-// returns its outcome, or the cached one while that holds. A *SkipError
-// says why it was not probed.
+// Probe probes the endpoint bare; see ProbeTarget.
 func (c *Component) Probe(ctx context.Context, ep netip.AddrPort) (Result, error) {
-	ep = unmap(ep)
-	if reason := c.refuse(ep); reason != "" {
+	return c.ProbeTarget(ctx, Target{Endpoint: ep})
+}
+
+// ProbeTarget probes now (waiting for a slot and a token) and returns the
+// outcome, or the cached one while that holds. A *SkipError says why it was
+// not probed.
+func (c *Component) ProbeTarget(ctx context.Context, t Target) (Result, error) {
+	t.Endpoint = unmap(t.Endpoint)
+	if reason := c.refuse(t.Endpoint); reason != "" {
 		c.skipped[reason].Inc()
 		return Result{}, &SkipError{reason}
 	}
-	if r, ok := c.fresh(ep); ok {
+	if r, ok := c.fresh(t); ok {
 		c.skipped[SkipCached].Inc()
 		return r, nil
 	}
-	v, err, _ := c.group.Do(ep.String(), func() (any, error) { return c.probeOnce(ctx, ep) })
+	v, err, _ := c.group.Do(t.String(), func() (any, error) { return c.probeOnce(ctx, t) })
 	if err != nil {
 		return Result{}, err
 	}
 	return v.(Result), nil
 }
 
-func (c *Component) probeOnce(ctx context.Context, ep netip.AddrPort) (Result, error) {
+func (c *Component) probeOnce(ctx context.Context, t Target) (Result, error) {
 	c.waiting.Add(1)
 	select {
 	case c.sem <- struct{}{}:
@@ -286,7 +310,7 @@ func (c *Component) probeOnce(ctx context.Context, ep netip.AddrPort) (Result, e
 		return Result{}, ctx.Err()
 	}
 	defer func() { <-c.sem }()
-	if r, ok := c.fresh(ep); ok { // probed while this one waited
+	if r, ok := c.fresh(t); ok { // probed while this one waited
 		return r, nil
 	}
 	if err := c.limiter.Wait(ctx); err != nil {
@@ -296,7 +320,7 @@ func (c *Component) probeOnce(ctx context.Context, ep netip.AddrPort) (Result, e
 		c.skipped[SkipRateLimited].Inc()
 		return Result{}, &SkipError{SkipRateLimited}
 	}
-	r := c.run(ctx, ep)
+	r := c.run(ctx, t)
 	if r.Outcome == Failed && ctx.Err() != nil {
 		return Result{}, ctx.Err() // cut short by the caller: nothing learnt, nothing kept
 	}
@@ -340,10 +364,10 @@ func unmap(ep netip.AddrPort) netip.AddrPort {
 }
 
 // fresh returns the cached outcome while it holds.
-func (c *Component) fresh(ep netip.AddrPort) (Result, bool) {
+func (c *Component) fresh(t Target) (Result, bool) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	e := c.cache[ep]
+	e := c.cache[t]
 	if e == nil || !c.deps.Now().Before(e.res.Until) {
 		return Result{}, false
 	}
@@ -356,13 +380,14 @@ func (c *Component) fresh(ep netip.AddrPort) (Result, bool) {
 func (c *Component) record(r Result) {
 	c.results[r.Outcome].Inc()
 	c.mu.Lock()
-	e := c.cache[r.Endpoint]
+	t := Target{r.Endpoint, r.Name}
+	e := c.cache[t]
 	if e == nil {
 		if len(c.cache) >= c.cfg.MaxCache {
 			c.evictLocked()
 		}
 		e = &cached{}
-		c.cache[r.Endpoint] = e
+		c.cache[t] = e
 	}
 	e.res = r
 	log := e.logged != r.Outcome
@@ -372,7 +397,7 @@ func (c *Component) record(r Result) {
 	if !log {
 		return
 	}
-	attrs := []any{"component", "probe", "endpoint", r.Endpoint.String(), "outcome", string(r.Outcome), "reason", r.Reason}
+	attrs := []any{"component", "probe", "endpoint", r.Endpoint.String(), "sni", r.Name, "outcome", string(r.Outcome), "reason", r.Reason}
 	if r.Outcome == Confirmed {
 		attrs = append(attrs, "protocol", r.Protocol, "tls", r.TLS, "answer", r.Excerpt)
 		c.deps.Logger.Warn("probe: mining pool confirmed 确认矿池", attrs...)
@@ -385,7 +410,7 @@ func (c *Component) record(r Result) {
 // oldest one.
 func (c *Component) evictLocked() {
 	now := c.deps.Now()
-	var oldest netip.AddrPort
+	var oldest Target
 	var oldestAt time.Time
 	removed := false
 	for ep, e := range c.cache {
@@ -415,3 +440,6 @@ func (c *Component) ttl(o Outcome) time.Duration {
 }
 
 var errProbeTimeout = errors.New("the probe ran out of time (probe_timeout)")
+
+// Config is the configuration in use, defaults filled in.
+func (c *Component) Config() Configuration { return c.cfg }

@@ -280,10 +280,10 @@ func TestCacheIsBounded(t *testing.T) {
 	if len(p.cache) != 3 {
 		t.Fatalf("cache holds %d, want 3", len(p.cache))
 	}
-	if _, ok := p.fresh(netip.MustParseAddrPort("192.0.2.1:1000")); ok {
+	if _, ok := p.fresh(Target{Endpoint: netip.MustParseAddrPort("192.0.2.1:1000")}); ok {
 		t.Error("the oldest outcome stayed")
 	}
-	if _, ok := p.fresh(netip.MustParseAddrPort("192.0.2.1:1004")); !ok {
+	if _, ok := p.fresh(Target{Endpoint: netip.MustParseAddrPort("192.0.2.1:1004")}); !ok {
 		t.Error("the newest outcome went")
 	}
 }

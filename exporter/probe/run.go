@@ -34,19 +34,25 @@ type tryResult struct {
 	tlsErr  error // the TLS handshake failed: not a TLS server
 }
 
-// run probes one endpoint: each protocol in plain TCP and over TLS (TLS
+// run probes one target: each protocol in plain TCP and over TLS (TLS
 // first on the TLS ports), until one answers as a pool. An answer that is
 // not JSON-RPC (HTTP, an SSH banner, binary) or an echo ends that
-// transport: the server speaks something else whatever we send.
-func (c *Component) run(ctx context.Context, ep netip.AddrPort) Result {
+// transport: the server speaks something else whatever we send. A target
+// with a name is probed over TLS only, with the name as SNI: plain TCP
+// carries no name, so there the shared server would answer for itself.
+func (c *Component) run(ctx context.Context, tg Target) Result {
+	ep := tg.Endpoint
 	start := c.deps.Now()
 	ctx, cancel := context.WithTimeout(ctx, c.cfg.ProbeTimeout)
 	defer cancel()
 	transports := []bool{false, true}
-	if c.cfg.tlsFirst(ep.Port()) {
+	switch {
+	case tg.Name != "":
+		transports = []bool{true}
+	case c.cfg.tlsFirst(ep.Port()):
 		transports = []bool{true, false}
 	}
-	r := Result{Endpoint: ep}
+	r := Result{Endpoint: ep, Name: tg.Name}
 	connected := false
 	spoke := false // some answer showed what the server speaks (not JSON-RPC, or an echo)
 	var connErr error
@@ -56,7 +62,7 @@ transports:
 			if ctx.Err() != nil {
 				break transports
 			}
-			t := c.try(ctx, ep, proto, useTLS)
+			t := c.try(ctx, tg, proto, useTLS)
 			r.Tries = append(r.Tries, t.Try)
 			if t.connErr != nil {
 				connErr = t.connErr
@@ -116,7 +122,8 @@ func summary(tries []Try) string {
 }
 
 // try opens one connection and speaks one protocol.
-func (c *Component) try(ctx context.Context, ep netip.AddrPort, proto string, useTLS bool) (t tryResult) {
+func (c *Component) try(ctx context.Context, tg Target, proto string, useTLS bool) (t tryResult) {
+	ep := tg.Endpoint
 	t.Protocol, t.TLS = proto, useTLS
 	tr := "tcp"
 	if useTLS {
@@ -131,9 +138,10 @@ func (c *Component) try(ctx context.Context, ep netip.AddrPort, proto string, us
 	defer conn.Close()
 	if useTLS {
 		tc := tls.Client(conn, &tls.Config{
-			// Pools serve self-signed certificates and we dial an address,
-			// not a name: the probe asks what the server speaks, it trusts
-			// nothing it says.
+			// Pools serve self-signed certificates: the probe asks what the
+			// server speaks, it trusts nothing it says. The name (SNI) picks
+			// the listed domain's backend on a shared address.
+			ServerName:         tg.Name,
 			InsecureSkipVerify: true, //nolint:gosec
 			MinVersion:         tls.VersionTLS10,
 		})

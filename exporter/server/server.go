@@ -44,6 +44,7 @@ type Addrs struct {
 type Server struct {
 	Addrs    Addrs
 	Pipeline *pipeline.Pipeline
+	Intel    *intel.Store // pool lists with the probe's decisions
 	done     chan error
 }
 
@@ -67,6 +68,10 @@ func Start(ctx context.Context, cfg *config.Config, log *slog.Logger) (*Server, 
 	if err := store.Load(); err != nil {
 		return nil, fmt.Errorf("intel: %w", err)
 	}
+	probedFile := probedPath(cfg.Snapshot.File)
+	if err := restoreProbed(store, probedFile, log); err != nil {
+		return nil, err
+	}
 	if err := web.Validate(cfg.Listen.WebConfigFile); err != nil {
 		return nil, fmt.Errorf("web config %s: %w", cfg.Listen.WebConfigFile, err)
 	}
@@ -80,12 +85,8 @@ func Start(ctx context.Context, cfg *config.Config, log *slog.Logger) (*Server, 
 		OnResult: probe.ToIntel(store)})
 	detect := DetectConfig(cfg)
 	if cfg.Probe.Enabled {
-		detect.OnSuspect = func(_ netip.Addr, remote netip.AddrPort) {
-			if store.Current().Probeable(remote.Addr(), remote.Port()) {
-				prober.Submit(remote) // never blocks
-			}
-		}
-		detect.Refuted = func(ep netip.AddrPort) bool { return store.Current().Allowed(ep.Addr(), ep.Port()) }
+		feed := &probe.Feed{Store: store, Prober: prober, NoteFor: prober.Config().ConfirmedTTL}
+		detect.OnSuspect, detect.Refuted = feed.Suspect, feed.Refuted
 	}
 	p, err = pipeline.New(pipeline.Options{Ledger: led, Intel: store, Detect: detect, PersonalLabels: cfg.Metrics.PersonalLabels, Owns: owns})
 	if err != nil {
@@ -99,7 +100,7 @@ func Start(ctx context.Context, cfg *config.Config, log *slog.Logger) (*Server, 
 	dec := flow.NewDecoder(flow.Options{Configuration: cfg.Flow, DefaultSampling: cfg.Sampling.DefaultRate, Sampling: SamplingOverrides(cfg), Logger: log})
 
 	ctx, cancel := context.WithCancel(ctx)
-	s := &Server{Pipeline: p, done: make(chan error, 1)}
+	s := &Server{Pipeline: p, Intel: store, done: make(chan error, 1)}
 	var stops []<-chan error
 	fail := func(err error) (*Server, error) {
 		cancel()
@@ -230,6 +231,7 @@ func Start(ctx context.Context, cfg *config.Config, log *slog.Logger) (*Server, 
 					return
 				case <-t.C:
 					saveState(p.Engine(), cfg.Snapshot.File, log)
+					saveProbed(store, probedFile, log) //nolint:errcheck // logged; kept in memory
 				}
 			}
 		}()
@@ -253,6 +255,9 @@ func Start(ctx context.Context, cfg *config.Config, log *slog.Logger) (*Server, 
 		<-periodicDone
 		if cfg.Snapshot.File != "" {
 			if serr := saveState(p.Engine(), cfg.Snapshot.File, log); serr != nil && err == nil {
+				err = serr
+			}
+			if serr := saveProbed(store, probedFile, log); serr != nil && err == nil {
 				err = serr
 			}
 		}

@@ -46,6 +46,12 @@ func TestProbeCommand(t *testing.T) {
 	if err := runProbe(&out); err == nil || !strings.Contains(err.Error(), "not probed (not_public)") {
 		t.Errorf("private address: %v", err)
 	}
+	if _, err := app.Parse([]string{"probe", "pool.example.org@10.1.2.3:443"}); err != nil {
+		t.Fatal(err)
+	}
+	if err := runProbe(&out); err == nil || !strings.Contains(err.Error(), "pool.example.org@10.1.2.3:443: not probed (not_public)") {
+		t.Errorf("a name at a private address: %v", err)
+	}
 	if _, err := app.Parse([]string{"probe", "pool.example.org:3333"}); err != nil {
 		t.Fatal(err)
 	}
