@@ -229,6 +229,14 @@ func (s *Source) Resolve(ctx context.Context, st *Stats, f Filter, at time.Time,
 		seen[id] = float64(smp.Value)
 		units[id] = UnitMeta{ID: id, Name: string(smp.Metric["name"]), Sector: string(smp.Metric["sector"]), District: string(smp.Metric["parent"])}
 	}
+	// A district's name, from the whole ledger read: the filters below may
+	// leave the district's own unit out.
+	for id, m := range units {
+		if p, ok := units[m.District]; ok {
+			m.DistrictName = p.Name
+			units[id] = m
+		}
+	}
 	if len(f.Sectors) == 0 && len(f.Districts) == 0 && len(f.Under) == 0 {
 		return sc, units, nil
 	}

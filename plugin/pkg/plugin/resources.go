@@ -46,7 +46,7 @@ func (d *Datasource) Variables(ctx context.Context, kind string, f campaign.Filt
 			case models.VariableSectors:
 				o = models.VariableOption{Text: names.SectorLabel(u.Sector), Value: u.Sector}
 			default:
-				o = models.VariableOption{Text: u.District, Value: u.District}
+				o = models.VariableOption{Text: campaign.UnitLabel(u.DistrictName, u.District), Value: u.District}
 			}
 			if o.Value != "" && !seen[o.Value] {
 				seen[o.Value] = true
