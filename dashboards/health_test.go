@@ -22,8 +22,8 @@ import (
 	"github.com/minewatch/minewatch/exporter/sim"
 )
 
-// healthScrape is how often the seeded exporter is "scraped": vmagent's usual interval.
-const healthScrape = time.Minute
+// healthScrape is how often the seeded exporter's series are taken: its push interval as deployed (push.interval 15s).
+const healthScrape = 15 * time.Second
 
 // healthSeries is the exporter-health dashboard's history: the exporter's own
 // series as a running minewatch-exporter would have served them on /metrics

@@ -129,10 +129,17 @@ const expectations = {
     ),
     // The v5 router samples nothing and so announces no rate.
     未声明采样率的来源: stat('1', ORANGE),
-    矿池情报: (r) => [...eq('rows', r.rows > 0, true)],
+    矿池情报: all(
+      cols(['情报列表 list', '类别 kind', '条目数 entries']),
+      contains('类别 kind', ['域名 domain', 'IP:端口 ip_port'])
+    ),
     情报加载成功: stat('正常', GREEN),
     台账加载成功: stat('正常', GREEN),
-    '台账单位 / 资产': (r) => eq('values', r.values?.map((v) => `${v.title}=${v.text}`), ['单位 units=21', '资产 assets=200']),
+    // Counts, not alarms: no threshold colour (200 assets must not turn red).
+    '台账单位 / 资产': (r) => [
+      ...eq('values', r.values?.map((v) => `${v.title}=${v.text}`), ['单位 units=21', '资产 assets=200']),
+      ...eq('colours', r.values?.map((v) => [RED, ORANGE, GREEN].includes(v.color)), [false, false]),
+    ],
   },
   'minewatch-wall': {
     当前挖矿IP: stat('15', RED), // 10.1.0.2, 10.9.0.1 and the 13 ranking IPs
@@ -167,11 +174,13 @@ const expectations = {
     ],
     '新增（首次发现）': all(cols(trackerBrief), contains('IP地址 IP', ['10.1.0.1', '10.1.0.2'])),
     复发: all(cols(trackerBrief), contains('IP地址 IP', ['10.2.0.2'], ['10.1.0.1'])),
-    本周清零: contains('IP地址 IP', ['10.2.0.1'], ['10.3.0.1', '10.1.0.2']),
+    本周清零: all(cols(['IP地址 IP', '单位名称 unit name', '单位 unit']), contains('IP地址 IP', ['10.2.0.1'], ['10.3.0.1', '10.1.0.2']), contains('单位名称 unit name', ['二中'])),
     反复复发的单位: (r) => eq('repeated relapse column', [...new Set(r.column('反复复发 repeated relapse'))], ['反复复发']),
   },
   'minewatch-unit': {
     当前挖矿IP: (r, d) => [...eq('unit', d.vars.unit?.value, 'u-a'), ...stat('1')(r)],
+    // The unit's district by name and id (a join on the ledger's parent unit).
+    单位信息: all(cols(['单位 unit', '单位名称 unit name', '行业 sector', '辖区 district']), contains('辖区 district', ['东城区教育局 d-east'])),
     IP清零台账: all(contains('IP地址 IP', ['10.1.0.1', '10.1.0.2'], ['10.2.0.1']), (r) =>
       ['单位 unit', '单位名称 unit name', '状态 state', '定性 disposition class', '处置说明 note']
         .filter((c) => r.columns.includes(c))
@@ -182,7 +191,13 @@ const expectations = {
     本次事件开始: (r, d) => [...eq('ip', d.vars.ip?.value, '10.1.0.1'), ...stat('2026/11/03 10:00:00')(r)],
     '定位时限（48小时）': stat('2026/11/05 10:00:00'),
     '报告时限（72小时）': stat('2026/11/06 10:00:00'),
-    处置记录: (r) => eq('rows', r.rows, 2),
+    处置记录: all((r) => eq('rows', r.rows, 2), contains('阶段 stage', ['已定位 located', '已报告 reported'])),
+    // Signals by their Chinese name, the code second.
+    评分与判定依据: (r) => eq('series', lines(r).map((l) => l.name).sort(), ['Stratum会话特征 stratum_profile', '评分', '连接已登记矿池 pool_contact'].sort()),
+    资产与责任人: all(
+      cols(['资产 asset', '部门 department', '资产类型 kind', '位置 location', '责任人 owner', '科研用途 research', '单位 unit']),
+      contains('科研用途 research', ['否 no'])
+    ),
     最近判定依据: (r) => eq('rows', r.rows, 2),
   },
 };

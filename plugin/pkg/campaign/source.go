@@ -229,11 +229,38 @@ func (s *Source) Resolve(ctx context.Context, st *Stats, f Filter, at time.Time,
 		seen[id] = float64(smp.Value)
 		units[id] = UnitMeta{ID: id, Name: string(smp.Metric["name"]), Sector: string(smp.Metric["sector"]), District: string(smp.Metric["parent"])}
 	}
-	// A district's name, from the whole ledger read: the filters below may
-	// leave the district's own unit out.
-	for id, m := range units {
+	// A district's name, from the ledger read before the filters below (they
+	// may leave the district's own unit out). When f.Units narrowed the read
+	// itself, the parents are read too, within the admin scope.
+	parents := map[string]string{}
+	var missing []string
+	for _, m := range units {
 		if p, ok := units[m.District]; ok {
-			m.DistrictName = p.Name
+			parents[m.District] = p.Name
+		} else if m.District != "" {
+			missing = append(missing, m.District)
+		}
+	}
+	if len(missing) > 0 && len(narrow) > 0 {
+		psc, err := NewScope(s.ScopeUnits, uniqSorted(missing))
+		if err == nil && !psc.Empty() {
+			q := fmt.Sprintf("max by (unit, name) (tlast_over_time(%s[%s]))", psc.Selector("minewatch_unit_info"), dur(window))
+			v, err := s.instant(ctx, st, q, at)
+			if err != nil {
+				return Scope{}, nil, err
+			}
+			newest := map[string]float64{}
+			for _, smp := range asVector(v) {
+				id := string(smp.Metric["unit"])
+				if last, ok := newest[id]; psc.Allows(id) && (!ok || float64(smp.Value) > last) {
+					newest[id], parents[id] = float64(smp.Value), string(smp.Metric["name"])
+				}
+			}
+		}
+	}
+	for id, m := range units {
+		if n := parents[m.District]; n != "" {
+			m.DistrictName = n
 			units[id] = m
 		}
 	}
