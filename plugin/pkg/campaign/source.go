@@ -230,37 +230,10 @@ func (s *Source) Resolve(ctx context.Context, st *Stats, f Filter, at time.Time,
 		units[id] = UnitMeta{ID: id, Name: string(smp.Metric["name"]), Sector: string(smp.Metric["sector"]), District: string(smp.Metric["parent"])}
 	}
 	// A district's name, from the ledger read before the filters below (they
-	// may leave the district's own unit out). When f.Units narrowed the read
-	// itself, the parents are read too, within the admin scope.
-	parents := map[string]string{}
-	var missing []string
-	for _, m := range units {
-		if p, ok := units[m.District]; ok {
-			parents[m.District] = p.Name
-		} else if m.District != "" {
-			missing = append(missing, m.District)
-		}
-	}
-	if len(missing) > 0 && len(narrow) > 0 {
-		psc, err := NewScope(s.ScopeUnits, uniqSorted(missing))
-		if err == nil && !psc.Empty() {
-			q := fmt.Sprintf("max by (unit, name) (tlast_over_time(%s[%s]))", psc.Selector("minewatch_unit_info"), dur(window))
-			v, err := s.instant(ctx, st, q, at)
-			if err != nil {
-				return Scope{}, nil, err
-			}
-			newest := map[string]float64{}
-			for _, smp := range asVector(v) {
-				id := string(smp.Metric["unit"])
-				if last, ok := newest[id]; psc.Allows(id) && (!ok || float64(smp.Value) > last) {
-					newest[id], parents[id] = float64(smp.Value), string(smp.Metric["name"])
-				}
-			}
-		}
-	}
+	// may leave the district's own unit out).
 	for id, m := range units {
-		if n := parents[m.District]; n != "" {
-			m.DistrictName = n
+		if p, ok := units[m.District]; ok {
+			m.DistrictName = p.Name
 			units[id] = m
 		}
 	}
@@ -293,6 +266,47 @@ func (s *Source) Resolve(ctx context.Context, st *Stats, f Filter, at time.Time,
 		}
 	}
 	return Scope{Units: uniqSorted(ids)}, units, nil
+}
+
+// nameDistricts gives units whose district was not read with them (f.Units
+// narrowed the ledger read to the units themselves) their district's name:
+// one more read of the ledger, for those districts, within the admin scope.
+func (s *Source) nameDistricts(ctx context.Context, st *Stats, f Filter, units map[string]UnitMeta, at time.Time, window time.Duration) error {
+	if len(f.Units) == 0 {
+		return nil
+	}
+	var missing []string
+	for _, m := range units {
+		if m.District != "" && m.DistrictName == "" {
+			missing = append(missing, m.District)
+		}
+	}
+	if len(missing) == 0 {
+		return nil
+	}
+	sc, err := NewScope(s.ScopeUnits, uniqSorted(missing))
+	if err != nil || sc.Empty() {
+		return nil // a district outside the admin scope keeps its id alone
+	}
+	q := fmt.Sprintf("max by (unit, name) (tlast_over_time(%s[%s]))", sc.Selector("minewatch_unit_info"), dur(window))
+	v, err := s.instant(ctx, st, q, at)
+	if err != nil {
+		return err
+	}
+	names, newest := map[string]string{}, map[string]float64{}
+	for _, smp := range asVector(v) { // the newest name when the ledger renamed a district
+		id := string(smp.Metric["unit"])
+		if last, ok := newest[id]; sc.Allows(id) && (!ok || float64(smp.Value) > last) {
+			newest[id], names[id] = float64(smp.Value), string(smp.Metric["name"])
+		}
+	}
+	for id, m := range units {
+		if n := names[m.District]; n != "" && m.DistrictName == "" {
+			m.DistrictName = n
+			units[id] = m
+		}
+	}
+	return nil
 }
 
 func set(xs []string) map[string]bool {
@@ -647,6 +661,9 @@ func (s *Source) Review(ctx context.Context, f Filter, level Level, week Week, n
 	}
 	out := Review{Week: week, Level: level, JudgedAt: at, Running: Running(week, now, loc), Energy: en}
 	sc, units, err := s.Resolve(ctx, st, f, at, at.Sub(histFrom))
+	if err == nil {
+		err = s.nameDistricts(ctx, st, f, units, at, at.Sub(histFrom)) // the review shows each unit's district by name
+	}
 	if err != nil {
 		return Review{}, err
 	}
