@@ -52,6 +52,18 @@ func rankingSeries() []string {
 	return s.Lines
 }
 
+// districtSeries adds the campaign's districts to the ledger: a district is the
+// parent unit of the units in it (a bureau's district office), so it has a
+// name of its own, which the dashboards show beside its id.
+func districtSeries() []string {
+	var s vmtest.Series
+	begin, end := vmtest.At(2025, 12, 1, 0, 0), vmtest.At(2026, 11, 12, 0, 0)
+	for _, d := range [][2]string{{"d-east", "东城区教育局"}, {"d-west", "西城区教育局"}, {"d-south", "南区教育局"}, {"d-north", "北区教育局"}, {"d-secret", "保密辖区"}} {
+		s.Unit(d[0], d[1], "institution", "", begin, end)
+	}
+	return s.Lines
+}
+
 // evidenceSeries adds the reasons of the IP dashboard's first IP (10.1.0.1, flagged
 // 3–5 Nov in the seeded campaign), which the campaign seed does not carry: the
 // exporter's signal points beside its score, as minewatch_host_signal_points.
@@ -87,6 +99,10 @@ func TestPanelsAsGrafanaShowsThem(t *testing.T) {
 	vm.Import(t, vmtest.Campaign())
 	vm.Import(t, rankingSeries())
 	vm.Import(t, evidenceSeries())
+	vm.Import(t, districtSeries())
+	// The exporter-health dashboard looks at the 6 h before now: 6¼ h of the
+	// exporter's own series, so that its 5 min rates start with the range.
+	vm.Import(t, healthSeries(t, root, harnessNow, 6*time.Hour+15*time.Minute))
 	vm.Flush(t)
 	replayCaseRules(t, vm.URL, vmtest.At(2026, 10, 19, 0, 0), harnessNow)
 	_, storePath := storetest.Campaign(t)
@@ -177,7 +193,7 @@ func TestPanelsAsGrafanaShowsThem(t *testing.T) {
 				"MINEWATCH_GRAFANA_MAJOR="+major,
 				"MINEWATCH_API=http://"+l.Addr().String(),
 				"MINEWATCH_NOW="+strconv.FormatInt(harnessNow.UnixMilli(), 10),
-				"MINEWATCH_DASHBOARDS="+dashboardsDir(root))
+				"MINEWATCH_DASHBOARDS="+openedFromLinks(t, dashboardsDir(root)))
 			if major != "11" {
 				cmd.Env = append(cmd.Env, "MINEWATCH_SCREENSHOTS=")
 			}
@@ -321,6 +337,45 @@ func launchBuiltBackend(t *testing.T, pkgDir string) (*grpc.ClientConn, *testsup
 	}
 	t.Cleanup(func() { conn.Close() })
 	return conn, stderr
+}
+
+// openedFromLinks copies the dashboards of dir and sets the unit dashboard's
+// unit to u-a, as the wall's link from an open case of u-a opens it
+// (?var-unit=u-a: Grafana takes the URL's value over the saved one). Opened
+// bare, it shows the first unit by id, here a district (d-east) without
+// mining IPs of its own.
+func openedFromLinks(t *testing.T, dir string) string {
+	t.Helper()
+	out := t.TempDir()
+	files, err := filepath.Glob(filepath.Join(dir, "*.json"))
+	if err != nil || len(files) == 0 {
+		t.Fatalf("no dashboards in %s: %v", dir, err)
+	}
+	for _, f := range files {
+		b, err := os.ReadFile(f)
+		if err != nil {
+			t.Fatal(err)
+		}
+		var d map[string]any
+		if err := json.Unmarshal(b, &d); err != nil {
+			t.Fatalf("%s: %v", f, err)
+		}
+		if d["uid"] == "minewatch-unit" {
+			vars, _ := d["templating"].(map[string]any)["list"].([]any)
+			for _, v := range vars {
+				if v := v.(map[string]any); v["name"] == "unit" {
+					v["current"] = map[string]any{"value": "u-a", "text": "一中 u-a"}
+				}
+			}
+			if b, err = json.Marshal(d); err != nil {
+				t.Fatal(err)
+			}
+		}
+		if err := os.WriteFile(filepath.Join(out, filepath.Base(f)), b, 0o600); err != nil {
+			t.Fatal(err)
+		}
+	}
+	return out
 }
 
 // dashboardsDir is the folder the harness reads: this one, or $MINEWATCH_DASHBOARDS

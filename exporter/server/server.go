@@ -298,6 +298,11 @@ var (
 	lastFlow       = metrics.NewGauge(names.LastFlowTimestamp, nil)
 )
 
+// PublishState sets the detection-state gauges (hosts, bytes, evictions, flow
+// clock) from p, as the server does after every evaluation; a tool that scores
+// on the flow clock calls it before writing the exporter's own series.
+func PublishState(p *pipeline.Pipeline) { publishState(p.Engine().Stats(), p.LastFlow()) }
+
 func publishState(st score.Stats, lastFlowMs int64) {
 	stateHosts.Set(float64(st.Hosts))
 	stateBytes.Set(float64(st.Bytes))

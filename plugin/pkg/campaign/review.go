@@ -24,6 +24,8 @@ type ReviewRow struct {
 	RepeatedRelapse                  bool // IsRepeatOffender(Relapses365d) (total row: any unit)
 	Energy                                // flagged hours in the week, kWh, cost and CO₂ (EnergyConfig)
 	Units                            int  // units in the row (1 at LevelUnit; the total: all units)
+
+	DistrictName string // the district's own name in the ledger ("" if unknown)
 }
 
 // StillActive is the IPs flagged in the week whose episode started before
@@ -77,7 +79,7 @@ func WeeklyReview(cfg Config, in ReviewInput) []ReviewRow {
 		r := byUnit[u]
 		if r == nil {
 			m := in.Units[u]
-			r = &ReviewRow{Unit: u, UnitName: m.Name, Sector: m.Sector, District: m.District, Units: 1}
+			r = &ReviewRow{Unit: u, UnitName: m.Name, Sector: m.Sector, District: m.District, DistrictName: m.DistrictName, Units: 1}
 			byUnit[u] = r
 		}
 		return r
@@ -189,7 +191,7 @@ func RollUp(rows []ReviewRow, units map[string]UnitMeta, level Level) []ReviewRo
 		g := byID[id]
 		if g == nil {
 			m := units[id]
-			g = &ReviewRow{Unit: id, UnitName: m.Name, Sector: m.Sector, District: m.District}
+			g = &ReviewRow{Unit: id, UnitName: m.Name, Sector: m.Sector, District: m.District, DistrictName: m.DistrictName}
 			if m.Name == "" {
 				g.UnitName = id
 			}

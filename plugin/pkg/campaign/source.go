@@ -229,6 +229,14 @@ func (s *Source) Resolve(ctx context.Context, st *Stats, f Filter, at time.Time,
 		seen[id] = float64(smp.Value)
 		units[id] = UnitMeta{ID: id, Name: string(smp.Metric["name"]), Sector: string(smp.Metric["sector"]), District: string(smp.Metric["parent"])}
 	}
+	// A district's name, from the ledger read before the filters below (they
+	// may leave the district's own unit out).
+	for id, m := range units {
+		if p, ok := units[m.District]; ok {
+			m.DistrictName = p.Name
+			units[id] = m
+		}
+	}
 	if len(f.Sectors) == 0 && len(f.Districts) == 0 && len(f.Under) == 0 {
 		return sc, units, nil
 	}
@@ -258,6 +266,47 @@ func (s *Source) Resolve(ctx context.Context, st *Stats, f Filter, at time.Time,
 		}
 	}
 	return Scope{Units: uniqSorted(ids)}, units, nil
+}
+
+// nameDistricts gives units whose district was not read with them (f.Units
+// narrowed the ledger read to the units themselves) their district's name:
+// one more read of the ledger, for those districts, within the admin scope.
+func (s *Source) nameDistricts(ctx context.Context, st *Stats, f Filter, units map[string]UnitMeta, at time.Time, window time.Duration) error {
+	if len(f.Units) == 0 {
+		return nil
+	}
+	var missing []string
+	for _, m := range units {
+		if m.District != "" && m.DistrictName == "" {
+			missing = append(missing, m.District)
+		}
+	}
+	if len(missing) == 0 {
+		return nil
+	}
+	sc, err := NewScope(s.ScopeUnits, uniqSorted(missing))
+	if err != nil || sc.Empty() {
+		return nil // a district outside the admin scope keeps its id alone
+	}
+	q := fmt.Sprintf("max by (unit, name) (tlast_over_time(%s[%s]))", sc.Selector("minewatch_unit_info"), dur(window))
+	v, err := s.instant(ctx, st, q, at)
+	if err != nil {
+		return err
+	}
+	names, newest := map[string]string{}, map[string]float64{}
+	for _, smp := range asVector(v) { // the newest name when the ledger renamed a district
+		id := string(smp.Metric["unit"])
+		if last, ok := newest[id]; sc.Allows(id) && (!ok || float64(smp.Value) > last) {
+			newest[id], names[id] = float64(smp.Value), string(smp.Metric["name"])
+		}
+	}
+	for id, m := range units {
+		if n := names[m.District]; n != "" && m.DistrictName == "" {
+			m.DistrictName = n
+			units[id] = m
+		}
+	}
+	return nil
 }
 
 func set(xs []string) map[string]bool {
@@ -612,6 +661,9 @@ func (s *Source) Review(ctx context.Context, f Filter, level Level, week Week, n
 	}
 	out := Review{Week: week, Level: level, JudgedAt: at, Running: Running(week, now, loc), Energy: en}
 	sc, units, err := s.Resolve(ctx, st, f, at, at.Sub(histFrom))
+	if err == nil {
+		err = s.nameDistricts(ctx, st, f, units, at, at.Sub(histFrom)) // the review shows each unit's district by name
+	}
 	if err != nil {
 		return Review{}, err
 	}

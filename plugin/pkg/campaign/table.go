@@ -147,7 +147,7 @@ var ReviewColumns = []Column[ReviewRow]{
 	StringCol("unit", "单位 unit", func(r ReviewRow) string { return r.Unit }),
 	StringCol("unit_name", "单位名称 unit name", func(r ReviewRow) string { return r.UnitName }),
 	StringCol("sector", "行业 sector", func(r ReviewRow) string { return r.Sector }),
-	StringCol("district", "辖区 district", func(r ReviewRow) string { return r.District }),
+	StringCol("district", "辖区 district", func(r ReviewRow) string { return UnitLabel(r.DistrictName, r.District) }),
 	IntCol("mining_at_end", "周末在挖 mining at week end", func(r ReviewRow) int { return r.MiningAtEnd }),
 	IntCol("new", "新增 new", func(r ReviewRow) int { return r.New }),
 	IntCol("relapsed", "复发 relapsed", func(r ReviewRow) int { return r.Relapsed }),

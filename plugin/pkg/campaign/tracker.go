@@ -8,9 +8,20 @@ import (
 )
 
 // UnitMeta is a unit of the ledger (minewatch_unit_info). District is the
-// unit's parent.
+// unit's parent (a unit of the ledger too), DistrictName the parent's name.
 type UnitMeta struct {
 	ID, Name, Sector, District string
+	DistrictName               string
+}
+
+// UnitLabel is how a unit (or a district, itself a unit) is named where
+// staff read it: "name id", as the unit variables show it; the id alone when
+// the ledger gives no name (a parent outside the datasource's scope).
+func UnitLabel(name, id string) string {
+	if name == "" || id == "" {
+		return id
+	}
+	return name + " " + id
 }
 
 // HostDetail is what the tracker shows of an IP besides its flagged time.

@@ -194,7 +194,7 @@ func errResponse(err error) backend.DataResponse {
 
 // unitNames maps unit ids to names for situation legends.
 func (d *Datasource) unitNames(ctx context.Context, groupBy string, at time.Time) (map[string]string, error) {
-	if groupBy != "" && groupBy != "unit" {
+	if groupBy != "" && groupBy != "unit" && groupBy != "district" { // a district is a unit of the ledger
 		return nil, nil
 	}
 	units, err := d.Source.Units(ctx, at, nil)

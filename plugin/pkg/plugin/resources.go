@@ -46,7 +46,7 @@ func (d *Datasource) Variables(ctx context.Context, kind string, f campaign.Filt
 			case models.VariableSectors:
 				o = models.VariableOption{Text: names.SectorLabel(u.Sector), Value: u.Sector}
 			default:
-				o = models.VariableOption{Text: u.District, Value: u.District}
+				o = models.VariableOption{Text: campaign.UnitLabel(u.DistrictName, u.District), Value: u.District}
 			}
 			if o.Value != "" && !seen[o.Value] {
 				seen[o.Value] = true
@@ -70,8 +70,12 @@ func (d *Datasource) Variables(ctx context.Context, kind string, f campaign.Filt
 		if err != nil {
 			return nil, err
 		}
+		names, err := d.unitNames(ctx, "unit", to)
+		if err != nil {
+			return nil, err
+		}
 		for _, h := range hosts {
-			out = append(out, models.VariableOption{Text: h.IP + " (" + h.Unit + ")", Value: h.IP})
+			out = append(out, models.VariableOption{Text: h.IP + " (" + campaign.UnitLabel(names[h.Unit], h.Unit) + ")", Value: h.IP})
 		}
 	case models.VariableStates:
 		labels := campaign.CodeLabels("state")
