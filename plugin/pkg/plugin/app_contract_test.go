@@ -6,6 +6,8 @@ import (
 	"encoding/json"
 	"fmt"
 	"net/url"
+	"os"
+	"path/filepath"
 	"strings"
 	"testing"
 	"time"
@@ -28,6 +30,22 @@ func callAs(t *testing.T, ds *Datasource, user *backend.User, method, path strin
 		t.Fatal(err)
 	}
 	return c.resp
+}
+
+// TestAppIDIsThePlugins: the app id the alert emails' case links use is the
+// one plugin.json declares.
+func TestAppIDIsThePlugins(t *testing.T) {
+	b, err := os.ReadFile(filepath.Join("..", "..", "src", "plugin.json"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var pj struct{ ID, Type string }
+	if err := json.Unmarshal(b, &pj); err != nil || pj.ID != models.AppID || pj.Type != "app" {
+		t.Errorf("plugin.json id %q type %q (%v), models.AppID %q", pj.ID, pj.Type, err, models.AppID)
+	}
+	if p := models.CasesPath + models.DetectedCaseID("u-a", "10.1.0.2"); p != "/a/minewatch-campaign-app/cases/d~u-a~10.1.0.2" {
+		t.Errorf("case page path %s", p)
+	}
 }
 
 // The contract points the app's pages rest on (docs/app-api.md), each

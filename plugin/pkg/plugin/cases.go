@@ -13,6 +13,7 @@ import (
 
 	"github.com/minewatch/minewatch/plugin/pkg/campaign"
 	"github.com/minewatch/minewatch/plugin/pkg/casestore"
+	"github.com/minewatch/minewatch/plugin/pkg/models"
 	"github.com/minewatch/minewatch/plugin/pkg/trace"
 )
 
@@ -60,9 +61,9 @@ type CaseView struct {
 	row     *campaign.TrackerRow
 }
 
-const detectedPrefix = "d~"
+const detectedPrefix = models.DetectedCasePrefix
 
-func detectedID(unit, ip string) string { return detectedPrefix + unit + "~" + ip }
+func detectedID(unit, ip string) string { return models.DetectedCaseID(unit, ip) }
 
 // parseCaseID splits a case id: a store id, or the unit and IP of a case
 // not yet in the store.
