@@ -291,7 +291,9 @@ func TestAlertEmailReachesUnitLead(t *testing.T) {
 	}
 	for name, body := range map[string]string{"text": d.Text, "html": d.HTML} {
 		for _, want := range []string{"10.20.3.21", "实验楼301 GPU工作站", "2026-11-24 19:28:00", "李老师", "郑东新区第一中学", "连接已登记矿池",
-			"http://grafana.example:3000/d/minewatch-ip/ip-detail?var-ip=10.20.3.21"} {
+			// the IP's case page in the app (docs/app-api.md: a d~ id finds the store's case)
+			"http://grafana.example:3000/a/minewatch-campaign-app/cases/d~zd-no1-middle~10.20.3.21",
+			"在各IP的案件页登记"} {
 			if name == "html" {
 				want = strings.ReplaceAll(want, "&", "&amp;")
 			}
@@ -360,7 +362,7 @@ func TestHealthEmailCarriesNoCaseInstruction(t *testing.T) {
 		d := decode(t, m.Data)
 		health := strings.Contains(d.Subject, "系统告警")
 		for _, body := range []string{d.Text, d.HTML} {
-			if strings.Contains(body, "查看详情") || strings.Contains(body, "在 Grafana 中查看") {
+			if strings.Contains(body, "查看详情") || strings.Contains(body, "在 Grafana 中查看") || strings.Contains(body, "案件页") || strings.Contains(body, "/a/minewatch-campaign-app") {
 				t.Errorf("%s: a link without a Grafana address:\n%s", d.Subject, body)
 			}
 			cut := strings.Contains(body, "断开") || strings.Contains(body, "书面报告")

@@ -172,7 +172,7 @@ minewatch_unit_info{unit="zd-no1-middle",name="郑东新区第一中学",sector=
 		"判定依据：" + names.SignalOf(names.PoolContact).Zh + "（40分）；" + names.SignalOf(names.StratumProfile).Zh + "（30分）；",
 		"当前状态：挖矿中", "最高评分（近7天）：87", "处置期限：" + deadline + "（北京时间，定位设备和责任人）",
 		"本次开始：" + dl.Add(-campaign.LocateDeadline).Format("2006-01-02 15:04") + "（北京时间）",
-		"查看详情：http://grafana.example:3000/d/minewatch-ip/ip-detail?var-ip=10.20.3.21",
+		"案件页（登记处置、书面报告）：http://grafana.example:3000/a/minewatch-campaign-app/cases/d~zd-no1-middle~10.20.3.21",
 		"报送 教育局信息中心 bureau@edu.example.gov.cn"} {
 		if !strings.Contains(d.Text, want) {
 			t.Errorf("email lacks %q", want)

@@ -16,6 +16,7 @@ import (
 
 	"github.com/minewatch/minewatch/exporter/names"
 	"github.com/minewatch/minewatch/plugin/pkg/campaign"
+	"github.com/minewatch/minewatch/plugin/pkg/models"
 )
 
 // Unit is what routing needs to know about one unit of the ledger.
@@ -184,13 +185,22 @@ func (o Options) prelude() []byte {
 	var b strings.Builder
 	def := func(n, body string) { fmt.Fprintf(&b, "{{ define %q }}%s{{ end }}\n", n, body) }
 	// The links: none without a Grafana address (an email must not point at
-	// nothing). Each takes one alert.
+	// nothing). Each takes one alert. An alert about an IP links to its case
+	// page in the app, where the lead records the disposition and files the
+	// written report: /a/<app>/cases/d~<unit>~<ip>, which the app's API
+	// answers with the IP's case (the store's once one is open). Other
+	// alerts (a unit's relapses) link to their dashboard.
 	if u := strings.TrimRight(o.GrafanaURL, "/"); u != "" {
-		def("minewatch.link_text", "{{ with .Annotations.dashboard }}查看详情："+u+"{{ . }}\n{{ end }}")
-		def("minewatch.link_html", `{{ with .Annotations.dashboard }}<tr><td>详情</td><td><a href="`+html.EscapeString(u)+`{{ . }}">在 Grafana 中查看</a></td></tr>{{ end }}`)
+		casePage := models.CasesPath + models.DetectedCaseID("{{ .Labels.unit }}", "{{ .Labels.ip }}")
+		def("minewatch.link_text", "{{ if and .Labels.ip .Labels.unit }}案件页（登记处置、书面报告）："+u+casePage+"\n"+
+			"{{ else }}{{ with .Annotations.dashboard }}查看详情："+u+"{{ . }}\n{{ end }}{{ end }}")
+		def("minewatch.link_html", `{{ if and .Labels.ip .Labels.unit }}<tr><td>案件页</td><td><a href="`+html.EscapeString(u)+casePage+`">登记处置、书面报告</a></td></tr>`+
+			`{{ else }}{{ with .Annotations.dashboard }}<tr><td>详情</td><td><a href="`+html.EscapeString(u)+`{{ . }}">在 Grafana 中查看</a></td></tr>{{ end }}{{ end }}`)
+		def("minewatch.record_how", "在各IP的案件页登记，用单位负责人的 Grafana 账号登录")
 	} else {
 		def("minewatch.link_text", "")
 		def("minewatch.link_html", "")
+		def("minewatch.record_how", "minewatch case 命令；不便使用时请告知信息中心代为登记")
 	}
 	def("minewatch.bureau", contact)
 	def("minewatch.locate_hours", fmt.Sprint(int64(campaign.LocateDeadline/time.Hour)))

@@ -81,12 +81,8 @@ func (d *Datasource) caller(ctx context.Context, req *backend.CallResourceReques
 	})
 	if c.Bureau {
 		c.scope = admin
-		units, err := d.Source.Units(ctx, d.Now(), nil)
-		if err != nil {
+		if c.Units, err = d.unitsInScope(ctx, admin); err != nil {
 			return c, err
-		}
-		for _, m := range units {
-			c.Units = append(c.Units, UnitRef{ID: m.ID, Name: m.Name})
 		}
 	} else if d.Ledger != nil && strings.TrimSpace(u.Email) != "" {
 		var ids []string
@@ -121,4 +117,42 @@ func (c Caller) mayWrite(unit string) error {
 		return refuseErr(http.StatusForbidden, "无权登记 unit "+unit+" is not one of "+c.Login+"'s units")
 	}
 	return nil
+}
+
+// unitsInScope lists every unit of the scope the bureau's pages filter by:
+// the units minewatch_unit_info named in the last 30 days, the units of the
+// ledger files, and each unit the datasource's scopeUnits names, whether or
+// not either knows it yet (a unit whose series stopped, or one only the
+// ledger knows, still has cases). Names: the series', else the ledger's.
+func (d *Datasource) unitsInScope(ctx context.Context, sc campaign.Scope) ([]UnitRef, error) {
+	names := map[string]string{}
+	add := func(id, name string) {
+		if id == "" || !sc.Allows(id) {
+			return
+		}
+		if names[id] == "" {
+			names[id] = name
+		}
+	}
+	units, err := d.Source.Units(ctx, d.Now(), nil)
+	if err != nil {
+		return nil, err
+	}
+	for _, m := range units {
+		add(m.ID, m.Name)
+	}
+	if d.Ledger != nil {
+		for _, u := range d.Ledger.Units() {
+			add(u.ID, u.Name)
+		}
+	}
+	for _, id := range sc.Units {
+		add(id, "")
+	}
+	out := make([]UnitRef, 0, len(names))
+	for id, name := range names {
+		out = append(out, UnitRef{ID: id, Name: name})
+	}
+	sort.Slice(out, func(i, j int) bool { return out[i].ID < out[j].ID })
+	return out, nil
 }

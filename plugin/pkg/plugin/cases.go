@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 	"net/http"
+	"slices"
 	"sort"
 	"strconv"
 	"strings"
@@ -12,6 +13,7 @@ import (
 
 	"github.com/minewatch/minewatch/plugin/pkg/campaign"
 	"github.com/minewatch/minewatch/plugin/pkg/casestore"
+	"github.com/minewatch/minewatch/plugin/pkg/models"
 	"github.com/minewatch/minewatch/plugin/pkg/trace"
 )
 
@@ -59,9 +61,9 @@ type CaseView struct {
 	row     *campaign.TrackerRow
 }
 
-const detectedPrefix = "d~"
+const detectedPrefix = models.DetectedCasePrefix
 
-func detectedID(unit, ip string) string { return detectedPrefix + unit + "~" + ip }
+func detectedID(unit, ip string) string { return models.DetectedCaseID(unit, ip) }
 
 // parseCaseID splits a case id: a store id, or the unit and IP of a case
 // not yet in the store.
@@ -339,11 +341,29 @@ func (d *Datasource) findCase(ctx context.Context, c Caller, id string, from, to
 			return v, nil
 		}
 	}
-	if storeID == 0 { // opened in the store since the caller listed it
+	if storeID == 0 {
+		// opened in the store since the caller listed it (a link in an email
+		// names the IP's case this way): the tracker's row of the IP, which
+		// carries its store case
 		for _, v := range vs {
 			if v.row != nil && v.IP == ip {
 				return v, nil
 			}
+		}
+		// not flagged in the window: the IP's store case, the open one first,
+		// else the newest
+		best := -1
+		for i, v := range vs {
+			if v.storeID == 0 || !slices.Contains(v.IPs, ip) {
+				continue
+			}
+			if b := best; b < 0 || (v.Closed.IsZero() && !vs[b].Closed.IsZero()) ||
+				(v.Closed.IsZero() == vs[b].Closed.IsZero() && v.storeID > vs[b].storeID) {
+				best = i
+			}
+		}
+		if best >= 0 {
+			return vs[best], nil
 		}
 	}
 	return CaseView{}, refuseErr(http.StatusNotFound, "无此案件 no case "+id+" (not flagged in the window and not in the store)")

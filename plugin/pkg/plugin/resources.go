@@ -376,6 +376,9 @@ func (d *Datasource) recordDisposition(ctx context.Context, req *backend.CallRes
 			return refuse(http.StatusBadRequest, err.Error())
 		}
 	}
+	if strings.TrimSpace(in.Class) == "" { // the form requires one: no disposition without its class
+		return refuse(http.StatusBadRequest, "缺少性质 class required: 主动, 被动, 科研, 误报 (active, passive, research, false-positive)")
+	}
 	if code, ok := classCodes[strings.TrimSpace(in.Class)]; ok {
 		in.Class = code
 	}

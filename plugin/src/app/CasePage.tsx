@@ -68,7 +68,7 @@ export function Attachments({ id, list }: { id: string; list: Attachment[] }) {
 }
 
 /** 记录处置: stage, class and note, POSTed as the signed-in user; the backend's refusal is shown as it says it. */
-export function DispositionForm({ detail, onSaved }: { detail: CaseDetail; onSaved: () => void }) {
+export function DispositionForm({ detail, onSaved }: { detail: CaseDetail; onSaved: (caseId: string) => void }) {
   const { api } = useApp();
   const s = useStyles2(getStyles);
   const c = detail.case;
@@ -86,10 +86,10 @@ export function DispositionForm({ detail, onSaved }: { detail: CaseDetail; onSav
     setBusy(true);
     setResult(undefined);
     try {
-      await api.dispose({ caseId: c.id, ip: c.ip, unit: c.unit, stage, class: klass, note: note.trim() });
+      const saved = await api.dispose({ caseId: c.id, ip: c.ip, unit: c.unit, stage, class: klass, note: note.trim() });
       setResult({ ok: true, text: `${T.saved}: ${stageLabel(stage)} · ${classLabel(klass)}` });
       setNote('');
-      onSaved();
+      onSaved(saved.caseId);
     } catch (e) {
       const err = e as ApiError;
       setResult({ ok: false, text: err.status === 403 ? `无权处置 / refused (403): ${err.message}` : err.message });
@@ -227,10 +227,20 @@ export function CasePage({ id }: { id: string }) {
         </table>
       </section>
 
-      {c.state !== 'closed' && (
+      {!c.closed && (
         <section className={s.section}>
           <h3 className={s.h}>{T.record}</h3>
-          <DispositionForm detail={detail} onSaved={reload} />
+          <DispositionForm
+            detail={detail}
+            onSaved={(caseId) => {
+              // The first disposition of a d~<unit>~<ip> case opens its store case: go to its id.
+              if (caseId !== id) {
+                go(`/cases/${encodeURIComponent(caseId)}`);
+              } else {
+                reload();
+              }
+            }}
+          />
         </section>
       )}
 

@@ -4,7 +4,7 @@
 import React, { useState } from 'react';
 import { Alert, Button, Field, Input, LoadingPlaceholder, TextArea, useStyles2 } from '@grafana/ui';
 import { ApiError, ReportFields, saveFile } from './api';
-import { AppLink, useApp } from './context';
+import { AppLink, go, useApp } from './context';
 import { Attachments, useCase } from './CasePage';
 import { classLabel, sourceLabel, stageLabel, T } from './labels';
 import { getStyles } from './styles';
@@ -55,7 +55,12 @@ export function ReportPage({ id }: { id: string }) {
       });
       saveFile(f);
       setResult({ ok: true, text: `${T.generated}: ${f.name}` });
-      reload();
+      // A report on a d~<unit>~<ip> case opened its store case (X-Minewatch-Case-Id): go to its id.
+      if (f.caseId !== id) {
+        go(`/cases/${encodeURIComponent(f.caseId)}/report`);
+      } else {
+        reload();
+      }
     } catch (e) {
       setResult({ ok: false, text: (e as ApiError).message });
     } finally {

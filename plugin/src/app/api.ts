@@ -79,7 +79,8 @@ export interface Reason {
 }
 
 export interface Attachment {
-  id: string;
+  /** The store's attachment id (a number in the API's JSON). */
+  id: string | number;
   name: string;
   size: number;
   sha256?: string;
@@ -123,6 +124,18 @@ export interface PackQuery {
 export interface FileDownload {
   blob: Blob;
   name: string;
+}
+
+/** A written report POSTed: the document, and the store's id of its case (X-Minewatch-Case-Id). */
+export interface ReportDownload extends FileDownload {
+  /** The case the report is stored with: a new id when a d~<unit>~<ip> case was opened by it. */
+  caseId: string;
+}
+
+/** What POST dispositions answers: the record's id and the store case's id, as a string. */
+export interface Recorded {
+  id: string;
+  caseId: string;
 }
 
 /** What the backend refused or failed with: its {"error"} text and the HTTP status. */
@@ -225,7 +238,7 @@ export class CaseApi {
   private async file(method: string, path: string, fallback: string, opts: { params?: Record<string, string>; data?: unknown }) {
     const res = await this.call<Blob>(method, path, { ...opts, blob: true });
     const name = fileName(res.headers?.get?.('content-disposition'), fallback);
-    return { blob: res.data, name } as FileDownload;
+    return { file: { blob: res.data, name } as FileDownload, headers: res.headers };
   }
 
   async me(): Promise<Me> {
@@ -244,19 +257,25 @@ export class CaseApi {
     return (await this.call<CaseDetail>('GET', `cases/${encodeURIComponent(id)}`)).data;
   }
 
-  async dispose(d: Disposition): Promise<{ id: string | number; caseId: string }> {
-    return (await this.call<{ id: string | number; caseId: string }>('POST', 'dispositions', { data: d })).data;
+  /** Records a disposition; the answer's ids are numbers in the JSON, strings here like every case id. */
+  async dispose(d: Disposition): Promise<Recorded> {
+    const r = (await this.call<{ id: string | number; caseId: string | number }>('POST', 'dispositions', { data: d })).data;
+    return { id: String(r.id), caseId: r.caseId === undefined || r.caseId === null ? d.caseId : String(r.caseId) };
   }
 
-  report(id: string, fields: ReportFields): Promise<FileDownload> {
-    return this.file('POST', `cases/${encodeURIComponent(id)}/report`, `书面报告-${id}.docx`, { data: { format: 'docx', fields } });
+  /** Posts the completed report; the store's case id comes back in X-Minewatch-Case-Id. */
+  async report(id: string, fields: ReportFields): Promise<ReportDownload> {
+    const { file, headers } = await this.file('POST', `cases/${encodeURIComponent(id)}/report`, `书面报告-${id}.docx`, {
+      data: { format: 'docx', fields },
+    });
+    return { ...file, caseId: headers?.get?.('x-minewatch-case-id') || id };
   }
 
-  attachment(id: string, a: Attachment): Promise<FileDownload> {
-    return this.file('GET', `cases/${encodeURIComponent(id)}/attachments/${encodeURIComponent(a.id)}`, a.name, {});
+  async attachment(id: string, a: Attachment): Promise<FileDownload> {
+    return (await this.file('GET', `cases/${encodeURIComponent(id)}/attachments/${encodeURIComponent(String(a.id))}`, a.name, {})).file;
   }
 
-  pack(q: PackQuery): Promise<FileDownload> {
+  async pack(q: PackQuery): Promise<FileDownload> {
     const params: Record<string, string> = { week: q.week, format: q.format };
     if (q.district) {
       params.district = q.district;
@@ -264,7 +283,7 @@ export class CaseApi {
       params.unit = q.unit;
     }
     const scope = q.district ?? q.unit ?? 'all';
-    return this.file('GET', 'pack', `周会材料-${q.week}-${scope}.${q.format}`, { params });
+    return (await this.file('GET', 'pack', `周会材料-${q.week}-${scope}.${q.format}`, { params })).file;
   }
 
   async districts(): Promise<Array<{ text: string; value?: string }>> {

@@ -202,6 +202,64 @@ describe('书面报告 written report', () => {
   });
 });
 
+describe('a case not yet in the store (d~<unit>~<ip>)', () => {
+  const D = 'd~zd-no1~10.20.3.21';
+  const pathOf = (id: string) => `cases/${encodeURIComponent(id)}`;
+  const asStored = (now: number, id: string) => {
+    const d = detail(now);
+    return { ...d, case: { ...d.case, id } };
+  };
+
+  it('goes to the store case its first disposition opened (caseId a number in the JSON)', async () => {
+    const now = Date.now();
+    const base = defaultAnswers(now);
+    answer = (path, req) => {
+      if (path === pathOf(D)) {
+        return { status: 200, data: asStored(now, D) };
+      }
+      if (path === 'cases/12') {
+        return { status: 200, data: asStored(now, '12') };
+      }
+      if (path === 'dispositions') {
+        return { status: 201, data: { id: 7, caseId: 12, stage: 'located', class: 'passive', author: 'lead1', authorRole: 'Editor' } };
+      }
+      return base(path, req);
+    };
+    renderApp(`/a/minewatch-campaign-app/cases/${encodeURIComponent(D)}`);
+    await screen.findByText('连接已知矿池 pool contact');
+    fireEvent.click(screen.getByLabelText('被动 passive'));
+    fireEvent.click(screen.getByText('提交 Submit'));
+    await waitFor(() => expect(locationService.getLocation().pathname).toBe('/a/minewatch-campaign-app/cases/12'));
+    expect(calls.find((c) => c.method === 'POST')!.data).toMatchObject({ caseId: D });
+    await waitFor(() => expect(calls.some((c) => c.url === `${RES}cases/12`)).toBe(true));
+  });
+
+  it('goes to the store case its written report opened (X-Minewatch-Case-Id)', async () => {
+    const now = Date.now();
+    const base = defaultAnswers(now);
+    answer = (path, req) => {
+      if (path === pathOf(D)) {
+        return { status: 200, data: asStored(now, D) };
+      }
+      if (path === 'cases/12') {
+        return { status: 200, data: asStored(now, '12') };
+      }
+      if (path === `${pathOf(D)}/report`) {
+        return { status: 201, data: new Blob(['docx']), headers: { 'Content-Disposition': 'attachment; filename="r.docx"', 'X-Minewatch-Case-Id': '12' } };
+      }
+      return base(path, req);
+    };
+    renderApp(`/a/minewatch-campaign-app/cases/${encodeURIComponent(D)}/report`);
+    await screen.findByText('报告预览 Preview', { selector: 'h3' });
+    fireEvent.change(document.getElementById('minewatch-cause')!, { target: { value: '学生私自运行挖矿程序' } });
+    fireEvent.change(document.getElementById('minewatch-measures')!, { target: { value: '重装系统' } });
+    fireEvent.change(document.getElementById('minewatch-phone')!, { target: { value: '0371-12345678' } });
+    fireEvent.click(screen.getByText('生成并下载 DOCX / Generate DOCX'));
+    await waitFor(() => expect(locationService.getLocation().pathname).toBe('/a/minewatch-campaign-app/cases/12/report'));
+    await waitFor(() => expect(calls.some((c) => c.url === `${RES}cases/12`)).toBe(true));
+  });
+});
+
 describe('周会材料 meeting pack', () => {
   it('downloads the pack of the last complete week for a unit', async () => {
     const base = defaultAnswers(Date.now());

@@ -1,0 +1,315 @@
+package plugin
+
+import (
+	"archive/zip"
+	"bytes"
+	"context"
+	"crypto/rand"
+	"crypto/sha256"
+	"encoding/hex"
+	"encoding/json"
+	"fmt"
+	"io"
+	"net"
+	"net/http"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/grafana/grafana-plugin-sdk-go/backend"
+	"github.com/grafana/grafana-plugin-sdk-go/genproto/pluginv2"
+	"google.golang.org/grpc"
+
+	"github.com/minewatch/minewatch/exporter/testsupport"
+	"github.com/minewatch/minewatch/plugin/pkg/campaign"
+	"github.com/minewatch/minewatch/plugin/pkg/campaign/vmtest"
+	"github.com/minewatch/minewatch/plugin/pkg/casestore"
+	"github.com/minewatch/minewatch/plugin/pkg/casestore/storetest"
+)
+
+// harnessDatasourceUID is the uid the browser harness's Grafana gives the
+// bundled datasource (plugin/harness/shell.jsx): the only one the stand-in
+// Grafana API below serves.
+const harnessDatasourceUID = "minewatch-harness"
+
+// e2eUsers are the Grafana users of the end-to-end test, as Grafana's session
+// would have them after sign-in: the ledger (appLedger) names lead@u-a.example
+// the lead of u-a and lead@u-b.example the lead of u-b.
+var e2eUsers = map[string]*backend.User{
+	"lead-a": {Login: "lead-a", Email: "lead@u-a.example", Name: "张老师", Role: "Editor"},
+	"lead-b": {Login: "lead-b", Email: "lead@u-b.example", Name: "李老师", Role: "Editor"},
+}
+
+// recentCampaign seeds what the exporter would have written over the last
+// 20 hours, so the case list's default window (the last 30 days) holds it
+// whenever the test runs: u-a's 10.1.0.2 flagged since 20 h ago (28 h left
+// to locate it), u-b's 10.2.0.2 flagged since 10 h ago.
+func recentCampaign(now time.Time) []string {
+	var s vmtest.Series
+	now = now.Truncate(15 * time.Minute)
+	begin := now.Add(-40 * 24 * time.Hour)
+	s.Every("minewatch_unit_info", 1, begin, now, 6*time.Hour, "unit", "u-a", "name", "一中", "sector", "school", "parent", "d-east")
+	s.Every("minewatch_unit_info", 1, begin, now, 6*time.Hour, "unit", "u-b", "name", "二中", "sector", "school", "parent", "d-east")
+	flag := func(ip, unit string, since time.Duration, score float64) {
+		from := now.Add(-since)
+		s.Every("minewatch_host_mining", 1, from, now.Add(time.Second), 15*time.Minute, "ip", ip, "unit", unit, "class", "passive")
+		s.Every("minewatch_host_score", score, from, now.Add(time.Second), 15*time.Minute, "ip", ip, "unit", unit)
+		s.Every("minewatch_host_signal_points", score-10, from, now.Add(time.Second), 15*time.Minute, "ip", ip, "unit", unit, "signal", "pool_contact")
+		s.Every("minewatch_host_signal_points", 10, from, now.Add(time.Second), 15*time.Minute, "ip", ip, "unit", unit, "signal", "port_hint")
+	}
+	flag("10.1.0.2", "u-a", 20*time.Hour, 70)
+	flag("10.2.0.2", "u-b", 10*time.Hour, 90)
+	return s.Lines
+}
+
+// call is one resource call as the stand-in Grafana passed it on.
+type call struct {
+	User, Method, Path string
+	Status             int
+}
+
+// grafanaAPI stands in for what Grafana's server does for the app's pages:
+// a sign-in that starts a session (POST /login {"user"}: the session cookie
+// grafana_session), and the datasource resource proxy
+// /api/datasources/uid/<uid>/resources/<path> → the plugin's CallResource over
+// gRPC with the session's user (login, email, name, org role) in the plugin
+// context. Nothing the browser sends about the user reaches the plugin.
+type grafanaAPI struct {
+	t    *testing.T
+	conn *grpc.ClientConn
+	pc   backend.PluginContext
+
+	mu       sync.Mutex
+	sessions map[string]*backend.User
+	calls    []call
+}
+
+func (g *grafanaAPI) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	if r.URL.Path == "/login" && r.Method == http.MethodPost {
+		var in struct{ User string }
+		if err := json.NewDecoder(r.Body).Decode(&in); err != nil || e2eUsers[in.User] == nil {
+			http.Error(w, `{"message":"invalid username or password"}`, http.StatusUnauthorized)
+			return
+		}
+		b := make([]byte, 16)
+		_, _ = rand.Read(b)
+		token := hex.EncodeToString(b)
+		g.mu.Lock()
+		g.sessions[token] = e2eUsers[in.User]
+		g.mu.Unlock()
+		http.SetCookie(w, &http.Cookie{Name: "grafana_session", Value: token, Path: "/", HttpOnly: true})
+		w.Header().Set("Content-Type", "application/json")
+		fmt.Fprintf(w, `{"message":"Logged in","session":%q}`, token)
+		return
+	}
+	rest, ok := strings.CutPrefix(r.URL.Path, "/api/datasources/uid/"+harnessDatasourceUID+"/resources/")
+	if !ok {
+		http.Error(w, `{"message":"Not found"}`, http.StatusNotFound)
+		return
+	}
+	var user *backend.User
+	if c, err := r.Cookie("grafana_session"); err == nil {
+		g.mu.Lock()
+		user = g.sessions[c.Value]
+		g.mu.Unlock()
+	}
+	if user == nil { // Grafana answers an API call without a session itself
+		http.Error(w, `{"message":"Unauthorized"}`, http.StatusUnauthorized)
+		return
+	}
+	body, err := io.ReadAll(r.Body)
+	if err != nil {
+		http.Error(w, err.Error(), http.StatusBadRequest)
+		return
+	}
+	url := rest
+	if r.URL.RawQuery != "" {
+		url += "?" + r.URL.RawQuery
+	}
+	pc := g.pc
+	pc.User = user
+	headers := map[string][]string{}
+	for _, k := range []string{"Content-Type", "Accept"} {
+		if v := r.Header.Values(k); len(v) > 0 {
+			headers[k] = v
+		}
+	}
+	ctx, cancel := context.WithTimeout(r.Context(), 60*time.Second)
+	defer cancel()
+	stream, err := pluginv2.NewResourceClient(g.conn).CallResource(ctx, backend.ToProto().CallResourceRequest(&backend.CallResourceRequest{
+		PluginContext: pc, Method: r.Method, Path: rest, URL: url, Headers: headers, Body: body}))
+	if err != nil {
+		http.Error(w, err.Error(), http.StatusBadGateway)
+		return
+	}
+	first, err := stream.Recv()
+	if err != nil {
+		http.Error(w, err.Error(), http.StatusBadGateway)
+		return
+	}
+	g.mu.Lock()
+	g.calls = append(g.calls, call{User: user.Login, Method: r.Method, Path: rest, Status: int(first.Code)})
+	g.mu.Unlock()
+	for k, vs := range first.Headers {
+		for _, v := range vs.Values {
+			w.Header().Add(k, v)
+		}
+	}
+	w.WriteHeader(int(first.Code))
+	w.Write(first.Body) //nolint:errcheck // the browser sees a short body
+	for {
+		chunk, err := stream.Recv()
+		if err != nil {
+			return
+		}
+		w.Write(chunk.Body) //nolint:errcheck // as above
+	}
+}
+
+func (g *grafanaAPI) callsOf(user, method, path string) []call {
+	g.mu.Lock()
+	defer g.mu.Unlock()
+	var out []call
+	for _, c := range g.calls {
+		if c.User == user && c.Method == method && c.Path == path {
+			out = append(out, c)
+		}
+	}
+	return out
+}
+
+// TestAppPagesAgainstBuiltBackend is the app end to end: the built backend
+// launched as Grafana launches it, with a real SQLite case store, a ledger
+// naming the unit leads and a real VictoriaMetrics holding flagged IPs; a
+// stand-in for Grafana's API in front of it (sessions, the resource proxy
+// with the signed-in user); and the app's module.js, built from src/ here,
+// loaded in headless Chromium with Grafana's shared modules and the real
+// @grafana/* packages of each Grafana major the harness supports
+// (plugin/harness/app-real.mjs drives the pages). As u-a's lead: 我的待办
+// lists u-a's case only, with its countdown; the case page records 已定位
+// with class 被动 and a note, kept with the lead's login and role; as u-b's
+// lead the same case is refused (403) on the page and nothing is stored; the
+// written report is filled, downloaded as DOCX, listed under the case's
+// attachments after a reload with the SHA-256 of what was downloaded; the
+// audit chain verifies.
+func TestAppPagesAgainstBuiltBackend(t *testing.T) {
+	root := testsupport.RepoRoot(t)
+	pluginDir := filepath.Join(root, "plugin")
+	node, err := exec.LookPath("node")
+	if err != nil {
+		testsupport.Missing(t, "node not installed")
+	}
+	testsupport.Require(t, "chromium")
+	if _, err := os.Stat(filepath.Join(pluginDir, "node_modules", "@grafana", "data")); err != nil {
+		testsupport.Missing(t, "plugin/node_modules missing: run make plugin-deps")
+	}
+	// module.js as the package has it, from the sources of this revision
+	dist := filepath.Join(t.TempDir(), "dist")
+	if out, err := exec.Command(node, filepath.Join(pluginDir, "scripts", "build.mjs"), "--out", dist).CombinedOutput(); err != nil {
+		t.Fatalf("build.mjs: %v\n%s", err, out)
+	}
+
+	vm := vmtest.Start(t)
+	vm.Import(t, recentCampaign(time.Now()))
+	vm.Flush(t)
+	conn, _, stderr := launchBackend(t)
+
+	// The @grafana/* packages of each major the harness loads the app in (plugin/harness/harness.mjs).
+	for i, major := range []struct{ name, dir string }{{"11", "."}, {"12", filepath.Join("harness", "grafana-12")}} {
+		t.Run("grafana-"+major.name, func(t *testing.T) {
+			if _, err := os.Stat(filepath.Join(pluginDir, major.dir, "node_modules", "@grafana", "data")); err != nil {
+				testsupport.Missing(t, "plugin/%s/node_modules missing: run make plugin-deps", major.dir)
+			}
+			// a store of its own for each major; one instance per datasource id
+			store, storePath := storetest.Seeded(t, nil)
+			pc := pluginContext(vm.URL, fmt.Sprintf(`{"caseStore":%q,"ledgerFiles":[%q],"reportTo":"区教育局网络安全科 wa@edu.example 0371-0000000"}`, storePath, appLedger(t)))
+			pc.DataSourceInstanceSettings.UID = harnessDatasourceUID
+			pc.DataSourceInstanceSettings.ID = int64(40 + i)
+			api := &grafanaAPI{t: t, conn: conn, pc: pc, sessions: map[string]*backend.User{}}
+			l, err := net.Listen("tcp", "127.0.0.1:0")
+			if err != nil {
+				t.Fatal(err)
+			}
+			srv := &http.Server{Handler: api}
+			go srv.Serve(l) //nolint:errcheck // closed below
+			defer srv.Close()
+
+			downloads := t.TempDir()
+			cmd := exec.Command(node, filepath.Join("harness", "app-real.mjs"))
+			cmd.Dir = pluginDir
+			cmd.Env = append(os.Environ(), "MINEWATCH_GRAFANA_MAJOR="+major.name, "MINEWATCH_API=http://"+l.Addr().String(),
+				"PLUGIN_DIST="+dist, "MINEWATCH_DOWNLOADS="+downloads)
+			out, err := cmd.CombinedOutput()
+			t.Logf("app-real.mjs (Grafana %s):\n%s", major.name, out)
+			if err != nil {
+				t.Fatalf("app-real.mjs: %v\nbackend stderr:\n%s", err, stderr)
+			}
+
+			ctx := context.Background()
+			// the lead's disposition: one case, one disposition, with the author Grafana named
+			cases, err := store.Cases(ctx, campaign.Scope{All: true}, "")
+			if err != nil || len(cases) != 1 || cases[0].Unit != "u-a" {
+				t.Fatalf("store cases: %v %+v, want u-a's one", err, cases)
+			}
+			ds, err := store.CaseDispositions(ctx, cases[0].ID)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if len(ds) != 1 {
+				t.Fatalf("store holds %d dispositions, want the lead's one (u-b's lead refused): %+v", len(ds), ds)
+			}
+			d := ds[0]
+			if d.IP != "10.1.0.2" || d.Unit != "u-a" || d.Stage != "located" || d.Class != "passive" || d.Author != "lead-a" ||
+				d.AuthorRole != "Editor" || d.Via != casestore.ViaGrafana || !strings.Contains(d.Note, "宿舍") {
+				t.Errorf("stored disposition %+v", d)
+			}
+			// u-b's lead reached the backend and was refused there, reading and writing
+			if cs := api.callsOf("lead-b", "POST", "dispositions"); len(cs) != 1 || cs[0].Status != http.StatusForbidden {
+				t.Errorf("u-b's lead's POST dispositions: %+v, want one 403", cs)
+			}
+			if cs := api.callsOf("lead-b", "GET", fmt.Sprintf("cases/%d", cases[0].ID)); len(cs) == 0 || cs[0].Status != http.StatusForbidden {
+				t.Errorf("u-b's lead's GET cases/1: %+v, want 403", cs)
+			}
+			// the written report: stored once, the file downloaded is the file stored
+			as, err := store.Attachments(ctx, 0)
+			if err != nil || len(as) != 1 {
+				t.Fatalf("attachments: %v %+v", err, as)
+			}
+			got, err := os.ReadFile(filepath.Join(downloads, "report.docx"))
+			if err != nil {
+				t.Fatal(err)
+			}
+			sum := sha256.Sum256(got)
+			if a := as[0]; a.SHA256 != hex.EncodeToString(sum[:]) || a.Author != "lead-a" || a.CaseID != d.CaseID ||
+				!strings.HasPrefix(a.Name, "书面报告-u-a-10.1.0.2-") {
+				t.Errorf("stored attachment %+v, downloaded sha256 %x", a, sum)
+			}
+			zr, err := zip.NewReader(bytes.NewReader(got), int64(len(got)))
+			if err != nil {
+				t.Fatalf("the downloaded report is not a DOCX: %v", err)
+			}
+			doc := ""
+			for _, f := range zr.File {
+				if f.Name == "word/document.xml" {
+					rc, _ := f.Open()
+					b, _ := io.ReadAll(rc)
+					rc.Close()
+					doc = string(b)
+				}
+			}
+			for _, want := range []string{"学生私自运行挖矿程序", "重装系统，加装终端管控", "0371-12345678", "10.1.0.2", "一中", "lead-a"} {
+				if !strings.Contains(doc, want) {
+					t.Errorf("report document lacks %q", want)
+				}
+			}
+			v, err := store.Verify(ctx)
+			if err != nil || v.Entries != 3 { // case opened, disposition, attachment
+				t.Errorf("audit chain: %v %+v", err, v)
+			}
+		})
+	}
+}
