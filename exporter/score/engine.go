@@ -262,7 +262,7 @@ func (s *session) rank(now, quiet, window int64) int {
 	switch s.verdict() {
 	case profileYes:
 		return rankPoolLike
-	case profileYoung:
+	case profileYoung, profileSampledYoung:
 		return rankCandidate
 	}
 	return rankOrdinary

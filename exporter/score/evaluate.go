@@ -69,7 +69,8 @@ const maxStratumPerMin = 40
 // The verdicts of a session's profile.
 const (
 	profileNo    = iota // not Stratum: bulk, handshakes, keepalives only, or too fast
-	profileYoung        // not enough records (or, sampled, not enough time) to judge
+	profileYoung        // not enough records to judge
+	profileSampledYoung // sampled and Stratum-like so far, but under an hour: no points yet
 	profileYes          // Stratum-like
 )
 
@@ -99,7 +100,9 @@ func (s *session) verdict() int {
 	if s.sampled && span < hourMs {
 		// A sampled record is one or two packets: whether it looks like a
 		// message says little, so only an hour of them at Stratum's rate counts.
-		return profileYoung
+		// It is still worth asking the prober now (Evaluate): a pool's answer
+		// is evidence the hour of records would only have approximated.
+		return profileSampledYoung
 	}
 	return profileYes
 }
@@ -281,10 +284,16 @@ func (e *Engine) evalHost(h *host, now, window, quiet int64) {
 			continue
 		}
 		live := now-s.last <= s.quietFor(quiet, window)
-		prof := s.profileOK()
+		v := s.verdict()
+		prof := v == profileYes
 		donation := s.visitGaps >= 2 && now-s.last <= 3*hourMs
 		s.refuted = false
-		if (prof || donation) && e.cfg.Refuted != nil {
+		// A young sampled Stratum-like session earns nothing yet, but its
+		// endpoint goes to the prober (through Refuted) now rather than an hour
+		// in: at 1:100 that hour was most of the time to confirm a miner, and
+		// refuting an ordinary server early keeps its clients from becoming
+		// suspects when the hour is up.
+		if (prof || donation || v == profileSampledYoung) && e.cfg.Refuted != nil {
 			s.refuted = e.cfg.Refuted(netip.AddrPortFrom(s.remote, s.port))
 		}
 		var sp [nSignals]float32

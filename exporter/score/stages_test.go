@@ -359,3 +359,47 @@ func TestSnapshotFromBeforeSuspects(t *testing.T) {
 		t.Errorf("proxied miner after restore: %+v", r)
 	}
 }
+
+// At 1:100 a Stratum-like session to an unlisted server earns no points for
+// its first hour, but its endpoint is put to the prober (through Refuted)
+// well before that hour is up, and without making the host a suspect.
+func TestSampledStratumGoesToTheProberEarly(t *testing.T) {
+	ep := netip.AddrPortFrom(proxy, 443)
+	var now, firstAsked int64
+	cfg := DefaultConfig()
+	cfg.Refuted = func(ap netip.AddrPort) bool {
+		if ap == ep && firstAsked == 0 {
+			firstAsked = now
+		}
+		return false
+	}
+	f := &feed{e: New(cfg)}
+	rng := rand.New(rand.NewPCG(61, 62))
+	full := newFeed()
+	for i := range 3 {
+		full.stratum(rng, miner, proxy, 443, uint16(50000+i), t0, at(3), nil, false)
+	}
+	var first int64
+	for _, o := range full.obs {
+		for p := uint64(0); p < o.Packets; p++ {
+			if rng.IntN(100) == 0 {
+				s := o
+				s.Packets, s.Bytes, s.SamplingRate = 100, o.Bytes/o.Packets*100, 100
+				f.add(s)
+				if first == 0 || s.Start < first {
+					first = s.Start
+				}
+			}
+		}
+	}
+	for now = t0; now <= at(1)-10*60_000 && firstAsked == 0; now += 5 * 60_000 {
+		f.run(now, miner)
+		if r := f.e.Report(miner); r != nil && (r.Suspect || r.Mining) {
+			t.Fatalf("a young sampled session made the host a suspect at +%v: %+v", time.Duration(now-t0)*time.Millisecond, r)
+		}
+	}
+	if firstAsked == 0 {
+		t.Fatalf("the prober was not asked about %s within 50 min of sampled Stratum", ep)
+	}
+	t.Logf("first sampled record at +%v, prober asked at +%v", time.Duration(first-t0)*time.Millisecond, time.Duration(firstAsked-t0)*time.Millisecond)
+}
