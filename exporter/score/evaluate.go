@@ -68,10 +68,10 @@ const maxStratumPerMin = 40
 
 // The verdicts of a session's profile.
 const (
-	profileNo    = iota // not Stratum: bulk, handshakes, keepalives only, or too fast
-	profileYoung        // not enough records to judge
-	profileSampledYoung // sampled and Stratum-like so far, but under an hour: no points yet
-	profileYes          // Stratum-like
+	profileNo           = iota // not Stratum: bulk, handshakes, keepalives only, or too fast
+	profileYoung               // not enough records to judge
+	profileSampledYoung        // sampled and Stratum-like so far, but under an hour: no points yet
+	profileYes                 // Stratum-like
 )
 
 // profileOK says whether a session, taken as a whole, looks like Stratum:
