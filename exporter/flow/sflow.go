@@ -133,17 +133,24 @@ func fillSFlow(r *Record, recs []sflow.FlowRecord) bool {
 // from the start of the sample body.
 var recordsCountAt = map[uint32]int{1: 28, 2: 8, 3: 40, 4: 12}
 
+// sflowAgentEnd is the offset just past an sFlow v5 datagram's agent
+// address (IPv4 or IPv6); ok is false for any other address type.
+func sflowAgentEnd(b []byte) (off int, ok bool) {
+	switch binary.BigEndian.Uint32(b[4:]) {
+	case 1:
+		return 8 + 4, true
+	case 2:
+		return 8 + 16, true
+	}
+	return 0, false
+}
+
 // checkSFlowCounts rejects a datagram whose sample or record counts cannot fit
 // its length. goflow2 allocates what the counts say before reading (without a
 // cap for expanded flow samples), so a 300-byte datagram could ask for gigabytes.
 func checkSFlowCounts(b []byte) error {
-	off := 8
-	switch binary.BigEndian.Uint32(b[4:]) {
-	case 1:
-		off += 4
-	case 2:
-		off += 16
-	default:
+	off, ok := sflowAgentEnd(b)
+	if !ok {
 		return fmt.Errorf("agent address type %d", binary.BigEndian.Uint32(b[4:]))
 	}
 	if off+16 > len(b) {

@@ -46,13 +46,8 @@ var sflowCounterRecordMin = map[uint32]int{1: 88, 2: 52}
 // passed checkSFlowCounts); ok is false when goflow2 must decode it instead.
 // With fn nil it only checks.
 func sflowSamples(b []byte, fn func(sflowFlowSample)) (ok bool) {
-	off := 8
-	switch binary.BigEndian.Uint32(b[4:]) {
-	case 1:
-		off += 4
-	case 2:
-		off += 16
-	default:
+	off, ok := sflowAgentEnd(b)
+	if !ok {
 		return false
 	}
 	if off+16 > len(b) {
