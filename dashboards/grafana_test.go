@@ -1,7 +1,6 @@
 package dashboards
 
 import (
-	"bufio"
 	"context"
 	"encoding/json"
 	"fmt"
@@ -18,14 +17,13 @@ import (
 
 	"github.com/grafana/grafana-plugin-sdk-go/backend"
 	"github.com/grafana/grafana-plugin-sdk-go/genproto/pluginv2"
-	"google.golang.org/grpc"
-	"google.golang.org/grpc/credentials/insecure"
 
 	"github.com/minewatch/minewatch/alerts"
 	"github.com/minewatch/minewatch/exporter/testsupport"
 	"github.com/minewatch/minewatch/plugin/pkg/campaign/vmtest"
 	"github.com/minewatch/minewatch/plugin/pkg/casestore/storetest"
 	"github.com/minewatch/minewatch/plugin/pkg/models"
+	"github.com/minewatch/minewatch/plugin/pkg/plugintest"
 )
 
 // harnessNow is the moment the panel harness looks at the dashboards: Tuesday of
@@ -110,7 +108,7 @@ func TestPanelsAsGrafanaShowsThem(t *testing.T) {
 	pc := backend.PluginContext{PluginID: models.PluginID, OrgID: 1, DataSourceInstanceSettings: &backend.DataSourceInstanceSettings{
 		UID: "minewatch", Name: "minewatch", URL: vm.URL, JSONData: []byte(jsonData), DecryptedSecureJSONData: map[string]string{}}}
 
-	conn, stderr := launchBuiltBackend(t, filepath.Join(pluginDir, "pkg"))
+	conn, _, stderr := plugintest.Launch(t, plugintest.Build(t, filepath.Join(pluginDir, "pkg")))
 	client := pluginv2.NewDataClient(conn)
 	resources := pluginv2.NewResourceClient(conn)
 	srv := &http.Server{Handler: http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
@@ -278,65 +276,6 @@ func grafanaQueryRequest(body io.Reader, pc backend.PluginContext) (*backend.Que
 			TimeRange: backend.TimeRange{From: time.UnixMilli(from), To: time.UnixMilli(to)}})
 	}
 	return req, nil
-}
-
-// launchBuiltBackend builds the plugin's backend executable and starts it the
-// way Grafana does through hashicorp/go-plugin (magic cookie and protocol
-// version in the environment, the handshake line "1|2|network|address|grpc"
-// on stdout), then connects over gRPC.
-func launchBuiltBackend(t *testing.T, pkgDir string) (*grpc.ClientConn, *testsupport.SyncBuffer) {
-	t.Helper()
-	bin := filepath.Join(t.TempDir(), "gpx_minewatch_mining_datasource_linux_amd64")
-	build := exec.Command("go", "build", "-o", bin, ".")
-	build.Dir = pkgDir
-	build.Env = append(os.Environ(), "CGO_ENABLED=0")
-	if b, err := build.CombinedOutput(); err != nil {
-		t.Fatalf("go build: %v\n%s", err, b)
-	}
-	cmd := exec.Command(bin)
-	cmd.Env = append(os.Environ(), "grafana_plugin_type=datasource", "PLUGIN_PROTOCOL_VERSIONS=2",
-		"PLUGIN_UNIX_SOCKET_DIR="+t.TempDir(), "GF_PLUGIN_APP_URL=http://127.0.0.1:3000")
-	stdout, err := cmd.StdoutPipe()
-	if err != nil {
-		t.Fatal(err)
-	}
-	stderr := &testsupport.SyncBuffer{}
-	cmd.Stderr = stderr
-	if err := cmd.Start(); err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() {
-		_ = cmd.Process.Kill()
-		_ = cmd.Wait()
-	})
-	lines := make(chan string, 1)
-	go func() {
-		r := bufio.NewReader(stdout)
-		line, _ := r.ReadString('\n')
-		lines <- strings.TrimSpace(line)
-		io.Copy(io.Discard, r) //nolint:errcheck // keep the pipe drained
-	}()
-	var hs string
-	select {
-	case hs = <-lines:
-	case <-time.After(30 * time.Second):
-		t.Fatalf("no handshake from the plugin; stderr:\n%s", stderr)
-	}
-	parts := strings.Split(hs, "|")
-	if len(parts) < 5 || parts[0] != "1" || parts[1] != "2" || parts[4] != "grpc" {
-		t.Fatalf("handshake %q; stderr:\n%s", hs, stderr)
-	}
-	network, addr := parts[2], parts[3]
-	conn, err := grpc.NewClient("passthrough:///"+addr, grpc.WithTransportCredentials(insecure.NewCredentials()),
-		grpc.WithDefaultCallOptions(grpc.MaxCallRecvMsgSize(64<<20)),
-		grpc.WithContextDialer(func(ctx context.Context, a string) (net.Conn, error) {
-			return (&net.Dialer{}).DialContext(ctx, network, a)
-		}))
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { conn.Close() })
-	return conn, stderr
 }
 
 // openedFromLinks copies the dashboards of dir and sets the unit dashboard's

@@ -16,6 +16,7 @@ const module = "github.com/minewatch/minewatch"
 var testOnly = []string{
 	module + "/exporter/testsupport",
 	module + "/plugin/pkg/campaign/vmtest",
+	module + "/plugin/pkg/plugintest",
 }
 
 // thirdPartyTesting are the libraries allowed to pull package testing into a

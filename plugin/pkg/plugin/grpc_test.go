@@ -1,7 +1,6 @@
 package plugin
 
 import (
-	"bufio"
 	"context"
 	"database/sql"
 	"encoding/json"
@@ -9,8 +8,6 @@ import (
 	"fmt"
 	"net"
 	"os"
-	"os/exec"
-	"path/filepath"
 	"reflect"
 	"strings"
 	"testing"
@@ -20,12 +17,13 @@ import (
 	"github.com/grafana/grafana-plugin-sdk-go/experimental/datasourcetest"
 	"github.com/grafana/grafana-plugin-sdk-go/genproto/pluginv2"
 	"google.golang.org/grpc"
-	"google.golang.org/grpc/credentials/insecure"
 
+	"github.com/minewatch/minewatch/exporter/testsupport"
 	"github.com/minewatch/minewatch/plugin/pkg/campaign"
 	"github.com/minewatch/minewatch/plugin/pkg/casestore"
 	"github.com/minewatch/minewatch/plugin/pkg/casestore/storetest"
 	"github.com/minewatch/minewatch/plugin/pkg/models"
+	"github.com/minewatch/minewatch/plugin/pkg/plugintest"
 )
 
 func pluginContext(url, jsonData string) backend.PluginContext {
@@ -92,72 +90,11 @@ func TestDatasourceTestHarness(t *testing.T) {
 	}
 }
 
-// buildBackend builds the backend executable as the plugin's dist/ has it.
-func buildBackend(t *testing.T) string {
+// launchBackend builds this module's backend and starts it as Grafana does
+// (plugintest.Launch).
+func launchBackend(t *testing.T) (*grpc.ClientConn, string, *testsupport.SyncBuffer) {
 	t.Helper()
-	out := filepath.Join(t.TempDir(), "gpx_minewatch_mining_datasource_linux_amd64")
-	cmd := exec.Command("go", "build", "-o", out, "..")
-	cmd.Env = append(os.Environ(), "GOOS=linux", "GOARCH=amd64", "CGO_ENABLED=0")
-	if b, err := cmd.CombinedOutput(); err != nil {
-		t.Fatalf("go build: %v\n%s", err, b)
-	}
-	return out
-}
-
-// launchBackend starts the built executable the way Grafana does through
-// hashicorp/go-plugin: the magic cookie and protocol versions in the
-// environment, the handshake line "1|2|<network>|<address>|grpc" read from
-// stdout, then gRPC. It returns the connection and the network used.
-func launchBackend(t *testing.T) (*grpc.ClientConn, string, *strings.Builder) {
-	t.Helper()
-	bin := buildBackend(t)
-	cmd := exec.Command(bin)
-	cmd.Env = append(os.Environ(),
-		"grafana_plugin_type=datasource", // grpcplugin.MagicCookieKey=MagicCookieValue
-		"PLUGIN_PROTOCOL_VERSIONS=2",
-		"PLUGIN_UNIX_SOCKET_DIR="+t.TempDir(),
-		"GF_PLUGIN_APP_URL=http://127.0.0.1:3000",
-	)
-	stdout, err := cmd.StdoutPipe()
-	if err != nil {
-		t.Fatal(err)
-	}
-	stderr := &strings.Builder{}
-	cmd.Stderr = stderr
-	if err := cmd.Start(); err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() {
-		_ = cmd.Process.Kill()
-		_ = cmd.Wait()
-	})
-	lines := make(chan string, 1)
-	go func() {
-		line, _ := bufio.NewReader(stdout).ReadString('\n')
-		lines <- strings.TrimSpace(line)
-	}()
-	var hs string
-	select {
-	case hs = <-lines:
-	case <-time.After(15 * time.Second):
-		t.Fatalf("no handshake; stderr:\n%s", stderr.String())
-	}
-	parts := strings.Split(hs, "|")
-	if len(parts) < 5 || parts[0] != "1" || parts[1] != "2" || parts[4] != "grpc" {
-		t.Fatalf("handshake %q; stderr:\n%s", hs, stderr.String())
-	}
-	t.Logf("handshake: %s", hs)
-	network, addr := parts[2], parts[3]
-	conn, err := grpc.NewClient("passthrough:///"+addr,
-		grpc.WithTransportCredentials(insecure.NewCredentials()),
-		grpc.WithContextDialer(func(ctx context.Context, a string) (net.Conn, error) {
-			return (&net.Dialer{}).DialContext(ctx, network, a)
-		}))
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { conn.Close() })
-	return conn, network, stderr
+	return plugintest.Launch(t, plugintest.Build(t, ".."))
 }
 
 // TestBuiltBinaryAsGrafanaLaunchesIt starts the built executable as
