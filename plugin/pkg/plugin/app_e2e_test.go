@@ -46,7 +46,7 @@ var e2eUsers = map[string]*backend.User{
 
 // recentCampaign seeds what the exporter would have written over the last
 // 20 hours, so the case list's default window (the last 30 days) holds it
-// whenever the test runs: u-a's 10.1.0.2 flagged since 20 h ago (28 h left
+// whenever the test runs: u-a's 10.1.0.2 flagged since 20–21 h ago (26–28 h left
 // to locate it), u-b's 10.2.0.2 flagged since 10 h ago.
 func recentCampaign(now time.Time) []string {
 	var s vmtest.Series
@@ -55,7 +55,9 @@ func recentCampaign(now time.Time) []string {
 	s.Every("minewatch_unit_info", 1, begin, now, 6*time.Hour, "unit", "u-a", "name", "一中", "sector", "school", "parent", "d-east")
 	s.Every("minewatch_unit_info", 1, begin, now, 6*time.Hour, "unit", "u-b", "name", "二中", "sector", "school", "parent", "d-east")
 	flag := func(ip, unit string, since time.Duration, score float64) {
-		from := now.Add(-since)
+		// on the hour: the tracker reads when flagging began to the hour
+		// (campaign.Bucket), so the page's countdowns are known to ±1 h
+		from := now.Truncate(time.Hour).Add(-since)
 		s.Every("minewatch_host_mining", 1, from, now.Add(time.Second), 15*time.Minute, "ip", ip, "unit", unit, "class", "passive")
 		s.Every("minewatch_host_score", score, from, now.Add(time.Second), 15*time.Minute, "ip", ip, "unit", unit)
 		s.Every("minewatch_host_signal_points", score-10, from, now.Add(time.Second), 15*time.Minute, "ip", ip, "unit", unit, "signal", "pool_contact")
