@@ -367,11 +367,15 @@ func TestGrafanaProvisioning(t *testing.T) {
 		t.Errorf("datasource uid %q type %q", ds.UID, ds.Type)
 	}
 	// The campaign values come from the definition, not from a copy here; the
-	// ledger the tracker takes device and person from must be mounted.
+	// ledger the tracker takes device and person from must be mounted, and the
+	// app's pages need a case store to record dispositions and reports in.
 	for k := range ds.JSONData {
-		if k != "ledgerFiles" {
-			t.Errorf("datasource jsonData sets %q: only ledgerFiles belongs there", k)
+		if k != "ledgerFiles" && k != "caseStore" {
+			t.Errorf("datasource jsonData sets %q: only ledgerFiles and caseStore belong there", k)
 		}
+	}
+	if cs, _ := ds.JSONData["caseStore"].(string); !strings.HasPrefix(cs, "/var/lib/grafana/") {
+		t.Errorf("datasource caseStore %q: want an SQLite file in Grafana's data volume (/var/lib/grafana/…), so that cases survive a restart", cs)
 	}
 	files, _ := ds.JSONData["ledgerFiles"].([]any)
 	if len(files) == 0 {
