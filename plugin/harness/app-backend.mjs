@@ -20,7 +20,7 @@ export function fakeBackend() {
     if (!cases) {
       now = Date.now();
       cases = makeCases();
-      timeline = [{ at: cases[0].opened, stage: 'opened', author: 'minewatch', authorRole: 'system', via: 'detector' }];
+      timeline = [{ at: cases[0].opened, stage: 'opened', author: 'minewatch', authorRole: 'system', via: 'cli' }];
     }
   };
   const attachments = [];
@@ -58,7 +58,7 @@ export function fakeBackend() {
         case: cases[0],
         timeline,
         notices: [{ number: 'HA-2026-118', egress: '203.0.113.5', window: '2026-11-29 08:00–10:00', remote: '198.51.100.7:3333', receivedAt: cases[0].opened }],
-        trace: [{ link: 'mac', value: 'aa:bb:cc:dd:ee:ff', how: 'Kea lease 10.20.3.21', confidence: 'high' }],
+        trace: [{ link: 'mac', value: 'aa:bb:cc:dd:ee:ff', how: 'Kea lease 10.20.3.21', confidence: 'exact' }],
         evidence: { score: 87.4, reasons: [{ signal: 'pool', label: '连接已知矿池 pool contact', points: 50.2 }, { signal: 'stratum', label: 'Stratum 会话特征 Stratum profile', points: 37.2 }], firstSeen: cases[0].opened, lastSeen: iso(now - H) },
         attachments,
         audit: { ok: true, entries: timeline.length },
@@ -69,7 +69,7 @@ export function fakeBackend() {
         return json(route, 403, { error: '无权处置其他单位的案件 not your unit' });
       }
       const body = JSON.parse(req.postData());
-      timeline.push({ at: iso(Date.now()), stage: body.stage, class: body.class, note: body.note, author: me.login, authorRole: me.role, via: 'app' });
+      timeline.push({ at: iso(Date.now()), stage: body.stage, class: body.class, note: body.note, author: me.login, authorRole: me.role, via: 'grafana' });
       return json(route, 201, { id: timeline.length, ...body });
     }
     if (req.method() === 'POST' && path === 'cases/c1/report') {

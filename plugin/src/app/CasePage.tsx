@@ -5,7 +5,7 @@ import React, { useCallback, useEffect, useState } from 'react';
 import { Alert, Button, Field, LoadingPlaceholder, RadioButtonGroup, TextArea, useStyles2 } from '@grafana/ui';
 import { ApiError, Attachment, CaseClass, CaseDetail, saveFile, Stage } from './api';
 import { AppLink, go, useApp, useNow } from './context';
-import { CLASSES, classLabel, sourceLabel, STAGES, stageLabel, stateLabel, T } from './labels';
+import { CLASSES, classLabel, confidenceLabel, sourceLabel, STAGES, stageLabel, stateLabel, T, traceLabel, viaLabel } from './labels';
 import { Deadline } from './MyCases';
 import { getStyles } from './styles';
 import { beijing } from './time';
@@ -220,7 +220,7 @@ export function CasePage({ id }: { id: string }) {
                   {t.author || T.none}
                   {t.authorRole ? ` (${t.authorRole})` : ''}
                 </td>
-                <td>{t.via}</td>
+                <td>{viaLabel(t.via)}</td>
               </tr>
             ))}
           </tbody>
@@ -287,10 +287,10 @@ export function CasePage({ id }: { id: string }) {
             <tbody>
               {detail.trace.map((t, i) => (
                 <tr key={i}>
-                  <td>{t.link}</td>
+                  <td>{traceLabel(t.link)}</td>
                   <td>{t.value}</td>
                   <td>{t.how}</td>
-                  <td>{t.confidence ?? T.none}</td>
+                  <td>{confidenceLabel(t.confidence === undefined ? undefined : String(t.confidence))}</td>
                 </tr>
               ))}
             </tbody>

@@ -55,9 +55,9 @@ function detail(now: number) {
   const c = cases(now)[0];
   return {
     case: c,
-    timeline: [{ at: c.opened, stage: 'opened', author: 'minewatch', authorRole: 'system', via: 'detector' }],
+    timeline: [{ at: c.opened, stage: 'opened', author: 'minewatch', authorRole: 'system', via: 'cli' }],
     notices: [{ number: 'HA-2026-118', egress: '203.0.113.5', window: '2026-11-29 08:00–10:00', remote: '198.51.100.7:3333', receivedAt: c.opened }],
-    trace: [{ link: 'mac', value: 'aa:bb:cc:dd:ee:ff', how: 'Kea lease', confidence: 'high' }],
+    trace: [{ link: 'mac', value: 'aa:bb:cc:dd:ee:ff', how: 'Kea lease', confidence: 'exact' }],
     evidence: { score: 87.4, reasons: [{ signal: 'pool', label: '连接已知矿池 pool contact', points: 50.2 }, { signal: 'stratum', label: 'Stratum 会话特征 Stratum profile', points: 37.2 }], firstSeen: c.opened, lastSeen: new Date(now - H).toISOString() },
     attachments: [],
     audit: { ok: true, entries: 3 },

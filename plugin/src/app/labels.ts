@@ -123,8 +123,34 @@ const STAGE_LABELS: Record<string, string> = {
   notice: '收到通报 notice',
 };
 
+// The trace's links and how sure each is (plugin/pkg/trace: Step*, lease.Certainty), and where a
+// disposition was recorded (plugin/pkg/casestore: Via*).
+const TRACE_LABELS: Record<string, string> = {
+  unit: '单位 unit',
+  host: '内网主机 host',
+  mac: 'MAC地址 MAC',
+  account: '上网账号 account',
+  device: '设备 device',
+  person: '责任人 person',
+};
+
+const CONFIDENCE_LABELS: Record<string, string> = {
+  exact: '确定 exact',
+  nearest: '最近记录 nearest',
+  ambiguous: '有歧义 ambiguous',
+  none: '无记录 none',
+};
+
+const VIA_LABELS: Record<string, string> = {
+  grafana: 'Grafana 页面 app',
+  cli: '命令行 CLI',
+};
+
 const label = (m: Record<string, string>) => (v?: string) => (v ? (m[v] ?? v) : '—');
 export const stateLabel = label(STATE_LABELS);
 export const sourceLabel = label(SOURCE_LABELS);
 export const classLabel = label(CLASS_LABELS);
 export const stageLabel = label(STAGE_LABELS);
+export const traceLabel = label(TRACE_LABELS);
+export const confidenceLabel = label(CONFIDENCE_LABELS);
+export const viaLabel = label(VIA_LABELS);
