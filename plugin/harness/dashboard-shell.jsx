@@ -124,7 +124,7 @@ function Viz({ r, d, width, height }) {
           ? frames.map((f) => ({ ...f, fields: f.fields.map((x) => (x.type === g.FieldType.number ? { ...x, config: { ...x.config, custom: { ...x.config.custom, lineInterpolation: 'stepAfter', fillOpacity: 60, lineWidth: 1 } } } : x)) }))
           : frames;
       const legend = { showLegend: true, displayMode: 'list', placement: 'bottom', calcs: [], ...(o.legend ?? {}) };
-      return <TimeSeries frames={stepped} width={width} height={height} timeRange={window.__range} timeZone={d.timezone} legend={legend} options={o} replaceVariables={(s) => s} />;
+      return <TimeSeries frames={stepped} width={width} height={height} timeRange={r.timeRange ?? window.__range} timeZone={d.timezone} legend={legend} options={o} replaceVariables={(s) => s} />;
     }
     default:
       return <div style={{ padding: 8 }}>{r.type}</div>;
@@ -149,6 +149,8 @@ async function main() {
     });
     const r = await processPanel(g, theme, d, p.panel, raw, vars);
     r.errors = p.errors;
+    // a panel with its own relative time (timeFrom) draws its axis over that range, as in Grafana
+    r.timeRange = p.range ? { from: g.dateTime(p.range.from), to: g.dateTime(p.range.to), raw: p.range.raw } : window.__range;
     results.push(r);
   }
   const header = kiosk ? null : (

@@ -155,8 +155,27 @@ export async function resolveVariables(api, d, range) {
   return vars;
 }
 
+/**
+ * A panel's own relative time ("Relative time" in the panel editor, panel.timeFrom, e.g. "84d" or "1h"),
+ * as Grafana's applyPanelTimeOverrides applies it: when the dashboard's range is relative, the panel
+ * queries now-<timeFrom> to now instead. (That function is in Grafana's app code, not in a published
+ * package; @grafana/data's rangeUtil and dateMath do the parsing as there.)
+ */
+export function panelRange(d, p, range, vars) {
+  if (!p.timeFrom || typeof range.raw.from !== 'string') {
+    return range;
+  }
+  const info = g.rangeUtil.describeTextRange(interpolate(p.timeFrom, vars));
+  if (info.invalid) {
+    throw new Error(`panel "${p.title}": invalid timeFrom ${JSON.stringify(p.timeFrom)}`);
+  }
+  const tz = d.timezone || 'browser';
+  return { from: g.dateMath.parse(info.from, false, tz), to: g.dateMath.parse(info.to, true, tz), raw: { from: info.from, to: info.to } };
+}
+
 /** Runs one panel as Grafana does and returns its processed frames and what it displays. */
-export async function runPanel(api, d, p, range, vars, widthPx) {
+export async function runPanel(api, d, p, dashRange, vars, widthPx) {
+  const range = panelRange(d, p, dashRange, vars);
   const targets = (p.targets ?? []).filter((t) => !t.hide && (t.queryType !== 'metricsql' || t.expr));
   const maxDataPoints = p.maxDataPoints ?? Math.round(widthPx);
   const { intervalMs } = g.rangeUtil.calculateInterval(range, maxDataPoints, p.interval);
@@ -170,6 +189,7 @@ export async function runPanel(api, d, p, range, vars, widthPx) {
   out.widthPx = widthPx;
   out.errors = errors;
   out.rawJSON = Object.values(res).flatMap((r) => r.json);
+  out.range = range;
   return out;
 }
 

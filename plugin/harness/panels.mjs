@@ -65,7 +65,7 @@ if (process.env.MINEWATCH_SCREENSHOTS) {
     kiosk: r.uid === 'minewatch-wall', // the wall screen runs in kiosk mode (no Grafana chrome)
     range: { from: r.range.from.valueOf(), to: r.range.to.valueOf(), raw: r.range.raw },
     vars: Object.fromEntries(Object.entries(r.vars).map(([k, v]) => [k, { text: v.text, value: v.value }])),
-    panels: Object.values(r.panels).map((p) => ({ panel: p.panel, rawJSON: p.rawJSON, errors: p.errors })),
+    panels: Object.values(r.panels).map((p) => ({ panel: p.panel, rawJSON: p.rawJSON, errors: p.errors, range: { from: p.range.from.valueOf(), to: p.range.to.valueOf(), raw: p.range.raw } })),
   }));
   for (const f of await screenshots(process.env.MINEWATCH_SCREENSHOTS, shown)) {
     console.log(`picture: ${f}`);
