@@ -8,6 +8,7 @@ const (
 	HostScore        = "minewatch_host_score"
 	HostMining       = "minewatch_host_mining"
 	HostSuspect      = "minewatch_host_suspect"
+	HostPoolLike     = "minewatch_host_pool_like_endpoint"
 	PoolContacts     = "minewatch_pool_contacts_total"
 	HostMachines     = "minewatch_host_machines"
 	HostSignalPoints = "minewatch_host_signal_points"
@@ -119,6 +120,7 @@ var catalogue = []Metric{
 	{HostScore, Gauge, "0–100", with(), "current mining score", GroupDetection},
 	{HostMining, Gauge, "0/1", with("class"), "1 while the IP is a confirmed mining host: a live contact with a listed or probe-confirmed pool endpoint and the score at or above `detect.threshold`; class = active, passive, research, unknown (the hint from the last day's hours of mining and of use)", GroupDetection},
 	{HostSuspect, Gauge, "0/1", with(), "1 while behaviour alone (a Stratum-like session, XMRig's donation cadence) makes the IP a suspect (可疑), score at or above the suspect threshold (default 15), not confirmed: not a mining IP (no email, not counted in IP清零, never sets `minewatch_host_mining`); its endpoints go to the active prober", GroupDetection},
+	{HostPoolLike, Gauge, "0/1", with("endpoint"), "1 for the remote endpoint (`ip:port`) of the Stratum-like session that makes a suspect or flagged IP score on behaviour (`stratum_profile`); one series per such IP, so series follow suspects. The upward report of pools lists the endpoints no list and no probe named (行为发现 found by behaviour)", GroupDetection},
 	{PoolContacts, Counter, "", with("pool", "coin"), "flows from the IP to a known or suspected pool endpoint (`coin` is `unknown` when the list does not say). With `snapshot.file` set it shows the count as of the last snapshot (lags by at most `snapshot.interval`), so a restart after kill -9 never makes it go backwards and `increase()` sees no false reset", GroupDetection},
 	{HostMachines, Gauge, "", with(), "estimated machines mining behind the address: the most concurrent connections to listed or probe-confirmed pool endpoints (other sessions, however Stratum-like, are not counted)", GroupDetection},
 	{HostSignalPoints, Gauge, "", with("signal"), "points each signal adds to (or, negative, takes from) the score: the reasons behind a flag", GroupDetection},

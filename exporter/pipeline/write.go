@@ -51,6 +51,11 @@ func (p *Pipeline) WriteMetrics(w io.Writer, tsMillis int64) {
 		}
 		for _, reason := range r.Reasons {
 			sample(bw, names.HostSignalPoints, ts, reason.Points, "ip", ip, "unit", r.Unit, "signal", reason.Signal)
+			// Where the behaviour was seen: the upward report of pools names
+			// endpoints no list and no probe did (行为发现).
+			if reason.Signal == names.StratumProfile && reason.Remote != "" && (r.Suspect || r.Mining) {
+				sample(bw, names.HostPoolLike, ts, 1, "ip", ip, "unit", r.Unit, "endpoint", reason.Remote)
+			}
 		}
 		if a := led.Asset(r.IP); a != nil {
 			if p.personal {

@@ -44,6 +44,10 @@ const (
 	// FoundByIntel: an intel list the exporter loads (another bureau's,
 	// a public list, a unit's own) matched it; the bureau's list lacks it.
 	FoundByIntel = "intel"
+	// FoundByBehaviour: a suspect's or flagged host's Stratum-like session
+	// went there (minewatch_host_pool_like_endpoint), and neither a list nor
+	// the prober has named it (not probed, or the prober is off).
+	FoundByBehaviour = "behaviour"
 )
 
 // FoundByLabel is how a pool was found as bureau staff read it, Chinese first.
@@ -53,6 +57,8 @@ func FoundByLabel(how string) string {
 		return "已确认 confirmed (主动探测 probe)"
 	case FoundByIntel:
 		return "情报 intel (其他名单 another list)"
+	case FoundByBehaviour:
+		return "行为发现 behaviour (未经探测确认 not confirmed)"
 	}
 	return how
 }
@@ -67,6 +73,9 @@ func (p NewPool) Evidence() string {
 		}
 		s = fmt.Sprintf("主动探测确认 probe confirmed %s%s，首次确认 first confirmed %s；", p.Protocol, tls,
 			p.Confirmed.In(names.Location()).Format("2006-01-02 15:04"))
+	}
+	if p.FoundBy == FoundByBehaviour {
+		s = "类 Stratum 会话 Stratum-like session，未经主动探测确认 not confirmed by a probe；"
 	}
 	s += fmt.Sprintf("连接 %g 次 contacts；%d 台主机被判定挖矿 flagged hosts；最高分 max score %g", p.Contacts, p.FlaggedHosts, p.MaxScore)
 	if len(p.Signals) > 0 {
@@ -137,11 +146,10 @@ type confirmation struct {
 // first contact or first confirmation) and last seen (in the range), the
 // units and hosts involved and the evidence.
 //
-// An endpoint found by behaviour alone (a Stratum-like session of a suspect
-// to an address nobody confirmed) is not reported: no series names a
-// suspect's remote endpoint (minewatch_host_suspect and
-// minewatch_host_signal_points carry only ip, unit and signal), and a
-// suspect's endpoint goes to the prober, whose confirmation reports it.
+// An endpoint found by behaviour alone (the Stratum-like session of a
+// suspect or flagged host, minewatch_host_pool_like_endpoint, to an address
+// no list and no probe named) is reported as found by behaviour, with the
+// hosts whose sessions went there.
 func (s *Source) NewPools(ctx context.Context, f Filter, bureau BureauList, from, to time.Time, st *Stats) ([]NewPool, error) {
 	if !from.Before(to) {
 		return nil, fmt.Errorf("%w: from %s is not before to %s", ErrBadInput, from.Format(time.RFC3339), to.Format(time.RFC3339))
@@ -163,6 +171,10 @@ func (s *Source) NewPools(ctx context.Context, f Filter, bureau BureauList, from
 		fmt.Sprintf("max by (ip, unit, signal) (max_over_time(%s[%s])) > 0", sc.Selector("minewatch_host_signal_points"), w),
 		// every confirmation seen in the look-back: the value is its first confirmation
 		fmt.Sprintf("min by (endpoint, domain, protocol, tls) (min_over_time(%s[%s]))", names.PoolConfirmed, wh),
+		// endpoints of suspects' and flagged hosts' Stratum-like sessions: in the range, first and last seen
+		fmt.Sprintf("max by (ip, unit, endpoint) (max_over_time(%s[%s])) > 0", sc.Selector(names.HostPoolLike), w),
+		fmt.Sprintf("min by (ip, unit, endpoint) (tfirst_over_time(%s[%s]))", sc.Selector(names.HostPoolLike), wh),
+		fmt.Sprintf("max by (ip, unit, endpoint) (tlast_over_time(%s[%s]))", sc.Selector(names.HostPoolLike), w),
 	}
 	res := make([]model.Vector, len(queries))
 	for i, q := range queries {
@@ -261,6 +273,37 @@ func (s *Source) NewPools(ctx context.Context, f Filter, bureau BureauList, from
 				continue
 			}
 			rows[key{pool: ep}] = newPoolRow(ep, "", confirmed)
+		}
+	}
+	// Found by behaviour: endpoints of Stratum-like sessions that no list
+	// has and no probe confirmed, and no pool contact already reports.
+	for _, smp := range res[7] {
+		m := smp.Metric
+		ep, h := string(m["endpoint"]), host(m)
+		if _, ok := confirmed[ep]; ok || contacted[ep] || !sc.Allows(h.Unit) || listed(ep) {
+			continue
+		}
+		k := key{pool: ep}
+		if rows[k] == nil {
+			rows[k], hostsOf[k] = &NewPool{Pool: ep, FoundBy: FoundByBehaviour}, map[HostKey]bool{}
+		}
+		hostsOf[k][h] = true
+	}
+	for i, first := range []bool{true, false} {
+		for _, smp := range res[8+i] {
+			m := smp.Metric
+			k := key{pool: string(m["endpoint"])}
+			r := rows[k]
+			if r == nil || r.FoundBy != FoundByBehaviour || !hostsOf[k][host(m)] {
+				continue
+			}
+			t := time.Unix(int64(smp.Value), 0)
+			if first && (r.FirstSeen.IsZero() || t.Before(r.FirstSeen)) {
+				r.FirstSeen = t
+			}
+			if !first && t.After(r.LastSeen) {
+				r.LastSeen = t
+			}
 		}
 	}
 	out := make([]NewPool, 0, len(rows))

@@ -3,12 +3,15 @@ package campaign_test
 import (
 	"bytes"
 	"context"
+	"fmt"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/google/go-cmp/cmp"
 
 	"github.com/minewatch/minewatch/exporter/intel"
+	"github.com/minewatch/minewatch/exporter/names"
 	"github.com/minewatch/minewatch/plugin/pkg/campaign"
 	"github.com/minewatch/minewatch/plugin/pkg/campaign/vmtest"
 )
@@ -78,5 +81,57 @@ func TestUpwardReportOfConfirmedPools(t *testing.T) {
 		if !strings.Contains(csv, s) {
 			t.Errorf("CSV lacks %q:\n%s", s, csv)
 		}
+	}
+}
+
+// TestUpwardReportOfPoolsFoundByBehaviour: a suspect's Stratum-like session
+// to an endpoint no list has and no probe confirmed is reported as found by
+// behaviour, with its hosts and when they were seen there; an endpoint the
+// bureau lists, or the prober confirmed, is not reported that way.
+func TestUpwardReportOfPoolsFoundByBehaviour(t *testing.T) {
+	vm := vmtest.Start(t)
+	vm.Import(t, vmtest.Campaign())
+	var s vmtest.Series
+	poolLike := func(ip, unit, ep string, from, to time.Time) {
+		s.Every(names.HostPoolLike, 1, from, to, 15*time.Minute, "ip", ip, "unit", unit, "endpoint", ep)
+		s.Every(names.HostSuspect, 1, from, to, 15*time.Minute, "ip", ip, "unit", unit)
+		s.Every(names.HostScore, 35, from, to, 15*time.Minute, "ip", ip, "unit", unit)
+		s.Every(names.HostSignalPoints, 35, from, to, 15*time.Minute, "ip", ip, "unit", unit, "signal", names.StratumProfile)
+	}
+	poolLike("10.1.0.21", "u-a", "203.0.113.120:8080", vmtest.At(2026, 11, 4, 9, 0), vmtest.At(2026, 11, 4, 12, 0))
+	poolLike("10.2.0.21", "u-b", "203.0.113.120:8080", vmtest.At(2026, 11, 5, 9, 0), vmtest.At(2026, 11, 5, 10, 0))
+	poolLike("10.1.0.22", "u-a", "192.0.2.66:3333", vmtest.At(2026, 11, 4, 9, 0), vmtest.At(2026, 11, 4, 10, 0)) // the bureau lists it (by address below)
+	poolLike("10.1.0.23", "u-a", "203.0.113.99:3333", vmtest.At(2026, 11, 7, 8, 0), vmtest.At(2026, 11, 7, 10, 0))
+	s.Every(names.PoolConfirmed, float64(vmtest.At(2026, 11, 7, 9, 0).Unix()), vmtest.At(2026, 11, 7, 9, 0), vmtest.At(2026, 11, 9, 0, 0), 5*time.Minute,
+		"endpoint", "203.0.113.99:3333", "domain", "", "protocol", "cryptonote", "tls", "false")
+	vm.Import(t, s.Lines)
+	vm.Flush(t)
+	w45, _ := campaign.ParseWeek("2026-W45")
+	loc := campaign.DefaultConfig().Location
+	list, err := intel.Parse("bureau.txt", []byte("192.0.2.66:3333,XMR\nsecret.pool.example,ETC\n"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	rows, err := source(t, vm.URL).NewPools(context.Background(), campaign.Filter{}, campaign.NewBureauList(list), w45.Start(loc), w45.End(loc), nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var behaviour []campaign.NewPool
+	for _, r := range rows {
+		if r.FoundBy == campaign.FoundByBehaviour {
+			behaviour = append(behaviour, r)
+		}
+		if r.Pool == "203.0.113.99:3333" && r.FoundBy != campaign.FoundByConfirmed {
+			t.Errorf("the confirmed endpoint is reported as %s", r.FoundBy)
+		}
+	}
+	want := []campaign.NewPool{{Pool: "203.0.113.120:8080", FoundBy: campaign.FoundByBehaviour,
+		FirstSeen: at(2026, 11, 4, 9, 0), LastSeen: at(2026, 11, 5, 9, 45), Units: []string{"u-a", "u-b"},
+		Hosts: []string{"10.1.0.21 (u-a)", "10.2.0.21 (u-b)"}, MaxScore: 35, Signals: []string{names.StratumProfile}}}
+	if d := cmp.Diff(want, behaviour, timeEq, approx); d != "" {
+		t.Errorf("pools found by behaviour (-want +got):\n%s", d)
+	}
+	if tb := campaign.NewPoolTable(behaviour); !strings.Contains(fmt.Sprint(tb), "行为发现") {
+		t.Errorf("the table does not say 行为发现: %v", tb)
 	}
 }
