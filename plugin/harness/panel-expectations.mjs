@@ -5,8 +5,9 @@
 // 00:00 Beijing time (2026-W46; the last complete week is W45).
 //
 // General rules, for every panel: no query error, something to show (no "No data", no empty
-// table or graph), and every field override matching at least one field (an override that
-// matches nothing is a silent bug: Grafana shows the field unstyled, or shows a hidden column).
+// table or graph), every field override matching at least one field (an override that
+// matches nothing is a silent bug: Grafana shows the field unstyled, or shows a hidden column),
+// and no table cell of a code column showing the bare code.
 // Then what particular panels must show.
 import { g } from './grafana-frontend.mjs';
 
@@ -50,6 +51,29 @@ function deadOverrides(panel, series) {
     }
   }
   return dead;
+}
+
+// Columns whose cells are codes (the field's own name, before any rename): every cell must show
+// its label, Chinese first (plugin/pkg/campaign/labels.go gives the datasource the labels of the
+// campaign's codes; dashboards map the exporter's own), never the bare code ("gpu-workstation").
+const CODE_COLUMNS = ['kind', 'state', 'class', 'disposition_class', 'disposition', 'sector', 'power_class'];
+function bareCodes(r) {
+  if (r.type !== 'table') {
+    return [];
+  }
+  const out = [];
+  for (const f of r.series) {
+    for (const x of f.fields) {
+      if (!CODE_COLUMNS.includes(x.name) || x.config.custom?.hidden) {
+        continue;
+      }
+      const bare = [...new Set(x.values.filter((v) => v !== '' && v !== null && g.formattedValueToString(x.display(v)) === String(v)))];
+      if (bare.length) {
+        out.push(`column ${g.getFieldDisplayName(x, f, r.series)} shows codes, not labels: ${bare.join(', ')}`);
+      }
+    }
+  }
+  return out;
 }
 
 // Specific expectations: dashboard uid → panel title → check(result, dashboard) returning
@@ -196,7 +220,8 @@ const expectations = {
     评分与判定依据: (r) => eq('series', lines(r).map((l) => l.name).sort(), ['Stratum会话特征 stratum_profile', '评分', '连接已登记矿池 pool_contact'].sort()),
     资产与责任人: all(
       cols(['资产 asset', '部门 department', '资产类型 kind', '位置 location', '责任人 owner', '科研用途 research', '单位 unit']),
-      contains('科研用途 research', ['否 no'])
+      contains('科研用途 research', ['否 no']),
+      contains('资产类型 kind', ['显卡工作站 gpu-workstation'])
     ),
     最近判定依据: (r) => eq('rows', r.rows, 2),
   },
@@ -219,6 +244,9 @@ export function check(results) {
       }
       for (const o of deadOverrides(r.panel, r.series)) {
         fail(`override matches no field: ${o}`);
+      }
+      for (const m of bareCodes(r)) {
+        fail(m);
       }
       const want = expectations[d.uid]?.[title];
       if (want) {

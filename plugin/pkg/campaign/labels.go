@@ -31,6 +31,7 @@ var textLabels = map[string]func(string) string{
 	"disposition_class": ClassLabel,
 	"disposition":       func(s string) string { return labelled(StageLabel(s), s) },
 	"power_class":       func(s string) string { return labelled(PowerClassLabel(PowerClass(s)), s) },
+	"kind":              KindLabel,
 }
 
 // PowerClassLabel is the Chinese name of a power class.
@@ -52,7 +53,7 @@ func labelled(zh, code string) string {
 }
 
 // CodeLabels lists, for a column whose cells are codes (state, class,
-// disposition_class, disposition, sector), every code with its label
+// disposition_class, disposition, sector, kind), every code with its label
 // ("挖矿中 mining"), nil for other columns. The datasource turns these into
 // value mappings, so panels show the labels while filters, overrides and
 // alert rules keep matching the codes.
@@ -74,6 +75,10 @@ func CodeLabels(key string) map[string]string {
 	case "sector":
 		for _, id := range names.SectorIDs() {
 			m[id] = names.SectorLabel(id)
+		}
+	case "kind":
+		for k := range kindLabels {
+			m[k] = KindLabel(k)
 		}
 	default:
 		return nil
@@ -104,4 +109,24 @@ func BoolLabel(b bool) string {
 		return "是 yes"
 	}
 	return "否 no"
+}
+
+// kindLabels name the asset ledger's device kinds (the codes are
+// exporter/ledger.Kinds; a test keeps every one of them named here). The
+// kind reaches Grafana as the kind label of minewatch_host_info.
+var kindLabels = map[string]string{
+	"server":          "服务器",
+	"gpu-workstation": "显卡工作站",
+	"pc":              "个人电脑",
+	"lab-pc":          "实验室电脑",
+	"other":           "其他设备",
+}
+
+// KindLabel is "显卡工作站 gpu-workstation" for the asset kind
+// "gpu-workstation"; a kind the ledger does not know is shown as is.
+func KindLabel(k string) string {
+	if l, ok := kindLabels[k]; ok {
+		return l + " " + k
+	}
+	return k
 }

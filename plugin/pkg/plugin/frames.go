@@ -91,13 +91,15 @@ var boolMappings = data.ValueMappings{data.ValueMapper{
 
 // labelColumnConfig is the display of a raw query's label column: the
 // header the campaign's tables give that key, Chinese first, and the labels
-// of its codes; nil for a label no table names.
+// of its codes; nil for a label no table names and no code list labels. A
+// label only raw series carry (kind, of minewatch_host_info) keeps its name,
+// which the dashboards rename, but shows its codes' labels.
 func labelColumnConfig(key string) *data.FieldConfig {
-	h := campaign.ColumnHeader(key)
-	if h == "" {
+	h, m := campaign.ColumnHeader(key), codeMappings(key)
+	if h == "" && m == nil {
 		return nil
 	}
-	return &data.FieldConfig{DisplayName: h, Mappings: codeMappings(key)}
+	return &data.FieldConfig{DisplayName: h, Mappings: m}
 }
 
 func setExecuted(fr *data.Frame, q string) {

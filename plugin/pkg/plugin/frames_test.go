@@ -56,6 +56,12 @@ func TestCodesShowChineseLabels(t *testing.T) {
 	if f, _ := v[0].FieldByName("class"); mapped(f, "active") != "主动挖矿 active" {
 		t.Errorf("class label column has no mapping")
 	}
+	// An asset kind reads Chinese first; the column keeps its name (the IP
+	// dashboard renames it) and the cell its code.
+	hi := valueFrames(model.Vector{{Metric: model.Metric{"ip": "10.1.0.1", "kind": "gpu-workstation"}, Value: 1}}, "", "table")
+	if f, _ := hi[0].FieldByName("kind"); mapped(f, "gpu-workstation") != "显卡工作站 gpu-workstation" || f.Config.DisplayName != "" || f.At(0) != "gpu-workstation" {
+		t.Errorf("kind label column: %+v", f)
+	}
 	if f, _ := v[0].FieldByName("job"); f.Config != nil {
 		t.Errorf("a label no table names got %+v", f.Config)
 	}
