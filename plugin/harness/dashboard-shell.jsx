@@ -6,13 +6,36 @@
 // - stat: BigValue per display value, with the panel's colour, justify and text modes;
 // - bar gauge: BarGauge per display value, stacked;
 // - table: Table (hidden columns, cell options, mappings, sorting as the panel sets them);
-// - time series and state timeline: TimeSeries (the state timeline drawn as a stepped series);
+// - time series: TimeSeries;
+// - state timeline: coloured state bands, one row per field. @grafana/ui publishes the pieces
+//   Grafana's TimelineChart is made of (GraphNG, UPlotConfigBuilder, VizLayout, VizLegend) but not
+//   the timeline itself nor its band painter (public/app/core/components/TimelineChart in Grafana's
+//   app, no npm package): GraphNG draws the time axis and the row names, and the harness paints
+//   the bands of panel-data.mjs's stateTimelineRows (the same the assertions check) with a draw
+//   hook of its own, minimal: no hover, no value text unless the panel shows values;
 // - bar chart: one BarGauge row per category and measure (@grafana/ui has no bar chart component).
 import * as g from '@grafana/data';
-import { BarGauge, BigValue, GlobalStyles, PanelChrome, Table, ThemeContext, TimeSeries, VizRepeater } from '@grafana/ui';
+import {
+  AxisPlacement,
+  BarGauge,
+  BigValue,
+  GlobalStyles,
+  GraphNG,
+  PanelChrome,
+  ScaleDirection,
+  ScaleOrientation,
+  Table,
+  ThemeContext,
+  TimeSeries,
+  UPlotConfigBuilder,
+  PointVisibility,
+  VizLayout,
+  VizLegend,
+  VizRepeater,
+} from '@grafana/ui';
 import React from 'react';
 import { createRoot } from 'react-dom/client';
-import { processPanel, setupRegistries } from './panel-data.mjs';
+import { processPanel, setupRegistries, stateTimelineRows } from './panel-data.mjs';
 
 const CELL = 30;
 const GAP = 8;
@@ -94,6 +117,102 @@ function barChartValues(r) {
   return out;
 }
 
+// The legend Grafana's state timeline shows: the threshold steps when the colour mode is
+// thresholds, else each state's text and colour.
+function stateLegend(r, rows, theme) {
+  const x = r.series.flatMap((f) => f.fields).find((f) => f.type !== g.FieldType.time);
+  const steps = x?.config.thresholds?.steps ?? [];
+  if (x?.config.color?.mode === g.FieldColorModeId.Thresholds && steps.length > 1) {
+    return steps.map((st, i) => ({
+      label: i === 0 ? `< ${steps[1].value}` : `${st.value}+`,
+      color: theme.visualization.getColorByName(st.color),
+      yAxis: 1,
+    }));
+  }
+  const seen = new Map(rows.flatMap((row) => row.bands.map((b) => [b.text, b.color])));
+  return [...seen].map(([label, color]) => ({ label, color, yAxis: 1 }));
+}
+
+function StateTimeline({ r, d, width, height }) {
+  const theme = window.__theme;
+  const o = r.panel.options ?? {};
+  const range = r.timeRange;
+  const rows = stateTimelineRows(g, r, range);
+  const n = Math.max(rows.length, 1);
+  const rowHeight = o.rowHeight ?? 0.9;
+  const isValue = (f) => [g.FieldType.number, g.FieldType.string, g.FieldType.boolean, g.FieldType.enum].includes(f.type);
+  const frames = r.series.filter((f) => f.fields.some((x) => x.type === g.FieldType.time) && f.length > 0);
+  const prepConfig = (frame) => {
+    const b = new UPlotConfigBuilder(d.timezone);
+    // uPlot only needs the times for its x scale and cursor; the bands are painted from rows.
+    b.setPrepData((fs) => [fs[0].fields[0].values, ...fs[0].fields.slice(1).map((f) => f.values.map(() => null))]);
+    b.addScale({ scaleKey: 'x', isTime: true, orientation: ScaleOrientation.Horizontal, direction: ScaleDirection.Right, range: () => [range.from.valueOf(), range.to.valueOf()] });
+    b.addScale({ scaleKey: 'y', isTime: false, orientation: ScaleOrientation.Vertical, direction: ScaleDirection.Up, range: () => [0, 1] });
+    b.addAxis({ scaleKey: 'x', isTime: true, placement: AxisPlacement.Bottom, timeZone: d.timezone, theme });
+    // Rows top down, each named at its middle on the left axis.
+    b.addAxis({
+      scaleKey: 'y',
+      placement: AxisPlacement.Left,
+      splits: () => rows.map((_, i) => 1 - (i + 0.5) / n),
+      values: (_, splits) => splits.map((_, i) => rows[i]?.name ?? ''),
+      grid: { show: false },
+      ticks: { show: false },
+      gap: 16,
+      theme,
+    });
+    for (let i = 1; i < frame.fields.length; i++) {
+      b.addSeries({ scaleKey: 'y', pathBuilder: () => null, showPoints: PointVisibility.Never, lineWidth: 0, fillOpacity: 0, theme });
+    }
+    b.addHook('draw', (u) => {
+      const { left, top, width: w, height: h } = u.bbox; // canvas pixels
+      const ctx = u.ctx;
+      ctx.save();
+      ctx.beginPath();
+      ctx.rect(left, top, w, h);
+      ctx.clip();
+      ctx.font = `500 ${Math.round(12 * devicePixelRatio)}px ${theme.typography.fontFamily}`;
+      ctx.textBaseline = 'middle';
+      rows.forEach((row, i) => {
+        const y0 = Math.round(top + (h * (i + (1 - rowHeight) / 2)) / n);
+        const lh = Math.round((h * rowHeight) / n);
+        for (const band of row.bands) {
+          const x0 = Math.round(u.valToPos(band.from, 'x', true));
+          const x1 = Math.round(u.valToPos(band.to, 'x', true));
+          ctx.fillStyle = band.fill;
+          ctx.fillRect(x0, y0, Math.max(1, x1 - x0), lh);
+          if ((o.showValue ?? 'auto') !== 'never' && x1 - x0 > 24 * devicePixelRatio) {
+            ctx.fillStyle = theme.colors.getContrastText(band.fill, 3);
+            ctx.fillText(band.text, x0 + 4, y0 + lh / 2, x1 - x0 - 8);
+          }
+        }
+      });
+      ctx.restore();
+    });
+    return b;
+  };
+  const legend = { showLegend: true, displayMode: 'list', placement: 'bottom', ...(o.legend ?? {}) };
+  const renderLegend = () =>
+    legend.showLegend === false ? null : (
+      <VizLayout.Legend placement={legend.placement}>
+        <VizLegend placement={legend.placement} items={stateLegend(r, rows, theme)} displayMode={legend.displayMode} readonly />
+      </VizLayout.Legend>
+    );
+  return (
+    <GraphNG
+      theme={theme}
+      frames={frames}
+      fields={{ x: (f) => f.type === g.FieldType.time, y: isValue }}
+      prepConfig={prepConfig}
+      renderLegend={renderLegend}
+      width={width}
+      height={height}
+      timeRange={range}
+      timeZone={d.timezone}
+      legend={legend}
+    />
+  );
+}
+
 function Viz({ r, d, width, height }) {
   if (r.errors.length) {
     return <div style={{ color: '#F2495C', padding: 8, fontSize: 12, overflow: 'hidden', height }}>{r.errors.join('\n')}</div>;
@@ -119,12 +238,11 @@ function Viz({ r, d, width, height }) {
       if (!frames.length) {
         return <div style={{ padding: 8, color: '#8e8e8e' }}>No data</div>;
       }
-      const stepped =
-        r.type === 'state-timeline'
-          ? frames.map((f) => ({ ...f, fields: f.fields.map((x) => (x.type === g.FieldType.number ? { ...x, config: { ...x.config, custom: { ...x.config.custom, lineInterpolation: 'stepAfter', fillOpacity: 60, lineWidth: 1 } } } : x)) }))
-          : frames;
+      if (r.type === 'state-timeline') {
+        return <StateTimeline r={r} d={d} width={width} height={height} />;
+      }
       const legend = { showLegend: true, displayMode: 'list', placement: 'bottom', calcs: [], ...(o.legend ?? {}) };
-      return <TimeSeries frames={stepped} width={width} height={height} timeRange={r.timeRange ?? window.__range} timeZone={d.timezone} legend={legend} options={o} replaceVariables={(s) => s} />;
+      return <TimeSeries frames={frames} width={width} height={height} timeRange={r.timeRange ?? window.__range} timeZone={d.timezone} legend={legend} options={o} replaceVariables={(s) => s} />;
     }
     default:
       return <div style={{ padding: 8 }}>{r.type}</div>;
@@ -139,7 +257,9 @@ async function main() {
   window.__range = { from: g.dateTime(range.from), to: g.dateTime(range.to), raw: range.raw };
   const width = 1920;
   const col = (width - GAP) / 24;
-  const top = kiosk ? GAP : 56;
+  // Outside kiosk mode Grafana's chrome takes about 120 px: its top bar (breadcrumbs, 40 px) and the
+  // dashboard's controls (variables, time range), then the grid.
+  const top = kiosk ? GAP : 120;
   const results = [];
   for (const p of panels) {
     const raw = p.rawJSON.map((f) => {
@@ -154,18 +274,22 @@ async function main() {
     results.push(r);
   }
   const header = kiosk ? null : (
-    <div style={{ height: 48, display: 'flex', alignItems: 'center', padding: '0 16px', borderBottom: `1px solid ${theme.colors.border.weak}`, fontSize: 18, gap: 24 }}>
-      <span style={{ fontWeight: 500 }}>挖矿监测 / {d.title}</span>
-      {Object.entries(vars).map(([k, v]) => (
-        <span key={k} style={{ fontSize: 13, color: theme.colors.text.secondary }}>
-          {(d.templating.list.find((x) => x.name === k)?.label ?? k) + ' '}
-          <b style={{ color: theme.colors.text.primary }}>{[v.text].flat().join(', ')}</b>
+    <>
+      <div style={{ height: 40, display: 'flex', alignItems: 'center', padding: '0 16px', borderBottom: `1px solid ${theme.colors.border.weak}`, background: theme.colors.background.primary, fontSize: 14, gap: 8, color: theme.colors.text.secondary }}>
+        首页 Home › 仪表板 Dashboards › 挖矿监测 › <span style={{ color: theme.colors.text.primary, fontWeight: 500 }}>{d.title}</span>
+      </div>
+      <div style={{ height: 64, display: 'flex', alignItems: 'center', padding: '0 16px', fontSize: 13, gap: 24 }}>
+        {Object.entries(vars).map(([k, v]) => (
+          <span key={k} style={{ color: theme.colors.text.secondary }}>
+            {(d.templating.list.find((x) => x.name === k)?.label ?? k) + ' '}
+            <b style={{ color: theme.colors.text.primary }}>{[v.text].flat().join(', ')}</b>
+          </span>
+        ))}
+        <span style={{ marginLeft: 'auto', color: theme.colors.text.secondary }}>
+          {g.dateTimeFormat(range.from, { timeZone: d.timezone })} – {g.dateTimeFormat(range.to, { timeZone: d.timezone })} (北京时间)
         </span>
-      ))}
-      <span style={{ marginLeft: 'auto', fontSize: 13, color: theme.colors.text.secondary }}>
-        {g.dateTimeFormat(range.from, { timeZone: d.timezone })} – {g.dateTimeFormat(range.to, { timeZone: d.timezone })} (北京时间)
-      </span>
-    </div>
+      </div>
+    </>
   );
   const root = createRoot(document.getElementById('root'));
   root.render(

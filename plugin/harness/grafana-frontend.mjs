@@ -49,7 +49,7 @@ export const g = require('@grafana/data');
 
 export const theme = g.createTheme({ colors: { mode: 'dark' } });
 
-import { interpolate, processPanel, setupRegistries } from './panel-data.mjs';
+import { interpolate, processPanel, setupRegistries, stateTimelineRows } from './panel-data.mjs';
 
 setupRegistries(g);
 
@@ -190,6 +190,9 @@ export async function runPanel(api, d, p, dashRange, vars, widthPx) {
   out.errors = errors;
   out.rawJSON = Object.values(res).flatMap((r) => r.json);
   out.range = range;
+  if (p.type === 'state-timeline') {
+    out.states = stateTimelineRows(g, out, range);
+  }
   return out;
 }
 

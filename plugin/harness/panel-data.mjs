@@ -144,3 +144,55 @@ export async function processPanel(g, theme, d, p, raw, vars) {
   }
   return out;
 }
+
+/**
+ * The rows and bands of a state timeline as Grafana's state-timeline panel lays them out (mode
+ * "changes"): one row per value field, named by its display name; a band from each value's time
+ * to the next change, the last one to the end of the range; a null ends a band and starts none.
+ * With mergeValues (the panel's default) equal neighbours are one band, and so are neighbours in
+ * the same threshold step when the colour mode is thresholds. Gaps longer than the time field's
+ * interval (when the datasource gives one) become nulls first (applyNullInsertThreshold and
+ * nullToValue, as the panel prepares its frames). Text and colour are the field's display
+ * processor's (value mappings, thresholds); the fill is that colour at the field's fill opacity
+ * (the panel's default 70 %).
+ */
+export function stateTimelineRows(g, r, range) {
+  const merge = r.panel.options?.mergeValues ?? true;
+  const from = range.from.valueOf();
+  const to = range.to.valueOf();
+  const rows = [];
+  for (const processed of r.series) {
+    const frame = g.nullToValue(g.applyNullInsertThreshold({ frame: processed, refFieldPseudoMin: from, refFieldPseudoMax: to }));
+    const time = frame.fields.find((x) => x.type === g.FieldType.time);
+    if (!time) {
+      continue;
+    }
+    for (const x of frame.fields) {
+      if (![g.FieldType.number, g.FieldType.string, g.FieldType.boolean, g.FieldType.enum].includes(x.type)) {
+        continue;
+      }
+      const steps = x.config.thresholds?.steps;
+      const byStep = merge && x.config.color?.mode === g.FieldColorModeId.Thresholds && steps?.length;
+      const key = (v) => (byStep && typeof v === 'number' ? g.getActiveThreshold(v, steps) : v);
+      const opacity = (x.config.custom?.fillOpacity ?? 70) / 100;
+      const bands = [];
+      const vals = x.values;
+      for (let i = 0; i < vals.length; i++) {
+        const v = vals[i];
+        if (v === null || v === undefined) {
+          continue;
+        }
+        let j = i + 1;
+        while (j < vals.length && (vals[j] === undefined || (merge && vals[j] !== null && key(vals[j]) === key(v)))) {
+          j++;
+        }
+        const d = x.display(v);
+        const color = d.color ?? g.FALLBACK_COLOR;
+        bands.push({ from: time.values[i], to: j < vals.length ? time.values[j] : to, text: g.formattedValueToString(d), color, fill: g.colorManipulator.alpha(color, opacity) });
+        i = j - 1;
+      }
+      rows.push({ name: g.getFieldDisplayName(x, frame, r.series), bands });
+    }
+  }
+  return rows;
+}

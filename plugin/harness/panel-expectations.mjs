@@ -224,6 +224,18 @@ const expectations = {
       contains('资产类型 kind', ['显卡工作站 gpu-workstation'])
     ),
     最近判定依据: (r) => eq('rows', r.rows, 2),
+    // One row of coloured states, as the panel's mappings and thresholds say: mining (red) from
+    // 3 Nov 10:00 to 5 Nov 09:00 Beijing time, then normal (green) for the rest of the range.
+    '挖矿事件（判定时段）': (r, d) => {
+      const bands = r.states?.[0]?.bands ?? [];
+      const near = (t, want) => Math.abs(t - want) <= 20 * 60e3;
+      return [
+        ...eq('rows', r.states?.map((x) => x.name), ['挖矿']),
+        ...eq('states', bands.map((b) => `${b.text} ${b.color}`), [`挖矿 ${RED}`, `正常 ${GREEN}`]),
+        ...(near(bands[0]?.from, Date.UTC(2026, 10, 3, 2)) && near(bands[0]?.to, Date.UTC(2026, 10, 5, 1)) ? [] : [`mining band ${JSON.stringify(bands[0])}, want 3 Nov 10:00 – 5 Nov 09:00`]),
+        ...eq('normal to the end of the range', bands[1]?.to, d.range.to.valueOf()),
+      ];
+    },
   },
 };
 

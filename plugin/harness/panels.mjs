@@ -28,6 +28,10 @@ const show = (r) => {
   if (r.columns) {
     return `${r.rows} rows; ${r.columns.length}/${r.allColumns.length} columns shown: ${r.columns.join(' | ')}`;
   }
+  if (r.states) {
+    const at = (t) => new Date(t).toISOString().slice(5, 16);
+    return r.states.map((row) => `${row.name}: ${row.bands.map((b) => `${b.text} ${at(b.from)}–${at(b.to)} (${b.color})`).join(', ')}`).join('; ');
+  }
   if (r.numericFields) {
     return `${r.numericFields.length} series, ${r.points} points: ${r.numericFields.map((f) => f.name).slice(0, 12).join(' | ')}`;
   }
