@@ -15,7 +15,7 @@ PLUGIN_ZIP     := $(PLUGIN_DIR)/$(PLUGIN_ID)-$(PLUGIN_VERSION).zip
 # The harness's second Grafana major has @grafana/* packages of its own.
 PLUGIN_G12     := $(PLUGIN_DIR)/harness/grafana-12
 
-.PHONY: plugin plugin-frontend plugin-backend plugin-test plugin-harness plugin-check plugin-schema plugin-deps plugin-screenshots plugin-panels screenshots
+.PHONY: plugin plugin-frontend plugin-backend plugin-test plugin-harness plugin-check plugin-schema plugin-meta plugin-deps plugin-screenshots plugin-panels screenshots
 
 plugin-deps:
 	@test -d $(PLUGIN_DIR)/node_modules || (cd $(PLUGIN_DIR) && npm ci --no-audit --no-fund)
@@ -64,6 +64,16 @@ plugin-harness: plugin-frontend
 plugin-schema: plugin
 	node $(PLUGIN_DIR)/scripts/check-schema.mjs $(PLUGIN_DIST)/plugin.json $(PLUGIN_DS_DIST)/plugin.json
 
+# In `make test` (through plugin-check) in the schema's stead, and honestly NOT the schema: both
+# packaged plugin.json files against the TypeScript types of plugin metadata that @grafana/data
+# publishes (PluginMeta, AppPluginMeta, DataSourcePluginMeta, adapted to the file in
+# scripts/plugin-meta.ts), compiled with tsc. It catches unknown or misspelt keys, missing required
+# keys, values of the wrong type and outside the enums; not the schema's patterns (id, version
+# range), formats or per-type rules. The test shows it failing on broken copies.
+plugin-meta: plugin-frontend
+	cd $(PLUGIN_DIR) && node scripts/check-plugin-meta.mjs dist/plugin.json dist/datasource/plugin.json
+	cd $(PLUGIN_DIR) && node --test scripts/check-plugin-meta.test.mjs
+
 # The editors as Grafana renders them, into docs/screenshots/.
 plugin-screenshots: plugin-frontend
 	cd $(PLUGIN_DIR) && MINEWATCH_SCREENSHOTS=$(CURDIR)/docs/screenshots node --test --test-reporter=spec harness/
@@ -74,6 +84,6 @@ screenshots: plugin-deps plugin-screenshots
 	MINEWATCH_SCREENSHOTS=$(CURDIR)/docs/screenshots $(GO) test -count=1 -run '^TestPanelsAsGrafanaShowsThem$$' -v ./dashboards
 
 # The zip against the plugin validator's rules; then the checker itself must refuse broken zips.
-plugin-check: plugin
+plugin-check: plugin plugin-meta
 	python3 $(PLUGIN_DIR)/scripts/check-zip.py $(PLUGIN_ZIP) --source . --plugin-src $(PLUGIN_DIR)/src --package-json $(PLUGIN_DIR)/package.json
 	PLUGIN_ZIP=$(PLUGIN_ZIP) python3 -m unittest discover -s $(PLUGIN_DIR)/scripts -p 'test_*.py' -v

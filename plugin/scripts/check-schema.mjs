@@ -8,7 +8,12 @@
 // or ../shared beside the repository root). Missing: a skip, and a failure when CI=true.
 // No npm package ships the file (looked for in Dec 2026 in @grafana/create-plugin 7.1.7,
 // @grafana/plugin-e2e 3.14.0, @grafana/plugin-meta-extractor 0.13.0, @grafana/plugin-validator
-// 0.31.0 and @grafana/sign-plugin 3.3.3), so it cannot come from node_modules either.
+// 0.31.0 and @grafana/sign-plugin 3.3.3; then in @grafana/levitate 0.17.2, @grafana/experimental
+// 2.1.6, @grafana/scenes 9.2.2, @grafana/e2e-selectors 13.2.3, @grafana/plugin-compat 0.11.0 and
+// @grafana/grafana-foundation-sdk 0.0.21; the registry has no @grafana/plugin-types, and its
+// package list no @schemastore package for Grafana), so it cannot come from node_modules either.
+// `make test` checks both files against @grafana/data's metadata types instead
+// (check-plugin-meta.mjs), which is not this schema.
 //
 // Both plugin.json files of the bundle are checked: the app's and the nested datasource's.
 //
