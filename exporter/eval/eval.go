@@ -171,13 +171,15 @@ func score1(s *sim.Scenario, gen *sim.Result, cfg score.Config, opt Options) (ma
 		return nil, 0, err
 	}
 	// The model prober, wired as exporter/server wires the real one (the
-	// same probe.Feed): asked through OnSuspect and Refuted, answering into
-	// the intel store one tick later, refutations read back through Refuted.
+	// same probe.Feed, with the exporter's wait): asked through OnSuspect and
+	// Probed, answering into the intel store one tick later, read back
+	// through Probed.
 	model := &modelProber{pools: poolEndpoints(s), done: map[probe.Target]bool{}}
 	if opt.Probe {
-		feed := &probe.Feed{Store: st, Prober: model, NoteFor: probe.DefaultConfiguration().ConfirmedTTL,
+		pc := probe.DefaultConfiguration()
+		feed := &probe.Feed{Store: st, Prober: model, NoteFor: pc.ConfirmedTTL, Wait: 2 * pc.ProbeTimeout,
 			Now: func() time.Time { return time.UnixMilli(flowNow) }}
-		cfg.OnSuspect, cfg.Refuted = feed.Suspect, feed.Refuted
+		cfg.OnSuspect, cfg.Probed = feed.Suspect, feed.Probed
 	}
 	answer := func(now int64) { model.answer(st, now) }
 	p, err := pipeline.New(pipeline.Options{Ledger: led, Intel: st, Detect: cfg})

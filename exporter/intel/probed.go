@@ -242,6 +242,15 @@ func (s *Store) Suspect(host netip.Addr, ep netip.AddrPort, until time.Time) {
 	s.publishProbedLocked(p)
 }
 
+// NotedUntil is how long the host's note at ep (Suspect) lasts; zero when
+// there is none.
+func (s *Set) NotedUntil(host netip.Addr, ep netip.AddrPort) time.Time {
+	if s == nil || s.probed == nil {
+		return time.Time{}
+	}
+	return s.probed.suspects[hostEP{host.Unmap(), unmapEP(ep)}]
+}
+
 // Probed lists the confirmed endpoints (for the upward report of new pools
 // and the API), newest first.
 func (s *Store) Probed() (confirmed, refuted []*Entry) {

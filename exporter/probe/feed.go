@@ -2,9 +2,11 @@ package probe
 
 import (
 	"net/netip"
+	"sync"
 	"time"
 
 	"github.com/minewatch/minewatch/exporter/intel"
+	"github.com/minewatch/minewatch/exporter/score"
 )
 
 // Submitter takes probe targets without blocking: *Component, or the eval's
@@ -15,7 +17,7 @@ type Submitter interface {
 
 // Feed is the one rule for what the score engine hands the prober and when,
 // used by the exporter and by the eval alike. Its methods are the engine's
-// callbacks (score.Config.OnSuspect and Refuted); neither blocks.
+// callbacks (score.Config.OnSuspect and Probed); neither blocks.
 type Feed struct {
 	Store  *intel.Store
 	Prober Submitter
@@ -23,7 +25,16 @@ type Feed struct {
 	// shared address is remembered for that domain's SNI confirmation
 	// (normally the prober's confirmed TTL).
 	NoteFor time.Duration
-	Now     func() time.Time // the clock of NoteFor (default time.Now)
+	// Wait is how long, at most, the behaviour of a session whose endpoint
+	// was handed to the prober waits for the answer before it makes a
+	// suspect all the same (0: it does not wait). Normally twice the probe
+	// timeout: once for the queue and the token bucket, once for the probe.
+	Wait time.Duration
+	Now  func() time.Time // the clock of NoteFor and Wait (default time.Now)
+
+	mu      sync.Mutex
+	handed  map[Target]time.Time // targets the prober took, when (kept for Wait)
+	sweepAt int                  // len(handed) at which the expired ones are swept
 }
 
 // Suspect is score.Config.OnSuspect: the suspect's endpoint is probed (with
@@ -37,28 +48,88 @@ func (f *Feed) Suspect(host netip.Addr, remote netip.AddrPort) {
 		f.Store.Suspect(host, remote, f.now().Add(f.NoteFor))
 	}
 	if ok {
-		f.Prober.SubmitTarget(Target{Endpoint: remote, Name: name})
+		f.submit(Target{Endpoint: remote, Name: name})
 	}
 }
 
-// Refuted is score.Config.Refuted, which the engine asks of every session
-// that looks like a pool's (a Stratum profile, XMRig's donation visits),
-// before the host is a suspect. An endpoint a probe refuted (or allowlisted)
-// answers true. Any other endpoint that a probe could decide is handed to
-// the prober right then: a pool-like session is reason enough to ask (the
-// prober's rate limit, cache and queue bound the cost), and the answer then
-// comes before the host's score makes it a suspect — so an ordinary server is
-// refuted before its clients are shown as suspects, and a pool confirmed
-// sooner. The host noting of Suspect still waits for the suspect stage.
-func (f *Feed) Refuted(remote netip.AddrPort) bool {
+// Probed is score.Config.Probed, which the engine asks of every session that
+// looks like a pool's (a Stratum profile, young and sampled or not, XMRig's
+// donation visits), before the host is a suspect. An endpoint a probe refuted
+// (or allowlisted) answers ProbeRefuted. Any other endpoint that a probe could
+// decide is handed to the prober right then: a pool-like session is reason
+// enough to ask (the prober's rate limit, cache and queue bound the cost), and
+// until the answer comes, or Wait is over, it answers ProbePending, so that
+// the behaviour makes no suspect before the probe has had its say: an
+// ordinary server is refuted before its clients are shown as suspects, and a
+// pool confirmed sooner.
+//
+// When the endpoint is a listed pool domain's shared (CDN) address, host is
+// noted there as by Suspect: the session that made the engine ask is this
+// host's own, mining-like, so the domain's SNI confirmation flags this host
+// (and only the hosts so noted, never every host of the CDN address) without
+// waiting for its behaviour to make it a suspect.
+func (f *Feed) Probed(host netip.Addr, remote netip.AddrPort) score.ProbeState {
 	set := f.Store.Current()
 	if set.Allowed(remote.Addr(), remote.Port()) {
-		return true
+		return score.ProbeRefuted
 	}
-	if name, ok := set.ProbeName(remote.Addr(), remote.Port()); ok {
-		f.Prober.SubmitTarget(Target{Endpoint: remote, Name: name})
+	name, ok := set.ProbeName(remote.Addr(), remote.Port())
+	if name != "" {
+		// Asked at every evaluation while the session lasts: the note is
+		// renewed only once half of it has passed (each renewal copies the
+		// store's probe decisions).
+		if now := f.now(); !set.NotedUntil(host, remote).After(now.Add(f.NoteFor / 2)) {
+			f.Store.Suspect(host, remote, now.Add(f.NoteFor))
+		}
 	}
-	return false
+	if !ok {
+		return score.Unprobed // decided, listed, or nothing a probe could decide
+	}
+	t := Target{Endpoint: remote, Name: name}
+	f.submit(t)
+	if f.waiting(t) {
+		return score.ProbePending
+	}
+	return score.Unprobed
+}
+
+// submit hands t to the prober, remembering when it took it.
+func (f *Feed) submit(t Target) {
+	if !f.Prober.SubmitTarget(t) || f.Wait <= 0 {
+		return
+	}
+	now := f.now()
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	if f.handed == nil {
+		f.handed = map[Target]time.Time{}
+	}
+	if _, ok := f.handed[t]; !ok {
+		f.handed[t] = now
+	}
+	// The prober's queue bounds what it takes within Wait; what is older is
+	// swept when the map has doubled since the last sweep.
+	if len(f.handed) >= f.sweepAt {
+		for k, at := range f.handed {
+			if now.Sub(at) >= f.Wait {
+				delete(f.handed, k)
+			}
+		}
+		f.sweepAt = max(2*len(f.handed), 1024)
+	}
+}
+
+// waiting says whether t was handed to the prober less than Wait ago (the
+// caller knows it is undecided).
+func (f *Feed) waiting(t Target) bool {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	at, ok := f.handed[t]
+	if ok && f.now().Sub(at) >= f.Wait {
+		delete(f.handed, t)
+		return false
+	}
+	return ok
 }
 
 func (f *Feed) now() time.Time {

@@ -6,6 +6,7 @@ import (
 	"time"
 
 	"github.com/minewatch/minewatch/exporter/intel"
+	"github.com/minewatch/minewatch/exporter/score"
 )
 
 type submitted []Target
@@ -30,8 +31,8 @@ func TestFeed(t *testing.T) {
 	f := &Feed{Store: st, Prober: &got, NoteFor: time.Hour, Now: func() time.Time { return now }}
 
 	unknown := netip.MustParseAddrPort("198.51.100.20:8080")
-	if f.Refuted(unknown) {
-		t.Error("an unknown endpoint answers refuted")
+	if got := f.Probed(netip.MustParseAddr("10.0.0.9"), unknown); got != score.Unprobed {
+		t.Errorf("an unknown endpoint answers %v, want Unprobed (Wait 0: no waiting)", got)
 	}
 	shared := netip.AddrPortFrom(cdn, 443)
 	host := netip.MustParseAddr("10.0.0.5")
@@ -50,11 +51,108 @@ func TestFeed(t *testing.T) {
 	}
 	st.Refute(unknown, intel.Evidence{At: now, Until: now.Add(time.Hour)})
 	got = nil
-	if !f.Refuted(unknown) {
-		t.Error("a refuted endpoint does not answer refuted")
+	if got := f.Probed(netip.MustParseAddr("10.0.0.9"), unknown); got != score.ProbeRefuted {
+		t.Errorf("a refuted endpoint answers %v", got)
 	}
 	f.Suspect(host, shared) // decided: not asked again
 	if len(got) != 0 {
 		t.Errorf("decided endpoints submitted again: %v", got)
+	}
+}
+
+// once takes each target the first time only, as the prober does while the
+// target is queued or its outcome cached.
+type once map[Target]bool
+
+func (o once) SubmitTarget(t Target) bool {
+	if o[t] {
+		return false
+	}
+	o[t] = true
+	return true
+}
+
+// TestFeedWaitsForTheAnswer: an endpoint handed to the prober is pending
+// until the probe decides or Wait is over, then behaviour counts again (the
+// prober, still holding the target, takes it no second time).
+func TestFeedWaitsForTheAnswer(t *testing.T) {
+	now := time.Date(2026, 12, 1, 14, 0, 0, 0, time.UTC)
+	st := intel.NewStore(intel.Options{Now: func() time.Time { return now }})
+	st.Set(intel.NewSet(nil, nil, nil))
+	f := &Feed{Store: st, Prober: once{}, NoteFor: time.Hour, Wait: 2 * time.Minute, Now: func() time.Time { return now }}
+	host := netip.MustParseAddr("10.0.0.5")
+	ws, silent := netip.MustParseAddrPort("198.51.100.20:443"), netip.MustParseAddrPort("198.51.100.21:443")
+	for _, ep := range []netip.AddrPort{ws, silent} {
+		if got := f.Probed(host, ep); got != score.ProbePending {
+			t.Fatalf("%v just handed over: %v, want ProbePending", ep, got)
+		}
+	}
+	now = now.Add(30 * time.Second)
+	st.Refute(ws, intel.Evidence{At: now, Until: now.Add(time.Hour)})
+	if got := f.Probed(host, ws); got != score.ProbeRefuted {
+		t.Errorf("refuted: %v", got)
+	}
+	if got := f.Probed(host, silent); got != score.ProbePending {
+		t.Errorf("no answer within the wait: %v, want ProbePending", got)
+	}
+	now = now.Add(90 * time.Second)
+	if got := f.Probed(host, silent); got != score.Unprobed {
+		t.Errorf("no answer when the wait is over: %v, want Unprobed", got)
+	}
+	if got := f.Probed(host, silent); got != score.Unprobed {
+		t.Errorf("asked again after the wait: %v, want Unprobed", got)
+	}
+}
+
+// TestFeedNotesTheHostWhenItHandsOver: a young mining-like session to a
+// listed pool domain's shared (CDN) address notes its host when the engine
+// first asks (Probed), before the host is a suspect: the SNI confirmation
+// then flags that host, and still no other host of the CDN address.
+func TestFeedNotesTheHostWhenItHandsOver(t *testing.T) {
+	now := time.Date(2026, 12, 1, 14, 0, 0, 0, time.UTC)
+	st := intel.NewStore(intel.Options{Now: func() time.Time { return now }})
+	pools, err := intel.Parse("p.txt", []byte("pool.example.org,XMR\n"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	cdn := netip.MustParseAddr("203.0.113.200")
+	st.Set(intel.NewSet([]*intel.List{pools}, nil, map[string][]netip.Addr{"pool.example.org": {cdn}}))
+	var got submitted
+	f := &Feed{Store: st, Prober: &got, NoteFor: time.Hour, Wait: 2 * time.Minute, Now: func() time.Time { return now }}
+	shared := netip.AddrPortFrom(cdn, 443)
+	miner, other := netip.MustParseAddr("10.0.0.5"), netip.MustParseAddr("10.0.0.6")
+	if s := f.Probed(miner, shared); s != score.ProbePending {
+		t.Errorf("the CDN address with the domain, just handed over: %v", s)
+	}
+	if len(got) != 1 || got[0] != (Target{Endpoint: shared, Name: "pool.example.org"}) {
+		t.Fatalf("submitted %v", got)
+	}
+	if until := st.Current().NotedUntil(miner, shared); !until.Equal(now.Add(time.Hour)) {
+		t.Fatalf("the host is noted until %v, want %v", until, now.Add(time.Hour))
+	}
+	now = now.Add(10 * time.Second)
+	st.Confirm(shared, intel.Evidence{At: now, Protocol: "stratum", TLS: true, Name: "pool.example.org", Until: now.Add(time.Hour)})
+	if e := st.Current().MatchHost(miner, cdn, 443); e == nil || e.Shared || e.Probe == nil || e.Probe.Name != "pool.example.org" {
+		t.Errorf("the host's contact after the SNI confirmation: %+v", e)
+	}
+	if e := st.Current().MatchHost(other, cdn, 443); e == nil || !e.Shared {
+		t.Errorf("another host's contact with the CDN address: %+v", e)
+	}
+	// Asked at every evaluation: the note is renewed only after half of it.
+	n := st.Current().NotedUntil(miner, shared)
+	now = now.Add(20 * time.Minute)
+	if s := f.Probed(miner, shared); s != score.Unprobed {
+		t.Errorf("decided: %v", s)
+	}
+	if u := st.Current().NotedUntil(miner, shared); !u.Equal(n) {
+		t.Errorf("note renewed after 20 min of an hour: %v → %v", n, u)
+	}
+	now = now.Add(20 * time.Minute)
+	f.Probed(miner, shared)
+	if u := st.Current().NotedUntil(miner, shared); !u.Equal(now.Add(time.Hour)) {
+		t.Errorf("note not renewed after 40 min of an hour: %v", u)
+	}
+	if len(got) != 1 {
+		t.Errorf("decided target submitted again: %v", got)
 	}
 }

@@ -190,7 +190,7 @@ func (e *Engine) Evaluate(now int64) {
 		sh := &e.shards[i]
 		sh.mu.Lock()
 		for ip, h := range sh.hosts.all() {
-			e.evalHost(h, now, window, quiet)
+			e.evalHost(ip, h, now, window, quiet)
 			if h.suspect && e.cfg.OnSuspect != nil && len(ask) < maxSuspectCalls {
 				ask = h.suspicions(ip, now, quiet, window, ask)
 			}
@@ -269,7 +269,7 @@ type flagStart struct {
 	at int64
 }
 
-func (e *Engine) evalHost(h *host, now, window, quiet int64) {
+func (e *Engine) evalHost(ip netip.Addr, h *host, now, window, quiet int64) {
 	var pts [nSignals]float32
 	best, bestPts := -1, float32(0)
 	behaviour := false // a live mining-like session the prober has not refuted
@@ -287,15 +287,16 @@ func (e *Engine) evalHost(h *host, now, window, quiet int64) {
 		v := s.verdict()
 		prof := v == profileYes
 		donation := s.visitGaps >= 2 && now-s.last <= 3*hourMs
-		s.refuted = false
 		// A young sampled Stratum-like session earns nothing yet, but its
-		// endpoint goes to the prober (through Refuted) now rather than an hour
+		// endpoint goes to the prober (through Probed) now rather than an hour
 		// in: at 1:100 that hour was most of the time to confirm a miner, and
 		// refuting an ordinary server early keeps its clients from becoming
 		// suspects when the hour is up.
-		if (prof || donation || v == profileSampledYoung) && e.cfg.Refuted != nil {
-			s.refuted = e.cfg.Refuted(netip.AddrPortFrom(s.remote, s.port))
+		probe := Unprobed
+		if (prof || donation || v == profileSampledYoung) && e.cfg.Probed != nil {
+			probe = e.cfg.Probed(ip, netip.AddrPortFrom(s.remote, s.port))
 		}
+		s.refuted = probe == ProbeRefuted
 		var sp [nSignals]float32
 		if live && s.intel && !s.shared {
 			sp[sigPool] = ptsPool
@@ -304,7 +305,10 @@ func (e *Engine) evalHost(h *host, now, window, quiet int64) {
 		}
 		// A refuted endpoint earns no behaviour points: the prober asked it
 		// and it is no pool. Only the intel (listed or confirmed) counts there.
-		if s.refuted {
+		// Nor does one whose probe is pending, until the answer comes or the
+		// wait is over (the probe, not behaviour, decides whom to accuse), unless
+		// the host is a suspect already: a probe asked again does not unmake one.
+		if s.refuted || probe == ProbePending && !h.suspect {
 			prof, donation = false, false
 		}
 		if live && prof {

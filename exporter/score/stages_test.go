@@ -122,7 +122,7 @@ func TestRefutedEndpointMakesNoSuspect(t *testing.T) {
 	cfg := DefaultConfig()
 	cfg.OnSuspect = func(netip.Addr, netip.AddrPort) { asked++ }
 	refuted := netip.AddrPortFrom(proxy, 443)
-	cfg.Refuted = func(ap netip.AddrPort) bool { return ap == refuted }
+	cfg.Probed = func(_ netip.Addr, ap netip.AddrPort) ProbeState { return refutedIf(ap == refuted) }
 	f := &feed{e: New(cfg)}
 	rng := rand.New(rand.NewPCG(3, 4))
 	f.stratum(rng, miner, proxy, 443, 50000, t0, at(3), nil, false)
@@ -137,7 +137,7 @@ func TestRefutedEndpointMakesNoSuspect(t *testing.T) {
 	}
 
 	probed := false // the prober answers only after it was asked
-	cfg.Refuted = func(ap netip.AddrPort) bool { return probed && ap == refuted }
+	cfg.Probed = func(_ netip.Addr, ap netip.AddrPort) ProbeState { return refutedIf(probed && ap == refuted) }
 	g := &feed{e: New(cfg)}
 	g.stratum(rng, miner, proxy, 443, 50000, t0, at(3), nil, false)
 	g.run(at(1), miner)
@@ -361,17 +361,17 @@ func TestSnapshotFromBeforeSuspects(t *testing.T) {
 }
 
 // At 1:100 a Stratum-like session to an unlisted server earns no points for
-// its first hour, but its endpoint is put to the prober (through Refuted)
+// its first hour, but its endpoint is put to the prober (through Probed)
 // well before that hour is up, and without making the host a suspect.
 func TestSampledStratumGoesToTheProberEarly(t *testing.T) {
 	ep := netip.AddrPortFrom(proxy, 443)
 	var now, firstAsked int64
 	cfg := DefaultConfig()
-	cfg.Refuted = func(ap netip.AddrPort) bool {
+	cfg.Probed = func(_ netip.Addr, ap netip.AddrPort) ProbeState {
 		if ap == ep && firstAsked == 0 {
 			firstAsked = now
 		}
-		return false
+		return Unprobed
 	}
 	f := &feed{e: New(cfg)}
 	rng := rand.New(rand.NewPCG(61, 62))
@@ -402,4 +402,139 @@ func TestSampledStratumGoesToTheProberEarly(t *testing.T) {
 		t.Fatalf("the prober was not asked about %s within 50 min of sampled Stratum", ep)
 	}
 	t.Logf("first sampled record at +%v, prober asked at +%v", time.Duration(first-t0)*time.Millisecond, time.Duration(firstAsked-t0)*time.Millisecond)
+}
+
+// refutedIf is ProbeRefuted when b, else Unprobed.
+func refutedIf(b bool) ProbeState {
+	if b {
+		return ProbeRefuted
+	}
+	return Unprobed
+}
+
+// While the probe of an endpoint is pending, the behaviour of its sessions
+// makes no suspect: the prober's answer decides. A refutation then keeps the
+// host from ever being a suspect; when no answer comes, the wait ends and the
+// behaviour makes it a suspect at once, as it would without the prober; a
+// host already a suspect stays one while its endpoint is asked again.
+func TestPendingProbeMakesNoSuspectYet(t *testing.T) {
+	ep := netip.AddrPortFrom(proxy, 443)
+	// The wait in this test: longer than the behaviour takes to make a
+	// suspect (about 5 min), so that the wait is what holds the suspect back.
+	const wait = 10 * 60_000
+	without := newFeed()
+	without.stratum(rand.New(rand.NewPCG(71, 72)), miner, proxy, 443, 50000, t0, at(3), nil, false)
+	without.run(at(3), miner)
+	if without.suspected == 0 || without.suspected-t0 >= wait {
+		t.Fatalf("setup: without the prober a suspect at +%v, want one within the wait", time.Duration(without.suspected-t0)*time.Millisecond)
+	}
+	for _, tc := range []struct {
+		name   string
+		answer ProbeState
+	}{{"refuted", ProbeRefuted}, {"no answer", Unprobed}} {
+		t.Run(tc.name, func(t *testing.T) {
+			var f *feed
+			var asked int64
+			again := false // the endpoint handed over again (a re-probe)
+			cfg := DefaultConfig()
+			cfg.Probed = func(h netip.Addr, ap netip.AddrPort) ProbeState {
+				if h != miner || ap != ep {
+					t.Errorf("asked about %v of %v", ap, h)
+				}
+				if asked == 0 {
+					asked = f.clock
+				}
+				if again || f.clock-asked < wait {
+					return ProbePending
+				}
+				return tc.answer
+			}
+			f = &feed{e: New(cfg)}
+			f.stratum(rand.New(rand.NewPCG(71, 72)), miner, proxy, 443, 50000, t0, at(3), nil, false)
+			f.run(at(1.5), miner)
+			if asked == 0 || asked > without.suspected {
+				t.Fatalf("asked at +%v, the host was a suspect without the prober at +%v", time.Duration(asked-t0)*time.Millisecond, time.Duration(without.suspected-t0)*time.Millisecond)
+			}
+			if tc.answer == ProbeRefuted {
+				if f.suspected != 0 {
+					t.Fatalf("a suspect at +%v while its probe was pending or refuted", time.Duration(f.suspected-t0)*time.Millisecond)
+				}
+				return
+			}
+			// No answer: the wait ends and behaviour counts as before.
+			if f.suspected == 0 || f.suspected > max(without.suspected, asked+wait) {
+				t.Fatalf("no answer: suspect at +%v, want at +%v (the wait's end, or when it was one without the prober)",
+					time.Duration(f.suspected-t0)*time.Millisecond, time.Duration(max(without.suspected, asked+wait)-t0)*time.Millisecond)
+			}
+			if f.suspected < asked+wait {
+				t.Fatalf("a suspect at +%v, before the wait ended at +%v", time.Duration(f.suspected-t0)*time.Millisecond, time.Duration(asked+wait-t0)*time.Millisecond)
+			}
+			again = true
+			f.run(at(2), miner)
+			if r := f.e.Report(miner); r == nil || !r.Suspect || r.SuspectSince != f.suspected {
+				t.Fatalf("a suspect's endpoint asked again unmade the suspect: %+v", r)
+			}
+			t.Logf("asked at +%v, suspect at +%v (without the prober +%v)", time.Duration(asked-t0)*time.Millisecond,
+				time.Duration(f.suspected-t0)*time.Millisecond, time.Duration(without.suspected-t0)*time.Millisecond)
+		})
+	}
+}
+
+// Under sparse sampling (1:1024) a long-lived session's third record comes
+// after more than an hour, so its first look already earns the full Stratum
+// profile: before the pending rule its host was a suspect for the evaluation
+// in which the endpoint was handed over, until the refutation came. With the
+// probe pending for that evaluation, it never is.
+func TestSampledSessionWaitsForItsProbe(t *testing.T) {
+	ep := netip.AddrPortFrom(proxy, 443)
+	rng := rand.New(rand.NewPCG(81, 82))
+	full := newFeed()
+	for i := range 3 {
+		full.stratum(rng, office, proxy, 443, uint16(52000+i), t0, at(8), nil, false)
+	}
+	var sampled []Observation
+	for _, o := range full.obs {
+		for p := uint64(0); p < o.Packets; p++ {
+			if rng.IntN(1024) == 0 {
+				s := o
+				s.Packets, s.Bytes, s.SamplingRate = 1024, o.Bytes/o.Packets*1024, 1024
+				sampled = append(sampled, s)
+			}
+		}
+	}
+	// The prober answers one evaluation after it was asked, as the eval's
+	// model does; pending says whether the engine is told it is waiting.
+	run := func(pending bool) (suspected int64) {
+		var f *feed
+		var asked int64
+		cfg := DefaultConfig()
+		cfg.Probed = func(_ netip.Addr, ap netip.AddrPort) ProbeState {
+			if ap != ep {
+				return Unprobed
+			}
+			switch {
+			case asked == 0:
+				asked = f.clock
+				fallthrough
+			case f.clock == asked:
+				if pending {
+					return ProbePending
+				}
+				return Unprobed
+			}
+			return ProbeRefuted
+		}
+		f = &feed{e: New(cfg), obs: slices.Clone(sampled)}
+		f.run(at(8), office)
+		if asked == 0 {
+			t.Fatalf("setup: the sampled session (%d records) was never handed over", len(sampled))
+		}
+		return f.suspected
+	}
+	if run(false) == 0 {
+		t.Fatal("setup: without the pending rule the host was never a suspect")
+	}
+	if at := run(true); at != 0 {
+		t.Fatalf("a suspect at +%v while its probe was pending", time.Duration(at-t0)*time.Millisecond)
+	}
 }

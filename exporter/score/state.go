@@ -83,7 +83,7 @@ type session struct {
 	intel      bool
 	shared     bool
 	sampled    bool
-	refuted    bool  // the prober found no pool at the endpoint (Config.Refuted, as of the last evaluation)
+	refuted    bool  // the prober found no pool at the endpoint (Config.Probed, as of the last evaluation)
 	visitGaps  uint8 // consecutive visit gaps of 70–130 min with ~1 min visits
 	shortVisit bool
 }

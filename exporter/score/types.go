@@ -12,8 +12,8 @@
 // confirmed (both arrive as a non-shared IntelHit), with the score at or above
 // the threshold (default 50). Only flagged hosts are mining IPs: emails, the
 // IP清零 counts and cases read minewatch_host_mining, which suspects never
-// set. An endpoint the prober refuted (Config.Refuted) makes no suspect and
-// earns no behaviour points.
+// set. An endpoint the prober refuted (Config.Probed) makes no suspect and
+// earns no behaviour points; one whose probe is pending makes none yet.
 //
 // The score (0–100) adds points per signal. The signals' ids, labels and
 // points are defined in exporter/names (listed in docs/metrics.md); what
@@ -85,13 +85,35 @@ type Config struct {
 	// and again for the same session only after suspectReask; it must not
 	// block (SuspectQueue gives a bounded, non-blocking channel).
 	OnSuspect func(host netip.Addr, remote netip.AddrPort)
-	// Refuted, when set, says the prober found no pool at the endpoint: its
-	// sessions then make no suspect and earn no behaviour points (a listed or
-	// confirmed intel hit still counts). Called during Evaluate under the
-	// engine's locks, only for mining-like sessions: it must be fast and
-	// must not call back into the engine.
-	Refuted func(remote netip.AddrPort) bool
+	// Probed, when set, says what the prober has said so far of the remote
+	// endpoint of host's session (ProbeState). It is asked of every session
+	// that looks like a pool's (a Stratum profile, young and sampled or not,
+	// XMRig's donation visits), before the host is a suspect, and may hand
+	// the endpoint to the prober right then (probe.Feed does). Called during
+	// Evaluate under the engine's locks: it must be fast and must not call
+	// back into the engine.
+	Probed func(host netip.Addr, remote netip.AddrPort) ProbeState
 }
+
+// ProbeState is what the prober has said of an endpoint, as the engine uses it.
+type ProbeState uint8
+
+const (
+	// Unprobed: no answer, and none awaited (not asked, nothing to decide,
+	// a listed or confirmed pool, or the wait for an answer is over):
+	// behaviour counts as it is.
+	Unprobed ProbeState = iota
+	// ProbePending: handed to the prober, its answer awaited (for a bounded
+	// wait, probe.Feed.Wait). The session's behaviour earns no points yet, so
+	// it does not make its host a suspect until the probe has answered: the
+	// stage is there to confirm before accusing. A host already a suspect
+	// stays one.
+	ProbePending
+	// ProbeRefuted: the prober found no pool there. The session earns no
+	// behaviour points and makes no suspect (a listed or confirmed intel hit
+	// still counts).
+	ProbeRefuted
+)
 
 // DefaultConfig returns the defaults of the config file.
 func DefaultConfig() Config {

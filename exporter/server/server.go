@@ -85,8 +85,8 @@ func Start(ctx context.Context, cfg *config.Config, log *slog.Logger) (*Server, 
 		OnResult: probe.ToIntel(store)})
 	detect := DetectConfig(cfg)
 	if cfg.Probe.Enabled {
-		feed := &probe.Feed{Store: store, Prober: prober, NoteFor: prober.Config().ConfirmedTTL}
-		detect.OnSuspect, detect.Refuted = feed.Suspect, feed.Refuted
+		feed := &probe.Feed{Store: store, Prober: prober, NoteFor: prober.Config().ConfirmedTTL, Wait: 2 * prober.Config().ProbeTimeout}
+		detect.OnSuspect, detect.Probed = feed.Suspect, feed.Probed
 	}
 	p, err = pipeline.New(pipeline.Options{Ledger: led, Intel: store, Detect: detect, PersonalLabels: cfg.Metrics.PersonalLabels, Owns: owns})
 	if err != nil {
