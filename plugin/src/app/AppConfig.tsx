@@ -8,6 +8,7 @@
 // the status of that datasource's backend (its health check: VictoriaMetrics, the case store, the
 // ledger) with what to fix; who is bureau staff and who a unit lead.
 import React, { useEffect, useMemo, useState } from 'react';
+import { cx } from '@emotion/css';
 import { AppPluginMeta, DataSourceInstanceSettings, locationUtil, PluginConfigPageProps } from '@grafana/data';
 import { DataSourcePicker, getDataSourceSrv } from '@grafana/runtime';
 import { Alert, Button, Field, FieldSet, Switch, useStyles2 } from '@grafana/ui';
@@ -127,8 +128,10 @@ function Status({ uid }: { uid: string }) {
               const fix = fixOf(r.key, r.part);
               return (
                 <tr key={r.key} data-part={r.key} data-state={st}>
-                  <th scope="row">{r.label}</th>
-                  <td className={st === 'ok' ? s.ok : st === 'failed' ? s.overdue : s.muted}>{word[st]}</td>
+                  <th scope="row" className={s.nowrap}>
+                    {r.label}
+                  </th>
+                  <td className={cx(s.nowrap, st === 'ok' ? s.ok : st === 'failed' ? s.overdue : s.muted)}>{word[st]}</td>
                   <td>
                     <div>{r.part?.message ?? health.message}</div>
                     {r.part?.where && <div className={s.muted}>{r.part.where}</div>}
