@@ -116,8 +116,8 @@ function Status({ uid }: { uid: string }) {
   return (
     <div data-testid="minewatch-status" data-busy={busy}>
       {healthError && (
-        <Alert severity="error" title={`${C.backendDown} (${healthError.status || '—'}): ${healthError.message}`}>
-          {C.backendDownFix}
+        <Alert severity="error" title={`${healthError.status === 404 ? C.dsGone : C.backendDown} (${healthError.status || '—'}): ${healthError.message}`}>
+          {healthError.status === 404 ? undefined : C.backendDownFix}
         </Alert>
       )}
       {health && (

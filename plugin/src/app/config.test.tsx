@@ -174,8 +174,10 @@ describe('配置 Configuration', () => {
   });
 
   it('warns when the saved datasource is gone or none exists', async () => {
+    answer = answers((r) => (r.url === '/api/datasources/uid/deleted/health' ? { status: 404, data: { message: 'Data source not found' } } : undefined));
     const { unmount } = renderConfig({ enabled: true, jsonData: { datasourceUid: 'deleted' } });
     expect(screen.getByText('已保存的数据源 deleted 不存在 / the saved datasource deleted does not exist')).toBeInTheDocument();
+    expect(await screen.findByText('Grafana 中没有这个数据源 / no such datasource in Grafana (404): Data source not found')).toBeInTheDocument();
     await waitFor(() => expect(screen.getByTestId('minewatch-status')).toHaveAttribute('data-busy', 'false'));
     unmount();
     setDataSourceSrv({ getList: () => [], getInstanceSettings: () => undefined } as never);

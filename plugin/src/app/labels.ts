@@ -179,6 +179,7 @@ export const C = {
   notSet: '未配置 not set',
   failed: '异常 failing',
   fix: '处理 Fix',
+  dsGone: 'Grafana 中没有这个数据源 / no such datasource in Grafana',
   backendDown: '数据源后端没有回应 / the datasource backend did not answer',
   backendDownFix: '常见原因：caseStore 打不开（目录不可写、PostgreSQL 地址或密码错），或 ledgerFiles 读不到；请查看 Grafana 服务器日志中 minewatch 的报错，在数据源设置中改正 / usually caseStore cannot be opened or ledgerFiles cannot be read: see the Grafana server log, fix it in the datasource settings',
   vmFix: '在数据源设置中检查 URL（VictoriaMetrics 或 vmselect 地址，含租户前缀），确认 Grafana 服务器能访问它 / check the URL in the datasource settings and that the Grafana server reaches it',
