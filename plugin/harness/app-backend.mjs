@@ -95,3 +95,74 @@ export function fakeBackend() {
   };
   return state;
 }
+
+// A stand-in for the part of Grafana's own API the app's configuration page calls, answered as
+// Grafana answers (pkg/api/plugins.go, pkg/api/datasources.go):
+// - GET /api/plugins/<id>/settings: the app's meta with enabled, pinned and jsonData as stored;
+// - POST /api/plugins/<id>/settings: stores enabled, pinned and jsonData (Grafana replaces them
+//   whole) and answers {"message":"Plugin settings updated"}; `refuse` set answers that status and
+//   message instead, as Grafana's access control does for a user without plugins:write;
+// - GET /api/datasources/uid/<uid>/health: 200 with {status, message, details} for an OK check,
+//   400 with the same body for ERROR, as Grafana relays the backend's CheckHealth.
+// The health answers are in the shape of plugin/pkg/plugin/health.go (its own test checks it).
+export function fakeGrafana(meta) {
+  const state = {
+    settings: { enabled: false, pinned: false, jsonData: {} },
+    posts: [],
+    health: [],
+    refuse: undefined,
+  };
+  const part = (configured, ok, message, extra = {}) => ({ configured, ok, message, ...extra });
+  const healthOf = {
+    'minewatch-harness': {
+      status: 'OK',
+      message: 'VictoriaMetrics 连接正常 connected; 全部单位 all units; 案件库可读写 case store reachable',
+      details: {
+        victoriaMetrics: part(true, true, 'VictoriaMetrics 连接正常 connected', { where: 'http://127.0.0.1:8428' }),
+        caseStore: part(true, true, '案件库可读写 case store reachable', { where: '/var/lib/grafana/minewatch/cases.db' }),
+        ledger: part(true, true, '台账已读取：12 个单位，其中 12 个登记了负责人邮箱 / ledger read: 12 units, 12 with a lead email', { units: 12, leads: 12 }),
+        scope: '全部单位 all units',
+        bureauUsers: 2,
+      },
+    },
+    'minewatch-district': {
+      status: 'ERROR',
+      message: 'VictoriaMetrics 查询失败 query failed',
+      details: {
+        victoriaMetrics: part(true, false, 'VictoriaMetrics 查询失败 query failed at http://127.0.0.1:1/api/v1/query: connection refused', { where: 'http://127.0.0.1:1' }),
+        caseStore: part(false, true, '未配置案件库 (caseStore)：单位负责人不能在页面登记处置、提交书面报告 / no case store: dispositions and reports cannot be recorded'),
+        ledger: part(false, true, '未配置台账 (ledgerFiles)：没有单位负责人，只有教育局人员能看到案件 / no ledger: no unit leads, only bureau staff see cases'),
+        scope: '全部单位 all units',
+        bureauUsers: 0,
+      },
+    },
+  };
+  const json = (route, status, data) => route.fulfill({ status, contentType: 'application/json; charset=utf-8', body: JSON.stringify(data) });
+  state.route = async (route) => {
+    const req = route.request();
+    const u = new URL(req.url());
+    const h = /^\/api\/datasources\/uid\/([^/]+)\/health$/.exec(u.pathname);
+    if (h) {
+      state.health.push(h[1]);
+      const body = healthOf[h[1]];
+      if (!body) {
+        return json(route, 404, { message: 'Data source not found' });
+      }
+      return json(route, body.status === 'OK' ? 200 : 400, body);
+    }
+    if (u.pathname !== `/api/plugins/${meta.id}/settings`) {
+      return json(route, 404, { message: 'Plugin not found' });
+    }
+    if (req.method() === 'GET') {
+      return json(route, 200, { ...meta, module: `/public/plugins/${meta.id}/module.js`, baseUrl: `/public/plugins/${meta.id}`, ...state.settings, secureJsonFields: {} });
+    }
+    const body = JSON.parse(req.postData() ?? 'null');
+    state.posts.push({ contentType: req.headers()['content-type'], body });
+    if (state.refuse) {
+      return json(route, state.refuse.status, { message: state.refuse.message });
+    }
+    state.settings = { enabled: Boolean(body.enabled), pinned: Boolean(body.pinned), jsonData: body.jsonData ?? {} };
+    return json(route, 200, { message: 'Plugin settings updated' });
+  };
+  return state;
+}

@@ -6,7 +6,9 @@
 // session's user. The page is the harness's Grafana shell of MINEWATCH_GRAFANA_MAJOR loading
 // PLUGIN_DIST's module.js; its resource calls go to MINEWATCH_API as they would to Grafana.
 // The report downloaded is saved as MINEWATCH_DOWNLOADS/report.docx for the Go test to compare
-// with the store.
+// with the store. The stand-in also answers Grafana's /api/plugins/<id>/settings and
+// /api/datasources/uid/<uid>/health (the backend's CheckHealth) for the configuration page; the Go
+// test checks what the settings POSTs carried.
 //
 //   not for `node --test harness/` (no backend there): the Go test runs it.
 import assert from 'node:assert/strict';
@@ -126,6 +128,82 @@ test(`Grafana ${major}: a unit lead's disposition and written report through the
     await attachments.getByText('lead-a').waitFor();
     // case opened, the disposition, the attachment: all in the chain, and it verifies
     await app.getByText(/^审计链完整 Audit chain intact \(3\)$/).waitFor();
+  } finally {
+    await run.close();
+  }
+});
+
+/** Waits for the page Grafana loads again after a save (window.location.reload). */
+async function reloaded(p, action) {
+  const load = p.waitForEvent('load');
+  await action();
+  await load;
+  await p.waitForFunction(() => window.__harnessResult !== undefined, null, { timeout: 120000 });
+  return p.evaluate(() => window.__harnessResult);
+}
+
+test(`Grafana ${major}: the configuration page with the real backend's status, a save and a refused save`, async () => {
+  await signIn('admin');
+  const run = await loadInGrafana({
+    browser,
+    major,
+    distDir: dist,
+    shell: await buildShell(major),
+    path: '/plugins/minewatch-campaign-app?page=configuration',
+    route: toGrafana,
+    apiRoute: toGrafana,
+  });
+  const p = run.page;
+  try {
+    assert.deepEqual(run.result.errors, [], `page errors:\n${run.result.errors.join('\n')}\nconsole:\n${run.console.join('\n')}`);
+    const config = p.getByTestId('minewatch-config');
+    await config.waitFor();
+    const status = config.getByTestId('minewatch-status');
+    const settled = () => p.locator('[data-testid="minewatch-status"][data-busy="false"]').waitFor();
+    const rows = () => status.locator('tr[data-part]').evaluateAll((trs) => trs.map((t) => [t.dataset.part, t.dataset.state]));
+
+    // Nothing saved: the datasource found by its type; the backend's health: all three parts reachable.
+    await config.getByTestId('minewatch-ds-default').getByText('(minewatch-harness)', { exact: false }).waitFor();
+    await settled();
+    assert.deepEqual(await rows(), [['vm', 'ok'], ['store', 'ok'], ['ledger', 'ok']]);
+    await status.getByText('VictoriaMetrics 连接正常 connected').waitFor();
+    await status.getByText('案件库可读写 case store reachable').waitFor();
+    await status.getByText('台账已读取：5 个单位，其中 2 个登记了负责人邮箱 / ledger read: 5 units, 2 with a lead email').waitFor();
+    await config.getByTestId('minewatch-me').getByText(/^你在此数据源中的身份 \/ you in this datasource：admin（Admin） · 教育局 Bureau · \d+ 个单位 units$/).waitFor();
+
+    // The second datasource, chosen before saving: what its backend says is wrong and what to fix.
+    await config.locator('#minewatch-datasource').click();
+    const options = p.getByTestId(/Select option/);
+    await options.first().waitFor();
+    assert.deepEqual(await options.allTextContents(), ['minewatch 挖矿监测', 'minewatch 挖矿监测 (区县)']);
+    await options.filter({ hasText: '区县' }).click();
+    await status.locator('tr[data-part="vm"][data-state="failed"]').waitFor();
+    await settled();
+    assert.deepEqual(await rows(), [['vm', 'failed'], ['store', 'unset'], ['ledger', 'unset']]);
+    await status.getByText(/^VictoriaMetrics 查询失败 query failed at http:\/\/127\.0\.0\.1:\d+\/api\/v1\/query: /).waitFor();
+    await status.getByText('处理 Fix：在数据源设置中填写 caseStore', { exact: false }).waitFor();
+
+    // Back to the bundled one, enable, save: the page loads again with what Grafana stored.
+    await config.locator('#minewatch-datasource').click();
+    await p.getByTestId(/Select option/).filter({ hasNotText: '区县' }).click();
+    await status.locator('tr[data-part="vm"][data-state="ok"]').waitFor();
+    assert.equal(await config.getByRole('switch').isChecked(), false);
+    await config.getByRole('switch').check({ force: true });
+    const again = await reloaded(p, () => config.getByRole('button', { name: '保存设置 Save settings' }).click());
+    assert.deepEqual(again.errors, []);
+    await config.waitFor();
+    assert.equal(await config.getByRole('switch').isChecked(), true);
+    assert.equal(await config.getByTestId('minewatch-ds-default').count(), 0, 'the saved datasourceUid is not shown as chosen');
+    await config.getByText('minewatch 挖矿监测', { exact: true }).waitFor();
+    await settled();
+    assert.deepEqual(await rows(), [['vm', 'ok'], ['store', 'ok'], ['ledger', 'ok']]);
+
+    // As u-a's lead (an Editor: no plugins:write) the same save is refused with Grafana's words.
+    await signIn('lead-a');
+    await p.evaluate(() => (window.__stillHere = true));
+    await config.getByRole('button', { name: '保存设置 Save settings' }).click();
+    await config.getByText("保存失败 Save failed (403): You'll need additional permissions to perform this action. Permissions needed: plugins:write").waitFor();
+    assert.equal(await p.evaluate(() => window.__stillHere), true, 'the page reloaded after a refused save');
   } finally {
     await run.close();
   }

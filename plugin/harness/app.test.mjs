@@ -3,7 +3,11 @@
 // at /a/minewatch-campaign-app/cases with the real @grafana/* packages, and the backend's resource
 // calls answered by app-backend.mjs (the real backend's own tests are in plugin/pkg). A unit lead
 // sees the countdowns, records "located" with class and note, is refused (403) with the backend's
-// words, files the written report, and downloads the meeting pack.
+// words, files the written report, and downloads the meeting pack. The configuration page is
+// rendered as Grafana's plugin details page renders it (/plugins/<id>?page=configuration), against
+// fakeGrafana's plugin settings and health answers: it lists the minewatch datasources only,
+// shows each one's status, saves jsonData.datasourceUid as Grafana would receive it, reloads,
+// and says why a refused save was refused.
 //
 //   node --test harness/          (make plugin-harness; needs dist/ from make plugin-frontend)
 // MINEWATCH_SCREENSHOTS=DIR also saves the pages' pictures there.
@@ -12,7 +16,7 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import { buildShell, launch, loadInGrafana, pluginRoot } from './harness.mjs';
-import { fakeBackend } from './app-backend.mjs';
+import { fakeBackend, fakeGrafana } from './app-backend.mjs';
 import { sharedModules, supportedMajors } from '../scripts/shared-modules.mjs';
 
 const dist = process.env.PLUGIN_DIST ? path.resolve(process.env.PLUGIN_DIST) : path.join(pluginRoot, 'dist');
@@ -28,8 +32,110 @@ after(async () => {
   await browser?.close();
 });
 
+/** Waits for the page Grafana loads again after a save (window.location.reload). */
+async function reloaded(p, action) {
+  const load = p.waitForEvent('load');
+  await action();
+  await load;
+  await p.waitForFunction(() => window.__harnessResult !== undefined, null, { timeout: 120000 });
+  return p.evaluate(() => window.__harnessResult);
+}
+
 for (const major of supportedMajors) {
   describe(`Grafana ${major}: the app`, () => {
+    test('the configuration page: datasource picker, status, save, refusal', async () => {
+      const meta = JSON.parse(fs.readFileSync(path.join(dist, 'plugin.json'), 'utf8'));
+      const grafana = fakeGrafana(meta);
+      const backend = fakeBackend();
+      const run = await loadInGrafana({
+        browser,
+        major,
+        distDir: dist,
+        shell: await buildShell(major),
+        path: `/plugins/${meta.id}?page=configuration`,
+        route: backend.route,
+        apiRoute: grafana.route,
+      });
+      const p = run.page;
+      try {
+        const r = run.result;
+        assert.deepEqual(r.errors, [], `page errors:\n${r.errors.join('\n')}\nconsole:\n${run.console.join('\n')}`);
+        assert.equal(r.checks.appPlugin, true);
+        for (const n of r.resolved.filter((x) => !x.startsWith('/'))) {
+          assert.ok(sharedModules[major].includes(n), `${n} is not shared by Grafana ${major}`);
+        }
+        assert.deepEqual(r.checks.configPages, [{ id: 'configuration', title: '配置 Configuration', icon: 'cog' }]);
+        const app = p.locator('#app-root');
+        const config = app.getByTestId('minewatch-config');
+        await config.waitFor();
+
+        // Nothing saved yet: the pages use the bundled datasource found by its type, and its status shows.
+        await config.getByTestId('minewatch-ds-default').getByText('minewatch 挖矿监测 (minewatch-harness)', { exact: false }).waitFor();
+        const status = config.getByTestId('minewatch-status');
+        await p.locator('[data-testid="minewatch-status"][data-busy="false"]').waitFor();
+        const rows = async () => status.locator('tr[data-part]').evaluateAll((trs) => trs.map((t) => [t.dataset.part, t.dataset.state]));
+        assert.deepEqual(await rows(), [['vm', 'ok'], ['store', 'ok'], ['ledger', 'ok']]);
+        await status.getByText('台账已读取：12 个单位，其中 12 个登记了负责人邮箱', { exact: false }).waitFor();
+        await config.getByTestId('minewatch-me').getByText('lead1（Editor）', { exact: false }).waitFor();
+        assert.equal(await config.getByRole('switch').isChecked(), false);
+
+        // The picker offers the two minewatch datasources, not Prometheus.
+        await config.locator('#minewatch-datasource').click();
+        const options = p.getByTestId(/Select option/);
+        await options.first().waitFor();
+        assert.deepEqual(await options.allTextContents(), ['minewatch 挖矿监测', 'minewatch 挖矿监测 (区县)']);
+        await options.filter({ hasText: '区县' }).click();
+        // The district's datasource, before saving: its status says what is wrong and what to fix.
+        await status.locator('tr[data-part="vm"][data-state="failed"]').waitFor();
+        await status.getByText('处理 Fix：在数据源设置中检查 URL', { exact: false }).waitFor();
+        assert.deepEqual(await rows(), [['vm', 'failed'], ['store', 'unset'], ['ledger', 'unset']]);
+        assert.equal(await config.getByRole('link', { name: '打开数据源设置 Open the datasource settings' }).getAttribute('href'), '/connections/datasources/edit/minewatch-district');
+
+        // Enable and save: the body Grafana receives, then the page loads again with the saved settings.
+        await config.getByRole('switch').check({ force: true });
+        const again = await reloaded(p, () => config.getByRole('button', { name: '保存设置 Save settings' }).click());
+        assert.deepEqual(again.errors, []);
+        assert.deepEqual(grafana.posts, [{ contentType: 'application/json', body: { enabled: true, pinned: true, jsonData: { datasourceUid: 'minewatch-district' } } }]);
+        await config.waitFor();
+        assert.equal(await config.getByRole('switch').isChecked(), true);
+        await config.getByText('minewatch 挖矿监测 (区县)', { exact: true }).waitFor();
+        assert.equal(await config.getByTestId('minewatch-ds-default').count(), 0);
+        await status.locator('tr[data-part="vm"][data-state="failed"]').waitFor();
+        if (shots) {
+          fs.mkdirSync(shots, { recursive: true });
+        }
+
+        // Refused (as Grafana answers a user without plugins:write): the reason on the page, no reload.
+        await config.locator('#minewatch-datasource').click();
+        await p.getByTestId(/Select option/).filter({ hasText: '挖矿监测' }).filter({ hasNotText: '区县' }).click();
+        await status.locator('tr[data-part="vm"][data-state="ok"]').waitFor();
+        grafana.refuse = { status: 403, message: "You'll need additional permissions to perform this action. Permissions needed: plugins:write" };
+        await p.evaluate(() => (window.__stillHere = true));
+        await config.getByRole('button', { name: '保存设置 Save settings' }).click();
+        await config
+          .getByText("保存失败 Save failed (403): You'll need additional permissions to perform this action. Permissions needed: plugins:write")
+          .waitFor();
+        await config.getByText('需要 Grafana 组织管理员 (Admin) 或 plugins:write 权限 / needs org Admin (plugins:write)').waitFor();
+        assert.equal(await p.evaluate(() => window.__stillHere), true, 'the page reloaded after a refused save');
+        assert.deepEqual(grafana.posts.at(-1).body, { enabled: true, pinned: true, jsonData: { datasourceUid: 'minewatch-harness' } });
+        if (shots) {
+          grafana.refuse = undefined;
+          await p.reload();
+          await p.waitForFunction(() => window.__harnessResult !== undefined);
+          await config.waitFor();
+          await status.locator('tr[data-part="vm"]').waitFor();
+          await app.screenshot({ path: path.join(shots, `app-config-grafana-${major}.png`) });
+        }
+        assert.deepEqual([...new Set(grafana.health)], ['minewatch-harness', 'minewatch-district']);
+        // me from the config page; variables from the datasource's editors on the same page.
+        const unknown = backend.requests.filter((q) => !['me', 'variables'].includes(q.path));
+        assert.deepEqual(unknown, [], 'resource calls other than me and variables');
+        assert.ok(backend.requests.some((q) => q.path === 'me' && q.uid === 'minewatch-district'), 'me asked of the chosen datasource');
+      } finally {
+        await run.close();
+      }
+    });
+
     test('my cases, a disposition, a refusal, the written report and the meeting pack', async () => {
       const backend = fakeBackend();
       const run = await loadInGrafana({

@@ -137,8 +137,9 @@ export async function startServer({ shell, distDir, config }) {
     const url = decodeURIComponent(new URL(req.url, 'http://x').pathname);
     let body = null;
     let file = null;
-    // The page itself, also at the app's paths (/a/<app id>/...), as Grafana serves its index there.
-    if (url === '/' || url === '/index.html' || url.startsWith('/a/')) {
+    // The page itself, also at the app's paths (/a/<app id>/...) and the plugin details page
+    // (/plugins/<id>), as Grafana serves its index there.
+    if (url === '/' || url === '/index.html' || url.startsWith('/a/') || url.startsWith('/plugins/')) {
       body = page(config);
       res.setHeader('content-type', 'text/html; charset=utf-8');
     } else if (url === '/shell.js') {
@@ -209,7 +210,7 @@ export async function launch() {
  * Loads distDir's plugin in the shell of the given major; returns what the page reported, the
  * server's request log, and the open page (the caller checks controls, takes pictures, closes).
  */
-export async function loadInGrafana({ browser, major, distDir, shell, path: at = '/', route }) {
+export async function loadInGrafana({ browser, major, distDir, shell, path: at = '/', route, apiRoute }) {
   const plugin = describePlugin(distDir);
   const config = { major, names: sharedModules[major], plugin };
   const server = await startServer({ shell: shell ?? (await buildShell(major)), distDir, config });
@@ -222,6 +223,10 @@ export async function loadInGrafana({ browser, major, distDir, shell, path: at =
   // The backend's resource API, answered by the caller (the real one is tested in plugin/pkg).
   if (route) {
     await p.route(/\/api\/datasources\/uid\/[^/]+\/resources\//, route);
+  }
+  // Grafana's own API the config page calls: the plugin's settings and the datasource's health.
+  if (apiRoute) {
+    await p.route(/\/api\/(plugins\/[^/]+\/settings|datasources\/uid\/[^/]+\/health)(\?|$)/, apiRoute);
   }
   await p.goto(new URL(at, server.url).href);
   try {

@@ -14,7 +14,15 @@
 // - an app plugin's root page is rendered as Grafana's AppRootPage renders it (meta, basename,
 //   path, query, onNavChanged) at the path the page was opened with, its backend calls going
 //   through a backendSrv that, like Grafana's, turns fetch() answers into data or a thrown
-//   {status, data} (the test answers them).
+//   {status, data} (the test answers them);
+// - an app plugin's configuration page is rendered as Grafana's plugin details page renders it
+//   (/plugins/<id>?page=<config page id>): the meta read from GET /api/plugins/<id>/settings, the
+//   plugin initialised with it (importAppPlugin: init(meta), meta = meta), the page's body given
+//   {plugin, query} inside PluginContextProvider;
+// - Grafana's DatasourceSrv.getList filters (pluginId, type, filter, and only datasources with
+//   metrics, logs, annotations, tracing or alerting unless `all`), sorted by name, and
+//   getInstanceSettings by uid or name, over the bundled datasource, a second instance of it and a
+//   Prometheus one.
 import * as emotionCss from '@emotion/css';
 import * as emotionReact from '@emotion/react';
 import * as grafanaData from '@grafana/data';
@@ -62,18 +70,57 @@ const report = (phase, e) => errors.push(`${phase}: ${e && e.stack ? e.stack : S
 window.addEventListener('error', (e) => report('window.onerror', e.error || e.message));
 window.addEventListener('unhandledrejection', (e) => report('unhandledrejection', e.reason));
 
-function settings(p) {
+// Grafana's meta carries each logo as a path under the plugin's public folder (the datasource is
+// nested in the app: its folder is where its module.js is served).
+const dsBase = plugin.datasource.module.replace(/\/module\.js$/, '');
+const servedLogo = (l) => (l && !l.startsWith('/') && !l.startsWith('public/') ? `${dsBase}/${l}` : l);
+const served = (p) => ({ ...p, info: { ...p.info, logos: { small: servedLogo(p.info?.logos?.small), large: servedLogo(p.info?.logos?.large) } } });
+
+function settings(p, over = {}) {
   return {
     id: 1,
     uid: 'minewatch-harness',
     type: p.id,
     name: 'minewatch 挖矿监测',
+    ...over,
     url: 'http://127.0.0.1:8428',
     access: 'proxy',
     jsonData: { timezone: 'Asia/Shanghai', quietPeriod: '7d', locateDeadline: '48h', reportDeadline: '72h' },
     readOnly: false,
-    meta: p,
+    meta: served(p),
   };
+}
+
+// The other datasources of the harness's Grafana: a second minewatch instance (a district's) and
+// a Prometheus one, which a picker filtered to minewatch must not offer.
+const promMeta = { id: 'prometheus', type: 'datasource', name: 'Prometheus', metrics: true, info: { logos: { small: '', large: '' } } };
+const otherDatasources = (p) => [
+  settings(p, { id: 2, uid: 'minewatch-district', name: 'minewatch 挖矿监测 (区县)' }),
+  { id: 3, uid: 'prometheus-harness', type: 'prometheus', name: 'Prometheus', url: 'http://127.0.0.1:9090', access: 'proxy', jsonData: {}, readOnly: false, meta: promMeta },
+];
+
+// DatasourceSrv.getList's filters as Grafana applies them (public/app/features/plugins/datasource_srv.ts).
+function listDatasources(all, f = {}) {
+  const kinds = ['metrics', 'logs', 'annotations', 'tracing', 'alerting'];
+  return all
+    .filter((x) => {
+      for (const k of ['metrics', 'tracing', 'annotations', 'alerting', 'logs']) {
+        if (f[k] && !x.meta[k]) {
+          return false;
+        }
+      }
+      if (f.pluginId && x.meta.id !== f.pluginId) {
+        return false;
+      }
+      if (f.filter && !f.filter(x)) {
+        return false;
+      }
+      if (f.type && (Array.isArray(f.type) ? !f.type.includes(x.type) : f.type !== x.type)) {
+        return false;
+      }
+      return f.all || kinds.some((k) => x.meta[k] === true);
+    })
+    .sort((a, b) => (a.name.toLowerCase() > b.name.toLowerCase() ? 1 : a.name.toLowerCase() < b.name.toLowerCase() ? -1 : 0));
 }
 
 // A template service like Grafana's for the variables a dashboard of this project defines.
@@ -96,6 +143,10 @@ const templateSrv = {
 // JSON, the answer read as JSON or a Blob (responseType), and a non-2xx answer thrown as
 // {status, statusText, data} (FetchError), its body parsed as JSON where it is.
 const backendSrv = {
+  // get() as Grafana's: the data of fetch(), a failure thrown.
+  get(url, params) {
+    return new Promise((resolve, reject) => this.fetch({ url, params, method: 'GET' }).subscribe({ next: (r) => resolve(r.data), error: reject }));
+  },
   fetch(options) {
     return from(
       (async () => {
@@ -154,13 +205,23 @@ async function main() {
   // The backend is reachable on the app's pages (the test answers it); on the editors' page
   // there is none, and the editors fall back to what they hold.
   const appPage = plugin.app && window.location.pathname.startsWith(`/a/${plugin.app.meta.id}`);
-  if (appPage) {
+  // Administration → Plugins → <app>: Grafana's plugin details page, whose tabs are ?page=<id>.
+  const configPage = plugin.app && window.location.pathname === `/plugins/${plugin.app.meta.id}`;
+  if (appPage || configPage) {
     grafanaRuntime.setBackendSrv(backendSrv);
   }
   const dsSettings = settings(plugin.datasource.meta);
+  const allDatasources = [dsSettings, ...otherDatasources(plugin.datasource.meta)];
   grafanaRuntime.setDataSourceSrv({
-    getList: (f) => [dsSettings].filter((d) => !f?.type || d.type === f.type),
-    getInstanceSettings: (ref) => (!ref || ref === dsSettings.uid || ref?.uid === dsSettings.uid ? dsSettings : undefined),
+    getList: (f) => listDatasources(allDatasources, f),
+    // No ref: the default datasource (the bundled one here); else by uid, then by name.
+    getInstanceSettings: (ref) => {
+      if (!ref) {
+        return dsSettings;
+      }
+      const key = typeof ref === 'string' ? ref : ref.uid;
+      return allDatasources.find((d) => d.uid === key) ?? allDatasources.find((d) => d.name === key);
+    },
     get: () => Promise.reject(new Error('harness: no datasource instances')),
     reload: () => {},
   });
@@ -258,8 +319,46 @@ async function main() {
     };
     mount('app-root', <AppRootPage />);
   }
+  if (app && configPage) {
+    await mountConfigPage(app, result);
+  }
   result.notProvided = resolved.filter((n) => names.includes(n) && !(n in real));
   return result;
+}
+
+// The plugin details page of an app as Grafana builds it: loadPlugin(id) reads the settings
+// (GET /api/plugins/<id>/settings, the test answers), importAppPlugin initialises the module's
+// plugin with that meta, the tabs are its configPages, and the one ?page= names (else the first)
+// is rendered with {plugin, query} inside PluginContextProvider (PluginDetailsBody).
+async function mountConfigPage(app, result) {
+  const id = plugin.app.meta.id;
+  const meta = await backendSrv.get(`/api/plugins/${id}/settings`);
+  app.init(meta);
+  app.meta = meta;
+  const pages = app.configPages ?? [];
+  result.checks.configPages = pages.map((p) => ({ id: p.id, title: p.title, icon: p.icon }));
+  const query = Object.fromEntries(new URLSearchParams(window.location.search));
+  const page = pages.find((p) => p.id === query.page) ?? pages[0];
+  if (!page) {
+    throw new Error(`${id}: no config pages (AppPlugin.addConfigPage)`);
+  }
+  const Body = page.body;
+  mount(
+    'app-root',
+    <div>
+      <h1 style={{ fontSize: 22, margin: '0 0 8px' }}>{meta.name}</h1>
+      <grafanaUI.TabsBar>
+        {pages.map((p) => (
+          <grafanaUI.Tab key={p.id} label={p.title} icon={p.icon} active={p === page} href={`/plugins/${id}?page=${p.id}`} />
+        ))}
+      </grafanaUI.TabsBar>
+      <div style={{ paddingTop: 16 }}>
+        <grafanaData.PluginContextProvider meta={meta}>
+          <Body plugin={app} query={query} />
+        </grafanaData.PluginContextProvider>
+      </div>
+    </div>
+  );
 }
 
 // Registration waits for SystemJS, which the page loads after this bundle: loaded before, its AMD

@@ -40,6 +40,7 @@ const harnessDatasourceUID = "minewatch-harness"
 // would have them after sign-in: the ledger (appLedger) names lead@u-a.example
 // the lead of u-a and lead@u-b.example the lead of u-b.
 var e2eUsers = map[string]*backend.User{
+	"admin":  {Login: "admin", Email: "admin@edu.example", Name: "管理员", Role: "Admin"},
 	"lead-a": {Login: "lead-a", Email: "lead@u-a.example", Name: "张老师", Role: "Editor"},
 	"lead-b": {Login: "lead-b", Email: "lead@u-b.example", Name: "李老师", Role: "Editor"},
 }
@@ -80,14 +81,138 @@ type call struct {
 // /api/datasources/uid/<uid>/resources/<path> → the plugin's CallResource over
 // gRPC with the session's user (login, email, name, org role) in the plugin
 // context. Nothing the browser sends about the user reaches the plugin.
+//
+// For the app's configuration page it also stands in for Grafana's
+// /api/plugins/<app id>/settings (GET: the app's meta from its plugin.json with
+// enabled, pinned and jsonData as stored; POST: stored whole, as Grafana does,
+// for an org Admin, else 403 with Grafana's access-control answer) and
+// /api/datasources/uid/<uid>/health (the plugin's CheckHealth over gRPC,
+// answered as Grafana answers: 200 OK, 400 with the same body for ERROR).
+// others are further datasources of the same plugin (by uid) whose health the
+// page may ask.
 type grafanaAPI struct {
-	t    *testing.T
-	conn *grpc.ClientConn
-	pc   backend.PluginContext
+	t      *testing.T
+	conn   *grpc.ClientConn
+	pc     backend.PluginContext
+	others map[string]backend.PluginContext
+	// appMeta is the app's plugin.json; settings what POST settings stored.
+	appMeta map[string]any
 
 	mu       sync.Mutex
 	sessions map[string]*backend.User
 	calls    []call
+	settings appSettings
+	posts    []settingsPost
+}
+
+// appSettings is what Grafana stores of an app per org (UpdatePluginSettingCmd).
+type appSettings struct {
+	Enabled        bool              `json:"enabled"`
+	Pinned         bool              `json:"pinned"`
+	JSONData       map[string]any    `json:"jsonData"`
+	SecureJSONData map[string]string `json:"secureJsonData,omitempty"`
+}
+
+// settingsPost is one POST /api/plugins/<id>/settings: who, the body as sent, the status answered.
+type settingsPost struct {
+	User   string
+	Body   string
+	Status int
+}
+
+func writeJSON(w http.ResponseWriter, status int, v any) {
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(status)
+	json.NewEncoder(w).Encode(v) //nolint:errcheck // the browser sees a short body
+}
+
+func (g *grafanaAPI) sessionUser(r *http.Request) *backend.User {
+	c, err := r.Cookie("grafana_session")
+	if err != nil {
+		return nil
+	}
+	g.mu.Lock()
+	defer g.mu.Unlock()
+	return g.sessions[c.Value]
+}
+
+// pluginSettings serves GET and POST /api/plugins/<app id>/settings.
+func (g *grafanaAPI) pluginSettings(w http.ResponseWriter, r *http.Request, user *backend.User) {
+	id, _ := g.appMeta["id"].(string)
+	switch r.Method {
+	case http.MethodGet:
+		g.mu.Lock()
+		out := map[string]any{}
+		for k, v := range g.appMeta {
+			out[k] = v
+		}
+		out["module"], out["baseUrl"] = "/public/plugins/"+id+"/module.js", "/public/plugins/"+id
+		out["enabled"], out["pinned"], out["jsonData"], out["secureJsonFields"] = g.settings.Enabled, g.settings.Pinned, g.settings.JSONData, map[string]bool{}
+		g.mu.Unlock()
+		writeJSON(w, http.StatusOK, out)
+	case http.MethodPost:
+		body, _ := io.ReadAll(r.Body)
+		status := http.StatusOK
+		var in appSettings
+		switch {
+		case user.Role != "Admin": // plugins:write is an org Admin's
+			status = http.StatusForbidden
+		case json.Unmarshal(body, &in) != nil:
+			status = http.StatusBadRequest
+		}
+		g.mu.Lock()
+		g.posts = append(g.posts, settingsPost{User: user.Login, Body: string(body), Status: status})
+		if status == http.StatusOK {
+			g.settings = in
+		}
+		g.mu.Unlock()
+		switch status {
+		case http.StatusForbidden:
+			writeJSON(w, status, map[string]string{"accessErrorId": "ACE0000000001", "title": "Access denied",
+				"message": "You'll need additional permissions to perform this action. Permissions needed: plugins:write"})
+		case http.StatusBadRequest:
+			writeJSON(w, status, map[string]string{"message": "bad request data"})
+		default:
+			writeJSON(w, status, map[string]string{"message": "Plugin settings updated"})
+		}
+	default:
+		writeJSON(w, http.StatusMethodNotAllowed, map[string]string{"message": "Method not allowed"})
+	}
+}
+
+// health serves GET /api/datasources/uid/<uid>/health through the plugin's CheckHealth.
+func (g *grafanaAPI) health(w http.ResponseWriter, r *http.Request, uid string, user *backend.User) {
+	pc, ok := g.others[uid]
+	if uid == harnessDatasourceUID {
+		pc, ok = g.pc, true
+	}
+	if !ok {
+		writeJSON(w, http.StatusNotFound, map[string]string{"message": "Data source not found"})
+		return
+	}
+	pc.User = user
+	ctx, cancel := context.WithTimeout(r.Context(), 60*time.Second)
+	defer cancel()
+	resp, err := pluginv2.NewDiagnosticsClient(g.conn).CheckHealth(ctx, &pluginv2.CheckHealthRequest{PluginContext: backend.ToProto().PluginContext(pc)})
+	if err != nil {
+		writeJSON(w, http.StatusInternalServerError, map[string]string{"message": "Plugin health check failed"})
+		return
+	}
+	res := backend.FromProto().CheckHealthResponse(resp)
+	payload := map[string]any{"status": res.Status.String(), "message": res.Message}
+	if len(res.JSONDetails) > 0 {
+		var details map[string]any
+		if err := json.Unmarshal(res.JSONDetails, &details); err != nil {
+			writeJSON(w, http.StatusInternalServerError, map[string]string{"message": "Failed to unmarshal detailed response from backend plugin"})
+			return
+		}
+		payload["details"] = details
+	}
+	status := http.StatusOK
+	if res.Status != backend.HealthStatusOk {
+		status = http.StatusBadRequest
+	}
+	writeJSON(w, status, payload)
 }
 
 func (g *grafanaAPI) ServeHTTP(w http.ResponseWriter, r *http.Request) {
@@ -108,19 +233,22 @@ func (g *grafanaAPI) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		fmt.Fprintf(w, `{"message":"Logged in","session":%q}`, token)
 		return
 	}
+	user := g.sessionUser(r)
+	if user == nil { // Grafana answers an API call without a session itself
+		http.Error(w, `{"message":"Unauthorized"}`, http.StatusUnauthorized)
+		return
+	}
+	if id, _ := g.appMeta["id"].(string); id != "" && r.URL.Path == "/api/plugins/"+id+"/settings" {
+		g.pluginSettings(w, r, user)
+		return
+	}
+	if uid, ok := strings.CutPrefix(r.URL.Path, "/api/datasources/uid/"); ok && strings.HasSuffix(uid, "/health") && r.Method == http.MethodGet {
+		g.health(w, r, strings.TrimSuffix(uid, "/health"), user)
+		return
+	}
 	rest, ok := strings.CutPrefix(r.URL.Path, "/api/datasources/uid/"+harnessDatasourceUID+"/resources/")
 	if !ok {
 		http.Error(w, `{"message":"Not found"}`, http.StatusNotFound)
-		return
-	}
-	var user *backend.User
-	if c, err := r.Cookie("grafana_session"); err == nil {
-		g.mu.Lock()
-		user = g.sessions[c.Value]
-		g.mu.Unlock()
-	}
-	if user == nil { // Grafana answers an API call without a session itself
-		http.Error(w, `{"message":"Unauthorized"}`, http.StatusUnauthorized)
 		return
 	}
 	body, err := io.ReadAll(r.Body)
@@ -197,7 +325,11 @@ func (g *grafanaAPI) callsOf(user, method, path string) []call {
 // lead the same case is refused (403) on the page and nothing is stored; the
 // written report is filled, downloaded as DOCX, listed under the case's
 // attachments after a reload with the SHA-256 of what was downloaded; the
-// audit chain verifies.
+// audit chain verifies. As an org Admin, the app's configuration page shows
+// the real backend's health (VictoriaMetrics, the SQLite store, the ledger's
+// leads; and a second datasource's failures), saves the datasource as
+// jsonData.datasourceUid through Grafana's settings API and reloads; as u-a's
+// lead (no plugins:write) the save is refused with Grafana's answer.
 func TestAppPagesAgainstBuiltBackend(t *testing.T) {
 	root := testsupport.RepoRoot(t)
 	pluginDir := filepath.Join(root, "plugin")
@@ -213,6 +345,11 @@ func TestAppPagesAgainstBuiltBackend(t *testing.T) {
 	dist := filepath.Join(t.TempDir(), "dist")
 	if out, err := exec.Command(node, filepath.Join(pluginDir, "scripts", "build.mjs"), "--out", dist).CombinedOutput(); err != nil {
 		t.Fatalf("build.mjs: %v\n%s", err, out)
+	}
+
+	var appMeta map[string]any
+	if b, err := os.ReadFile(filepath.Join(dist, "plugin.json")); err != nil || json.Unmarshal(b, &appMeta) != nil {
+		t.Fatalf("dist/plugin.json: %v", err)
 	}
 
 	vm := vmtest.Start(t)
@@ -231,7 +368,13 @@ func TestAppPagesAgainstBuiltBackend(t *testing.T) {
 			pc := pluginContext(vm.URL, fmt.Sprintf(`{"caseStore":%q,"ledgerFiles":[%q],"reportTo":"区教育局网络安全科 wa@edu.example 0371-0000000"}`, storePath, appLedger(t)))
 			pc.DataSourceInstanceSettings.UID = harnessDatasourceUID
 			pc.DataSourceInstanceSettings.ID = int64(40 + i)
-			api := &grafanaAPI{t: t, conn: conn, pc: pc, sessions: map[string]*backend.User{}}
+			// a second datasource of the plugin for the configuration page's picker: its
+			// VictoriaMetrics address refuses connections, it has no store and no ledger
+			district := pluginContext("http://"+freeAddr(t), `{}`)
+			district.DataSourceInstanceSettings.UID = "minewatch-district"
+			district.DataSourceInstanceSettings.ID = int64(50 + i)
+			api := &grafanaAPI{t: t, conn: conn, pc: pc, others: map[string]backend.PluginContext{"minewatch-district": district},
+				appMeta: appMeta, sessions: map[string]*backend.User{}}
 			l, err := net.Listen("tcp", "127.0.0.1:0")
 			if err != nil {
 				t.Fatal(err)
@@ -311,6 +454,23 @@ func TestAppPagesAgainstBuiltBackend(t *testing.T) {
 			v, err := store.Verify(ctx)
 			if err != nil || v.Entries != 3 { // case opened, disposition, attachment
 				t.Errorf("audit chain: %v %+v", err, v)
+			}
+
+			// the configuration page: the admin's save as Grafana received it, stored; lead-a's refused
+			var first map[string]any
+			if len(api.posts) != 2 || api.posts[0].User != "admin" || api.posts[0].Status != http.StatusOK ||
+				json.Unmarshal([]byte(api.posts[0].Body), &first) != nil {
+				t.Fatalf("POST settings: %+v, want the admin's (200) then lead-a's (403)", api.posts)
+			}
+			want := map[string]any{"enabled": true, "pinned": true, "jsonData": map[string]any{"datasourceUid": harnessDatasourceUID}}
+			if fmt.Sprint(first) != fmt.Sprint(want) {
+				t.Errorf("the settings Grafana received: %s, want %v", api.posts[0].Body, want)
+			}
+			if p := api.posts[1]; p.User != "lead-a" || p.Status != http.StatusForbidden {
+				t.Errorf("lead-a's POST settings: %+v, want 403", p)
+			}
+			if s := api.settings; !s.Enabled || !s.Pinned || s.JSONData["datasourceUid"] != harnessDatasourceUID || len(s.JSONData) != 1 {
+				t.Errorf("stored settings %+v", s)
 			}
 		})
 	}

@@ -6,7 +6,6 @@ package plugin
 
 import (
 	"context"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"time"
@@ -206,24 +205,4 @@ func (d *Datasource) unitNames(ctx context.Context, groupBy string, at time.Time
 		m[u.ID] = u.Name
 	}
 	return m, nil
-}
-
-// CheckHealth queries /api/v1/query?query=1 under the configured URL, so a
-// vmselect tenant prefix or a vmauth path is checked as configured.
-func (d *Datasource) CheckHealth(ctx context.Context, _ *backend.CheckHealthRequest) (*backend.CheckHealthResult, error) {
-	ctx, cancel := context.WithTimeout(ctx, d.Settings.Timeout)
-	defer cancel()
-	v, _, err := d.Source.API.Query(ctx, "1", d.Now())
-	if err != nil {
-		return &backend.CheckHealthResult{Status: backend.HealthStatusError,
-			Message: fmt.Sprintf("VictoriaMetrics 查询失败 query failed at %s/api/v1/query: %v", d.Settings.URL, err)}, nil
-	}
-	scope := "全部单位 all units"
-	if len(d.Settings.ScopeUnits) > 0 {
-		scope = fmt.Sprintf("限定 %d 个单位 scoped to %d units", len(d.Settings.ScopeUnits), len(d.Settings.ScopeUnits))
-	}
-	details, _ := json.Marshal(map[string]string{"result": v.String()})
-	return &backend.CheckHealthResult{Status: backend.HealthStatusOk,
-		Message:     "VictoriaMetrics 连接正常 connected; " + scope,
-		JSONDetails: details}, nil
 }

@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"flag"
+	"fmt"
 	"os"
 	"path/filepath"
 	"strconv"
@@ -205,13 +206,46 @@ func TestHidePersons(t *testing.T) {
 
 func TestCheckHealth(t *testing.T) {
 	vm := vmtest.Start(t)
-	res, err := newDS(t, vm.URL, `{"scopeUnits":["u-a"]}`).CheckHealth(context.Background(), &backend.CheckHealthRequest{})
-	if err != nil || res.Status != backend.HealthStatusOk {
-		t.Fatalf("health %+v %v", res, err)
+	health := func(ds *Datasource) (*backend.CheckHealthResult, Health) {
+		t.Helper()
+		res, err := ds.CheckHealth(context.Background(), &backend.CheckHealthRequest{})
+		if err != nil {
+			t.Fatal(err)
+		}
+		var h Health
+		if err := json.Unmarshal(res.JSONDetails, &h); err != nil {
+			t.Fatalf("details %s: %v", res.JSONDetails, err)
+		}
+		return res, h
+	}
+	// a real SQLite store and the app's ledger (two of five units with a lead email)
+	_, storePath := storetest.Seeded(t, nil)
+	ds := newDS(t, vm.URL, fmt.Sprintf(`{"scopeUnits":["u-a"],"caseStore":%q,"ledgerFiles":[%q],"bureauUsers":["wa@edu.example"]}`, storePath, appLedger(t)))
+	res, h := health(ds)
+	if res.Status != backend.HealthStatusOk || !h.VictoriaMetrics.OK || !h.CaseStore.OK || !h.CaseStore.Configured || h.CaseStore.Where != storePath ||
+		!h.Ledger.OK || h.Ledger.Units != 5 || h.Ledger.Leads != 2 || h.BureauUsers != 1 || h.Scope != "限定 1 个单位 scoped to 1 units" {
+		t.Fatalf("health %+v %+v", res, h)
+	}
+	if !strings.Contains(res.Message, "案件库可读写") || !strings.Contains(res.Message, "5 个单位，其中 2 个登记了负责人邮箱") {
+		t.Errorf("message %q", res.Message)
+	}
+	// the store's connection gone: an error naming the store
+	ds.Store.Close()
+	if res, h = health(ds); res.Status != backend.HealthStatusError || h.CaseStore.OK || !strings.Contains(h.CaseStore.Message, "案件库读取失败") || !h.VictoriaMetrics.OK {
+		t.Errorf("health with the store closed: %+v %+v", res, h)
+	}
+	// neither store nor ledger: said, not an error (the dashboards need neither)
+	inst, err := NewDatasource(context.Background(), instanceSettings(vm.URL, `{}`))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if res, h = health(inst.(*Datasource)); res.Status != backend.HealthStatusOk || h.CaseStore.Configured || !strings.Contains(h.CaseStore.Message, "未配置案件库") ||
+		h.Ledger.Configured || !strings.Contains(h.Ledger.Message, "未配置台账") {
+		t.Errorf("health without store and ledger: %+v %+v", res, h)
 	}
 	// a prefix that does not serve the API (as a wrong vmauth path would) fails
-	res, _ = newDS(t, vm.URL+"/no-such-prefix", `{}`).CheckHealth(context.Background(), &backend.CheckHealthRequest{})
-	if res.Status != backend.HealthStatusError {
+	res, h = health(newDS(t, vm.URL+"/no-such-prefix", `{}`))
+	if res.Status != backend.HealthStatusError || h.VictoriaMetrics.OK || !strings.Contains(h.VictoriaMetrics.Message, "VictoriaMetrics 查询失败") {
 		t.Fatalf("health under a wrong prefix: %+v", res)
 	}
 }

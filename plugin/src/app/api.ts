@@ -291,6 +291,69 @@ export class CaseApi {
   }
 }
 
+/** One part of the datasource's health (plugin/pkg/plugin/health.go PartHealth). */
+export interface PartHealth {
+  configured: boolean;
+  ok: boolean;
+  where?: string;
+  message: string;
+  units?: number;
+  leads?: number;
+}
+
+/** What Grafana's GET /api/datasources/uid/<uid>/health answers for this datasource. */
+export interface DatasourceHealth {
+  /** "OK" or "ERROR" (the backend's CheckHealth status). */
+  status: string;
+  message: string;
+  details?: {
+    victoriaMetrics?: PartHealth;
+    caseStore?: PartHealth;
+    ledger?: PartHealth;
+    scope?: string;
+    bureauUsers?: number;
+  };
+}
+
+/**
+ * The datasource's health check as Grafana answers it: 200 when OK, 400 with the same body when the
+ * check says ERROR (returned, not thrown); any other failure (the backend did not start, no
+ * permission) is thrown as an ApiError with Grafana's message.
+ */
+export async function checkHealth(uid: string): Promise<DatasourceHealth> {
+  try {
+    const res = await lastValueFrom(
+      getBackendSrv().fetch<DatasourceHealth>({ url: `/api/datasources/uid/${encodeURIComponent(uid)}/health`, method: 'GET', showErrorAlert: false })
+    );
+    return res.data;
+  } catch (e) {
+    const err = e as { status?: number; data?: DatasourceHealth };
+    if (err?.status === 400 && err.data && typeof err.data === 'object' && 'status' in err.data) {
+      return err.data;
+    }
+    throw await toApiError(e);
+  }
+}
+
+/** The app's settings as Grafana's POST /api/plugins/<id>/settings takes them (UpdatePluginSettingCmd). */
+export interface PluginSettingsUpdate {
+  enabled: boolean;
+  pinned: boolean;
+  jsonData: Record<string, unknown>;
+  secureJsonData?: Record<string, string>;
+}
+
+/** Saves the app's settings; a refusal is thrown as an ApiError with Grafana's message and status. */
+export async function updatePluginSettings(pluginId: string, data: PluginSettingsUpdate): Promise<void> {
+  try {
+    await lastValueFrom(
+      getBackendSrv().fetch({ url: `/api/plugins/${encodeURIComponent(pluginId)}/settings`, method: 'POST', data, showErrorAlert: false, showSuccessAlert: false })
+    );
+  } catch (e) {
+    throw await toApiError(e);
+  }
+}
+
 /** Hands a fetched file to the browser as a download. */
 export function saveFile(f: FileDownload) {
   const url = URL.createObjectURL(f.blob);

@@ -17,6 +17,8 @@ export const getStyles = (theme: GrafanaTheme2) => ({
   h: css({ fontSize: theme.typography.h4.fontSize, margin: theme.spacing(0, 0, 1) }),
   grid: css({ display: 'grid', gridTemplateColumns: 'max-content 1fr', gap: theme.spacing(0.5, 2) }),
   form: css({ maxWidth: 720 }),
+  nowrap: css({ whiteSpace: 'nowrap' }),
+  link: css({ color: theme.colors.text.link, textDecoration: 'underline' }),
   preview: css({
     background: theme.colors.background.secondary,
     padding: theme.spacing(2),
