@@ -95,7 +95,10 @@ func (d *Decoder) decodeTemplated(src netip.AddrPort, recv time.Time, payload []
 		version, hdr = 9, 20
 	}
 	exporter := src.Addr().Unmap()
-	var vals [64]fieldVal
+	var (
+		fields [64]compiledField // the goflow2 path's fields of one record, read from its bytes in buf
+		buf    [512]byte
+	)
 	rec := recordPool.Get().(*Record) // reused: emit must not keep it
 	defer recordPool.Put(rec)
 
@@ -122,7 +125,7 @@ func (d *Decoder) decodeTemplated(src netip.AddrPort, recv time.Time, payload []
 		n := 0
 		for _, ds := range inPlace {
 			for off := 0; off+ds.tpl.recLen <= len(ds.body); off += ds.tpl.recLen {
-				n += d.emitRecord(rec, s, exporter, proto, ds.tpl.values(ds.body[off:off+ds.tpl.recLen], vals[:0]), sysInit, hasInit, optRate, &clk, emit)
+				n += d.emitRecord(rec, s, exporter, proto, ds.body[off:off+ds.tpl.recLen], ds.tpl.fields, sysInit, hasInit, optRate, &clk, emit)
 			}
 		}
 		clk.flush(d, s, proto)
@@ -166,14 +169,17 @@ func (d *Decoder) decodeTemplated(src netip.AddrPort, recv time.Time, payload []
 			continue
 		}
 		for i := range ds.Records {
-			v := vals[:0]
+			// goflow2 gives each field's bytes on their own: laid end to
+			// end they read as a record of a compiled template does.
+			v, b := fields[:0], buf[:0]
 			for _, f := range ds.Records[i].Values {
 				if k := fieldKind(f.Type); !f.PenProvided && k != kNone {
-					b, _ := f.Value.([]byte)
-					v = append(v, fieldVal{kind: k, b: b})
+					fb, _ := f.Value.([]byte)
+					v = append(v, compiledField{off: len(b), len: len(fb), kind: k})
+					b = append(b, fb...)
 				}
 			}
-			n += d.emitRecord(rec, s, exporter, proto, v, sysInit, hasInit, optRate, &clk, emit)
+			n += d.emitRecord(rec, s, exporter, proto, b, v, sysInit, hasInit, optRate, &clk, emit)
 		}
 	}
 	clk.flush(d, s, proto)
@@ -238,9 +244,9 @@ func (s *source) timing(domain uint32, proto Protocol, exportMs, uptimeMs int64,
 // emitRecord maps one data record's fields, checks its times against its
 // source's clock (clock.go), scales it by its sampling rate and hands it on;
 // it returns 1 if it was a flow (emitted or refused), 0 if not.
-func (d *Decoder) emitRecord(r *Record, s *source, exporter netip.Addr, proto Protocol, vals []fieldVal, sysInit int64, hasInit bool, optRate uint32, clk *clockFix, emit func(*Record)) int {
+func (d *Decoder) emitRecord(r *Record, s *source, exporter netip.Addr, proto Protocol, data []byte, fields []compiledField, sysInit int64, hasInit bool, optRate uint32, clk *clockFix, emit func(*Record)) int {
 	*r = Record{Exporter: exporter, Protocol: proto}
-	rate, upDur, upOnly := fillRecord(r, vals, clk.exportMs, sysInit, hasInit)
+	rate, upDur, upOnly := fillRecord(r, data, fields, clk.exportMs, sysInit, hasInit)
 	if !r.Src.IsValid() && !r.Dst.IsValid() {
 		return 0 // not a flow (e.g. an event or statistics template)
 	}
@@ -304,12 +310,14 @@ func (s *source) learnOptions(domain uint32, od netflow.OptionsDataFlowSet) {
 	}
 }
 
-// fillRecord maps the fields of one data record; it returns the record's own
+// fillRecord maps the fields of one data record (their bytes in data); it
+// reads them straight from the record's bytes, with no list of field values
+// built first (that list cost about as much as the mapping). It returns the record's own
 // sampling rate (0 if it has none). Packets and Bytes are left unscaled.
 // upOnly says the record's only times are uptimes of an exporter whose boot
 // time is unknown (the caller times it from arrival), upDur the duration
 // they give.
-func fillRecord(r *Record, fields []fieldVal, exportMs, sysInit int64, hasInit bool) (rate uint32, upDur int64, upOnly bool) {
+func fillRecord(r *Record, data []byte, fields []compiledField, exportMs, sysInit int64, hasInit bool) (rate uint32, upDur int64, upOnly bool) {
 	var (
 		octets, pkts, altOctets, altPkts uint64
 		start, end                       int64
@@ -318,8 +326,9 @@ func fillRecord(r *Record, fields []fieldVal, exportMs, sysInit int64, hasInit b
 		interval, space, rate64          uint64
 	)
 	for i := range fields {
-		b := fields[i].b
-		switch fields[i].kind {
+		f := &fields[i]
+		b := data[f.off : f.off+f.len]
+		switch f.kind {
 		case kOctets:
 			octets = beUint(b)
 		case kPackets:
