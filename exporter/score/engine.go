@@ -126,10 +126,16 @@ func (e *Engine) Observe(o *Observation) {
 	hash := hashAddr(k, is4) // once: it picks the shard and the slot
 	sh := &e.shards[hash>>(64-7)]
 	sh.mu.Lock()
-	h := sh.hosts.get(k, is4, hash)
+	e.observeLocked(sh, o, k, is4, hash, sh.hosts.get(k, is4, hash))
+	sh.mu.Unlock()
+}
+
+// observeLocked adds one record (not allowlisted) of the host k to sh, whose
+// lock the caller holds; h is the host as the caller found it (nil: not
+// tracked). Observe and ObserveBatch share it, so both score alike.
+func (e *Engine) observeLocked(sh *shard, o *Observation, k addrKey, is4 bool, hash uint64, h *host) {
 	if h == nil {
 		if h = e.add(sh, k, is4, hash); h == nil {
-			sh.mu.Unlock()
 			return
 		}
 		h.unit, h.firstSeen, h.best = o.Unit, o.Start, -1
@@ -156,7 +162,6 @@ func (e *Engine) Observe(o *Observation) {
 	if s == nil || !s.miningLike() {
 		h.countUse(o)
 	}
-	sh.mu.Unlock()
 }
 
 // useHourPkts is how many packets outside its mining-like sessions make an
