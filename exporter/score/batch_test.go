@@ -33,8 +33,11 @@ func TestObserveBatchIsObserve(t *testing.T) {
 				case rng.IntN(40) == 0:
 					obs[i].Allowlisted = true
 				}
-				if rng.IntN(20) == 0 { // now and then a host right after its previous record
-					obs[i].Host = obs[max(i-1-rng.IntN(3), 0)].Host
+				switch prev := &obs[max(i-1-rng.IntN(3), 0)]; rng.IntN(10) {
+				case 0: // now and then a host right after its previous record
+					obs[i].Host = prev.Host
+				case 1: // or its session
+					obs[i].Host, obs[i].Remote, obs[i].RemotePort, obs[i].Intel = prev.Host, prev.Remote, prev.RemotePort, prev.Intel
 				}
 			}
 			cfg := DefaultConfig()
