@@ -149,8 +149,15 @@ func cpuTime() time.Duration {
 // other work the second core adds less than it would on an idle one.
 func BenchmarkDecodeScoreCores(b *testing.B) {
 	dgrams := benchDatagrams(flow.NetFlowV9)
-	for _, procs := range []int{1, 2} {
-		b.Run(fmt.Sprintf("gomaxprocs_%d", procs), func(b *testing.B) {
+	for _, c := range []struct {
+		procs   int
+		batched bool // Pipeline.Batched a datagram at a time, as the exporter's readers do
+	}{{1, false}, {2, false}, {1, true}, {2, true}} {
+		procs, name := c.procs, fmt.Sprintf("gomaxprocs_%d", c.procs)
+		if c.batched {
+			name += "_batched"
+		}
+		b.Run(name, func(b *testing.B) {
 			defer runtime.GOMAXPROCS(runtime.GOMAXPROCS(procs))
 			p := newTestPipeline(b)
 			dec := flow.NewDecoder(flow.Options{Metrics: metrics.NewSet()})
@@ -170,9 +177,19 @@ func BenchmarkDecodeScoreCores(b *testing.B) {
 			b.RunParallel(func(pb *testing.PB) {
 				id := int(next.Add(1) - 1)
 				src, j, n := srcs[id%procs], id*len(dgrams)/procs, int64(0)
+				var (
+					err error
+					add func(*flow.Record)
+				)
 				emit := func(r *flow.Record) { p.Process(r); n++ }
+				counted := func(r *flow.Record) { add(r); n++ }
 				for pb.Next() {
-					if err := dec.DecodeNetFlow(src, now, dgrams[j%len(dgrams)], emit); err != nil {
+					if d := dgrams[j%len(dgrams)]; c.batched {
+						p.Batched(func(emit func(*flow.Record)) { add = emit; err = dec.DecodeNetFlow(src, now, d, counted) })
+					} else {
+						err = dec.DecodeNetFlow(src, now, d, emit)
+					}
+					if err != nil {
 						b.Error(err)
 						return
 					}
