@@ -318,28 +318,31 @@ func (s *source) learnOptions(domain uint32, od netflow.OptionsDataFlowSet) {
 // time is unknown (the caller times it from arrival), upDur the duration
 // they give.
 func fillRecord(r *Record, data []byte, fields []compiledField, exportMs, sysInit int64, hasInit bool) (rate uint32, upDur int64, upOnly bool) {
-	var (
+	// The values read, in a struct rather than a dozen locals: the loop then
+	// writes each one to memory once instead of carrying them all in
+	// registers, spilled and reloaded on every field.
+	var v struct {
 		octets, pkts, altOctets, altPkts uint64
 		start, end                       int64
 		upStart, upEnd                   int64
-		hasUp                            bool
 		interval, space, rate64          uint64
-	)
+		hasUp                            bool
+	}
 	for i := range fields {
 		f := &fields[i]
 		b := data[f.off : f.off+f.len]
 		switch f.kind {
 		case kOctets:
-			octets = beUint(b)
+			v.octets = beUint(b)
 		case kPackets:
-			pkts = beUint(b)
+			v.pkts = beUint(b)
 		case kAltOctets:
-			if altOctets == 0 {
-				altOctets = beUint(b)
+			if v.altOctets == 0 {
+				v.altOctets = beUint(b)
 			}
 		case kAltPackets:
-			if altPkts == 0 {
-				altPkts = beUint(b)
+			if v.altPkts == 0 {
+				v.altPkts = beUint(b)
 			}
 		case kProto:
 			r.Proto = uint8(beUint(b))
@@ -358,49 +361,49 @@ func fillRecord(r *Record, data []byte, fields []compiledField, exportMs, sysIni
 				r.Dst = a
 			}
 		case kUpStart:
-			upStart, hasUp = int64(beUint(b)), true
+			v.upStart, v.hasUp = int64(beUint(b)), true
 		case kUpEnd:
-			upEnd, hasUp = int64(beUint(b)), true
+			v.upEnd, v.hasUp = int64(beUint(b)), true
 		case kStartSec:
-			start = int64(beUint(b)) * 1000
+			v.start = int64(beUint(b)) * 1000
 		case kEndSec:
-			end = int64(beUint(b)) * 1000
+			v.end = int64(beUint(b)) * 1000
 		case kStartMs:
-			start = int64(beUint(b))
+			v.start = int64(beUint(b))
 		case kEndMs:
-			end = int64(beUint(b))
+			v.end = int64(beUint(b))
 		case kStartNTP:
-			start = ntpMillis(b)
+			v.start = ntpMillis(b)
 		case kEndNTP:
-			end = ntpMillis(b)
+			v.end = ntpMillis(b)
 		case kStartDelta:
-			start = exportMs - int64(beUint(b))/1000
+			v.start = exportMs - int64(beUint(b))/1000
 		case kEndDelta:
-			end = exportMs - int64(beUint(b))/1000
+			v.end = exportMs - int64(beUint(b))/1000
 		case kRate:
-			rate64 = beUint(b)
+			v.rate64 = beUint(b)
 		case kPktInterval:
-			interval = beUint(b)
+			v.interval = beUint(b)
 		case kPktSpace:
-			space = beUint(b)
+			v.space = beUint(b)
 		}
 	}
-	if octets == 0 {
-		octets = altOctets
+	if v.octets == 0 {
+		v.octets = v.altOctets
 	}
-	if pkts == 0 {
-		pkts = altPkts
+	if v.pkts == 0 {
+		v.pkts = v.altPkts
 	}
-	r.Bytes, r.Packets = octets, pkts
-	if start == 0 && end == 0 && hasUp && !hasInit {
+	r.Bytes, r.Packets = v.octets, v.pkts
+	if v.start == 0 && v.end == 0 && v.hasUp && !hasInit {
 		upOnly = true
-		if upEnd >= upStart && upEnd-upStart < 1<<31 {
-			upDur = upEnd - upStart
+		if v.upEnd >= v.upStart && v.upEnd-v.upStart < 1<<31 {
+			upDur = v.upEnd - v.upStart
 		}
 	}
-	if start == 0 && end == 0 && hasUp && hasInit {
+	if v.start == 0 && v.end == 0 && v.hasUp && hasInit {
 		// sysUptime-relative times; uint32 arithmetic absorbs an uptime wrap.
-		start, end = sysInit+upStart, sysInit+upEnd
+		v.start, v.end = sysInit+v.upStart, sysInit+v.upEnd
 		// The uptime at export, modulo 2^32 like the fields: a boot time a
 		// little after the (whole-second) export time, as softflowd's is, or
 		// an uptime past 49.7 days, still gives each record's distance from
@@ -408,27 +411,27 @@ func fillRecord(r *Record, data []byte, fields []compiledField, exportMs, sysIni
 		// wrapped ones; those in the future are refused in clock.go).
 		if exportMs > 0 && sysInit > 0 {
 			up := uint32(exportMs - sysInit)
-			start = exportMs - int64(int32(up-uint32(upStart)))
-			end = exportMs - int64(int32(up-uint32(upEnd)))
+			v.start = exportMs - int64(int32(up-uint32(v.upStart)))
+			v.end = exportMs - int64(int32(up-uint32(v.upEnd)))
 		}
 	}
-	if start == 0 {
-		start = end
+	if v.start == 0 {
+		v.start = v.end
 	}
-	if end == 0 {
-		end = start
+	if v.end == 0 {
+		v.end = v.start
 	}
-	if start == 0 {
-		start, end = exportMs, exportMs
+	if v.start == 0 {
+		v.start, v.end = exportMs, exportMs
 	}
-	r.Start, r.End = start, end
-	if interval > 0 {
-		rate64 = (interval + space) / interval
+	r.Start, r.End = v.start, v.end
+	if v.interval > 0 {
+		v.rate64 = (v.interval + v.space) / v.interval
 	}
-	if rate64 > 1<<31 {
-		rate64 = 0
+	if v.rate64 > 1<<31 {
+		v.rate64 = 0
 	}
-	return uint32(rate64), upDur, upOnly
+	return uint32(v.rate64), upDur, upOnly
 }
 
 // beUint reads a big-endian unsigned integer of 1 to 8 bytes (reduced-size
