@@ -7,6 +7,16 @@ import "math/bits"
 // deadlock), so a group should stay short for the readers' sake.
 const batchGroup = 8
 
+// pending is a record of a group between its lookup and its update.
+type pending struct {
+	o    *Observation
+	sh   *shard
+	h    *host // as looked up; checked again before the update
+	key  addrKey
+	hash uint64
+	is4  bool
+}
+
 // ObserveBatch adds records in order, with the same result as Observe on
 // each in turn. It looks up the hosts of a few records one after another
 // before it updates any: each first touch of a host among many is a cache
@@ -14,49 +24,45 @@ const batchGroup = 8
 // at once instead of one after the other. A flow datagram's records are such
 // a batch.
 func (e *Engine) ObserveBatch(obs []Observation) {
-	var (
-		keys   [batchGroup]addrKey
-		hashes [batchGroup]uint64
-		v4     [batchGroup]bool
-		found  [batchGroup]*host
-	)
+	var group [batchGroup]pending
 	for len(obs) > 0 {
-		g := obs[:min(len(obs), batchGroup)]
-		obs = obs[len(g):]
+		n := 0
 		var held [nShards / 64]uint64 // shards of the group, a bit each
-		for i := range g {
-			if g[i].Allowlisted {
-				continue
+		for len(obs) > 0 && n < batchGroup {
+			o := &obs[0]
+			obs = obs[1:]
+			if o.Allowlisted {
+				continue // allowlisted services never count as evidence
 			}
-			keys[i], v4[i] = keyOf(g[i].Host), g[i].Host.Is4()
-			hashes[i] = hashAddr(keys[i], v4[i])
-			s := hashes[i] >> (64 - 7)
+			p := &group[n]
+			n++
+			p.o, p.key, p.is4 = o, keyOf(o.Host), o.Host.Is4()
+			p.hash = hashAddr(p.key, p.is4)
+			s := p.hash >> (64 - 7)
+			p.sh = &e.shards[s]
 			held[s/64] |= 1 << (s % 64)
 		}
+		g := group[:n]
 		for w, m := range held {
 			for ; m != 0; m &= m - 1 {
 				e.shards[w*64+bits.TrailingZeros64(m)].mu.Lock()
 			}
 		}
 		for i := range g {
-			if !g[i].Allowlisted {
-				found[i] = e.shards[hashes[i]>>(64-7)].hosts.get(keys[i], v4[i], hashes[i])
-			}
+			p := &g[i]
+			p.h = p.sh.hosts.get(p.key, p.is4, p.hash)
 		}
 		for i := range g {
-			if g[i].Allowlisted {
-				continue // allowlisted services never count as evidence
-			}
-			sh := &e.shards[hashes[i]>>(64-7)]
+			p := &g[i]
 			// An earlier record of the group may have added a host to this
 			// shard (then this one may be new too) or made room by dropping
 			// one (maybe this one): look again unless the host found is
 			// still the one.
-			h := found[i]
-			if h == nil || !h.live || h.key != keys[i] || h.is4 != v4[i] {
-				h = sh.hosts.get(keys[i], v4[i], hashes[i])
+			h := p.h
+			if h == nil || !h.live || h.key != p.key || h.is4 != p.is4 {
+				h = p.sh.hosts.get(p.key, p.is4, p.hash)
 			}
-			e.observeLocked(sh, &g[i], keys[i], v4[i], hashes[i], h)
+			e.observeLocked(p.sh, p.o, p.key, p.is4, p.hash, h)
 		}
 		for w, m := range held {
 			for ; m != 0; m &= m - 1 {
