@@ -6,13 +6,6 @@ import (
 	"github.com/netsampler/goflow2/v2/decoders/netflow"
 )
 
-// fieldVal is one field of a data record: what fillRecord makes of it
-// (kindOf its information element) and its bytes.
-type fieldVal struct {
-	kind uint8
-	b    []byte
-}
-
 // Field kinds: the information elements fillRecord reads, numbered densely
 // so that its switch is a jump table rather than a search among IE numbers.
 const (
@@ -73,6 +66,8 @@ type compiled struct {
 	fields []compiledField // only the wanted ones
 }
 
+// compiledField is one wanted field of a record: its bytes rec[off:off+len]
+// and what fillRecord makes of them (kindOf its information element).
 type compiledField struct {
 	off, len int
 	kind     uint8
@@ -99,14 +94,6 @@ func compile(tpl any) *compiled {
 		return nil
 	}
 	return c
-}
-
-// values appends the wanted fields of one record (exactly recLen bytes).
-func (c *compiled) values(rec []byte, out []fieldVal) []fieldVal {
-	for _, f := range c.fields {
-		out = append(out, fieldVal{kind: f.kind, b: rec[f.off : f.off+f.len]})
-	}
-	return out
 }
 
 // dataSet is one data set of a datagram with its compiled template.

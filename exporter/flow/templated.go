@@ -95,7 +95,10 @@ func (d *Decoder) decodeTemplated(src netip.AddrPort, recv time.Time, payload []
 		version, hdr = 9, 20
 	}
 	exporter := src.Addr().Unmap()
-	var vals [64]fieldVal
+	var (
+		fields [64]compiledField // the goflow2 path's fields of one record, read from its bytes in buf
+		buf    [512]byte
+	)
 	rec := recordPool.Get().(*Record) // reused: emit must not keep it
 	defer recordPool.Put(rec)
 
@@ -122,7 +125,7 @@ func (d *Decoder) decodeTemplated(src netip.AddrPort, recv time.Time, payload []
 		n := 0
 		for _, ds := range inPlace {
 			for off := 0; off+ds.tpl.recLen <= len(ds.body); off += ds.tpl.recLen {
-				n += d.emitRecord(rec, s, exporter, proto, ds.tpl.values(ds.body[off:off+ds.tpl.recLen], vals[:0]), sysInit, hasInit, optRate, &clk, emit)
+				n += d.emitRecord(rec, s, exporter, proto, ds.body[off:off+ds.tpl.recLen], ds.tpl.fields, sysInit, hasInit, optRate, &clk, emit)
 			}
 		}
 		clk.flush(d, s, proto)
@@ -166,14 +169,17 @@ func (d *Decoder) decodeTemplated(src netip.AddrPort, recv time.Time, payload []
 			continue
 		}
 		for i := range ds.Records {
-			v := vals[:0]
+			// goflow2 gives each field's bytes on their own: laid end to
+			// end they read as a record of a compiled template does.
+			v, b := fields[:0], buf[:0]
 			for _, f := range ds.Records[i].Values {
 				if k := fieldKind(f.Type); !f.PenProvided && k != kNone {
-					b, _ := f.Value.([]byte)
-					v = append(v, fieldVal{kind: k, b: b})
+					fb, _ := f.Value.([]byte)
+					v = append(v, compiledField{off: len(b), len: len(fb), kind: k})
+					b = append(b, fb...)
 				}
 			}
-			n += d.emitRecord(rec, s, exporter, proto, v, sysInit, hasInit, optRate, &clk, emit)
+			n += d.emitRecord(rec, s, exporter, proto, b, v, sysInit, hasInit, optRate, &clk, emit)
 		}
 	}
 	clk.flush(d, s, proto)
@@ -238,9 +244,9 @@ func (s *source) timing(domain uint32, proto Protocol, exportMs, uptimeMs int64,
 // emitRecord maps one data record's fields, checks its times against its
 // source's clock (clock.go), scales it by its sampling rate and hands it on;
 // it returns 1 if it was a flow (emitted or refused), 0 if not.
-func (d *Decoder) emitRecord(r *Record, s *source, exporter netip.Addr, proto Protocol, vals []fieldVal, sysInit int64, hasInit bool, optRate uint32, clk *clockFix, emit func(*Record)) int {
+func (d *Decoder) emitRecord(r *Record, s *source, exporter netip.Addr, proto Protocol, data []byte, fields []compiledField, sysInit int64, hasInit bool, optRate uint32, clk *clockFix, emit func(*Record)) int {
 	*r = Record{Exporter: exporter, Protocol: proto}
-	rate, upDur, upOnly := fillRecord(r, vals, clk.exportMs, sysInit, hasInit)
+	rate, upDur, upOnly := fillRecord(r, data, fields, clk.exportMs, sysInit, hasInit)
 	if !r.Src.IsValid() && !r.Dst.IsValid() {
 		return 0 // not a flow (e.g. an event or statistics template)
 	}
@@ -304,33 +310,39 @@ func (s *source) learnOptions(domain uint32, od netflow.OptionsDataFlowSet) {
 	}
 }
 
-// fillRecord maps the fields of one data record; it returns the record's own
+// fillRecord maps the fields of one data record (their bytes in data); it
+// reads them straight from the record's bytes, with no list of field values
+// built first (that list cost about as much as the mapping). It returns the record's own
 // sampling rate (0 if it has none). Packets and Bytes are left unscaled.
 // upOnly says the record's only times are uptimes of an exporter whose boot
 // time is unknown (the caller times it from arrival), upDur the duration
 // they give.
-func fillRecord(r *Record, fields []fieldVal, exportMs, sysInit int64, hasInit bool) (rate uint32, upDur int64, upOnly bool) {
-	var (
+func fillRecord(r *Record, data []byte, fields []compiledField, exportMs, sysInit int64, hasInit bool) (rate uint32, upDur int64, upOnly bool) {
+	// The values read, in a struct rather than a dozen locals: the loop then
+	// writes each one to memory once instead of carrying them all in
+	// registers, spilled and reloaded on every field.
+	var v struct {
 		octets, pkts, altOctets, altPkts uint64
 		start, end                       int64
 		upStart, upEnd                   int64
-		hasUp                            bool
 		interval, space, rate64          uint64
-	)
+		hasUp                            bool
+	}
 	for i := range fields {
-		b := fields[i].b
-		switch fields[i].kind {
+		f := &fields[i]
+		b := data[f.off : f.off+f.len]
+		switch f.kind {
 		case kOctets:
-			octets = beUint(b)
+			v.octets = beUint(b)
 		case kPackets:
-			pkts = beUint(b)
+			v.pkts = beUint(b)
 		case kAltOctets:
-			if altOctets == 0 {
-				altOctets = beUint(b)
+			if v.altOctets == 0 {
+				v.altOctets = beUint(b)
 			}
 		case kAltPackets:
-			if altPkts == 0 {
-				altPkts = beUint(b)
+			if v.altPkts == 0 {
+				v.altPkts = beUint(b)
 			}
 		case kProto:
 			r.Proto = uint8(beUint(b))
@@ -349,49 +361,49 @@ func fillRecord(r *Record, fields []fieldVal, exportMs, sysInit int64, hasInit b
 				r.Dst = a
 			}
 		case kUpStart:
-			upStart, hasUp = int64(beUint(b)), true
+			v.upStart, v.hasUp = int64(beUint(b)), true
 		case kUpEnd:
-			upEnd, hasUp = int64(beUint(b)), true
+			v.upEnd, v.hasUp = int64(beUint(b)), true
 		case kStartSec:
-			start = int64(beUint(b)) * 1000
+			v.start = int64(beUint(b)) * 1000
 		case kEndSec:
-			end = int64(beUint(b)) * 1000
+			v.end = int64(beUint(b)) * 1000
 		case kStartMs:
-			start = int64(beUint(b))
+			v.start = int64(beUint(b))
 		case kEndMs:
-			end = int64(beUint(b))
+			v.end = int64(beUint(b))
 		case kStartNTP:
-			start = ntpMillis(b)
+			v.start = ntpMillis(b)
 		case kEndNTP:
-			end = ntpMillis(b)
+			v.end = ntpMillis(b)
 		case kStartDelta:
-			start = exportMs - int64(beUint(b))/1000
+			v.start = exportMs - int64(beUint(b))/1000
 		case kEndDelta:
-			end = exportMs - int64(beUint(b))/1000
+			v.end = exportMs - int64(beUint(b))/1000
 		case kRate:
-			rate64 = beUint(b)
+			v.rate64 = beUint(b)
 		case kPktInterval:
-			interval = beUint(b)
+			v.interval = beUint(b)
 		case kPktSpace:
-			space = beUint(b)
+			v.space = beUint(b)
 		}
 	}
-	if octets == 0 {
-		octets = altOctets
+	if v.octets == 0 {
+		v.octets = v.altOctets
 	}
-	if pkts == 0 {
-		pkts = altPkts
+	if v.pkts == 0 {
+		v.pkts = v.altPkts
 	}
-	r.Bytes, r.Packets = octets, pkts
-	if start == 0 && end == 0 && hasUp && !hasInit {
+	r.Bytes, r.Packets = v.octets, v.pkts
+	if v.start == 0 && v.end == 0 && v.hasUp && !hasInit {
 		upOnly = true
-		if upEnd >= upStart && upEnd-upStart < 1<<31 {
-			upDur = upEnd - upStart
+		if v.upEnd >= v.upStart && v.upEnd-v.upStart < 1<<31 {
+			upDur = v.upEnd - v.upStart
 		}
 	}
-	if start == 0 && end == 0 && hasUp && hasInit {
+	if v.start == 0 && v.end == 0 && v.hasUp && hasInit {
 		// sysUptime-relative times; uint32 arithmetic absorbs an uptime wrap.
-		start, end = sysInit+upStart, sysInit+upEnd
+		v.start, v.end = sysInit+v.upStart, sysInit+v.upEnd
 		// The uptime at export, modulo 2^32 like the fields: a boot time a
 		// little after the (whole-second) export time, as softflowd's is, or
 		// an uptime past 49.7 days, still gives each record's distance from
@@ -399,27 +411,27 @@ func fillRecord(r *Record, fields []fieldVal, exportMs, sysInit int64, hasInit b
 		// wrapped ones; those in the future are refused in clock.go).
 		if exportMs > 0 && sysInit > 0 {
 			up := uint32(exportMs - sysInit)
-			start = exportMs - int64(int32(up-uint32(upStart)))
-			end = exportMs - int64(int32(up-uint32(upEnd)))
+			v.start = exportMs - int64(int32(up-uint32(v.upStart)))
+			v.end = exportMs - int64(int32(up-uint32(v.upEnd)))
 		}
 	}
-	if start == 0 {
-		start = end
+	if v.start == 0 {
+		v.start = v.end
 	}
-	if end == 0 {
-		end = start
+	if v.end == 0 {
+		v.end = v.start
 	}
-	if start == 0 {
-		start, end = exportMs, exportMs
+	if v.start == 0 {
+		v.start, v.end = exportMs, exportMs
 	}
-	r.Start, r.End = start, end
-	if interval > 0 {
-		rate64 = (interval + space) / interval
+	r.Start, r.End = v.start, v.end
+	if v.interval > 0 {
+		v.rate64 = (v.interval + v.space) / v.interval
 	}
-	if rate64 > 1<<31 {
-		rate64 = 0
+	if v.rate64 > 1<<31 {
+		v.rate64 = 0
 	}
-	return uint32(rate64), upDur, upOnly
+	return uint32(v.rate64), upDur, upOnly
 }
 
 // beUint reads a big-endian unsigned integer of 1 to 8 bytes (reduced-size

@@ -22,12 +22,24 @@ import (
 // to 100,000 remote endpoints, one host in fifty mining.
 func BenchmarkDecodeScore(b *testing.B) {
 	for _, p := range []flow.Protocol{flow.NetFlowV5, flow.NetFlowV9, flow.IPFIX, flow.SFlowV5} {
-		b.Run(p.String(), func(b *testing.B) { benchDecodeScore(b, p, true) })
+		b.Run(p.String(), func(b *testing.B) { benchDecodeScore(b, p, perRecord) })
 	}
 	// The decoder alone on the same datagrams: the difference is what the
 	// ledger, intel and scoring add.
-	b.Run("netflow_v9_decode_only", func(b *testing.B) { benchDecodeScore(b, flow.NetFlowV9, false) })
+	b.Run("netflow_v9_decode_only", func(b *testing.B) { benchDecodeScore(b, flow.NetFlowV9, decodeOnly) })
+	// A datagram's records scored together (Pipeline.Batched), as the
+	// exporter's readers do.
+	for _, p := range []flow.Protocol{flow.NetFlowV5, flow.NetFlowV9, flow.IPFIX, flow.SFlowV5} {
+		b.Run(p.String()+"_batched", func(b *testing.B) { benchDecodeScore(b, p, batched) })
+	}
 }
+
+// How benchDecodeScore hands the decoded records on.
+const (
+	decodeOnly = iota // to nothing
+	perRecord         // Pipeline.Process, one at a time
+	batched           // Pipeline.Batched, a datagram at a time
+)
 
 // benchDatagrams encodes the campus mix (24,000 records) as proto's datagrams.
 func benchDatagrams(proto flow.Protocol) [][]byte {
@@ -67,14 +79,14 @@ func benchDatagrams(proto flow.Protocol) [][]byte {
 
 const benchT0 = 1_763_251_200_000
 
-func benchDecodeScore(b *testing.B, proto flow.Protocol, score bool) {
+func benchDecodeScore(b *testing.B, proto flow.Protocol, mode int) {
 	dgrams := benchDatagrams(proto)
 	p := newTestPipeline(b)
 	dec := flow.NewDecoder(flow.Options{Metrics: metrics.NewSet()})
 	src := netip.MustParseAddrPort("10.20.255.1:2055")
 	n := 0
 	emit := func(r *flow.Record) {
-		if score {
+		if mode == perRecord {
 			p.Process(r)
 		}
 		n++
@@ -84,14 +96,29 @@ func benchDecodeScore(b *testing.B, proto flow.Protocol, score bool) {
 		decode = dec.DecodeSFlow
 	}
 	now := time.UnixMilli(benchT0)
+	var (
+		err error
+		add func(*flow.Record) // the Batch's, while Batched runs
+	)
+	counted := func(r *flow.Record) { add(r); n++ } // made once: no allocation per datagram
+	one := func(d []byte) {
+		if mode != batched {
+			err = decode(src, now, d, emit)
+			return
+		}
+		p.Batched(func(emit func(*flow.Record)) {
+			add = emit
+			err = decode(src, now, d, counted)
+		})
+	}
 	for _, d := range dgrams { // templates first, as a running exporter would have them
-		decode(src, now, d, emit)
+		one(d)
 	}
 	n = 0
 	b.ResetTimer()
 	cpu0 := cpuTime()
 	for i := 0; i < b.N; i++ {
-		if err := decode(src, now, dgrams[i%len(dgrams)], emit); err != nil {
+		if one(dgrams[i%len(dgrams)]); err != nil {
 			b.Fatal(err)
 		}
 	}
@@ -122,8 +149,15 @@ func cpuTime() time.Duration {
 // other work the second core adds less than it would on an idle one.
 func BenchmarkDecodeScoreCores(b *testing.B) {
 	dgrams := benchDatagrams(flow.NetFlowV9)
-	for _, procs := range []int{1, 2} {
-		b.Run(fmt.Sprintf("gomaxprocs_%d", procs), func(b *testing.B) {
+	for _, c := range []struct {
+		procs   int
+		batched bool // Pipeline.Batched a datagram at a time, as the exporter's readers do
+	}{{1, false}, {2, false}, {1, true}, {2, true}} {
+		procs, name := c.procs, fmt.Sprintf("gomaxprocs_%d", c.procs)
+		if c.batched {
+			name += "_batched"
+		}
+		b.Run(name, func(b *testing.B) {
 			defer runtime.GOMAXPROCS(runtime.GOMAXPROCS(procs))
 			p := newTestPipeline(b)
 			dec := flow.NewDecoder(flow.Options{Metrics: metrics.NewSet()})
@@ -143,9 +177,19 @@ func BenchmarkDecodeScoreCores(b *testing.B) {
 			b.RunParallel(func(pb *testing.PB) {
 				id := int(next.Add(1) - 1)
 				src, j, n := srcs[id%procs], id*len(dgrams)/procs, int64(0)
+				var (
+					err error
+					add func(*flow.Record)
+				)
 				emit := func(r *flow.Record) { p.Process(r); n++ }
+				counted := func(r *flow.Record) { add(r); n++ }
 				for pb.Next() {
-					if err := dec.DecodeNetFlow(src, now, dgrams[j%len(dgrams)], emit); err != nil {
+					if d := dgrams[j%len(dgrams)]; c.batched {
+						p.Batched(func(emit func(*flow.Record)) { add = emit; err = dec.DecodeNetFlow(src, now, d, counted) })
+					} else {
+						err = dec.DecodeNetFlow(src, now, d, emit)
+					}
+					if err != nil {
 						b.Error(err)
 						return
 					}

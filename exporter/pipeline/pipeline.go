@@ -8,6 +8,7 @@ package pipeline
 import (
 	"errors"
 	"net/netip"
+	"sync"
 	"sync/atomic"
 
 	"github.com/VictoriaMetrics/metrics"
@@ -49,6 +50,8 @@ type Pipeline struct {
 	droppedExternal *metrics.Counter
 
 	owns func(netip.Addr, string) bool // Options.Owns
+
+	batches sync.Pool // of *Batch, for Batched
 }
 
 // New builds a pipeline; the ledger is required (it says what is internal).
@@ -63,6 +66,7 @@ func New(opts Options) (*Pipeline, error) {
 		engine:          score.New(opts.Detect),
 		droppedExternal: metrics.GetOrCreateCounter(names.FlowDroppedRecords + `{reason="` + names.DroppedNoInternal + `"}`),
 	}
+	p.batches.New = func() any { return p.newBatch() }
 	p.ledger.Store(opts.Ledger)
 	return p, nil
 }
@@ -78,11 +82,40 @@ func (p *Pipeline) LastFlow() int64 { return p.lastFlow.Load() }
 
 // Process scores one record. It keeps no reference to r.
 func (p *Pipeline) Process(r *flow.Record) {
-	led := p.ledger.Load()
+	var o score.Observation
+	if !p.observation(p.ledger.Load(), p.intelSet(), r, &o) {
+		return
+	}
+	p.engine.Observe(&o)
+	p.advance(r.End)
+}
+
+// intelSet is the pool intel in force, nil without intel.
+func (p *Pipeline) intelSet() *intel.Set {
+	if p.intel == nil {
+		return nil
+	}
+	return p.intel.Current()
+}
+
+// advance moves the flow clock to end if that is later.
+func (p *Pipeline) advance(end int64) {
+	for {
+		last := p.lastFlow.Load()
+		if end <= last || p.lastFlow.CompareAndSwap(last, end) {
+			return
+		}
+	}
+}
+
+// observation orients and enriches r into o (zero on entry): which side is
+// the internal host and whose (led), whether the remote end is a pool or
+// allowlisted (set, nil without intel). False when the record is not to be
+// scored (no internal side, or another exporter's host).
+func (p *Pipeline) observation(led *ledger.Ledger, set *intel.Set, r *flow.Record, o *score.Observation) bool {
 	srcUnit, srcIn := led.Classify(r.Src)
 	dstUnit, dstIn := led.Classify(r.Dst)
 
-	var o score.Observation
 	var unit *ledger.Unit
 	switch {
 	case srcIn && (!dstIn || r.SrcPort >= r.DstPort):
@@ -95,14 +128,14 @@ func (p *Pipeline) Process(r *flow.Record) {
 		unit = dstUnit
 	default:
 		p.droppedExternal.Inc()
-		return
+		return false
 	}
 	o.Unit = Unassigned
 	if unit != nil {
 		o.Unit = unit.ID
 	}
 	if p.owns != nil && !p.owns(o.Host, o.Unit) {
-		return // another exporter's host (counted by the shard)
+		return false // another exporter's host (counted by the shard)
 	}
 	if a := led.Asset(o.Host); a != nil {
 		o.Research = a.Research
@@ -111,8 +144,7 @@ func (p *Pipeline) Process(r *flow.Record) {
 	o.Start, o.End = r.Start, r.End
 	o.Packets, o.Bytes, o.SamplingRate = r.Packets, r.Bytes, r.SamplingRate
 
-	if p.intel != nil {
-		set := p.intel.Current()
+	if set != nil {
 		if set.Allowed(o.Remote, o.RemotePort) {
 			o.Allowlisted = true
 		} else if e := set.MatchHost(o.Host, o.Remote, o.RemotePort); e != nil { // MatchHost: a CDN address confirmed by SNI counts for its suspects only
@@ -123,14 +155,72 @@ func (p *Pipeline) Process(r *flow.Record) {
 			}
 		}
 	}
-	p.engine.Observe(&o)
+	return true
+}
 
-	for {
-		last := p.lastFlow.Load()
-		if r.End <= last || p.lastFlow.CompareAndSwap(last, r.End) {
-			break
-		}
+// batchSize bounds the records a Batch holds before it scores them.
+const batchSize = 32
+
+// Batch scores records in groups (score.Engine.ObserveBatch): the records
+// of one datagram, with the ledger and the intel read once and the flow
+// clock moved once. A Batch belongs to one goroutine at a time; Batched
+// lends one out.
+type Batch struct {
+	p      *Pipeline
+	led    *ledger.Ledger
+	set    *intel.Set
+	obs    [batchSize]score.Observation
+	n      int
+	maxEnd int64
+	add    func(*flow.Record) // Add as a func value, made once: no allocation per datagram
+}
+
+func (p *Pipeline) newBatch() *Batch {
+	b := &Batch{p: p}
+	b.add = b.Add
+	return b
+}
+
+// Batched runs decode with an emit that collects its records into a Batch
+// and scores them when decode returns (or the batch fills up): what a
+// reader does with each datagram. Same result as Process on each record.
+func (p *Pipeline) Batched(decode func(emit func(*flow.Record))) {
+	b := p.batches.Get().(*Batch)
+	decode(b.add)
+	b.Flush()
+	p.batches.Put(b)
+}
+
+// Add takes one record into the batch (no reference to r is kept).
+func (b *Batch) Add(r *flow.Record) {
+	if b.n == 0 && b.led == nil {
+		b.led, b.set = b.p.ledger.Load(), b.p.intelSet()
 	}
+	o := &b.obs[b.n]
+	*o = score.Observation{}
+	if !b.p.observation(b.led, b.set, r, o) {
+		return
+	}
+	b.maxEnd = max(b.maxEnd, r.End)
+	if b.n++; b.n == batchSize {
+		b.score()
+	}
+}
+
+// Flush scores the records held and lets go of the ledger and intel read.
+func (b *Batch) Flush() {
+	b.score()
+	b.led, b.set = nil, nil
+}
+
+func (b *Batch) score() {
+	if b.n == 0 {
+		return
+	}
+	b.p.engine.ObserveBatch(b.obs[:b.n])
+	b.p.advance(b.maxEnd)
+	clear(b.obs[:b.n]) // drop the strings and intel hits for the GC
+	b.n, b.maxEnd = 0, 0
 }
 
 // Internal reports whether a is one of the campus's own addresses (the

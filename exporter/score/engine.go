@@ -69,14 +69,31 @@ func messageLike(o *Observation) bool {
 	if o.Proto != 6 || o.Packets == 0 {
 		return false
 	}
-	rate := uint64(max(o.SamplingRate, 1))
-	pk := max(o.Packets/rate, 1)
-	avg := o.Bytes / o.Packets
-	if avg < 40 || avg > 600 || o.Bytes/rate > 32<<10 {
+	// Every record passes here: the tests are written without 64-bit
+	// divisions where an exact equivalent exists (a division takes tens of
+	// cycles; unsampled records, the usual case, need none).
+	pk, sampledBytes := o.Packets, o.Bytes
+	if o.SamplingRate > 1 {
+		rate := uint64(o.SamplingRate)
+		pk, sampledBytes = max(o.Packets/rate, 1), o.Bytes/rate
+	}
+	// avg := o.Bytes / o.Packets; avg < 40 || avg > 600, without the
+	// division when the products cannot overflow.
+	if o.Packets < 1<<48 {
+		if o.Bytes < 40*o.Packets || o.Bytes >= 601*o.Packets {
+			return false
+		}
+	} else if avg := o.Bytes / o.Packets; avg < 40 || avg > 600 {
+		return false
+	}
+	if sampledBytes > 32<<10 {
 		return false
 	}
 	dur := o.End - o.Start
 	if dur >= 2000 {
+		if dur < 1<<62 {
+			return pk*1000 < 4*uint64(dur) // pk*1000/dur <= 3
+		}
 		return pk*1000/uint64(dur) <= 3
 	}
 	if pk > 12 {
@@ -109,10 +126,16 @@ func (e *Engine) Observe(o *Observation) {
 	hash := hashAddr(k, is4) // once: it picks the shard and the slot
 	sh := &e.shards[hash>>(64-7)]
 	sh.mu.Lock()
-	h := sh.hosts.get(k, is4, hash)
+	e.observeLocked(sh, o, k, is4, hash, sh.hosts.get(k, is4, hash))
+	sh.mu.Unlock()
+}
+
+// observeLocked adds one record (not allowlisted) of the host k to sh, whose
+// lock the caller holds; h is the host as the caller found it (nil: not
+// tracked). Observe and ObserveBatch share it, so both score alike.
+func (e *Engine) observeLocked(sh *shard, o *Observation, k addrKey, is4 bool, hash uint64, h *host) {
 	if h == nil {
 		if h = e.add(sh, k, is4, hash); h == nil {
-			sh.mu.Unlock()
 			return
 		}
 		h.unit, h.firstSeen, h.best = o.Unit, o.Start, -1
@@ -139,7 +162,6 @@ func (e *Engine) Observe(o *Observation) {
 	if s == nil || !s.miningLike() {
 		h.countUse(o)
 	}
-	sh.mu.Unlock()
 }
 
 // useHourPkts is how many packets outside its mining-like sessions make an

@@ -111,7 +111,8 @@ func Start(ctx context.Context, cfg *config.Config, log *slog.Logger) (*Server, 
 	}
 	if cfg.Listen.NetFlow != "" {
 		addr, stop, err := listen.UDP(ctx, cfg.Listen.NetFlow, cfg.Listen.Readers, log, func(src netip.AddrPort, recv time.Time, b []byte) {
-			dec.DecodeNetFlow(src, recv, b, p.Process) //nolint:errcheck // counted and logged by the decoder
+			// A datagram's records are scored together (pipeline.Batched).
+			p.Batched(func(emit func(*flow.Record)) { dec.DecodeNetFlow(src, recv, b, emit) }) //nolint:errcheck // counted and logged by the decoder
 		})
 		if err != nil {
 			return fail(err)
@@ -120,7 +121,7 @@ func Start(ctx context.Context, cfg *config.Config, log *slog.Logger) (*Server, 
 	}
 	if cfg.Listen.SFlow != "" {
 		addr, stop, err := listen.UDP(ctx, cfg.Listen.SFlow, cfg.Listen.Readers, log, func(src netip.AddrPort, recv time.Time, b []byte) {
-			dec.DecodeSFlow(src, recv, b, p.Process) //nolint:errcheck // counted and logged by the decoder
+			p.Batched(func(emit func(*flow.Record)) { dec.DecodeSFlow(src, recv, b, emit) }) //nolint:errcheck // counted and logged by the decoder
 		})
 		if err != nil {
 			return fail(err)
