@@ -185,6 +185,9 @@ func (s *Store) recordPayloads(ctx context.Context) (map[string]string, error) {
 	if err := s.attachmentPayloads(ctx, out); err != nil {
 		return nil, err
 	}
+	if err := s.tracePayloads(ctx, out); err != nil {
+		return nil, err
+	}
 	rows, err := s.db.QueryContext(ctx, `SELECT id, case_id, ip, stage, class, note, author, author_role, via, at_ms FROM dispositions`)
 	if err != nil {
 		return nil, err
