@@ -37,6 +37,8 @@ type Store struct {
 	// Tracer, when set, traces the IP of each detected case the store opens
 	// (its MAC, account and device at the detection time; hosttrace.go).
 	Tracer HostTracer
+
+	verified verifyCache // what the last verification established (VerifyCached)
 }
 
 // IsPostgres reports whether dsn names a PostgreSQL database.
