@@ -58,26 +58,61 @@ func (t StoredTrace) payload() tracePayload {
 
 func traceEntity(id int64) string { return "trace/" + strconv.FormatInt(id, 10) }
 
+// detection is when a detected IP was flagged (zero: now) and, when it was
+// traced before the write transaction (traceAhead), what the trace found.
+type detection struct {
+	at    time.Time
+	trace *HostTrace
+}
+
+// traceAhead traces a detected IP that has no open case before the write
+// transaction opens, so that reading the lease and accounting files does
+// not hold the store's write lock; the transaction traces only if the open
+// case seen here was closed in between.
+func (s *Store) traceAhead(ctx context.Context, unit, ip, source string, at time.Time) (detection, error) {
+	det := detection{at: at}
+	if s.Tracer == nil || (source != "" && source != SourceDetected) {
+		return det, nil
+	}
+	if det.at.IsZero() {
+		det.at = s.Now()
+	}
+	var id int64
+	err := s.db.QueryRowContext(ctx, openCaseQuery, unit, ip).Scan(&id)
+	if err == nil || !errors.Is(err, sql.ErrNoRows) {
+		return det, err // an open case: nothing to trace
+	}
+	ht, err := s.trace(ctx, unit, ip, det.at)
+	det.trace = &ht
+	return det, err
+}
+
+func (s *Store) trace(ctx context.Context, unit, ip string, at time.Time) (HostTrace, error) {
+	ht, err := s.Tracer.TraceHost(ctx, unit, ip, at)
+	if err != nil {
+		return ht, fmt.Errorf("trace %s: %w", ip, err)
+	}
+	return ht, checkText("trace", ht.Trace, MaxTrace, true)
+}
+
 // traceDetected traces a detected IP (when the store has a tracer) and
 // returns the case to open for it, or the id of the unit's open case of the
 // same device (MAC or account) that it joins instead (-1 for none).
-func (s *Store) traceDetected(ctx context.Context, tx *sql.Tx, c Case, at time.Time) (Case, *HostTrace, int64, error) {
+func (s *Store) traceDetected(ctx context.Context, tx *sql.Tx, c Case, det detection) (Case, *HostTrace, int64, error) {
 	if s.Tracer == nil || c.Source != SourceDetected || len(c.IPs) != 1 {
 		return c, nil, -1, nil
 	}
-	if at.IsZero() {
-		at = s.Now()
-	}
-	ht, err := s.Tracer.TraceHost(ctx, c.Unit, c.IPs[0], at)
-	if err != nil {
-		return c, nil, -1, fmt.Errorf("trace %s: %w", c.IPs[0], err)
-	}
-	if err := checkText("trace", ht.Trace, MaxTrace, true); err != nil {
-		return c, nil, -1, err
+	ht := det.trace
+	if ht == nil {
+		t, err := s.trace(ctx, c.Unit, c.IPs[0], det.at)
+		if err != nil {
+			return c, nil, -1, err
+		}
+		ht = &t
 	}
 	c.Device, c.Person, c.DeviceKey = ht.Device, ht.Person, ht.DeviceKey
 	existing, err := s.deviceCase(ctx, tx, c.Unit, c.DeviceKey)
-	return c, &ht, existing, err
+	return c, ht, existing, err
 }
 
 // deviceCase is the unit's newest open case following the device key (a MAC
@@ -107,10 +142,10 @@ func (s *Store) insertTrace(ctx context.Context, tx *sql.Tx, caseID int64, ip st
 	return s.appendAudit(ctx, tx, by, "case.trace", traceEntity(t.ID), t.payload())
 }
 
-// openDetected opens the case of a detected IP, traced at the detection
-// moment at, or joins the open case of the device the trace found.
-func (s *Store) openDetected(ctx context.Context, tx *sql.Tx, c Case, at time.Time, by Author) (int64, error) {
-	c, ht, existing, err := s.traceDetected(ctx, tx, c, at)
+// openDetected opens the case of a detected IP, traced at its detection
+// moment, or joins the open case of the device the trace found.
+func (s *Store) openDetected(ctx context.Context, tx *sql.Tx, c Case, det detection, by Author) (int64, error) {
+	c, ht, existing, err := s.traceDetected(ctx, tx, c, det)
 	if err != nil {
 		return 0, err
 	}
@@ -129,10 +164,7 @@ func (s *Store) openDetected(ctx context.Context, tx *sql.Tx, c Case, at time.Ti
 		id = cur.ID
 	}
 	if ht != nil {
-		if at.IsZero() {
-			at = s.Now()
-		}
-		if err := s.insertTrace(ctx, tx, id, c.IPs[0], at, *ht, by); err != nil {
+		if err := s.insertTrace(ctx, tx, id, c.IPs[0], det.at, *ht, by); err != nil {
 			return 0, err
 		}
 	}

@@ -328,6 +328,12 @@ func (s *Store) Record(ctx context.Context, nd NewDisposition, by Author) (Dispo
 	if err != nil {
 		return Disposition{}, err
 	}
+	var det detection
+	if nd.CaseID == 0 {
+		if det, err = s.traceAhead(ctx, nd.Unit, nd.IP, nd.Source, nd.DetectedAt); err != nil {
+			return Disposition{}, fmt.Errorf("case store %s: %w", s.where, err)
+		}
+	}
 	var d Disposition
 	err = s.inTx(ctx, func(tx *sql.Tx) error {
 		var caseID int64
@@ -335,7 +341,7 @@ func (s *Store) Record(ctx context.Context, nd NewDisposition, by Author) (Dispo
 		if nd.CaseID > 0 {
 			caseID, err = nd.CaseID, s.checkCaseFor(ctx, tx, nd)
 		} else {
-			caseID, _, err = s.openCaseOf(ctx, tx, nd.Unit, nd.IP, nd.Source, nd.DetectedAt, by)
+			caseID, _, err = s.openCaseOf(ctx, tx, nd.Unit, nd.IP, nd.Source, det, by)
 		}
 		if err != nil {
 			return err
@@ -356,23 +362,27 @@ func (s *Store) Record(ctx context.Context, nd NewDisposition, by Author) (Dispo
 	return d, nil
 }
 
+// openCaseQuery finds the open case of (unit, ip): the newest case holding
+// the IP that has not been closed.
+const openCaseQuery = `SELECT c.id FROM cases c JOIN case_ips i ON i.case_id = c.id
+	WHERE c.unit = $1 AND i.ip = $2
+	  AND NOT EXISTS (SELECT 1 FROM dispositions d WHERE d.case_id = c.id AND d.stage = 'closed')
+	ORDER BY c.id DESC LIMIT 1`
+
 // openCaseOf returns the open case of (unit, ip) — the newest case holding
 // the IP that has not been closed — opening one (of the given source) when
 // there is none; created says which.
 // A detected case is traced at detectedAt (HostTracer) and may join the
 // open case of its device instead.
-func (s *Store) openCaseOf(ctx context.Context, tx *sql.Tx, unit, ip, source string, detectedAt time.Time, by Author) (id int64, created bool, err error) {
-	err = tx.QueryRowContext(ctx, `SELECT c.id FROM cases c JOIN case_ips i ON i.case_id = c.id
-		WHERE c.unit = $1 AND i.ip = $2
-		  AND NOT EXISTS (SELECT 1 FROM dispositions d WHERE d.case_id = c.id AND d.stage = 'closed')
-		ORDER BY c.id DESC LIMIT 1`, unit, ip).Scan(&id)
+func (s *Store) openCaseOf(ctx context.Context, tx *sql.Tx, unit, ip, source string, det detection, by Author) (id int64, created bool, err error) {
+	err = tx.QueryRowContext(ctx, openCaseQuery, unit, ip).Scan(&id)
 	if !errors.Is(err, sql.ErrNoRows) {
 		return id, false, err
 	}
 	if source == "" {
 		source = SourceDetected
 	}
-	id, err = s.openDetected(ctx, tx, Case{Unit: unit, IPs: []string{ip}, Source: source}, detectedAt, by)
+	id, err = s.openDetected(ctx, tx, Case{Unit: unit, IPs: []string{ip}, Source: source}, det, by)
 	return id, err == nil, err
 }
 
@@ -421,9 +431,13 @@ func (s *Store) OpenCaseOf(ctx context.Context, unit, ip, source string, detecte
 			return Case{}, err
 		}
 	}
+	det, err := s.traceAhead(ctx, unit, ip, source, detectedAt)
+	if err != nil {
+		return Case{}, fmt.Errorf("case store %s: %w", s.where, err)
+	}
 	var id int64
 	if err := s.inTx(ctx, func(tx *sql.Tx) error {
-		id, _, err = s.openCaseOf(ctx, tx, unit, ip, source, detectedAt, by)
+		id, _, err = s.openCaseOf(ctx, tx, unit, ip, source, det, by)
 		return err
 	}); err != nil {
 		return Case{}, fmt.Errorf("case store %s: %w", s.where, err)
