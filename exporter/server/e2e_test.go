@@ -8,11 +8,9 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
-	"net/url"
 	"os"
 	"os/exec"
 	"path/filepath"
-	"strconv"
 	"testing"
 	"time"
 
@@ -159,38 +157,6 @@ func freeUDPPort(t *testing.T) int {
 	return p
 }
 
-// vmValue returns the value of an instant query that must yield one series,
-// or ok=false when it yields none.
-func vmValue(t *testing.T, vmURL, query string) (float64, bool) {
-	resp, err := http.Get(vmURL + "/api/v1/query?query=" + url.QueryEscape(query))
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer resp.Body.Close()
-	body, _ := io.ReadAll(resp.Body)
-	var r struct {
-		Data struct {
-			Result []struct {
-				Value [2]any `json:"value"`
-			} `json:"result"`
-		} `json:"data"`
-	}
-	if err := json.Unmarshal(body, &r); err != nil {
-		t.Fatalf("query %s: %v: %s", query, err, body)
-	}
-	if len(r.Data.Result) == 0 {
-		return 0, false
-	}
-	if len(r.Data.Result) > 1 {
-		t.Fatalf("query %s: %d series, want 1: %s", query, len(r.Data.Result), body)
-	}
-	v, err := strconv.ParseFloat(r.Data.Result[0].Value[1].(string), 64)
-	if err != nil {
-		t.Fatal(err)
-	}
-	return v, true
-}
-
 // TestEndToEndSoftflowdToVictoriaMetrics runs the whole path with real parts:
 // a capture replayed by Debian's softflowd as NetFlow v9 into the exporter,
 // the exporter pushing into a real VictoriaMetrics, and the verdicts read
@@ -245,22 +211,26 @@ push:
 	contacts := fmt.Sprintf(`sum(minewatch_pool_contacts_total{ip=%q,unit="zd-no1-middle",pool=%q})`, minerIP, poolIP+":3333")
 	for {
 		http.Get(vm.URL + "/internal/force_flush")
-		v, ok := vmValue(t, vm.URL, mining)
-		c, _ := vmValue(t, vm.URL, contacts)
-		if ok && v == 1 && c > 0 {
-			t.Logf("miner flagged in VictoriaMetrics: mining=%v pool contacts=%v", v, c)
+		ms, cs := vm.Query(t, mining), vm.Query(t, contacts)
+		if len(ms) > 1 || len(cs) > 1 {
+			t.Fatalf("mining %+v, contacts %+v: want one series each", ms, cs)
+		}
+		if len(ms) == 1 && ms[0].Value == 1 && len(cs) == 1 && cs[0].Value > 0 {
+			t.Logf("miner flagged in VictoriaMetrics: mining=%v pool contacts=%v", ms[0].Value, cs[0].Value)
 			break
 		}
 		if time.Now().After(deadline) {
 			resp, _ := http.Get("http://" + srv.Addrs.HTTP.String() + "/api/hosts")
 			body, _ := io.ReadAll(resp.Body)
-			t.Fatalf("miner not flagged in VictoriaMetrics within 60s (mining=%v/%v contacts=%v); exporter says:\n%s", v, ok, c, body)
+			t.Fatalf("miner not flagged in VictoriaMetrics within 60s (mining=%+v contacts=%+v); exporter says:\n%s", ms, cs, body)
 		}
 		time.Sleep(time.Second)
 	}
 	for _, ip := range []string{webIP, iotIP} {
-		if v, ok := vmValue(t, vm.URL, fmt.Sprintf(`max(minewatch_host_mining{ip=%q})`, ip)); ok && v != 0 {
-			t.Errorf("ordinary host %s flagged as mining in VictoriaMetrics", ip)
+		for _, r := range vm.Query(t, fmt.Sprintf(`max(minewatch_host_mining{ip=%q})`, ip)) {
+			if r.Value != 0 {
+				t.Errorf("ordinary host %s flagged as mining in VictoriaMetrics", ip)
+			}
 		}
 	}
 	// The explanation is served beside the metrics.

@@ -2,13 +2,10 @@ package main_test
 
 import (
 	"context"
-	"encoding/json"
 	"fmt"
-	"io"
 	"math/rand/v2"
 	"net"
 	"net/http"
-	"net/url"
 	"os"
 	"path/filepath"
 	"slices"
@@ -140,21 +137,21 @@ func TestTwoShardsOneVictoriaMetrics(t *testing.T) {
 	waitFor(t, "all miners in VictoriaMetrics", 60*time.Second, func() bool {
 		http.Get(vm.URL + "/internal/force_flush")
 		series = map[string][]string{}
-		for _, s := range vmSeries(t, vm.URL, `last_over_time(minewatch_host_mining[10m]) == 1`) {
-			series[s["ip"]] = append(series[s["ip"]], s["instance"])
+		for _, s := range vm.Query(t, `last_over_time(minewatch_host_mining[10m]) == 1`) {
+			series[s.Metric["ip"]] = append(series[s.Metric["ip"]], s.Metric["instance"])
 		}
 		return len(series) == len(miners)
 	})
 	fanOut(late)
 	waitFor(t, "pool counters rising in VictoriaMetrics", 60*time.Second, func() bool {
 		http.Get(vm.URL + "/internal/force_flush")
-		return len(vmSeries(t, vm.URL, `increase(minewatch_pool_contacts_total[10m]) > 0`)) == len(miners)
+		return len(vm.Query(t, `increase(minewatch_pool_contacts_total[10m]) > 0`)) == len(miners)
 	})
 	for _, m := range miners {
 		if got := series[m.ip]; !slices.Equal(got, []string{wantInstance[m.owner]}) {
 			t.Errorf("%s: mining series from instances %v, want only %q", m.ip, got, wantInstance[m.owner])
 		}
-		if n := len(vmSeries(t, vm.URL, fmt.Sprintf(`last_over_time({__name__=~"minewatch_host_(score|mining|suspect|machines)",ip=%q}[10m])`, m.ip))); n != 4 {
+		if n := len(vm.Query(t, fmt.Sprintf(`last_over_time({__name__=~"minewatch_host_(score|mining|suspect|machines)",ip=%q}[10m])`, m.ip))); n != 4 {
 			t.Errorf("%s: %d per-host series, want 4 (score, mining, suspect, machines of one exporter)", m.ip, n)
 		}
 	}
@@ -207,30 +204,4 @@ func TestTwoShardsOneVictoriaMetrics(t *testing.T) {
 	if len(pools) != 1 || pools[0].Pool != listedPool+":3333" || pools[0].IPs != len(miners) {
 		t.Errorf("pools = %+v, want %s:3333 contacted by %d IPs", pools, listedPool, len(miners))
 	}
-}
-
-// vmSeries returns the label sets of an instant query's result.
-func vmSeries(t *testing.T, vmURL, query string) []map[string]string {
-	t.Helper()
-	resp, err := http.Get(vmURL + "/api/v1/query?query=" + url.QueryEscape(query))
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer resp.Body.Close()
-	body, _ := io.ReadAll(resp.Body)
-	var r struct {
-		Data struct {
-			Result []struct {
-				Metric map[string]string `json:"metric"`
-			} `json:"result"`
-		} `json:"data"`
-	}
-	if err := json.Unmarshal(body, &r); err != nil {
-		t.Fatalf("query %s: %v: %s", query, err, body)
-	}
-	out := make([]map[string]string, len(r.Data.Result))
-	for i, s := range r.Data.Result {
-		out[i] = s.Metric
-	}
-	return out
 }

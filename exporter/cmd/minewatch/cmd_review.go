@@ -171,6 +171,12 @@ func runReview() error {
 		if running {
 			fmt.Printf("本周尚未结束：数字截至 %s（北京时间）the week has not ended: counts as of now\n", campaign.FormatTime(now, loc))
 		}
+		// Devices as well as IPs: a PC that DHCP moved is one device (the *_devices columns).
+		if n := len(rev.Units); n > 0 {
+			t := rev.Units[n-1]
+			fmt.Printf("合计 total: 本周涉及 %d IP / %d 台设备 devices，新增 %d / %d，清零 %d / %d，超期 %d 案件 cases / %d 台设备 devices\n",
+				t.DistinctIPs, t.Devices.Distinct, t.New, t.Devices.New, t.Cleared, t.Devices.Cleared, t.Overdue, t.Devices.Overdue)
+		}
 	default:
 		if running {
 			fmt.Fprintf(os.Stderr, "minewatch review: week %s has not ended: counts are as of %s, mining_at_end is mining now\n", week, now.In(loc).Format(time.RFC3339))

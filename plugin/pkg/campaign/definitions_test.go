@@ -175,12 +175,16 @@ func TestWeeklyReviewDefinitions(t *testing.T) {
 	// 9.168768 kg; b 12 Nov 00:00–03:00 = 3 h → 0.36 kWh, 0.396 元, 0.191016 kg.
 	want := []ReviewRow{
 		{Unit: "a", UnitName: "A", MiningAtEnd: 1, New: 1, Cleared: 1, DistinctIPs: 1, PrevDistinctIPs: 1, Overdue: 1, Episodes365d: 2,
-			Energy: Energy{144, 17.28, 19.008, 9.168768}, Units: 1},
+			Energy: Energy{144, 17.28, 19.008, 9.168768}, Units: 1,
+			Devices: DeviceCounts{MiningAtEnd: 1, New: 1, Cleared: 1, Distinct: 1, PrevDistinct: 1, Overdue: 1}},
 		{Unit: "b", Relapsed: 1, DistinctIPs: 1, Change: 1, Episodes365d: 5, Relapses365d: 3, RepeatedRelapse: true,
-			Energy: Energy{3, 0.36, 0.396, 0.191016}, Units: 1},
-		{Unit: "c", Cleared: 1, PrevDistinctIPs: 1, Change: -1, Episodes365d: 1, Units: 1},
+			Energy: Energy{3, 0.36, 0.396, 0.191016}, Units: 1,
+			Devices: DeviceCounts{Relapsed: 1, Distinct: 1, Change: 1}},
+		{Unit: "c", Cleared: 1, PrevDistinctIPs: 1, Change: -1, Episodes365d: 1, Units: 1,
+			Devices: DeviceCounts{Cleared: 1, PrevDistinct: 1, Change: -1}},
 		{Unit: TotalUnit, UnitName: "合计", MiningAtEnd: 1, New: 1, Relapsed: 1, Cleared: 2, DistinctIPs: 2, PrevDistinctIPs: 2, Overdue: 1, Episodes365d: 8, Relapses365d: 3, RepeatedRelapse: true,
-			Energy: Energy{147, 17.64, 19.404, 9.359784}, Units: 3},
+			Energy: Energy{147, 17.64, 19.404, 9.359784}, Units: 3,
+			Devices: DeviceCounts{MiningAtEnd: 1, New: 1, Relapsed: 1, Cleared: 2, Distinct: 2, PrevDistinct: 2, Overdue: 1}},
 	}
 	if d := cmp.Diff(want, rows, cmpopts.EquateApprox(0, 1e-9)); d != "" {
 		t.Errorf("review (-want +got):\n%s", d)

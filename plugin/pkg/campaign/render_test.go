@@ -31,7 +31,7 @@ func TestTrackerFitsEightyColumns(t *testing.T) {
 		}
 	}
 	b.Reset()
-	if err := RenderFit(&b, ReviewTable([]ReviewRow{{Unit: "u-a", UnitName: "一中", Sector: "school"}}), "table", cst, 520); err != nil {
+	if err := RenderFit(&b, ReviewTable([]ReviewRow{{Unit: "u-a", UnitName: "一中", Sector: "school"}}), "table", cst, 800); err != nil {
 		t.Fatal(err)
 	}
 	if !strings.Contains(b.String(), "学校 school") || strings.Contains(b.String(), "── 1/1") {

@@ -670,6 +670,7 @@ func (s *Source) Review(ctx context.Context, f Filter, level Level, week Week, n
 	out.Ledger = units
 	var hosts []HostHistory
 	var details map[HostKey]HostDetail
+	var devices map[HostKey]string
 	if !sc.Empty() {
 		if hosts, err = s.histories(ctx, st, sc, histFrom, at); err != nil {
 			return Review{}, err
@@ -678,12 +679,18 @@ func (s *Source) Review(ctx context.Context, f Filter, level Level, week Week, n
 		if details, err = s.details(ctx, st, sc, week.Start(loc), at, histFrom); err != nil {
 			return Review{}, err
 		}
+		// the device of IPs traced to a MAC or an account: the counts by device
+		if s.Devices != nil {
+			if devices, err = s.Devices.DeviceKeys(ctx, sc); err != nil {
+				return Review{}, err
+			}
+		}
 	}
 	// Each week sees the history a review of that week alone would read
 	// (reviewHistoryStart), so this week's rows equal the plain review's.
 	review := func(w Week) []ReviewRow {
 		from := reviewHistoryStart(cfg, w, now)
-		return WeeklyReview(cfg, ReviewInput{Week: w, Now: now, Hosts: since(hosts, from), Units: units, Details: details, Energy: en})
+		return WeeklyReview(cfg, ReviewInput{Week: w, Now: now, Hosts: since(hosts, from), Units: units, Details: details, Energy: en, Devices: devices})
 	}
 	out.Units = review(week)
 	out.Rows = RollUp(out.Units, units, level)

@@ -110,7 +110,7 @@ func expectedTrackerRows() []campaign.TrackerRow {
 //	u-x 10.9.0.1 2 Nov 00:00 – 9 Nov 00:00 = 168 h, GPU (coin ETC) × 1: 50.4 kWh, 55.44 元, 26.74224 kg
 //	total 361 h, 110.22 kWh, 121.242 元, 58.482732 kg
 func ExpectedReview() []campaign.ReviewRow {
-	return []campaign.ReviewRow{
+	rows := []campaign.ReviewRow{
 		{Unit: "u-a", UnitName: "一中", Sector: "school", District: "d-east", MiningAtEnd: 1, New: 2, DistinctIPs: 2, Change: 2, Overdue: 1, Episodes365d: 2,
 			Energy: campaign.Energy{Hours: 147, KWh: 54.3, Yuan: 59.73, KgCO2: 28.81158}, Units: 1},
 		{Unit: "u-b", UnitName: "二中", Sector: "school", District: "d-east", Relapsed: 1, Cleared: 1, DistinctIPs: 1, PrevDistinctIPs: 1, Overdue: 1, Episodes365d: 3, Relapses365d: 1,
@@ -124,6 +124,10 @@ func ExpectedReview() []campaign.ReviewRow {
 		{Unit: campaign.TotalUnit, UnitName: "合计", MiningAtEnd: 2, New: 2, Relapsed: 2, Cleared: 1, DistinctIPs: 6, PrevDistinctIPs: 3, Change: 3, Overdue: 3, Episodes365d: 10, Relapses365d: 3, RepeatedRelapse: true,
 			Energy: campaign.Energy{Hours: 361, KWh: 110.22, Yuan: 121.242, KgCO2: 58.482732}, Units: 5},
 	}
+	for i := range rows { // no MAC or account in the seeded campaign: devices are the IPs
+		rows[i].Devices = rows[i].IPCounts()
+	}
+	return rows
 }
 
 func TestSourceAgainstVictoriaMetrics(t *testing.T) {

@@ -157,6 +157,16 @@ var ReviewColumns = []Column[ReviewRow]{
 	IntCol("prev_distinct_ips", "上周涉及IP previous week", func(r ReviewRow) int { return r.PrevDistinctIPs }),
 	IntCol("change", "环比 change", func(r ReviewRow) int { return r.Change }),
 	IntCol("overdue", "超期 overdue", func(r ReviewRow) int { return r.Overdue }),
+	// The same counts by device (ReviewRow.Devices): a PC at two DHCP addresses is one.
+	IntCol("mining_devices_at_end", "周末在挖设备 devices mining at week end", func(r ReviewRow) int { return r.Devices.MiningAtEnd }),
+	IntCol("new_devices", "新增设备 new devices", func(r ReviewRow) int { return r.Devices.New }),
+	IntCol("relapsed_devices", "复发设备 relapsed devices", func(r ReviewRow) int { return r.Devices.Relapsed }),
+	IntCol("still_active_devices", "持续设备 still active devices", func(r ReviewRow) int { return r.Devices.StillActive() }),
+	IntCol("cleared_devices", "清零设备 cleared devices", func(r ReviewRow) int { return r.Devices.Cleared }),
+	IntCol("distinct_devices", "本周涉及设备 distinct devices", func(r ReviewRow) int { return r.Devices.Distinct }),
+	IntCol("prev_distinct_devices", "上周涉及设备 previous week devices", func(r ReviewRow) int { return r.Devices.PrevDistinct }),
+	IntCol("device_change", "设备环比 device change", func(r ReviewRow) int { return r.Devices.Change }),
+	IntCol("overdue_devices", "超期设备 overdue devices", func(r ReviewRow) int { return r.Devices.Overdue }),
 	IntCol("episodes_365d", "近365天次数 episodes, 365 d", func(r ReviewRow) int { return r.Episodes365d }),
 	IntCol("relapses_365d", "近365天复发 relapses, 365 d", func(r ReviewRow) int { return r.Relapses365d }),
 	BoolCol("repeated_relapse", "反复复发 repeated relapse", func(r ReviewRow) bool { return r.RepeatedRelapse }),
@@ -174,6 +184,9 @@ func Round2(x float64) float64 { return math.Round(x*100) / 100 }
 // ended: the count is of now, not of the week's end.
 const RunningHeader = "当前在挖(本周未结束) mining now (week not over)"
 
+// RunningDeviceHeader is RunningHeader of mining_devices_at_end.
+const RunningDeviceHeader = "当前在挖设备(本周未结束) devices mining now (week not over)"
+
 // ReviewTable renders weekly review rows of a week that has ended.
 func ReviewTable(rows []ReviewRow) Table { return ReviewTableOf(rows, false) }
 
@@ -184,6 +197,9 @@ func ReviewTableOf(rows []ReviewRow, running bool) Table {
 	if running {
 		if i, ok := t.Index("mining_at_end"); ok {
 			t.Fields[i].Header = RunningHeader
+		}
+		if i, ok := t.Index("mining_devices_at_end"); ok {
+			t.Fields[i].Header = RunningDeviceHeader
 		}
 	}
 	return t

@@ -149,26 +149,51 @@ func (s *Store) AttachmentContent(ctx context.Context, caseID, id int64) (Attach
 // payload with the size and SHA-256 of the content as stored now (not as the
 // row says), for Verify: an edited file, or a row edited to match it, does
 // not match the audit entry.
-func (s *Store) attachmentPayloads(ctx context.Context, out map[string]string) error {
-	rows, err := s.db.QueryContext(ctx, `SELECT `+attachmentColumns+`, content FROM attachments`)
+func (s *Store) attachmentPayloads(ctx context.Context, out map[string]string, known, seen map[int64]attSum) error {
+	// The rows with their stored length first; the content only of those
+	// not hashed before or changed since (known), so that a view that
+	// verifies often does not re-read every report.
+	rows, err := s.db.QueryContext(ctx, `SELECT `+attachmentColumns+`, length(content) FROM attachments`)
 	if err != nil {
 		return err
 	}
-	defer rows.Close()
+	var as []Attachment
+	var reread []int
 	for rows.Next() {
-		var content []byte
-		a, err := scanAttachment(rows, &content)
+		var n int64
+		a, err := scanAttachment(rows, &n)
 		if err != nil {
+			rows.Close()
+			return err
+		}
+		if k, ok := known[a.ID]; !ok || k != (attSum{a.Size, a.SHA256}) || n != a.Size {
+			reread = append(reread, len(as))
+		}
+		as = append(as, a)
+	}
+	rows.Close()
+	if err := rows.Err(); err != nil {
+		return err
+	}
+	for _, i := range reread {
+		a := &as[i]
+		var content []byte
+		if err := s.db.QueryRowContext(ctx, `SELECT content FROM attachments WHERE id = $1`, a.ID).Scan(&content); err != nil {
 			return err
 		}
 		if a.Size != int64(len(content)) || a.SHA256 != SHA256Hex(content) {
 			a.Size, a.SHA256 = int64(len(content)), SHA256Hex(content)+" (content differs from its row)"
 		}
+	}
+	for _, a := range as {
 		p, err := marshal(a.payload())
 		if err != nil {
 			return err
 		}
 		out[attachmentEntity(a.ID)] = p
+		if seen != nil {
+			seen[a.ID] = attSum{a.Size, a.SHA256}
+		}
 	}
-	return rows.Err()
+	return nil
 }

@@ -6,6 +6,7 @@ import (
 	"errors"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/minewatch/minewatch/plugin/pkg/casestore"
 )
@@ -90,11 +91,11 @@ func testAttachments(t *testing.T, newStore newStoreFunc) {
 		t.Errorf("timeline: %v %+v", err, tl)
 	}
 	// OpenCaseOf: the case is closed, so a report for the IP opens a new case
-	nc, err := s.OpenCaseOf(ctx, "u-a", "10.1.0.1", "", lead)
+	nc, err := s.OpenCaseOf(ctx, "u-a", "10.1.0.1", "", time.Time{}, lead)
 	if err != nil || nc.ID == d.CaseID || nc.Source != casestore.SourceDetected {
 		t.Errorf("open case of a closed IP: %v %+v", err, nc)
 	}
-	if again, err := s.OpenCaseOf(ctx, "u-a", "10.1.0.1", "", lead); err != nil || again.ID != nc.ID {
+	if again, err := s.OpenCaseOf(ctx, "u-a", "10.1.0.1", "", time.Time{}, lead); err != nil || again.ID != nc.ID {
 		t.Errorf("open case again: %v %+v, want case %d", err, again, nc.ID)
 	}
 	if _, err := s.Verify(ctx); err != nil {

@@ -1,15 +1,19 @@
 package casestore
 
 import (
+	"bytes"
 	"context"
 	"crypto/sha256"
 	"database/sql"
+	"encoding/binary"
 	"encoding/hex"
 	"encoding/json"
 	"errors"
 	"fmt"
+	"hash"
 	"sort"
 	"strings"
+	"sync"
 	"time"
 )
 
@@ -100,16 +104,97 @@ type Verified struct {
 // Verify checks the chain (sequence without gaps, each link, each hash) and
 // that every case and disposition row matches its audit entry and every
 // entry's record still exists. Every problem found is listed in the error.
-func (s *Store) Verify(ctx context.Context) (Verified, error) {
+// It reads and hashes everything, attachments' content included.
+func (s *Store) Verify(ctx context.Context) (Verified, error) { return s.verify(ctx, false) }
+
+// FullVerifyEvery is how old the last full verification may be before
+// VerifyCached does a full one again.
+const FullVerifyEvery = time.Hour
+
+// VerifyCached is Verify for a page shown often (the case page): it starts
+// from what the last successful verification established (verifyCache)
+// instead of re-hashing the whole store each time. Every entry is still
+// read, and the entries up to the verified head must still be, byte for
+// byte, what was verified (one digest over them, not a hash per entry):
+// an entry edited, deleted or inserted anywhere, or a head that moved
+// backwards, makes it verify in full and report the problem. Entries after
+// the head are verified as Verify does; every record is compared with its
+// entry; an attachment's content is re-hashed only when it is new or its
+// row or stored length changed. A same-length rewrite of an attachment's
+// bytes is left to the full verification, done again at least every
+// FullVerifyEvery (and by minewatch case-verify).
+func (s *Store) VerifyCached(ctx context.Context) (Verified, error) { return s.verify(ctx, true) }
+
+// verifyCache is what the last successful verification established.
+type verifyCache struct {
+	mu     sync.Mutex
+	seq    int64            // entries verified: 1..seq
+	head   string           // hash of entry seq
+	digest []byte           // prefixDigest of entries 1..seq as stored
+	attach map[int64]attSum // attachments whose content was hashed: size and SHA-256 then
+	full   time.Time        // when the last full verification was done
+}
+
+type attSum struct {
+	size int64
+	sum  string
+}
+
+// prefixDigest adds entries to one running SHA-256 of the rows as stored
+// (each field length-prefixed): any change to any field of any entry
+// changes it, at the cost of one pass over the bytes.
+func prefixDigest(h hash.Hash, entries []Entry) {
+	var b []byte
+	for _, e := range entries {
+		b = binary.AppendVarint(b[:0], e.Seq)
+		b = binary.AppendVarint(b, e.At.UnixMilli())
+		for _, f := range [...]string{e.Actor, e.Action, e.Entity, e.Payload, e.PrevHash, e.Hash} {
+			b = binary.AppendUvarint(b, uint64(len(f)))
+			b = append(b, f...)
+		}
+		h.Write(b)
+	}
+}
+
+func (s *Store) verify(ctx context.Context, cached bool) (Verified, error) {
+	s.verified.mu.Lock()
+	defer s.verified.mu.Unlock()
+	v, fromCache, err := s.verifyLocked(ctx, cached)
+	if err != nil && fromCache { // what the cache took as verified may hide the cause: look at everything
+		v, _, err = s.verifyLocked(ctx, false)
+	}
+	return v, err
+}
+
+// verifyLocked verifies, from the cache when cached and it still holds
+// (fromCache says so); s.verified.mu is held.
+func (s *Store) verifyLocked(ctx context.Context, cached bool) (v Verified, fromCache bool, err error) {
 	entries, err := s.Audit(ctx)
 	if err != nil {
-		return Verified{}, fmt.Errorf("case store %s: %w", s.where, err)
+		return Verified{}, false, fmt.Errorf("case store %s: %w", s.where, err)
+	}
+	c := &s.verified
+	// From the verified head on when the entries before it are unchanged.
+	from, prev := 0, genesis
+	var known map[int64]attSum
+	dig := sha256.New()
+	if cached && c.seq > 0 && c.seq <= int64(len(entries)) && s.Now().Sub(c.full) < FullVerifyEvery {
+		prefixDigest(dig, entries[:c.seq])
+		if bytes.Equal(dig.Sum(nil), c.digest) && entries[c.seq-1].Hash == c.head {
+			from, prev, known = int(c.seq), c.head, c.attach
+		}
+	}
+	if from == 0 {
+		dig.Reset()
 	}
 	var problems []string
 	bad := func(format string, a ...any) { problems = append(problems, fmt.Sprintf(format, a...)) }
-	prev := genesis
 	latest := map[string]string{} // entity → payload of its newest entry
 	for i, e := range entries {
+		latest[e.Entity] = e.Payload
+		if i < from {
+			continue
+		}
 		if want := int64(i + 1); e.Seq != want {
 			bad("entry %d found where %d was expected (entries deleted or inserted)", e.Seq, want)
 		}
@@ -120,11 +205,12 @@ func (s *Store) Verify(ctx context.Context) (Verified, error) {
 			bad("entry %d (%s %s) was edited: its hash does not match its content", e.Seq, e.Action, e.Entity)
 		}
 		prev = e.Hash
-		latest[e.Entity] = e.Payload
 	}
-	rows, err := s.recordPayloads(ctx)
+	prefixDigest(dig, entries[from:])
+	seen := map[int64]attSum{}
+	rows, err := s.recordPayloads(ctx, known, seen)
 	if err != nil {
-		return Verified{}, fmt.Errorf("case store %s: %w", s.where, err)
+		return Verified{}, false, fmt.Errorf("case store %s: %w", s.where, err)
 	}
 	for entity, p := range rows {
 		a, ok := latest[entity]
@@ -141,14 +227,22 @@ func (s *Store) Verify(ctx context.Context) (Verified, error) {
 		}
 	}
 	if len(problems) > 0 {
+		c.seq, c.head, c.digest, c.attach = 0, "", nil, nil
 		sort.Strings(problems)
-		return Verified{}, fmt.Errorf("%w: %s", ErrTampered, strings.Join(problems, "; "))
+		return Verified{}, from > 0, fmt.Errorf("%w: %s", ErrTampered, strings.Join(problems, "; "))
 	}
-	return Verified{Entries: len(entries), Head: prev}, nil
+	c.seq, c.head, c.digest, c.attach = int64(len(entries)), prev, dig.Sum(nil), seen
+	if from == 0 {
+		c.full = s.Now()
+	}
+	return Verified{Entries: len(entries), Head: prev}, from > 0, nil
 }
 
-// recordPayloads renders every case, notice, attachment and disposition row as its audit payload.
-func (s *Store) recordPayloads(ctx context.Context) (map[string]string, error) {
+// recordPayloads renders every case, notice, attachment, trace and
+// disposition row as its audit payload. Attachments in known (content
+// hashed before, row unchanged) are not read again; seen gets the
+// attachments' size and SHA-256 as checked.
+func (s *Store) recordPayloads(ctx context.Context, known, seen map[int64]attSum) (map[string]string, error) {
 	out := map[string]string{}
 	cases, err := s.Cases(ctx, allUnits, "")
 	if err != nil {
@@ -182,7 +276,10 @@ func (s *Store) recordPayloads(ctx context.Context) (map[string]string, error) {
 	if err := s.noticePayloads(ctx, out); err != nil {
 		return nil, err
 	}
-	if err := s.attachmentPayloads(ctx, out); err != nil {
+	if err := s.attachmentPayloads(ctx, out, known, seen); err != nil {
+		return nil, err
+	}
+	if err := s.tracePayloads(ctx, out); err != nil {
 		return nil, err
 	}
 	rows, err := s.db.QueryContext(ctx, `SELECT id, case_id, ip, stage, class, note, author, author_role, via, at_ms FROM dispositions`)

@@ -108,15 +108,9 @@ func (s *Store) OpenNoticeCase(ctx context.Context, n Notice, c Case, by Author)
 		case !errors.Is(err, sql.ErrNoRows):
 			return err
 		}
-		var existing int64 = -1
-		if followsDevice(c.DeviceKey) {
-			err := tx.QueryRowContext(ctx, `SELECT c.id FROM cases c
-				WHERE c.unit = $1 AND c.device_key = $2
-				  AND NOT EXISTS (SELECT 1 FROM dispositions d WHERE d.case_id = c.id AND d.stage = 'closed')
-				ORDER BY c.id DESC LIMIT 1`, c.Unit, c.DeviceKey).Scan(&existing)
-			if err != nil && !errors.Is(err, sql.ErrNoRows) {
-				return err
-			}
+		existing, err := s.deviceCase(ctx, tx, c.Unit, c.DeviceKey)
+		if err != nil {
+			return err
 		}
 		if existing >= 0 {
 			stored, err = s.followCase(ctx, tx, existing, c, by)

@@ -80,6 +80,9 @@ type NewDisposition struct {
 	IP, Unit, Stage, Class, Note string
 	Source                       string
 	CaseID                       int64
+	// DetectedAt is when minewatch flagged the IP (the episode start): the
+	// moment a detected case opened by this write is traced at (zero: now).
+	DetectedAt time.Time
 }
 
 // ErrNotFound marks a case or attachment that does not exist.
@@ -325,6 +328,12 @@ func (s *Store) Record(ctx context.Context, nd NewDisposition, by Author) (Dispo
 	if err != nil {
 		return Disposition{}, err
 	}
+	var det detection
+	if nd.CaseID == 0 {
+		if det, err = s.traceAhead(ctx, nd.Unit, nd.IP, nd.Source, nd.DetectedAt); err != nil {
+			return Disposition{}, fmt.Errorf("case store %s: %w", s.where, err)
+		}
+	}
 	var d Disposition
 	err = s.inTx(ctx, func(tx *sql.Tx) error {
 		var caseID int64
@@ -332,7 +341,7 @@ func (s *Store) Record(ctx context.Context, nd NewDisposition, by Author) (Dispo
 		if nd.CaseID > 0 {
 			caseID, err = nd.CaseID, s.checkCaseFor(ctx, tx, nd)
 		} else {
-			caseID, _, err = s.openCaseOf(ctx, tx, nd.Unit, nd.IP, nd.Source, by)
+			caseID, _, err = s.openCaseOf(ctx, tx, nd.Unit, nd.IP, nd.Source, det, by)
 		}
 		if err != nil {
 			return err
@@ -353,22 +362,28 @@ func (s *Store) Record(ctx context.Context, nd NewDisposition, by Author) (Dispo
 	return d, nil
 }
 
+// openCaseQuery finds the open case of (unit, ip): the newest case holding
+// the IP that has not been closed.
+const openCaseQuery = `SELECT c.id FROM cases c JOIN case_ips i ON i.case_id = c.id
+	WHERE c.unit = $1 AND i.ip = $2
+	  AND NOT EXISTS (SELECT 1 FROM dispositions d WHERE d.case_id = c.id AND d.stage = 'closed')
+	ORDER BY c.id DESC LIMIT 1`
+
 // openCaseOf returns the open case of (unit, ip) — the newest case holding
 // the IP that has not been closed — opening one (of the given source) when
 // there is none; created says which.
-func (s *Store) openCaseOf(ctx context.Context, tx *sql.Tx, unit, ip, source string, by Author) (id int64, created bool, err error) {
-	err = tx.QueryRowContext(ctx, `SELECT c.id FROM cases c JOIN case_ips i ON i.case_id = c.id
-		WHERE c.unit = $1 AND i.ip = $2
-		  AND NOT EXISTS (SELECT 1 FROM dispositions d WHERE d.case_id = c.id AND d.stage = 'closed')
-		ORDER BY c.id DESC LIMIT 1`, unit, ip).Scan(&id)
+// A detected case is traced at detectedAt (HostTracer) and may join the
+// open case of its device instead.
+func (s *Store) openCaseOf(ctx context.Context, tx *sql.Tx, unit, ip, source string, det detection, by Author) (id int64, created bool, err error) {
+	err = tx.QueryRowContext(ctx, openCaseQuery, unit, ip).Scan(&id)
 	if !errors.Is(err, sql.ErrNoRows) {
 		return id, false, err
 	}
 	if source == "" {
 		source = SourceDetected
 	}
-	c, err := s.insertCase(ctx, tx, Case{Unit: unit, IPs: []string{ip}, Source: source}, by)
-	return c.ID, err == nil, err
+	id, err = s.openDetected(ctx, tx, Case{Unit: unit, IPs: []string{ip}, Source: source}, det, by)
+	return id, err == nil, err
 }
 
 // checkCaseFor refuses a disposition for a named case that does not exist,
@@ -399,7 +414,8 @@ func (s *Store) checkCaseFor(ctx context.Context, tx *sql.Tx, nd NewDisposition)
 // given source (default detected) when there is none: a written report for
 // an IP the tracker shows but nobody has recorded anything for yet needs a
 // case to be attached to.
-func (s *Store) OpenCaseOf(ctx context.Context, unit, ip, source string, by Author) (Case, error) {
+// A detected case is traced at detectedAt (zero: now) when the store has a Tracer.
+func (s *Store) OpenCaseOf(ctx context.Context, unit, ip, source string, detectedAt time.Time, by Author) (Case, error) {
 	if err := checkAuthor(by); err != nil {
 		return Case{}, err
 	}
@@ -415,9 +431,13 @@ func (s *Store) OpenCaseOf(ctx context.Context, unit, ip, source string, by Auth
 			return Case{}, err
 		}
 	}
+	det, err := s.traceAhead(ctx, unit, ip, source, detectedAt)
+	if err != nil {
+		return Case{}, fmt.Errorf("case store %s: %w", s.where, err)
+	}
 	var id int64
 	if err := s.inTx(ctx, func(tx *sql.Tx) error {
-		id, _, err = s.openCaseOf(ctx, tx, unit, ip, source, by)
+		id, _, err = s.openCaseOf(ctx, tx, unit, ip, source, det, by)
 		return err
 	}); err != nil {
 		return Case{}, fmt.Errorf("case store %s: %w", s.where, err)

@@ -34,6 +34,11 @@ type Store struct {
 	where    string // path or postgres URL without password, for messages
 	// Now is the clock of record times (tests fix it).
 	Now func() time.Time
+	// Tracer, when set, traces the IP of each detected case the store opens
+	// (its MAC, account and device at the detection time; hosttrace.go).
+	Tracer HostTracer
+
+	verified verifyCache // what the last verification established (VerifyCached)
 }
 
 // IsPostgres reports whether dsn names a PostgreSQL database.
@@ -227,6 +232,20 @@ var migrations = []migration{
 			at_ms BIGINT NOT NULL
 		)`,
 		`CREATE INDEX attachments_case ON attachments (case_id)`,
+	}},
+	// 4: host traces of detected cases (hosttrace.go): MAC, account and
+	// device found for a detected IP at its detection time.
+	{4, []string{
+		`CREATE TABLE case_traces (
+			id ` + idColumn + `,
+			case_id BIGINT NOT NULL REFERENCES cases (id),
+			ip TEXT NOT NULL,
+			at_ms BIGINT NOT NULL,
+			trace TEXT NOT NULL,
+			traced_ms BIGINT NOT NULL,
+			traced_by TEXT NOT NULL
+		)`,
+		`CREATE INDEX case_traces_case ON case_traces (case_id)`,
 	}},
 }
 

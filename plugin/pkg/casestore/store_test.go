@@ -72,6 +72,8 @@ func TestStore(t *testing.T) {
 		t.Run("concurrent writers", func(t *testing.T) { testConcurrent(t, newStore) })
 		t.Run("notices follow the device", func(t *testing.T) { testNotices(t, newStore) })
 		t.Run("attachments", func(t *testing.T) { testAttachments(t, newStore) })
+		t.Run("detected cases traced", func(t *testing.T) { testDetectedTrace(t, newStore) })
+		t.Run("cached verification", func(t *testing.T) { testVerifyCached(t, newStore) })
 	}
 	t.Run("sqlite", func(t *testing.T) { suite(t, sqliteStore) })
 	t.Run("postgres", func(t *testing.T) { suite(t, postgresStores(pgtest.Start(t))) })
@@ -277,7 +279,7 @@ func TestMigrationsIdempotent(t *testing.T) {
 	db, _ := sql.Open("sqlite", dsn)
 	defer db.Close()
 	var n, v int
-	if err := db.QueryRow(`SELECT COUNT(*), MAX(version) FROM schema_migrations`).Scan(&n, &v); err != nil || n != 3 || v != 3 {
+	if err := db.QueryRow(`SELECT COUNT(*), MAX(version) FROM schema_migrations`).Scan(&n, &v); err != nil || n != 4 || v != 4 {
 		t.Errorf("schema_migrations: %d rows, version %d, %v", n, v, err)
 	}
 	st, _ := os.Stat(dsn)

@@ -105,6 +105,11 @@ type JSONData struct {
 	// LedgerFiles are the unit/asset ledger files (YAML or CSV, as the
 	// exporter reads them) the tracker takes device and person from.
 	LedgerFiles []string `json:"ledgerFiles,omitempty"`
+	// LeaseFiles and AccountingFiles are the DHCP lease files and FreeRADIUS
+	// detail files a detected case is traced in when the store opens it
+	// (MAC, account; as `minewatch notice import --leases --radacct`).
+	LeaseFiles      []string `json:"leaseFiles,omitempty"`
+	AccountingFiles []string `json:"accountingFiles,omitempty"`
 	// TimeInterval is how often the exporter's series get a sample (Grafana's
 	// Prometheus datasource calls it "Scrape interval" and stores it under the
 	// same key): the smallest step, and the base of $__rate_interval.
@@ -130,6 +135,8 @@ type Settings struct {
 	BearerToken       string
 	CaseStore         string   // "" = no case store: no dispositions shown, writes refused
 	LedgerFiles       []string // "" = device and person only from minewatch_host_info
+	LeaseFiles        []string // DHCP leases detected cases are traced in (none: no MAC)
+	AccountingFiles   []string // FreeRADIUS detail files detected cases are traced in (none: no account)
 	ScrapeInterval    time.Duration
 	BureauUsers       []string // logins or emails, as configured (compared case-insensitively)
 	ReportTo          string   // where written reports go ("" = not said)
@@ -204,6 +211,19 @@ func LoadSettings(url string, jsonData []byte, secure map[string]string) (Settin
 			return s, fmt.Errorf("ledgerFiles[%d] is blank", i)
 		}
 		s.LedgerFiles = append(s.LedgerFiles, f)
+	}
+	for name, files := range map[string][]string{"leaseFiles": jd.LeaseFiles, "accountingFiles": jd.AccountingFiles} {
+		for i, f := range files {
+			if strings.TrimSpace(f) == "" {
+				return s, fmt.Errorf("%s[%d] is blank", name, i)
+			}
+		}
+	}
+	for _, f := range jd.LeaseFiles {
+		s.LeaseFiles = append(s.LeaseFiles, strings.TrimSpace(f))
+	}
+	for _, f := range jd.AccountingFiles {
+		s.AccountingFiles = append(s.AccountingFiles, strings.TrimSpace(f))
 	}
 	for i, u := range jd.BureauUsers {
 		if u = strings.TrimSpace(u); u == "" {

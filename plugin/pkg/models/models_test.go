@@ -30,7 +30,7 @@ func TestLoadSettingsValues(t *testing.T) {
 		s.Timeout != 5*time.Second || s.BasicAuthUser != "ops" || s.BasicAuthPassword != "pw" {
 		t.Errorf("values: %+v", s)
 	}
-	for _, bad := range []string{`{"scopeUnits":[""]}`, `{"scopeUnits":[" "]}`, `{"scopeUnits":["u-a",""]}`, `{"scopeUnits":["\t"]}`, `{"quietPeriod":"soon"}`, `{"timezone":"Mars/Base"}`, `{"timeout":"-1s"}`, `{"timeInterval":"often"}`, `{"bureauUsers":["officer"," "]}`, `{`} {
+	for _, bad := range []string{`{"scopeUnits":[""]}`, `{"scopeUnits":[" "]}`, `{"scopeUnits":["u-a",""]}`, `{"scopeUnits":["\t"]}`, `{"quietPeriod":"soon"}`, `{"timezone":"Mars/Base"}`, `{"timeout":"-1s"}`, `{"timeInterval":"often"}`, `{"bureauUsers":["officer"," "]}`, `{"leaseFiles":[""]}`, `{"accountingFiles":["/var/log/radius/detail"," "]}`, `{`} {
 		if _, err := LoadSettings("http://vm", []byte(bad), nil); err == nil {
 			t.Errorf("%s accepted", bad)
 		}
@@ -46,6 +46,10 @@ func TestLoadSettingsValues(t *testing.T) {
 	if s, err := LoadSettings("http://vm", []byte(`{"bureauUsers":[" officer@bureau.example ","admin2"]}`), nil); err != nil ||
 		len(s.BureauUsers) != 2 || s.BureauUsers[0] != "officer@bureau.example" {
 		t.Errorf("bureauUsers: %+v %v", s.BureauUsers, err)
+	}
+	if s, err := LoadSettings("http://vm", []byte(`{"leaseFiles":[" /var/lib/kea/kea-leases4.csv "],"accountingFiles":["/var/log/radius/detail"]}`), nil); err != nil ||
+		len(s.LeaseFiles) != 1 || s.LeaseFiles[0] != "/var/lib/kea/kea-leases4.csv" || len(s.AccountingFiles) != 1 || s.AccountingFiles[0] != "/var/log/radius/detail" {
+		t.Errorf("leaseFiles, accountingFiles: %+v %+v %v", s.LeaseFiles, s.AccountingFiles, err)
 	}
 }
 

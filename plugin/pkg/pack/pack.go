@@ -109,6 +109,13 @@ func (p Pack) Summary() []SummaryRow {
 		{"cleared", "清零 cleared", strconv.Itoa(tot.Cleared)},
 		{"mining_at_end", "周末在挖 mining at week end", strconv.Itoa(tot.MiningAtEnd)},
 		{"overdue", "超期案件 overdue cases", strconv.Itoa(tot.Overdue)},
+		{"distinct_devices", "本周涉及设备 distinct devices", strconv.Itoa(tot.Devices.Distinct)},
+		{"new_devices", "新增设备 new devices", strconv.Itoa(tot.Devices.New)},
+		{"still_active_devices", "持续设备 still active devices", strconv.Itoa(tot.Devices.StillActive())},
+		{"relapsed_devices", "复发设备 relapsed devices", strconv.Itoa(tot.Devices.Relapsed)},
+		{"cleared_devices", "清零设备 cleared devices", strconv.Itoa(tot.Devices.Cleared)},
+		{"mining_devices_at_end", "周末在挖设备 devices mining at week end", strconv.Itoa(tot.Devices.MiningAtEnd)},
+		{"overdue_devices", "超期设备 overdue devices", strconv.Itoa(tot.Devices.Overdue)},
 		{"repeat_offenders", "反复复发单位 repeat-offender units", strconv.Itoa(len(r.Repeat))},
 		{"energy_kwh", "耗电(千瓦时) energy kWh", num(tot.KWh)},
 		{"cost_yuan", "电费(元) cost yuan", num(tot.Yuan)},
@@ -138,10 +145,20 @@ var TrendColumns = []campaign.Column[campaign.TrendPoint]{
 	campaign.IntCol("cleared", "清零 cleared", func(r campaign.TrendPoint) int { return r.Cleared }),
 	campaign.IntCol("mining_at_end", "周末在挖 mining at week end", func(r campaign.TrendPoint) int { return r.MiningAtEnd }),
 	campaign.IntCol("overdue", "超期 overdue", func(r campaign.TrendPoint) int { return r.Overdue }),
+	campaign.IntCol("distinct_devices", "本周涉及设备 distinct devices", func(r campaign.TrendPoint) int { return r.Devices.Distinct }),
+	campaign.IntCol("new_devices", "新增设备 new devices", func(r campaign.TrendPoint) int { return r.Devices.New }),
+	campaign.IntCol("cleared_devices", "清零设备 cleared devices", func(r campaign.TrendPoint) int { return r.Devices.Cleared }),
+	campaign.IntCol("mining_devices_at_end", "周末在挖设备 devices mining at week end", func(r campaign.TrendPoint) int { return r.Devices.MiningAtEnd }),
 }
 
 // UnitKeys are the review columns the PDF shows per unit (the workbook has all).
 var UnitKeys = []string{"unit", "unit_name", "new", "still_active", "relapsed", "cleared", "mining_at_end", "overdue", "distinct_ips", "change", "relapses_365d", "repeated_relapse"}
+
+// DeviceKeys are the review columns the PDF shows per unit by device.
+var DeviceKeys = []string{"unit", "unit_name", "new_devices", "still_active_devices", "relapsed_devices", "cleared_devices", "mining_devices_at_end", "overdue_devices", "distinct_devices", "device_change"}
+
+// TrendKeys are the trend columns the PDF shows (the devices' distinct count beside the IPs'; the workbook has all).
+var TrendKeys = []string{"week", "distinct_ips", "distinct_devices", "new", "relapsed", "cleared", "mining_at_end", "overdue"}
 
 // EnergyKeys are the review columns of the energy section.
 var EnergyKeys = []string{"unit", "unit_name", "mining_hours", "energy_kwh", "cost_yuan", "co2_kg"}
@@ -157,8 +174,9 @@ func (p Pack) Sections() []Section {
 	return []Section{
 		{Sheet: "汇总 Summary", Title: "汇总 Summary", Table: campaign.Build(SummaryColumns, p.Summary()), Keys: []string{"item", "value"}},
 		{Sheet: per + " " + string(r.Level), Title: per + "情况 per " + string(r.Level), Note: "新增、持续、复发、清零、超期按 docs/campaign.md 的定义计数（IP数；超期为案件数）", Table: rows, Keys: UnitKeys},
+		{Sheet: "按设备 Devices", Title: per + "按设备计数 per " + string(r.Level) + " by device", Note: "同上各项按设备计数：已关联MAC或上网账号的各IP合为一台设备（DHCP换址的电脑只计一次），未关联的IP各计一台", Table: rows, Keys: DeviceKeys},
 		{Sheet: "反复复发 Repeat", Title: "反复复发单位 Repeat-offender units", Note: fmt.Sprintf("近365天复发 ≥ %d 次的单位，取消本年度评先评优资格 (units with ≥ %d relapses in 365 d lose the year's awards)", campaign.RelapseLimit, campaign.RelapseLimit), Table: campaign.Build(RepeatColumns, r.Repeat)},
-		{Sheet: "趋势 Trend", Title: fmt.Sprintf("近%d周趋势 Trend, %d weeks", campaign.TrendWeeks, campaign.TrendWeeks), Table: campaign.Build(TrendColumns, r.Trend)},
+		{Sheet: "趋势 Trend", Title: fmt.Sprintf("近%d周趋势 Trend, %d weeks", campaign.TrendWeeks, campaign.TrendWeeks), Table: campaign.Build(TrendColumns, r.Trend), Keys: TrendKeys},
 		{Sheet: "能耗 Energy", Title: "能耗、电费与碳排放 Energy, cost and CO2", Note: "耗电 = 挖矿小时 × 机器数 × 每台功率；电费 = 耗电 × (电价 + 加价)；二氧化碳 = 耗电 × 电网排放因子", Table: rows, Keys: EnergyKeys},
 	}
 }

@@ -139,7 +139,7 @@ func TestPackNumbersAreTheReviews(t *testing.T) {
 		}
 		// every unit row and the total row, as the review prints them (the PDF's columns)
 		tab := campaign.ReviewTable(rev.Rows)
-		for _, keys := range [][]string{pack.UnitKeys, pack.EnergyKeys} {
+		for _, keys := range [][]string{pack.UnitKeys, pack.DeviceKeys, pack.EnergyKeys} {
 			for r := range tab.Rows {
 				want := strings.Join(strings.Fields(strings.Join(pick(tab, r, keys), " ")), " ")
 				if !lines[want] {
@@ -151,7 +151,7 @@ func TestPackNumbersAreTheReviews(t *testing.T) {
 		tot := rev.Units[len(rev.Units)-1]
 		for _, s := range p.Summary() {
 			switch s.Key {
-			case "distinct_ips", "energy_kwh", "cost_yuan", "co2_kg":
+			case "distinct_ips", "distinct_devices", "cleared_devices", "energy_kwh", "cost_yuan", "co2_kg":
 				if !strings.Contains(text, s.Value) {
 					t.Errorf("the PDF lacks %s = %s", s.Key, s.Value)
 				}
@@ -160,7 +160,7 @@ func TestPackNumbersAreTheReviews(t *testing.T) {
 		if campaign.Round2(tot.KWh) != 110.22 || campaign.Round2(tot.Yuan) != 121.24 {
 			t.Errorf("total energy %v kWh %v 元, want 110.22 and 121.24 (ExpectedReview)", tot.KWh, tot.Yuan)
 		}
-		for _, s := range []string{"周研判会议材料", "反复复发单位", "热电厂", "取消本年度评先评优资格", "能耗、电费与碳排放"} {
+		for _, s := range []string{"周研判会议材料", "反复复发单位", "热电厂", "取消本年度评先评优资格", "能耗、电费与碳排放", "按设备计数", "本周涉及设备"} {
 			if !strings.Contains(text, s) {
 				t.Errorf("the PDF lacks %q", s)
 			}

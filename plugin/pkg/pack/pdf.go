@@ -68,7 +68,7 @@ func WriteHTML(w io.Writer, p Pack) error {
 		JudgedAt:  byKey["judged_at"].Value,
 		Generated: campaign.FormatTime(p.Generated, loc),
 	}
-	for _, k := range []string{"distinct_ips", "new", "still_active", "relapsed", "cleared", "mining_at_end", "overdue", "repeat_offenders", "energy_kwh", "cost_yuan", "co2_kg"} {
+	for _, k := range []string{"distinct_ips", "distinct_devices", "new", "still_active", "relapsed", "cleared", "cleared_devices", "mining_at_end", "overdue", "repeat_offenders", "energy_kwh", "cost_yuan", "co2_kg"} {
 		s := byKey[k]
 		alert := (k == "overdue" || k == "repeat_offenders" || k == "mining_at_end") && s.Value != "0"
 		v.KPIs = append(v.KPIs, kpi{Label: s.Item, Value: s.Value, Alert: alert})

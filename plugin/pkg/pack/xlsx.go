@@ -93,7 +93,7 @@ func trendChart(f *excelize.File, sheet string, t campaign.Table) error {
 	n := len(t.Rows) + 1
 	ref := func(col string) string { return fmt.Sprintf("'%s'!$%s$2:$%s$%d", sheet, col, col, n) }
 	var series []excelize.ChartSeries
-	for _, key := range []string{"distinct_ips", "new", "mining_at_end"} {
+	for _, key := range []string{"distinct_ips", "distinct_devices", "new", "mining_at_end"} {
 		i, ok := t.Index(key)
 		if !ok {
 			continue
@@ -105,7 +105,8 @@ func trendChart(f *excelize.File, sheet string, t campaign.Table) error {
 			Values:     ref(col),
 		})
 	}
-	return f.AddChart(sheet, "I2", &excelize.Chart{
+	at, _ := excelize.CoordinatesToCellName(len(t.Fields)+2, 2) // right of the table, a column apart
+	return f.AddChart(sheet, at, &excelize.Chart{
 		Type:   excelize.Line,
 		Series: series,
 		Title:  excelize.ChartTitle{Paragraph: []excelize.RichTextRun{{Text: "趋势 trend"}}},

@@ -469,6 +469,12 @@ func (d *Datasource) caseDetail(ctx context.Context, v CaseView, from, to time.T
 			}
 			out.Timeline = append(out.Timeline, e)
 		}
+		add := func(host string, l trace.Link) {
+			if hide && (l.Step == trace.StepAccount || l.Step == trace.StepPerson) {
+				l.Value = ""
+			}
+			out.Trace = append(out.Trace, TraceLink{Host: host, Link: l.Step, Value: l.Value, How: l.How, Confidence: string(l.Certainty)})
+		}
 		ns, err := d.Store.Notices(ctx, campaign.Scope{Units: []string{v.Unit}}, v.storeID)
 		if err != nil {
 			return out, err
@@ -480,12 +486,6 @@ func (d *Datasource) caseDetail(ctx context.Context, v CaseView, from, to time.T
 			if json.Unmarshal([]byte(n.Trace), &r) != nil {
 				continue // a trace this version cannot read is left out, not guessed at
 			}
-			add := func(host string, l trace.Link) {
-				if hide && (l.Step == trace.StepAccount || l.Step == trace.StepPerson) {
-					l.Value = ""
-				}
-				out.Trace = append(out.Trace, TraceLink{Host: host, Link: l.Step, Value: l.Value, How: l.How, Confidence: string(l.Certainty)})
-			}
 			for _, l := range r.Links {
 				add("", l)
 			}
@@ -493,6 +493,21 @@ func (d *Datasource) caseDetail(ctx context.Context, v CaseView, from, to time.T
 				for _, l := range h.Links {
 					add(h.IP, l)
 				}
+			}
+		}
+		// A detected case's own traces (casestore.HostTracer): its IPs at
+		// their detection time, link by link as a notice's hosts.
+		trs, err := d.Store.Traces(ctx, v.storeID)
+		if err != nil {
+			return out, err
+		}
+		for _, st := range trs {
+			var h trace.Host
+			if json.Unmarshal([]byte(st.Trace), &h) != nil {
+				continue
+			}
+			for _, l := range h.Links {
+				add(h.IP, l)
 			}
 		}
 		as, err := d.Store.Attachments(ctx, v.storeID)
@@ -507,7 +522,7 @@ func (d *Datasource) caseDetail(ctx context.Context, v CaseView, from, to time.T
 		}
 	}
 	if d.Store != nil {
-		ver, err := d.Store.Verify(ctx)
+		ver, err := d.Store.VerifyCached(ctx) // shown on every case page: from the last verified head
 		out.Audit.OK, out.Audit.Chain, out.Audit.Head = err == nil, ver.Entries, ver.Head
 		if err != nil {
 			out.Audit.Problems = err.Error()

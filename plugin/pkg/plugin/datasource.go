@@ -17,6 +17,7 @@ import (
 	"github.com/minewatch/minewatch/plugin/pkg/campaign"
 	"github.com/minewatch/minewatch/plugin/pkg/casestore"
 	"github.com/minewatch/minewatch/plugin/pkg/models"
+	"github.com/minewatch/minewatch/plugin/pkg/trace"
 )
 
 // Datasource is one configured instance of the datasource.
@@ -73,6 +74,12 @@ func New(set models.Settings) (*Datasource, error) {
 			return nil, fmt.Errorf("caseStore: %w", err)
 		}
 		ds.Source.Dispositions, ds.Source.Devices = ds.Store, ds.Store
+		if len(set.LeaseFiles) > 0 || len(set.AccountingFiles) > 0 {
+			// A detected case is traced to its MAC and account when opened (casestore.HostTracer).
+			cfg := trace.DefaultConfiguration()
+			cfg.LeaseFiles, cfg.AccountingFiles = set.LeaseFiles, set.AccountingFiles
+			ds.Store.Tracer = trace.Files{Config: cfg, Ledger: ds.Ledger}
+		}
 	}
 	return ds, nil
 }

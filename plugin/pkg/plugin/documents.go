@@ -143,7 +143,11 @@ func (d *Datasource) caseReport(ctx context.Context, req *backend.CallResourceRe
 		format, fields = in.Format, in.Fields
 		if v.storeID == 0 { // flagged, nothing recorded yet: the report opens its case
 			author := casestore.Author{Login: c.Login, Role: c.Role, Via: casestore.ViaGrafana}
-			if _, err := d.Store.OpenCaseOf(ctx, v.Unit, v.IP, casestore.SourceDetected, author); err != nil {
+			var detected time.Time // traced at the episode start (casestore.HostTracer)
+			if v.row != nil {
+				detected = v.row.EpisodeStart
+			}
+			if _, err := d.Store.OpenCaseOf(ctx, v.Unit, v.IP, casestore.SourceDetected, detected, author); err != nil {
 				return err
 			}
 			if v, err = d.findCase(ctx, c, id, from, to); err != nil {

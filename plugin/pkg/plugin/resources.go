@@ -303,6 +303,27 @@ const maxDispositionBody = 16 << 10
 // writerRoles are the Grafana org roles that may record dispositions.
 var writerRoles = map[string]bool{"Editor": true, "Admin": true}
 
+// detectedAt is the start of the IP's latest episode, as the tracker shows
+// it over the campaign's look-back (zero when minewatch has not flagged it
+// there): the moment a detected case is traced at (casestore.HostTracer).
+func (d *Datasource) detectedAt(ctx context.Context, unit, ip string) (time.Time, error) {
+	now := d.Now()
+	cfg := d.Source.Config
+	if cfg.Lookback <= 0 {
+		cfg = campaign.DefaultConfig()
+	}
+	rows, err := d.Source.Tracker(ctx, campaign.Filter{Units: []string{unit}}, nil, now.Add(-cfg.Lookback), now, nil)
+	if err != nil {
+		return time.Time{}, err
+	}
+	for _, r := range rows {
+		if r.IP == ip && r.Unit == unit {
+			return r.EpisodeStart, nil
+		}
+	}
+	return time.Time{}, nil
+}
+
 // recordDisposition records a disposition as the Grafana user of the
 // request: Grafana authenticates the user and puts login, email and org
 // role in the plugin context; a request without one is refused, so is a
@@ -391,6 +412,11 @@ func (d *Datasource) recordDisposition(ctx context.Context, req *backend.CallRes
 	}
 	if err := caller.mayWrite(nd.Unit); err != nil {
 		return sendAppError(sender, err)
+	}
+	if storeID == 0 && d.Store.Tracer != nil { // a detected case may open: traced at its detection time
+		if nd.DetectedAt, err = d.detectedAt(ctx, nd.Unit, nd.IP); err != nil {
+			return sendError(sender, err)
+		}
 	}
 	rec, err := d.Store.Record(ctx, nd, casestore.Author{Login: u.Login, Role: u.Role, Via: casestore.ViaGrafana})
 	switch {

@@ -3,6 +3,7 @@ package trace_test
 import (
 	"bufio"
 	"context"
+	"encoding/json"
 	"fmt"
 	"net/netip"
 	"os"
@@ -206,7 +207,9 @@ func keaLeaseStart(t *testing.T, path string, ip netip.Addr) time.Time {
 // files and the exporter's series in VictoriaMetrics, to the PC's address,
 // MAC, account, device and person; after a DHCP change (a second lease at
 // another address) a second notice joins the same case, which follows the
-// device's MAC.
+// device's MAC. The same PC as a detected case (flagged by minewatch, no
+// notice) is traced from the same files at its detection times and follows
+// its MAC across the DHCP change too.
 func TestNoticeTracedFromRealDHCPAndRADIUS(t *testing.T) {
 	ns := newNetns(t)
 	dir := t.TempDir()
@@ -371,6 +374,79 @@ assets:
 	// Importing the same file again opens nothing.
 	if _, err := trace.Import(context.Background(), tr, st, ns2, by); err == nil || !strings.Contains(err.Error(), "already imported") {
 		t.Errorf("re-import: %v", err)
+	}
+
+	// The same PC as minewatch itself flagged it (no notice): a detected case
+	// recorded for its first address is traced, at the moment it was flagged,
+	// from the same real lease and accounting files, to the same MAC,
+	// account, device and person; flagged at its second address after the
+	// DHCP change, it joins that case (a second store: no notice in it).
+	det, err := casestore.Open(context.Background(), filepath.Join(dir, "detected.db"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer det.Close()
+	det.Tracer = tr
+	lead := casestore.Author{Login: "lead-lab", Role: "Editor", Via: casestore.ViaGrafana}
+	d1, err := det.Record(context.Background(), casestore.NewDisposition{IP: ip1.String(), Unit: "u-lab", Stage: "located", Class: "active", DetectedAt: t1.Add(time.Second)}, lead)
+	if err != nil {
+		t.Fatal(err)
+	}
+	dc, err := det.Case(context.Background(), campaign.Scope{All: true}, d1.CaseID)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if dc.Source != casestore.SourceDetected || dc.DeviceKey != want.DeviceKey || dc.Device != want.Device || dc.Person != "张三" {
+		t.Errorf("detected case %+v, want device %s %s", dc, want.DeviceKey, want.Device)
+	}
+	d2, err := det.Record(context.Background(), casestore.NewDisposition{IP: ip2.String(), Unit: "u-lab", Stage: "located", Class: "active", DetectedAt: t2.Add(time.Second)}, lead)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if d2.CaseID != d1.CaseID {
+		t.Errorf("the PC flagged at %s opened case %d, want it to follow its MAC into case %d", ip2, d2.CaseID, d1.CaseID)
+	}
+	trs, err := det.Traces(context.Background(), d1.CaseID)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(trs) != 2 {
+		t.Fatalf("%d traces of the detected case, want 2", len(trs))
+	}
+	for i, ip := range []netip.Addr{ip1, ip2} {
+		var dh trace.Host
+		if err := json.Unmarshal([]byte(trs[i].Trace), &dh); err != nil {
+			t.Fatal(err)
+		}
+		for _, l := range dh.Links {
+			t.Logf("  detected %s %-7s %-9s %s (%s) %v", ip, l.Step, l.Certainty, l.Value, l.How, l.Evidence)
+		}
+		if dh.IP != ip.String() || dh.MAC != pcMAC || dh.Account != "zhang3" || dh.DeviceKey != want.DeviceKey {
+			t.Errorf("detected %s traced to %+v", ip, dh)
+		}
+		for _, step := range []string{trace.StepHost, trace.StepMAC, trace.StepAccount} {
+			if l := linkOf(dh, step); l.Certainty != lease.Exact {
+				t.Errorf("detected %s: %s link %s, want exact (%s)", ip, step, l.Certainty, l.How)
+			}
+		}
+		if ev := linkOf(dh, trace.StepMAC).Evidence; len(ev) == 0 || !strings.HasPrefix(ev[0], leaseFile+":") {
+			t.Errorf("detected %s: MAC evidence %v does not point into Kea's lease file", ip, ev)
+		}
+		if ev := linkOf(dh, trace.StepAccount).Evidence; len(ev) == 0 || !strings.HasPrefix(ev[0], rad.Detail+":") {
+			t.Errorf("detected %s: account evidence %v does not point into FreeRADIUS's detail file", ip, ev)
+		}
+	}
+	dkeys, err := det.DeviceKeys(context.Background(), campaign.Scope{All: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, ip := range []netip.Addr{ip1, ip2} {
+		if k := dkeys[campaign.HostKey{IP: ip.String(), Unit: "u-lab"}]; k != want.DeviceKey {
+			t.Errorf("detected: tracker device of %s: %q, want %q", ip, k, want.DeviceKey)
+		}
+	}
+	if _, err := det.Verify(context.Background()); err != nil {
+		t.Error(err)
 	}
 	logFile(t, rad.Detail)
 	logFile(t, leaseFile)

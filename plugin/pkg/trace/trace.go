@@ -256,7 +256,7 @@ func (t *Tracer) host(fh FlowHost, at time.Time) Host {
 		switch m.Certainty {
 		case lease.Exact:
 			h.MAC = m.Lease.MAC
-			mac.How = "DHCP租约覆盖通报时刻 a DHCP lease covers the moment"
+			mac.How = "DHCP租约覆盖该时刻(通报或发现时刻) a DHCP lease covers the moment (notified or flagged)"
 			mac.Evidence = []string{m.Lease.Source}
 		case lease.Nearest:
 			h.MAC = m.Lease.MAC
@@ -286,7 +286,7 @@ func (t *Tracer) host(fh FlowHost, at time.Time) Host {
 		switch m.Certainty {
 		case lease.Exact, lease.Nearest:
 			h.Account = m.Session.User
-			acct.How = "计费会话(" + by + ")覆盖通报时刻 an accounting session covers the moment"
+			acct.How = "计费会话(" + by + ")覆盖该时刻(通报或发现时刻) an accounting session covers the moment (notified or flagged)"
 			if m.Certainty == lease.Nearest {
 				acct.How = "无覆盖该时刻的会话,取最近的一次(" + by + ") no session covers the moment; the nearest was taken" + sinceText(m.Distance)
 			}
@@ -326,6 +326,40 @@ func (t *Tracer) host(fh FlowHost, at time.Time) Host {
 	h.Links = append(h.Links, dev, person)
 	h.DeviceKey = campaign.DeviceKey(h.MAC, h.Account, h.IP)
 	return h
+}
+
+// TraceHost traces a host minewatch itself flagged (a detected case) at the
+// detection moment at: the host is the flagged IP itself, and its MAC,
+// account, device and person are found as for a notice's host (the same
+// rule, Tracer.host). It makes Tracer a casestore.HostTracer.
+func (t *Tracer) TraceHost(_ context.Context, unit, ip string, at time.Time) (casestore.HostTrace, error) {
+	h := t.host(FlowHost{IP: ip, Unit: unit}, at)
+	h.Links = append([]Link{{Step: StepHost, Value: ip, Certainty: lease.Exact,
+		How: "minewatch 判定挖矿的主机,按发现时刻追溯 the host minewatch flagged, traced at the moment it was flagged"}}, h.Links...)
+	b, err := json.Marshal(h)
+	if err != nil {
+		return casestore.HostTrace{}, err
+	}
+	return casestore.HostTrace{Device: h.Device, Person: h.Person, DeviceKey: h.DeviceKey, Trace: string(b)}, nil
+}
+
+// Files is a casestore.HostTracer that reads the configured lease and
+// accounting files at each trace, so that a long-running datasource sees
+// the leases and sessions written since it started (detected cases are
+// opened one at a time, by a person: the read is not on a hot path).
+type Files struct {
+	Config Configuration
+	Ledger *ledger.Ledger
+}
+
+// TraceHost loads the files as they are now and traces the host (a file
+// that cannot be read is an error: the configuration names it).
+func (f Files) TraceHost(ctx context.Context, unit, ip string, at time.Time) (casestore.HostTrace, error) {
+	t, err := New(f.Config, f.Ledger, nil)
+	if err != nil {
+		return casestore.HostTrace{}, err
+	}
+	return t.TraceHost(ctx, unit, ip, at)
 }
 
 // Case is the case the trace opens (or that it follows, by device key).

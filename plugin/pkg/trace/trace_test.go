@@ -2,6 +2,7 @@ package trace
 
 import (
 	"context"
+	"encoding/json"
 	"net/netip"
 	"slices"
 	"strings"
@@ -88,6 +89,44 @@ func TestTraceLinks(t *testing.T) {
 	c := r.Case()
 	if c.Unit != "edu" || !slices.Equal(c.IPs, []string{"10.20.3.21"}) || !c.LocateDeadline.Equal(t0.Add(49*time.Hour)) || !c.ReportDeadline.Equal(t0.Add(73*time.Hour)) {
 		t.Errorf("case %+v", c)
+	}
+}
+
+// TestTraceHost: a detected host is traced by the notice's rule at the
+// detection moment: the lease covering that moment (not the later one of
+// another MAC) gives the MAC, the session the account, the ledger the
+// device and person; the stored trace has each link with its certainty.
+func TestTraceHost(t *testing.T) {
+	l := testLedger(t)
+	ip := netip.MustParseAddr("10.20.3.21")
+	tr := &Tracer{Ledger: l, Assets: campaign.LedgerAssets{Ledger: l}, MaxGap: time.Hour,
+		Leases: lease.NewHistory([]lease.Lease{
+			{IP: ip, MAC: "52:54:00:00:00:21", Start: t0.Add(-time.Hour), End: t0.Add(time.Hour), Source: "l:1"},
+			{IP: ip, MAC: "52:54:00:00:00:99", Start: t0.Add(2 * time.Hour), End: t0.Add(3 * time.Hour), Source: "l:2"},
+		}),
+		Accounting: radacct.NewAccounting([]radacct.Session{{User: "li4", IP: ip, MAC: "52:54:00:00:00:21", Start: t0.Add(-time.Hour), End: t0.Add(time.Hour), Sources: []string{"d:7"}}}),
+	}
+	ht, err := tr.TraceHost(context.Background(), "school", ip.String(), t0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if ht.DeviceKey != "mac:52:54:00:00:00:21" || ht.Device != "GPU工作站" || ht.Person != "李老师" {
+		t.Errorf("traced %+v", ht)
+	}
+	var h Host
+	if err := json.Unmarshal([]byte(ht.Trace), &h); err != nil {
+		t.Fatal(err)
+	}
+	if got := certainties(h.Links); got != "host=exact mac=exact account=exact device=exact person=exact" {
+		t.Errorf("links %s", got)
+	}
+	if h.MAC != "52:54:00:00:00:21" || h.Account != "li4" || h.Links[1].Evidence[0] != "l:1" || h.Links[2].Evidence[0] != "d:7" {
+		t.Errorf("host %+v", h)
+	}
+	// Another unit's asset is not this host's device; no lease: keyed by the IP.
+	ht, err = (&Tracer{Ledger: l, Assets: campaign.LedgerAssets{Ledger: l}}).TraceHost(context.Background(), "edu", ip.String(), t0)
+	if err != nil || ht.DeviceKey != "ip:10.20.3.21" || ht.Device != "" {
+		t.Errorf("without records: %+v %v", ht, err)
 	}
 }
 

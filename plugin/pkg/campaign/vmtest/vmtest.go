@@ -4,10 +4,13 @@ package vmtest
 
 import (
 	"bytes"
+	"encoding/json"
 	"fmt"
 	"io"
 	"net/http"
+	"net/url"
 	"os/exec"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -104,4 +107,46 @@ func (vm *VM) Flush(t testing.TB) {
 		t.Fatal(err)
 	}
 	resp.Body.Close()
+}
+
+// Sample is one series of an instant query's answer.
+type Sample struct {
+	Metric map[string]string
+	Value  float64
+}
+
+// Query runs an instant query at the current time (/api/v1/query) and
+// returns its series; an error answer, or one that is not a vector, fails
+// the test.
+func (vm *VM) Query(t testing.TB, query string) []Sample {
+	t.Helper()
+	resp, err := http.Get(vm.URL + "/api/v1/query?query=" + url.QueryEscape(query))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	body, _ := io.ReadAll(resp.Body)
+	var r struct {
+		Status string `json:"status"`
+		Data   struct {
+			ResultType string `json:"resultType"`
+			Result     []struct {
+				Metric map[string]string `json:"metric"`
+				Value  [2]any            `json:"value"`
+			} `json:"result"`
+		} `json:"data"`
+	}
+	if err := json.Unmarshal(body, &r); err != nil || r.Status != "success" || r.Data.ResultType != "vector" {
+		t.Fatalf("query %s: %s %v: %s", query, resp.Status, err, body)
+	}
+	out := make([]Sample, len(r.Data.Result))
+	for i, s := range r.Data.Result {
+		text, _ := s.Value[1].(string)
+		v, err := strconv.ParseFloat(text, 64)
+		if err != nil {
+			t.Fatalf("query %s: value %v: %v", query, s.Value[1], err)
+		}
+		out[i] = Sample{Metric: s.Metric, Value: v}
+	}
+	return out
 }
