@@ -47,6 +47,12 @@ export const L = {
   caseStoreURL: '处置记录库地址（含密码）Case store URL (with password)',
   ledgerFiles: '台账文件 Ledger files',
   ledgerFilesHelp: '单位与资产台账（YAML 或 CSV，与采集器相同）/ unit and asset ledger files (YAML or CSV, as the exporter reads them)',
+  leaseFiles: 'DHCP 租约文件 Lease files',
+  leaseFilesHelp: 'Kea memfile CSV、ISC dhcpd.leases 或 dnsmasq 租约：发现或通报的 IP 由此查到 MAC / Kea memfile CSV, ISC dhcpd.leases or dnsmasq leases: a detected or notified IP is traced to its MAC',
+  accountingFiles: 'RADIUS 计费文件 Accounting files',
+  accountingFilesHelp: 'FreeRADIUS detail 文件（上网认证）：由此查到账号 / FreeRADIUS detail files (上网认证): the account of an IP',
+  bureauUsers: '局端用户 Bureau users',
+  bureauUsersHelp: '可查看并处置全部单位的 Grafana 登录名或邮箱（组织管理员总是可以）/ Grafana logins or emails that see and act for every unit (org Admins always do)',
   scrapeInterval: '采集间隔 Scrape interval',
   scrapeIntervalHelp: '序列的采样间隔：最小步长与 $__rate_interval 的基准 / how often series get a sample: the smallest step and the base of $__rate_interval',
 } as const;

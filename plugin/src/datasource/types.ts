@@ -43,6 +43,12 @@ export interface MinewatchOptions extends DataSourceJsonData {
   caseStore?: string;
   /** Unit/asset ledger files (YAML or CSV) the tracker takes device and person from. */
   ledgerFiles?: string[];
+  /** DHCP lease files (Kea CSV, ISC dhcpd.leases, dnsmasq) that trace an IP to its MAC. */
+  leaseFiles?: string[];
+  /** FreeRADIUS detail files that trace an IP to its account. */
+  accountingFiles?: string[];
+  /** Grafana logins or emails of bureau staff (see every unit; org Admins always do). */
+  bureauUsers?: string[];
   /** Scrape interval, as Grafana's Prometheus datasource names it: the smallest step, the base of $__rate_interval. */
   timeInterval?: string;
 }

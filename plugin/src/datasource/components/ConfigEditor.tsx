@@ -40,6 +40,18 @@ export function ConfigEditor({ options, onOptionsChange }: Props) {
     </InlineField>
   );
 
+  // A list setting: an empty list is left out of jsonData (the backend's default), not saved as [].
+  const list = (key: 'ledgerFiles' | 'leaseFiles' | 'accountingFiles' | 'bureauUsers', label: string, tooltip: string, placeholder: string) => (
+    <InlineField label={label} labelWidth={W} tooltip={tooltip}>
+      <TagsInput
+        id={key}
+        placeholder={placeholder}
+        tags={json[key] ?? []}
+        onChange={(values) => setJson(key, values.length > 0 ? values : undefined)}
+      />
+    </InlineField>
+  );
+
   return (
     <>
       <FieldSet label="VictoriaMetrics">
@@ -92,13 +104,9 @@ export function ConfigEditor({ options, onOptionsChange }: Props) {
             onReset={() => resetSecret('caseStoreURL')}
           />
         </InlineField>
-        <InlineField label={L.ledgerFiles} labelWidth={W} tooltip={L.ledgerFilesHelp}>
-          <TagsInput
-            placeholder="/etc/minewatch/ledger.yaml"
-            tags={json.ledgerFiles ?? []}
-            onChange={(files) => setJson('ledgerFiles', files.length > 0 ? files : undefined)}
-          />
-        </InlineField>
+        {list('ledgerFiles', L.ledgerFiles, L.ledgerFilesHelp, '/etc/minewatch/ledger.yaml')}
+        {list('leaseFiles', L.leaseFiles, L.leaseFilesHelp, '/var/lib/kea/kea-leases4.csv')}
+        {list('accountingFiles', L.accountingFiles, L.accountingFilesHelp, '/var/log/freeradius/radacct/nas/detail')}
       </FieldSet>
       <FieldSet label={L.campaign}>
         {/* No defaults are copied here: empty means the campaign definition (plugin/pkg/campaign,
@@ -126,6 +134,7 @@ export function ConfigEditor({ options, onOptionsChange }: Props) {
         <InlineField label={L.scopeUnits} labelWidth={W} tooltip="空 = 全部单位 / empty = all units">
           <TagsInput tags={json.scopeUnits ?? []} onChange={(units) => setJson('scopeUnits', units)} />
         </InlineField>
+        {list('bureauUsers', L.bureauUsers, L.bureauUsersHelp, 'officer@bureau.example')}
         <InlineField label={L.hidePersons} labelWidth={W}>
           <InlineSwitch
             aria-label={L.hidePersons}

@@ -144,3 +144,27 @@ describe('VariableQueryEditor', () => {
     expect(onChange).toHaveBeenCalledWith({ variableKind: 'weeks' }, 'minewatch weeks');
   });
 });
+
+describe('ConfigEditor trace and access lists', () => {
+  it('writes lease files, accounting files and bureau users to jsonData, and leaves an emptied list out', () => {
+    const onOptionsChange = jest.fn();
+    const { rerender } = render(<ConfigEditor options={settings()} onOptionsChange={onOptionsChange} />);
+    const add = (placeholder: string, value: string) => {
+      const input = screen.getByPlaceholderText(placeholder);
+      fireEvent.change(input, { target: { value } });
+      fireEvent.keyDown(input, { key: 'Enter' });
+    };
+    add('/var/lib/kea/kea-leases4.csv', '/var/lib/kea/kea-leases4.csv');
+    expect(onOptionsChange.mock.calls[0][0].jsonData).toEqual({ quietPeriod: '7d', leaseFiles: ['/var/lib/kea/kea-leases4.csv'] });
+    add('/var/log/freeradius/radacct/nas/detail', '/var/log/radacct/detail');
+    expect(onOptionsChange.mock.calls[1][0].jsonData).toEqual({ quietPeriod: '7d', accountingFiles: ['/var/log/radacct/detail'] });
+    add('officer@bureau.example', 'wang@bureau.example');
+    expect(onOptionsChange.mock.calls[2][0].jsonData).toEqual({ quietPeriod: '7d', bureauUsers: ['wang@bureau.example'] });
+
+    // Removing the last entry leaves the key out (the backend's default), not [].
+    const withUser = { ...settings(), jsonData: { quietPeriod: '7d', bureauUsers: ['wang@bureau.example'] } };
+    rerender(<ConfigEditor options={withUser} onOptionsChange={onOptionsChange} />);
+    fireEvent.click(screen.getByLabelText('Remove "wang@bureau.example" tag'));
+    expect(onOptionsChange.mock.calls[3][0].jsonData).toEqual({ quietPeriod: '7d', bureauUsers: undefined });
+  });
+});
