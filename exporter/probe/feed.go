@@ -94,12 +94,13 @@ func (f *Feed) Probed(host netip.Addr, remote netip.AddrPort) score.ProbeState {
 	return score.Unprobed
 }
 
-// Confirmed is score.Config.Confirmed: the SNI confirmation of a listed
-// domain at its shared (CDN) address, for a host noted there (MatchHost, the
-// rule the pipeline applies to the host's records), so that the engine flags
-// the host at its next evaluation rather than with its next record. Any
-// other host of the address gets nil: the confirmation is of one name, and
-// the address serves others.
+// Confirmed is score.Config.Confirmed: the prober's confirmation of the
+// endpoint as the pipeline would give it with the host's next record
+// (MatchHost), so that the engine flags the host at its next evaluation
+// rather than with that record. A bare confirmation holds for every host; the
+// SNI confirmation of a listed domain at its shared (CDN) address only for a
+// host noted there: any other host of the address gets nil (the
+// confirmation is of one name, and the address serves others).
 func (f *Feed) Confirmed(host netip.Addr, remote netip.AddrPort) *score.IntelHit {
 	e := f.Store.Current().MatchHost(host, remote.Addr(), remote.Port())
 	if e == nil || e.Shared || e.Probe == nil {

@@ -327,16 +327,18 @@ func (e *Engine) evalHost(ip netip.Addr, h *host, now, window, quiet int64) {
 		// refuting an ordinary server early keeps its clients from becoming
 		// suspects when the hour is up.
 		probe := Unprobed
-		if (prof || donation || v == profileSampledYoung) && e.cfg.Probed != nil {
+		asked := (prof || donation || v == profileSampledYoung) && e.cfg.Probed != nil
+		if asked {
 			probe = e.cfg.Probed(ip, netip.AddrPortFrom(s.remote, s.port))
 		}
 		s.refuted = probe == ProbeRefuted
-		// A shared address confirmed for this host (the SNI probe of the
-		// listed domain, the host noted there): the session is a confirmed
-		// pool contact from now, as its next record would make it.
-		if live && s.intel && s.shared && e.cfg.Confirmed != nil {
+		// An endpoint the prober confirmed since the session's last record
+		// (a handed-over endpoint, or a shared address confirmed by the SNI
+		// probe of the listed domain for this host, noted there): the session
+		// is a confirmed pool contact from now, as its next record would make it.
+		if live && e.cfg.Confirmed != nil && (s.intel && s.shared || !s.intel && asked && !s.refuted) {
 			if hit := e.cfg.Confirmed(ip, netip.AddrPortFrom(s.remote, s.port)); hit != nil && !hit.Shared {
-				s.shared = false
+				s.intel, s.shared = true, false
 				h.notePool(hit)
 			}
 		}

@@ -550,61 +550,78 @@ func sampledMsg(host, remote netip.Addr, hport uint16, ts int64, out bool, hit *
 		Start: ts, End: ts + 40, Packets: 100, Bytes: 100 * 180, SamplingRate: 100, Unit: "u1", Intel: hit}
 }
 
-// A probe's confirmation of the listed domain at its CDN address, for a host
-// noted there, flags the host at the evaluation right after it while its
-// session is live, not with its next sampled record (at 1:100 that may be most
-// of an hour later); the pool contact carries the probe's evidence and no
-// record is invented (the counts stay those of the records seen). Another
-// host of the address, for which Confirmed has nothing, is not flagged.
+// A probe's confirmation flags the host at the evaluation right after it
+// while its session is live, not with its next sampled record (at 1:100 that
+// may be most of an hour later): the listed domain's SNI confirmation at its
+// CDN address for a host noted there, or the bare confirmation of an unlisted
+// endpoint its session was handed over for. The pool contact carries the
+// probe's evidence and no record is invented (the counts stay those of the
+// records seen). Another host of the CDN address, for which Confirmed has
+// nothing, is not flagged.
 func TestConfirmationFlagsBetweenRecords(t *testing.T) {
 	cdn := netip.MustParseAddr("104.21.48.7")
-	ep := netip.AddrPortFrom(cdn, 443)
-	var f *feed
-	confirmedAt := at(0.5)
-	confirmed := &IntelHit{Pool: "xmr-tls.pool.example @ 104.21.48.7:443", Coin: "XMR", Confirmed: "stratum over TLS, 2026-11-16 08:30"}
-	var askedOther bool
-	cfg := DefaultConfig()
-	cfg.Confirmed = func(h netip.Addr, ap netip.AddrPort) *IntelHit {
-		if ap != ep {
-			t.Errorf("Confirmed asked about %v", ap)
-		}
-		if h != miner {
-			askedOther = true
-			return nil // not noted there
-		}
-		if f.clock >= confirmedAt {
-			return confirmed
-		}
-		return nil
-	}
-	f = &feed{e: New(cfg)}
-	// Sampled records at +1, +12 and +25 min, then none until +80 min.
-	for i, m := range []float64{1, 12, 25, 80} {
-		f.add(sampledMsg(miner, cdn, 50000, at(m/60), i%2 == 0, cdnHit))
-	}
-	f.add(sampledMsg(office, cdn, 51000, at(0.3), true, cdnHit))
-	flagged := f.run(at(1.5), miner)
-	if flagged != confirmedAt {
-		t.Fatalf("flagged at +%v, want at the evaluation of the confirmation (+%v)", time.Duration(flagged-t0)*time.Millisecond, time.Duration(confirmedAt-t0)*time.Millisecond)
-	}
-	r := f.e.Report(miner)
-	var shared, conf *PoolContact
-	for i := range r.PoolContacts {
-		switch pc := &r.PoolContacts[i]; pc.Pool {
-		case cdnHit.Pool:
-			shared = pc
-		case confirmed.Pool:
-			conf = pc
-		}
-	}
-	if shared == nil || shared.Count != 4 || conf == nil || conf.Confirmed != confirmed.Confirmed || conf.Count != 0 {
-		t.Fatalf("pool contacts %+v: want the 4 records to the shared address and the confirmation's evidence, no record counted for it", r.PoolContacts)
-	}
-	if !askedOther {
-		t.Fatal("setup: the other host's session to the CDN address was not asked about")
-	}
-	if o := f.e.Report(office); o == nil || o.Mining {
-		t.Fatalf("another host of the CDN address: %+v", o)
+	for _, tc := range []struct {
+		name    string
+		remote  netip.Addr
+		hit     *IntelHit
+		records uint64 // counted for the shared address
+	}{{"CDN address", cdn, cdnHit, 4}, {"unlisted endpoint", proxy, nil, 0}} {
+		t.Run(tc.name, func(t *testing.T) {
+			ep := netip.AddrPortFrom(tc.remote, 443)
+			var f *feed
+			confirmedAt := at(0.5)
+			confirmed := &IntelHit{Pool: ep.String(), Coin: "XMR", Confirmed: "xmrig-login over TLS at 2026-11-16 08:30"}
+			var askedOther bool
+			cfg := DefaultConfig()
+			cfg.Probed = func(netip.Addr, netip.AddrPort) ProbeState { return Unprobed }
+			cfg.Confirmed = func(h netip.Addr, ap netip.AddrPort) *IntelHit {
+				if ap != ep {
+					t.Errorf("Confirmed asked about %v", ap)
+				}
+				if h != miner {
+					askedOther = true
+					return nil // not noted there
+				}
+				if f.clock >= confirmedAt {
+					return confirmed
+				}
+				return nil
+			}
+			f = &feed{e: New(cfg)}
+			// Sampled records at +1, +12 and +25 min, then none until +80 min.
+			for i, m := range []float64{1, 12, 25, 80} {
+				f.add(sampledMsg(miner, tc.remote, 50000, at(m/60), i%2 == 0, tc.hit))
+			}
+			if tc.hit != nil {
+				f.add(sampledMsg(office, tc.remote, 51000, at(0.3), true, tc.hit))
+			}
+			flagged := f.run(at(1.5), miner)
+			if flagged != confirmedAt {
+				t.Fatalf("flagged at +%v (t0 - 56 y: never), want at the evaluation of the confirmation (+%v)", time.Duration(flagged-t0)*time.Millisecond, time.Duration(confirmedAt-t0)*time.Millisecond)
+			}
+			r := f.e.Report(miner)
+			var shared, conf *PoolContact
+			for i := range r.PoolContacts {
+				switch pc := &r.PoolContacts[i]; pc.Pool {
+				case cdnHit.Pool:
+					shared = pc
+				case confirmed.Pool:
+					conf = pc
+				}
+			}
+			if tc.records > 0 && (shared == nil || shared.Count != tc.records) || conf == nil || conf.Confirmed != confirmed.Confirmed || conf.Count != 0 {
+				t.Fatalf("pool contacts %+v: want the %d records to the shared address and the confirmation's evidence, no record counted for it", r.PoolContacts, tc.records)
+			}
+			if tc.hit == nil {
+				return
+			}
+			if !askedOther {
+				t.Fatal("setup: the other host's session to the CDN address was not asked about")
+			}
+			if o := f.e.Report(office); o == nil || o.Mining {
+				t.Fatalf("another host of the CDN address: %+v", o)
+			}
+		})
 	}
 }
 

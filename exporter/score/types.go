@@ -94,11 +94,12 @@ type Config struct {
 	// back into the engine.
 	Probed func(host netip.Addr, remote netip.AddrPort) ProbeState
 	// Confirmed, when set, is asked at each evaluation of a live session
-	// whose endpoint is known only as a pool domain's shared (CDN) address:
-	// the probe's confirmation of that domain there as it holds for this
-	// host (a non-shared IntelHit with its evidence), nil if none. probe.Feed
+	// whose endpoint is known only as a pool domain's shared (CDN) address,
+	// or is not in the intel and was just asked of Probed: the probe's
+	// confirmation there as it holds for this host (a non-shared IntelHit
+	// with its evidence), nil if none. For a shared address probe.Feed
 	// answers only for a host noted there (its own mining-like session went
-	// to the address), so a confirmation flags that host at the evaluation
+	// to the address). A confirmation thus flags the host at the evaluation
 	// right after it, while the session is live, instead of with its next
 	// record (a sampled miner's next record may be most of an hour away). It
 	// counts no record: the pool contact carries the evidence, the counts
