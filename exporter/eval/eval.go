@@ -179,7 +179,7 @@ func score1(s *sim.Scenario, gen *sim.Result, cfg score.Config, opt Options) (ma
 		pc := probe.DefaultConfiguration()
 		feed := &probe.Feed{Store: st, Prober: model, NoteFor: pc.ConfirmedTTL, Wait: 2 * pc.ProbeTimeout,
 			Now: func() time.Time { return time.UnixMilli(flowNow) }}
-		cfg.OnSuspect, cfg.Probed = feed.Suspect, feed.Probed
+		feed.Hook(&cfg)
 	}
 	answer := func(now int64) { model.answer(st, now) }
 	p, err := pipeline.New(pipeline.Options{Ledger: led, Intel: st, Detect: cfg})

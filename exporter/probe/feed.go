@@ -17,7 +17,8 @@ type Submitter interface {
 
 // Feed is the one rule for what the score engine hands the prober and when,
 // used by the exporter and by the eval alike. Its methods are the engine's
-// callbacks (score.Config.OnSuspect and Probed); neither blocks.
+// callbacks (score.Config.OnSuspect, Probed and Confirmed; Hook sets them);
+// none blocks.
 type Feed struct {
 	Store  *intel.Store
 	Prober Submitter
@@ -91,6 +92,27 @@ func (f *Feed) Probed(host netip.Addr, remote netip.AddrPort) score.ProbeState {
 		return score.ProbePending
 	}
 	return score.Unprobed
+}
+
+// Confirmed is score.Config.Confirmed: the prober's confirmation of the
+// endpoint as the pipeline would give it with the host's next record
+// (MatchHost), so that the engine flags the host at its next evaluation
+// rather than with that record. A bare confirmation holds for every host; the
+// SNI confirmation of a listed domain at its shared (CDN) address only for a
+// host noted there: any other host of the address gets nil (the
+// confirmation is of one name, and the address serves others).
+func (f *Feed) Confirmed(host netip.Addr, remote netip.AddrPort) *score.IntelHit {
+	e := f.Store.Current().MatchHost(host, remote.Addr(), remote.Port())
+	if e == nil || e.Shared || e.Probe == nil {
+		return nil
+	}
+	return &score.IntelHit{Pool: e.Pool, Coin: e.Coin, Confirmed: e.Probe.How()}
+}
+
+// Hook sets the engine's callbacks to the feed's: OnSuspect, Probed and
+// Confirmed (the exporter and the eval wire the prober alike).
+func (f *Feed) Hook(cfg *score.Config) {
+	cfg.OnSuspect, cfg.Probed, cfg.Confirmed = f.Suspect, f.Probed, f.Confirmed
 }
 
 // submit hands t to the prober, remembering when it took it.

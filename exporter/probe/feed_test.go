@@ -156,3 +156,82 @@ func TestFeedNotesTheHostWhenItHandsOver(t *testing.T) {
 		t.Errorf("decided target submitted again: %v", got)
 	}
 }
+
+// TestFeedConfirmedFlagsNotedHostsOnly wires the feed into a real engine
+// (Hook): a host whose two sampled message-sized records on one connection
+// to a listed domain's CDN address are ten minutes apart is noted there and
+// the endpoint handed over; the SNI confirmation then flags it at the next
+// evaluation, with no new record, and its pool contacts carry the probe's
+// evidence. Another host of the CDN address (ordinary HTTPS, bulk records)
+// is never noted nor flagged by the same confirmation.
+func TestFeedConfirmedFlagsNotedHostsOnly(t *testing.T) {
+	t0 := time.Date(2026, 12, 1, 1, 0, 0, 0, time.UTC)
+	now := t0
+	st := intel.NewStore(intel.Options{Now: func() time.Time { return now }})
+	pools, err := intel.Parse("p.txt", []byte("pool.example.org,XMR\n"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	cdn := netip.MustParseAddr("203.0.113.200")
+	st.Set(intel.NewSet([]*intel.List{pools}, nil, map[string][]netip.Addr{"pool.example.org": {cdn}}))
+	var got submitted
+	f := &Feed{Store: st, Prober: &got, NoteFor: time.Hour, Wait: 2 * time.Minute, Now: func() time.Time { return now }}
+	cfg := score.DefaultConfig()
+	f.Hook(&cfg)
+	if cfg.OnSuspect == nil || cfg.Probed == nil || cfg.Confirmed == nil {
+		t.Fatal("Hook left a callback unset")
+	}
+	e := score.New(cfg)
+	shared := netip.AddrPortFrom(cdn, 443)
+	miner, other := netip.MustParseAddr("10.0.0.5"), netip.MustParseAddr("10.0.0.6")
+	rec := func(host netip.Addr, hport uint16, at time.Time, pkts, bytes uint64, out bool) {
+		o := score.Observation{Host: host, Remote: cdn, HostPort: hport, RemotePort: 443, Proto: 6, TCPFlags: 0x18, Outbound: out,
+			Start: at.UnixMilli(), End: at.UnixMilli() + 40, Packets: pkts, Bytes: bytes, SamplingRate: 100, Unit: "u1"}
+		if m := st.Current().MatchHost(host, cdn, 443); m != nil { // as the pipeline does
+			o.Intel = &score.IntelHit{Pool: m.Pool, Coin: m.Coin, Shared: m.Shared}
+		}
+		e.Observe(&o)
+	}
+	eval := func() { e.Evaluate(now.UnixMilli()) }
+	rec(miner, 50000, now, 100, 100*180, true)
+	rec(other, 51000, now, 100, 100*1400, false) // a page's bulk answer
+	now = now.Add(12 * time.Minute)
+	rec(other, 51002, now, 100, 100*1400, false)
+	eval()
+	if len(got) != 0 || !st.Current().NotedUntil(miner, shared).IsZero() {
+		t.Fatalf("one record: submitted %v, noted until %v", got, st.Current().NotedUntil(miner, shared))
+	}
+	rec(miner, 50000, now, 100, 100*180, false)
+	eval()
+	if len(got) != 1 || got[0] != (Target{Endpoint: shared, Name: "pool.example.org"}) {
+		t.Fatalf("two records on one connection 12 min apart: submitted %v", got)
+	}
+	if st.Current().NotedUntil(miner, shared).IsZero() || !st.Current().NotedUntil(other, shared).IsZero() {
+		t.Fatal("the miner should be noted at the CDN address, the other host not")
+	}
+	if r := e.Report(miner); r.Mining || r.Suspect {
+		t.Fatalf("before the answer: %+v", r)
+	}
+	now = now.Add(10 * time.Second)
+	st.Confirm(shared, intel.Evidence{At: now, Protocol: "xmrig-login", TLS: true, Name: "pool.example.org", Until: now.Add(time.Hour)})
+	eval()
+	r := e.Report(miner)
+	if !r.Mining {
+		t.Fatalf("not flagged at the evaluation after the confirmation: %+v", r)
+	}
+	var evidence string
+	var records uint64
+	for _, pc := range r.PoolContacts {
+		records += pc.Count
+		if pc.Confirmed != "" {
+			evidence = pc.Confirmed
+		}
+	}
+	if evidence == "" || records != 2 {
+		t.Fatalf("pool contacts %+v: want the probe's evidence and the 2 records seen", r.PoolContacts)
+	}
+	if o := e.Report(other); o == nil || o.Mining || o.Suspect {
+		t.Fatalf("the other host of the CDN address: %+v", o)
+	}
+	t.Logf("flagged with %q", evidence)
+}

@@ -94,6 +94,9 @@ func (s *session) verdict() int {
 	if mins := span / minuteMs; mins >= 5 && s.pkts/uint64(mins) > maxStratumPerMin*uint64(s.conns()) {
 		return profileNo
 	}
+	if s.profile < 3 && s.sharedEarly() {
+		return profileSampledYoung
+	}
 	if s.profile < 3 || s.inPkts > 0 && s.inBytes/s.inPkts < 100 {
 		return profileYoung
 	}
@@ -105,6 +108,37 @@ func (s *session) verdict() int {
 		return profileSampledYoung
 	}
 	return profileYes
+}
+
+// sharedEarlySpanMs is how far apart, at least, the two sampled records of
+// sharedEarly must be: one TCP connection open that long, carrying messages,
+// is a long-lived session, not a page load.
+const sharedEarlySpanMs = 10 * minuteMs
+
+// sharedEarly says whether a sampled session to a pool domain's shared (CDN)
+// address is worth asking the prober about before its third Stratum-like
+// record: two message-sized records (the caller has checked that nearly all
+// its records are, without handshakes) on one connection at least
+// sharedEarlySpanMs apart, the remote's payloads (if any were sampled)
+// larger than keepalives. The address is already evidence
+// (pool_contact_shared), and under sampling the third record may be most of
+// an hour away. This only asks the question (Probed notes the host and hands
+// over the endpoint); the SNI probe of the listed domain decides, and no
+// points come of it. A host with no such session of its own is never noted.
+func (s *session) sharedEarly() bool {
+	if !s.sampled || !s.intel || !s.shared || s.profile < 2 || s.last-s.first < sharedEarlySpanMs {
+		return false
+	}
+	if s.inPkts > 0 && s.inBytes/s.inPkts < 100 {
+		return false
+	}
+	n := 0
+	for _, p := range s.ports {
+		if p.port != 0 {
+			n++
+		}
+	}
+	return n == 1
 }
 
 // Sampling-aware quiet period. A sampled record stands for many packets and
@@ -293,10 +327,21 @@ func (e *Engine) evalHost(ip netip.Addr, h *host, now, window, quiet int64) {
 		// refuting an ordinary server early keeps its clients from becoming
 		// suspects when the hour is up.
 		probe := Unprobed
-		if (prof || donation || v == profileSampledYoung) && e.cfg.Probed != nil {
+		asked := (prof || donation || v == profileSampledYoung) && e.cfg.Probed != nil
+		if asked {
 			probe = e.cfg.Probed(ip, netip.AddrPortFrom(s.remote, s.port))
 		}
 		s.refuted = probe == ProbeRefuted
+		// An endpoint the prober confirmed since the session's last record
+		// (a handed-over endpoint, or a shared address confirmed by the SNI
+		// probe of the listed domain for this host, noted there): the session
+		// is a confirmed pool contact from now, as its next record would make it.
+		if live && e.cfg.Confirmed != nil && (s.intel && s.shared || !s.intel && asked && !s.refuted) {
+			if hit := e.cfg.Confirmed(ip, netip.AddrPortFrom(s.remote, s.port)); hit != nil && !hit.Shared {
+				s.intel, s.shared = true, false
+				h.notePool(hit)
+			}
+		}
 		var sp [nSignals]float32
 		if live && s.intel && !s.shared {
 			sp[sigPool] = ptsPool
@@ -640,4 +685,19 @@ func (e *Engine) Report(ip netip.Addr) *Report {
 		return e.report(ip, h)
 	}
 	return nil
+}
+
+// notePool puts the probe's evidence among the host's pool contacts without
+// counting a record (Config.Confirmed: the confirmation came between records).
+func (h *host) notePool(hit *IntelHit) {
+	pools := h.poolList()
+	for i := range pools {
+		if p := &pools[i]; p.pool == hit.Pool {
+			if hit.Confirmed != "" {
+				p.confirmed = hit.Confirmed
+			}
+			return
+		}
+	}
+	h.addPool(poolCount{pool: hit.Pool, coin: hit.Coin, confirmed: hit.Confirmed})
 }

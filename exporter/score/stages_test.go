@@ -538,3 +538,137 @@ func TestSampledSessionWaitsForItsProbe(t *testing.T) {
 		t.Fatalf("a suspect at +%v while its probe was pending", time.Duration(at-t0)*time.Millisecond)
 	}
 }
+
+// cdnHit is a listed pool domain's shared (CDN) address: evidence, never
+// enough alone.
+var cdnHit = &IntelHit{Pool: "xmr-tls.pool.example", Coin: "XMR", Shared: true}
+
+// sampledMsg is one sampled (1:100) message-sized record of host's
+// connection hport to remote:443 at ts.
+func sampledMsg(host, remote netip.Addr, hport uint16, ts int64, out bool, hit *IntelHit) Observation {
+	return Observation{Host: host, Remote: remote, HostPort: hport, RemotePort: 443, Proto: 6, TCPFlags: 0x18, Outbound: out,
+		Start: ts, End: ts + 40, Packets: 100, Bytes: 100 * 180, SamplingRate: 100, Unit: "u1", Intel: hit}
+}
+
+// A probe's confirmation flags the host at the evaluation right after it
+// while its session is live, not with its next sampled record (at 1:100 that
+// may be most of an hour later): the listed domain's SNI confirmation at its
+// CDN address for a host noted there, or the bare confirmation of an unlisted
+// endpoint its session was handed over for. The pool contact carries the
+// probe's evidence and no record is invented (the counts stay those of the
+// records seen). Another host of the CDN address, for which Confirmed has
+// nothing, is not flagged.
+func TestConfirmationFlagsBetweenRecords(t *testing.T) {
+	cdn := netip.MustParseAddr("104.21.48.7")
+	for _, tc := range []struct {
+		name    string
+		remote  netip.Addr
+		hit     *IntelHit
+		records uint64 // counted for the shared address
+	}{{"CDN address", cdn, cdnHit, 4}, {"unlisted endpoint", proxy, nil, 0}} {
+		t.Run(tc.name, func(t *testing.T) {
+			ep := netip.AddrPortFrom(tc.remote, 443)
+			var f *feed
+			confirmedAt := at(0.5)
+			confirmed := &IntelHit{Pool: ep.String(), Coin: "XMR", Confirmed: "xmrig-login over TLS at 2026-11-16 08:30"}
+			var askedOther bool
+			cfg := DefaultConfig()
+			cfg.Probed = func(netip.Addr, netip.AddrPort) ProbeState { return Unprobed }
+			cfg.Confirmed = func(h netip.Addr, ap netip.AddrPort) *IntelHit {
+				if ap != ep {
+					t.Errorf("Confirmed asked about %v", ap)
+				}
+				if h != miner {
+					askedOther = true
+					return nil // not noted there
+				}
+				if f.clock >= confirmedAt {
+					return confirmed
+				}
+				return nil
+			}
+			f = &feed{e: New(cfg)}
+			// Sampled records at +1, +12 and +25 min, then none until +80 min.
+			for i, m := range []float64{1, 12, 25, 80} {
+				f.add(sampledMsg(miner, tc.remote, 50000, at(m/60), i%2 == 0, tc.hit))
+			}
+			if tc.hit != nil {
+				f.add(sampledMsg(office, tc.remote, 51000, at(0.3), true, tc.hit))
+			}
+			flagged := f.run(at(1.5), miner)
+			if flagged != confirmedAt {
+				t.Fatalf("flagged at +%v (t0 - 56 y: never), want at the evaluation of the confirmation (+%v)", time.Duration(flagged-t0)*time.Millisecond, time.Duration(confirmedAt-t0)*time.Millisecond)
+			}
+			r := f.e.Report(miner)
+			var shared, conf *PoolContact
+			for i := range r.PoolContacts {
+				switch pc := &r.PoolContacts[i]; pc.Pool {
+				case cdnHit.Pool:
+					shared = pc
+				case confirmed.Pool:
+					conf = pc
+				}
+			}
+			if tc.records > 0 && (shared == nil || shared.Count != tc.records) || conf == nil || conf.Confirmed != confirmed.Confirmed || conf.Count != 0 {
+				t.Fatalf("pool contacts %+v: want the %d records to the shared address and the confirmation's evidence, no record counted for it", r.PoolContacts, tc.records)
+			}
+			if tc.hit == nil {
+				return
+			}
+			if !askedOther {
+				t.Fatal("setup: the other host's session to the CDN address was not asked about")
+			}
+			if o := f.e.Report(office); o == nil || o.Mining {
+				t.Fatalf("another host of the CDN address: %+v", o)
+			}
+		})
+	}
+}
+
+// A sampled session to a listed domain's shared (CDN) address is handed to
+// the prober (Probed) after two message-sized records on one connection ten
+// minutes or more apart, not only after the third: the address is already
+// evidence and the SNI probe decides. Not with records on two connections
+// (page loads), nor two records a few minutes apart, nor at an address no
+// pool domain resolves to (there the third record is still needed).
+func TestSharedAddressAskedAfterTwoRecords(t *testing.T) {
+	cdn := netip.MustParseAddr("104.21.48.7")
+	for _, tc := range []struct {
+		name   string
+		hit    *IntelHit
+		ports  [2]uint16
+		second float64 // minutes after the first record
+		asked  bool
+	}{
+		{"one connection, 14 min", cdnHit, [2]uint16{50000, 50000}, 14, true},
+		{"two connections", cdnHit, [2]uint16{50000, 50001}, 14, false},
+		{"3 min apart", cdnHit, [2]uint16{50000, 50000}, 3, false},
+		{"no pool domain", nil, [2]uint16{50000, 50000}, 14, false},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			var asked int64
+			var f *feed
+			cfg := DefaultConfig()
+			cfg.Probed = func(netip.Addr, netip.AddrPort) ProbeState {
+				if asked == 0 {
+					asked = f.clock
+				}
+				return ProbePending
+			}
+			f = &feed{e: New(cfg)}
+			f.add(sampledMsg(miner, cdn, tc.ports[0], at(0.1), true, tc.hit))
+			second := at(0.1 + tc.second/60)
+			f.add(sampledMsg(miner, cdn, tc.ports[1], second, false, tc.hit))
+			f.run(at(0.9), miner)
+			switch {
+			case tc.asked && (asked <= second || asked > second+20_000): // the first evaluation after the record
+				t.Fatalf("asked at +%v, want with the second record (+%v)", time.Duration(asked-t0)*time.Millisecond, time.Duration(second-t0)*time.Millisecond)
+			case !tc.asked && asked != 0:
+				t.Fatalf("asked at +%v after two records", time.Duration(asked-t0)*time.Millisecond)
+			}
+			if r := f.e.Report(miner); r != nil && (r.Mining || r.Suspect) {
+				t.Fatalf("two records made %+v", r)
+			}
+		})
+	}
+}

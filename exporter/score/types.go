@@ -93,6 +93,19 @@ type Config struct {
 	// Evaluate under the engine's locks: it must be fast and must not call
 	// back into the engine.
 	Probed func(host netip.Addr, remote netip.AddrPort) ProbeState
+	// Confirmed, when set, is asked at each evaluation of a live session
+	// whose endpoint is known only as a pool domain's shared (CDN) address,
+	// or is not in the intel and was just asked of Probed: the probe's
+	// confirmation there as it holds for this host (a non-shared IntelHit
+	// with its evidence), nil if none. For a shared address probe.Feed
+	// answers only for a host noted there (its own mining-like session went
+	// to the address). A confirmation thus flags the host at the evaluation
+	// right after it, while the session is live, instead of with its next
+	// record (a sampled miner's next record may be most of an hour away). It
+	// counts no record: the pool contact carries the evidence, the counts
+	// stay those of the records seen. Same rules as Probed (under the
+	// engine's locks: fast, no calls back).
+	Confirmed func(host netip.Addr, remote netip.AddrPort) *IntelHit
 }
 
 // ProbeState is what the prober has said of an endpoint, as the engine uses it.

@@ -86,7 +86,7 @@ func Start(ctx context.Context, cfg *config.Config, log *slog.Logger) (*Server, 
 	detect := DetectConfig(cfg)
 	if cfg.Probe.Enabled {
 		feed := &probe.Feed{Store: store, Prober: prober, NoteFor: prober.Config().ConfirmedTTL, Wait: 2 * prober.Config().ProbeTimeout}
-		detect.OnSuspect, detect.Probed = feed.Suspect, feed.Probed
+		feed.Hook(&detect)
 	}
 	p, err = pipeline.New(pipeline.Options{Ledger: led, Intel: store, Detect: detect, PersonalLabels: cfg.Metrics.PersonalLabels, Owns: owns})
 	if err != nil {
