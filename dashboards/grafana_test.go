@@ -65,13 +65,21 @@ func districtSeries() []string {
 // evidenceSeries adds the reasons of the IP dashboard's first IP (10.1.0.1, flagged
 // 3–5 Nov in the seeded campaign), which the campaign seed does not carry: the
 // exporter's signal points beside its score, as minewatch_host_signal_points.
+// The exporter writes a signal's points only while the signal fires: the
+// Stratum profile is not seen for six hours in the night of 3–4 Nov (stratumGap),
+// a gap the graph must show as one.
 func evidenceSeries() []string {
 	var s vmtest.Series
 	from, to := vmtest.At(2026, 11, 3, 10, 10), vmtest.At(2026, 11, 5, 9, 10)
 	s.Every("minewatch_host_signal_points", 55, from, to, 15*time.Minute, "ip", "10.1.0.1", "unit", "u-a", "signal", "pool_contact")
-	s.Every("minewatch_host_signal_points", 30, from, to, 15*time.Minute, "ip", "10.1.0.1", "unit", "u-a", "signal", "stratum_profile")
+	s.Every("minewatch_host_signal_points", 30, from, stratumGap[0], 15*time.Minute, "ip", "10.1.0.1", "unit", "u-a", "signal", "stratum_profile")
+	s.Every("minewatch_host_signal_points", 30, stratumGap[1], to, 15*time.Minute, "ip", "10.1.0.1", "unit", "u-a", "signal", "stratum_profile")
 	return s.Lines
 }
+
+// stratumGap is when 10.1.0.1's stratum_profile signal is not written (panel-expectations.mjs
+// asserts the gap: 4 Nov 02:10–08:10 Beijing time).
+var stratumGap = [2]time.Time{vmtest.At(2026, 11, 4, 2, 10), vmtest.At(2026, 11, 4, 8, 10)}
 
 // TestPanelsAsGrafanaShowsThem is the per-panel harness. The built backend runs
 // as Grafana launches it (go-plugin handshake, gRPC) against a real

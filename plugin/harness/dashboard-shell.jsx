@@ -141,7 +141,7 @@ function StateTimeline({ r, d, width, height }) {
   const n = Math.max(rows.length, 1);
   const rowHeight = o.rowHeight ?? 0.9;
   const isValue = (f) => [g.FieldType.number, g.FieldType.string, g.FieldType.boolean, g.FieldType.enum].includes(f.type);
-  const frames = r.series.filter((f) => f.fields.some((x) => x.type === g.FieldType.time) && f.length > 0);
+  const frames = r.drawn.filter((f) => f.fields.some((x) => x.type === g.FieldType.time) && f.length > 0);
   const prepConfig = (frame) => {
     const b = new UPlotConfigBuilder(d.timezone);
     // uPlot only needs the times for its x scale and cursor; the bands are painted from rows.
@@ -234,7 +234,8 @@ function Viz({ r, d, width, height }) {
     }
     case 'timeseries':
     case 'state-timeline': {
-      const frames = r.series.filter((f) => f.fields.some((x) => x.type === g.FieldType.time) && f.length > 0);
+      // What the panel draws: nulls where the series has gaps (drawnFrames, as the panels prepare them).
+      const frames = r.drawn.filter((f) => f.fields.some((x) => x.type === g.FieldType.time) && f.length > 0);
       if (!frames.length) {
         return <div style={{ padding: 8, color: '#8e8e8e' }}>No data</div>;
       }
@@ -267,10 +268,11 @@ async function main() {
       df.refId = f.schema?.refId;
       return df;
     });
-    const r = await processPanel(g, theme, d, p.panel, raw, vars);
-    r.errors = p.errors;
     // a panel with its own relative time (timeFrom) draws its axis over that range, as in Grafana
-    r.timeRange = p.range ? { from: g.dateTime(p.range.from), to: g.dateTime(p.range.to), raw: p.range.raw } : window.__range;
+    const timeRange = p.range ? { from: g.dateTime(p.range.from), to: g.dateTime(p.range.to), raw: p.range.raw } : window.__range;
+    const r = await processPanel(g, theme, d, p.panel, raw, vars, timeRange);
+    r.errors = p.errors;
+    r.timeRange = timeRange;
     results.push(r);
   }
   const header = kiosk ? null : (

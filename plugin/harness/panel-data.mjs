@@ -104,8 +104,44 @@ export function withPluginDefaults(g, p) {
   return fc;
 }
 
-/** The processed frames of a panel and what it displays. */
-export async function processPanel(g, theme, d, p, raw, vars) {
+/**
+ * The frames a time series or state timeline panel draws from its series: where two points lie
+ * more than the time field's interval apart (config.interval, which the datasource sets to the
+ * query's step, as Grafana's Prometheus datasource does), and before the first and after the last
+ * point up to the panel's time range, nulls are inserted, then null-valued mappings applied:
+ * @grafana/data's own applyNullInsertThreshold and nullToValue (published in 11 and 12), called
+ * as Grafana's panels call them before drawing (prepareGraphableFields of the time series panel,
+ * prepareTimelineFields of the state timeline, in Grafana's app code). Without an interval the
+ * frames are drawn as they are.
+ */
+export function drawnFrames(g, series, range) {
+  return series.map((frame) => g.nullToValue(g.applyNullInsertThreshold({ frame, refFieldPseudoMin: range.from.valueOf(), refFieldPseudoMax: range.to.valueOf() })));
+}
+
+/**
+ * The gaps of a drawn field: [from, to] of each run of nulls between two values (the times of the
+ * values either side), i.e. where the panel's line breaks; nulls before the first or after the
+ * last value are not gaps but the ends of the line.
+ */
+export function gapsOf(g, frame, field) {
+  const time = frame.fields.find((x) => x.type === g.FieldType.time);
+  const vals = field?.values ?? [];
+  const gaps = [];
+  let last = -1;
+  for (let i = 0; i < vals.length; i++) {
+    if (vals[i] === null || vals[i] === undefined) {
+      continue;
+    }
+    if (last >= 0 && i > last + 1) {
+      gaps.push([time.values[last], time.values[i]]);
+    }
+    last = i;
+  }
+  return gaps;
+}
+
+/** The processed frames of a panel over range (its time range) and what it displays. */
+export async function processPanel(g, theme, d, p, raw, vars, range) {
   const fieldConfig = withPluginDefaults(g, p);
   const replaceVariables = (s) => interpolate(s, vars);
   const transformed = p.transformations?.length
@@ -136,9 +172,17 @@ export async function processPanel(g, theme, d, p, raw, vars) {
       return x ? x.values.map((v) => g.formattedValueToString(x.display(v))) : undefined;
     };
   }
+  if (['timeseries', 'state-timeline'].includes(p.type)) {
+    out.drawn = drawnFrames(g, series, range);
+  }
   if (['timeseries', 'state-timeline', 'barchart'].includes(p.type)) {
-    out.numericFields = series.flatMap((f) =>
-      f.fields.filter((x) => x.type === g.FieldType.number).map((x) => ({ name: g.getFieldDisplayName(x, f, series), points: x.values.length }))
+    out.numericFields = series.flatMap((f, i) =>
+      f.fields
+        .filter((x) => x.type === g.FieldType.number)
+        .map((x) => {
+          const drawn = out.drawn?.[i];
+          return { name: g.getFieldDisplayName(x, f, series), points: x.values.length, gaps: drawn && gapsOf(g, drawn, drawn.fields[f.fields.indexOf(x)]) };
+        })
     );
     out.points = out.numericFields.reduce((n, x) => n + x.points, 0);
   }
@@ -150,19 +194,17 @@ export async function processPanel(g, theme, d, p, raw, vars) {
  * "changes"): one row per value field, named by its display name; a band from each value's time
  * to the next change, the last one to the end of the range; a null ends a band and starts none.
  * With mergeValues (the panel's default) equal neighbours are one band, and so are neighbours in
- * the same threshold step when the colour mode is thresholds. Gaps longer than the time field's
- * interval (when the datasource gives one) become nulls first (applyNullInsertThreshold and
- * nullToValue, as the panel prepares its frames). Text and colour are the field's display
+ * the same threshold step when the colour mode is thresholds. The bands come from the frames the
+ * panel draws (drawnFrames: a gap longer than the interval is a null, so a series that stops ends
+ * its band there). Text and colour are the field's display
  * processor's (value mappings, thresholds); the fill is that colour at the field's fill opacity
  * (the panel's default 70 %).
  */
 export function stateTimelineRows(g, r, range) {
   const merge = r.panel.options?.mergeValues ?? true;
-  const from = range.from.valueOf();
   const to = range.to.valueOf();
   const rows = [];
-  for (const processed of r.series) {
-    const frame = g.nullToValue(g.applyNullInsertThreshold({ frame: processed, refFieldPseudoMin: from, refFieldPseudoMax: to }));
+  for (const frame of r.drawn) {
     const time = frame.fields.find((x) => x.type === g.FieldType.time);
     if (!time) {
       continue;
@@ -191,7 +233,7 @@ export function stateTimelineRows(g, r, range) {
         bands.push({ from: time.values[i], to: j < vals.length ? time.values[j] : to, text: g.formattedValueToString(d), color, fill: g.colorManipulator.alpha(color, opacity) });
         i = j - 1;
       }
-      rows.push({ name: g.getFieldDisplayName(x, frame, r.series), bands });
+      rows.push({ name: g.getFieldDisplayName(x, frame, r.drawn), bands });
     }
   }
   return rows;

@@ -33,7 +33,10 @@ const show = (r) => {
     return r.states.map((row) => `${row.name}: ${row.bands.map((b) => `${b.text} ${at(b.from)}–${at(b.to)} (${b.color})`).join(', ')}`).join('; ');
   }
   if (r.numericFields) {
-    return `${r.numericFields.length} series, ${r.points} points: ${r.numericFields.map((f) => f.name).slice(0, 12).join(' | ')}`;
+    const at = (t) => new Date(t).toISOString().slice(5, 16);
+    const breaks = r.numericFields.filter((f) => f.gaps?.length).map((f) => `${f.name} broken ${f.gaps.map(([a, b]) => `${at(a)}–${at(b)}`).join(', ')}`);
+    return `${r.numericFields.length} series, ${r.points} points: ${r.numericFields.map((f) => f.name).slice(0, 12).join(' | ')}` +
+      (breaks.length ? `; drawn with ${breaks.slice(0, 6).join(', ')}` : '');
   }
   return '';
 };

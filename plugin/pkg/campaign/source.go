@@ -747,6 +747,10 @@ type SituationSeries struct {
 	Values []float64
 }
 
+// SituationStep is the step Situation evaluates its counts at when asked for
+// step: never under a minute. The datasource tells Grafana this step.
+func SituationStep(step time.Duration) time.Duration { return max(step, time.Minute) }
+
 // Situation counts mining IPs over [from, to] per unit, sector, district or
 // in total. The per-unit count is computed server-side; sectors and districts
 // are summed here from the ledger so that no join can fail on duplicates.
@@ -756,9 +760,7 @@ func (s *Source) Situation(ctx context.Context, f Filter, groupBy string, from, 
 	default:
 		return nil, fmt.Errorf("%w: bad groupBy %q: want unit, sector, district or total", ErrBadInput, groupBy)
 	}
-	if step < time.Minute {
-		step = time.Minute
-	}
+	step = SituationStep(step)
 	sc, units, err := s.Resolve(ctx, st, f, to, to.Sub(from)+s.Config.withDefaults().Lookback)
 	if err != nil || sc.Empty() {
 		return nil, err

@@ -151,7 +151,7 @@ func (d *Datasource) query(ctx context.Context, dq backend.DataQuery) backend.Da
 			return errResponse(err)
 		}
 		units, _ := d.unitNames(ctx, q.GroupBy, to)
-		res.Frames = situationFrames(ser, q.GroupBy, units)
+		res.Frames = situationFrames(ser, q.GroupBy, units, campaign.SituationStep(iv.Step))
 	case models.QueryPools:
 		rows, err := d.Source.Pools(ctx, f, from, to, &st)
 		if err != nil {
@@ -167,7 +167,7 @@ func (d *Datasource) query(ctx context.Context, dq backend.DataQuery) backend.Da
 		if err != nil {
 			return errResponse(err)
 		}
-		res.Frames = valueFrames(v, q.LegendFormat, q.Format)
+		res.Frames = valueFrames(v, q.LegendFormat, q.Format, step)
 	case models.QueryAnnotations:
 		fr, err := d.annotations(ctx, q.AnnotationKind, f, q.IPs, from, to, &st)
 		if err != nil {

@@ -109,8 +109,22 @@ func setExecuted(fr *data.Frame, q string) {
 	fr.Meta.ExecutedQueryString = q
 }
 
-// situationFrames gives one numeric time series per group (alertable).
-func situationFrames(ser []campaign.SituationSeries, groupBy string, names map[string]string) data.Frames {
+// timeField is the time field of a frame a range query answered, with the
+// query's step as its interval (milliseconds), as Grafana's Prometheus
+// datasource gives it: Grafana's time series and state timeline panels
+// insert a null wherever two points lie more than the interval apart
+// (applyNullInsertThreshold in @grafana/data), so a series that stops
+// ends there instead of being drawn on, or its last state carried, to the
+// next point or the end of the range.
+func timeField(ts []time.Time, step time.Duration) *data.Field {
+	f := data.NewField("time", nil, ts)
+	f.Config = &data.FieldConfig{DisplayName: "时间 time", Interval: float64(step.Milliseconds())}
+	return f
+}
+
+// situationFrames gives one numeric time series per group (alertable), at
+// step, the step the counts were evaluated at.
+func situationFrames(ser []campaign.SituationSeries, groupBy string, names map[string]string, step time.Duration) data.Frames {
 	if groupBy == "" {
 		groupBy = "unit"
 	}
@@ -133,14 +147,12 @@ func situationFrames(ser []campaign.SituationSeries, groupBy string, names map[s
 		}
 		v := data.NewField("mining_ips", data.Labels{groupBy: s.Group}, vals)
 		v.Config = &data.FieldConfig{DisplayNameFromDS: display}
-		t := data.NewField("time", nil, ts)
-		t.Config = &data.FieldConfig{DisplayName: "时间 time"}
-		fr := data.NewFrame("mining_ips", t, v)
+		fr := data.NewFrame("mining_ips", timeField(ts, step), v)
 		fr.Meta = &data.FrameMeta{Type: data.FrameTypeTimeSeriesMulti, TypeVersion: data.FrameTypeVersion{0, 1}}
 		frames = append(frames, fr)
 	}
 	if len(frames) == 0 { // an empty but typed response keeps alert rules evaluating to "no data"
-		fr := data.NewFrame("mining_ips", data.NewField("time", nil, []time.Time{}), data.NewField("mining_ips", nil, []float64{}))
+		fr := data.NewFrame("mining_ips", timeField([]time.Time{}, step), data.NewField("mining_ips", nil, []float64{}))
 		fr.Meta = &data.FrameMeta{Type: data.FrameTypeTimeSeriesMulti, TypeVersion: data.FrameTypeVersion{0, 1}}
 		frames = append(frames, fr)
 	}
@@ -175,9 +187,9 @@ func labelsOf(m model.Metric) data.Labels {
 }
 
 // valueFrames turns a raw query's result into numeric frames: one time
-// series per series for a range query, one numeric-long table for an
-// instant one (format "table").
-func valueFrames(v model.Value, legendFormat, format string) data.Frames {
+// series per series for a range query (evaluated at step), one numeric-long
+// table for an instant one (format "table").
+func valueFrames(v model.Value, legendFormat, format string, step time.Duration) data.Frames {
 	switch x := v.(type) {
 	case model.Matrix:
 		var frames data.Frames
@@ -191,9 +203,7 @@ func valueFrames(v model.Value, legendFormat, format string) data.Frames {
 			if l := legend(legendFormat, ss.Metric); l != "" {
 				val.Config = &data.FieldConfig{DisplayNameFromDS: l}
 			}
-			tf := data.NewField("time", nil, ts)
-			tf.Config = &data.FieldConfig{DisplayName: "时间 time"}
-			fr := data.NewFrame("", tf, val)
+			fr := data.NewFrame("", timeField(ts, step), val)
 			fr.Meta = &data.FrameMeta{Type: data.FrameTypeTimeSeriesMulti, TypeVersion: data.FrameTypeVersion{0, 1}}
 			frames = append(frames, fr)
 		}
