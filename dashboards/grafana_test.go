@@ -91,6 +91,10 @@ var stratumGap = [2]time.Time{vmtest.At(2026, 11, 4, 2, 10), vmtest.At(2026, 11,
 // transformations, field config, overrides and reduce options, and asserts
 // what each panel shows. MINEWATCH_SCREENSHOTS=DIR also renders every
 // dashboard into DIR (make screenshots).
+// seedInterval is the seeded series' spacing (vmtest's Every calls), the
+// harness datasource's scrape interval.
+const seedInterval = "15m"
+
 func TestPanelsAsGrafanaShowsThem(t *testing.T) {
 	root := testsupport.RepoRoot(t)
 	pluginDir := filepath.Join(root, "plugin")
@@ -112,7 +116,9 @@ func TestPanelsAsGrafanaShowsThem(t *testing.T) {
 	vm.Flush(t)
 	replayCaseRules(t, vm.URL, vmtest.At(2026, 10, 19, 0, 0), harnessNow)
 	_, storePath := storetest.Campaign(t)
-	jsonData := fmt.Sprintf(`{"quietPeriod":"7d","locateDeadline":"48h","reportDeadline":"72h","timezone":"Asia/Shanghai","relapseLimit":2,"caseStore":%q}`, storePath)
+	// The seed writes a sample every 15 minutes (the exporter every 15 s):
+	// that is this datasource's scrape interval, the floor of every step.
+	jsonData := fmt.Sprintf(`{"quietPeriod":"7d","locateDeadline":"48h","reportDeadline":"72h","timezone":"Asia/Shanghai","relapseLimit":2,"caseStore":%q,"timeInterval":%q}`, storePath, seedInterval)
 	pc := backend.PluginContext{PluginID: models.PluginID, OrgID: 1, DataSourceInstanceSettings: &backend.DataSourceInstanceSettings{
 		UID: "minewatch", Name: "minewatch", URL: vm.URL, JSONData: []byte(jsonData), DecryptedSecureJSONData: map[string]string{}}}
 
@@ -199,6 +205,7 @@ func TestPanelsAsGrafanaShowsThem(t *testing.T) {
 				"MINEWATCH_GRAFANA_MAJOR="+major,
 				"MINEWATCH_API=http://"+l.Addr().String(),
 				"MINEWATCH_NOW="+strconv.FormatInt(harnessNow.UnixMilli(), 10),
+				"MINEWATCH_DS_INTERVAL="+seedInterval,
 				"MINEWATCH_DASHBOARDS="+openedFromLinks(t, dashboardsDir(root)))
 			if major != "11" {
 				cmd.Env = append(cmd.Env, "MINEWATCH_SCREENSHOTS=")

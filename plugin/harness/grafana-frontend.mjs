@@ -178,7 +178,9 @@ export async function runPanel(api, d, p, dashRange, vars, widthPx) {
   const range = panelRange(d, p, dashRange, vars);
   const targets = (p.targets ?? []).filter((t) => !t.hide && (t.queryType !== 'metricsql' || t.expr));
   const maxDataPoints = p.maxDataPoints ?? Math.round(widthPx);
-  const { intervalMs } = g.rangeUtil.calculateInterval(range, maxDataPoints, p.interval);
+  // Grafana's lower limit of the interval: the panel's min interval, else the datasource's
+  // (its jsonData.timeInterval, the scrape interval; MINEWATCH_DS_INTERVAL here).
+  const { intervalMs } = g.rangeUtil.calculateInterval(range, maxDataPoints, p.interval || process.env.MINEWATCH_DS_INTERVAL || undefined);
   const queries = targets.map((t) => ({ ...applyTemplateVariables(t, vars), datasource: t.datasource ?? p.datasource, intervalMs, maxDataPoints }));
   const res = queries.length ? await dsQuery(api, range, queries) : {};
   const errors = Object.entries(res)

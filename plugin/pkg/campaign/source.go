@@ -751,6 +751,12 @@ type SituationSeries struct {
 // step: never under a minute. The datasource tells Grafana this step.
 func SituationStep(step time.Duration) time.Duration { return max(step, time.Minute) }
 
+// reportingWindow is the shortest look-back of a situation count: a host
+// counts as mining at t when it was flagged within it, a unit as reported
+// when its ledger info (written with every push, by default each 15 s) was;
+// a few missed pushes neither clear a host nor make a count unknown.
+const reportingWindow = 15 * time.Minute
+
 // Situation counts mining IPs over [from, to] per unit, sector, district or
 // in total. The per-unit count is computed server-side; sectors and districts
 // are summed here from the ledger so that no join can fail on duplicates.
@@ -765,7 +771,15 @@ func (s *Source) Situation(ctx context.Context, f Filter, groupBy string, from, 
 	if err != nil || sc.Empty() {
 		return nil, err
 	}
-	q := fmt.Sprintf("sum by (unit) (max by (ip, unit) (max_over_time(%s[%s])))", sc.Selector("minewatch_host_mining"), dur(step))
+	// A unit that the exporter reported (its ledger info) but none of whose
+	// hosts was mining counts 0, not nothing: zero mining IPs is what the
+	// campaign works for (IP清零), and its trend must show it. Where the
+	// exporter wrote nothing for the unit, the count stays unknown (a gap).
+	// Both look back over the same window, at least reportingWindow, so that
+	// a step shorter than the pushes never reads a mining host as 0.
+	win := dur(max(step, reportingWindow))
+	q := fmt.Sprintf("sum by (unit) (max by (ip, unit) (max_over_time(%s[%s]))) or on (unit) (0 * max by (unit) (max_over_time(%s[%s])))",
+		sc.Selector("minewatch_host_mining"), win, sc.Selector("minewatch_unit_info"), win)
 	m, err := s.rangeQuery(ctx, st, q, v1.Range{Start: alignDown(from, step), End: to, Step: step})
 	if err != nil {
 		return nil, err
@@ -798,6 +812,12 @@ func (s *Source) Situation(ctx context.Context, f Filter, groupBy string, from, 
 	if groupBy == "total" && len(groups) == 0 {
 		groups[TotalUnit] = map[int64]float64{}
 	}
+	// Ledger entries outside any sector or district (the districts
+	// themselves, a bureau) report too; only their mining IPs make an
+	// "unknown" group worth a line or a bar.
+	if pts, ok := groups["unknown"]; ok && groupBy != "unit" && groupBy != "total" && allZero(pts) {
+		delete(groups, "unknown")
+	}
 	var out []SituationSeries
 	for g, pts := range groups {
 		ts := make([]int64, 0, len(pts))
@@ -814,6 +834,15 @@ func (s *Source) Situation(ctx context.Context, f Filter, groupBy string, from, 
 	}
 	sort.Slice(out, func(i, j int) bool { return out[i].Group < out[j].Group })
 	return out, nil
+}
+
+func allZero(pts map[int64]float64) bool {
+	for _, v := range pts {
+		if v != 0 {
+			return false
+		}
+	}
+	return true
 }
 
 // PoolRow is one pool endpoint contacted in the range.

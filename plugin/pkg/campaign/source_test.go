@@ -233,6 +233,28 @@ func TestSourceAgainstVictoriaMetrics(t *testing.T) {
 			t.Error(d)
 		}
 	})
+	t.Run("situation counts zero where units reported and none mined, nothing where none reported", func(t *testing.T) {
+		// January 2026: the seeded units report, no host mines. After the
+		// seed's end (12 Nov 00:00) nothing reports at all.
+		for _, c := range []struct {
+			from, to time.Time
+			want     []float64
+		}{
+			{at(2026, 1, 15, 0, 0), at(2026, 1, 15, 3, 0), []float64{0, 0, 0, 0}},
+			{at(2026, 11, 12, 1, 0), at(2026, 11, 12, 3, 0), nil},
+		} {
+			ser, err := source(t, vm.URL).Situation(ctx, campaign.Filter{}, "total", c.from, c.to, time.Hour, nil)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if len(ser) != 1 || ser[0].Group != campaign.TotalUnit {
+				t.Fatalf("%s: series %+v, want the total only", c.from, ser)
+			}
+			if d := cmp.Diff(c.want, ser[0].Values); d != "" {
+				t.Errorf("%s – %s: total (-want +got)\n%s", c.from, c.to, d)
+			}
+		}
+	})
 }
 
 func newAPI(tb testing.TB, url string) v1.API {

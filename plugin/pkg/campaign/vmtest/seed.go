@@ -69,9 +69,10 @@ func (s *Series) Dispose(ip, unit, stage, class, note string, t time.Time) {
 	s.Sample("minewatch_case_disposition", float64(t.Unix()), t, "ip", ip, "unit", unit, "stage", stage, "class", class, "note", note)
 }
 
-// Unit writes the ledger's unit info every 6 hours over [from, to).
+// Unit writes the ledger's unit info every 15 minutes over [from, to), as
+// the exporter does with every push (more often still).
 func (s *Series) Unit(id, name, sector, parent string, from, to time.Time) {
-	s.Every("minewatch_unit_info", 1, from, to, 6*time.Hour, "unit", id, "name", name, "sector", sector, "parent", parent)
+	s.Every("minewatch_unit_info", 1, from, to, 15*time.Minute, "unit", id, "name", name, "sector", sector, "parent", parent)
 }
 
 // Campaign is the seeded history the integration tests assert on. Review
