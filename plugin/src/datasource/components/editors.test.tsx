@@ -116,7 +116,7 @@ describe('ConfigEditor data settings', () => {
     expect(onOptionsChange.mock.calls[0][0].jsonData).toEqual({ quietPeriod: '7d', caseStore: '/var/lib/grafana/cases.db' });
     fireEvent.change(screen.getByLabelText('采集间隔 Scrape interval'), { target: { value: '1m' } });
     expect(onOptionsChange.mock.calls[1][0].jsonData).toEqual({ quietPeriod: '7d', timeInterval: '1m' });
-    fireEvent.change(screen.getByLabelText('处置记录库地址（含密码）Case store URL (with password)'), { target: { value: 'postgres://g:pw@db/cases' } });
+    fireEvent.change(screen.getByLabelText('记录库地址(含密码) Store URL'), { target: { value: 'postgres://g:pw@db/cases' } });
     const next = onOptionsChange.mock.calls[2][0];
     expect(next.secureJsonData).toEqual({ caseStoreURL: 'postgres://g:pw@db/cases' });
     expect(JSON.stringify(next.jsonData)).not.toContain('pw@');
