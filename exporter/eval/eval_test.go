@@ -4,6 +4,7 @@ import (
 	"net/netip"
 	"testing"
 
+	"github.com/minewatch/minewatch/exporter/flow"
 	"github.com/minewatch/minewatch/exporter/score"
 	"github.com/minewatch/minewatch/exporter/sim"
 )
@@ -109,5 +110,73 @@ func TestModelProberConfirmsTheUnlistedPool(t *testing.T) {
 	}
 	if withTLS.Detected != 1 {
 		t.Errorf("with the model prober the miner of the CDN-fronted listed domain: %+v, want flagged", withTLS)
+	}
+}
+
+// TestTimeFromFirstRecord: at 1:100 a miner's first sampled record comes
+// well after its episode starts, so the time to flag counted from that
+// record is shorter than the one counted from the episode's start, by how
+// late the record came. The first record is found here by scanning what the
+// pipeline is fed, independently of score1's bookkeeping.
+func TestTimeFromFirstRecord(t *testing.T) {
+	s, err := sim.Load("../sim/testdata/tiny.yaml")
+	if err != nil {
+		t.Fatal(err)
+	}
+	gen, err := sim.Generate(s, &sim.Override{Protocol: "v9", Sampling: 100}, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	out, _, err := score1(s, gen, score.DefaultConfig(), Options{Probe: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	rows, _, _, _ := tabulate("netflow-1:100", gen.Truth, out)
+	byBehaviour := map[string]Row{}
+	for _, r := range rows {
+		byBehaviour[r.Behaviour] = r
+	}
+	const tick = 10.0 // seconds: the eval's evaluation step
+	var rec flow.Record
+	late := 0
+	for _, tr := range gen.Truth {
+		r, ok := byBehaviour[tr.Behaviour]
+		if !tr.Mining() || !ok || r.Miners != 1 || r.Detected != 1 {
+			continue
+		}
+		ip := netip.MustParseAddr(tr.IP)
+		flagged := out[ip].flaggedAt
+		var ep sim.Span
+		for _, e := range tr.Episodes {
+			if flagged >= e.Start && flagged <= e.End {
+				ep = e
+			}
+		}
+		first := int64(0)
+		for i := range gen.Records {
+			gen.Record(i, &rec)
+			if (rec.Src == ip || rec.Dst == ip) && rec.End >= ep.Start && rec.End <= ep.End {
+				first = rec.End
+				break
+			}
+		}
+		if first == 0 || first > flagged {
+			t.Fatalf("%s: no record before its flag at %d in episode %+v", tr.Behaviour, flagged, ep)
+		}
+		want := r.TTFMedian - float64(first-tr.Episodes[0].Start)/1000
+		t.Logf("%s: TTF %.0fs from the episode, %.0fs from the first record (want %.0fs; record %.0fs late)",
+			tr.Behaviour, r.TTFMedian, r.TTFRecordMedian, want, float64(first-ep.Start)/1000)
+		if d := r.TTFRecordMedian - want; d < -tick || d > tick {
+			t.Errorf("%s: time from first record %.0fs, want %.0fs ± %.0fs", tr.Behaviour, r.TTFRecordMedian, want, tick)
+		}
+		if float64(first-tr.Episodes[0].Start)/1000 > tick {
+			late++
+			if r.TTFRecordMedian >= r.TTFMedian {
+				t.Errorf("%s: first record late but time from it %.0fs not below TTF %.0fs", tr.Behaviour, r.TTFRecordMedian, r.TTFMedian)
+			}
+		}
+	}
+	if late == 0 {
+		t.Error("no detected miner whose first sampled record came late: the test shows nothing")
 	}
 }

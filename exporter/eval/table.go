@@ -35,12 +35,12 @@ func dur(s float64) string {
 func WriteTable(w io.Writer, r *Result) error {
 	fmt.Fprintf(w, "scenario %s: %d hosts, evaluated in %s\n", r.Scenario, r.Hosts, r.Elapsed.Round(1e7))
 	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', tabwriter.AlignRight)
-	fmt.Fprintln(tw, "rate\tbehaviour\tminers\tdetected\tdetection\tFP hosts\tFP rate\tsuspect hosts\tprecision\tF1\tTTF median\tTTF p90\t≤2h\tclass ok\tprobes\t")
+	fmt.Fprintln(tw, "rate\tbehaviour\tminers\tdetected\tdetection\tFP hosts\tFP rate\tsuspect hosts\tprecision\tF1\tTTF median\tTTF p90\tTTF from 1st record median\tTTF from 1st record p90\t≤2h\tclass ok\tprobes\t")
 	for _, x := range r.Rows {
-		fmt.Fprintf(tw, "%s\t%s\t%d\t%d\t%.1f%%\t%d/%d\t%.2f%%\t%d (%.1f%%)\t%.3f\t%.3f\t%s\t%s\t%.0f%%\t%.0f%%\t%d\t\n",
+		fmt.Fprintf(tw, "%s\t%s\t%d\t%d\t%.1f%%\t%d/%d\t%.2f%%\t%d (%.1f%%)\t%.3f\t%.3f\t%s\t%s\t%s\t%s\t%.0f%%\t%.0f%%\t%d\t\n",
 			x.Rate, x.Behaviour, x.Miners, x.Detected, 100*x.DetectionRate, x.FPHosts, x.Negatives, 100*x.FPRate,
 			x.SuspectHosts, 100*float64(x.SuspectHosts)/float64(max(1, x.Negatives)),
-			x.Precision, x.F1, dur(x.TTFMedian), dur(x.TTFP90), 100*x.Within2h, 100*x.ClassAccuracy, x.Probes)
+			x.Precision, x.F1, dur(x.TTFMedian), dur(x.TTFP90), dur(x.TTFRecordMedian), dur(x.TTFRecordP90), 100*x.Within2h, 100*x.ClassAccuracy, x.Probes)
 	}
 	if err := tw.Flush(); err != nil {
 		return err
