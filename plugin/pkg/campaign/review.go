@@ -151,20 +151,26 @@ func WeeklyReview(cfg Config, in ReviewInput) []ReviewRow {
 		u.Relapses365d += r.Relapses365d
 		u.Energy = u.Energy.Add(r.Energy)
 	}
-	// The same counts by device: one history per device of a unit.
-	for _, h := range deviceHistories(in.Hosts, in.Devices) {
-		runs := clip(h.Runs, at)
-		if len(runs) == 0 {
-			continue
+	// The same counts by device: one history per device of a unit. With no
+	// device known every IP is a device of its own and the counts are the
+	// IP counts already made.
+	if len(in.Devices) == 0 {
+		for _, u := range byUnit {
+			u.Devices = u.IPCounts()
 		}
-		r := reviewCounts(cfg, runs, h.Dispositions, ws, we, pws, ys, at)
-		d := DeviceCounts{MiningAtEnd: r.MiningAtEnd, New: r.New, Relapsed: r.Relapsed, Cleared: r.Cleared,
-			Distinct: r.DistinctIPs, PrevDistinct: r.PrevDistinctIPs, Overdue: r.Overdue}
-		if d == (DeviceCounts{}) {
-			continue
+	} else {
+		for _, h := range deviceHistories(in.Hosts, in.Devices) {
+			runs := clip(h.Runs, at)
+			if len(runs) == 0 {
+				continue
+			}
+			d := reviewCounts(cfg, runs, h.Dispositions, ws, we, pws, ys, at).IPCounts()
+			if d == (DeviceCounts{}) {
+				continue
+			}
+			u := row(h.Unit)
+			u.Devices = u.Devices.add(d)
 		}
-		u := row(h.Unit)
-		u.Devices = u.Devices.add(d)
 	}
 	total := ReviewRow{Unit: TotalUnit, UnitName: "合计"}
 	rows := make([]ReviewRow, 0, len(byUnit)+1)
