@@ -116,10 +116,10 @@ export function fakeGrafana(meta) {
   const healthOf = {
     'minewatch-harness': {
       status: 'OK',
-      message: 'VictoriaMetrics 连接正常 connected; 全部单位 all units; 案件库可读写 case store reachable',
+      message: 'VictoriaMetrics 连接正常 connected; 全部单位 all units; 案件库可读写 case store readable and writable',
       details: {
         victoriaMetrics: part(true, true, 'VictoriaMetrics 连接正常 connected', { where: 'http://127.0.0.1:8428' }),
-        caseStore: part(true, true, '案件库可读写 case store reachable', { where: '/var/lib/grafana/minewatch/cases.db' }),
+        caseStore: part(true, true, '案件库可读写 case store readable and writable', { where: '/var/lib/grafana/minewatch/cases.db' }),
         ledger: part(true, true, '台账已读取：12 个单位，其中 12 个登记了负责人邮箱 / ledger read: 12 units, 12 with a lead email', { units: 12, leads: 12 }),
         scope: '全部单位 all units',
         bureauUsers: 2,

@@ -167,7 +167,7 @@ test(`Grafana ${major}: the configuration page with the real backend's status, a
     await settled();
     assert.deepEqual(await rows(), [['vm', 'ok'], ['store', 'ok'], ['ledger', 'ok']]);
     await status.getByText('VictoriaMetrics 连接正常 connected').waitFor();
-    await status.getByText('案件库可读写 case store reachable').waitFor();
+    await status.getByText('案件库可读写 case store readable and writable').waitFor();
     await status.getByText('台账已读取：5 个单位，其中 2 个登记了负责人邮箱 / ledger read: 5 units, 2 with a lead email').waitFor();
     await config.getByTestId('minewatch-me').getByText(/^你在此数据源中的身份 \/ you in this datasource：admin（Admin） · 教育局 Bureau · \d+ 个单位 units$/).waitFor();
 

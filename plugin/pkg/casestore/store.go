@@ -298,6 +298,22 @@ func (s *Store) migrate(ctx context.Context) error {
 	return nil
 }
 
+// CheckWritable proves the store takes writes: it inserts a row no real
+// migration uses (version 0) into schema_migrations and rolls it back, so
+// nothing is left behind and the audit chain is not touched. A read-only
+// PostgreSQL role or standby, or a SQLite file opened read-only, fails here
+// while a read still succeeds: the health check then says that dispositions
+// and reports cannot be recorded.
+func (s *Store) CheckWritable(ctx context.Context) error {
+	tx, err := s.db.BeginTx(ctx, nil)
+	if err != nil {
+		return err
+	}
+	defer tx.Rollback() //nolint:errcheck // rolled back on purpose: nothing may stay
+	_, err = tx.ExecContext(ctx, `INSERT INTO schema_migrations (version, applied_ms) VALUES (0, $1)`, s.Now().UnixMilli())
+	return err
+}
+
 // Advisory lock keys (PostgreSQL): one for migrations, one for the audit chain.
 const (
 	migrateLock = 7_230_001

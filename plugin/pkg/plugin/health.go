@@ -42,8 +42,8 @@ type PartHealth struct {
 }
 
 // CheckHealth queries /api/v1/query?query=1 under the configured URL (so a
-// vmselect tenant prefix or a vmauth path is checked as configured), reads
-// the case store and counts the ledger's unit leads. It is an error when
+// vmselect tenant prefix or a vmauth path is checked as configured), reads and
+// test-writes (rolled back) the case store, and counts the ledger's unit leads. It is an error when
 // VictoriaMetrics or a configured case store does not answer; a missing
 // case store or ledger is said but is not an error (the dashboards need
 // neither, the app's pages do).
@@ -72,9 +72,11 @@ func (d *Datasource) CheckHealth(ctx context.Context, _ *backend.CheckHealthRequ
 		// A case that cannot exist (id 0): a real read, answered "not found".
 		if _, err := d.Store.Case(ctx, campaign.Scope{All: true}, 0); err != nil && !errors.Is(err, casestore.ErrNotFound) {
 			h.CaseStore.Message = fmt.Sprintf("案件库读取失败 case store read failed: %v", err)
+		} else if err := d.Store.CheckWritable(ctx); err != nil {
+			h.CaseStore.Message = fmt.Sprintf("案件库只读，不能登记处置和报告 case store is read-only (dispositions and reports cannot be recorded): %v", err)
 		} else {
 			h.CaseStore.OK = true
-			h.CaseStore.Message = "案件库可读写 case store reachable"
+			h.CaseStore.Message = "案件库可读写 case store readable and writable"
 		}
 	}
 
