@@ -132,9 +132,12 @@ func init() {
 		if *asJSON {
 			enc := json.NewEncoder(os.Stdout)
 			enc.SetIndent("", "  ")
-			return enc.Encode(map[string]any{"summaries": sums, "scale": scales})
+			return enc.Encode(map[string]any{"summaries": sums, "scale": scales, "targets": ingestbench.Targets(sums, scales)})
 		}
-		return printBench(sums, scales, plan.Runs)
+		if err := printBench(sums, scales, plan.Runs); err != nil {
+			return err
+		}
+		return printTargets(ingestbench.Targets(sums, scales))
 	}
 }
 
@@ -313,6 +316,25 @@ func printScale(scales []*ingestbench.Scale) error {
 		}
 		fmt.Fprintf(tw, "%s\t%d\t%.0f\t%.0f\t%.0f\t%.0f\t%s\t%d\t%d\t%d\t\n", sc.Name, sc.RecordsSent, sc.RecordsLost, sc.HostsTracked,
 			sc.CPUPerRecord, sc.BytesPerHost, rss, sc.HostSeries, sc.TotalSeries, sc.Suspects)
+	}
+	return tw.Flush()
+}
+
+// printTargets says, for each of issue 12's targets this run measured,
+// whether the figure meets it (目标 met / 未达 not met).
+func printTargets(ts []ingestbench.Target) error {
+	if len(ts) == 0 {
+		return nil
+	}
+	fmt.Println()
+	tw := tabwriter.NewWriter(os.Stdout, 0, 0, 2, ' ', 0)
+	fmt.Fprintln(tw, "target 目标	this run 本次	")
+	for _, t := range ts {
+		verdict := "未达 NOT MET"
+		if t.Met {
+			verdict = "达到 met"
+		}
+		fmt.Fprintf(tw, "%s\t%s: %s\t\n", t.Name, verdict, t.Figure)
 	}
 	return tw.Flush()
 }
