@@ -21,8 +21,8 @@ type v4Filter struct {
 	by24   [][4]uint64  // one per set bit of any16, in order: its /24s
 }
 
-// newV4Filter covers the matcher's IPv4 ranges, addresses and endpoints.
-func newV4Filter(m *matcher) *v4Filter {
+// newV4Filter covers the matchers' IPv4 ranges, addresses and endpoints.
+func newV4Filter(ms ...*matcher) *v4Filter {
 	f := new(v4Filter)
 	sub := map[uint32]*[4]uint64{} // /16 → its /24s
 	add := func(p netip.Prefix) {
@@ -48,12 +48,14 @@ func newV4Filter(m *matcher) *v4Filter {
 			s[c>>6] |= 1 << (c & 63)
 		}
 	}
-	for p := range m.table.All4() {
-		add(p)
-	}
-	for k := range m.ipPort {
-		if k.Addr().Is4() {
-			add(netip.PrefixFrom(k.Addr(), 32))
+	for _, m := range ms {
+		for p := range m.table.All4() {
+			add(p)
+		}
+		for k := range m.ipPort {
+			if k.Addr().Is4() {
+				add(netip.PrefixFrom(k.Addr(), 32))
+			}
 		}
 	}
 	for h := range sub {

@@ -12,7 +12,7 @@ import (
 // unfiltered is s without the IPv4 filters: the answers as before them.
 func unfiltered(s *Set) *Set {
 	c := *s
-	c.pools.v4, c.allow.v4 = nil, nil
+	c.pools.v4, c.allow.v4, c.any4 = nil, nil, nil
 	return &c
 }
 
@@ -183,7 +183,7 @@ func TestFilterKeepsAnswers(t *testing.T) {
 		{"empty", NewSet(nil, nil, nil)},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			if tc.s.pools.v4 == nil || tc.s.allow.v4 == nil {
+			if tc.s.pools.v4 == nil || tc.s.allow.v4 == nil || tc.s.any4 == nil {
 				t.Fatal("no filter built")
 			}
 			eps := probeEndpoints(tc.s, 5000)
@@ -202,26 +202,32 @@ func TestFilterKeepsAnswers(t *testing.T) {
 	}
 }
 
-// The comparison above can fail: a filter that forgets one listed /24 is
-// caught.
+// The comparison above can fail: a filter (the pools' for Match, the joint
+// one for Remote) that forgets one listed /24 is caught.
 func TestFilterCheckCatchesMissingEntry(t *testing.T) {
-	s := sampleSet(t)
-	eps := probeEndpoints(s, 100)
-	if bad := filterMismatches(s, eps, nil); len(bad) > 0 {
-		t.Fatalf("before the change: %v", bad)
-	}
-	a := netip.MustParseAddr("192.0.2.11").As4() // a listed pool address
-	f := s.pools.v4
-	h := uint32(a[0])<<8 | uint32(a[1])
-	w, bit := h>>6, uint64(1)<<(h&63)
-	if f.full16[w]&bit != 0 || f.any16[w]&bit == 0 {
-		t.Fatalf("192.0.2.0/24 not in the filter's /24 maps")
-	}
-	sub := &f.by24[f.rank[w]+uint32(popcount(f.any16[w]&(bit-1)))]
-	sub[a[2]>>6] &^= 1 << (a[2] & 63)
-	bad := filterMismatches(s, eps, nil)
-	if len(bad) == 0 || !strings.Contains(strings.Join(bad, "\n"), "192.0.2.11") {
-		t.Fatalf("forgotten /24 not caught: %v", bad)
+	hosts := []netip.Addr{netip.MustParseAddr("10.0.0.6")}
+	for name, filter := range map[string]func(*Set) *v4Filter{
+		"pools": func(s *Set) *v4Filter { return s.pools.v4 },
+		"joint": func(s *Set) *v4Filter { return s.any4 },
+	} {
+		s := sampleSet(t)
+		eps := probeEndpoints(s, 100)
+		if bad := filterMismatches(s, eps, hosts); len(bad) > 0 {
+			t.Fatalf("before the change: %v", bad)
+		}
+		a := netip.MustParseAddr("192.0.2.11").As4() // a listed pool address
+		f := filter(s)
+		h := uint32(a[0])<<8 | uint32(a[1])
+		w, bit := h>>6, uint64(1)<<(h&63)
+		if f.full16[w]&bit != 0 || f.any16[w]&bit == 0 {
+			t.Fatalf("%s: 192.0.2.0/24 not in the filter's /24 maps", name)
+		}
+		sub := &f.by24[f.rank[w]+uint32(popcount(f.any16[w]&(bit-1)))]
+		sub[a[2]>>6] &^= 1 << (a[2] & 63)
+		bad := filterMismatches(s, eps, hosts)
+		if len(bad) == 0 || !strings.Contains(strings.Join(bad, "\n"), "192.0.2.11") {
+			t.Fatalf("%s: forgotten /24 not caught: %v", name, bad)
+		}
 	}
 }
 

@@ -13,6 +13,7 @@ type Set struct {
 	counts       map[string]*[len(kindNames)]int // per list, by Kind
 	domains      []string                        // every listed domain, pools and allowlist
 	probed       *probed                         // what active probes decided; nil: nothing
+	any4         *v4Filter                       // the pools' and the allowlist's together (Remote)
 }
 
 // matcher answers lookups with one map probe and one trie lookup. Listed
@@ -133,6 +134,7 @@ func NewSet(pools, allow []*List, resolved map[string][]netip.Addr) *Set {
 	}
 	s.pools.seal()
 	s.allow.seal()
+	s.any4 = newV4Filter(&s.pools, &s.allow)
 	return s
 }
 
@@ -180,11 +182,9 @@ func (s *Set) Remote(host, ip netip.Addr, port uint16) (allowed bool, pool *Entr
 		return false, nil
 	}
 	ip = ip.Unmap()
-	if ip.Is4() && (s.probed == nil || len(s.probed.confirmed) == 0 && len(s.probed.refuted) == 0) &&
-		s.pools.v4 != nil && s.allow.v4 != nil {
-		if a := ip.As4(); !s.pools.v4.may(a) && !s.allow.v4.may(a) {
-			return false, nil
-		}
+	if s.any4 != nil && ip.Is4() && !s.any4.may(ip.As4()) &&
+		(s.probed == nil || len(s.probed.confirmed) == 0 && len(s.probed.refuted) == 0) {
+		return false, nil
 	}
 	if s.Allowed(ip, port) {
 		return true, nil
