@@ -218,11 +218,11 @@ func TestFilterCheckCatchesMissingEntry(t *testing.T) {
 		a := netip.MustParseAddr("192.0.2.11").As4() // a listed pool address
 		f := filter(s)
 		h := uint32(a[0])<<8 | uint32(a[1])
-		w, bit := h>>6, uint64(1)<<(h&63)
-		if f.full16[w]&bit != 0 || f.any16[w]&bit == 0 {
+		w, bit := f.words[h>>6], uint64(1)<<(h&63)
+		if w.full&bit != 0 || w.any&bit == 0 {
 			t.Fatalf("%s: 192.0.2.0/24 not in the filter's /24 maps", name)
 		}
-		sub := &f.by24[f.rank[w]+uint32(popcount(f.any16[w]&(bit-1)))]
+		sub := &f.by24[w.rank+uint32(popcount(w.any&(bit-1)))]
 		sub[a[2]>>6] &^= 1 << (a[2] & 63)
 		bad := filterMismatches(s, eps, hosts)
 		if len(bad) == 0 || !strings.Contains(strings.Join(bad, "\n"), "192.0.2.11") {
