@@ -13,6 +13,7 @@ type Set struct {
 	counts       map[string]*[len(kindNames)]int // per list, by Kind
 	domains      []string                        // every listed domain, pools and allowlist
 	probed       *probed                         // what active probes decided; nil: nothing
+	any4         *v4Filter                       // the pools' and the allowlist's together (Remote)
 }
 
 // matcher answers lookups with one map probe and one trie lookup. Listed
@@ -22,6 +23,7 @@ type Set struct {
 type matcher struct {
 	ipPort map[netip.AddrPort]*Entry
 	table  *bart.Table[*Entry]
+	v4     *v4Filter // IPv4 fast negative, made by seal; nil: none
 }
 
 func newMatcher() matcher {
@@ -67,8 +69,14 @@ func (m *matcher) addResolved(e *Entry) {
 	}
 }
 
+// seal makes the filter once every entry is in.
+func (m *matcher) seal() { m.v4 = newV4Filter(m) }
+
 // match: IP:port, then longest-prefix match over addresses and ranges.
 func (m *matcher) match(ip netip.Addr, port uint16) *Entry {
+	if m.v4 != nil && ip.Is4() && !m.v4.may(ip.As4()) {
+		return nil // in no entry's /24 (the common case)
+	}
 	if len(m.ipPort) > 0 {
 		if e := m.ipPort[netip.AddrPortFrom(ip, port)]; e != nil {
 			return e
@@ -124,6 +132,9 @@ func NewSet(pools, allow []*List, resolved map[string][]netip.Addr) *Set {
 			}
 		}
 	}
+	s.pools.seal()
+	s.allow.seal()
+	s.any4 = newV4Filter(&s.pools, &s.allow)
 	return s
 }
 
@@ -161,6 +172,24 @@ func (s *Set) Allowed(ip netip.Addr, port uint16) bool {
 		return false
 	}
 	return s.pools.match(ip, port) == nil // listed after the refutation: the list wins
+}
+
+// Remote is what the pipeline asks of a record's remote end: Allowed, and
+// if not, MatchHost for the internal host. For an IPv4 address in no list's
+// /24, with no probe outcome stored, it answers from the filters alone.
+func (s *Set) Remote(host, ip netip.Addr, port uint16) (allowed bool, pool *Entry) {
+	if s == nil {
+		return false, nil
+	}
+	ip = ip.Unmap()
+	if s.any4 != nil && ip.Is4() && !s.any4.may(ip.As4()) &&
+		(s.probed == nil || len(s.probed.confirmed) == 0 && len(s.probed.refuted) == 0) {
+		return false, nil
+	}
+	if s.Allowed(ip, port) {
+		return true, nil
+	}
+	return false, s.MatchHost(host, ip, port)
 }
 
 // Domains lists every domain of the pool lists and allowlists.

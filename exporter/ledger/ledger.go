@@ -63,6 +63,10 @@ type Ledger struct {
 	assets []*Asset   // sorted by IP
 	byIP   map[netip.Addr]*Asset
 	egress *bart.Table[*Unit]
+	// research holds the research assets' addresses (nil: none, as in most
+	// ledgers), so that a record's host needs no look-up of the asset table.
+	research map[netip.Addr]bool
+	v4       *v4Table // IPv4 fast path of Lookup; nil: too large, bart alone
 }
 
 // File is one ledger file's name (its extension picks the format: .csv is the
@@ -258,6 +262,12 @@ func Build(files []File, extraInternal []netip.Prefix) (*Ledger, error) {
 		}
 		l.byIP[a.IP] = a
 		l.assets = append(l.assets, a)
+		if a.Research {
+			if l.research == nil {
+				l.research = map[netip.Addr]bool{}
+			}
+			l.research[a.IP.Unmap()] = true
+		}
 	}
 
 	if len(errs) > 0 {
@@ -265,6 +275,7 @@ func Build(files []File, extraInternal []netip.Prefix) (*Ledger, error) {
 	}
 	slices.SortFunc(l.units, func(a, b *Unit) int { return strings.Compare(a.ID, b.ID) })
 	slices.SortFunc(l.assets, func(a, b *Asset) int { return a.IP.Compare(b.IP) })
+	l.v4 = buildV4(l)
 	return l, nil
 }
 
@@ -379,14 +390,37 @@ func prefixList(ps []netip.Prefix) string {
 // true inside any unit's range and inside the extra internal ranges; there the
 // unit is nil ("unassigned"). It does not allocate.
 func (l *Ledger) Classify(ip netip.Addr) (unit *Unit, internal bool) {
+	c := l.Lookup(ip)
+	return c.Unit, c.Internal
+}
+
+// Lookup is Classify that also tells whether the address is a research
+// asset: what the flow pipeline asks of both ends of every record. IPv4
+// (and IPv4-mapped IPv6) addresses take the flat table; it does not allocate.
+func (l *Ledger) Lookup(ip netip.Addr) Class {
 	if l == nil {
-		return nil, false
+		return Class{}
 	}
 	ip = ip.Unmap()
-	if u, ok := l.ranges.Lookup(ip); ok {
-		return u, true
+	if l.v4 != nil && ip.Is4() {
+		return l.v4.lookup(ip.As4())
 	}
-	return nil, l.extra.Contains(ip)
+	return l.lookupSlow(ip)
+}
+
+// lookupSlow is Lookup by the bart tables and the research set alone: the
+// answer the IPv4 table is built from, and the one for IPv6.
+func (l *Ledger) lookupSlow(ip netip.Addr) Class {
+	var c Class
+	if u, ok := l.ranges.Lookup(ip); ok {
+		c.Unit, c.Internal = u, true
+	} else {
+		c.Internal = l.extra.Contains(ip)
+	}
+	if l.research != nil {
+		c.Research = l.research[ip]
+	}
+	return c
 }
 
 // Asset returns the registered asset at ip, or nil.

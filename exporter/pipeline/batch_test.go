@@ -131,6 +131,9 @@ func TestBatchedIsProcess(t *testing.T) {
 // datagram), on the campus datagrams without a pool record (an intel hit
 // allocates its IntelHit either way).
 func TestBatchedAllocations(t *testing.T) {
+	if raceEnabled {
+		t.Skip("under -race sync.Pool drops pooled batches at random: allocation counts mean nothing")
+	}
 	p := newTestPipeline(t)
 	dec := flow.NewDecoder(flow.Options{Metrics: metrics.NewSet()})
 	src := netip.MustParseAddrPort("10.20.255.1:2055")

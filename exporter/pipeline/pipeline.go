@@ -113,41 +113,41 @@ func (p *Pipeline) advance(end int64) {
 // allowlisted (set, nil without intel). False when the record is not to be
 // scored (no internal side, or another exporter's host).
 func (p *Pipeline) observation(led *ledger.Ledger, set *intel.Set, r *flow.Record, o *score.Observation) bool {
-	srcUnit, srcIn := led.Classify(r.Src)
-	dstUnit, dstIn := led.Classify(r.Dst)
+	// One look-up per side answers internal, whose, and research asset
+	// (ledger.Lookup: an IPv4 table, no asset-table look-up per record).
+	src, dst := led.Lookup(r.Src), led.Lookup(r.Dst)
 
-	var unit *ledger.Unit
+	var host ledger.Class
 	switch {
-	case srcIn && (!dstIn || r.SrcPort >= r.DstPort):
+	case src.Internal && (!dst.Internal || r.SrcPort >= r.DstPort):
 		// Outbound, or internal to internal where src looks like the client
 		// (ephemeral port): the client side is the one that may be mining.
 		o.Host, o.Remote, o.HostPort, o.RemotePort, o.Outbound = r.Src, r.Dst, r.SrcPort, r.DstPort, true
-		unit = srcUnit
-	case dstIn:
+		host = src
+	case dst.Internal:
 		o.Host, o.Remote, o.HostPort, o.RemotePort = r.Dst, r.Src, r.DstPort, r.SrcPort
-		unit = dstUnit
+		host = dst
 	default:
 		p.droppedExternal.Inc()
 		return false
 	}
 	o.Unit = Unassigned
-	if unit != nil {
-		o.Unit = unit.ID
+	if host.Unit != nil {
+		o.Unit = host.Unit.ID
 	}
 	if p.owns != nil && !p.owns(o.Host, o.Unit) {
 		return false // another exporter's host (counted by the shard)
 	}
-	if a := led.Asset(o.Host); a != nil {
-		o.Research = a.Research
-	}
+	o.Research = host.Research
 	o.Proto, o.TCPFlags = r.Proto, r.TCPFlags
 	o.Start, o.End = r.Start, r.End
 	o.Packets, o.Bytes, o.SamplingRate = r.Packets, r.Bytes, r.SamplingRate
 
 	if set != nil {
-		if set.Allowed(o.Remote, o.RemotePort) {
+		// Allowed, else MatchHost: a CDN address confirmed by SNI counts for its suspects only.
+		if allowed, e := set.Remote(o.Host, o.Remote, o.RemotePort); allowed {
 			o.Allowlisted = true
-		} else if e := set.MatchHost(o.Host, o.Remote, o.RemotePort); e != nil { // MatchHost: a CDN address confirmed by SNI counts for its suspects only
+		} else if e != nil {
 			// Allocated only on a hit (rare): the engine keeps its strings.
 			o.Intel = &score.IntelHit{Pool: e.Pool, Coin: e.Coin, Shared: e.Shared}
 			if e.Probe != nil { // confirmed by the active prober: its evidence goes with the flag

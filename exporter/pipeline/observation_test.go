@@ -1,0 +1,117 @@
+package pipeline
+
+import (
+	"math/rand/v2"
+	"net/netip"
+	"reflect"
+	"testing"
+
+	"github.com/minewatch/minewatch/exporter/flow"
+	"github.com/minewatch/minewatch/exporter/intel"
+	"github.com/minewatch/minewatch/exporter/ledger"
+	"github.com/minewatch/minewatch/exporter/score"
+)
+
+// oldObservation is observation as it was before ledger.Lookup and
+// intel.Set.Remote: two Classify calls, the asset table for Research,
+// Allowed then MatchHost.
+func oldObservation(led *ledger.Ledger, set *intel.Set, r *flow.Record, o *score.Observation) bool {
+	srcUnit, srcIn := led.Classify(r.Src)
+	dstUnit, dstIn := led.Classify(r.Dst)
+	var unit *ledger.Unit
+	switch {
+	case srcIn && (!dstIn || r.SrcPort >= r.DstPort):
+		o.Host, o.Remote, o.HostPort, o.RemotePort, o.Outbound = r.Src, r.Dst, r.SrcPort, r.DstPort, true
+		unit = srcUnit
+	case dstIn:
+		o.Host, o.Remote, o.HostPort, o.RemotePort = r.Dst, r.Src, r.DstPort, r.SrcPort
+		unit = dstUnit
+	default:
+		return false
+	}
+	o.Unit = Unassigned
+	if unit != nil {
+		o.Unit = unit.ID
+	}
+	if a := led.Asset(o.Host); a != nil {
+		o.Research = a.Research
+	}
+	o.Proto, o.TCPFlags = r.Proto, r.TCPFlags
+	o.Start, o.End = r.Start, r.End
+	o.Packets, o.Bytes, o.SamplingRate = r.Packets, r.Bytes, r.SamplingRate
+	if set != nil {
+		if set.Allowed(o.Remote, o.RemotePort) {
+			o.Allowlisted = true
+		} else if e := set.MatchHost(o.Host, o.Remote, o.RemotePort); e != nil {
+			o.Intel = &score.IntelHit{Pool: e.Pool, Coin: e.Coin, Shared: e.Shared}
+		}
+	}
+	return true
+}
+
+// TestObservationIsOld: the enrichment gives what the old look-ups gave,
+// record for record, over research assets (IPv4 and IPv6), nested units,
+// extra ranges, pools, allowlisted endpoints, IPv4-mapped addresses.
+func TestObservationIsOld(t *testing.T) {
+	led, err := ledger.Build([]ledger.File{{Name: "u.yaml", Data: []byte(`units:
+  - {id: edu, name: 教育局, sector: government, cidrs: [10.0.0.0/8, 2001:db8::/32]}
+  - {id: school, name: 一中, sector: school, parent: edu, cidrs: [10.20.0.0/16, 10.21.3.0/24, 2001:db8:20::/48]}
+  - {id: lab, name: 实验室, sector: school, parent: school, cidrs: [10.20.5.128/25]}
+`)}, {Name: "a.csv", Data: []byte("ip,unit,name,kind,location,department,owner,research\n" +
+		"10.20.5.130,lab,GPU,server,,,,是\n10.20.5.131,lab,PC,pc,,,,否\n10.20.1.1,school,HPC,server,,,,是\n2001:db8:20::7,school,v6,server,,,,是\n")}},
+		[]netip.Prefix{netip.MustParsePrefix("172.16.0.0/12"), netip.MustParsePrefix("10.99.0.0/16")})
+	if err != nil {
+		t.Fatal(err)
+	}
+	pools, err := intel.Parse("pools.txt", []byte("198.51.100.7:3333,XMR\n198.51.100.64/26\n203.0.113.5\n[2001:db8:beef::1]:4444\n"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	allow, err := intel.Parse("allow.txt", []byte("198.51.100.70:443\n192.0.2.0/24\n"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	set := intel.NewSet([]*intel.List{pools}, []*intel.List{allow}, nil)
+	p := newTestPipeline(t)
+	internal := []string{"10.20.5.130", "10.20.5.131", "10.20.1.1", "10.21.3.9", "10.99.1.1", "172.16.0.1", "10.5.5.5", "2001:db8:20::7", "2001:db8:20::8", "2001:db8:1::1"}
+	remote := []string{"198.51.100.7", "198.51.100.65", "198.51.100.70", "203.0.113.5", "203.0.113.6", "192.0.2.9", "2001:db8:beef::1", "8.8.8.8"}
+	pick := func(rng *rand.Rand) netip.Addr {
+		var a netip.Addr
+		switch rng.IntN(3) {
+		case 0:
+			a = netip.MustParseAddr(internal[rng.IntN(len(internal))])
+		case 1:
+			a = netip.MustParseAddr(remote[rng.IntN(len(remote))])
+		default:
+			a = netip.AddrFrom4([4]byte{byte(rng.Uint32()), byte(rng.Uint32()), byte(rng.Uint32()), byte(rng.Uint32())})
+		}
+		if a.Is4() && rng.IntN(4) == 0 {
+			a = netip.AddrFrom16(a.As16()) // IPv4-mapped, as some exporters send
+		}
+		return a
+	}
+	ports := []uint16{3333, 443, 4444, 50000, 80}
+	rng := rand.New(rand.NewPCG(11, 12))
+	research, hits, allowed := 0, 0, 0
+	for i := range 50000 {
+		r := &flow.Record{Src: pick(rng), Dst: pick(rng), SrcPort: ports[rng.IntN(len(ports))], DstPort: ports[rng.IntN(len(ports))],
+			Proto: 6, TCPFlags: 0x18, Packets: 3, Bytes: 300, SamplingRate: 1, Start: int64(i), End: int64(i) + 5}
+		var got, want score.Observation
+		okGot, okWant := p.observation(led, set, r, &got), oldObservation(led, set, r, &want)
+		if okGot != okWant || !reflect.DeepEqual(got, want) {
+			t.Fatalf("record %+v:\n got %v %+v\nwant %v %+v", r, okGot, got, okWant, want)
+		}
+		if got.Research {
+			research++
+		}
+		if got.Intel != nil {
+			hits++
+		}
+		if got.Allowlisted {
+			allowed++
+		}
+	}
+	if research == 0 || hits == 0 || allowed == 0 {
+		t.Fatalf("test premise: %d research hosts, %d pool hits, %d allowlisted among the records", research, hits, allowed)
+	}
+}
