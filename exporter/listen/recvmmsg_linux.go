@@ -64,7 +64,10 @@ func (r *batchReader) read() (int, error) {
 // recv is the RawConn.Read callback: one recvmmsg call; false when there is nothing to read yet.
 func (r *batchReader) recv(fd uintptr) bool {
 	n, _, e := unix.Syscall6(unix.SYS_RECVMMSG, fd, uintptr(unsafe.Pointer(&r.hdrs[0])), uintptr(len(r.hdrs)), unix.MSG_DONTWAIT, 0, 0)
-	if e == unix.EAGAIN || e == unix.EINTR {
+	for e == unix.EINTR { // interrupted before anything was read: again at once
+		n, _, e = unix.Syscall6(unix.SYS_RECVMMSG, fd, uintptr(unsafe.Pointer(&r.hdrs[0])), uintptr(len(r.hdrs)), unix.MSG_DONTWAIT, 0, 0)
+	}
+	if e == unix.EAGAIN {
 		return false // nothing yet: wait until the socket is readable
 	}
 	r.n, r.err = int(n), nil
