@@ -55,13 +55,21 @@ func (d *Decoder) DecodeSFlow(src netip.AddrPort, recv time.Time, payload []byte
 		emit(r)
 		n++
 	}
-	if !d.slowOnly && sflowSamples(payload, nil) { // in place (sflowfast.go)
-		sflowSamples(payload, func(smp sflowFlowSample) {
+	var (
+		buf     [16]sflowFlowSample // a datagram's samples: more than 16 are appended past it
+		samples []sflowFlowSample
+		inPlace bool
+	)
+	if !d.slowOnly {
+		samples, inPlace = sflowSamples(payload, buf[:0])
+	}
+	if inPlace { // (sflowfast.go)
+		for i := range samples {
 			*r = Record{Start: ms, End: ms, Exporter: exporter, Protocol: SFlowV5}
-			if sflowFill(r, &smp) {
-				finish(smp.rate)
+			if sflowFill(r, &samples[i]) {
+				finish(samples[i].rate)
 			}
-		})
+		}
 	} else {
 		var p sflow.Packet
 		if err := sflow.DecodeMessageVersion(bytes.NewBuffer(payload), &p); err != nil {
@@ -130,8 +138,20 @@ func fillSFlow(r *Record, recs []sflow.FlowRecord) bool {
 }
 
 // recordsCountAt is where each sample format keeps its record count, counted
-// from the start of the sample body.
-var recordsCountAt = map[uint32]int{1: 28, 2: 8, 3: 40, 4: 12}
+// from the start of the sample body (ok false for other formats).
+func recordsCountAt(format uint32) (at int, ok bool) {
+	switch format {
+	case 1:
+		return 28, true
+	case 2:
+		return 8, true
+	case 3:
+		return 40, true
+	case 4:
+		return 12, true
+	}
+	return 0, false
+}
 
 // sflowAgentEnd is the offset just past an sFlow v5 datagram's agent
 // address (IPv4 or IPv6); ok is false for any other address type.
@@ -168,7 +188,7 @@ func checkSFlowCounts(b []byte) error {
 		if length > len(b)-body {
 			return fmt.Errorf("sample %d: length %d beyond the datagram", i, length)
 		}
-		if at, ok := recordsCountAt[format]; ok && at+4 <= length {
+		if at, ok := recordsCountAt(format); ok && at+4 <= length {
 			if n := int(binary.BigEndian.Uint32(b[body+at:])); n > (length-at-4)/8 {
 				return fmt.Errorf("sample %d: %d records cannot fit %d bytes", i, n, length-at-4)
 			}

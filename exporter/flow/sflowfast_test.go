@@ -67,7 +67,7 @@ func TestSFlowInPlaceAgreesOnRealCaptures(t *testing.T) {
 		if !slices.Equal(f, s) || (errF == nil) != (errS == nil) {
 			t.Errorf("%s: in place %d records, err %v; goflow2 %d records, err %v", names[i], len(f), errF, len(s), errS)
 		}
-		if len(b) >= 28 && checkSFlowCounts(b) == nil && sflowSamples(b, nil) {
+		if len(b) >= 28 && checkSFlowCounts(b) == nil && sflowKnown(b) {
 			inPlace++
 		}
 		records += len(f)
@@ -76,4 +76,10 @@ func TestSFlowInPlaceAgreesOnRealCaptures(t *testing.T) {
 	if inPlace < len(payloads)/2 || records == 0 {
 		t.Errorf("only %d of %d payloads read in place, %d records", inPlace, len(payloads), records)
 	}
+}
+
+// sflowKnown reports whether the in-place path reads b.
+func sflowKnown(b []byte) bool {
+	_, ok := sflowSamples(b, nil)
+	return ok
 }
