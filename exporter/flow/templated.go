@@ -422,50 +422,55 @@ type values struct {
 // finish sets the record's counts and times from v and returns its own
 // sampling rate (see fillRecord).
 func (v *values) finish(r *Record, exportMs, sysInit int64, hasInit bool) (rate uint32, upDur int64, upOnly bool) {
-	if v.octets == 0 {
-		v.octets = v.altOctets
+	// Locals, not v's fields: the compiler keeps them in registers.
+	octets, pkts := v.octets, v.pkts
+	if octets == 0 {
+		octets = v.altOctets
 	}
-	if v.pkts == 0 {
-		v.pkts = v.altPkts
+	if pkts == 0 {
+		pkts = v.altPkts
 	}
-	r.Bytes, r.Packets = v.octets, v.pkts
-	if v.start == 0 && v.end == 0 && v.hasUp && !hasInit {
-		upOnly = true
-		if v.upEnd >= v.upStart && v.upEnd-v.upStart < 1<<31 {
-			upDur = v.upEnd - v.upStart
+	r.Bytes, r.Packets = octets, pkts
+	start, end := v.start, v.end
+	if start == 0 && end == 0 && v.hasUp {
+		if !hasInit {
+			upOnly = true
+			if v.upEnd >= v.upStart && v.upEnd-v.upStart < 1<<31 {
+				upDur = v.upEnd - v.upStart
+			}
+		} else {
+			// sysUptime-relative times; uint32 arithmetic absorbs an uptime wrap.
+			start, end = sysInit+v.upStart, sysInit+v.upEnd
+			// The uptime at export, modulo 2^32 like the fields: a boot time a
+			// little after the (whole-second) export time, as softflowd's is, or
+			// an uptime past 49.7 days, still gives each record's distance from
+			// the export (records more than 24.8 days away cannot be told from
+			// wrapped ones; those in the future are refused in clock.go).
+			if exportMs > 0 && sysInit > 0 {
+				up := uint32(exportMs - sysInit)
+				start = exportMs - int64(int32(up-uint32(v.upStart)))
+				end = exportMs - int64(int32(up-uint32(v.upEnd)))
+			}
 		}
 	}
-	if v.start == 0 && v.end == 0 && v.hasUp && hasInit {
-		// sysUptime-relative times; uint32 arithmetic absorbs an uptime wrap.
-		v.start, v.end = sysInit+v.upStart, sysInit+v.upEnd
-		// The uptime at export, modulo 2^32 like the fields: a boot time a
-		// little after the (whole-second) export time, as softflowd's is, or
-		// an uptime past 49.7 days, still gives each record's distance from
-		// the export (records more than 24.8 days away cannot be told from
-		// wrapped ones; those in the future are refused in clock.go).
-		if exportMs > 0 && sysInit > 0 {
-			up := uint32(exportMs - sysInit)
-			v.start = exportMs - int64(int32(up-uint32(v.upStart)))
-			v.end = exportMs - int64(int32(up-uint32(v.upEnd)))
-		}
+	if start == 0 {
+		start = end
 	}
-	if v.start == 0 {
-		v.start = v.end
+	if end == 0 {
+		end = start
 	}
-	if v.end == 0 {
-		v.end = v.start
+	if start == 0 {
+		start, end = exportMs, exportMs
 	}
-	if v.start == 0 {
-		v.start, v.end = exportMs, exportMs
-	}
-	r.Start, r.End = v.start, v.end
+	r.Start, r.End = start, end
+	rate64 := v.rate64
 	if v.interval > 0 {
-		v.rate64 = (v.interval + v.space) / v.interval
+		rate64 = (v.interval + v.space) / v.interval
 	}
-	if v.rate64 > 1<<31 {
-		v.rate64 = 0
+	if rate64 > 1<<31 {
+		rate64 = 0
 	}
-	return uint32(v.rate64), upDur, upOnly
+	return uint32(rate64), upDur, upOnly
 }
 
 // beUint reads a big-endian unsigned integer of 1 to 8 bytes (reduced-size
