@@ -5,6 +5,7 @@ import (
 	"encoding/binary"
 	"fmt"
 	"net/netip"
+	"sync"
 	"time"
 
 	"github.com/netsampler/goflow2/v2/decoders/sflow"
@@ -38,8 +39,9 @@ func (d *Decoder) DecodeSFlow(src netip.AddrPort, recv time.Time, payload []byte
 	ms := recv.UnixMilli()
 	exporter := src.Addr().Unmap()
 	n := 0
-	r := recordPool.Get().(*Record) // reused: emit must not keep it (templated.go)
-	defer recordPool.Put(r)
+	sc := sflowScratches.Get().(*sflowScratch)
+	defer sc.put()
+	r := &sc.r // reused: emit must not keep it (templated.go)
 	var rated, unrated bool
 	// finish scales and emits the record of one flow sample (r, filled).
 	finish := func(rate uint32) {
@@ -56,12 +58,14 @@ func (d *Decoder) DecodeSFlow(src netip.AddrPort, recv time.Time, payload []byte
 		n++
 	}
 	var (
-		buf     [16]sflowFlowSample // a datagram's samples: more than 16 are appended past it
 		samples []sflowFlowSample
 		inPlace bool
 	)
 	if !d.slowOnly {
-		samples, inPlace = sflowSamples(payload, buf[:0])
+		samples, inPlace = sflowSamples(payload, sc.samples[:0])
+		if cap(samples) > cap(sc.samples) {
+			sc.samples = samples[:0] // grown once to the largest datagram's count, then kept
+		}
 	}
 	if inPlace { // (sflowfast.go)
 		for i := range samples {
@@ -99,6 +103,21 @@ func (d *Decoder) DecodeSFlow(src netip.AddrPort, recv time.Time, payload []byte
 	}
 	d.delivered(s, SFlowV5, n)
 	return nil
+}
+
+// sflowScratch is what one sFlow datagram's decode reuses: the record
+// handed to emit and the list of its flow samples (sflowSamples).
+type sflowScratch struct {
+	r       Record
+	samples []sflowFlowSample
+}
+
+var sflowScratches = sync.Pool{New: func() any { return new(sflowScratch) }}
+
+// put returns the scratch to the pool, dropping its references to the datagram.
+func (sc *sflowScratch) put() {
+	clear(sc.samples[:cap(sc.samples)])
+	sflowScratches.Put(sc)
 }
 
 // fillSFlow takes addresses, ports and length from a sample's records: the
