@@ -153,7 +153,8 @@ func addrWidth(n int) int {
 }
 
 // fill is fillRecord for the record at b[at:] (at >= 8): the same values,
-// the same rules (values.finish), read by the layout.
+// the same rules (values.finish), read by the layout. It writes every field
+// of r but Exporter and Protocol, so r needs no clearing between records.
 func (l *layout) fill(r *Record, b []byte, at int, exportMs, sysInit int64, hasInit bool) (rate uint32, upDur int64, upOnly bool) {
 	var v values
 	v.octets = l.octets.read(b, at)
@@ -167,13 +168,18 @@ func (l *layout) fill(r *Record, b []byte, at int, exportMs, sysInit int64, hasI
 		r.Src = netip.AddrFrom4([4]byte(b[p : p+4]))
 	} else if l.src.width == 16 {
 		l.src.read16(&r.Src, b, at)
+	} else {
+		r.Src = netip.Addr{}
 	}
 	if l.dst.width == 4 {
 		p := at + l.dst.off
 		r.Dst = netip.AddrFrom4([4]byte(b[p : p+4]))
 	} else if l.dst.width == 16 {
 		l.dst.read16(&r.Dst, b, at)
+	} else {
+		r.Dst = netip.Addr{}
 	}
+	r.SamplingRate = 0 // set by emitRecord
 	v.rate64 = l.rate.read(b, at)
 	if l.rare {
 		v.altOctets = l.altOctets.read(b, at)

@@ -125,15 +125,18 @@ func (d *Decoder) decodeTemplated(src netip.AddrPort, recv time.Time, payload []
 		for _, ds := range inPlace {
 			c := ds.tpl
 			for at := ds.start; at+c.recLen <= ds.end; at += c.recLen {
-				*rec = Record{Exporter: exporter, Protocol: proto}
 				var (
 					rate   uint32
 					upDur  int64
 					upOnly bool
 				)
 				if c.lay != nil && !d.loopOnly {
+					// A layout writes every other field: no clearing per record
+					// (these two again, in case emit changed them).
+					rec.Exporter, rec.Protocol = exporter, proto
 					rate, upDur, upOnly = c.lay.fill(rec, payload, at, clk.exportMs, sysInit, hasInit)
 				} else {
+					*rec = Record{Exporter: exporter, Protocol: proto}
 					rate, upDur, upOnly = fillRecord(rec, payload[at:at+c.recLen], c.fields, clk.exportMs, sysInit, hasInit)
 				}
 				n += d.emitRecord(rec, s, proto, rate, upDur, upOnly, optRate, &clk, emit)
