@@ -92,3 +92,18 @@ func (r *batchReader) datagram(i int) (netip.AddrPort, []byte, bool) {
 	}
 	return netip.AddrPort{}, nil, false
 }
+
+// receiveBuffer is the socket's receive buffer as granted (Linux reports
+// twice the size asked, the rest being its bookkeeping: halved here).
+func receiveBuffer(uc *net.UDPConn) (int, error) {
+	rc, err := uc.SyscallConn()
+	if err != nil {
+		return 0, err
+	}
+	var n int
+	var serr error
+	if err := rc.Control(func(fd uintptr) { n, serr = unix.GetsockoptInt(int(fd), unix.SOL_SOCKET, unix.SO_RCVBUF) }); err != nil {
+		return 0, err
+	}
+	return n / 2, serr
+}

@@ -57,6 +57,21 @@ func TestBatchReaderAllocs(t *testing.T) {
 	}
 }
 
+// TestReceiveBuffer: the size read back is the size set (below any cap).
+func TestReceiveBuffer(t *testing.T) {
+	uc, err := net.ListenUDP("udp4", &net.UDPAddr{IP: net.IPv4(127, 0, 0, 1)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer uc.Close()
+	if err := uc.SetReadBuffer(48 << 10); err != nil {
+		t.Fatal(err)
+	}
+	if got, err := receiveBuffer(uc); err != nil || got != 48<<10 {
+		t.Errorf("receive buffer %d (%v), want %d", got, err, 48<<10)
+	}
+}
+
 // BenchmarkBatchRead: one op is 64 datagrams of 1,200 bytes (a v9 datagram
 // of 24 records) sent over loopback and read, by this package's reader and
 // by x/net's ReadBatch as before; the sending costs both the same.

@@ -44,3 +44,6 @@ func (r *batchReader) datagram(i int) (netip.AddrPort, []byte, bool) {
 	src := ua.AddrPort()
 	return netip.AddrPortFrom(src.Addr().Unmap(), src.Port()), m.Buffers[0][:m.N], true
 }
+
+// receiveBuffer is not read back here (0: unknown).
+func receiveBuffer(*net.UDPConn) (int, error) { return 0, nil }

@@ -114,6 +114,11 @@ func serve(ctx context.Context, addr string, conns []*net.UDPConn, perSocket int
 	for i, uc := range conns {
 		if err := uc.SetReadBuffer(recvBuffer); err != nil {
 			log.Warn("could not enlarge the UDP receive buffer", "addr", addr, "err", err)
+		} else if got, err := receiveBuffer(uc); err == nil && got > 0 && got < recvBuffer && i == 0 {
+			// The kernel caps the buffer silently (Linux: net.core.rmem_max,
+			// often 208 KiB): say so once, since bursts beyond it are lost.
+			log.Warn("UDP receive buffer smaller than asked: bursts beyond it are dropped by the kernel; raise net.core.rmem_max (UDP 接收缓冲区小于请求值)",
+				"addr", addr, "bytes", got, "asked", recvBuffer)
 		}
 		h := handler(i)
 		for range perSocket {
