@@ -37,6 +37,16 @@ const (
 	ClockArrival       = "arrival_time"   // IPFIX uptime times without systemInitTimeMilliseconds: timed from arrival
 )
 
+// clockActions are the actions in the order clockFix counts them (act*).
+var clockActions = [...]string{ClockCorrected, ClockRefusedOffset, ClockRefusedFuture, ClockArrival}
+
+const (
+	actCorrected = iota
+	actRefusedOffset
+	actRefusedFuture
+	actArrival
+)
+
 // futureSlack is how far past its export time a record may end: export
 // times are whole seconds, record times milliseconds.
 const futureSlack = 5_000 // ms
@@ -53,8 +63,9 @@ type clockFix struct {
 	shift            int64 // ms added to every record time (0: clock within tolerance)
 	refuse           bool  // drop every record (policy refuse, clock outside tolerance)
 	check            bool  // the header has an export time (0 means none)
-	// Records counted by action, added to the series once per datagram (flush).
-	corrected, refusedOffset, refusedFuture, arrived int
+	// Records counted by action (index in clockActions), added to the
+	// series once per datagram (flush).
+	counts [len(clockActions)]int
 	// Records with and without a sampling rate of their own (or from option data).
 	rated, unrated bool
 }
@@ -111,11 +122,11 @@ func (c *clockFix) apply(d *Decoder, s *source, p Protocol, r *Record) bool {
 		return true
 	}
 	if c.refuse {
-		c.refusedOffset++
+		c.counts[actRefusedOffset]++
 		return false
 	}
 	if max(r.Start, r.End) > c.exportMs+futureSlack {
-		c.refusedFuture++
+		c.counts[actRefusedFuture]++
 		if !s.futureLogged.Swap(true) {
 			d.warn(s, "flow record ends after the datagram carrying it was exported: refused (流记录时间晚于导出时间，已丢弃)",
 				"protocol", p.String(), "record_end", time.UnixMilli(r.End).UTC(), "export_time", time.UnixMilli(c.exportMs).UTC())
@@ -125,7 +136,7 @@ func (c *clockFix) apply(d *Decoder, s *source, p Protocol, r *Record) bool {
 	if c.shift != 0 {
 		r.Start += c.shift
 		r.End += c.shift
-		c.corrected++
+		c.counts[actCorrected]++
 	}
 	return true
 }
@@ -138,16 +149,13 @@ func (c *clockFix) flush(d *Decoder, s *source, p Protocol) {
 	} else if c.rated {
 		s.announced()
 	}
-	if c.corrected+c.refusedOffset+c.refusedFuture+c.arrived == 0 {
+	if c.counts == [len(clockActions)]int{} {
 		return
 	}
 	ss := s.series.Load()
-	for _, x := range []struct {
-		action string
-		n      int
-	}{{ClockCorrected, c.corrected}, {ClockRefusedOffset, c.refusedOffset}, {ClockRefusedFuture, c.refusedFuture}, {ClockArrival, c.arrived}} {
-		if x.n > 0 {
-			ss.clockOf(x.action).Add(x.n)
+	for i, n := range c.counts {
+		if n > 0 {
+			ss.clockOf(i).Add(n)
 		}
 	}
 }
@@ -159,7 +167,7 @@ func (c *clockFix) flush(d *Decoder, s *source, p Protocol) {
 func (c *clockFix) arrival(d *Decoder, s *source, p Protocol, r *Record, dur int64) {
 	r.End = c.recvMs
 	r.Start = c.recvMs - dur
-	c.arrived++
+	c.counts[actArrival]++
 	if !s.arrivalLogged.Swap(true) {
 		d.warn(s, "IPFIX records with uptime-relative times (fields 21/22) but no systemInitTimeMilliseconds (160) option: "+
 			"timed from arrival (流记录只有相对时间，按到达时间计)", "protocol", p.String())

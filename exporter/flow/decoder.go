@@ -93,6 +93,9 @@ type Decoder struct {
 
 	// slowOnly turns the in-place fast path off (tests compare the two).
 	slowOnly bool
+	// loopOnly reads in-place records with fillRecord's loop, not their
+	// template's layout (tests compare the two).
+	loopOnly bool
 }
 
 // DefaultSamplingRate is the rate of exporters that announce none and have

@@ -64,6 +64,7 @@ func fieldKind(ie uint16) uint8 {
 type compiled struct {
 	recLen int
 	fields []compiledField // only the wanted ones
+	lay    *layout         // the same read without a loop (layout.go); nil: the loop decides
 }
 
 // compiledField is one wanted field of a record: its bytes rec[off:off+len]
@@ -93,13 +94,16 @@ func compile(tpl any) *compiled {
 	if c.recLen == 0 {
 		return nil
 	}
+	c.lay = newLayout(c.fields)
 	return c
 }
 
-// dataSet is one data set of a datagram with its compiled template.
+// dataSet is one data set of a datagram with its compiled template: its
+// records are the datagram's bytes from start to end (offsets, so that a
+// layout may read the bytes before a record: layout.go).
 type dataSet struct {
-	tpl  *compiled
-	body []byte
+	tpl        *compiled
+	start, end int
 }
 
 // dataSets splits a datagram (header of hdr bytes) into its data sets when
@@ -121,11 +125,70 @@ func (t *templateStore) dataSets(b []byte, hdr int, version uint16, domain uint3
 			return nil, false
 		}
 		e.touch(now)
-		out = append(out, dataSet{tpl: e.fast, body: b[off+4 : off+l]})
+		out = append(out, dataSet{tpl: e.fast, start: off + 4, end: off + l})
 		off += l
 	}
 	if off < len(b) {
 		return nil, false // IPFIX: trailing bytes are malformed; v9 callers cut padding off first
 	}
 	return out, len(out) > 0
+}
+
+// refreshed reports whether the template sets b[hdr:end] (as leadingTemplates
+// found them) only announce data templates the store holds already, field
+// for field: goflow2 would decode them and store the same templates again.
+// Each is stamped as announced at now instead, as AddTemplate stamps it.
+// Exporters repeat their templates every few seconds or datagrams; decoding
+// them cost more than the data records of the datagram that carries them.
+// Options templates, new or changed templates, anything unusual: false, and
+// goflow2 decodes them (learnTemplates).
+func (t *templateStore) refreshed(b []byte, hdr, end int, version uint16, domain uint32, now int64) bool {
+	be := binary.BigEndian
+	setID := uint16(0) // v9 template set
+	if version == 10 {
+		setID = 2
+	}
+	t.mu.RLock()
+	defer t.mu.RUnlock()
+	for off := hdr; off+4 <= end; {
+		id, l := be.Uint16(b[off:]), int(be.Uint16(b[off+2:]))
+		if id != setID || l < 4 || off+l > end {
+			return false
+		}
+		recs := b[off+4 : off+l]
+		for len(recs) >= 4 { // as goflow2 reads a template set: fewer bytes left are padding
+			tid, count := be.Uint16(recs), int(be.Uint16(recs[2:]))
+			recs = recs[4:]
+			e := t.m[templateKey(version, domain, tid)]
+			if e == nil {
+				return false
+			}
+			tr, ok := e.tpl.(netflow.TemplateRecord)
+			if !ok || tr.TemplateId != tid || int(tr.FieldCount) != count || len(tr.Fields) != count {
+				return false
+			}
+			for i := range tr.Fields {
+				if len(recs) < 4 {
+					return false
+				}
+				typ, length := be.Uint16(recs), be.Uint16(recs[2:])
+				recs = recs[4:]
+				var pen uint32
+				penProvided := version == 10 && typ&0x8000 != 0
+				if penProvided {
+					if len(recs) < 4 {
+						return false
+					}
+					typ, pen = typ^0x8000, be.Uint32(recs)
+					recs = recs[4:]
+				}
+				if f := &tr.Fields[i]; f.Type != typ || f.Length != length || f.PenProvided != penProvided || f.Pen != pen {
+					return false
+				}
+			}
+			e.used.Store(now)
+		}
+		off += l
+	}
+	return true
 }

@@ -87,13 +87,19 @@ func FuzzDecodeNetFlow(f *testing.F) {
 		d := fuzzDecoder()
 		slow := fuzzDecoder() // goflow2's path only: the fast path must agree with it
 		slow.slowOnly = true
+		loop := fuzzDecoder() // in place, fillRecord's loop rather than layouts
+		loop.loopOnly = true
 		for i, dg := range datagrams(b) {
 			n := 0
-			var fast, ref []Record
+			var fast, ref, looped []Record
 			err := d.DecodeNetFlow(src, recv, dg, func(r *Record) { n++; checkRecord(t, r); fast = append(fast, *r) })
 			slowErr := slow.DecodeNetFlow(src, recv, dg, func(r *Record) { ref = append(ref, *r) })
 			if !slices.Equal(fast, ref) || (err == nil) != (slowErr == nil) {
 				t.Fatalf("datagram %d: fast path: %d records, err %v; goflow2 path: %d records, err %v", i, len(fast), err, len(ref), slowErr)
+			}
+			loopErr := loop.DecodeNetFlow(src, recv, dg, func(r *Record) { looped = append(looped, *r) })
+			if !slices.Equal(fast, looped) || (err == nil) != (loopErr == nil) {
+				t.Fatalf("datagram %d: layouts: %d records, err %v; loop: %d records, err %v", i, len(fast), err, len(looped), loopErr)
 			}
 			// A v5 datagram cannot hold more than 30 records; v9/IPFIX records take at least one byte each.
 			if n > len(dg) {

@@ -118,10 +118,11 @@ func (d *Decoder) decodeV5InPlace(s *source, src netip.AddrPort, recv time.Time,
 	clk := d.clock(s, NetFlowV5, exportMs, recv)
 	clk.unrated, clk.rated = interval == 0, interval != 0
 	n := 0
-	var r Record
+	r := recordPool.Get().(*Record) // reused: emit must not keep it (templated.go)
+	defer recordPool.Put(r)
 	for off := v5HeaderLen; off+v5RecordLen <= len(b); off += v5RecordLen {
 		v := b[off : off+v5RecordLen]
-		r = Record{
+		*r = Record{
 			Start:        exportMs - int64(int32(uptime-be.Uint32(v[24:]))),
 			End:          exportMs - int64(int32(uptime-be.Uint32(v[28:]))),
 			Src:          netip.AddrFrom4([4]byte(v[0:4])),
@@ -136,8 +137,8 @@ func (d *Decoder) decodeV5InPlace(s *source, src netip.AddrPort, recv time.Time,
 			Exporter:     exporter,
 			Protocol:     NetFlowV5,
 		}
-		if clk.apply(d, s, NetFlowV5, &r) {
-			emit(&r)
+		if clk.apply(d, s, NetFlowV5, r) {
+			emit(r)
 		}
 		n++
 	}

@@ -40,6 +40,11 @@ type decoded struct {
 // decodeRealPayloads feeds every payload, each vendor from its own source
 // address, template payloads before data payloads.
 func decodeRealPayloads(t testing.TB, slowOnly ...bool) (map[string]*decoded, *Decoder) {
+	return decodeRealPayloadsWith(t, func(d *Decoder) { d.slowOnly = len(slowOnly) > 0 && slowOnly[0] })
+}
+
+// decodeRealPayloadsWith is decodeRealPayloads with the decoder set up by setup.
+func decodeRealPayloadsWith(t testing.TB, setup func(*Decoder)) (map[string]*decoded, *Decoder) {
 	dir := payloadDir(t)
 	files, err := filepath.Glob(filepath.Join(dir, "*.dat"))
 	if err != nil || len(files) < 50 {
@@ -52,7 +57,7 @@ func decodeRealPayloads(t testing.TB, slowOnly ...bool) (map[string]*decoded, *D
 	// The payloads were exported years before recv: compare their times on
 	// the exporters' own clocks (the clock check has tests of its own).
 	d := NewDecoder(Options{Metrics: metrics.NewSet(), Configuration: Configuration{ClockTolerance: 20 * 365 * 24 * time.Hour}})
-	d.slowOnly = len(slowOnly) > 0 && slowOnly[0]
+	setup(d)
 	srcs := map[string]netip.AddrPort{}
 	out := map[string]*decoded{}
 	recv := time.Date(2026, 11, 22, 12, 0, 0, 0, time.UTC)

@@ -30,18 +30,18 @@ type sourceSeries struct {
 	set  *metrics.Set
 
 	packets, records [SFlowV5 + 1]atomic.Pointer[metrics.Counter]
+	clocks           [len(clockActions)]atomic.Pointer[metrics.Counter]
 	tplGauge         atomic.Pointer[metrics.Gauge]
 	offGauge, unann  atomic.Pointer[metrics.Gauge]
 
 	mu    sync.Mutex
 	dead  bool
 	errs  map[string]*metrics.Counter // protocol+"/"+reason
-	clock map[string]*metrics.Counter // action
 	names []string                    // registered, for unregister
 }
 
 func newSeries(set *metrics.Set, name string, own bool) *sourceSeries {
-	return &sourceSeries{name: name, own: own, set: set, errs: map[string]*metrics.Counter{}, clock: map[string]*metrics.Counter{}}
+	return &sourceSeries{name: name, own: own, set: set, errs: map[string]*metrics.Counter{}}
 }
 
 // counter returns (creating on first use) the counter in slot c.
@@ -100,21 +100,12 @@ func (ss *sourceSeries) errorsOf(p Protocol, reason string) *metrics.Counter {
 	return c
 }
 
-// clockOf counts records by what the clock check did to them (clock.go).
-func (ss *sourceSeries) clockOf(action string) *metrics.Counter {
-	ss.mu.Lock()
-	defer ss.mu.Unlock()
-	if ss.dead {
-		return discard
-	}
-	c := ss.clock[action]
-	if c == nil {
-		n := fmt.Sprintf(`%s{source=%q,action=%q}`, names.FlowClockRecords, ss.name, action)
-		c = ss.set.GetOrCreateCounter(n)
-		ss.names = append(ss.names, n)
-		ss.clock[action] = c
-	}
-	return c
+// clockOf counts records by what the clock check did to them (clock.go):
+// action i of clockActions, found without a lock once created.
+func (ss *sourceSeries) clockOf(i int) *metrics.Counter {
+	return ss.counter(&ss.clocks[i], func() string {
+		return fmt.Sprintf(`%s{source=%q,action=%q}`, names.FlowClockRecords, ss.name, clockActions[i])
+	})
 }
 
 // gauge publishes one per-source gauge; shared label values have none (a

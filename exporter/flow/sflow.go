@@ -5,6 +5,7 @@ import (
 	"encoding/binary"
 	"fmt"
 	"net/netip"
+	"sync"
 	"time"
 
 	"github.com/netsampler/goflow2/v2/decoders/sflow"
@@ -38,8 +39,9 @@ func (d *Decoder) DecodeSFlow(src netip.AddrPort, recv time.Time, payload []byte
 	ms := recv.UnixMilli()
 	exporter := src.Addr().Unmap()
 	n := 0
-	r := recordPool.Get().(*Record) // reused: emit must not keep it (templated.go)
-	defer recordPool.Put(r)
+	sc := sflowScratches.Get().(*sflowScratch)
+	defer sc.put()
+	r := &sc.r // reused: emit must not keep it (templated.go)
 	var rated, unrated bool
 	// finish scales and emits the record of one flow sample (r, filled).
 	finish := func(rate uint32) {
@@ -55,13 +57,23 @@ func (d *Decoder) DecodeSFlow(src netip.AddrPort, recv time.Time, payload []byte
 		emit(r)
 		n++
 	}
-	if !d.slowOnly && sflowSamples(payload, nil) { // in place (sflowfast.go)
-		sflowSamples(payload, func(smp sflowFlowSample) {
+	var (
+		samples []sflowFlowSample
+		inPlace bool
+	)
+	if !d.slowOnly {
+		samples, inPlace = sflowSamples(payload, sc.samples[:0])
+		if cap(samples) > cap(sc.samples) {
+			sc.samples = samples[:0] // grown once to the largest datagram's count, then kept
+		}
+	}
+	if inPlace { // (sflowfast.go)
+		for i := range samples {
 			*r = Record{Start: ms, End: ms, Exporter: exporter, Protocol: SFlowV5}
-			if sflowFill(r, &smp) {
-				finish(smp.rate)
+			if sflowFill(r, &samples[i]) {
+				finish(samples[i].rate)
 			}
-		})
+		}
 	} else {
 		var p sflow.Packet
 		if err := sflow.DecodeMessageVersion(bytes.NewBuffer(payload), &p); err != nil {
@@ -91,6 +103,21 @@ func (d *Decoder) DecodeSFlow(src netip.AddrPort, recv time.Time, payload []byte
 	}
 	d.delivered(s, SFlowV5, n)
 	return nil
+}
+
+// sflowScratch is what one sFlow datagram's decode reuses: the record
+// handed to emit and the list of its flow samples (sflowSamples).
+type sflowScratch struct {
+	r       Record
+	samples []sflowFlowSample
+}
+
+var sflowScratches = sync.Pool{New: func() any { return new(sflowScratch) }}
+
+// put returns the scratch to the pool, dropping its references to the datagram.
+func (sc *sflowScratch) put() {
+	clear(sc.samples[:cap(sc.samples)])
+	sflowScratches.Put(sc)
 }
 
 // fillSFlow takes addresses, ports and length from a sample's records: the
@@ -130,8 +157,20 @@ func fillSFlow(r *Record, recs []sflow.FlowRecord) bool {
 }
 
 // recordsCountAt is where each sample format keeps its record count, counted
-// from the start of the sample body.
-var recordsCountAt = map[uint32]int{1: 28, 2: 8, 3: 40, 4: 12}
+// from the start of the sample body (ok false for other formats).
+func recordsCountAt(format uint32) (at int, ok bool) {
+	switch format {
+	case 1:
+		return 28, true
+	case 2:
+		return 8, true
+	case 3:
+		return 40, true
+	case 4:
+		return 12, true
+	}
+	return 0, false
+}
 
 // sflowAgentEnd is the offset just past an sFlow v5 datagram's agent
 // address (IPv4 or IPv6); ok is false for any other address type.
@@ -168,7 +207,7 @@ func checkSFlowCounts(b []byte) error {
 		if length > len(b)-body {
 			return fmt.Errorf("sample %d: length %d beyond the datagram", i, length)
 		}
-		if at, ok := recordsCountAt[format]; ok && at+4 <= length {
+		if at, ok := recordsCountAt(format); ok && at+4 <= length {
 			if n := int(binary.BigEndian.Uint32(b[body+at:])); n > (length-at-4)/8 {
 				return fmt.Errorf("sample %d: %d records cannot fit %d bytes", i, n, length-at-4)
 			}

@@ -26,36 +26,56 @@ type sflowFlowSample struct {
 	recs []byte
 }
 
-// Minimum record body lengths goflow2 reads, by flow record format.
-var sflowFlowRecordMin = map[uint32]int{
-	1:    16,           // raw packet header: protocol, frame length, stripped, header length
-	2:    20,           // Ethernet frame data
-	3:    32,           // IPv4 data
-	4:    56,           // IPv6 data
-	1001: 16,           // extended switch
-	1036: 4,            // egress queue
-	1003: -1,           // extended gateway: variable (goflow2 decides)
-	1037: -1, 1038: -1, // ACL, function: strings (goflow2 decides)
+// sflowFlowRecordMin is the minimum record body length goflow2 reads, by
+// flow record format (a switch: a map lookup per record cost more than the
+// rest of the walk).
+func sflowFlowRecordMin(format uint32) int {
+	switch format {
+	case 1: // raw packet header: protocol, frame length, stripped, header length
+		return 16
+	case 2: // Ethernet frame data
+		return 20
+	case 3: // IPv4 data
+		return 32
+	case 4: // IPv6 data
+		return 56
+	case 1001: // extended switch
+		return 16
+	case 1036: // egress queue
+		return 4
+	case 1003, 1037, 1038: // extended gateway: variable; ACL, function: strings (goflow2 decides)
+		return -1
+	}
 	// 1002, extended router: checked in sflowRecordsKnown; any other format is kept raw.
+	return 0
 }
 
-// Minimum counter record body lengths, by counter record format (others raw).
-var sflowCounterRecordMin = map[uint32]int{1: 88, 2: 52}
+// sflowCounterRecordMin is the minimum counter record body length, by
+// counter record format (others raw).
+func sflowCounterRecordMin(format uint32) int {
+	switch format {
+	case 1:
+		return 88
+	case 2:
+		return 52
+	}
+	return 0
+}
 
-// sflowSamples calls fn for every flow sample of an sFlow v5 datagram (b
-// passed checkSFlowCounts); ok is false when goflow2 must decode it instead.
-// With fn nil it only checks.
-func sflowSamples(b []byte, fn func(sflowFlowSample)) (ok bool) {
+// sflowSamples appends every flow sample of an sFlow v5 datagram (b passed
+// checkSFlowCounts) to out; ok is false when goflow2 must decode it instead.
+// One walk both checks the datagram and finds its samples.
+func sflowSamples(b []byte, out []sflowFlowSample) (samples []sflowFlowSample, ok bool) {
 	off, ok := sflowAgentEnd(b)
 	if !ok {
-		return false
+		return nil, false
 	}
 	if off+16 > len(b) {
-		return false
+		return nil, false
 	}
 	count := binary.BigEndian.Uint32(b[off+12:])
 	if count > 1000 {
-		return false
+		return nil, false
 	}
 	off += 16
 	for i := 0; i < int(count) && len(b)-off >= 8; i++ {
@@ -78,29 +98,29 @@ func sflowSamples(b []byte, fn func(sflowFlowSample)) (ok bool) {
 		case 4: // expanded counter sample: seq, source type, index
 			hdr, at = 16, 12
 		default:
-			return false
+			return nil, false
 		}
 		if len(body) < hdr {
-			return false
+			return nil, false
 		}
 		n := binary.BigEndian.Uint32(body[at:])
 		if n > 1000 {
-			return false
+			return nil, false
 		}
 		recs := body[hdr:]
 		flow := format == 1 || format == 3
 		if !sflowRecordsKnown(recs, int(n), flow) {
-			return false
+			return nil, false
 		}
-		if flow && fn != nil {
+		if flow {
 			rateAt := 8
 			if format == 3 {
 				rateAt = 12
 			}
-			fn(sflowFlowSample{rate: binary.BigEndian.Uint32(body[rateAt:]), n: int(n), recs: recs})
+			out = append(out, sflowFlowSample{rate: binary.BigEndian.Uint32(body[rateAt:]), n: int(n), recs: recs})
 		}
 	}
-	return true
+	return out, true
 }
 
 // sflowRecordsKnown checks the records of one sample as goflow2 would read them.
@@ -112,9 +132,9 @@ func sflowRecordsKnown(b []byte, n int, flow bool) bool {
 		if length > len(b) || length < 0 {
 			break
 		}
-		min := sflowCounterRecordMin[format] // 0: kept raw
+		min := sflowCounterRecordMin(format) // 0: kept raw
 		if flow {
-			min = sflowFlowRecordMin[format]
+			min = sflowFlowRecordMin(format)
 			if format == 1002 { // extended router: next hop (IPv4 or IPv6), two mask lengths
 				if length < 4 {
 					return false

@@ -95,10 +95,6 @@ func (d *Decoder) decodeTemplated(src netip.AddrPort, recv time.Time, payload []
 		version, hdr = 9, 20
 	}
 	exporter := src.Addr().Unmap()
-	var (
-		fields [64]compiledField // the goflow2 path's fields of one record, read from its bytes in buf
-		buf    [512]byte
-	)
 	rec := recordPool.Get().(*Record) // reused: emit must not keep it
 	defer recordPool.Put(rec)
 
@@ -115,7 +111,10 @@ func (d *Decoder) decodeTemplated(src netip.AddrPort, recv time.Time, payload []
 		// Templates first, then data (how exporters refresh their
 		// templates): goflow2 learns the templates from a copy holding only
 		// them, and the data is read in place.
-		if end := leadingTemplates(payload, hdr, proto); end > hdr && end < len(payload) && learnTemplates(payload, hdr, end, proto, s.templates) {
+		// Templates announced again unchanged (the usual refresh) are only
+		// stamped (templateStore.refreshed).
+		if end := leadingTemplates(payload, hdr, proto); end > hdr && end < len(payload) &&
+			(s.templates.refreshed(payload, hdr, end, version, domain, s.templates.clock.Load()) || learnTemplates(payload, hdr, end, proto, s.templates)) {
 			inPlace, ok = s.templates.dataSets(payload, end, version, domain, s.templates.clock.Load(), setBuf[:0])
 		}
 	}
@@ -124,15 +123,42 @@ func (d *Decoder) decodeTemplated(src netip.AddrPort, recv time.Time, payload []
 		clk := d.clock(s, proto, exportMs, recv)
 		n := 0
 		for _, ds := range inPlace {
-			for off := 0; off+ds.tpl.recLen <= len(ds.body); off += ds.tpl.recLen {
-				n += d.emitRecord(rec, s, exporter, proto, ds.body[off:off+ds.tpl.recLen], ds.tpl.fields, sysInit, hasInit, optRate, &clk, emit)
+			c := ds.tpl
+			for at := ds.start; at+c.recLen <= ds.end; at += c.recLen {
+				var (
+					rate   uint32
+					upDur  int64
+					upOnly bool
+				)
+				if c.lay != nil && !d.loopOnly {
+					// A layout writes every other field: no clearing per record
+					// (these two again, in case emit changed them).
+					rec.Exporter, rec.Protocol = exporter, proto
+					rate, upDur, upOnly = c.lay.fill(rec, payload, at, clk.exportMs, sysInit, hasInit)
+				} else {
+					*rec = Record{Exporter: exporter, Protocol: proto}
+					rate, upDur, upOnly = fillRecord(rec, payload[at:at+c.recLen], c.fields, clk.exportMs, sysInit, hasInit)
+				}
+				n += d.emitRecord(rec, s, proto, rate, upDur, upOnly, optRate, &clk, emit)
 			}
 		}
 		clk.flush(d, s, proto)
 		d.delivered(s, proto, n)
 		return nil
 	}
+	return d.decodeGoflow2(s, recv, payload, proto, exporter, exportMs, uptimeMs, hasUptime, domain, rec, emit)
+}
 
+// decodeGoflow2 is decodeTemplated's path for the datagrams not read in
+// place (templates, options, unusual sets): goflow2 decodes the whole
+// datagram. A function of its own, so that the in-place path does not clear
+// this one's buffers on every datagram.
+func (d *Decoder) decodeGoflow2(s *source, recv time.Time, payload []byte, proto Protocol, exporter netip.Addr,
+	exportMs, uptimeMs int64, hasUptime bool, domain uint32, rec *Record, emit func(*Record)) error {
+	var (
+		fields [64]compiledField // the fields of one record, read from their bytes in buf
+		buf    [512]byte
+	)
 	if proto == NetFlowV9 {
 		payload = fixV9Count(payload)
 	}
@@ -179,7 +205,9 @@ func (d *Decoder) decodeTemplated(src netip.AddrPort, recv time.Time, payload []
 					b = append(b, fb...)
 				}
 			}
-			n += d.emitRecord(rec, s, exporter, proto, b, v, sysInit, hasInit, optRate, &clk, emit)
+			*rec = Record{Exporter: exporter, Protocol: proto}
+			rate, upDur, upOnly := fillRecord(rec, b, v, clk.exportMs, sysInit, hasInit)
+			n += d.emitRecord(rec, s, proto, rate, upDur, upOnly, optRate, &clk, emit)
 		}
 	}
 	clk.flush(d, s, proto)
@@ -241,12 +269,11 @@ func (s *source) timing(domain uint32, proto Protocol, exportMs, uptimeMs int64,
 	return optRate, sysInit, hasInit
 }
 
-// emitRecord maps one data record's fields, checks its times against its
-// source's clock (clock.go), scales it by its sampling rate and hands it on;
-// it returns 1 if it was a flow (emitted or refused), 0 if not.
-func (d *Decoder) emitRecord(r *Record, s *source, exporter netip.Addr, proto Protocol, data []byte, fields []compiledField, sysInit int64, hasInit bool, optRate uint32, clk *clockFix, emit func(*Record)) int {
-	*r = Record{Exporter: exporter, Protocol: proto}
-	rate, upDur, upOnly := fillRecord(r, data, fields, clk.exportMs, sysInit, hasInit)
+// emitRecord takes one data record whose fields were mapped (fillRecord or
+// a layout: rate, upDur and upOnly are what they returned), checks its times
+// against its source's clock (clock.go), scales it by its sampling rate and
+// hands it on; it returns 1 if it was a flow (emitted or refused), 0 if not.
+func (d *Decoder) emitRecord(r *Record, s *source, proto Protocol, rate uint32, upDur int64, upOnly bool, optRate uint32, clk *clockFix, emit func(*Record)) int {
 	if !r.Src.IsValid() && !r.Dst.IsValid() {
 		return 0 // not a flow (e.g. an event or statistics template)
 	}
@@ -321,13 +348,7 @@ func fillRecord(r *Record, data []byte, fields []compiledField, exportMs, sysIni
 	// The values read, in a struct rather than a dozen locals: the loop then
 	// writes each one to memory once instead of carrying them all in
 	// registers, spilled and reloaded on every field.
-	var v struct {
-		octets, pkts, altOctets, altPkts uint64
-		start, end                       int64
-		upStart, upEnd                   int64
-		interval, space, rate64          uint64
-		hasUp                            bool
-	}
+	var v values
 	for i := range fields {
 		f := &fields[i]
 		b := data[f.off : f.off+f.len]
@@ -388,50 +409,71 @@ func fillRecord(r *Record, data []byte, fields []compiledField, exportMs, sysIni
 			v.space = beUint(b)
 		}
 	}
-	if v.octets == 0 {
-		v.octets = v.altOctets
+	return v.finish(r, exportMs, sysInit, hasInit)
+}
+
+// values are what a record's fields give before the rules that combine
+// them (values.finish): fillRecord's loop and a layout's loads fill them.
+type values struct {
+	octets, pkts, altOctets, altPkts uint64
+	start, end                       int64
+	upStart, upEnd                   int64
+	interval, space, rate64          uint64
+	hasUp                            bool
+}
+
+// finish sets the record's counts and times from v and returns its own
+// sampling rate (see fillRecord).
+func (v *values) finish(r *Record, exportMs, sysInit int64, hasInit bool) (rate uint32, upDur int64, upOnly bool) {
+	// Locals, not v's fields: the compiler keeps them in registers.
+	octets, pkts := v.octets, v.pkts
+	if octets == 0 {
+		octets = v.altOctets
 	}
-	if v.pkts == 0 {
-		v.pkts = v.altPkts
+	if pkts == 0 {
+		pkts = v.altPkts
 	}
-	r.Bytes, r.Packets = v.octets, v.pkts
-	if v.start == 0 && v.end == 0 && v.hasUp && !hasInit {
-		upOnly = true
-		if v.upEnd >= v.upStart && v.upEnd-v.upStart < 1<<31 {
-			upDur = v.upEnd - v.upStart
+	r.Bytes, r.Packets = octets, pkts
+	start, end := v.start, v.end
+	if start == 0 && end == 0 && v.hasUp {
+		if !hasInit {
+			upOnly = true
+			if v.upEnd >= v.upStart && v.upEnd-v.upStart < 1<<31 {
+				upDur = v.upEnd - v.upStart
+			}
+		} else {
+			// sysUptime-relative times; uint32 arithmetic absorbs an uptime wrap.
+			start, end = sysInit+v.upStart, sysInit+v.upEnd
+			// The uptime at export, modulo 2^32 like the fields: a boot time a
+			// little after the (whole-second) export time, as softflowd's is, or
+			// an uptime past 49.7 days, still gives each record's distance from
+			// the export (records more than 24.8 days away cannot be told from
+			// wrapped ones; those in the future are refused in clock.go).
+			if exportMs > 0 && sysInit > 0 {
+				up := uint32(exportMs - sysInit)
+				start = exportMs - int64(int32(up-uint32(v.upStart)))
+				end = exportMs - int64(int32(up-uint32(v.upEnd)))
+			}
 		}
 	}
-	if v.start == 0 && v.end == 0 && v.hasUp && hasInit {
-		// sysUptime-relative times; uint32 arithmetic absorbs an uptime wrap.
-		v.start, v.end = sysInit+v.upStart, sysInit+v.upEnd
-		// The uptime at export, modulo 2^32 like the fields: a boot time a
-		// little after the (whole-second) export time, as softflowd's is, or
-		// an uptime past 49.7 days, still gives each record's distance from
-		// the export (records more than 24.8 days away cannot be told from
-		// wrapped ones; those in the future are refused in clock.go).
-		if exportMs > 0 && sysInit > 0 {
-			up := uint32(exportMs - sysInit)
-			v.start = exportMs - int64(int32(up-uint32(v.upStart)))
-			v.end = exportMs - int64(int32(up-uint32(v.upEnd)))
-		}
+	if start == 0 {
+		start = end
 	}
-	if v.start == 0 {
-		v.start = v.end
+	if end == 0 {
+		end = start
 	}
-	if v.end == 0 {
-		v.end = v.start
+	if start == 0 {
+		start, end = exportMs, exportMs
 	}
-	if v.start == 0 {
-		v.start, v.end = exportMs, exportMs
-	}
-	r.Start, r.End = v.start, v.end
+	r.Start, r.End = start, end
+	rate64 := v.rate64
 	if v.interval > 0 {
-		v.rate64 = (v.interval + v.space) / v.interval
+		rate64 = (v.interval + v.space) / v.interval
 	}
-	if v.rate64 > 1<<31 {
-		v.rate64 = 0
+	if rate64 > 1<<31 {
+		rate64 = 0
 	}
-	return uint32(v.rate64), upDur, upOnly
+	return uint32(rate64), upDur, upOnly
 }
 
 // beUint reads a big-endian unsigned integer of 1 to 8 bytes (reduced-size

@@ -27,6 +27,8 @@ func BenchmarkDecodeScore(b *testing.B) {
 	// The decoder alone on the same datagrams: the difference is what the
 	// ledger, intel and scoring add.
 	b.Run("netflow_v9_decode_only", func(b *testing.B) { benchDecodeScore(b, flow.NetFlowV9, decodeOnly) })
+	b.Run("ipfix_decode_only", func(b *testing.B) { benchDecodeScore(b, flow.IPFIX, decodeOnly) })
+	b.Run("sflow_v5_decode_only", func(b *testing.B) { benchDecodeScore(b, flow.SFlowV5, decodeOnly) })
 	// A datagram's records scored together (Pipeline.Batched), as the
 	// exporter's readers do.
 	for _, p := range []flow.Protocol{flow.NetFlowV5, flow.NetFlowV9, flow.IPFIX, flow.SFlowV5} {
