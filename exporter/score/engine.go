@@ -29,6 +29,7 @@ type Engine struct {
 	coStart   atomic.Pointer[map[netip.Addr]bool] // hosts that started mining together with others of their unit (set by Evaluate)
 	// holdCounters: reports show pool counts as of the last snapshot (HoldCounters).
 	holdCounters atomic.Bool
+	pages        pageSource // the shards' host pages
 }
 
 // New returns an empty engine.
@@ -38,7 +39,11 @@ func New(cfg Config) *Engine {
 	// by hash, unevenly, and a cap of exactly the share would evict from the
 	// fuller shards before MaxHosts hosts are tracked. The total is capped
 	// by MaxHosts all the same.
-	return &Engine{cfg: cfg, perShard: min(max(1, cfg.MaxHosts/nShards*5/4), maxSlots)}
+	e := &Engine{cfg: cfg, perShard: min(max(1, cfg.MaxHosts/nShards*5/4), maxSlots)}
+	for i := range e.shards {
+		e.shards[i].hosts.src = &e.pages
+	}
+	return e
 }
 
 // Config returns the settings in force.
@@ -122,26 +127,43 @@ func (e *Engine) Observe(o *Observation) {
 	if o.Allowlisted {
 		return // allowlisted services never count as evidence
 	}
-	k, is4 := keyOf(o.Host), o.Host.Is4()
-	hash := hashAddr(k, is4) // once: it picks the shard and the slot
-	sh := &e.shards[hash>>(64-7)]
+	l := lookup{key: keyOf(o.Host), is4: o.Host.Is4()}
+	l.hash = hashAddr(l.key, l.is4) // once: it picks the shard and the slot
+	sh := &e.shards[l.hash>>(64-7)]
 	sh.mu.Lock()
-	e.observeLocked(sh, o, k, is4, hash, sh.hosts.get(k, is4, hash))
+	l.h = sh.hosts.get(l.key, l.is4, l.hash)
+	e.observeLocked(sh, o, &l)
 	sh.mu.Unlock()
 }
 
-// observeLocked adds one record (not allowlisted) of the host k to sh, whose
-// lock the caller holds; h is the host as the caller found it (nil: not
-// tracked). Observe and ObserveBatch share it, so both score alike.
-func (e *Engine) observeLocked(sh *shard, o *Observation, k addrKey, is4 bool, hash uint64, h *host) {
+// lookup is what the caller of observeLocked found for a record.
+type lookup struct {
+	key  addrKey
+	hash uint64
+	is4  bool
+	h    *host // the host, nil when not tracked
+	// With sKnown, s is the record's session in h (find's result, nil for
+	// none), looked up while nothing else changed h (ObserveBatch);
+	// without, observeLocked looks it up.
+	sKnown bool
+	s      *session
+}
+
+// observeLocked adds one record (not allowlisted) to sh, whose lock the
+// caller holds, and returns the host it updated (nil: no room). Observe
+// and ObserveBatch share it, so both score alike.
+func (e *Engine) observeLocked(sh *shard, o *Observation, l *lookup) *host {
+	h := l.h
 	if h == nil {
-		if h = e.add(sh, k, is4, hash); h == nil {
-			return
+		if h = e.add(sh, l.key, l.is4, l.hash); h == nil {
+			return nil
 		}
-		h.unit, h.firstSeen, h.best = o.Unit, o.Start, -1
+		h.firstSeen, h.best = o.Start, -1
 	}
-	if h.unit != o.Unit {
-		h.unit = o.Unit
+	// The unit's identity is in the host's first cache line, the name in
+	// the second: the name is read only when the identity differs.
+	if id := unitIDOf(o.Unit); id != h.unitID || id == 0 {
+		h.unit, h.unitID = o.Unit, id
 	}
 	h.research = o.Research
 	if o.End > h.lastSeen {
@@ -152,7 +174,10 @@ func (e *Engine) observeLocked(sh *shard, o *Observation, k addrKey, is4 bool, h
 	}
 	msg := messageLike(o) && !servicePort(o.RemotePort) && !servicePort(o.HostPort)
 	key := sessKey(o.Remote, o.RemotePort)
-	s := h.find(key, o.Remote, o.RemotePort)
+	s := l.s
+	if !l.sKnown || l.h != h {
+		s = h.find(key, o.Remote, o.RemotePort)
+	}
 	if s == nil && (msg || o.Intel != nil) {
 		s = h.alloc(key, o, e.cfg.QuietAfter.Milliseconds(), e.cfg.Window.Milliseconds())
 	}
@@ -162,6 +187,7 @@ func (e *Engine) observeLocked(sh *shard, o *Observation, k addrKey, is4 bool, h
 	if s == nil || !s.miningLike() {
 		h.countUse(o)
 	}
+	return h
 }
 
 // useHourPkts is how many packets outside its mining-like sessions make an
@@ -257,6 +283,13 @@ func (h *host) find(k uint32, remote netip.Addr, port uint16) *session {
 		}
 	}
 	return nil
+}
+
+// peekSession is find ahead of a record's update (ObserveBatch), so that
+// the cache misses of a group's sessions overlap; its result stands unless
+// an earlier record of the group changed the host.
+func (h *host) peekSession(k uint32, remote netip.Addr, port uint16) *session {
+	return h.find(k, remote, port)
 }
 
 // Slot ranks (session.rank): a newcomer takes the slot of a session of lower
