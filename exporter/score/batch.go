@@ -9,9 +9,12 @@ const batchGroup = 8
 
 // pending is a record of a group between its lookup and its update.
 type pending struct {
-	o  *Observation
-	sh *shard
-	lookup
+	o    *Observation
+	sh   *shard
+	h    *host // as looked up; checked again before the update
+	key  addrKey
+	hash uint64
+	is4  bool
 }
 
 // ObserveBatch adds records in order, with the same result as Observe on
@@ -33,7 +36,7 @@ func (e *Engine) ObserveBatch(obs []Observation) {
 			}
 			p := &group[n]
 			n++
-			p.o, p.key, p.is4, p.sKnown = o, keyOf(o.Host), o.Host.Is4(), false
+			p.o, p.key, p.is4 = o, keyOf(o.Host), o.Host.Is4()
 			p.hash = hashAddr(p.key, p.is4)
 			s := p.hash >> (64 - 7)
 			p.sh = &e.shards[s]
@@ -49,29 +52,17 @@ func (e *Engine) ObserveBatch(obs []Observation) {
 			p := &g[i]
 			p.h = p.sh.hosts.get(p.key, p.is4, p.hash)
 		}
-		// The same for the records' sessions (a second miss, in the host's
-		// session table, and a third in the session).
-		for i := range g {
-			if p := &g[i]; p.h != nil {
-				p.s, p.sKnown = p.h.peekSession(sessKey(p.o.Remote, p.o.RemotePort), p.o.Remote, p.o.RemotePort), true
-			}
-		}
 		for i := range g {
 			p := &g[i]
 			// An earlier record of the group may have added a host to this
 			// shard (then this one may be new too) or made room by dropping
 			// one (maybe this one): look again unless the host found is
-			// still the one. Its session stands unless an earlier record
-			// updated the same host (it may have taken or replaced a slot).
-			if h := p.h; h == nil || !h.live || h.key != p.key || h.is4 != p.is4 {
-				p.h, p.sKnown = p.sh.hosts.get(p.key, p.is4, p.hash), false
+			// still the one.
+			h := p.h
+			if h == nil || !h.live || h.key != p.key || h.is4 != p.is4 {
+				h = p.sh.hosts.get(p.key, p.is4, p.hash)
 			}
-			for j := range i {
-				if g[j].h == p.h {
-					p.sKnown = false
-				}
-			}
-			p.h = e.observeLocked(p.sh, p.o, &p.lookup) // the host updated, for the records after it
+			e.observeLocked(p.sh, p.o, p.key, p.is4, p.hash, h)
 		}
 		for w, m := range held {
 			for ; m != 0; m &= m - 1 {

@@ -127,36 +127,21 @@ func (e *Engine) Observe(o *Observation) {
 	if o.Allowlisted {
 		return // allowlisted services never count as evidence
 	}
-	l := lookup{key: keyOf(o.Host), is4: o.Host.Is4()}
-	l.hash = hashAddr(l.key, l.is4) // once: it picks the shard and the slot
-	sh := &e.shards[l.hash>>(64-7)]
+	k, is4 := keyOf(o.Host), o.Host.Is4()
+	hash := hashAddr(k, is4) // once: it picks the shard and the slot
+	sh := &e.shards[hash>>(64-7)]
 	sh.mu.Lock()
-	l.h = sh.hosts.get(l.key, l.is4, l.hash)
-	e.observeLocked(sh, o, &l)
+	e.observeLocked(sh, o, k, is4, hash, sh.hosts.get(k, is4, hash))
 	sh.mu.Unlock()
 }
 
-// lookup is what the caller of observeLocked found for a record.
-type lookup struct {
-	key  addrKey
-	hash uint64
-	is4  bool
-	h    *host // the host, nil when not tracked
-	// With sKnown, s is the record's session in h (find's result, nil for
-	// none), looked up while nothing else changed h (ObserveBatch);
-	// without, observeLocked looks it up.
-	sKnown bool
-	s      *session
-}
-
-// observeLocked adds one record (not allowlisted) to sh, whose lock the
-// caller holds, and returns the host it updated (nil: no room). Observe
-// and ObserveBatch share it, so both score alike.
-func (e *Engine) observeLocked(sh *shard, o *Observation, l *lookup) *host {
-	h := l.h
+// observeLocked adds one record (not allowlisted) of the host k to sh, whose
+// lock the caller holds; h is the host as the caller found it (nil: not
+// tracked). Observe and ObserveBatch share it, so both score alike.
+func (e *Engine) observeLocked(sh *shard, o *Observation, k addrKey, is4 bool, hash uint64, h *host) {
 	if h == nil {
-		if h = e.add(sh, l.key, l.is4, l.hash); h == nil {
-			return nil
+		if h = e.add(sh, k, is4, hash); h == nil {
+			return
 		}
 		h.firstSeen, h.best = o.Start, -1
 	}
@@ -174,10 +159,7 @@ func (e *Engine) observeLocked(sh *shard, o *Observation, l *lookup) *host {
 	}
 	msg := messageLike(o) && !servicePort(o.RemotePort) && !servicePort(o.HostPort)
 	key := sessKey(o.Remote, o.RemotePort)
-	s := l.s
-	if !l.sKnown || l.h != h {
-		s = h.find(key, o.Remote, o.RemotePort)
-	}
+	s := h.find(key, o.Remote, o.RemotePort)
 	if s == nil && (msg || o.Intel != nil) {
 		s = h.alloc(key, o, e.cfg.QuietAfter.Milliseconds(), e.cfg.Window.Milliseconds())
 	}
@@ -187,7 +169,6 @@ func (e *Engine) observeLocked(sh *shard, o *Observation, l *lookup) *host {
 	if s == nil || !s.miningLike() {
 		h.countUse(o)
 	}
-	return h
 }
 
 // useHourPkts is how many packets outside its mining-like sessions make an
@@ -283,13 +264,6 @@ func (h *host) find(k uint32, remote netip.Addr, port uint16) *session {
 		}
 	}
 	return nil
-}
-
-// peekSession is find ahead of a record's update (ObserveBatch), so that
-// the cache misses of a group's sessions overlap; its result stands unless
-// an earlier record of the group changed the host.
-func (h *host) peekSession(k uint32, remote netip.Addr, port uint16) *session {
-	return h.find(k, remote, port)
 }
 
 // Slot ranks (session.rank): a newcomer takes the slot of a session of lower
