@@ -38,6 +38,17 @@ func TestObserveBatchIsObserve(t *testing.T) {
 					obs[i].Host = prev.Host
 				case 1: // or its session
 					obs[i].Host, obs[i].Remote, obs[i].RemotePort, obs[i].Intel = prev.Host, prev.Remote, prev.RemotePort, prev.Intel
+				case 2, 3: // or a new message-like session of it: the host's slots fill and turn over within a group
+					o := &obs[i]
+					o.Host, o.Intel, o.Allowlisted = prev.Host, nil, false
+					o.Remote = netip.AddrFrom4([4]byte{203, 0, byte(rng.IntN(4)), byte(rng.IntN(256))})
+					o.Packets, o.Bytes, o.End, o.HostPort = 3, 300, o.Start+1000, 40000
+				}
+			}
+			newSessions := 0 // records that allocate a session right after one of their host that did
+			for i := 1; i < len(obs); i++ {
+				if a, b := &obs[i-1], &obs[i]; a.Host == b.Host && a.Remote != b.Remote && messageLike(a) && messageLike(b) {
+					newSessions++
 				}
 			}
 			cfg := DefaultConfig()
@@ -55,8 +66,8 @@ func TestObserveBatchIsObserve(t *testing.T) {
 				t.Fatal(err)
 			}
 			st := one.Stats()
-			if st.Hosts == 0 || st.Sessions == 0 || c.maxHosts == 100 && st.Evictions < 1000 {
-				t.Fatalf("test premise: %+v (hosts, sessions, and evictions in the small case)", st)
+			if st.Hosts == 0 || st.Sessions == 0 || c.maxHosts == 100 && st.Evictions < 1000 || newSessions < 1000 {
+				t.Fatalf("test premise: %+v, %d records allocating a session after one of their host (hosts, sessions, such records, and evictions in the small case)", st, newSessions)
 			}
 		})
 	}

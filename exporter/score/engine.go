@@ -29,6 +29,7 @@ type Engine struct {
 	coStart   atomic.Pointer[map[netip.Addr]bool] // hosts that started mining together with others of their unit (set by Evaluate)
 	// holdCounters: reports show pool counts as of the last snapshot (HoldCounters).
 	holdCounters atomic.Bool
+	pages        pageSource // the shards' host pages
 }
 
 // New returns an empty engine.
@@ -38,7 +39,11 @@ func New(cfg Config) *Engine {
 	// by hash, unevenly, and a cap of exactly the share would evict from the
 	// fuller shards before MaxHosts hosts are tracked. The total is capped
 	// by MaxHosts all the same.
-	return &Engine{cfg: cfg, perShard: min(max(1, cfg.MaxHosts/nShards*5/4), maxSlots)}
+	e := &Engine{cfg: cfg, perShard: min(max(1, cfg.MaxHosts/nShards*5/4), maxSlots)}
+	for i := range e.shards {
+		e.shards[i].hosts.src = &e.pages
+	}
+	return e
 }
 
 // Config returns the settings in force.
@@ -138,10 +143,12 @@ func (e *Engine) observeLocked(sh *shard, o *Observation, k addrKey, is4 bool, h
 		if h = e.add(sh, k, is4, hash); h == nil {
 			return
 		}
-		h.unit, h.firstSeen, h.best = o.Unit, o.Start, -1
+		h.firstSeen, h.best = o.Start, -1
 	}
-	if h.unit != o.Unit {
-		h.unit = o.Unit
+	// The unit's identity is in the host's first cache line, the name in
+	// the second: the name is read only when the identity differs.
+	if id := unitIDOf(o.Unit); id != h.unitID || id == 0 {
+		h.unit, h.unitID = o.Unit, id
 	}
 	h.research = o.Research
 	if o.End > h.lastSeen {

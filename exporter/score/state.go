@@ -18,18 +18,23 @@ const portsPerSession = 4
 
 // host is the state of one internal IP, held inline in its shard's
 // hostTable. Hosts that never showed a candidate session carry no session
-// table, so an ordinary host costs its 176-byte slot and a 4-byte index entry.
+// table, so an ordinary host costs its 192-byte slot and a 4-byte index entry.
 //
 // The fields every record reads or writes (Observe: the key compared by the
-// table, unit, lastSeen, the session keys, the hours of use and the flags)
-// come first, in the struct's first 74 bytes: a record's first touch of a
-// host among thousands is a cache miss, and this way it fetches two cache
-// lines of the host instead of three or four (they were spread over the
-// whole 176 bytes). The rest is read by Evaluate. No padding holes but the
-// two bytes before the slices.
+// table, the unit's identity, lastSeen, the session keys, the hours of use
+// and the flags) fill the struct's first 64 bytes, and the table's pages
+// start on a cache line (hostTable.newPage), so with the size a multiple of
+// 64 they are one cache line: a record's first touch of a host among
+// thousands is a cache miss, and this way it is one miss, not two or three.
+// The rest is read by Evaluate (and by Observe only for a new unit, a
+// session key that matches, and pool contacts). TestHostLayout keeps it so.
 type host struct {
-	key      addrKey // the address (hostTable)
-	unit     string
+	key addrKey // the address (hostTable)
+	// unitID identifies the bytes of unit (unitIDOf) so that a record of
+	// the same unit (the ledger hands out one string per unit) is
+	// recognised without reading unit itself, which lies in the second
+	// cache line; 0 when not known (a restored host), then unit is compared.
+	unitID   uint64
 	lastSeen int64
 	sessKeys [slotsPerHost]uint32 // sessKey of each slot in use, 0 if free
 	// Ordinary use of the host (records outside its mining-like sessions),
@@ -41,18 +46,32 @@ type host struct {
 	is4      bool // key is an IPv4 address (not its IPv4-mapped IPv6 form)
 	live     bool // the slot holds a host (hostTable)
 	research bool
-	mining   bool // confirmed: a mining IP
-	suspect  bool // behaviour only: not a mining IP
 	best     int8 // slot index of the strongest session at the last evaluation, -1 none
-	// Read by Evaluate (and Observe only for candidate sessions and pool contacts).
+	// Second cache line on: read by Evaluate (and Observe as said above).
+	unit         string
+	mining       bool // confirmed: a mining IP
+	suspect      bool // behaviour only: not a mining IP
 	points       [nSignals]float32
 	score        float32
 	sess         []session    // grows to slotsPerHost
 	pools        *[]poolCount // nil until the first pool contact (rare: saves 16 bytes a host)
 	firstSeen    int64
 	flaggedSince int64
-	lastMining   int64 // last evaluation at which the host was flagged
-	suspectSince int64 // evaluation at which the current suspect stage began, 0 when not a suspect
+	lastMining   int64   // last evaluation at which the host was flagged
+	suspectSince int64   // evaluation at which the current suspect stage began, 0 when not a suspect
+	_            [8]byte // to a multiple of 64 bytes: every host's first line then starts a cache line
+}
+
+// unitIDOf is the address and length of s's bytes in one word (0 when they
+// do not fit: an address past 48 bits, a name of 64 KiB). Two strings with
+// one unitID hold the same bytes as long as one of them is alive, and
+// host.unit keeps alive the one whose unitID the host holds.
+func unitIDOf(s string) uint64 {
+	p, n := uint64(uintptr(unsafe.Pointer(unsafe.StringData(s)))), uint64(len(s))+1 // +1: never 0
+	if p>>48 != 0 || n>>16 != 0 {
+		return 0
+	}
+	return n<<48 | p
 }
 
 type poolCount struct {

@@ -5,6 +5,7 @@ import (
 	"iter"
 	"math/rand/v2"
 	"net/netip"
+	"sync"
 	"unsafe"
 )
 
@@ -19,11 +20,40 @@ import (
 // computed once per record (hashAddr) and picks both the shard and the
 // index position.
 type hostTable struct {
-	pages []*[pageSize]host
+	index []uint32 // tag<<24 | slot+1; 0 is empty; len is a power of two
+	pages []*hostPage
 	next  uint32   // slots handed out so far
 	free  []uint32 // slots of deleted hosts, reused first
 	n     int      // live hosts
-	index []uint32 // tag<<24 | slot+1; 0 is empty; len is a power of two
+	src   *pageSource
+}
+
+// hostPage is a page of a hostTable. Pages come from a pageSource so that
+// they start on a cache line: with host a multiple of 64 bytes, so does
+// every host, and its first 64 bytes (all a record touches) are one line.
+type hostPage [pageSize]host
+
+// pageSource hands out pages cut from chunks of pagesPerChunk pages, one
+// source for all the shards of an Engine. A chunk is a large allocation, and
+// the Go allocator starts those on a page boundary; a page on its own
+// (12 KiB) would be a small object with pointers, which follows an 8-byte
+// header and so is never 64-byte aligned. TestHostLayout checks the result.
+type pageSource struct {
+	mu   sync.Mutex
+	left []hostPage // the rest of the last chunk
+}
+
+const pagesPerChunk = 4 // 48 KiB, past the allocator's 32 KiB small-object limit
+
+func (s *pageSource) page() *hostPage {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if len(s.left) == 0 {
+		s.left = new([pagesPerChunk]hostPage)[:]
+	}
+	p := &s.left[0]
+	s.left = s.left[1:]
+	return p
 }
 
 const (
@@ -110,7 +140,10 @@ func (t *hostTable) insert(k addrKey, is4 bool, hash uint64) *host {
 		s = t.next
 		t.next++
 		if int(s>>pageBits) == len(t.pages) {
-			t.pages = append(t.pages, new([pageSize]host))
+			if t.src == nil {
+				t.src = new(pageSource) // a table on its own (tests)
+			}
+			t.pages = append(t.pages, t.src.page())
 		}
 	}
 	if (t.n+1)*4 > len(t.index)*3 { // at most 3/4 full

@@ -4,6 +4,7 @@ import (
 	"math/rand/v2"
 	"net/netip"
 	"testing"
+	"unsafe"
 )
 
 // TestHostTable checks the open-addressing table against a Go map through
@@ -82,5 +83,52 @@ func TestCapIsTheTotal(t *testing.T) {
 	}
 	if st := e.Stats(); st.Hosts != cfg.MaxHosts || st.Evictions != 1000 {
 		t.Fatalf("1000 more hosts past the cap: %+v", st)
+	}
+}
+
+// TestHostLayout: every field a record reads or writes lies in the host's
+// first 64 bytes, a host is a whole number of cache lines, and the pages of
+// an engine start on a cache line, so a record of a host touches one line of
+// it (the point of the layout: see host).
+func TestHostLayout(t *testing.T) {
+	var h host
+	for _, f := range []struct {
+		name      string
+		off, size uintptr
+	}{
+		{"key", unsafe.Offsetof(h.key), unsafe.Sizeof(h.key)},
+		{"unitID", unsafe.Offsetof(h.unitID), unsafe.Sizeof(h.unitID)},
+		{"lastSeen", unsafe.Offsetof(h.lastSeen), unsafe.Sizeof(h.lastSeen)},
+		{"sessKeys", unsafe.Offsetof(h.sessKeys), unsafe.Sizeof(h.sessKeys)},
+		{"useHours", unsafe.Offsetof(h.useHours), unsafe.Sizeof(h.useHours)},
+		{"useHr", unsafe.Offsetof(h.useHr), unsafe.Sizeof(h.useHr)},
+		{"usePkts", unsafe.Offsetof(h.usePkts), unsafe.Sizeof(h.usePkts)},
+		{"is4", unsafe.Offsetof(h.is4), unsafe.Sizeof(h.is4)},
+		{"live", unsafe.Offsetof(h.live), unsafe.Sizeof(h.live)},
+		{"research", unsafe.Offsetof(h.research), unsafe.Sizeof(h.research)},
+	} {
+		if f.off+f.size > 64 {
+			t.Errorf("host.%s at bytes %d–%d: past the first cache line", f.name, f.off, f.off+f.size)
+		}
+	}
+	if n := unsafe.Sizeof(h); n%64 != 0 {
+		t.Errorf("host is %d bytes, not a multiple of 64", n)
+	}
+	e := New(DefaultConfig())
+	for i := range 5000 { // several pages in some shards, and more than one chunk
+		e.Observe(&Observation{Host: netip.AddrFrom4([4]byte{10, 1, byte(i >> 8), byte(i)}), Remote: pool, Proto: 17,
+			Start: t0, End: t0 + 1, Packets: 1, Bytes: 100, SamplingRate: 1})
+	}
+	pages := 0
+	for i := range e.shards {
+		for _, p := range e.shards[i].hosts.pages {
+			if a := uintptr(unsafe.Pointer(p)); a%64 != 0 {
+				t.Fatalf("shard %d: a page at %#x, %d bytes past a cache line", i, a, a%64)
+			}
+			pages++
+		}
+	}
+	if pages <= pagesPerChunk {
+		t.Fatalf("test premise: %d pages, want more than a chunk", pages)
 	}
 }
