@@ -44,11 +44,15 @@ assets:
 		t.Logf("minewatch %s\n%s", strings.Join(args, " "), out)
 		return string(out), err
 	}
-	// The moments as staff give them: RFC 3339, or Beijing time to the minute.
+	// The moments as staff give them: RFC 3339, or Beijing time.
 	at1 := pc.T1.Add(time.Second).Format(time.RFC3339)
-	at2 := pc.T2.Add(time.Minute).In(names.Location()).Format("2006-01-02 15:04")
+	at2 := pc.T2.Add(time.Second).In(names.Location()).Format("2006-01-02 15:04:05")
 	traceFlags := []string{"--ledger", ledgerFile, "--leases", pc.LeaseFile, "--radacct", pc.Detail}
 
+	// A moment in the future is refused.
+	if out, err := caseCmd(pc.IP1.String(), time.Now().Add(time.Hour).Format(time.RFC3339), traceFlags...); err == nil || !strings.Contains(out, "is in the future") {
+		t.Errorf("--at in the future: %v\n%s", err, out)
+	}
 	// A lease file that cannot be read: named, nothing recorded.
 	missing := filepath.Join(dir, "no-such-leases.csv")
 	if out, err := caseCmd(pc.IP1.String(), at1, "--leases", missing); err == nil || !strings.Contains(out, missing) {
@@ -136,7 +140,7 @@ assets:
 	if want := pc.T1.Add(time.Second); !trs[0].At.Equal(want) {
 		t.Errorf("%s traced at %v, want --at %v", pc.IP1, trs[0].At, want)
 	}
-	if want := pc.T2.Add(time.Minute).Truncate(time.Minute); !trs[1].At.Equal(want) {
+	if want := pc.T2.Add(time.Second); !trs[1].At.Equal(want) {
 		t.Errorf("%s traced at %v, want --at %v", pc.IP2, trs[1].At, want)
 	}
 	if others, err := st.Traces(context.Background(), plain.ID); err != nil || len(others) != 0 {

@@ -50,7 +50,7 @@ var (
 	caseRadacct = caseCmd.Flag("radacct", "上网认证计费日志 FreeRADIUS accounting detail file (repeatable): the account of the IP at --at").Envar("MINEWATCH_RADACCT").Strings()
 	caseRadZone = caseCmd.Flag("radacct-zone", "计费日志时区 time zone of the detail files' header lines (the RADIUS server's local time)").Default("Asia/Shanghai").String()
 	caseMaxGap  = caseCmd.Flag("max-gap", "最大时间差 take the nearest lease or session this close in time when none covers --at").Default("24h").Duration()
-	caseAt      = caseCmd.Flag("at", "发现时间 when the IP was seen, the moment it is traced at: RFC 3339 or Beijing time 2006-01-02 15:04 (default: now)").String()
+	caseAt      = caseCmd.Flag("at", "发现时间 when the IP was seen, the moment it is traced at: RFC 3339 or Beijing time 2006-01-02 15:04[:05] (default: now)").String()
 
 	caseVerifyCmd   = app.Command("case-verify", "verify the case store's hash-chained audit trail (审计链校验): exits non-zero if an entry or record was edited or deleted.")
 	caseVerifyStore = addStoreFlag(caseVerifyCmd)
@@ -120,6 +120,9 @@ func caseTracer() (*trace.Tracer, time.Time, error) {
 		var err error
 		if at, err = notice.ParseTime(*caseAt, false); err != nil {
 			return nil, at, fmt.Errorf("--at %q: want RFC 3339 or Beijing time 2006-01-02 15:04", *caseAt)
+		}
+		if at.After(time.Now()) {
+			return nil, at, fmt.Errorf("--at %s（北京时间）is in the future: give when the IP was seen", campaign.FormatTime(at, campaign.Location()))
 		}
 	}
 	if len(*caseLeases) == 0 && len(*caseRadacct) == 0 && len(*caseLedger) == 0 {
