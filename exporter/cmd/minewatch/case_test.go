@@ -84,6 +84,10 @@ assets:
 	if !strings.Contains(out, "同一设备的案件 case 1") {
 		t.Errorf("the PC at %s did not join its device's case:\n%s", pc.IP2, out)
 	}
+	// A further disposition for .50: its open case is not traced again.
+	if out, err = caseCmd(pc.IP1.String(), at1, traceFlags...); err != nil || !strings.Contains(out, "not traced again") {
+		t.Errorf("second disposition of %s: %v\n%s", pc.IP1, err, out)
+	}
 	// Without trace flags: recorded, not traced.
 	if out, err := exec.Command(exe, "case", "located", "10.77.0.99", "--class", "passive", "--unit", "u-lab", "--store", store).CombinedOutput(); err != nil {
 		t.Fatalf("%v\n%s", err, out)

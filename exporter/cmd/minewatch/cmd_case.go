@@ -96,6 +96,7 @@ func runCase() error {
 	if tr != nil {
 		st.Tracer = tr
 	}
+	begun := time.Now().Truncate(time.Millisecond)
 	d, err := st.Record(ctx, casestore.NewDisposition{IP: *caseIP, Unit: unit, Stage: *caseStage, Class: *caseClass, Note: *caseNote,
 		Source: casestore.SourceManual, DetectedAt: at}, osAuthor())
 	if err != nil {
@@ -104,7 +105,7 @@ func runCase() error {
 	fmt.Printf("已登记 recorded: case %d %s %s (%s) %s %s by %s %s\n", d.CaseID, d.IP, campaign.StageLabel(d.Stage), d.Stage, d.Unit, d.Class,
 		d.Author, d.At.In(beijing()).Format(time.RFC3339))
 	if tr != nil {
-		if err := printCaseTrace(ctx, st, d); err != nil {
+		if err := printCaseTrace(ctx, st, d, begun); err != nil {
 			return err
 		}
 	}
@@ -147,9 +148,10 @@ func caseTracer() (*trace.Tracer, time.Time, error) {
 	return tr, at, nil
 }
 
-// printCaseTrace prints what the trace found for the recorded IP (nothing
-// when its case was open before and so was not traced now).
-func printCaseTrace(ctx context.Context, st *casestore.Store, d casestore.Disposition) error {
+// printCaseTrace prints what the trace of this write (kept since begun)
+// found for the recorded IP, or says that its case was open before and so
+// was not traced again.
+func printCaseTrace(ctx context.Context, st *casestore.Store, d casestore.Disposition, begun time.Time) error {
 	c, err := st.Case(ctx, campaign.Scope{All: true}, d.CaseID)
 	if err != nil {
 		return err
@@ -158,10 +160,12 @@ func printCaseTrace(ctx context.Context, st *casestore.Store, d casestore.Dispos
 	if err != nil {
 		return err
 	}
+	traced := false
 	for _, t := range trs {
-		if t.IP != d.IP {
+		if t.IP != d.IP || t.Traced.Before(begun) {
 			continue
 		}
+		traced = true
 		var h trace.Host
 		if err := json.Unmarshal([]byte(t.Trace), &h); err != nil {
 			return fmt.Errorf("trace of %s: %w", t.IP, err)
@@ -173,6 +177,9 @@ func printCaseTrace(ctx context.Context, st *casestore.Store, d casestore.Dispos
 				fmt.Printf("          依据 evidence: %s\n", e)
 			}
 		}
+	}
+	if !traced {
+		fmt.Printf("案件已在办,未重新追溯 case %d was open: not traced again\n", c.ID)
 	}
 	if len(c.IPs) > 1 {
 		fmt.Printf("同一设备的案件 case %d of the same device holds IP %s\n", c.ID, strings.Join(c.IPs, ", "))
