@@ -10,13 +10,21 @@ import (
 )
 
 // A case minewatch detected (source detected, opened for an IP the tracker
-// shows) is traced like an upstream notice's host: its IP at the detection
+// shows), or one a person opened by hand (source manual, `minewatch case`),
+// is traced like an upstream notice's host: its IP at the detection
 // time, looked up in the DHCP leases and RADIUS accounting, gives its MAC
 // and account, the ledger its device and person (package trace owns the
 // rule; it implements HostTracer). The trace is kept as a record of its
 // own, audited like the others, and the case follows the device it found:
 // a detected IP whose MAC or account already has an open case of the unit
-// joins that case (a PC that DHCP moved is one case).
+// joins that case (a PC that DHCP moved is one case). A notice's case is
+// traced by the notice import (package trace) and not here.
+
+// traced says whether the store traces a case of this source when it opens
+// one (the empty source is detected, the default of a write).
+func traced(source string) bool {
+	return source == "" || source == SourceDetected || source == SourceManual
+}
 
 // HostTracer traces one internal host of a unit at a moment.
 type HostTracer interface {
@@ -58,20 +66,21 @@ func (t StoredTrace) payload() tracePayload {
 
 func traceEntity(id int64) string { return "trace/" + strconv.FormatInt(id, 10) }
 
-// detection is when a detected IP was flagged (zero: now) and, when it was
+// detection is when a detected IP was flagged, or when a manual case's IP
+// was seen (zero: now) and, when it was
 // traced before the write transaction (traceAhead), what the trace found.
 type detection struct {
 	at    time.Time
 	trace *HostTrace
 }
 
-// traceAhead traces a detected IP that has no open case before the write
+// traceAhead traces a detected (or manual) IP that has no open case before the write
 // transaction opens, so that reading the lease and accounting files does
 // not hold the store's write lock; the transaction traces only if the open
 // case seen here was closed in between.
 func (s *Store) traceAhead(ctx context.Context, unit, ip, source string, at time.Time) (detection, error) {
 	det := detection{at: at}
-	if s.Tracer == nil || (source != "" && source != SourceDetected) {
+	if s.Tracer == nil || !traced(source) {
 		return det, nil
 	}
 	if det.at.IsZero() {
@@ -95,11 +104,11 @@ func (s *Store) trace(ctx context.Context, unit, ip string, at time.Time) (HostT
 	return ht, checkText("trace", ht.Trace, MaxTrace, true)
 }
 
-// traceDetected traces a detected IP (when the store has a tracer) and
+// traceDetected traces a detected or manual IP (when the store has a tracer) and
 // returns the case to open for it, or the id of the unit's open case of the
 // same device (MAC or account) that it joins instead (-1 for none).
 func (s *Store) traceDetected(ctx context.Context, tx *sql.Tx, c Case, det detection) (Case, *HostTrace, int64, error) {
-	if s.Tracer == nil || c.Source != SourceDetected || len(c.IPs) != 1 {
+	if s.Tracer == nil || !traced(c.Source) || len(c.IPs) != 1 {
 		return c, nil, -1, nil
 	}
 	ht := det.trace
@@ -142,8 +151,8 @@ func (s *Store) insertTrace(ctx context.Context, tx *sql.Tx, caseID int64, ip st
 	return s.appendAudit(ctx, tx, by, "case.trace", traceEntity(t.ID), t.payload())
 }
 
-// openDetected opens the case of a detected IP, traced at its detection
-// moment, or joins the open case of the device the trace found.
+// openDetected opens the case of a detected (or manual) IP, traced at its
+// detection moment, or joins the open case of the device the trace found.
 func (s *Store) openDetected(ctx context.Context, tx *sql.Tx, c Case, det detection, by Author) (int64, error) {
 	c, ht, existing, err := s.traceDetected(ctx, tx, c, det)
 	if err != nil {

@@ -80,8 +80,10 @@ type NewDisposition struct {
 	IP, Unit, Stage, Class, Note string
 	Source                       string
 	CaseID                       int64
-	// DetectedAt is when minewatch flagged the IP (the episode start): the
-	// moment a detected case opened by this write is traced at (zero: now).
+	// DetectedAt is when minewatch flagged the IP (the episode start), or
+	// for a manual case when the IP was seen (`minewatch case --at`): the
+	// moment a detected or manual case opened by this write is traced at
+	// (zero: now).
 	DetectedAt time.Time
 }
 
@@ -372,8 +374,8 @@ const openCaseQuery = `SELECT c.id FROM cases c JOIN case_ips i ON i.case_id = c
 // openCaseOf returns the open case of (unit, ip) — the newest case holding
 // the IP that has not been closed — opening one (of the given source) when
 // there is none; created says which.
-// A detected case is traced at detectedAt (HostTracer) and may join the
-// open case of its device instead.
+// A detected or manual case is traced at detectedAt (HostTracer) and may
+// join the open case of its device instead.
 func (s *Store) openCaseOf(ctx context.Context, tx *sql.Tx, unit, ip, source string, det detection, by Author) (id int64, created bool, err error) {
 	err = tx.QueryRowContext(ctx, openCaseQuery, unit, ip).Scan(&id)
 	if !errors.Is(err, sql.ErrNoRows) {
@@ -414,7 +416,7 @@ func (s *Store) checkCaseFor(ctx context.Context, tx *sql.Tx, nd NewDisposition)
 // given source (default detected) when there is none: a written report for
 // an IP the tracker shows but nobody has recorded anything for yet needs a
 // case to be attached to.
-// A detected case is traced at detectedAt (zero: now) when the store has a Tracer.
+// A detected or manual case is traced at detectedAt (zero: now) when the store has a Tracer.
 func (s *Store) OpenCaseOf(ctx context.Context, unit, ip, source string, detectedAt time.Time, by Author) (Case, error) {
 	if err := checkAuthor(by); err != nil {
 		return Case{}, err

@@ -34,8 +34,9 @@ type Store struct {
 	where    string // path or postgres URL without password, for messages
 	// Now is the clock of record times (tests fix it).
 	Now func() time.Time
-	// Tracer, when set, traces the IP of each detected case the store opens
-	// (its MAC, account and device at the detection time; hosttrace.go).
+	// Tracer, when set, traces the IP of each detected or manual case the
+	// store opens (its MAC, account and device at the detection time;
+	// hosttrace.go).
 	Tracer HostTracer
 
 	verified verifyCache // what the last verification established (VerifyCached)

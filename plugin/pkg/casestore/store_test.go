@@ -73,6 +73,7 @@ func TestStore(t *testing.T) {
 		t.Run("notices follow the device", func(t *testing.T) { testNotices(t, newStore) })
 		t.Run("attachments", func(t *testing.T) { testAttachments(t, newStore) })
 		t.Run("detected cases traced", func(t *testing.T) { testDetectedTrace(t, newStore) })
+		t.Run("manual cases traced", func(t *testing.T) { testManualTrace(t, newStore) })
 		t.Run("cached verification", func(t *testing.T) { testVerifyCached(t, newStore) })
 	}
 	t.Run("sqlite", func(t *testing.T) { suite(t, sqliteStore) })

@@ -9,7 +9,6 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
-	"regexp"
 	"strings"
 	"testing"
 	"time"
@@ -20,186 +19,20 @@ import (
 	"github.com/minewatch/minewatch/exporter/ledger"
 	"github.com/minewatch/minewatch/exporter/names"
 	"github.com/minewatch/minewatch/exporter/testsupport"
-	"github.com/minewatch/minewatch/exporter/testsupport/radiustest"
 	"github.com/minewatch/minewatch/plugin/pkg/campaign"
 	"github.com/minewatch/minewatch/plugin/pkg/campaign/vmtest"
 	"github.com/minewatch/minewatch/plugin/pkg/casestore"
 	"github.com/minewatch/minewatch/plugin/pkg/notice"
 	"github.com/minewatch/minewatch/plugin/pkg/trace"
 	"github.com/minewatch/minewatch/plugin/pkg/trace/lease"
+	"github.com/minewatch/minewatch/plugin/pkg/trace/tracetest"
 )
 
 const (
-	pcMAC   = "52:54:00:12:34:56"
+	pcMAC   = tracetest.MAC
 	egress  = "198.51.100.7"
 	poolEnd = "192.0.2.10:3333"
 )
-
-// run runs a command and fails the test with its output if it fails.
-func run(t *testing.T, name string, args ...string) string {
-	t.Helper()
-	out, err := exec.Command(name, args...).CombinedOutput()
-	if err != nil {
-		t.Fatalf("%s %s: %v\n%s", name, strings.Join(args, " "), err, out)
-	}
-	return string(out)
-}
-
-// netns is a pair of network namespaces joined by a veth pair: the DHCP
-// server's and the client's, so that no traffic touches the host's network.
-type netns struct {
-	ipBin              string
-	server, client     string // namespace names
-	serverIf, clientIf string
-}
-
-func newNetns(t *testing.T) *netns {
-	t.Helper()
-	ipBin := testsupport.Require(t, "ip")
-	if os.Geteuid() != 0 {
-		testsupport.Missing(t, "network namespaces need root (CI runs the tests as root)")
-	}
-	id := os.Getpid() % 1_000_000
-	n := &netns{ipBin: ipBin, server: fmt.Sprintf("mwtrace-s-%d", id), client: fmt.Sprintf("mwtrace-c-%d", id),
-		serverIf: fmt.Sprintf("mwts%d", id), clientIf: fmt.Sprintf("mwtc%d", id)}
-	if out, err := exec.Command(ipBin, "netns", "add", n.server).CombinedOutput(); err != nil {
-		testsupport.Missing(t, "cannot create a network namespace: %v: %s", err, out)
-	}
-	t.Cleanup(func() { exec.Command(ipBin, "netns", "del", n.server).Run() })
-	run(t, ipBin, "netns", "add", n.client)
-	t.Cleanup(func() { exec.Command(ipBin, "netns", "del", n.client).Run() })
-	run(t, ipBin, "link", "add", n.serverIf, "type", "veth", "peer", "name", n.clientIf)
-	run(t, ipBin, "link", "set", n.serverIf, "netns", n.server)
-	run(t, ipBin, "link", "set", n.clientIf, "netns", n.client)
-	run(t, ipBin, "-n", n.server, "addr", "add", "10.77.0.1/24", "dev", n.serverIf)
-	run(t, ipBin, "-n", n.server, "link", "set", n.serverIf, "up")
-	run(t, ipBin, "-n", n.client, "link", "set", n.clientIf, "address", pcMAC)
-	run(t, ipBin, "-n", n.client, "link", "set", n.clientIf, "up")
-	return n
-}
-
-// startKea runs kea-dhcp4 in the server namespace, leasing only pool, its
-// memfile lease database at leaseFile. The returned function stops it.
-func startKea(t *testing.T, n *netns, dir, leaseFile, pool string) func() {
-	t.Helper()
-	kea := testsupport.Require(t, "kea-dhcp4")
-	conf := filepath.Join(dir, "kea-dhcp4.json")
-	err := os.WriteFile(conf, []byte(fmt.Sprintf(`{"Dhcp4": {
-  "interfaces-config": {"interfaces": [%q], "dhcp-socket-type": "raw"},
-  "lease-database": {"type": "memfile", "persist": true, "name": %q, "lfc-interval": 0},
-  "valid-lifetime": 3600,
-  "subnet4": [{"id": 1, "subnet": "10.77.0.0/24", "interface": %q, "pools": [{"pool": %q}]}],
-  "loggers": [{"name": "kea-dhcp4", "output_options": [{"output": "stdout"}], "severity": "INFO"}]
-}}`, n.serverIf, leaseFile, n.serverIf, pool)), 0o600)
-	if err != nil {
-		t.Fatal(err)
-	}
-	logPath := filepath.Join(dir, "kea.log")
-	logf, err := os.OpenFile(logPath, os.O_CREATE|os.O_APPEND|os.O_WRONLY, 0o600)
-	if err != nil {
-		t.Fatal(err)
-	}
-	cmd := exec.Command(n.ipBin, "netns", "exec", n.server, kea, "-c", conf)
-	cmd.Env = append(os.Environ(), "KEA_PIDFILE_DIR="+dir, "KEA_LOCKFILE_DIR="+dir)
-	cmd.Stdout, cmd.Stderr = logf, logf
-	if err := cmd.Start(); err != nil {
-		t.Fatal(err)
-	}
-	waitLog(t, logPath, "DHCP4_STARTED", cmd)
-	stopped := false
-	stop := func() {
-		if !stopped {
-			stopped = true
-			cmd.Process.Kill()
-			cmd.Wait()
-			logf.Close()
-		}
-	}
-	t.Cleanup(stop)
-	return stop
-}
-
-// waitLog waits until the log file contains want (the server says it is
-// ready), failing if the process exits first.
-func waitLog(t *testing.T, path, want string, cmd *exec.Cmd) {
-	t.Helper()
-	exited := make(chan struct{})
-	go func() { cmd.Process.Wait(); close(exited) }()
-	deadline := time.Now().Add(30 * time.Second)
-	for {
-		b, _ := os.ReadFile(path)
-		if strings.Contains(string(b), want) {
-			return
-		}
-		select {
-		case <-exited:
-			t.Fatalf("%s exited before %q:\n%s", cmd.Path, want, b)
-		default:
-		}
-		if time.Now().After(deadline) {
-			t.Fatalf("no %q in %s after 30 s:\n%s", want, path, b)
-		}
-		time.Sleep(50 * time.Millisecond)
-	}
-}
-
-var boundRe = regexp.MustCompile(`bound to ([0-9.]+)`)
-
-// dhcp has dhclient in the client namespace get a lease and returns its
-// address. dhclient runs in the foreground (-d) and is stopped once bound,
-// so no client stays behind to renew; its script does nothing, so the
-// host's resolv.conf is never touched.
-func dhcp(t *testing.T, n *netns, dir string) netip.Addr {
-	t.Helper()
-	dhclient := testsupport.Require(t, "dhclient")
-	script := filepath.Join(dir, "dhclient-script")
-	if err := os.WriteFile(script, []byte("#!/bin/sh\nexit 0\n"), 0o700); err != nil {
-		t.Fatal(err)
-	}
-	ctx, cancel := context.WithTimeout(context.Background(), 90*time.Second)
-	defer cancel()
-	cmd := exec.CommandContext(ctx, n.ipBin, "netns", "exec", n.client, dhclient, "-d", "-v", "-1",
-		"-sf", script, "-lf", filepath.Join(dir, "dhclient.leases"), "-pf", filepath.Join(dir, "dhclient.pid"), n.clientIf)
-	out, err := cmd.StderrPipe() // dhclient reports on stderr
-	if err != nil {
-		t.Fatal(err)
-	}
-	cmd.Stdout = cmd.Stderr
-	if err := cmd.Start(); err != nil {
-		t.Fatal(err)
-	}
-	defer func() { cmd.Process.Kill(); cmd.Wait() }()
-	var seen strings.Builder
-	sc := bufio.NewScanner(out)
-	for sc.Scan() {
-		seen.WriteString(sc.Text() + "\n")
-		if m := boundRe.FindStringSubmatch(sc.Text()); m != nil {
-			return netip.MustParseAddr(m[1])
-		}
-	}
-	t.Fatalf("dhclient bound to no address:\n%s", seen.String())
-	return netip.Addr{}
-}
-
-// keaLeaseStart is the start of the newest lease of ip in Kea's file (what
-// the server recorded, to the second).
-func keaLeaseStart(t *testing.T, path string, ip netip.Addr) time.Time {
-	t.Helper()
-	ls, err := lease.ReadFile(path)
-	if err != nil {
-		t.Fatal(err)
-	}
-	var start time.Time
-	for _, l := range ls {
-		if l.IP == ip && l.MAC == pcMAC {
-			start = l.Start
-		}
-	}
-	if start.IsZero() {
-		t.Fatalf("Kea's lease file has no lease of %s to %s: %+v", ip, pcMAC, ls)
-	}
-	return start
-}
 
 // TestNoticeTracedFromRealDHCPAndRADIUS: a PC in a network namespace gets
 // its address from Kea, its user's session is accounted by FreeRADIUS; an
@@ -211,37 +44,11 @@ func keaLeaseStart(t *testing.T, path string, ip netip.Addr) time.Time {
 // notice) is traced from the same files at its detection times and follows
 // its MAC across the DHCP change too.
 func TestNoticeTracedFromRealDHCPAndRADIUS(t *testing.T) {
-	ns := newNetns(t)
-	dir := t.TempDir()
-	leaseFile := filepath.Join(dir, "kea-leases4.csv")
-	// FreeRADIUS on loopback, its accounting to its detail file; in Beijing time as on a server in
-	// China: dates in the detail file print as CST.
-	rad := radiustest.Start(t, dir, radiustest.Options{Accounting: true, Env: []string{"TZ=Asia/Shanghai"}})
+	// A PC that Kea leased .50 and then .60, its user's sessions accounted by FreeRADIUS.
+	pc := tracetest.PCMoves(t)
+	dir, leaseFile, rad := pc.Dir, pc.LeaseFile, pc.Radius
+	ip1, ip2, t1, t2 := pc.IP1, pc.IP2, pc.T1, pc.T2
 	vm := vmtest.Start(t)
-
-	// First lease: the PC at .50.
-	stopKea := startKea(t, ns, dir, leaseFile, "10.77.0.50 - 10.77.0.50")
-	ip1 := dhcp(t, ns, dir)
-	stopKea()
-	t1 := keaLeaseStart(t, leaseFile, ip1)
-	rad.Acct(t, "Acct-Status-Type = Start", `User-Name = "zhang3"`, "Framed-IP-Address = "+ip1.String(),
-		`Calling-Station-Id = "52-54-00-12-34-56"`, `Acct-Session-Id = "s-1"`, "NAS-IP-Address = 127.0.0.1",
-		fmt.Sprintf("Event-Timestamp = %d", t1.Unix()))
-	// The two leases must not share a second: the notices' windows are a few seconds wide.
-	time.Sleep(5 * time.Second)
-	// Second lease: the server now leases only .60; the same PC moves there.
-	startKea(t, ns, dir, leaseFile, "10.77.0.60 - 10.77.0.60")
-	ip2 := dhcp(t, ns, dir)
-	if ip2 == ip1 {
-		t.Fatalf("the second lease kept %s", ip1)
-	}
-	t2 := keaLeaseStart(t, leaseFile, ip2)
-	rad.Acct(t, "Acct-Status-Type = Stop", `User-Name = "zhang3"`, "Framed-IP-Address = "+ip1.String(),
-		`Calling-Station-Id = "52-54-00-12-34-56"`, `Acct-Session-Id = "s-1"`, "NAS-IP-Address = 127.0.0.1",
-		fmt.Sprintf("Event-Timestamp = %d", t2.Unix()), fmt.Sprintf("Acct-Session-Time = %d", int(t2.Sub(t1).Seconds())))
-	rad.Acct(t, "Acct-Status-Type = Start", `User-Name = "zhang3"`, "Framed-IP-Address = "+ip2.String(),
-		`Calling-Station-Id = "52-54-00-12-34-56"`, `Acct-Session-Id = "s-2"`, "NAS-IP-Address = 127.0.0.1",
-		fmt.Sprintf("Event-Timestamp = %d", t2.Unix()))
 
 	// What the exporter wrote meanwhile: the PC's pool contacts at each
 	// address, and a neighbour mining with another pool (not the notified one).
@@ -479,7 +286,7 @@ func logFile(t *testing.T, path string) {
 // an address to dhclient; the lease file it writes is read back as the
 // lease of the client's MAC covering the moment after the grant.
 func TestISCDHCPLeaseFile(t *testing.T) {
-	ns := newNetns(t)
+	ns := tracetest.NewNetns(t)
 	dhcpd := testsupport.Require(t, "dhcpd")
 	dir := t.TempDir()
 	conf := filepath.Join(dir, "dhcpd.conf")
@@ -496,20 +303,20 @@ func TestISCDHCPLeaseFile(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	cmd := exec.Command(ns.ipBin, "netns", "exec", ns.server, dhcpd, "-4", "-f", "-d", "-cf", conf, "-lf", leaseFile,
-		"-pf", filepath.Join(dir, "dhcpd.pid"), ns.serverIf)
+	cmd := exec.Command(ns.IPBin, "netns", "exec", ns.Server, dhcpd, "-4", "-f", "-d", "-cf", conf, "-lf", leaseFile,
+		"-pf", filepath.Join(dir, "dhcpd.pid"), ns.ServerIf)
 	cmd.Stdout, cmd.Stderr = logf, logf
 	if err := cmd.Start(); err != nil {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { cmd.Process.Kill(); cmd.Wait(); logf.Close() })
-	waitLog(t, logPath, "Server starting service.", cmd)
+	tracetest.WaitLog(t, logPath, "Server starting service.", cmd)
 	before := time.Now().Add(-time.Second)
-	got := dhcp(t, ns, dir)
+	got := tracetest.DHCP(t, ns, dir)
 	if got != netip.MustParseAddr("10.77.0.70") {
 		t.Fatalf("dhcpd leased %s", got)
 	}
-	waitLog(t, leaseFile, "hardware ethernet "+pcMAC, cmd)
+	tracetest.WaitLog(t, leaseFile, "hardware ethernet "+pcMAC, cmd)
 	ls, err := lease.ReadFile(leaseFile)
 	if err != nil {
 		b, _ := os.ReadFile(leaseFile)

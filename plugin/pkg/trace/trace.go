@@ -328,14 +328,16 @@ func (t *Tracer) host(fh FlowHost, at time.Time) Host {
 	return h
 }
 
-// TraceHost traces a host minewatch itself flagged (a detected case) at the
-// detection moment at: the host is the flagged IP itself, and its MAC,
-// account, device and person are found as for a notice's host (the same
-// rule, Tracer.host). It makes Tracer a casestore.HostTracer.
+// TraceHost traces the host of a case's IP at the moment at — a host
+// minewatch itself flagged (a detected case, at the detection moment) or one
+// a person recorded by hand (a manual case, `minewatch case --at`): the host
+// is the IP itself, and its MAC, account, device and person are found as
+// for a notice's host (the same rule, Tracer.host). It makes Tracer a
+// casestore.HostTracer.
 func (t *Tracer) TraceHost(_ context.Context, unit, ip string, at time.Time) (casestore.HostTrace, error) {
 	h := t.host(FlowHost{IP: ip, Unit: unit}, at)
 	h.Links = append([]Link{{Step: StepHost, Value: ip, Certainty: lease.Exact,
-		How: "minewatch 判定挖矿的主机,按发现时刻追溯 the host minewatch flagged, traced at the moment it was flagged"}}, h.Links...)
+		How: "案件的IP,按发现时刻追溯 the case's IP, traced at the moment it was flagged or seen"}}, h.Links...)
 	b, err := json.Marshal(h)
 	if err != nil {
 		return casestore.HostTrace{}, err
