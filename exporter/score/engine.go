@@ -376,8 +376,8 @@ const (
 // fitsOne says whether o, a session's first record, fits the one-record
 // form's narrow fields.
 func fitsOne(o *Observation) bool {
-	return o.End >= o.Start && o.End-o.Start <= math.MaxUint32 && o.Packets <= math.MaxUint32 &&
-		(o.Outbound || o.Bytes <= math.MaxUint32)
+	return o.Start >= 0 && o.Start < 1<<48 && o.End >= o.Start && o.End-o.Start <= math.MaxUint32 &&
+		o.Packets <= math.MaxUint16 && o.SamplingRate <= math.MaxUint16 && (o.Outbound || o.Bytes <= math.MaxUint32)
 }
 
 func (s *session) add(o *Observation, msg bool) {
@@ -385,7 +385,7 @@ func (s *session) add(o *Observation, msg bool) {
 	case s.has(fNew):
 		s.flags &^= fNew
 		if fitsOne(o) {
-			s.start, s.dur, s.pkts, s.hostPort = o.Start, uint32(o.End-o.Start), uint32(o.Packets), o.HostPort
+			s.start, s.dur, s.pkts, s.hostPort = toMs48(o.Start), uint32(o.End-o.Start), uint16(o.Packets), o.HostPort
 			s.set(fMsg, msg)
 			s.set(fHandshake, o.TCPFlags&(tcpSYN|tcpFIN|tcpRST) != 0)
 			s.set(fInbound, !o.Outbound)
@@ -398,7 +398,7 @@ func (s *session) add(o *Observation, msg bool) {
 		s.agg = new(tally)
 		s.agg.init(o)
 	case s.agg == nil:
-		s.grow() // before note: the replay needs the first record's own rate
+		s.grow() // before note, which would overwrite the one record's rate
 	}
 	s.note(o)
 	s.agg.add(o, msg)
@@ -412,15 +412,27 @@ func (s *session) note(o *Observation) {
 	}
 	if o.SamplingRate > 1 {
 		s.flags |= fSampled
-		s.rate = max(s.rate, o.SamplingRate)
+		if s.agg != nil {
+			s.agg.rate = max(s.agg.rate, o.SamplingRate)
+		} else {
+			s.rate = uint16(o.SamplingRate) // the one record's (fitsOne)
+		}
 	}
+}
+
+// rateOf is the highest sampling rate of the session's records.
+func (s *session) rateOf() uint32 {
+	if s.agg != nil {
+		return s.agg.rate
+	}
+	return uint32(s.rate)
 }
 
 // one is the one record of a session in that form, as it was observed (as
 // far as the aggregate reads it).
 func (s *session) one() Observation {
-	o := Observation{Start: s.start, End: s.start + int64(s.dur), Packets: uint64(s.pkts), Outbound: !s.has(fInbound),
-		HostPort: s.hostPort, SamplingRate: max(s.rate, 1)}
+	o := Observation{Start: s.start.ms(), End: s.start.ms() + int64(s.dur), Packets: uint64(s.pkts), Outbound: !s.has(fInbound),
+		HostPort: s.hostPort, SamplingRate: max(uint32(s.rate), 1)}
 	if !o.Outbound {
 		o.Bytes = uint64(s.inBytes)
 	}
@@ -441,6 +453,7 @@ func (s *session) view(buf *tally) *tally {
 		o := s.one()
 		buf.init(&o)
 		buf.add(&o, s.has(fMsg))
+		buf.rate = uint32(s.rate)
 	}
 	return buf
 }
@@ -452,7 +465,7 @@ func (s *session) grow() {
 		s.view(&t)
 		s.agg = &t
 		s.flags &^= fMsg | fHandshake | fInbound
-		s.start, s.dur, s.pkts, s.inBytes, s.hostPort = 0, 0, 0, 0, 0
+		s.start, s.dur, s.pkts, s.inBytes, s.rate, s.hostPort = ms48{}, 0, 0, 0, 0, 0
 	}
 }
 
@@ -461,14 +474,14 @@ func (s *session) lastEnd() int64 {
 	if s.agg != nil {
 		return s.agg.last
 	}
-	return s.start + int64(s.dur)
+	return s.start.ms() + int64(s.dur)
 }
 
 func (s *session) firstStart() int64 {
 	if s.agg != nil {
 		return s.agg.first
 	}
-	return s.start
+	return s.start.ms()
 }
 
 func (s *session) nrec() uint32 {

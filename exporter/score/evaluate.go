@@ -179,7 +179,7 @@ func (s *session) quietFor(quiet, window int64) int64 {
 	if !s.sampled() {
 		return quiet
 	}
-	gap := int64(s.rate) * stratumPacketGapMs
+	gap := int64(s.rateOf()) * stratumPacketGapMs
 	if n := s.nrec(); n >= 2 {
 		gap = max(gap, (s.lastEnd()-s.firstStart())/int64(n-1))
 	}

@@ -316,7 +316,7 @@ func (h *host) snap(ip netip.Addr) snapHost {
 			First: t.first, RunStart: t.runStart, Last: t.last, LastStart: t.lastStart,
 			Records: t.records, Profile: t.profile, Other: t.records - t.profile, Handshakes: t.handshakes, Pkts: t.pkts,
 			InPkts: t.inPkts, InBytes: t.inBytes, GapsIn: t.gapsIn, GapsAll: t.gapsAll, Hours: t.hours,
-			HoursBase: t.hoursBase, VisitStart: t.visitStart, VisitGaps: t.visitGaps, Rate: s.rate}
+			HoursBase: t.hoursBase, VisitStart: t.visitStart, VisitGaps: t.visitGaps, Rate: t.rate}
 		for _, p := range t.ports {
 			ss.Ports = append(ss.Ports, snapPort{p.port, p.firstMs(), p.lastMs()})
 		}
@@ -341,11 +341,11 @@ func (e *Engine) restore(r *snapHost) {
 		t := &tally{first: ss.First, runStart: ss.RunStart, last: ss.Last, lastStart: ss.LastStart,
 			records: ss.Records, profile: ss.Profile, handshakes: ss.Handshakes, pkts: ss.Pkts,
 			inPkts: ss.InPkts, inBytes: ss.InBytes, gapsIn: ss.GapsIn, gapsAll: ss.GapsAll, hours: ss.Hours,
-			hoursBase: ss.HoursBase, visitStart: ss.VisitStart, visitGaps: ss.VisitGaps}
+			hoursBase: ss.HoursBase, visitStart: ss.VisitStart, visitGaps: ss.VisitGaps, rate: ss.Rate}
 		for i, p := range ss.Ports[:min(len(ss.Ports), portsPerSession)] {
 			t.ports[i] = portSeen{p.Port, toSec(p.First), toSec(p.Last)}
 		}
-		s := session{remote: ss.Remote.As16(), port: ss.Port, rate: ss.Rate, agg: t, flags: fUsed}
+		s := session{remote: ss.Remote.As16(), port: ss.Port, agg: t, flags: fUsed}
 		s.set(fIs4, ss.Remote.Is4())
 		s.set(fIntel, ss.Intel)
 		s.set(fShared, ss.Shared)

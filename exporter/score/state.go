@@ -73,23 +73,31 @@ type poolCount struct {
 //   - the aggregate (agg), from the second record on, or from the first
 //     when it does not fit the narrow fields of the one-record form.
 //
-// The endpoint, the sampling rate and the flags the evaluation sets are
-// here in both forms. 56 bytes, no padding holes: four fill the allocator's
-// 224-byte size class; the aggregate is one more allocation of 160.
+// The endpoint and the flags are here in both forms. 48 bytes, no padding
+// holes: one, two and four sessions fill the allocator's 48-, 96- and
+// 192-byte size classes exactly; the aggregate is one more allocation of 160.
 type session struct {
 	remote [16]byte // the remote address (IPv4 in its mapped form; fIs4 says which)
 	agg    *tally   // nil while the session has one record
-	// The one record, while agg is nil.
-	start   int64  // its start (Unix ms)
-	dur     uint32 // end − start, ms
-	pkts    uint32 // packets, scaled by sampling
-	inBytes uint32 // bytes when inbound (the host the destination), else 0
+	// The one record, while agg is nil (fitsOne: a record that does not fit
+	// these widths makes the aggregate at once).
+	dur      uint32 // end − start, ms
+	inBytes  uint32 // bytes when inbound (the host the destination), else 0
+	start    ms48   // its start
+	pkts     uint16 // packets, scaled by sampling
+	rate     uint16 // its sampling rate (0: unsampled)
+	hostPort uint16 // its host port
 	// Both forms.
-	rate     uint32 // highest sampling rate of its records (0: none sampled)
-	hostPort uint16 // the one record's host port
-	port     uint16 // the remote port
-	flags    uint16 // fUsed, …
+	port  uint16 // the remote port
+	flags uint16 // fUsed, …
 }
+
+// ms48 is a Unix ms time from 0 to 2⁴⁸−1 (the year 10889) in three 16-bit
+// halves, so that it packs with the session's 2-byte fields.
+type ms48 [3]uint16
+
+func toMs48(ms int64) ms48 { return ms48{uint16(ms >> 32), uint16(ms >> 16), uint16(ms)} }
+func (t ms48) ms() int64   { return int64(t[0])<<32 | int64(t[1])<<16 | int64(t[2]) }
 
 // Session flags (session.flags).
 const (
@@ -148,6 +156,7 @@ type tally struct {
 	hoursBase  int64  // hour number of bit 0
 	asked      int64  // evaluation at which the endpoint was last handed to OnSuspect (not snapshotted)
 	visitStart int64  // donation cadence: visits separated by > 10 min of silence
+	rate       uint32 // highest sampling rate of its records
 	records    uint32
 	profile    uint32 // records that look like Stratum messages
 	handshakes uint32 // records with SYN/FIN/RST: new connections, not one long session
