@@ -249,10 +249,14 @@ func sessKey(remote netip.Addr, port uint16) uint32 {
 	return uint32(x^x>>32) | 1
 }
 
+// find is the session of remote:port among the host's, nil if none. A free
+// slot's key is 0, never a sessKey, so a slot whose key matches is in use;
+// the test of the address is written out so that find, on every record,
+// stays small enough to inline.
 func (h *host) find(k uint32, remote netip.Addr, port uint16) *session {
 	for i, sk := range h.sessKeys {
 		if sk == k && i < len(h.sess) {
-			if s := &h.sess[i]; s.used() && s.port == port && s.remote == remote.As16() && s.has(fIs4) == remote.Is4() {
+			if s := &h.sess[i]; s.port == port && s.remote == remote.As16() && s.flags&fIs4 != 0 == remote.Is4() {
 				return s
 			}
 		}

@@ -390,3 +390,31 @@ func TestSessionSizes(t *testing.T) {
 		t.Errorf("tally takes %d bytes, want 160", tallyBytes)
 	}
 }
+
+// TestFindTellsAddressFormsApart: an IPv4 endpoint and its IPv4-mapped IPv6
+// twin are two sessions (as they were when the remote was a netip.Addr),
+// and a freed slot is found no more.
+func TestFindTellsAddressFormsApart(t *testing.T) {
+	var h host
+	remotes := []netip.Addr{netip.MustParseAddr("198.51.100.7"), netip.MustParseAddr("::ffff:198.51.100.7"), netip.MustParseAddr("2001:db8::7")}
+	for i, r := range remotes {
+		o := Observation{Remote: r, RemotePort: 3333, HostPort: 40000, Proto: 6, Start: 1000, End: 2000, Packets: 3, Bytes: 300}
+		s := h.alloc(sessKey(r, 3333), &o, 30*minuteMs, 24*hourMs)
+		s.add(&o, true)
+		if got := h.find(sessKey(r, 3333), r, 3333); got != &h.sess[i] || got.addr() != r {
+			t.Fatalf("find(%v) = slot %p (%v), want slot %d", r, got, got, i)
+		}
+	}
+	for i, r := range remotes {
+		if got := h.find(sessKey(r, 3333), r, 3333); got != &h.sess[i] {
+			t.Errorf("find(%v) after the others: %p, want slot %d", r, got, i)
+		}
+		if got := h.find(sessKey(r, 3334), r, 3334); got != nil {
+			t.Errorf("find(%v:3334) = %v, want none", r, got.endpoint())
+		}
+	}
+	h.sess[1], h.sessKeys[1] = session{}, 0 // as Evaluate frees an expired slot
+	if got := h.find(sessKey(remotes[1], 3333), remotes[1], 3333); got != nil {
+		t.Errorf("freed slot still found: %v", got.endpoint())
+	}
+}
