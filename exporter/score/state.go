@@ -64,10 +64,10 @@ type poolCount struct {
 
 // session is one host's traffic with one remote endpoint. It comes in two
 // forms, so that the many candidate sessions a busy host opens and drops
-// (one message-sized record to a web server, replaced by the next) cost a
-// cache line each instead of a full aggregate:
+// (one message-sized record to a web server, replaced by the next) cost
+// less than a cache line each instead of a full aggregate:
 //
-//   - one record (agg nil): the record itself, in start…pkts below, which
+//   - one record (agg nil): the record itself, in dur…hostPort below, which
 //     is all an aggregate of one record would hold (tally.init and
 //     tally.add of it give the aggregate again: grow);
 //   - the aggregate (agg), from the second record on, or from the first
@@ -77,7 +77,7 @@ type poolCount struct {
 // holes: one, two and four sessions fill the allocator's 48-, 96- and
 // 192-byte size classes exactly; the aggregate is one more allocation of 160.
 type session struct {
-	remote [16]byte // the remote address (IPv4 in its mapped form; fIs4 says which)
+	remote [16]byte // the remote address (IPv4 in its mapped form; fIs4 says which; no zone: flow records carry none)
 	agg    *tally   // nil while the session has one record
 	// The one record, while agg is nil (fitsOne: a record that does not fit
 	// these widths makes the aggregate at once).
