@@ -418,3 +418,52 @@ func TestFindTellsAddressFormsApart(t *testing.T) {
 		t.Errorf("freed slot still found: %v", got.endpoint())
 	}
 }
+
+// TestSnapshotKeepsTheForms: a session written to a snapshot and read back
+// holds the same aggregate, and one of one record takes the one-record form
+// again (a restart does not swell the state).
+func TestSnapshotKeepsTheForms(t *testing.T) {
+	rng := rand.New(rand.NewPCG(9, 10))
+	ip := netip.MustParseAddr("10.0.0.9")
+	compact := 0
+	for run := 0; run < 5000; run++ {
+		var h host
+		n := 1 + rng.IntN(3)
+		if run%2 == 0 {
+			n = 1
+		}
+		prev := int64(1_795_000_000_000)
+		remote := netip.MustParseAddr("198.51.100.7")
+		for i := 0; i < n; i++ {
+			o, msg := randomObs(rng, prev, remote)
+			prev = o.Start
+			s := h.find(sessKey(remote, 3333), remote, 3333)
+			if s == nil {
+				s = h.alloc(sessKey(remote, 3333), &o, 30*minuteMs, 24*hourMs)
+			}
+			s.add(&o, msg)
+		}
+		orig := &h.sess[0]
+		r := h.snap(ip)
+		e := New(DefaultConfig())
+		e.restore(&r)
+		got := e.shard(ip).get(ip)
+		if got == nil || len(got.sess) != 1 || got.find(sessKey(remote, 3333), remote, 3333) != &got.sess[0] {
+			t.Fatalf("run %d: session not restored: %+v", run, got)
+		}
+		back := &got.sess[0]
+		var b1, b2 tally
+		if *orig.view(&b1) != *back.view(&b2) || orig.flags&^(fMsg|fHandshake|fInbound) != back.flags&^(fMsg|fHandshake|fInbound) {
+			t.Fatalf("run %d: restored session differs:\n%+v\n%+v", run, *orig, *back)
+		}
+		if (orig.agg == nil) != (back.agg == nil) {
+			t.Fatalf("run %d: one-record form %v saved, %v restored", run, orig.agg == nil, back.agg == nil)
+		}
+		if back.agg == nil {
+			compact++
+		}
+	}
+	if compact < 1000 {
+		t.Fatalf("only %d of the sessions restored in the one-record form", compact)
+	}
+}

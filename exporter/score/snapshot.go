@@ -336,8 +336,9 @@ func (e *Engine) restore(r *snapHost) {
 		h.addPool(poolCount{pool: p.Pool, coin: p.Coin, confirmed: p.Confirmed, n: p.N, saved: p.N})
 	}
 	for _, ss := range r.Sessions[:min(len(r.Sessions), slotsPerHost)] {
-		// Restored sessions take the aggregate form (Other is records −
-		// profile, ShortVisit was never set: neither is kept).
+		// The aggregate as saved (Other is records − profile, ShortVisit
+		// was never set: neither is kept); a session of one record takes
+		// the one-record form again when that gives the same aggregate.
 		t := &tally{first: ss.First, runStart: ss.RunStart, last: ss.Last, lastStart: ss.LastStart,
 			records: ss.Records, profile: ss.Profile, handshakes: ss.Handshakes, pkts: ss.Pkts,
 			inPkts: ss.InPkts, inBytes: ss.InBytes, gapsIn: ss.GapsIn, gapsAll: ss.GapsAll, hours: ss.Hours,
@@ -350,6 +351,7 @@ func (e *Engine) restore(r *snapHost) {
 		s.set(fIntel, ss.Intel)
 		s.set(fShared, ss.Shared)
 		s.set(fSampled, ss.Sampled)
+		s.compact()
 		h.sessKeys[len(h.sess)] = sessKey(ss.Remote, s.port)
 		h.sess = append(h.sess, s)
 	}
@@ -367,4 +369,30 @@ func (e *Engine) restore(r *snapHost) {
 	}
 	h.key, h.is4, h.live = k, is4, true
 	*slot = h
+}
+
+// compact turns a restored session of one record back into the one-record
+// form, when the record that form would hold gives exactly the aggregate
+// (it does for every session of one record saved by this version; an odd
+// one, from an older version or a record that never fitted, stays as it is).
+func (s *session) compact() {
+	t := s.agg
+	if t == nil || t.records != 1 || t.last < t.first {
+		return
+	}
+	o := Observation{Start: t.first, End: t.last, Packets: t.pkts, Bytes: t.inBytes, Outbound: t.inPkts == 0,
+		HostPort: t.ports[0].port, SamplingRate: max(t.rate, 1)}
+	if t.handshakes > 0 {
+		o.TCPFlags = tcpSYN
+	}
+	if !fitsOne(&o) {
+		return
+	}
+	c := session{remote: s.remote, port: s.port, flags: s.flags | fNew}
+	c.add(&o, t.profile == 1)
+	c.flags = c.flags&^(fIntel|fShared|fSampled) | s.flags&(fIntel|fShared|fSampled) // as saved, not as the replay says
+	var buf tally
+	if *c.view(&buf) == *t {
+		*s = c
+	}
 }
