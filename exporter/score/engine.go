@@ -2,6 +2,7 @@ package score
 
 import (
 	"encoding/binary"
+	"math"
 	"math/bits"
 	"net/netip"
 	"sync"
@@ -255,10 +256,14 @@ func sessKey(remote netip.Addr, port uint16) uint32 {
 	return uint32(x^x>>32) | 1
 }
 
+// find is the session of remote:port among the host's, nil if none. A free
+// slot's key is 0, never a sessKey, so a slot whose key matches is in use;
+// the test of the address is written out so that find, on every record,
+// stays small enough to inline.
 func (h *host) find(k uint32, remote netip.Addr, port uint16) *session {
 	for i, sk := range h.sessKeys {
 		if sk == k && i < len(h.sess) {
-			if s := &h.sess[i]; s.used && s.port == port && s.remote == remote {
+			if s := &h.sess[i]; s.port == port && s.remote == remote.As16() && s.flags&fIs4 != 0 == remote.Is4() {
 				return s
 			}
 		}
@@ -279,13 +284,13 @@ const (
 // rank orders a session for its slot at flow time now.
 func (s *session) rank(now, quiet, window int64) int {
 	switch {
-	case s.intel && !s.shared:
+	case s.intel() && !s.shared():
 		return rankConfirmed
-	case now-s.last > s.quietFor(quiet, window):
+	case now-s.lastEnd() > s.quietFor(quiet, window):
 		return rankStale
-	case s.refuted:
+	case s.refuted():
 		return rankOrdinary
-	case s.intel:
+	case s.intel():
 		return rankPoolLike
 	}
 	switch s.verdict() {
@@ -300,7 +305,13 @@ func (s *session) rank(now, quiet, window int64) int {
 // miningLike says whether a session's records are mining evidence rather
 // than ordinary use of the host (cheap: for every record of a session).
 func (s *session) miningLike() bool {
-	return s.intel && !s.shared || s.profile >= 3 && s.profile*5 >= s.records*4
+	if s.intel() && !s.shared() {
+		return true
+	}
+	if s.agg == nil {
+		return false // one record: not three message-like ones
+	}
+	return s.agg.profile >= 3 && s.agg.profile*5 >= s.agg.records*4
 }
 
 // alloc finds a slot for a new candidate session: a free one, else the one
@@ -311,7 +322,7 @@ func (s *session) miningLike() bool {
 // also replace a silent confirmed session.
 func (h *host) alloc(k uint32, o *Observation, quiet, window int64) *session {
 	for i := range h.sess {
-		if !h.sess[i].used {
+		if !h.sess[i].used() {
 			h.sess[i], h.sessKeys[i] = session{}, k
 			return h.sess[i].init(o)
 		}
@@ -331,13 +342,13 @@ func (h *host) alloc(k uint32, o *Observation, quiet, window int64) *session {
 	for i := range h.sess {
 		s := &h.sess[i]
 		r := s.rank(o.End, quiet, window)
-		stale := o.End-s.last > s.quietFor(quiet, window)
+		stale := o.End-s.lastEnd() > s.quietFor(quiet, window)
 		if !(r < newRank || r == newRank && r == rankCandidate || r == rankConfirmed && newRank == rankConfirmed && stale) {
 			continue
 		}
 		if victim < 0 || r < vRank {
 			victim, vRank = i, r
-		} else if v := &h.sess[victim]; r == vRank && (s.profile < v.profile || s.profile == v.profile && s.last < v.last) {
+		} else if v := &h.sess[victim]; r == vRank && (s.nprof() < v.nprof() || s.nprof() == v.nprof() && s.lastEnd() < v.lastEnd()) {
 			victim = i
 		}
 	}
@@ -348,11 +359,20 @@ func (h *host) alloc(k uint32, o *Observation, quiet, window int64) *session {
 	return h.sess[victim].init(o)
 }
 
+// init makes s, a zeroed slot, the session of o's endpoint; its first
+// record comes with add.
 func (s *session) init(o *Observation) *session {
-	s.used, s.remote, s.port = true, o.Remote, o.RemotePort
-	s.first, s.runStart, s.last, s.visitStart = o.Start, o.Start, o.End, o.Start
-	s.hoursBase = o.Start / hourMs
+	s.remote, s.port = o.Remote.As16(), o.RemotePort
+	s.flags = fUsed | fNew
+	s.set(fIs4, o.Remote.Is4())
 	return s
+}
+
+// init starts an aggregate at o, the session's first record (tally.add
+// then adds it).
+func (t *tally) init(o *Observation) {
+	t.first, t.runStart, t.last, t.visitStart = o.Start, o.Start, o.End, o.Start
+	t.hoursBase = o.Start / hourMs
 }
 
 const (
@@ -364,117 +384,245 @@ const (
 	periodMaxMs = 200_000
 )
 
+// fitsOne says whether o, a session's first record, fits the one-record
+// form's narrow fields.
+func fitsOne(o *Observation) bool {
+	return o.Start >= 0 && o.Start < 1<<48 && o.End >= o.Start && o.End-o.Start <= math.MaxUint32 &&
+		o.Packets <= math.MaxUint16 && o.SamplingRate <= math.MaxUint16 && (o.Outbound || o.Bytes <= math.MaxUint32)
+}
+
 func (s *session) add(o *Observation, msg bool) {
+	switch {
+	case s.has(fNew):
+		s.flags &^= fNew
+		if fitsOne(o) {
+			s.start, s.dur, s.pkts, s.hostPort = toMs48(o.Start), uint32(o.End-o.Start), uint16(o.Packets), o.HostPort
+			s.set(fMsg, msg)
+			s.set(fHandshake, o.TCPFlags&(tcpSYN|tcpFIN|tcpRST) != 0)
+			s.set(fInbound, !o.Outbound)
+			if !o.Outbound {
+				s.inBytes = uint32(o.Bytes)
+			}
+			s.note(o)
+			return
+		}
+		s.agg = new(tally)
+		s.agg.init(o)
+	case s.agg == nil:
+		s.grow() // before note, which would overwrite the one record's rate
+	}
+	s.note(o)
+	s.agg.add(o, msg)
+}
+
+// note keeps what the flags and the rate say of record o.
+func (s *session) note(o *Observation) {
 	if o.Intel != nil {
-		s.intel, s.shared = true, o.Intel.Shared
+		s.flags |= fIntel
+		s.set(fShared, o.Intel.Shared)
 	}
 	if o.SamplingRate > 1 {
-		s.sampled = true
-		s.rate = max(s.rate, o.SamplingRate)
+		s.flags |= fSampled
+		if s.agg != nil {
+			s.agg.rate = max(s.agg.rate, o.SamplingRate)
+		} else {
+			s.rate = uint16(o.SamplingRate) // the one record's (fitsOne)
+		}
 	}
+}
+
+// rateOf is the highest sampling rate of the session's records.
+func (s *session) rateOf() uint32 {
+	if s.agg != nil {
+		return s.agg.rate
+	}
+	return uint32(s.rate)
+}
+
+// one is the one record of a session in that form, as it was observed (as
+// far as the aggregate reads it).
+func (s *session) one() Observation {
+	o := Observation{Start: s.start.ms(), End: s.start.ms() + int64(s.dur), Packets: uint64(s.pkts), Outbound: !s.has(fInbound),
+		HostPort: s.hostPort, SamplingRate: max(uint32(s.rate), 1)}
+	if !o.Outbound {
+		o.Bytes = uint64(s.inBytes)
+	}
+	if s.has(fHandshake) {
+		o.TCPFlags = tcpSYN
+	}
+	return o
+}
+
+// view is the session's aggregate: agg, or (one record) the aggregate of
+// its record, built in buf.
+func (s *session) view(buf *tally) *tally {
+	if s.agg != nil {
+		return s.agg
+	}
+	*buf = tally{}
+	if !s.has(fNew) {
+		o := s.one()
+		buf.init(&o)
+		buf.add(&o, s.has(fMsg))
+		buf.rate = uint32(s.rate)
+	}
+	return buf
+}
+
+// grow turns a one-record session into its aggregate.
+func (s *session) grow() {
+	if s.agg == nil {
+		var t tally
+		s.view(&t)
+		s.agg = &t
+		s.flags &^= fMsg | fHandshake | fInbound
+		s.start, s.dur, s.pkts, s.inBytes, s.rate, s.hostPort = ms48{}, 0, 0, 0, 0, 0
+	}
+}
+
+// Accessors that read either form without building the aggregate.
+func (s *session) lastEnd() int64 {
+	if s.agg != nil {
+		return s.agg.last
+	}
+	return s.start.ms() + int64(s.dur)
+}
+
+func (s *session) firstStart() int64 {
+	if s.agg != nil {
+		return s.agg.first
+	}
+	return s.start.ms()
+}
+
+func (s *session) nrec() uint32 {
+	if s.agg != nil {
+		return s.agg.records
+	}
+	return 1
+}
+
+func (s *session) nprof() uint32 {
+	if s.agg != nil {
+		return s.agg.profile
+	}
+	if s.has(fMsg) {
+		return 1
+	}
+	return 0
+}
+
+func (s *session) visitGaps() uint8 {
+	if s.agg != nil {
+		return s.agg.visitGaps
+	}
+	return 0
+}
+
+func (t *tally) add(o *Observation, msg bool) {
 	// Stratum keeps its connection busy at least every minute (XMRig's
 	// keepalive is 60 s, shares come every 15–60 s): five silent minutes end
 	// a run, so separate game or chat sessions to one server never add up to
 	// one long-lived connection. Sampling hides most packets, so there the
 	// run is the whole session.
-	if o.SamplingRate <= 1 && o.Start-s.last > 5*minuteMs {
-		s.runStart, s.pkts = o.Start, 0
+	if o.SamplingRate <= 1 && o.Start-t.last > 5*minuteMs {
+		t.runStart, t.pkts = o.Start, 0
 	}
-	s.records++
-	s.pkts += o.Packets
+	t.records++
+	t.pkts += o.Packets
 	if msg {
-		s.profile++
-	} else {
-		s.other++
+		t.profile++
 	}
 	if o.TCPFlags&(tcpSYN|tcpFIN|tcpRST) != 0 {
-		s.handshakes++
+		t.handshakes++
 	}
 	if !o.Outbound {
-		s.inPkts += o.Packets
-		s.inBytes += o.Bytes
+		t.inPkts += o.Packets
+		t.inBytes += o.Bytes
 	}
 	// Gaps between records: Stratum traffic comes as a message every
 	// 10–200 s, each one its own record once the router's inactive timeout
 	// (15 s) splits them. Records of the two directions of one exchange
 	// start within a second and are not a gap.
-	if g := o.Start - s.lastStart; s.lastStart != 0 && g > 1000 {
-		s.gapsAll++
+	if g := o.Start - t.lastStart; t.lastStart != 0 && g > 1000 {
+		t.gapsAll++
 		if g >= periodMinMs && g <= periodMaxMs {
-			s.gapsIn++
+			t.gapsIn++
 		}
 	}
-	if o.Start > s.lastStart {
-		s.lastStart = o.Start
+	if o.Start > t.lastStart {
+		t.lastStart = o.Start
 	}
 	// Donation cadence: visits separated by 10+ min of silence.
-	if o.Start-s.last > 10*minuteMs {
-		visitLen := s.last - s.visitStart
-		gap := o.Start - s.visitStart
+	if o.Start-t.last > 10*minuteMs {
+		visitLen := t.last - t.visitStart
+		gap := o.Start - t.visitStart
 		if visitLen >= 20_000 && visitLen <= 180_000 && gap >= 70*minuteMs && gap <= 130*minuteMs {
-			s.visitGaps = min(s.visitGaps+1, 100)
+			t.visitGaps = min(t.visitGaps+1, 100)
 		} else {
-			s.visitGaps = 0
+			t.visitGaps = 0
 		}
-		s.visitStart = o.Start
+		t.visitStart = o.Start
 	}
-	if o.Start < s.first {
-		s.first = o.Start
+	if o.Start < t.first {
+		t.first = o.Start
 	}
-	if o.End > s.last {
-		s.last = o.End
+	if o.End > t.last {
+		t.last = o.End
 	}
-	s.markHour(o.End / hourMs)
-	s.markPort(o.HostPort, o.Start, o.End, o.SamplingRate > 1)
+	t.markHour(o.End / hourMs)
+	t.markPort(o.HostPort, o.Start, o.End, o.SamplingRate > 1)
 }
 
 // markHour sets the bit of hour hr in a 64-hour ring.
-func (s *session) markHour(hr int64) {
-	if d := hr - s.hoursBase; d >= 64 {
+func (t *tally) markHour(hr int64) {
+	if d := hr - t.hoursBase; d >= 64 {
 		shift := d - 63
 		if shift >= 64 {
-			s.hours = 0
+			t.hours = 0
 		} else {
-			s.hours >>= uint(shift)
+			t.hours >>= uint(shift)
 		}
-		s.hoursBase += shift
+		t.hoursBase += shift
 	} else if d < 0 {
 		return // older than the ring
 	}
-	s.hours |= 1 << uint(hr-s.hoursBase)
+	t.hours |= 1 << uint(hr-t.hoursBase)
 }
 
 // hoursWithin counts active hours in the last `window` hours before now.
 func (s *session) hoursWithin(nowHr, window int64) int {
-	lo := nowHr - window + 1 - s.hoursBase
+	var buf tally
+	t := s.view(&buf)
+	lo := nowHr - window + 1 - t.hoursBase
 	if lo >= 64 {
 		return 0
 	}
-	m := s.hours
+	m := t.hours
 	if lo > 0 {
 		m >>= uint(lo)
 	}
 	return bits.OnesCount64(m)
 }
 
-func (s *session) markPort(p uint16, start, end int64, sampled bool) {
+func (t *tally) markPort(p uint16, start, end int64, sampled bool) {
 	oldest := 0
-	for i := range s.ports {
-		c := &s.ports[i]
+	for i := range t.ports {
+		c := &t.ports[i]
 		if c.port == p {
 			if !sampled && start-c.lastMs() > 5*minuteMs {
 				c.first = toSec(start) // the same port reused by a new connection
 			}
-			if t := toSec(end); t.secs() > c.last.secs() {
-				c.last = t
+			if ts := toSec(end); ts.secs() > c.last.secs() {
+				c.last = ts
 			}
 			return
 		}
-		if c.last.secs() < s.ports[oldest].last.secs() {
+		if c.last.secs() < t.ports[oldest].last.secs() {
 			oldest = i
 		}
 	}
-	s.ports[oldest] = portSeen{port: p, first: toSec(start), last: toSec(end)}
+	t.ports[oldest] = portSeen{port: p, first: toSec(start), last: toSec(end)}
 }
 
 // add tracks a new host in sh (its shard, locked), making room first when

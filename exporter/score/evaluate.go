@@ -81,26 +81,30 @@ const (
 func (s *session) profileOK() bool { return s.verdict() == profileYes }
 
 func (s *session) verdict() int {
-	if s.profile*5 < s.records*4 || s.handshakes*5 > s.records {
-		if s.records < 3 {
+	t := s.agg
+	if t == nil {
+		return s.oneVerdict()
+	}
+	if t.profile*5 < t.records*4 || t.handshakes*5 > t.records {
+		if t.records < 3 {
 			return profileYoung
 		}
 		return profileNo
 	}
-	if s.inPkts > 0 && s.inBytes/s.inPkts < 100 && s.records >= 3 {
+	if t.inPkts > 0 && t.inBytes/t.inPkts < 100 && t.records >= 3 {
 		return profileNo // keepalives only (MQTT PINGRESP, SSH or TCP keepalives): no job pushes
 	}
-	span := s.last - s.runStart
-	if mins := span / minuteMs; mins >= 5 && s.pkts/uint64(mins) > maxStratumPerMin*uint64(s.conns()) {
+	span := t.last - t.runStart
+	if mins := span / minuteMs; mins >= 5 && t.pkts/uint64(mins) > maxStratumPerMin*uint64(t.conns()) {
 		return profileNo
 	}
-	if s.profile < 3 && s.sharedEarly() {
+	if t.profile < 3 && s.sharedEarly() {
 		return profileSampledYoung
 	}
-	if s.profile < 3 || s.inPkts > 0 && s.inBytes/s.inPkts < 100 {
+	if t.profile < 3 || t.inPkts > 0 && t.inBytes/t.inPkts < 100 {
 		return profileYoung
 	}
-	if s.sampled && span < hourMs {
+	if s.sampled() && span < hourMs {
 		// A sampled record is one or two packets: whether it looks like a
 		// message says little, so only an hour of them at Stratum's rate counts.
 		// It is still worth asking the prober now (Evaluate): a pool's answer
@@ -108,6 +112,20 @@ func (s *session) verdict() int {
 		return profileSampledYoung
 	}
 	return profileYes
+}
+
+// oneVerdict is verdict for a session of one record, what verdict of its
+// aggregate says (TestOneRecordForm checks it), without building that: too
+// young to judge, unless the record is message-like yet runs above
+// Stratum's packet rate for five minutes or more (one record has one
+// connection, and too few records for the other tests).
+func (s *session) oneVerdict() int {
+	if s.has(fMsg) && !s.has(fHandshake) {
+		if mins := int64(s.dur) / minuteMs; mins >= 5 && uint64(s.pkts)/uint64(mins) > maxStratumPerMin {
+			return profileNo
+		}
+	}
+	return profileYoung
 }
 
 // sharedEarlySpanMs is how far apart, at least, the two sampled records of
@@ -126,14 +144,15 @@ const sharedEarlySpanMs = 10 * minuteMs
 // over the endpoint); the SNI probe of the listed domain decides, and no
 // points come of it. A host with no such session of its own is never noted.
 func (s *session) sharedEarly() bool {
-	if !s.sampled || !s.intel || !s.shared || s.profile < 2 || s.last-s.first < sharedEarlySpanMs {
+	t := s.agg // one record is not two message-like ones
+	if t == nil || !s.sampled() || !s.intel() || !s.shared() || t.profile < 2 || t.last-t.first < sharedEarlySpanMs {
 		return false
 	}
-	if s.inPkts > 0 && s.inBytes/s.inPkts < 100 {
+	if t.inPkts > 0 && t.inBytes/t.inPkts < 100 {
 		return false
 	}
 	n := 0
-	for _, p := range s.ports {
+	for _, p := range t.ports {
 		if p.port != 0 {
 			n++
 		}
@@ -157,12 +176,12 @@ const (
 
 // quietFor is how long the session may be silent and still count as live.
 func (s *session) quietFor(quiet, window int64) int64 {
-	if !s.sampled {
+	if !s.sampled() {
 		return quiet
 	}
-	gap := int64(s.rate) * stratumPacketGapMs
-	if s.records >= 2 {
-		gap = max(gap, (s.last-s.first)/int64(s.records-1))
+	gap := int64(s.rateOf()) * stratumPacketGapMs
+	if n := s.nrec(); n >= 2 {
+		gap = max(gap, (s.lastEnd()-s.firstStart())/int64(n-1))
 	}
 	return min(max(sampledQuietGaps*gap, quiet), maxSampledQuiet, window)
 }
@@ -171,11 +190,13 @@ func (s *session) quietFor(quiet, window int64) int64 {
 // without a break (unsampled), or the session's span (sampled, where the
 // breaks are the sampler's).
 func (s *session) longest() int64 {
-	if s.sampled {
-		return s.last - s.runStart
+	var buf tally
+	t := s.view(&buf)
+	if s.sampled() {
+		return t.last - t.runStart
 	}
 	var d int64
-	for _, p := range s.ports {
+	for _, p := range t.ports {
 		if p.port != 0 {
 			d = max(d, p.lastMs()-p.firstMs())
 		}
@@ -185,10 +206,10 @@ func (s *session) longest() int64 {
 
 // conns counts the connections (host ports) seen in the current run: each
 // machine behind a NAT address keeps its own.
-func (s *session) conns() int {
+func (t *tally) conns() int {
 	n := 0
-	for _, p := range s.ports {
-		if p.port != 0 && p.lastMs() >= s.runStart/1000*1000 {
+	for _, p := range t.ports {
+		if p.port != 0 && p.lastMs() >= t.runStart/1000*1000 {
 			n++
 		}
 	}
@@ -254,17 +275,18 @@ func (h *host) suspicions(ip netip.Addr, now, quiet, window int64, ask []Suspici
 		if len(ask) >= maxSuspectCalls {
 			break
 		}
-		if !s.used || s.refuted || s.intel && !s.shared || now-s.last > s.quietFor(quiet, window) {
+		if !s.used() || s.refuted() || s.intel() && !s.shared() || now-s.lastEnd() > s.quietFor(quiet, window) {
 			continue
 		}
-		if !s.profileOK() && s.visitGaps < 2 {
+		if !s.profileOK() && s.visitGaps() < 2 {
 			continue
 		}
-		if s.asked != 0 && now-s.asked < suspectReask {
+		s.grow() // a no-op: one record is neither (profile < 3, no visits)
+		if s.agg.asked != 0 && now-s.agg.asked < suspectReask {
 			continue
 		}
-		s.asked = now
-		ask = append(ask, Suspicion{ip, netip.AddrPortFrom(s.remote, s.port)})
+		s.agg.asked = now
+		ask = append(ask, Suspicion{ip, s.endpoint()})
 	}
 	return ask
 }
@@ -310,17 +332,18 @@ func (e *Engine) evalHost(ip netip.Addr, h *host, now, window, quiet int64) {
 	nowHr := now / hourMs
 	for i := range h.sess {
 		s := &h.sess[i]
-		if !s.used {
+		if !s.used() {
 			continue
 		}
-		if now-s.last > window {
-			s.used, h.sessKeys[i] = false, 0
+		if now-s.lastEnd() > window {
+			// expired: the slot is free, its aggregate (if any) garbage
+			*s, h.sessKeys[i] = session{}, 0
 			continue
 		}
-		live := now-s.last <= s.quietFor(quiet, window)
+		live := now-s.lastEnd() <= s.quietFor(quiet, window)
 		v := s.verdict()
 		prof := v == profileYes
-		donation := s.visitGaps >= 2 && now-s.last <= 3*hourMs
+		donation := s.visitGaps() >= 2 && now-s.lastEnd() <= 3*hourMs
 		// A young sampled Stratum-like session earns nothing yet, but its
 		// endpoint goes to the prober (through Probed) now rather than an hour
 		// in: at 1:100 that hour was most of the time to confirm a miner, and
@@ -329,23 +352,23 @@ func (e *Engine) evalHost(ip netip.Addr, h *host, now, window, quiet int64) {
 		probe := Unprobed
 		asked := (prof || donation || v == profileSampledYoung) && e.cfg.Probed != nil
 		if asked {
-			probe = e.cfg.Probed(ip, netip.AddrPortFrom(s.remote, s.port))
+			probe = e.cfg.Probed(ip, s.endpoint())
 		}
-		s.refuted = probe == ProbeRefuted
+		s.set(fRefuted, probe == ProbeRefuted)
 		// An endpoint the prober confirmed since the session's last record
 		// (a handed-over endpoint, or a shared address confirmed by the SNI
 		// probe of the listed domain for this host, noted there): the session
 		// is a confirmed pool contact from now, as its next record would make it.
-		if live && e.cfg.Confirmed != nil && (s.intel && s.shared || !s.intel && asked && !s.refuted) {
-			if hit := e.cfg.Confirmed(ip, netip.AddrPortFrom(s.remote, s.port)); hit != nil && !hit.Shared {
-				s.intel, s.shared = true, false
+		if live && e.cfg.Confirmed != nil && (s.intel() && s.shared() || !s.intel() && asked && !s.refuted()) {
+			if hit := e.cfg.Confirmed(ip, s.endpoint()); hit != nil && !hit.Shared {
+				s.flags = s.flags&^fShared | fIntel
 				h.notePool(hit)
 			}
 		}
 		var sp [nSignals]float32
-		if live && s.intel && !s.shared {
+		if live && s.intel() && !s.shared() {
 			sp[sigPool] = ptsPool
-		} else if live && s.intel {
+		} else if live && s.intel() {
 			sp[sigPoolShared] = ptsPoolShared
 		}
 		// A refuted endpoint earns no behaviour points: the prober asked it
@@ -353,7 +376,7 @@ func (e *Engine) evalHost(ip netip.Addr, h *host, now, window, quiet int64) {
 		// Nor does one whose probe is pending, until the answer comes or the
 		// wait is over (the probe, not behaviour, decides whom to accuse), unless
 		// the host is a suspect already: a probe asked again does not unmake one.
-		if s.refuted || probe == ProbePending && !h.suspect {
+		if s.refuted() || probe == ProbePending && !h.suspect {
 			prof, donation = false, false
 		}
 		if live && prof {
@@ -364,14 +387,14 @@ func (e *Engine) evalHost(ip netip.Addr, h *host, now, window, quiet int64) {
 			sp[sigStratum] = ptsStratum * min(span, 1)
 			// Under sampling the gaps between records are the sampler's, not
 			// the protocol's cadence.
-			if !s.sampled && s.gapsIn >= 4 && s.gapsIn*10 >= s.gapsAll*7 {
-				sp[sigPeriodicity] = ptsPeriodicity * min(float32(s.gapsIn)/8, 1)
+			if t := s.agg; !s.sampled() && t != nil && t.gapsIn >= 4 && t.gapsIn*10 >= t.gapsAll*7 {
+				sp[sigPeriodicity] = ptsPeriodicity * min(float32(t.gapsIn)/8, 1)
 			}
 			if poolPorts[s.port] {
 				sp[sigPortHint] = ptsPortHint
 			}
 		}
-		if prof || s.intel && !s.refuted {
+		if prof || s.intel() && !s.refuted() {
 			switch n := s.hoursWithin(nowHr, window/hourMs); {
 			case n >= 12:
 				sp[sigPersistence] = ptsPersistence
@@ -444,11 +467,13 @@ func (h *host) miningMask(nowHr int64) hourMask {
 	var m hourMask
 	for i := range h.sess {
 		s := &h.sess[i]
-		if !s.used || !(s.intel && !s.shared || s.profileOK() && !s.refuted) {
+		if !s.used() || !(s.intel() && !s.shared() || s.profileOK() && !s.refuted()) {
 			continue
 		}
+		var buf tally
+		t := s.view(&buf)
 		for k := int64(0); k < day; k++ {
-			if d := nowHr - k - s.hoursBase; d >= 0 && d < 64 && s.hours&(1<<uint(d)) != 0 {
+			if d := nowHr - k - t.hoursBase; d >= 0 && d < 64 && t.hours&(1<<uint(d)) != 0 {
 				m |= 1 << uint(k)
 			}
 		}
@@ -593,14 +618,15 @@ func (e *Engine) machines(h *host, now int64) int {
 	n := 0
 	for i := range h.sess {
 		s := &h.sess[i]
-		if !s.used || !s.intel || s.shared {
+		if !s.used() || !s.intel() || s.shared() {
 			continue
 		}
 		recent := int64(10 * minuteMs)
-		if s.sampled {
+		if s.sampled() {
 			recent = s.quietFor(quiet, window)
 		}
-		for _, p := range s.ports {
+		var buf tally
+		for _, p := range s.view(&buf).ports {
 			if p.port != 0 && now-p.lastMs() <= recent {
 				iv[n] = [2]int64{p.firstMs(), p.lastMs()}
 				n++
@@ -632,8 +658,11 @@ func (e *Engine) report(ip netip.Addr, h *host) *Report {
 	r.MiningHours, r.ObservedHours = x.mining.hours(now/hourMs), x.observed
 	r.Machines = e.machines(h, now)
 	var best *session
-	if h.best >= 0 && int(h.best) < len(h.sess) && h.sess[h.best].used {
+	var bestT *tally
+	var buf tally
+	if h.best >= 0 && int(h.best) < len(h.sess) && h.sess[h.best].used() {
 		best = &h.sess[h.best]
+		bestT = best.view(&buf)
 	}
 	for k, p := range h.points {
 		if p == 0 {
@@ -641,10 +670,10 @@ func (e *Engine) report(ip netip.Addr, h *host) *Report {
 		}
 		reason := Reason{Signal: signalDefs[k].ID, Points: float64(p), Detail: signalDefs[k].Label()}
 		if best != nil && k != sigResearch {
-			reason.Remote = netip.AddrPortFrom(best.remote, best.port).String()
-			reason.Since = best.first
+			reason.Remote = best.endpoint().String()
+			reason.Since = bestT.first
 			if k == sigStratum || k == sigPeriodicity {
-				reason.Detail += fmt.Sprintf(" (%d records, %d message-like, %d regular gaps)", best.records, best.profile, best.gapsIn)
+				reason.Detail += fmt.Sprintf(" (%d records, %d message-like, %d regular gaps)", bestT.records, bestT.profile, bestT.gapsIn)
 			}
 		}
 		r.Reasons = append(r.Reasons, reason)

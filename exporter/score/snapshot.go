@@ -307,15 +307,17 @@ func (h *host) snap(ip netip.Addr) snapHost {
 	}
 	for i := range h.sess {
 		s := &h.sess[i]
-		if !s.used {
+		if !s.used() {
 			continue
 		}
-		ss := snapSession{Remote: s.remote, Port: s.port, Intel: s.intel, Shared: s.shared, Sampled: s.sampled,
-			ShortVisit: s.shortVisit, First: s.first, RunStart: s.runStart, Last: s.last, LastStart: s.lastStart,
-			Records: s.records, Profile: s.profile, Other: s.other, Handshakes: s.handshakes, Pkts: s.pkts,
-			InPkts: s.inPkts, InBytes: s.inBytes, GapsIn: s.gapsIn, GapsAll: s.gapsAll, Hours: s.hours,
-			HoursBase: s.hoursBase, VisitStart: s.visitStart, VisitGaps: s.visitGaps, Rate: s.rate}
-		for _, p := range s.ports {
+		var buf tally
+		t := s.view(&buf)
+		ss := snapSession{Remote: s.addr(), Port: s.port, Intel: s.intel(), Shared: s.shared(), Sampled: s.sampled(),
+			First: t.first, RunStart: t.runStart, Last: t.last, LastStart: t.lastStart,
+			Records: t.records, Profile: t.profile, Other: t.records - t.profile, Handshakes: t.handshakes, Pkts: t.pkts,
+			InPkts: t.inPkts, InBytes: t.inBytes, GapsIn: t.gapsIn, GapsAll: t.gapsAll, Hours: t.hours,
+			HoursBase: t.hoursBase, VisitStart: t.visitStart, VisitGaps: t.visitGaps, Rate: t.rate}
+		for _, p := range t.ports {
 			ss.Ports = append(ss.Ports, snapPort{p.port, p.firstMs(), p.lastMs()})
 		}
 		r.Sessions = append(r.Sessions, ss)
@@ -334,15 +336,23 @@ func (e *Engine) restore(r *snapHost) {
 		h.addPool(poolCount{pool: p.Pool, coin: p.Coin, confirmed: p.Confirmed, n: p.N, saved: p.N})
 	}
 	for _, ss := range r.Sessions[:min(len(r.Sessions), slotsPerHost)] {
-		s := session{remote: ss.Remote, port: ss.Port, used: true, intel: ss.Intel, shared: ss.Shared, sampled: ss.Sampled,
-			shortVisit: ss.ShortVisit, first: ss.First, runStart: ss.RunStart, last: ss.Last, lastStart: ss.LastStart,
-			records: ss.Records, profile: ss.Profile, other: ss.Other, handshakes: ss.Handshakes, pkts: ss.Pkts,
+		// The aggregate as saved (Other is records − profile, ShortVisit
+		// was never set: neither is kept); a session of one record takes
+		// the one-record form again when that gives the same aggregate.
+		t := &tally{first: ss.First, runStart: ss.RunStart, last: ss.Last, lastStart: ss.LastStart,
+			records: ss.Records, profile: ss.Profile, handshakes: ss.Handshakes, pkts: ss.Pkts,
 			inPkts: ss.InPkts, inBytes: ss.InBytes, gapsIn: ss.GapsIn, gapsAll: ss.GapsAll, hours: ss.Hours,
 			hoursBase: ss.HoursBase, visitStart: ss.VisitStart, visitGaps: ss.VisitGaps, rate: ss.Rate}
 		for i, p := range ss.Ports[:min(len(ss.Ports), portsPerSession)] {
-			s.ports[i] = portSeen{p.Port, toSec(p.First), toSec(p.Last)}
+			t.ports[i] = portSeen{p.Port, toSec(p.First), toSec(p.Last)}
 		}
-		h.sessKeys[len(h.sess)] = sessKey(s.remote, s.port)
+		s := session{remote: ss.Remote.As16(), port: ss.Port, agg: t, flags: fUsed}
+		s.set(fIs4, ss.Remote.Is4())
+		s.set(fIntel, ss.Intel)
+		s.set(fShared, ss.Shared)
+		s.set(fSampled, ss.Sampled)
+		s.compact()
+		h.sessKeys[len(h.sess)] = sessKey(ss.Remote, s.port)
 		h.sess = append(h.sess, s)
 	}
 	k, is4 := keyOf(r.IP), r.IP.Is4()
@@ -359,4 +369,30 @@ func (e *Engine) restore(r *snapHost) {
 	}
 	h.key, h.is4, h.live = k, is4, true
 	*slot = h
+}
+
+// compact turns a restored session of one record back into the one-record
+// form, when the record that form would hold gives exactly the aggregate
+// (it does for every session of one record saved by this version; an odd
+// one, from an older version or a record that never fitted, stays as it is).
+func (s *session) compact() {
+	t := s.agg
+	if t == nil || t.records != 1 || t.last < t.first {
+		return
+	}
+	o := Observation{Start: t.first, End: t.last, Packets: t.pkts, Bytes: t.inBytes, Outbound: t.inPkts == 0,
+		HostPort: t.ports[0].port, SamplingRate: max(t.rate, 1)}
+	if t.handshakes > 0 {
+		o.TCPFlags = tcpSYN
+	}
+	if !fitsOne(&o) {
+		return
+	}
+	c := session{remote: s.remote, port: s.port, flags: s.flags | fNew}
+	c.add(&o, t.profile == 1)
+	c.flags = c.flags&^(fIntel|fShared|fSampled) | s.flags&(fIntel|fShared|fSampled) // as saved, not as the replay says
+	var buf tally
+	if *c.view(&buf) == *t {
+		*s = c
+	}
 }

@@ -81,38 +81,108 @@ type poolCount struct {
 	saved      uint64 // n as of the last snapshot written (see HoldCounters)
 }
 
-// session aggregates the records between one host and one remote endpoint.
-// Fields are ordered widest first (no padding holes): a candidate session
-// then fits the allocator's 192-byte size class, where it took 208.
+// session is one host's traffic with one remote endpoint. It comes in two
+// forms, so that the many candidate sessions a busy host opens and drops
+// (one message-sized record to a web server, replaced by the next) cost
+// less than a cache line each instead of a full aggregate:
+//
+//   - one record (agg nil): the record itself, in dur…hostPort below, which
+//     is all an aggregate of one record would hold (tally.init and
+//     tally.add of it give the aggregate again: grow);
+//   - the aggregate (agg), from the second record on, or from the first
+//     when it does not fit the narrow fields of the one-record form.
+//
+// The endpoint and the flags are here in both forms. 48 bytes, no padding
+// holes: one, two and four sessions fill the allocator's 48-, 96- and
+// 192-byte size classes exactly; the aggregate is one more allocation of 160.
 type session struct {
-	remote     netip.Addr
+	remote [16]byte // the remote address (IPv4 in its mapped form; fIs4 says which; no zone: flow records carry none)
+	agg    *tally   // nil while the session has one record
+	// The one record, while agg is nil (fitsOne: a record that does not fit
+	// these widths makes the aggregate at once).
+	dur      uint32 // end − start, ms
+	inBytes  uint32 // bytes when inbound (the host the destination), else 0
+	start    ms48   // its start
+	pkts     uint16 // packets, scaled by sampling
+	rate     uint16 // its sampling rate (0: unsampled)
+	hostPort uint16 // its host port
+	// Both forms.
+	port  uint16 // the remote port
+	flags uint16 // fUsed, …
+}
+
+// ms48 is a Unix ms time from 0 to 2⁴⁸−1 (the year 10889) in three 16-bit
+// halves, so that it packs with the session's 2-byte fields.
+type ms48 [3]uint16
+
+func toMs48(ms int64) ms48 { return ms48{uint16(ms >> 32), uint16(ms >> 16), uint16(ms)} }
+func (t ms48) ms() int64   { return int64(t[0])<<32 | int64(t[1])<<16 | int64(t[2]) }
+
+// Session flags (session.flags).
+const (
+	fUsed    = 1 << iota // the slot holds a session
+	fNew                 // init done, no record added yet
+	fIs4                 // remote is an IPv4 address (not its IPv4-mapped IPv6 form)
+	fIntel               // a record matched the intel (listed pool, or confirmed since)
+	fShared              // … at a shared (CDN) address
+	fSampled             // a record was sampled
+	fRefuted             // the prober found no pool at the endpoint (Config.Probed, as of the last evaluation)
+	// The one record (agg nil): its kind.
+	fMsg       // message-like (messageLike)
+	fHandshake // SYN, FIN or RST
+	fInbound   // the host was the flow's destination
+)
+
+func (s *session) has(f uint16) bool { return s.flags&f != 0 }
+
+func (s *session) set(f uint16, on bool) {
+	if on {
+		s.flags |= f
+	} else {
+		s.flags &^= f
+	}
+}
+
+func (s *session) used() bool    { return s.flags&fUsed != 0 }
+func (s *session) intel() bool   { return s.flags&fIntel != 0 }
+func (s *session) shared() bool  { return s.flags&fShared != 0 }
+func (s *session) sampled() bool { return s.flags&fSampled != 0 }
+func (s *session) refuted() bool { return s.flags&fRefuted != 0 }
+
+// addr is the remote address.
+func (s *session) addr() netip.Addr {
+	if s.has(fIs4) {
+		return netip.AddrFrom4([4]byte(s.remote[12:]))
+	}
+	return netip.AddrFrom16(s.remote)
+}
+
+// endpoint is the remote address and port, for the prober and reports.
+func (s *session) endpoint() netip.AddrPort { return netip.AddrPortFrom(s.addr(), s.port) }
+
+// tally aggregates the records of a session (its second form). Fields are
+// ordered widest first (no padding holes). The records that were not
+// message-like are records − profile.
+type tally struct {
 	first      int64  // first record start
 	runStart   int64  // start of the current run of continuous activity (unsampled)
 	last       int64  // last record end
 	lastStart  int64  // start of the newest record, for gaps
-	pkts       uint64 // both directions, scaled by sampling
+	pkts       uint64 // both directions, scaled by sampling, in the current run
 	inPkts     uint64
 	inBytes    uint64
 	hours      uint64 // ring of hours (of the window) with activity
 	hoursBase  int64  // hour number of bit 0
 	asked      int64  // evaluation at which the endpoint was last handed to OnSuspect (not snapshotted)
 	visitStart int64  // donation cadence: visits separated by > 10 min of silence
+	rate       uint32 // highest sampling rate of its records
 	records    uint32
 	profile    uint32 // records that look like Stratum messages
-	other      uint32 // records that do not (bulk, high rate)
 	handshakes uint32 // records with SYN/FIN/RST: new connections, not one long session
 	gapsIn     uint32 // gaps between record starts within periodMinMs–periodMaxMs
 	gapsAll    uint32
-	rate       uint32 // highest sampling rate of its records
 	ports      [portsPerSession]portSeen
-	port       uint16
-	used       bool
-	intel      bool
-	shared     bool
-	sampled    bool
-	refuted    bool  // the prober found no pool at the endpoint (Config.Probed, as of the last evaluation)
 	visitGaps  uint8 // consecutive visit gaps of 70–130 min with ~1 min visits
-	shortVisit bool
 }
 
 // portSeen is one connection (host port) of a session: first and last
@@ -135,10 +205,19 @@ func (t sec32) secs() uint32       { return uint32(t[0])<<16 | uint32(t[1]) }
 func (p *portSeen) firstMs() int64 { return int64(p.first.secs()) * 1000 }
 func (p *portSeen) lastMs() int64  { return int64(p.last.secs()) * 1000 }
 
+// tallyBytes is what an aggregate takes on the heap: its size rounded up to
+// the allocator's size class (multiples of 16 from 128 to 256 bytes).
+const tallyBytes = int64(unsafe.Sizeof(tally{})+15) &^ 15
+
 // hostBytes estimates the memory a host holds beyond its slot in the table
 // (hostTable.bytes), for the state-size gauge: its session table and pool counts.
 func hostBytes(h *host) int64 {
 	n := int64(cap(h.sess)) * int64(unsafe.Sizeof(session{}))
+	for i := range h.sess {
+		if h.sess[i].agg != nil {
+			n += tallyBytes
+		}
+	}
 	if h.pools != nil {
 		n += 24 + int64(cap(*h.pools))*int64(unsafe.Sizeof(poolCount{}))
 	}
