@@ -86,10 +86,16 @@ func newV4Filter(ms ...*matcher) *v4Filter {
 
 // may reports whether an entry may cover the address: false means none does.
 func (f *v4Filter) may(a [4]byte) bool {
-	if f.any8[a[0]>>6]&(1<<(a[0]&63)) == 0 {
+	return f.may32(uint32(a[0])<<24 | uint32(a[1])<<16 | uint32(a[2])<<8 | uint32(a[3]))
+}
+
+// may32 is may for the address as a big-endian uint32.
+func (f *v4Filter) may32(a uint32) bool {
+	o := a >> 24
+	if f.any8[o>>6]&(1<<(o&63)) == 0 {
 		return false
 	}
-	h := uint32(a[0])<<8 | uint32(a[1])
+	h := a >> 16
 	w, bit := &f.words[h>>6], uint64(1)<<(h&63)
 	if w.full&bit != 0 {
 		return true
@@ -98,5 +104,6 @@ func (f *v4Filter) may(a [4]byte) bool {
 		return false
 	}
 	s := &f.by24[w.rank+uint32(bits.OnesCount64(w.any&(bit-1)))]
-	return s[a[2]>>6]&(1<<(a[2]&63)) != 0
+	c := a >> 8 & 0xff
+	return s[c>>6]&(1<<(c&63)) != 0
 }

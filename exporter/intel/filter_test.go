@@ -1,6 +1,7 @@
 package intel
 
 import (
+	"encoding/binary"
 	"fmt"
 	"math/rand/v2"
 	"net/netip"
@@ -96,6 +97,13 @@ func filterMismatches(s *Set, eps []netip.AddrPort, hosts []netip.Addr) []string
 			var want *Entry
 			if !wantAllowed {
 				want = u.MatchHost(h, ip, port)
+			}
+			// Unlisted4 says (false, nil) only where that is the answer.
+			if u := ip.Unmap(); u.Is4() {
+				b := u.As4()
+				if s.Unlisted4(binary.BigEndian.Uint32(b[:])) && (wantAllowed || want != nil) {
+					bad = append(bad, fmt.Sprintf("Unlisted4(%s) for host %s, want Remote %v %v", ep, h, wantAllowed, want))
+				}
 			}
 			if allowed, got := s.Remote(h, ip, port); allowed != wantAllowed || got != want {
 				bad = append(bad, fmt.Sprintf("Remote(%s, %s) = %v %v, want %v %v", h, ep, allowed, got, wantAllowed, want))

@@ -192,6 +192,19 @@ func (s *Set) Remote(host, ip netip.Addr, port uint16) (allowed bool, pool *Entr
 	return false, s.MatchHost(host, ip, port)
 }
 
+// Unlisted4 reports whether Remote answers (false, nil) for the IPv4
+// address a (big-endian) whatever the host and port: no list has an entry
+// in its /24 and no probe outcome is stored. The pipeline asks it first, with
+// the address it converted once for the ledger too; false is only a maybe
+// (then Remote decides).
+func (s *Set) Unlisted4(a uint32) bool {
+	if s == nil {
+		return true
+	}
+	return s.any4 != nil && !s.any4.may32(a) &&
+		(s.probed == nil || len(s.probed.confirmed) == 0 && len(s.probed.refuted) == 0)
+}
+
 // Domains lists every domain of the pool lists and allowlists.
 func (s *Set) Domains() []string {
 	if s == nil {

@@ -94,13 +94,18 @@ func buildV4(l *Ledger) *v4Table {
 
 // lookup answers for an IPv4 address.
 func (t *v4Table) lookup(a [4]byte) Class {
-	e := t.entries[a[0]]
+	return t.lookup32(uint32(a[0])<<24 | uint32(a[1])<<16 | uint32(a[2])<<8 | uint32(a[3]))
+}
+
+// lookup32 is lookup for the address as a big-endian uint32.
+func (t *v4Table) lookup32(a uint32) Class {
+	e := t.entries[a>>24]
 	if e&v4Child != 0 {
-		e = t.entries[(e&^v4Child)<<8|uint32(a[1])]
+		e = t.entries[(e&^v4Child)<<8|(a>>16&0xff)]
 		if e&v4Child != 0 {
-			e = t.entries[(e&^v4Child)<<8|uint32(a[2])]
+			e = t.entries[(e&^v4Child)<<8|(a>>8&0xff)]
 			if e&v4Child != 0 {
-				e = t.entries[(e&^v4Child)<<8|uint32(a[3])]
+				e = t.entries[(e&^v4Child)<<8|(a&0xff)]
 			}
 		}
 	}

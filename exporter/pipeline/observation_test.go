@@ -115,3 +115,70 @@ func TestObservationIsOld(t *testing.T) {
 		t.Fatalf("test premise: %d research hosts, %d pool hits, %d allowlisted among the records", research, hits, allowed)
 	}
 }
+
+// TestObservationWritesAll: observation writes every field of the
+// observation it returns true for (a Batch reuses its slots without
+// clearing them): into a slot full of another record's values it gives what
+// it gives into a zero one. A field added to score.Observation and not
+// written by observation fails here.
+func TestObservationWritesAll(t *testing.T) {
+	p := newTestPipeline(t)
+	led, set := p.ledger.Load(), p.intelSet()
+	var garbage score.Observation
+	v := reflect.ValueOf(&garbage).Elem()
+	for i := range v.NumField() { // every field non-zero
+		f := v.Field(i)
+		switch f.Kind() {
+		case reflect.Bool:
+			f.SetBool(true)
+		case reflect.Uint8, reflect.Uint16, reflect.Uint32, reflect.Uint64:
+			f.SetUint(7)
+		case reflect.Int64:
+			f.SetInt(7)
+		case reflect.String:
+			f.SetString("stale")
+		case reflect.Pointer:
+			f.Set(reflect.New(f.Type().Elem()))
+		case reflect.Struct:
+			if a, ok := f.Addr().Interface().(*netip.Addr); ok {
+				*a = netip.MustParseAddr("2001:db8::7")
+				continue
+			}
+			t.Fatalf("field %s: set it here", v.Type().Field(i).Name)
+		default:
+			t.Fatalf("field %s of kind %s: set it here", v.Type().Field(i).Name, f.Kind())
+		}
+	}
+	for i := range v.NumField() {
+		if v.Field(i).IsZero() {
+			t.Fatalf("test premise: field %s left zero", v.Type().Field(i).Name)
+		}
+	}
+	rng := rand.New(rand.NewPCG(3, 4))
+	hosts := []string{"10.20.3.21", "10.20.9.9", "172.16.0.1", "::ffff:10.20.1.1", "198.51.100.7", "8.8.8.8", "2001:db8::1"}
+	scored := 0
+	for i := range 2000 {
+		r := &flow.Record{Src: netip.MustParseAddr(hosts[rng.IntN(len(hosts))]), Dst: netip.MustParseAddr(hosts[rng.IntN(len(hosts))]),
+			SrcPort: uint16(rng.IntN(2) * 3333), DstPort: uint16(rng.IntN(2) * 40000), Proto: uint8(rng.IntN(3)), TCPFlags: uint8(rng.IntN(2)),
+			Packets: uint64(rng.IntN(3)), Bytes: uint64(rng.IntN(3)), SamplingRate: uint32(rng.IntN(2)), Start: int64(i % 2), End: int64(i % 3)}
+		var fresh score.Observation
+		reused := garbage
+		okFresh, okReused := p.observation(led, set, r, &fresh), p.observation(led, set, r, &reused)
+		if okFresh != okReused {
+			t.Fatalf("record %+v: %v into a zero slot, %v into a used one", r, okFresh, okReused)
+		}
+		if !okFresh {
+			if !reflect.DeepEqual(reused, garbage) {
+				t.Fatalf("record %+v not scored, yet the slot was written: %+v", r, reused)
+			}
+			continue
+		}
+		scored++
+		if !reflect.DeepEqual(fresh, reused) {
+			t.Fatalf("record %+v:\n zero slot %+v\n used slot %+v", r, fresh, reused)
+		}
+	}
+	if scored < 500 {
+		t.Fatalf("test premise: %d of 2000 records scored", scored)
+	}
+}

@@ -6,6 +6,7 @@
 package pipeline
 
 import (
+	"encoding/binary"
 	"errors"
 	"net/netip"
 	"sync"
@@ -108,42 +109,76 @@ func (p *Pipeline) advance(end int64) {
 	}
 }
 
-// observation orients and enriches r into o (zero on entry): which side is
-// the internal host and whose (led), whether the remote end is a pool or
-// allowlisted (set, nil without intel). False when the record is not to be
-// scored (no internal side, or another exporter's host).
+// observation orients and enriches r into o: which side is the internal
+// host and whose (led), whether the remote end is a pool or allowlisted
+// (set, nil without intel). False when the record is not to be scored (no
+// internal side, or another exporter's host); o is then left as it was.
+// Every field of o is written when it returns true, so o needs no clearing
+// before (a Batch reuses its slots).
 func (p *Pipeline) observation(led *ledger.Ledger, set *intel.Set, r *flow.Record, o *score.Observation) bool {
 	// One look-up per side answers internal, whose, and research asset
 	// (ledger.Lookup: an IPv4 table, no asset-table look-up per record).
-	src, dst := led.Lookup(r.Src), led.Lookup(r.Dst)
+	// An IPv4 end is turned into a uint32 once, for the ledger here and
+	// the intel below; IPv6 and IPv4-mapped ends take Lookup.
+	var (
+		src, dst ledger.Class
+		sa, da   uint32
+	)
+	src4, dst4 := r.Src.Is4(), r.Dst.Is4()
+	if src4 {
+		sa = v4(r.Src)
+		src = led.Lookup4(sa)
+	} else {
+		src = led.Lookup(r.Src)
+	}
+	if dst4 {
+		da = v4(r.Dst)
+		dst = led.Lookup4(da)
+	} else {
+		dst = led.Lookup(r.Dst)
+	}
 
-	var host ledger.Class
+	var (
+		host  ledger.Class
+		rem4  bool   // the remote end is IPv4,
+		ra    uint32 // this one
+		outbd bool
+	)
 	switch {
 	case src.Internal && (!dst.Internal || r.SrcPort >= r.DstPort):
 		// Outbound, or internal to internal where src looks like the client
 		// (ephemeral port): the client side is the one that may be mining.
-		o.Host, o.Remote, o.HostPort, o.RemotePort, o.Outbound = r.Src, r.Dst, r.SrcPort, r.DstPort, true
-		host = src
+		host, rem4, ra, outbd = src, dst4, da, true
 	case dst.Internal:
-		o.Host, o.Remote, o.HostPort, o.RemotePort = r.Dst, r.Src, r.DstPort, r.SrcPort
-		host = dst
+		host, rem4, ra = dst, src4, sa
 	default:
 		p.droppedExternal.Inc()
 		return false
 	}
-	o.Unit = Unassigned
+	unit := Unassigned
 	if host.Unit != nil {
-		o.Unit = host.Unit.ID
+		unit = host.Unit.ID
 	}
-	if p.owns != nil && !p.owns(o.Host, o.Unit) {
+	if p.owns != nil && !p.owns(hostOf(r, outbd), unit) {
 		return false // another exporter's host (counted by the shard)
 	}
-	o.Research = host.Research
+	// Field by field, every one (TestObservationWritesAll): the slot needs
+	// no clearing first, and a composite literal would be built in a zeroed
+	// temporary and copied.
+	if outbd {
+		o.Host, o.Remote, o.HostPort, o.RemotePort = r.Src, r.Dst, r.SrcPort, r.DstPort
+	} else {
+		o.Host, o.Remote, o.HostPort, o.RemotePort = r.Dst, r.Src, r.DstPort, r.SrcPort
+	}
+	o.Outbound, o.Unit, o.Research = outbd, unit, host.Research
 	o.Proto, o.TCPFlags = r.Proto, r.TCPFlags
 	o.Start, o.End = r.Start, r.End
 	o.Packets, o.Bytes, o.SamplingRate = r.Packets, r.Bytes, r.SamplingRate
+	o.Allowlisted, o.Intel = false, nil
 
-	if set != nil {
+	// An IPv4 remote end in no list's /24 (the common case) is answered
+	// from the intel's filter alone (Unlisted4); anything else by Remote.
+	if set != nil && (!rem4 || !set.Unlisted4(ra)) {
 		// Allowed, else MatchHost: a CDN address confirmed by SNI counts for its suspects only.
 		if allowed, e := set.Remote(o.Host, o.Remote, o.RemotePort); allowed {
 			o.Allowlisted = true
@@ -156,6 +191,20 @@ func (p *Pipeline) observation(led *ledger.Ledger, set *intel.Set, r *flow.Recor
 		}
 	}
 	return true
+}
+
+// v4 is an IPv4 address (Is4) as a big-endian uint32.
+func v4(a netip.Addr) uint32 {
+	b := a.As4()
+	return binary.BigEndian.Uint32(b[:])
+}
+
+// hostOf is the record's internal end, as observation oriented it.
+func hostOf(r *flow.Record, outbound bool) netip.Addr {
+	if outbound {
+		return r.Src
+	}
+	return r.Dst
 }
 
 // batchSize bounds the records a Batch holds before it scores them.
@@ -196,9 +245,8 @@ func (b *Batch) Add(r *flow.Record) {
 	if b.n == 0 && b.led == nil {
 		b.led, b.set = b.p.ledger.Load(), b.p.intelSet()
 	}
-	o := &b.obs[b.n]
-	*o = score.Observation{}
-	if !b.p.observation(b.led, b.set, r, o) {
+	// observation writes the whole slot (or leaves it unused): no clearing first.
+	if !b.p.observation(b.led, b.set, r, &b.obs[b.n]) {
 		return
 	}
 	b.maxEnd = max(b.maxEnd, r.End)
@@ -219,7 +267,10 @@ func (b *Batch) score() {
 	}
 	b.p.engine.ObserveBatch(b.obs[:b.n])
 	b.p.advance(b.maxEnd)
-	clear(b.obs[:b.n]) // drop the strings and intel hits for the GC
+	// The slots are not cleared: observation overwrites every field of the
+	// ones it uses next. What they still point at (the ledger's unit ids,
+	// an intel hit) stays reachable at most while the Batch sits in the
+	// pool, which the GC empties.
 	b.n, b.maxEnd = 0, 0
 }
 
