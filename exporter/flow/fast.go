@@ -94,7 +94,7 @@ func compile(tpl any) *compiled {
 	if c.recLen == 0 {
 		return nil
 	}
-	c.lay = newLayout(c.fields)
+	c.lay = newLayout(c.fields, c.recLen)
 	return c
 }
 

@@ -3,6 +3,7 @@ package flow
 import (
 	"encoding/binary"
 	"net/netip"
+	"unsafe"
 )
 
 // A layout is a compiled template read without a loop over its fields: each
@@ -19,6 +20,7 @@ import (
 // so those eight bytes are always there; an absent value reads as 0 through
 // a zero mask.
 type layout struct {
+	recLen                                             int // the template's record length: every slot lies within it
 	octets, pkts, proto, flags, srcPort, dstPort, rate intSlot
 	// rare: a template with any of these (flow totals, sampling by packet
 	// interval); most have none, and skip them in one branch.
@@ -39,9 +41,12 @@ type intSlot struct {
 	mask uint64
 }
 
-func (s intSlot) read(b []byte, at int) uint64 {
-	p := at + s.end
-	return binary.BigEndian.Uint64(b[p-8:p]) & s.mask
+// load reads the slot from a record's bytes with the 8 before them (fill's rec, at
+// base): no bounds check per field. newLayout made sure that every slot ends
+// within the template's record (end <= recLen), and fill checked once that
+// the record is within the datagram, so the 8 bytes at base+end are rec's.
+func (s intSlot) load(base unsafe.Pointer) uint64 {
+	return binary.BigEndian.Uint64((*[8]byte)(unsafe.Add(base, s.end))[:]) & s.mask
 }
 
 // timeSlot is a start or end time: the field and how it reads (kStartSec,
@@ -57,21 +62,15 @@ type addrSlot struct {
 	off, width int
 }
 
-// read16 sets *a to the IPv6 address at b[at:]; the IPv4 case is written
-// out in fill (a function with both is too big for the compiler to inline).
-//
-//go:noinline
-func (s addrSlot) read16(a *netip.Addr, b []byte, at int) {
-	p := at + s.off
-	*a = netip.AddrFrom16([16]byte(b[p : p+16]))
-}
-
 // newLayout returns the layout of a compiled template's wanted fields, nil
 // when a value is read from more than one of them.
-func newLayout(fields []compiledField) *layout {
-	l := &layout{}
+func newLayout(fields []compiledField, recLen int) *layout {
+	l := &layout{recLen: recLen}
 	var seen [kPktSpace + 1]bool
 	for _, f := range fields {
+		if f.off < 0 || f.len < 0 || f.off+f.len > recLen {
+			return nil // cannot happen (compile lays fields end to end): fill's loads rely on it
+		}
 		// Kinds that write the same value count as one: fillRecord's
 		// last (or first non-zero) field would decide between them.
 		k := f.kind
@@ -155,61 +154,73 @@ func addrWidth(n int) int {
 // fill is fillRecord for the record at b[at:] (at >= 8): the same values,
 // the same rules (values.finish), read by the layout. It writes every field
 // of r but Exporter and Protocol, so r needs no clearing between records.
+// The record's extent is checked once (rec); the fields are then loaded
+// from it without a check each (intSlot.load).
 func (l *layout) fill(r *Record, b []byte, at int, exportMs, sysInit int64, hasInit bool) (rate uint32, upDur int64, upOnly bool) {
-	var v values
-	v.octets = l.octets.read(b, at)
-	v.pkts = l.pkts.read(b, at)
-	r.Proto = uint8(l.proto.read(b, at))
-	r.TCPFlags = uint8(l.flags.read(b, at))
-	r.SrcPort = uint16(l.srcPort.read(b, at))
-	r.DstPort = uint16(l.dstPort.read(b, at))
+	rec := b[at-8 : at+l.recLen] // panics unless the record (and the 8 bytes before it) is in b
+	base := unsafe.Pointer(unsafe.SliceData(rec))
+	// The addresses first: read16 is a call, and before the other loads
+	// fewer values are live across it.
 	if l.src.width == 4 {
-		p := at + l.src.off
-		r.Src = netip.AddrFrom4([4]byte(b[p : p+4]))
+		r.Src = netip.AddrFrom4(*(*[4]byte)(unsafe.Add(base, 8+l.src.off)))
 	} else if l.src.width == 16 {
-		l.src.read16(&r.Src, b, at)
+		r.Src = read16(rec[8+l.src.off:])
 	} else {
 		r.Src = netip.Addr{}
 	}
 	if l.dst.width == 4 {
-		p := at + l.dst.off
-		r.Dst = netip.AddrFrom4([4]byte(b[p : p+4]))
+		r.Dst = netip.AddrFrom4(*(*[4]byte)(unsafe.Add(base, 8+l.dst.off)))
 	} else if l.dst.width == 16 {
-		l.dst.read16(&r.Dst, b, at)
+		r.Dst = read16(rec[8+l.dst.off:])
 	} else {
 		r.Dst = netip.Addr{}
 	}
+	var v values
+	v.octets = l.octets.load(base)
+	v.pkts = l.pkts.load(base)
+	r.Proto = uint8(l.proto.load(base))
+	r.TCPFlags = uint8(l.flags.load(base))
+	r.SrcPort = uint16(l.srcPort.load(base))
+	r.DstPort = uint16(l.dstPort.load(base))
 	r.SamplingRate = 0 // set by emitRecord
-	v.rate64 = l.rate.read(b, at)
+	v.rate64 = l.rate.load(base)
 	if l.rare {
-		v.altOctets = l.altOctets.read(b, at)
-		v.altPkts = l.altPkts.read(b, at)
-		v.interval = l.interval.read(b, at)
-		v.space = l.space.read(b, at)
+		v.altOctets = l.altOctets.load(base)
+		v.altPkts = l.altPkts.load(base)
+		v.interval = l.interval.load(base)
+		v.space = l.space.load(base)
 	}
 	if l.hasUp {
-		v.upStart, v.upEnd, v.hasUp = int64(l.upStart.read(b, at)), int64(l.upEnd.read(b, at)), true
+		v.upStart, v.upEnd, v.hasUp = int64(l.upStart.load(base)), int64(l.upEnd.load(base)), true
 	}
 	if l.start.kind != kNone {
-		v.start = l.start.read(b, at, exportMs)
+		v.start = l.start.load(rec, base, exportMs)
 	}
 	if l.end.kind != kNone {
-		v.end = l.end.read(b, at, exportMs)
+		v.end = l.end.load(rec, base, exportMs)
 	}
 	return v.finish(r, exportMs, sysInit, hasInit)
 }
 
-func (s timeSlot) read(b []byte, at int, exportMs int64) int64 {
+// read16 is the IPv6 address at b's start; a function of its own (IPv4 is
+// written out in fill, a function with both is too big for the compiler to inline).
+//
+//go:noinline
+func read16(b []byte) netip.Addr {
+	return netip.AddrFrom16([16]byte(b[:16]))
+}
+
+// load reads the time for fill (intSlot.load; rec for the rare NTP times).
+func (s timeSlot) load(rec []byte, base unsafe.Pointer, exportMs int64) int64 {
 	switch s.kind {
 	case kStartSec, kEndSec:
-		return int64(s.intSlot.read(b, at)) * 1000
+		return int64(s.intSlot.load(base)) * 1000
 	case kStartMs, kEndMs:
-		return int64(s.intSlot.read(b, at))
+		return int64(s.intSlot.load(base))
 	case kStartNTP, kEndNTP:
-		p := at + s.end
-		return ntpMillis(b[p-8 : p])
+		return ntpMillis(rec[s.end : s.end+8])
 	case kStartDelta, kEndDelta:
-		return exportMs - int64(s.intSlot.read(b, at))/1000
+		return exportMs - int64(s.intSlot.load(base))/1000
 	}
 	return 0
 }

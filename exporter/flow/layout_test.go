@@ -88,7 +88,7 @@ func TestLayoutFieldForField(t *testing.T) {
 		}
 		rng.Shuffle(len(fields), func(i, j int) { fields[i], fields[j] = fields[j], fields[i] })
 		recLen := off
-		lay := newLayout(fields)
+		lay := newLayout(fields, recLen)
 		if lay == nil {
 			continue
 		}
@@ -135,11 +135,11 @@ func TestLayoutFieldForField(t *testing.T) {
 func TestNoLayoutForRepeatedValues(t *testing.T) {
 	for _, pair := range [][2]uint8{{kSrcAddr, kSrcAddr}, {kStartSec, kStartMs}, {kEndNTP, kEndDelta}, {kAltOctets, kAltOctets}, {kOctets, kOctets}} {
 		fields := []compiledField{{off: 0, len: 4, kind: pair[0]}, {off: 4, len: 4, kind: pair[1]}}
-		if newLayout(fields) != nil {
+		if newLayout(fields, 8) != nil {
 			t.Errorf("kinds %v: layout, want none", pair)
 		}
 	}
-	if newLayout([]compiledField{{off: 0, len: 4, kind: kStartSec}, {off: 4, len: 4, kind: kEndMs}}) == nil {
+	if newLayout([]compiledField{{off: 0, len: 4, kind: kStartSec}, {off: 4, len: 4, kind: kEndMs}}, 8) == nil {
 		t.Error("start seconds and end milliseconds: no layout")
 	}
 }
