@@ -60,9 +60,12 @@ const (
 // clockFix is what one datagram's header says of its source's clock.
 type clockFix struct {
 	exportMs, recvMs int64
-	shift            int64 // ms added to every record time (0: clock within tolerance)
-	refuse           bool  // drop every record (policy refuse, clock outside tolerance)
-	check            bool  // the header has an export time (0 means none)
+	// latest is the end past which a record is refused as from the future
+	// (exportMs+futureSlack): apply's check, kept with the datagram.
+	latest int64
+	shift  int64 // ms added to every record time (0: clock within tolerance)
+	refuse bool  // drop every record (policy refuse, clock outside tolerance)
+	check  bool  // the header has an export time (0 means none)
 	// Records counted by action (index in clockActions), added to the
 	// series once per datagram (flush).
 	counts [len(clockActions)]int
@@ -76,7 +79,7 @@ func (d *Decoder) clock(s *source, p Protocol, exportMs int64, recv time.Time) c
 	if recv.IsZero() {
 		recv = time.Now()
 	}
-	c := clockFix{exportMs: exportMs, recvMs: recv.UnixMilli(), check: exportMs > 0}
+	c := clockFix{exportMs: exportMs, recvMs: recv.UnixMilli(), latest: exportMs + futureSlack, check: exportMs > 0}
 	if !c.check {
 		return c
 	}
@@ -116,6 +119,13 @@ func (d *Decoder) clock(s *source, p Protocol, exportMs int64, recv time.Time) c
 	return c
 }
 
+// passes is apply's common case, small enough to be inlined where records
+// are emitted: true when apply would neither refuse nor move r (then it
+// need not be called); false says nothing, apply decides.
+func (c *clockFix) passes(r *Record) bool {
+	return !c.check || !c.refuse && c.shift == 0 && max(r.Start, r.End) <= c.latest
+}
+
 // apply checks and moves one record's times; false: the record is refused.
 func (c *clockFix) apply(d *Decoder, s *source, p Protocol, r *Record) bool {
 	if !c.check {
@@ -125,7 +135,7 @@ func (c *clockFix) apply(d *Decoder, s *source, p Protocol, r *Record) bool {
 		c.counts[actRefusedOffset]++
 		return false
 	}
-	if max(r.Start, r.End) > c.exportMs+futureSlack {
+	if max(r.Start, r.End) > c.latest {
 		c.counts[actRefusedFuture]++
 		if !s.futureLogged.Swap(true) {
 			d.warn(s, "flow record ends after the datagram carrying it was exported: refused (流记录时间晚于导出时间，已丢弃)",

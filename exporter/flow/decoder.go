@@ -75,6 +75,10 @@ type Decoder struct {
 	// The source table (sources.go). mu guards the map, both lists and labels.
 	mu      sync.RWMutex
 	sources map[netip.Addr]*source
+	// recent holds the source of the latest datagrams, a slot per few bits
+	// of the address (recentSlot): read without mu, written when a look-up
+	// misses; a forgotten source is marked gone. Never the only reference.
+	recent [recentSlots]atomic.Pointer[source]
 	// fresh holds sources that have not yet delivered a flow record, proven
 	// those that have; both are ordered by the last datagram, newest first.
 	fresh, proven list.List

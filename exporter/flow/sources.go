@@ -45,6 +45,10 @@ type source struct {
 	futureLogged, arrivalLogged atomic.Bool
 	unannounced                 atomic.Bool // records without a sampling rate seen
 
+	// gone is set when the source is forgotten (removeLocked): a reader
+	// holding it in Decoder.recent looks it up again.
+	gone atomic.Bool
+
 	// Guarded by Decoder.mu.
 	elem     *list.Element // in fresh or proven; nil once forgotten
 	inProven bool
@@ -57,11 +61,23 @@ type source struct {
 
 // source finds or creates the state of an allowed exporter address; nil if
 // the address is not allowed.
+//
+// A router sends datagram after datagram: its source is found first in
+// Decoder.recent, without the lock and the map look-up (both shared by every
+// reader, on every core); the table decides only when that misses.
 func (d *Decoder) source(addr netip.Addr, now int64) *source {
+	slot := &d.recent[recentSlot(addr)]
+	if s := slot.Load(); s != nil && s.addr == addr && !s.gone.Load() {
+		if now-s.seen.Load() > int64(time.Second) {
+			d.touch(s, now)
+		}
+		return s
+	}
 	d.mu.RLock()
 	s := d.sources[addr]
 	d.mu.RUnlock()
 	if s != nil {
+		slot.Store(s)
 		if now-s.seen.Load() > int64(time.Second) {
 			d.touch(s, now)
 		}
@@ -70,7 +86,21 @@ func (d *Decoder) source(addr netip.Addr, now int64) *source {
 	if !d.opts.Allowed(addr) {
 		return nil
 	}
-	return d.add(addr, now)
+	s = d.add(addr, now)
+	slot.Store(s)
+	return s
+}
+
+// recentSlots is the size of Decoder.recent: enough for the routers of a
+// campus to seldom share a slot (sharing costs a table look-up, not a
+// wrong answer).
+const recentSlots = 64
+
+// recentSlot is addr's slot in Decoder.recent: a few bits of its last bytes,
+// where the exporters of one network differ.
+func recentSlot(addr netip.Addr) int {
+	b := addr.As16()
+	return int(b[15]^b[14]<<2^b[13]<<4) % recentSlots
 }
 
 // touch moves a source to the front of its list (at most once a second per
@@ -153,6 +183,8 @@ func (d *Decoder) removeLocked(s *source) {
 	}
 	d.listOf(s).Remove(s.elem)
 	s.elem = nil
+	s.gone.Store(true)
+	d.recent[recentSlot(s.addr)].CompareAndSwap(s, nil) // a reader may store it back: gone tells it
 	s.templates.drop()
 	if ss := s.series.Load(); ss.own {
 		ss.unregister()

@@ -328,3 +328,62 @@ func TestConfiguredRouterIsProven(t *testing.T) {
 		t.Errorf("configured router after a flood: %v, %+v", err, got)
 	}
 }
+
+// TestRecentSources: the lock-free cache of recent sources (Decoder.recent)
+// answers as the table does. A forgotten source is not used again from the
+// cache (its address starts afresh, without its templates), and two routers
+// sharing a cache slot each keep their own templates.
+func TestRecentSources(t *testing.T) {
+	d := NewDecoder(Options{Metrics: metrics.NewSet(), Configuration: Configuration{SourceIdle: 10 * time.Minute, TemplateIdle: 10 * time.Minute}})
+	t0 := time.Unix(1_800_000_000, 0)
+	a := netip.MustParseAddrPort("192.0.2.1:2055")
+	var b netip.AddrPort // another router in a's slot
+	for i := 2; i < 1<<16; i++ {
+		c := netip.AddrPortFrom(netip.AddrFrom4([4]byte{192, 0, byte(i >> 8), byte(i)}), 2055)
+		if recentSlot(c.Addr()) == recentSlot(a.Addr()) {
+			b = c
+			break
+		}
+	}
+	if !b.IsValid() {
+		t.Fatal("test premise: no address shares a's slot")
+	}
+	records := func(src netip.AddrPort, at time.Time, dg []byte) (int, string) {
+		n := 0
+		err := d.DecodeNetFlow(src, at, dg, func(*Record) { n++ })
+		return n, ErrorReason(err)
+	}
+	d.DecodeNetFlow(a, t0, v9Templates(300), func(*Record) {}) //nolint:errcheck // checked below
+	d.DecodeNetFlow(b, t0, v9Templates(301), func(*Record) {}) //nolint:errcheck // checked below
+	for i := range 20 {
+		at := t0.Add(time.Duration(i) * time.Second)
+		if n, reason := records(a, at, v9Flows(300, false, 80)); n != 1 || reason != "" {
+			t.Fatalf("round %d: a's records %d, error %q", i, n, reason)
+		}
+		if n, reason := records(b, at, v9Flows(300, false, 80)); n != 0 || reason != ReasonTemplateMissing {
+			t.Fatalf("round %d: b (template 301 only) decoded %d records of template 300, error %q", i, n, reason)
+		}
+		if n, reason := records(b, at, v9Flows(301, false, 80)); n != 1 || reason != "" {
+			t.Fatalf("round %d: b's records %d, error %q", i, n, reason)
+		}
+	}
+	// a, the latest in the slot, is forgotten (idle), then heard from
+	// again: a new source with no templates.
+	if n, _ := records(a, t0.Add(time.Minute), v9Flows(300, false, 80)); n != 1 || d.recent[recentSlot(a.Addr())].Load() == nil {
+		t.Fatalf("a's records %d; not in the cache", n)
+	}
+	later := t0.Add(time.Hour)
+	d.Expire(later)
+	if d.Sources() != 0 {
+		t.Fatalf("%d sources after an idle hour", d.Sources())
+	}
+	if n, reason := records(a, later, v9Flows(300, false, 80)); n != 0 || reason != ReasonTemplateMissing {
+		t.Fatalf("a after it was forgotten: %d records, error %q (its old templates were used)", n, reason)
+	}
+	d.mu.RLock()
+	s := d.sources[a.Addr()]
+	d.mu.RUnlock()
+	if s == nil || s.gone.Load() || d.recent[recentSlot(a.Addr())].Load() != s {
+		t.Fatalf("a's source %p (gone %v) in the table, %p in the cache", s, s != nil && s.gone.Load(), d.recent[recentSlot(a.Addr())].Load())
+	}
+}
