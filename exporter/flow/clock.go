@@ -2,6 +2,7 @@ package flow
 
 import (
 	"fmt"
+	"math"
 	"time"
 )
 
@@ -61,11 +62,12 @@ const (
 type clockFix struct {
 	exportMs, recvMs int64
 	// latest is the end past which a record is refused as from the future
-	// (exportMs+futureSlack): apply's check, kept with the datagram.
+	// (exportMs+futureSlack; the largest time without an export time).
 	latest int64
 	shift  int64 // ms added to every record time (0: clock within tolerance)
 	refuse bool  // drop every record (policy refuse, clock outside tolerance)
 	check  bool  // the header has an export time (0 means none)
+	off    bool  // refuse, or shift records (apply's slow path)
 	// Records counted by action (index in clockActions), added to the
 	// series once per datagram (flush).
 	counts [len(clockActions)]int
@@ -81,6 +83,7 @@ func (d *Decoder) clock(s *source, p Protocol, exportMs int64, recv time.Time) c
 	}
 	c := clockFix{exportMs: exportMs, recvMs: recv.UnixMilli(), latest: exportMs + futureSlack, check: exportMs > 0}
 	if !c.check {
+		c.latest = math.MaxInt64 // no export time: nothing to check against
 		return c
 	}
 	off := c.recvMs - exportMs
@@ -97,6 +100,7 @@ func (d *Decoder) clock(s *source, p Protocol, exportMs int64, recv time.Time) c
 		state = clockOK
 	}
 	if state == clockOff {
+		c.off = true
 		if d.opts.ClockPolicy == ClockRefuse {
 			c.refuse = true
 		} else {
@@ -119,18 +123,19 @@ func (d *Decoder) clock(s *source, p Protocol, exportMs int64, recv time.Time) c
 	return c
 }
 
-// passes is apply's common case, small enough to be inlined where records
-// are emitted: true when apply would neither refuse nor move r (then it
-// need not be called); false says nothing, apply decides.
-func (c *clockFix) passes(r *Record) bool {
-	return !c.check || !c.refuse && c.shift == 0 && max(r.Start, r.End) <= c.latest
+// apply checks and moves one record's times; false: the record is refused.
+// The common case (a clock within the tolerance, a record not from the
+// future) is small enough to be inlined where records are emitted.
+func (c *clockFix) apply(d *Decoder, s *source, p Protocol, r *Record) bool {
+	if c.off || max(r.Start, r.End) > c.latest {
+		return c.applyOff(d, s, p, r)
+	}
+	return true
 }
 
-// apply checks and moves one record's times; false: the record is refused.
-func (c *clockFix) apply(d *Decoder, s *source, p Protocol, r *Record) bool {
-	if !c.check {
-		return true
-	}
+// applyOff is apply for a source whose clock is off or a record from the
+// future: it moves, or refuses, counts and logs.
+func (c *clockFix) applyOff(d *Decoder, s *source, p Protocol, r *Record) bool {
 	if c.refuse {
 		c.counts[actRefusedOffset]++
 		return false

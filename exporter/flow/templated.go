@@ -279,7 +279,7 @@ func (d *Decoder) emitRecord(r *Record, s *source, proto Protocol, rate uint32, 
 	}
 	if upOnly {
 		clk.arrival(d, s, proto, r, upDur)
-	} else if !clk.passes(r) && !clk.apply(d, s, proto, r) {
+	} else if !clk.apply(d, s, proto, r) {
 		return 1
 	}
 	if rate == 0 {
