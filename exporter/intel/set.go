@@ -201,8 +201,13 @@ func (s *Set) Unlisted4(a uint32) bool {
 	if s == nil {
 		return true
 	}
-	return s.any4 != nil && !s.any4.may32(a) &&
-		(s.probed == nil || len(s.probed.confirmed) == 0 && len(s.probed.refuted) == 0)
+	f := s.any4
+	if f == nil || s.probed != nil && (len(s.probed.confirmed) > 0 || len(s.probed.refuted) > 0) {
+		return false
+	}
+	// The /8 bit inline (small lists reject most addresses there), the rest
+	// of the filter in may32.
+	return f.any8[a>>30]&(1<<(a>>24&63)) == 0 || !f.may32(a)
 }
 
 // Domains lists every domain of the pool lists and allowlists.
