@@ -26,12 +26,13 @@ type pending struct {
 // each in turn. A flow datagram's records are such a batch. Each record's
 // first touch of its host among many, and then of its session, is a cache
 // miss; record by record they come one after the other. Here a group of
-// records goes in three passes over its shards, locked together:
+// records goes in passes over its shards, locked together:
 //
 //   - the index entries of the group's hosts (the index is small and mostly
-//     cached), and a prefetch of each host's line;
-//   - with those lines arriving together, each host's key compared and its
+//     cached), and a prefetch of each host;
+//   - with those hosts arriving together, each host's key compared and its
 //     session keys read, and a prefetch of the matching session;
+//   - a prefetch of those sessions' aggregates (tally), when they have one;
 //   - the updates, in order, as Observe makes them.
 //
 // A prefetch retires at once, so the misses of the whole group are in
@@ -67,7 +68,7 @@ func (e *Engine) ObserveBatch(obs []Observation) {
 		for i := range g {
 			p := &g[i]
 			if p.h = p.sh.hosts.probe(p.hash); p.h != nil {
-				prefetchSpan(uintptr(unsafe.Pointer(p.h)), unsafe.Sizeof(host{}))
+				prefetchSpan(uintptr(unsafe.Pointer(p.h)), unsafe.Sizeof(host{})) // all of it: the session slice header is in its second and third lines
 			}
 		}
 		for i := range g {

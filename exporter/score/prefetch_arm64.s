@@ -1,11 +1,5 @@
 #include "textflag.h"
 
-// func prefetch(p uintptr)
-TEXT ·prefetch(SB), NOSPLIT|NOFRAME, $0-8
-	MOVD	p+0(FP), R0
-	PRFM	(R0), PLDL1KEEP
-	RET
-
 // func prefetchSpan(p, n uintptr)
 TEXT ·prefetchSpan(SB), NOSPLIT|NOFRAME, $0-16
 	MOVD	p+0(FP), R0

@@ -2,7 +2,6 @@
 
 package score
 
-// prefetch and prefetchSpan do nothing on processors without an assembly
+// prefetchSpan does nothing on processors without an assembly
 // version: a prefetch is only a hint (prefetch_asm.go).
-func prefetch(p uintptr)        {}
 func prefetchSpan(p, n uintptr) {}
