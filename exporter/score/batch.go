@@ -1,6 +1,9 @@
 package score
 
-import "math/bits"
+import (
+	"math/bits"
+	"unsafe"
+)
 
 // batchGroup is how many records ObserveBatch takes at once: their shards'
 // locks are held together (in ascending shard order, so readers never
@@ -11,18 +14,32 @@ const batchGroup = 8
 type pending struct {
 	o    *Observation
 	sh   *shard
-	h    *host // as looked up; checked again before the update
+	h    *host    // as looked up; checked again before the update
+	s    *session // its session as looked up (a prefetch hint only)
 	key  addrKey
 	hash uint64
+	sk   uint32 // sessKey of the record's endpoint
 	is4  bool
 }
 
 // ObserveBatch adds records in order, with the same result as Observe on
-// each in turn. It looks up the hosts of a few records one after another
-// before it updates any: each first touch of a host among many is a cache
-// miss, and independent lookups let the processor wait for several of those
-// at once instead of one after the other. A flow datagram's records are such
-// a batch.
+// each in turn. A flow datagram's records are such a batch. Each record's
+// first touch of its host among many, and then of its session, is a cache
+// miss; record by record they come one after the other. Here a group of
+// records goes in passes over its shards, locked together:
+//
+//   - the index entries of the group's hosts (the index is small and mostly
+//     cached), and a prefetch of each host;
+//   - with those hosts arriving together, each host's key compared and its
+//     session keys read, and a prefetch of the matching session;
+//   - a prefetch of those sessions' aggregates (tally), when they have one;
+//   - the updates, in order, as Observe makes them.
+//
+// A prefetch retires at once, so the misses of the whole group are in
+// flight together instead of the few the processor's window holds. What
+// the first two passes found is only a hint: an earlier record of the group
+// may add, drop or replace a host or a session slot, so the update checks
+// the host again and finds the session itself.
 func (e *Engine) ObserveBatch(obs []Observation) {
 	var group [batchGroup]pending
 	for len(obs) > 0 {
@@ -50,7 +67,36 @@ func (e *Engine) ObserveBatch(obs []Observation) {
 		}
 		for i := range g {
 			p := &g[i]
-			p.h = p.sh.hosts.get(p.key, p.is4, p.hash)
+			if p.h = p.sh.hosts.probe(p.hash); p.h != nil {
+				prefetchSpan(uintptr(unsafe.Pointer(p.h)), unsafe.Sizeof(host{})) // all of it: the session slice header is in its second and third lines
+			}
+		}
+		for i := range g {
+			p := &g[i]
+			p.sk, p.s = sessKey(p.o.Remote, p.o.RemotePort), nil
+			h := p.h
+			if h == nil {
+				continue
+			}
+			if h.key != p.key || h.is4 != p.is4 { // another address with the same tag
+				if h = p.sh.hosts.get(p.key, p.is4, p.hash); h == nil {
+					p.h = nil
+					continue
+				}
+				p.h = h
+			}
+			for j, sk := range h.sessKeys {
+				if sk == p.sk && j < len(h.sess) {
+					p.s = &h.sess[j]
+					prefetchSpan(uintptr(unsafe.Pointer(p.s)), unsafe.Sizeof(session{}))
+					break
+				}
+			}
+		}
+		for i := range g {
+			if s := g[i].s; s != nil && s.agg != nil {
+				prefetchSpan(uintptr(unsafe.Pointer(s.agg)), unsafe.Sizeof(tally{}))
+			}
 		}
 		for i := range g {
 			p := &g[i]
@@ -62,7 +108,7 @@ func (e *Engine) ObserveBatch(obs []Observation) {
 			if h == nil || !h.live || h.key != p.key || h.is4 != p.is4 {
 				h = p.sh.hosts.get(p.key, p.is4, p.hash)
 			}
-			e.observeLocked(p.sh, p.o, p.key, p.is4, p.hash, h)
+			e.observeLocked(p.sh, p.o, p.key, p.is4, p.hash, p.sk, h)
 		}
 		for w, m := range held {
 			for ; m != 0; m &= m - 1 {

@@ -132,14 +132,15 @@ func (e *Engine) Observe(o *Observation) {
 	hash := hashAddr(k, is4) // once: it picks the shard and the slot
 	sh := &e.shards[hash>>(64-7)]
 	sh.mu.Lock()
-	e.observeLocked(sh, o, k, is4, hash, sh.hosts.get(k, is4, hash))
+	e.observeLocked(sh, o, k, is4, hash, sessKey(o.Remote, o.RemotePort), sh.hosts.get(k, is4, hash))
 	sh.mu.Unlock()
 }
 
 // observeLocked adds one record (not allowlisted) of the host k to sh, whose
 // lock the caller holds; h is the host as the caller found it (nil: not
-// tracked). Observe and ObserveBatch share it, so both score alike.
-func (e *Engine) observeLocked(sh *shard, o *Observation, k addrKey, is4 bool, hash uint64, h *host) {
+// tracked); sk is sessKey of the record's endpoint. Observe and
+// ObserveBatch share it, so both score alike.
+func (e *Engine) observeLocked(sh *shard, o *Observation, k addrKey, is4 bool, hash uint64, sk uint32, h *host) {
 	if h == nil {
 		if h = e.add(sh, k, is4, hash); h == nil {
 			return
@@ -159,10 +160,9 @@ func (e *Engine) observeLocked(sh *shard, o *Observation, k addrKey, is4 bool, h
 		h.countPool(o.Intel)
 	}
 	msg := messageLike(o) && !servicePort(o.RemotePort) && !servicePort(o.HostPort)
-	key := sessKey(o.Remote, o.RemotePort)
-	s := h.find(key, o.Remote, o.RemotePort)
+	s := h.find(sk, o.Remote, o.RemotePort)
 	if s == nil && (msg || o.Intel != nil) {
-		s = h.alloc(key, o, e.cfg.QuietAfter.Milliseconds(), e.cfg.Window.Milliseconds())
+		s = h.alloc(sk, o, e.cfg.QuietAfter.Milliseconds(), e.cfg.Window.Milliseconds())
 	}
 	if s != nil {
 		s.add(o, msg)
