@@ -10,6 +10,10 @@ import (
 // deadlock), so a group should stay short for the readers' sake.
 const batchGroup = 8
 
+// hostObserved is how much of a host a record may read (its first two
+// cache lines: host, TestHostLayout), what ObserveBatch prefetches.
+const hostObserved = 128
+
 // pending is a record of a group between its lookup and its update.
 type pending struct {
 	o    *Observation
@@ -68,7 +72,7 @@ func (e *Engine) ObserveBatch(obs []Observation) {
 		for i := range g {
 			p := &g[i]
 			if p.h = p.sh.hosts.probe(p.hash); p.h != nil {
-				prefetchSpan(uintptr(unsafe.Pointer(p.h)), unsafe.Sizeof(host{})) // all of it: the session slice header is in its second and third lines
+				prefetchSpan(uintptr(unsafe.Pointer(p.h)), hostObserved)
 			}
 		}
 		for i := range g {
@@ -85,12 +89,9 @@ func (e *Engine) ObserveBatch(obs []Observation) {
 				}
 				p.h = h
 			}
-			for j, sk := range h.sessKeys {
-				if sk == p.sk && j < len(h.sess) {
-					p.s = &h.sess[j]
-					prefetchSpan(uintptr(unsafe.Pointer(p.s)), unsafe.Sizeof(session{}))
-					break
-				}
+			if j := h.slotOf(p.sk); j >= 0 && j < len(h.sess) {
+				p.s = &h.sess[j]
+				prefetchSpan(uintptr(unsafe.Pointer(p.s)), unsafe.Sizeof(session{}))
 			}
 		}
 		for i := range g {

@@ -26,8 +26,9 @@ const portsPerSession = 4
 // start on a cache line (hostTable.newPage), so with the size a multiple of
 // 64 they are one cache line: a record's first touch of a host among
 // thousands is a cache miss, and this way it is one miss, not two or three.
-// The rest is read by Evaluate (and by Observe only for a new unit, a
-// session key that matches, and pool contacts). TestHostLayout keeps it so.
+// The second line holds what Observe reads only for a new unit, a session
+// key that matches or a pool contact; the third, Evaluate's fields.
+// TestHostLayout keeps it so.
 type host struct {
 	key addrKey // the address (hostTable)
 	// unitID identifies the bytes of unit (unitIDOf) so that a record of
@@ -47,14 +48,18 @@ type host struct {
 	live     bool // the slot holds a host (hostTable)
 	research bool
 	best     int8 // slot index of the strongest session at the last evaluation, -1 none
-	// Second cache line on: read by Evaluate (and Observe as said above).
-	unit         string
-	mining       bool // confirmed: a mining IP
-	suspect      bool // behaviour only: not a mining IP
+	// Second cache line: what Observe reads beyond the first line (the
+	// unit for a new unit, the session table for a session key that
+	// matches, the pool counts for a pool contact), so that a record never
+	// needs the third line and ObserveBatch prefetches two lines, not three.
+	unit    string
+	sess    []session    // grows to slotsPerHost
+	pools   *[]poolCount // nil until the first pool contact (rare: saves 16 bytes a host)
+	mining  bool         // confirmed: a mining IP
+	suspect bool         // behaviour only: not a mining IP
+	// Read by Evaluate only (Observe writes firstSeen of a new host).
 	points       [nSignals]float32
 	score        float32
-	sess         []session    // grows to slotsPerHost
-	pools        *[]poolCount // nil until the first pool contact (rare: saves 16 bytes a host)
 	firstSeen    int64
 	flaggedSince int64
 	lastMining   int64   // last evaluation at which the host was flagged

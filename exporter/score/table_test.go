@@ -111,6 +111,28 @@ func TestHostLayout(t *testing.T) {
 			t.Errorf("host.%s at bytes %d–%d: past the first cache line", f.name, f.off, f.off+f.size)
 		}
 	}
+	// What a record reads beyond the first line (a new unit, a matching
+	// session key, a pool contact) is in the second: ObserveBatch
+	// prefetches hostObserved bytes of a host, no more.
+	for _, f := range []struct {
+		name      string
+		off, size uintptr
+	}{
+		{"unit", unsafe.Offsetof(h.unit), unsafe.Sizeof(h.unit)},
+		{"sess", unsafe.Offsetof(h.sess), unsafe.Sizeof(h.sess)},
+		{"pools", unsafe.Offsetof(h.pools), unsafe.Sizeof(h.pools)},
+		{"best", unsafe.Offsetof(h.best), unsafe.Sizeof(h.best)},
+	} {
+		if f.off+f.size > hostObserved {
+			t.Errorf("host.%s at bytes %d–%d: past the %d bytes ObserveBatch prefetches", f.name, f.off, f.off+f.size, hostObserved)
+		}
+	}
+	if hostObserved%64 != 0 || hostObserved > unsafe.Sizeof(h) {
+		t.Errorf("hostObserved %d: not whole cache lines of the %d-byte host", hostObserved, unsafe.Sizeof(h))
+	}
+	if n := unsafe.Sizeof(h); n != 192 {
+		t.Errorf("host is %d bytes, want 192 (memory per host: BenchmarkStateMemory)", n)
+	}
 	if n := unsafe.Sizeof(h); n%64 != 0 {
 		t.Errorf("host is %d bytes, not a multiple of 64", n)
 	}
