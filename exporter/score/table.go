@@ -30,7 +30,7 @@ type hostTable struct {
 
 // hostPage is a page of a hostTable. Pages come from a pageSource so that
 // they start on a cache line: with host a multiple of 64 bytes, so does
-// every host, and its first 64 bytes (all a record touches) are one line.
+// every host, and its first 64 bytes (what every record touches) are one line.
 type hostPage [pageSize]host
 
 // pageSource hands out pages cut from chunks of pagesPerChunk pages, one
