@@ -212,9 +212,16 @@ const expectations = {
     '新增（首次发现）': all(cols(trackerBrief), contains('IP地址 IP', ['10.1.0.1', '10.1.0.2'])),
     复发: all(cols(trackerBrief), contains('IP地址 IP', ['10.2.0.2'], ['10.1.0.1'])),
     本周清零: all(cols(['IP地址 IP', '单位名称 unit name', '单位 unit']), contains('IP地址 IP', ['10.2.0.1'], ['10.3.0.1', '10.1.0.2']), contains('单位名称 unit name', ['二中'])),
+    // Full width, so the overdue flags are on the screen, not past the panel's edge.
+    超期案件: all(
+      cols(['IP地址 IP', '单位名称 unit name', '资产 asset', '责任人 responsible', '本次开始 episode start', '定位时限 locate deadline', '定位超期 locate overdue',
+        '报告时限 report deadline', '报告超期 report overdue', '处置 disposition', '处置时间 disposed at']),
+      contains('定位超期 locate overdue', ['超期']),
+      (r, d) => eq('width', r.panel.gridPos.w, 24)
+    ),
     反复复发的单位: all(
-      cols(['单位 unit', '单位名称 unit name', '辖区 district', '近365天次数 episodes, 365 d', '近365天复发 relapses, 365 d', '反复复发 repeated relapse']),
-      (r) => eq('repeated relapse column', [...new Set(r.column('反复复发 repeated relapse'))], ['反复复发'])
+      cols(['单位 unit', '单位名称 unit name', '辖区 district', '近365天次数 episodes', '近365天复发 relapses', '反复复发 repeated']),
+      (r) => eq('repeated relapse column', [...new Set(r.column('反复复发 repeated'))], ['反复复发'])
     ),
   },
   'minewatch-unit': {
