@@ -184,7 +184,7 @@ const expectations = {
       ...eq('sorted', r.values?.map((v) => v.numeric), [...(r.values ?? []).map((v) => v.numeric)].sort((a, b) => b - a)),
     ],
     '未结案件（超期标红）': all(
-      cols(['IP地址 IP', '单位名称 unit name', '资产 asset', '责任人 responsible', '最近发现 last flagged', '本次开始 episode start', '定位超期 locate overdue', '报告超期 report overdue']),
+      cols(['IP地址 IP', '单位名称 unit name', '资产 asset', '责任人 responsible', '最近发现 last flagged', '本次开始 started', '定位超期 locate overdue', '报告超期 report overdue']),
       contains('IP地址 IP', ['10.1.0.2', '10.6.0.3', '10.9.0.1']),
       contains('定位超期 locate overdue', ['超期'])
     ),
