@@ -234,7 +234,9 @@ const expectations = {
         '本周涉及IP distinct IPs', '上周涉及IP previous week', '环比 change', '超期 overdue', '近365天复发 relapses', '反复复发 repeated']),
       contains('单位名称 unit name', ['一中', '合计'])
     ),
-    IP清零台账: all(contains('IP地址 IP', ['10.1.0.1', '10.1.0.2'], ['10.2.0.1']), (r) =>
+    IP清零台账: all(contains('IP地址 IP', ['10.1.0.1', '10.1.0.2'], ['10.2.0.1']), cols(['IP地址 IP', '资产 asset', '责任人 responsible', '当前状态 state',
+      '最近发现 last flagged', '本次开始 started', '类别 class', '定位时限 locate deadline', '定位超期 locate overdue', '报告时限 report deadline',
+      '报告超期 report overdue', '处置 disposition']), (r) =>
       ['单位 unit', '单位名称 unit name', '状态 state', '定性 disposition class', '处置说明 note']
         .filter((c) => r.columns.includes(c))
         .map((c) => `hidden column ${c} shown`)
