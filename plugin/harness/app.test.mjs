@@ -119,11 +119,14 @@ for (const major of supportedMajors) {
         assert.equal(await p.evaluate(() => window.__stillHere), true, 'the page reloaded after a refused save');
         assert.deepEqual(grafana.posts.at(-1).body, { enabled: true, pinned: true, jsonData: { datasourceUid: 'minewatch-harness' } });
         if (shots) {
+          // The picture: the working datasource saved (by an Admin now), every part of its status
+          // in order, as a bureau admin sees the page once set up.
           grafana.refuse = undefined;
-          await p.reload();
-          await p.waitForFunction(() => window.__harnessResult !== undefined);
+          await reloaded(p, () => config.getByRole('button', { name: '保存设置 Save settings' }).click());
           await config.waitFor();
-          await status.locator('tr[data-part="vm"]').waitFor();
+          await status.locator('tr[data-part="ledger"][data-state="ok"]').waitFor();
+          await status.getByText('案件库可读写 case store readable and writable', { exact: false }).waitFor();
+          assert.deepEqual(await rows(), [['vm', 'ok'], ['store', 'ok'], ['ledger', 'ok']]);
           await app.screenshot({ path: path.join(shots, `app-config-grafana-${major}.png`) });
         }
         assert.deepEqual([...new Set(grafana.health)], ['minewatch-harness', 'minewatch-district']);

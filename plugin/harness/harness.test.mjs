@@ -107,6 +107,7 @@ for (const major of supportedMajors) {
         if (shots) {
           await p.mouse.click(1, 1);
           await p.locator('#config-editor').getByLabel('超时 Timeout', { exact: true }).fill('');
+          await p.locator('#config-editor').getByLabel('超时 Timeout', { exact: true }).blur();
           fs.mkdirSync(shots, { recursive: true });
           await p.screenshot({ path: path.join(shots, `plugin-editors-grafana-${major}.png`), fullPage: true });
         }

@@ -129,7 +129,7 @@ const graph = (unit, want, ok = () => true) => (r, d) => {
 const V9 = '10.100.255.1', IPFIX = '10.100.255.2', SFLOW = '10.100.255.3', V5 = '10.100.255.4';
 const bySource = [`${V9} netflow_v9`, `${IPFIX} ipfix`, `${SFLOW} sflow_v5`, `${V5} netflow_v5`];
 
-const trackerBrief = ['IP地址 IP', '单位名称 unit name', '责任人 responsible', '最近发现 last flagged', '本次开始 episode start'];
+const trackerBrief = ['IP地址 IP', '单位名称 unit name', '责任人 person', '最近发现 last flagged', '本次开始 started'];
 
 const expectations = {
   'minewatch-exporter': {
@@ -184,7 +184,7 @@ const expectations = {
       ...eq('sorted', r.values?.map((v) => v.numeric), [...(r.values ?? []).map((v) => v.numeric)].sort((a, b) => b - a)),
     ],
     '未结案件（超期标红）': all(
-      cols(['IP地址 IP', '单位名称 unit name', '资产 asset', '责任人 responsible', '最近发现 last flagged', '本次开始 episode start', '定位超期 locate overdue', '报告超期 report overdue']),
+      cols(['IP地址 IP', '单位名称 unit name', '资产 asset', '责任人 responsible', '最近发现 last flagged', '本次开始 started', '定位超期 locate overdue', '报告超期 report overdue']),
       contains('IP地址 IP', ['10.1.0.2', '10.6.0.3', '10.9.0.1']),
       contains('定位超期 locate overdue', ['超期'])
     ),
@@ -195,17 +195,48 @@ const expectations = {
       ...eq('week', d.vars.week?.value, '2026-W45'),
       ...eq('range', [d.range.from.valueOf(), d.range.to.valueOf()], [Date.UTC(2026, 10, 1, 16), Date.UTC(2026, 10, 8, 16) - 1]),
       ...contains('单位 unit', ['u-a', 'u-b', 'u-c', 'u-d', 'total'])(r),
+      // What the meeting reads, by IP, in columns that fit 1920 px; the rest in the tables below.
+      ...cols(['单位名称 unit name', '辖区 district', '周末在挖 at week end', '新增 new', '复发 relapsed', '持续 still active', '清零 cleared',
+        '本周涉及IP distinct IPs', '上周涉及IP previous week', '环比 change', '超期 overdue', '近365天复发 relapses', '反复复发 repeated'])(r),
     ],
+    '按设备计（按单位）': all(
+      cols(['单位名称 unit name', '行业 sector', '周末在挖设备 at week end', '新增设备 new', '复发设备 relapsed', '持续设备 still active',
+        '清零设备 cleared', '本周涉及设备 this week', '上周涉及设备 last week', '设备环比 change', '超期设备 overdue', '近365天次数 episodes']),
+      contains('单位名称 unit name', ['一中', '合计'])
+    ),
+    '挖矿时长与能耗（按单位）': all(
+      cols(['单位名称 unit name', '挖矿时长(小时) hours', '耗电(千瓦时) kWh', '电费(元) yuan', '二氧化碳(千克) CO2 kg']),
+      // docs/campaign.md's known answer: 一中 147 h, 54.3 kWh, 59.73 元, 28.81 kg in W45.
+      (r) => eq('一中', ['挖矿时长(小时) hours', '耗电(千瓦时) kWh', '电费(元) yuan', '二氧化碳(千克) CO2 kg'].map((c) => r.column(c)?.[r.column('单位名称 unit name')?.indexOf('一中')]), ['147', '54.30', '59.73', '28.81'])
+    ),
     '新增（首次发现）': all(cols(trackerBrief), contains('IP地址 IP', ['10.1.0.1', '10.1.0.2'])),
     复发: all(cols(trackerBrief), contains('IP地址 IP', ['10.2.0.2'], ['10.1.0.1'])),
     本周清零: all(cols(['IP地址 IP', '单位名称 unit name', '单位 unit']), contains('IP地址 IP', ['10.2.0.1'], ['10.3.0.1', '10.1.0.2']), contains('单位名称 unit name', ['二中'])),
-    反复复发的单位: (r) => eq('repeated relapse column', [...new Set(r.column('反复复发 repeated relapse'))], ['反复复发']),
+    // Full width, so the overdue flags are on the screen, not past the panel's edge.
+    超期案件: all(
+      cols(['IP地址 IP', '单位名称 unit name', '资产 asset', '责任人 responsible', '本次开始 episode start', '定位时限 locate deadline', '定位超期 locate overdue',
+        '报告时限 report deadline', '报告超期 report overdue', '处置 disposition', '处置时间 disposed at']),
+      contains('定位超期 locate overdue', ['超期']),
+      (r, d) => eq('width', r.panel.gridPos.w, 24)
+    ),
+    反复复发的单位: all(
+      cols(['单位 unit', '单位名称 unit name', '辖区 district', '近365天次数 episodes', '近365天复发 relapses', '反复复发 repeated']),
+      (r) => eq('repeated relapse column', [...new Set(r.column('反复复发 repeated'))], ['反复复发'])
+    ),
   },
   'minewatch-unit': {
     当前挖矿IP: (r, d) => [...eq('unit', d.vars.unit?.value, 'u-a'), ...stat('1')(r)],
     // The unit's district by name and id (a join on the ledger's parent unit).
     单位信息: all(cols(['单位 unit', '单位名称 unit name', '行业 sector', '辖区 district']), contains('辖区 district', ['东城区教育局 d-east'])),
-    IP清零台账: all(contains('IP地址 IP', ['10.1.0.1', '10.1.0.2'], ['10.2.0.1']), (r) =>
+    // The weekly review's IP columns, as the weekly dashboard shows them: the unit's row and the total.
+    近期周研判: all(
+      cols(['单位名称 unit name', '周末在挖 at week end', '新增 new', '复发 relapsed', '持续 still active', '清零 cleared',
+        '本周涉及IP distinct IPs', '上周涉及IP previous week', '环比 change', '超期 overdue', '近365天复发 relapses', '反复复发 repeated']),
+      contains('单位名称 unit name', ['一中', '合计'])
+    ),
+    IP清零台账: all(contains('IP地址 IP', ['10.1.0.1', '10.1.0.2'], ['10.2.0.1']), cols(['IP地址 IP', '资产 asset', '责任人 responsible', '当前状态 state',
+      '最近发现 last flagged', '本次开始 started', '类别 class', '定位时限 locate deadline', '定位超期 locate overdue', '报告时限 report deadline',
+      '报告超期 report overdue', '处置 disposition']), (r) =>
       ['单位 unit', '单位名称 unit name', '状态 state', '定性 disposition class', '处置说明 note']
         .filter((c) => r.columns.includes(c))
         .map((c) => `hidden column ${c} shown`)

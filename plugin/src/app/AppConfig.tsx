@@ -150,7 +150,7 @@ function Status({ uid }: { uid: string }) {
       {health && d?.scope && (
         <p className={s.muted}>
           {d.scope}
-          {d.bureauUsers ? ` · bureauUsers ${d.bureauUsers}` : ''}
+          {d.bureauUsers ? ` · 局端用户 bureau users：${d.bureauUsers}` : ''}
         </p>
       )}
       {me && (

@@ -45,6 +45,7 @@ export function ConfigEditor({ options, onOptionsChange }: Props) {
     <InlineField label={label} labelWidth={W} tooltip={tooltip}>
       <TagsInput
         id={key}
+        width={48}
         placeholder={placeholder}
         tags={json[key] ?? []}
         onChange={(values) => setJson(key, values.length > 0 ? values : undefined)}
@@ -132,7 +133,12 @@ export function ConfigEditor({ options, onOptionsChange }: Props) {
       </FieldSet>
       <FieldSet label={L.scope}>
         <InlineField label={L.scopeUnits} labelWidth={W} tooltip="空 = 全部单位 / empty = all units">
-          <TagsInput tags={json.scopeUnits ?? []} onChange={(units) => setJson('scopeUnits', units)} />
+          <TagsInput
+            width={48}
+            placeholder="单位编号，回车添加 / unit id, Enter to add"
+            tags={json.scopeUnits ?? []}
+            onChange={(units) => setJson('scopeUnits', units)}
+          />
         </InlineField>
         {list('bureauUsers', L.bureauUsers, L.bureauUsersHelp, 'officer@bureau.example')}
         <InlineField label={L.hidePersons} labelWidth={W}>

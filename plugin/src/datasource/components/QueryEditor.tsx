@@ -52,6 +52,8 @@ export function QueryEditor({ query, onChange, onRunQuery, datasource }: Props) 
     }
   };
   const filters = queryType !== 'metricsql';
+  // An empty filter is no filter (the backend's rule): say so rather than Grafana's "Choose".
+  const ALL = '全部 all';
   // A dropdown fed by the backend; typing a value or a $variable is allowed.
   const list = (key: ListKey, label: string, width: number, placeholder?: string) => (
     <MultiSelect
@@ -83,19 +85,19 @@ export function QueryEditor({ query, onChange, onRunQuery, datasource }: Props) 
       {filters && (
         <InlineFieldRow>
           <InlineField label={L.units} labelWidth={20} tooltip="可用变量 $unit / template variables allowed">
-            {list('units', L.units, 32, 'unit id / $unit')}
+            {list('units', L.units, 32, '单位编号 unit id / $unit')}
           </InlineField>
           <InlineField label={L.sectors} labelWidth={14}>
-            {list('sectors', L.sectors, 24)}
+            {list('sectors', L.sectors, 24, ALL)}
           </InlineField>
           <InlineField label={L.districts} labelWidth={14}>
-            {list('districts', L.districts, 24)}
+            {list('districts', L.districts, 24, ALL)}
           </InlineField>
         </InlineFieldRow>
       )}
       {queryType === 'tracker' && (
         <InlineField label={L.states} labelWidth={20}>
-          {list('states', L.states, 48)}
+          {list('states', L.states, 48, ALL)}
         </InlineField>
       )}
       {queryType === 'weekly_review' && (

@@ -55,7 +55,7 @@ export function VariableQueryEditor({ query, onChange, datasource }: Props) {
             value={selected(units, unitOptions)}
             allowCustomValue
             width={32}
-            placeholder="unit id / $unit"
+            placeholder="单位编号 unit id / $unit"
             onChange={(v: Array<SelectableValue<string>>) => emit(onChange, kind, (v ?? []).map((x) => x.value!))}
           />
         </InlineField>
