@@ -1,6 +1,8 @@
 package pipeline
 
 import (
+	"sync/atomic"
+
 	"github.com/VictoriaMetrics/metrics"
 
 	"github.com/minewatch/minewatch/exporter/flow"
@@ -26,6 +28,15 @@ import (
 // before. Batches are made once and reused (a free list): no allocation per
 // datagram.
 //
+// A read that did not fill a batch, while the scorer is idle, is scored by
+// the reader itself (Flush): the reader is keeping up, and waking the scorer
+// for a few datagrams' records costs more than scoring them (a goroutine
+// wake-up across cores per socket read: at 1 M records/s, one datagram a
+// read, that was +0.1–0.15 core; docs/performance.md). Once the reader falls
+// behind, reads return more datagrams, batches fill and go to the scorer,
+// and the reader is back to half the work. Order holds: the reader scores
+// only when every batch handed over has been scored.
+//
 // A Handoff belongs to its reader goroutine: Batched, Flush and Close are
 // called from it alone.
 type Handoff struct {
@@ -34,11 +45,12 @@ type Handoff struct {
 	limit int // batches there may be: the queue's bound
 	made  int // batches made so far (they are made as the queue first needs them)
 
-	cur  *Batch        // being filled by the reader, nil when none
-	full chan *Batch   // filled batches, in order, to the scorer
-	free chan *Batch   // scored batches, back to the reader
-	done chan struct{} // closed once the scorer has scored everything and stopped
-	add  func(*flow.Record)
+	cur      *Batch        // being filled by the reader, nil when none
+	inflight atomic.Int32  // batches handed to the scorer and not yet scored
+	full     chan *Batch   // filled batches, in order, to the scorer
+	free     chan *Batch   // scored batches, back to the reader
+	done     chan struct{} // closed once the scorer has scored everything and stopped
+	add      func(*flow.Record)
 
 	scoreBatch func(*Batch) // (*Batch).score; tests watch or hold the scorer
 }
@@ -89,30 +101,43 @@ func (h *Handoff) Add(r *flow.Record) {
 		h.cur = h.take()
 	}
 	if h.cur.put(r) && h.cur.full() {
-		h.full <- h.cur
+		h.send(h.cur)
 		h.cur = nil
 	}
 }
 
-// Flush hands the records taken so far to the scorer: the reader calls it at
-// the end of every socket read, so that at a low rate no record waits for
-// the next datagram.
+// send hands b to the scorer.
+func (h *Handoff) send(b *Batch) {
+	h.inflight.Add(1)
+	h.full <- b
+}
+
+// Flush sees to the records taken so far: the reader calls it at the end of
+// every socket read, so that at a low rate no record waits for the next
+// datagram. With the scorer idle the reader scores them itself (see
+// Handoff), else they follow the batches queued.
 func (h *Handoff) Flush() {
 	b := h.cur
 	if b == nil {
 		return
 	}
-	h.cur = nil
-	if b.n == 0 { // nothing scored in it (records of no internal host): straight back
+	if b.n == 0 { // nothing to score (records of no internal host)
 		b.release()
-		h.free <- b
 		return
 	}
-	h.full <- b
+	if h.inflight.Load() == 0 {
+		// Every batch handed over is scored (the atomic orders the
+		// scorer's writes before this): scoring here keeps the order.
+		h.scoreBatch(b)
+		b.release()
+		return // b stays the reader's, for the next read
+	}
+	h.cur = nil
+	h.send(b)
 }
 
-// Close hands over what the reader still holds and returns once the scorer
-// has scored everything it was given and stopped. The Handoff is not used
+// Close sees to what the reader still holds (Flush) and returns once the
+// scorer has scored everything it was given and stopped. The Handoff is not used
 // after.
 func (h *Handoff) Close() {
 	h.Flush()
@@ -143,6 +168,7 @@ func (h *Handoff) score() {
 	for b := range h.full {
 		h.scoreBatch(b)
 		b.release()
+		h.inflight.Add(-1)
 		h.free <- b
 	}
 }

@@ -15,15 +15,16 @@ import (
 // TestHandoffIsBatched scores the same datagrams as TestBatchedIsProcess
 // through Batched and through a Handoff (reader and scorer goroutines), and
 // requires the same engine state (snapshot files byte for byte), stats and
-// flow clock: the scorer scores records in the order they were read. The
-// Handoff is flushed after every few datagrams as a reader does after each
-// socket read, and run with its own sizes and with tiny batches and queue
-// (a batch boundary inside every datagram, the reader often waiting for the
-// scorer).
+// flow clock: records are scored in the order they were read, by whichever
+// goroutine. The Handoff is flushed after every few datagrams as a reader
+// does after each socket read, and run with its own sizes (short reads,
+// mostly scored by the reader; long reads, batches handed over) and with
+// tiny batches and queue (a batch boundary inside every datagram, the
+// reader often waiting for the scorer).
 func TestHandoffIsBatched(t *testing.T) {
 	dgrams, _ := sameResultDatagrams(t)
 	recv := time.UnixMilli(benchT0)
-	run := func(h func(*Pipeline) *Handoff) (*Pipeline, int) {
+	run := func(h func(*Pipeline) *Handoff, read int) (*Pipeline, int) {
 		p, dec := sameResultPipeline(t)
 		var ho *Handoff
 		if h != nil {
@@ -44,7 +45,7 @@ func TestHandoffIsBatched(t *testing.T) {
 			ho.Batched(func(emit func(*flow.Record)) {
 				decode(d.src, recv, d.packet, func(r *flow.Record) { n++; emit(r) }) //nolint:errcheck // all runs see the same errors
 			})
-			if i%7 == 6 { // one socket read of 7 datagrams
+			if i%read == read-1 { // the end of a socket read
 				ho.Flush()
 			}
 		}
@@ -53,15 +54,19 @@ func TestHandoffIsBatched(t *testing.T) {
 		}
 		return p, n
 	}
-	want, n := run(nil)
+	want, n := run(nil, 1)
 	wantSnap := snapshotBytes(t, want)
 	for _, c := range []struct {
-		name        string
-		size, limit int
-	}{{"default", handoffBatch, handoffLimit}, {"tiny", 5, 2}} {
+		name              string
+		size, limit, read int
+	}{
+		{"default_reads_of_7", handoffBatch, handoffLimit, 7},   // mostly scored by the reader (the scorer idle)
+		{"default_reads_of_50", handoffBatch, handoffLimit, 50}, // batches filled and handed over
+		{"tiny", 5, 2, 7},
+	} {
 		t.Run(c.name, func(t *testing.T) {
 			waits := readerWaits.Get()
-			got, gn := run(func(p *Pipeline) *Handoff { return p.newHandoff(c.size, c.limit, (*Batch).score) })
+			got, gn := run(func(p *Pipeline) *Handoff { return p.newHandoff(c.size, c.limit, (*Batch).score) }, c.read)
 			if gn != n {
 				t.Fatalf("records decoded: %d batched, %d handed off", n, gn)
 			}
@@ -139,8 +144,9 @@ func waitFor(t *testing.T, what string, cond func() bool) {
 }
 
 // TestHandoffOrderAcrossReads: records added over many reads of uneven
-// sizes, with the scorer held now and then, are scored exactly once each in
-// the order added; a read's records are scored without waiting for the next
+// sizes (0–36 records, batches of 16: some reads scored by the reader, some
+// handed over in batches, some both) are scored exactly once each in the
+// order added; a read's records are scored without waiting for the next
 // read (Flush), and Close returns once all are scored.
 func TestHandoffOrderAcrossReads(t *testing.T) {
 	p := newTestPipeline(t)
@@ -163,6 +169,34 @@ func TestHandoffOrderAcrossReads(t *testing.T) {
 	if st := p.Engine().Stats(); st.Hosts != 1 {
 		t.Fatalf("engine: %+v, want the one host", st)
 	}
+}
+
+// TestHandoffScoresShortReadsInPlace: a read that fills no batch, with the
+// scorer idle, is scored by the reader before Flush returns (no wake-up of
+// the scorer); with a batch still queued it goes to the scorer after it.
+func TestHandoffScoresShortReadsInPlace(t *testing.T) {
+	p := newTestPipeline(t)
+	log := &scoreLog{}
+	h := p.newHandoff(16, 4, log.score)
+	for i := range 5 {
+		h.Add(seqRecord(i))
+	}
+	h.Flush()
+	if n := log.scored(); n != 5 || h.made != 1 {
+		t.Fatalf("%d records scored when Flush returned (%d batches made), want all 5 by the reader", n, h.made)
+	}
+	log.hold = make(chan struct{}) // (the scorer has not run: no race on hold)
+	for i := 5; i < 5+16+3; i++ {  // a full batch, held at the scorer, and 3 more
+		h.Add(seqRecord(i))
+	}
+	waitFor(t, "the full batch to reach the scorer", func() bool { return len(h.full) == 0 && h.inflight.Load() == 1 })
+	h.Flush() // the 3 must wait for the 16 before them
+	if n := log.scored(); n != 5 {
+		t.Fatalf("%d records scored, want the first 5 only while the scorer is held", n)
+	}
+	close(log.hold)
+	h.Close()
+	log.inOrder(t, 5+16+3)
 }
 
 // TestHandoffBackPressure: with the scorer held and every batch queued, the
@@ -239,8 +273,9 @@ func TestHandoffDrainsOnClose(t *testing.T) {
 // TestHandoffAllocations: handing a datagram's records to the scorer
 // allocates no more than scoring them in place (Batched): batches are made
 // once, up to the queue's bound, and reused. (A new batch is 3 allocations;
-// with one hand-over per 10 datagrams at most 150 in the 500 measured runs:
-// below one a datagram even if the scorer fell behind all the time.)
+// 500 datagrams of 24 records fill at most 47 batches, and 16 reads end with
+// one part-filled: under 200 allocations even if every hand-over needed a
+// new batch, below one a datagram.)
 func TestHandoffAllocations(t *testing.T) {
 	if raceEnabled {
 		t.Skip("under -race sync.Pool (Batched, the comparison) drops pooled batches at random: allocation counts mean nothing")
@@ -276,19 +311,19 @@ func TestHandoffAllocations(t *testing.T) {
 	}
 	h := p.NewHandoff()
 	defer h.Close()
-	for j, d := range plain { // the first batches made
-		h.Batched(func(emit func(*flow.Record)) { dec.DecodeNetFlow(src, now, d, emit) }) //nolint:errcheck // checked above
-		if j%10 == 9 {
-			h.Flush()
+	for range 4 { // the first batches made
+		for _, d := range plain {
+			h.Batched(func(emit func(*flow.Record)) { dec.DecodeNetFlow(src, now, d, emit) }) //nolint:errcheck // checked above
 		}
+		h.Flush()
 	}
 	h.Flush()
-	waitFor(t, "the scorer to catch up", func() bool { return len(h.free) == h.made })
+	waitFor(t, "the scorer to catch up", func() bool { return h.inflight.Load() == 0 })
 	made0 := h.made
 	handed := testing.AllocsPerRun(500, func() {
 		d := plain[i%len(plain)]
 		h.Batched(func(emit func(*flow.Record)) { err = dec.DecodeNetFlow(src, now, d, emit) })
-		if i++; i%10 == 0 { // a socket read of 10 datagrams
+		if i++; i%32 == 0 { // a socket read of 32 datagrams: batches fill and go to the scorer
 			h.Flush()
 		}
 	})
@@ -296,6 +331,9 @@ func TestHandoffAllocations(t *testing.T) {
 		t.Fatal(err)
 	}
 	t.Logf("allocations per datagram: %.2f in place, %.2f handed off; batches made %d then %d (at most %d)", inPlace, handed, made0, h.made, handoffLimit)
+	if h.made < 2 {
+		t.Fatalf("test premise: %d batches made, so none was handed over", h.made)
+	}
 	if handed > inPlace {
 		t.Fatalf("a Handoff allocates %.2f per datagram, Batched %.2f", handed, inPlace)
 	}
