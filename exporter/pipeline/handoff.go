@@ -32,7 +32,7 @@ import (
 // the reader itself (Flush): the reader is keeping up, and waking the scorer
 // for a few datagrams' records costs more than scoring them (a goroutine
 // wake-up across cores per socket read, one datagram a read at 1 M
-// records/s: handing every read over took 0.69 core there against 0.57
+// records/s: handing every read over took 0.69 core there against 0.58
 // inline, this rule 0.61; medians in docs/performance.md, "Reader and
 // scorer"). Once the reader falls behind, reads return more datagrams,
 // batches fill and go to the scorer, and the reader is back to half the
