@@ -33,7 +33,7 @@ import (
 // for a few datagrams' records costs more than scoring them (a goroutine
 // wake-up across cores per socket read, one datagram a read at 1 M
 // records/s: handing every read over took 0.69 core there against 0.58
-// inline, this rule 0.61; medians in docs/performance.md, "Reader and
+// inline, this rule 0.62; medians in docs/performance.md, "Reader and
 // scorer"). Once the reader falls behind, reads return more datagrams,
 // batches fill and go to the scorer, and the reader is back to half the
 // work. Order holds: the reader scores only when every batch handed over has
