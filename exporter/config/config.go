@@ -213,7 +213,7 @@ func (c *Config) decode(w walker, root *yaml.Node) {
 		case "probe":
 			c.Probe.DecodeYAML(w.Walker, v, f)
 		case "listen":
-			w.fields(v, f, []string{"netflow", "sflow", "http", "web_config_file", "pprof", "readers"}, func(key string, v *yaml.Node, f string) {
+			w.fields(v, f, []string{"netflow", "sflow", "http", "web_config_file", "pprof", "readers", "split_scoring"}, func(key string, v *yaml.Node, f string) {
 				switch key {
 				case "web_config_file":
 					w.str(v, f, &c.Listen.WebConfigFile)
@@ -227,6 +227,8 @@ func (c *Config) decode(w walker, root *yaml.Node) {
 					w.str(v, f, &c.Listen.HTTP)
 				case "readers":
 					w.integer(v, f, &c.Listen.Readers)
+				case "split_scoring":
+					w.boolean(v, f, &c.Listen.SplitScoring)
 				}
 			})
 		case "ledger":

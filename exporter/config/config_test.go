@@ -19,7 +19,7 @@ func TestExampleLoads(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if c.Listen != (listen.Configuration{NetFlow: ":2055", SFlow: ":6343", HTTP: "127.0.0.1:9617", Readers: 2}) {
+	if c.Listen != (listen.Configuration{NetFlow: ":2055", SFlow: ":6343", HTTP: "127.0.0.1:9617", Readers: 2, SplitScoring: true}) {
 		t.Errorf("listen = %+v", c.Listen)
 	}
 	if want := []string{"../../deploy/example/ledger.yaml", "../../deploy/example/assets.csv"}; !reflect.DeepEqual(c.Ledger.Files, want) {
@@ -95,7 +95,7 @@ func TestBadConfigs(t *testing.T) {
 ledgers:
   files: [a.yaml]
 `, []string{
-			`c.yaml:3: listen.ipfix: unknown field (known: netflow, sflow, http, web_config_file, pprof, readers)`,
+			`c.yaml:3: listen.ipfix: unknown field (known: netflow, sflow, http, web_config_file, pprof, readers, split_scoring)`,
 			`c.yaml:4: ledgers: unknown field (known: listen, ledger, intel, sampling, detect, snapshot, metrics, cases, push, log, flow, probe, shard)`,
 		}},
 		{"ranges", `ledger: {files: [a.yaml]}

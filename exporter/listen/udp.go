@@ -17,6 +17,28 @@ import (
 // Handler gets one datagram. payload is only valid during the call.
 type Handler func(src netip.AddrPort, recv time.Time, payload []byte)
 
+// Sink takes the datagrams of one reader goroutine, in the order read, all
+// its calls from that goroutine (UDPSinks).
+type Sink interface {
+	// Datagram takes one datagram; payload is only valid during the call.
+	Datagram(src netip.AddrPort, recv time.Time, payload []byte)
+	// EndRead follows the datagrams of one read from the socket (one
+	// recvmmsg call): what the sink holds back must go on now, so that
+	// nothing waits for the next datagram, however long that takes.
+	EndRead()
+	// Stop follows the last datagram (the socket is closed): it returns
+	// once everything given has been handled, and the listener reports
+	// that it stopped only after every reader's Stop has returned.
+	Stop()
+}
+
+// handlerSink is a Handler as a Sink: nothing is held back.
+type handlerSink Handler
+
+func (h handlerSink) Datagram(src netip.AddrPort, recv time.Time, b []byte) { h(src, recv, b) }
+func (handlerSink) EndRead()                                                {}
+func (handlerSink) Stop()                                                   {}
+
 // recvBuffer is the socket receive buffer asked of the kernel: bursts of
 // export datagrams must wait here, not be dropped, while readers catch up.
 const recvBuffer = 32 << 20
@@ -40,11 +62,20 @@ const recvBuffer = 32 << 20
 //
 // Where SO_REUSEPORT is refused, one socket is read by `readers` goroutines.
 func UDP(ctx context.Context, addr string, readers int, log *slog.Logger, h Handler) (netip.AddrPort, <-chan error, error) {
-	return listenUDP(ctx, addr, readers, log, func(int) Handler { return h })
+	return UDPSinks(ctx, addr, readers, log, func(int) Sink { return handlerSink(h) })
 }
 
 // listenUDP is UDP with a handler per socket (tests see which socket read what).
 func listenUDP(ctx context.Context, addr string, readers int, log *slog.Logger, handler func(socket int) Handler) (netip.AddrPort, <-chan error, error) {
+	return UDPSinks(ctx, addr, readers, log, func(i int) Sink { return handlerSink(handler(i)) })
+}
+
+// UDPSinks is UDP with a Sink of its own for every reader goroutine, made by
+// sink (given the socket's index) before the goroutine starts: a reader may
+// thus hand datagrams on to another goroutine of its own (pipeline.Handoff),
+// flush at the end of every read, and drain on stop. The done channel
+// reports once every reader's Stop has returned.
+func UDPSinks(ctx context.Context, addr string, readers int, log *slog.Logger, sink func(socket int) Sink) (netip.AddrPort, <-chan error, error) {
 	readers = max(readers, 1)
 	if readers > 1 {
 		// A socket of another process (same user) that set SO_REUSEPORT on
@@ -65,7 +96,7 @@ func listenUDP(ctx context.Context, addr string, readers int, log *slog.Logger, 
 		if first, err = listenOne(ctx, addr, false); err != nil {
 			return netip.AddrPort{}, nil, fmt.Errorf("listen %s: %w", addr, err)
 		}
-		return serve(ctx, addr, []*net.UDPConn{first}, readers, log, handler)
+		return serve(ctx, addr, []*net.UDPConn{first}, readers, log, sink)
 	}
 	if err != nil {
 		return netip.AddrPort{}, nil, fmt.Errorf("listen %s: %w", addr, err)
@@ -85,7 +116,7 @@ func listenUDP(ctx context.Context, addr string, readers int, log *slog.Logger, 
 		}
 		conns = append(conns, c)
 	}
-	return serve(ctx, addr, conns, 1, log, handler)
+	return serve(ctx, addr, conns, 1, log, sink)
 }
 
 func listenOne(ctx context.Context, addr string, reusePort bool) (*net.UDPConn, error) {
@@ -107,7 +138,7 @@ func listenOne(ctx context.Context, addr string, reusePort bool) (*net.UDPConn, 
 }
 
 // serve starts perSocket readers on every socket and closes them all when ctx ends.
-func serve(ctx context.Context, addr string, conns []*net.UDPConn, perSocket int, log *slog.Logger, handler func(int) Handler) (netip.AddrPort, <-chan error, error) {
+func serve(ctx context.Context, addr string, conns []*net.UDPConn, perSocket int, log *slog.Logger, sink func(int) Sink) (netip.AddrPort, <-chan error, error) {
 	local := conns[0].LocalAddr().(*net.UDPAddr).AddrPort()
 	done := make(chan error, 1)
 	var wg sync.WaitGroup
@@ -120,12 +151,12 @@ func serve(ctx context.Context, addr string, conns []*net.UDPConn, perSocket int
 			log.Warn("UDP receive buffer smaller than asked: bursts beyond it are dropped by the kernel; raise net.core.rmem_max (UDP 接收缓冲区小于请求值)",
 				"addr", addr, "bytes", got, "asked", recvBuffer)
 		}
-		h := handler(i)
 		for range perSocket {
+			s := sink(i)
 			wg.Add(1)
 			go func() {
 				defer wg.Done()
-				readBatches(ctx, uc, addr, log, h)
+				readBatches(ctx, uc, addr, log, s)
 			}()
 		}
 	}
@@ -159,8 +190,9 @@ type reader interface {
 	datagram(i int) (src netip.AddrPort, payload []byte, ok bool)
 }
 
-// readBatches reads datagrams in batches and hands each to h.
-func readBatches(ctx context.Context, uc *net.UDPConn, addr string, log *slog.Logger, h Handler) {
+// readBatches reads datagrams in batches and hands each to s, then Stops it.
+func readBatches(ctx context.Context, uc *net.UDPConn, addr string, log *slog.Logger, s Sink) {
+	defer s.Stop()
 	r, err := newBatchReader(uc, batch, maxDatagram)
 	if err != nil {
 		log.Error("UDP reader failed", "addr", addr, "err", err)
@@ -178,8 +210,9 @@ func readBatches(ctx context.Context, uc *net.UDPConn, addr string, log *slog.Lo
 		now := time.Now()
 		for i := range n {
 			if src, b, ok := r.datagram(i); ok {
-				h(src, now, b)
+				s.Datagram(src, now, b)
 			}
 		}
+		s.EndRead()
 	}
 }

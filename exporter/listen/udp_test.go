@@ -153,3 +153,101 @@ func TestSockets(t *testing.T) {
 	}
 	c.Close()
 }
+
+// recordingSink notes what its reader gives it: datagrams are "delivered"
+// only at EndRead, as a sink that holds a read's records back delivers them.
+type recordingSink struct {
+	mu        *sync.Mutex
+	delivered *int
+	pending   int
+	stops     int
+	late      int // datagrams or reads after Stop
+}
+
+func (s *recordingSink) Datagram(netip.AddrPort, time.Time, []byte) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.stops > 0 {
+		s.late++
+	}
+	s.pending++
+}
+
+func (s *recordingSink) EndRead() {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.stops > 0 {
+		s.late++
+	}
+	*s.delivered += s.pending
+	s.pending = 0
+}
+
+func (s *recordingSink) Stop() {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.stops++
+}
+
+// TestSinkEndReadAndStop: every reader has a sink of its own; each read
+// ends with EndRead, so a lone datagram is delivered without a next one;
+// on cancel every sink is stopped once, after its last datagram, before
+// the listener reports that it stopped.
+func TestSinkEndReadAndStop(t *testing.T) {
+	const readers, senders = 2, 8
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	var (
+		mu        sync.Mutex
+		delivered int
+		sinks     []*recordingSink
+	)
+	addr, stop, err := UDPSinks(ctx, "127.0.0.1:0", readers, quiet, func(int) Sink {
+		s := &recordingSink{mu: &mu, delivered: &delivered}
+		mu.Lock()
+		sinks = append(sinks, s)
+		mu.Unlock()
+		return s
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	sent := 0
+	for i := range senders { // several source ports: both sockets get some
+		conn, err := net.DialUDP("udp4", nil, net.UDPAddrFromAddrPort(addr))
+		if err != nil {
+			t.Fatal(err)
+		}
+		for range 3 {
+			if _, err := conn.Write([]byte{byte(i)}); err != nil {
+				t.Fatal(err)
+			}
+			sent++
+			// One datagram at a time: it is delivered by its read's EndRead, not by a later datagram.
+			for deadline := time.Now().Add(time.Minute); ; time.Sleep(time.Millisecond) {
+				mu.Lock()
+				d := delivered
+				mu.Unlock()
+				if d == sent {
+					break
+				}
+				if time.Now().After(deadline) {
+					t.Fatalf("datagram %d: %d delivered after a minute", sent, d)
+				}
+			}
+		}
+		conn.Close()
+	}
+	cancel()
+	<-stop
+	mu.Lock()
+	defer mu.Unlock()
+	if len(sinks) != readers {
+		t.Fatalf("%d sinks made, want one per reader (%d)", len(sinks), readers)
+	}
+	for i, s := range sinks {
+		if s.stops != 1 || s.late != 0 || s.pending != 0 {
+			t.Errorf("sink %d: stopped %d times, %d calls after Stop, %d datagrams never ended by EndRead", i, s.stops, s.late, s.pending)
+		}
+	}
+}

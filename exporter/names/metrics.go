@@ -55,6 +55,11 @@ const (
 	FlowRecordsOutsideShard = "minewatch_flow_records_outside_shard_total"
 )
 
+// UDP readers handing records to their scorers (exporter/pipeline Handoff, listen.split_scoring).
+const (
+	FlowReaderWaits = "minewatch_flow_reader_waits_total"
+)
+
 // Exporter clocks and sampling (exporter/flow/clock.go).
 const (
 	FlowClockOffset         = "minewatch_flow_clock_offset_seconds"
@@ -162,6 +167,7 @@ var catalogue = []Metric{
 	{StateRestoredHosts, Gauge, "", nil, "hosts restored from the snapshot at start", GroupHealth},
 	{LastFlowTimestamp, Gauge, "", nil, "flow clock: end time of the newest record processed", GroupHealth},
 	{FlowRecordsOutsideShard, Counter, "", nil, "records whose internal host belongs to another exporter's shard (`shard.units`, `shard.prefixes`): counted, not scored, so exporters fed the same traffic never score a host twice (docs/scaling.md)", GroupHealth},
+	{FlowReaderWaits, Counter, "", nil, "times a UDP reader found its scorer's queue full and waited (`listen.split_scoring`: reading and decoding on one goroutine, scoring on another): the scorer is the slower stage, and meanwhile datagrams wait in the socket buffer (overflow there is counted by the kernel: `netstat -su` receive buffer errors)", GroupHealth},
 
 	{CaseDisposition, Gauge, "", with("stage", "class"), "Unix seconds of the latest disposition of that stage (located, reported, closed) in the case store: a read-only view for vmalert, written by the exporter from the store", GroupCases},
 }

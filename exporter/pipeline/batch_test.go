@@ -26,57 +26,14 @@ import (
 // in shared/testdata/real-exports (their private addresses internal), and
 // the benchmark's campus mix as NetFlow v9, IPFIX and sFlow.
 func TestBatchedIsProcess(t *testing.T) {
-	dir := testsupport.Shared(t, "testdata", "real-exports", "netflow-ipfix-payloads")
-	files, err := filepath.Glob(filepath.Join(dir, "*.dat"))
-	if err != nil || len(files) < 50 {
-		t.Fatalf("real payloads missing in %s: %v (%d files)", dir, err, len(files))
-	}
-	sort.SliceStable(files, func(i, j int) bool { // templates first
-		return strings.Contains(filepath.Base(files[i]), "tpl") && !strings.Contains(filepath.Base(files[j]), "tpl")
-	})
-	type datagram struct {
-		src    netip.AddrPort
-		sflow  bool
-		packet []byte
-	}
-	var dgrams []datagram
-	for i, f := range files {
-		b, err := os.ReadFile(f)
-		if err != nil {
-			t.Fatal(err)
-		}
-		// One source per file: a vendor's template and data files share
-		// template ids with other vendors', so each file is its own exporter
-		// unless it is a data file following its template file.
-		dgrams = append(dgrams, datagram{src: netip.AddrPortFrom(netip.AddrFrom4([4]byte{192, 0, 2, byte(i%250 + 1)}), 2055), packet: b})
-	}
-	for _, p := range []flow.Protocol{flow.NetFlowV9, flow.IPFIX, flow.SFlowV5} {
-		for _, d := range benchDatagrams(p) {
-			dgrams = append(dgrams, datagram{src: netip.MustParseAddrPort("10.20.255.1:2055"), sflow: p == flow.SFlowV5, packet: d})
-		}
-	}
-
+	dgrams, files := sameResultDatagrams(t)
 	realRecs := 0 // records of the vendor payloads
 	run := func(batched bool) (*Pipeline, int) {
-		led, err := ledger.Parse("ledger.yaml", []byte(testLedger), netip.MustParsePrefix("172.16.0.0/12"), netip.MustParsePrefix("192.168.0.0/16"))
-		if err != nil {
-			t.Fatal(err)
-		}
-		list, err := intel.Parse("pools.txt", []byte("198.51.100.7:3333,XMR,bureau\n"))
-		if err != nil {
-			t.Fatal(err)
-		}
-		store := intel.NewStore(intel.Options{})
-		store.Set(intel.NewSet([]*intel.List{list}, nil, nil))
-		p, err := New(Options{Ledger: led, Intel: store, Detect: score.DefaultConfig()})
-		if err != nil {
-			t.Fatal(err)
-		}
-		dec := flow.NewDecoder(flow.Options{Metrics: metrics.NewSet(), Configuration: flow.Configuration{ClockTolerance: 20 * 365 * 24 * time.Hour}})
+		p, dec := sameResultPipeline(t)
 		recv := time.UnixMilli(benchT0)
 		n := 0
 		for i, d := range dgrams {
-			if i == len(files) {
+			if i == files {
 				realRecs = n
 			}
 			decode := dec.DecodeNetFlow
@@ -108,22 +65,83 @@ func TestBatchedIsProcess(t *testing.T) {
 	if st.Hosts < 10_000 || st.Sessions == 0 {
 		t.Fatalf("test premise: %+v", st)
 	}
-	tmp := t.TempDir()
-	snap := func(p *Pipeline, name string) []byte {
-		path := filepath.Join(tmp, name)
-		if _, err := p.Engine().SaveFile(path); err != nil {
-			t.Fatal(err)
-		}
-		b, err := os.ReadFile(path)
-		if err != nil {
-			t.Fatal(err)
-		}
-		return b
-	}
-	if a, b := snap(one, "one"), snap(batch, "batch"); !bytes.Equal(a, b) {
+	if a, b := snapshotBytes(t, one), snapshotBytes(t, batch); !bytes.Equal(a, b) {
 		t.Fatalf("snapshots differ (%d and %d bytes)", len(a), len(b))
 	}
 	t.Logf("%d records (%d from vendor payloads), %+v", n1, realRecs, st)
+}
+
+// testDatagram is one export datagram of the same-result tests.
+type testDatagram struct {
+	src    netip.AddrPort
+	sflow  bool
+	packet []byte
+}
+
+// sameResultDatagrams are every real vendor NetFlow v9/IPFIX payload (files
+// of them, first, templates first) and the campus mix as NetFlow v9, IPFIX
+// and sFlow.
+func sameResultDatagrams(t *testing.T) (dgrams []testDatagram, files int) {
+	t.Helper()
+	dir := testsupport.Shared(t, "testdata", "real-exports", "netflow-ipfix-payloads")
+	names, err := filepath.Glob(filepath.Join(dir, "*.dat"))
+	if err != nil || len(names) < 50 {
+		t.Fatalf("real payloads missing in %s: %v (%d files)", dir, err, len(names))
+	}
+	sort.SliceStable(names, func(i, j int) bool { // templates first
+		return strings.Contains(filepath.Base(names[i]), "tpl") && !strings.Contains(filepath.Base(names[j]), "tpl")
+	})
+	for i, f := range names {
+		b, err := os.ReadFile(f)
+		if err != nil {
+			t.Fatal(err)
+		}
+		// One source per file: a vendor's template and data files share
+		// template ids with other vendors', so each file is its own exporter
+		// unless it is a data file following its template file.
+		dgrams = append(dgrams, testDatagram{src: netip.AddrPortFrom(netip.AddrFrom4([4]byte{192, 0, 2, byte(i%250 + 1)}), 2055), packet: b})
+	}
+	for _, p := range []flow.Protocol{flow.NetFlowV9, flow.IPFIX, flow.SFlowV5} {
+		for _, d := range benchDatagrams(p) {
+			dgrams = append(dgrams, testDatagram{src: netip.MustParseAddrPort("10.20.255.1:2055"), sflow: p == flow.SFlowV5, packet: d})
+		}
+	}
+	return dgrams, len(names)
+}
+
+// sameResultPipeline is a fresh pipeline (private addresses internal, one
+// pool listed) and decoder for the same-result tests.
+func sameResultPipeline(t *testing.T) (*Pipeline, *flow.Decoder) {
+	t.Helper()
+	led, err := ledger.Parse("ledger.yaml", []byte(testLedger), netip.MustParsePrefix("172.16.0.0/12"), netip.MustParsePrefix("192.168.0.0/16"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	list, err := intel.Parse("pools.txt", []byte("198.51.100.7:3333,XMR,bureau\n"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	store := intel.NewStore(intel.Options{})
+	store.Set(intel.NewSet([]*intel.List{list}, nil, nil))
+	p, err := New(Options{Ledger: led, Intel: store, Detect: score.DefaultConfig()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return p, flow.NewDecoder(flow.Options{Metrics: metrics.NewSet(), Configuration: flow.Configuration{ClockTolerance: 20 * 365 * 24 * time.Hour}})
+}
+
+// snapshotBytes is p's engine state as its snapshot file.
+func snapshotBytes(t *testing.T, p *Pipeline) []byte {
+	t.Helper()
+	path := filepath.Join(t.TempDir(), "state")
+	if _, err := p.Engine().SaveFile(path); err != nil {
+		t.Fatal(err)
+	}
+	b, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return b
 }
 
 // TestBatchedAllocations: scoring a datagram through Batched allocates no

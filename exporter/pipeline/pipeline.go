@@ -67,7 +67,7 @@ func New(opts Options) (*Pipeline, error) {
 		engine:          score.New(opts.Detect),
 		droppedExternal: metrics.GetOrCreateCounter(names.FlowDroppedRecords + `{reason="` + names.DroppedNoInternal + `"}`),
 	}
-	p.batches.New = func() any { return p.newBatch() }
+	p.batches.New = func() any { return p.newBatch(batchSize) }
 	p.ledger.Store(opts.Ledger)
 	return p, nil
 }
@@ -207,25 +207,26 @@ func hostOf(r *flow.Record, outbound bool) netip.Addr {
 	return r.Dst
 }
 
-// batchSize bounds the records a Batch holds before it scores them.
+// batchSize bounds the records a Batch of Batched holds before it scores them.
 const batchSize = 32
 
 // Batch scores records in groups (score.Engine.ObserveBatch): the records
-// of one datagram, with the ledger and the intel read once and the flow
-// clock moved once. A Batch belongs to one goroutine at a time; Batched
-// lends one out.
+// of one datagram (Batched), or of one socket read (Handoff), with the
+// ledger and the intel read once and the flow clock moved once. A Batch
+// belongs to one goroutine at a time; Batched lends one out, a Handoff
+// passes its batches from the reader to the scorer and back.
 type Batch struct {
 	p      *Pipeline
 	led    *ledger.Ledger
 	set    *intel.Set
-	obs    [batchSize]score.Observation
+	obs    []score.Observation // len is the capacity: slots are reused, n are in use
 	n      int
 	maxEnd int64
 	add    func(*flow.Record) // Add as a func value, made once: no allocation per datagram
 }
 
-func (p *Pipeline) newBatch() *Batch {
-	b := &Batch{p: p}
+func (p *Pipeline) newBatch(size int) *Batch {
+	b := &Batch{p: p, obs: make([]score.Observation, size)}
 	b.add = b.Add
 	return b
 }
@@ -240,26 +241,39 @@ func (p *Pipeline) Batched(decode func(emit func(*flow.Record))) {
 	p.batches.Put(b)
 }
 
-// Add takes one record into the batch (no reference to r is kept).
+// Add takes one record into the batch (no reference to r is kept), and
+// scores the batch when it is full.
 func (b *Batch) Add(r *flow.Record) {
+	if b.put(r) && b.full() {
+		b.score()
+	}
+}
+
+// put enriches r into the next free slot; false when r is not to be scored.
+func (b *Batch) put(r *flow.Record) bool {
 	if b.n == 0 && b.led == nil {
 		b.led, b.set = b.p.ledger.Load(), b.p.intelSet()
 	}
 	// observation writes the whole slot (or leaves it unused): no clearing first.
 	if !b.p.observation(b.led, b.set, r, &b.obs[b.n]) {
-		return
+		return false
 	}
 	b.maxEnd = max(b.maxEnd, r.End)
-	if b.n++; b.n == batchSize {
-		b.score()
-	}
+	b.n++
+	return true
 }
+
+func (b *Batch) full() bool { return b.n == len(b.obs) }
 
 // Flush scores the records held and lets go of the ledger and intel read.
 func (b *Batch) Flush() {
 	b.score()
-	b.led, b.set = nil, nil
+	b.release()
 }
+
+// release lets go of the ledger and intel read: the next record reads
+// them again (a reload since is then seen).
+func (b *Batch) release() { b.led, b.set = nil, nil }
 
 func (b *Batch) score() {
 	if b.n == 0 {
@@ -270,7 +284,7 @@ func (b *Batch) score() {
 	// The slots are not cleared: observation overwrites every field of the
 	// ones it uses next. What they still point at (the ledger's unit ids,
 	// an intel hit) stays reachable at most while the Batch sits in the
-	// pool, which the GC empties.
+	// pool (which the GC empties) or in a Handoff's free list.
 	b.n, b.maxEnd = 0, 0
 }
 

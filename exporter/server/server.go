@@ -110,19 +110,14 @@ func Start(ctx context.Context, cfg *config.Config, log *slog.Logger) (*Server, 
 		return nil, err
 	}
 	if cfg.Listen.NetFlow != "" {
-		addr, stop, err := listen.UDP(ctx, cfg.Listen.NetFlow, cfg.Listen.Readers, log, func(src netip.AddrPort, recv time.Time, b []byte) {
-			// A datagram's records are scored together (pipeline.Batched).
-			p.Batched(func(emit func(*flow.Record)) { dec.DecodeNetFlow(src, recv, b, emit) }) //nolint:errcheck // counted and logged by the decoder
-		})
+		addr, stop, err := listen.UDPSinks(ctx, cfg.Listen.NetFlow, cfg.Listen.Readers, log, readerSinks(p, cfg.Listen.SplitScoring, dec.DecodeNetFlow))
 		if err != nil {
 			return fail(err)
 		}
 		s.Addrs.NetFlow, stops = addr, append(stops, stop)
 	}
 	if cfg.Listen.SFlow != "" {
-		addr, stop, err := listen.UDP(ctx, cfg.Listen.SFlow, cfg.Listen.Readers, log, func(src netip.AddrPort, recv time.Time, b []byte) {
-			p.Batched(func(emit func(*flow.Record)) { dec.DecodeSFlow(src, recv, b, emit) }) //nolint:errcheck // counted and logged by the decoder
-		})
+		addr, stop, err := listen.UDPSinks(ctx, cfg.Listen.SFlow, cfg.Listen.Readers, log, readerSinks(p, cfg.Listen.SplitScoring, dec.DecodeSFlow))
 		if err != nil {
 			return fail(err)
 		}
@@ -266,10 +261,52 @@ func Start(ctx context.Context, cfg *config.Config, log *slog.Logger) (*Server, 
 	}()
 	log.Info("minewatch-exporter started", "netflow", s.Addrs.NetFlow, "sflow", s.Addrs.SFlow, "http", s.Addrs.HTTP,
 		"units", len(led.Units()), "assets", len(led.Assets()), "push", cfg.Push.URL, "instance", pushCfg.Instance, "shard", sh.String(),
+		"readers", cfg.Listen.Readers, "split_scoring", cfg.Listen.SplitScoring,
 		"web_config", cfg.Listen.WebConfigFile, "pprof", cfg.Listen.Pprof, "personal_labels", cfg.Metrics.PersonalLabels, "probe", cfg.Probe.Enabled)
 	_ = cancel // cancelled with the parent context
 	return s, nil
 }
+
+// decodeFunc is one of the flow decoder's entry points (DecodeNetFlow, DecodeSFlow).
+type decodeFunc func(src netip.AddrPort, recv time.Time, b []byte, emit func(*flow.Record)) error
+
+// readerSinks makes each UDP reader's way into the pipeline: with split, a
+// Handoff to a scorer goroutine of its own (listen.split_scoring); else the
+// reader scores a datagram's records itself (pipeline.Batched).
+func readerSinks(p *pipeline.Pipeline, split bool, decode decodeFunc) func(socket int) listen.Sink {
+	return func(int) listen.Sink {
+		if split {
+			return handoffSink{p.NewHandoff(), decode}
+		}
+		return inlineSink{p, decode}
+	}
+}
+
+// inlineSink scores each datagram's records as it is read.
+type inlineSink struct {
+	p      *pipeline.Pipeline
+	decode decodeFunc
+}
+
+func (s inlineSink) Datagram(src netip.AddrPort, recv time.Time, b []byte) {
+	// A datagram's records are scored together (pipeline.Batched).
+	s.p.Batched(func(emit func(*flow.Record)) { s.decode(src, recv, b, emit) }) //nolint:errcheck // counted and logged by the decoder
+}
+func (inlineSink) EndRead() {}
+func (inlineSink) Stop()    {}
+
+// handoffSink fills batches for its reader's scorer; a read's records go to
+// it at the end of the read, the rest on stop.
+type handoffSink struct {
+	h      *pipeline.Handoff
+	decode decodeFunc
+}
+
+func (s handoffSink) Datagram(src netip.AddrPort, recv time.Time, b []byte) {
+	s.h.Batched(func(emit func(*flow.Record)) { s.decode(src, recv, b, emit) }) //nolint:errcheck // counted and logged by the decoder
+}
+func (s handoffSink) EndRead() { s.h.Flush() }
+func (s handoffSink) Stop()    { s.h.Close() }
 
 // SamplingOverrides are the configured sampling rates per exporter address.
 func SamplingOverrides(cfg *config.Config) map[netip.Addr]uint32 {
