@@ -59,14 +59,15 @@ type Handoff struct {
 
 // Sizes of a Handoff's batches and queue, from the figures of a busy socket
 // (docs/performance.md, "Reader and scorer"). A batch of 256 records is
-// about ten NetFlow v9 datagrams (24 records each), 32 KiB: one hand-over
+// about ten NetFlow v9 datagrams (24 records each), 46 KiB (a 128-byte
+// observation and a 56-byte pool-hit slot a record): one hand-over
 // (two channel operations, perhaps a goroutine wake-up) per 256 records
 // instead of one per datagram, and a recvmmsg call at full load returns tens
 // of datagrams, which fill several batches. 256 batches are 65,536 records:
 // 22 ms at 3 M records/s (nfcapd's rate on the benchmark machine), longer
 // than a shard lock is held or a GC assist lasts, and as much again as the
 // socket buffer (4 MiB of 1,200-byte datagrams: about 15 ms) holds. At most
-// 8 MiB a socket, made only as far as the scorer falls behind.
+// 11.5 MiB a socket, made only as far as the scorer falls behind.
 const (
 	handoffBatch = 256
 	handoffLimit = 256

@@ -97,7 +97,7 @@ func TestObservationIsOld(t *testing.T) {
 		r := &flow.Record{Src: pick(rng), Dst: pick(rng), SrcPort: ports[rng.IntN(len(ports))], DstPort: ports[rng.IntN(len(ports))],
 			Proto: 6, TCPFlags: 0x18, Packets: 3, Bytes: 300, SamplingRate: 1, Start: int64(i), End: int64(i) + 5}
 		var got, want score.Observation
-		okGot, okWant := p.observation(led, set, r, &got), oldObservation(led, set, r, &want)
+		okGot, okWant := p.observe(led, set, r, &got, new(score.IntelHit)), oldObservation(led, set, r, &want)
 		if okGot != okWant || !reflect.DeepEqual(got, want) {
 			t.Fatalf("record %+v:\n got %v %+v\nwant %v %+v", r, okGot, got, okWant, want)
 		}
@@ -163,7 +163,9 @@ func TestObservationWritesAll(t *testing.T) {
 			Packets: uint64(rng.IntN(3)), Bytes: uint64(rng.IntN(3)), SamplingRate: uint32(rng.IntN(2)), Start: int64(i % 2), End: int64(i % 3)}
 		var fresh score.Observation
 		reused := garbage
-		okFresh, okReused := p.observation(led, set, r, &fresh), p.observation(led, set, r, &reused)
+		// The hit's storage too is reused (a Batch's slot): every field written.
+		usedHit := score.IntelHit{Pool: "old", Coin: "old", Shared: true, Confirmed: "old"}
+		okFresh, okReused := p.observe(led, set, r, &fresh, new(score.IntelHit)), p.observe(led, set, r, &reused, &usedHit)
 		if okFresh != okReused {
 			t.Fatalf("record %+v: %v into a zero slot, %v into a used one", r, okFresh, okReused)
 		}
