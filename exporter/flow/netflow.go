@@ -20,7 +20,9 @@ const (
 
 // DecodeNetFlow decodes one NetFlow v5, v9 or IPFIX datagram (version detected
 // from its first bytes) sent by src and received at recv. emit gets every flow
-// record; the *Record is reused after emit returns. Errors are also counted and
+// record; the *Record is reused after emit returns, and emit must not change
+// its Exporter or Protocol (the decoder writes them once a datagram; the
+// other fields emit may change). Errors are also counted and
 // logged (rate-limited) by the decoder, so callers may ignore them.
 // With a template_missing error, the records of the sets that could be decoded
 // were still emitted.

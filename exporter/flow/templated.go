@@ -122,6 +122,10 @@ func (d *Decoder) decodeTemplated(src netip.AddrPort, recv time.Time, payload []
 		optRate, sysInit, hasInit := s.timing(domain, proto, exportMs, uptimeMs, hasUptime)
 		clk := d.clock(s, proto, exportMs, recv)
 		n := 0
+		// The same for every record of the datagram: written once (emit
+		// must not change them, DecodeNetFlow), not per record (a 24-byte
+		// address with a pointer: ~10 instructions a record).
+		rec.Exporter, rec.Protocol = exporter, proto
 		for _, ds := range inPlace {
 			c := ds.tpl
 			for at := ds.start; at+c.recLen <= ds.end; at += c.recLen {
@@ -131,9 +135,7 @@ func (d *Decoder) decodeTemplated(src netip.AddrPort, recv time.Time, payload []
 					upOnly bool
 				)
 				if c.lay != nil && !d.loopOnly {
-					// A layout writes every other field: no clearing per record
-					// (these two again, in case emit changed them).
-					rec.Exporter, rec.Protocol = exporter, proto
+					// A layout writes every other field: no clearing per record.
 					rate, upDur, upOnly = c.lay.fill(rec, payload, at, clk.exportMs, sysInit, hasInit)
 				} else {
 					*rec = Record{Exporter: exporter, Protocol: proto}
