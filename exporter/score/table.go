@@ -102,7 +102,15 @@ func hashAddr(k addrKey, is4 bool) uint64 {
 
 func tagOf(hash uint64) uint32 { return uint32(hash>>24)&0xFF | 1 } // never 0: 0 marks an empty entry
 
-func (t *hostTable) slot(i uint32) *host { return &t.pages[i>>pageBits][i&(pageSize-1)] }
+// slot is the host in slot i (i < t.next). It computes the address
+// without indexing through the page pointer: `&t.pages[p][j]` makes the
+// compiler check the pointer for nil by reading the page's first byte, a
+// load of the page's first host, another line than the one wanted and, in
+// the exporter, a cache miss on every lookup (5 % of its CPU profile at
+// 1.7 M records/s, before the host's own line was even asked for).
+func (t *hostTable) slot(i uint32) *host {
+	return (*host)(unsafe.Add(unsafe.Pointer(t.pages[i>>pageBits]), uintptr(i&(pageSize-1))*unsafe.Sizeof(host{})))
+}
 
 // len is the number of live hosts.
 func (t *hostTable) len() int { return t.n }
