@@ -69,7 +69,14 @@ export function fakeBackend() {
         return json(route, 403, { error: '无权处置其他单位的案件 not your unit' });
       }
       const body = JSON.parse(req.postData());
-      timeline.push({ at: iso(Date.now()), stage: body.stage, class: body.class, note: body.note, author: me.login, authorRole: me.role, via: 'grafana' });
+      const at = iso(Date.now());
+      timeline.push({ at, stage: body.stage, class: body.class, note: body.note, author: me.login, authorRole: me.role, via: 'grafana' });
+      // As the backend does (plugin/pkg/plugin cases.go): the first disposition located or later
+      // meets the locate deadline, the first reported or closed the report deadline.
+      const c = cases[0];
+      if (['located', 'reported', 'closed'].includes(body.stage)) c.located ??= at;
+      if (['reported', 'closed'].includes(body.stage)) c.reported ??= at;
+      if (body.stage === 'closed') c.closed ??= at;
       return json(route, 201, { id: timeline.length, ...body });
     }
     if (req.method() === 'POST' && path === 'cases/c1/report') {

@@ -51,13 +51,25 @@ func (s *Series) Every(metric string, v float64, from, to time.Time, step time.D
 	}
 }
 
-// Flag writes what the exporter writes for a flagged stretch: mining=1 and
-// the score every 15 minutes in [from, to), then mining=0 for the hour after.
+// Flag writes what the exporter writes for a flagged stretch of one machine
+// (FlagMachines with 1).
 func (s *Series) Flag(ip, unit, class string, from, to time.Time, score float64) {
+	s.FlagMachines(ip, unit, class, from, to, score, 1)
+}
+
+// FlagMachines writes what the exporter writes for a flagged stretch:
+// mining=1, the score and the estimated machines every 15 minutes in
+// [from, to), then mining=0 and no machines for the hour after. The exporter
+// writes minewatch_host_machines with every mining sample and never below 1
+// while mining (score.Engine.machines), so a seed without it would show
+// mining hosts with 0 machines.
+func (s *Series) FlagMachines(ip, unit, class string, from, to time.Time, score, machines float64) {
 	s.Every("minewatch_host_mining", 1, from, to, 15*time.Minute, "ip", ip, "unit", unit, "class", class)
 	s.Every("minewatch_host_score", score, from, to, 15*time.Minute, "ip", ip, "unit", unit)
+	s.Every("minewatch_host_machines", machines, from, to, 15*time.Minute, "ip", ip, "unit", unit)
 	s.Every("minewatch_host_mining", 0, to, to.Add(time.Hour), 15*time.Minute, "ip", ip, "unit", unit, "class", class)
 	s.Every("minewatch_host_score", 10, to, to.Add(time.Hour), 15*time.Minute, "ip", ip, "unit", unit)
+	s.Every("minewatch_host_machines", 0, to, to.Add(time.Hour), 15*time.Minute, "ip", ip, "unit", unit)
 }
 
 // Dispose records a case disposition for the case store. The tracker reads
@@ -104,11 +116,10 @@ func campaignSeries() Series {
 	s.Unit("u-d", "热电厂", "soe", "d-west", begin, end)
 	s.Unit("u-x", "保密单位", "government", "d-secret", begin, end)
 
-	s.Flag("10.1.0.1", "u-a", "active", At(2026, 11, 3, 10, 10), At(2026, 11, 5, 9, 10), 85)
+	s.FlagMachines("10.1.0.1", "u-a", "active", At(2026, 11, 3, 10, 10), At(2026, 11, 5, 9, 10), 85, 3)
 	s.Every("minewatch_host_info", 1, At(2026, 11, 3, 10, 10), At(2026, 11, 5, 9, 10), time.Hour,
 		"ip", "10.1.0.1", "unit", "u-a", "asset", "实验楼301 GPU工作站", "kind", "gpu-workstation",
 		"location", "实验楼301", "department", "信息中心", "owner", "李老师", "research", "false")
-	s.Every("minewatch_host_machines", 3, At(2026, 11, 3, 10, 10), At(2026, 11, 5, 9, 10), 15*time.Minute, "ip", "10.1.0.1", "unit", "u-a")
 	// a counter that starts with the episode
 	n := 0.0
 	for t := At(2026, 11, 3, 10, 10); t.Before(At(2026, 11, 5, 9, 10)); t = t.Add(15 * time.Minute) {
