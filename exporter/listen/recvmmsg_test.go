@@ -30,7 +30,7 @@ func TestDatagramsAsSent(t *testing.T) {
 				srcs = map[netip.AddrPort]bool{}
 				done = make(chan struct{})
 			)
-			addr, stop, err := UDP(ctx, c.listen, 1, quiet, func(src netip.AddrPort, _ time.Time, b []byte) {
+			addr, stop, err := listenAll(ctx, c.listen, 1, quiet, func(src netip.AddrPort, _ time.Time, b []byte) {
 				mu.Lock()
 				defer mu.Unlock()
 				got = append(got, string(b))

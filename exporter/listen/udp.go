@@ -14,11 +14,8 @@ import (
 	"time"
 )
 
-// Handler gets one datagram. payload is only valid during the call.
-type Handler func(src netip.AddrPort, recv time.Time, payload []byte)
-
 // Sink takes the datagrams of one reader goroutine, in the order read, all
-// its calls from that goroutine (UDPSinks).
+// its calls from that goroutine (UDP).
 type Sink interface {
 	// Datagram takes one datagram; payload is only valid during the call.
 	Datagram(src netip.AddrPort, recv time.Time, payload []byte)
@@ -32,22 +29,18 @@ type Sink interface {
 	Stop()
 }
 
-// handlerSink is a Handler as a Sink: nothing is held back.
-type handlerSink Handler
-
-func (h handlerSink) Datagram(src netip.AddrPort, recv time.Time, b []byte) { h(src, recv, b) }
-func (handlerSink) EndRead()                                                {}
-func (handlerSink) Stop()                                                   {}
-
 // recvBuffer is the socket receive buffer asked of the kernel: bursts of
 // export datagrams must wait here, not be dropped, while readers catch up.
 const recvBuffer = 32 << 20
 
 // UDP binds addr with `readers` sockets sharing the port (SO_REUSEPORT), each
-// read by its own goroutine that hands every datagram to h, until ctx is
-// cancelled. The handler runs in the reader goroutine, so there is no queue to
-// overflow between socket and decoder: back-pressure lands in the socket
-// buffers, whose overflow the kernel counts.
+// read by its own goroutine that gives every datagram to a Sink of its own,
+// made by sink (given the socket's index) before the goroutine starts, until
+// ctx is cancelled. The done channel reports once every reader's Stop has
+// returned. A sink may score the records in the reader goroutine or hand
+// them to a goroutine of its own (pipeline.Handoff, flushed at every EndRead,
+// drained at Stop); either way it takes no more than it can hold, so
+// back-pressure lands in the socket buffers, whose overflow the kernel counts.
 //
 // Several sockets rather than several readers of one socket: each socket has
 // its own receive queue and lock in the kernel, so readers on different cores
@@ -61,21 +54,7 @@ const recvBuffer = 32 << 20
 // read (TestTemplateAcrossSockets).
 //
 // Where SO_REUSEPORT is refused, one socket is read by `readers` goroutines.
-func UDP(ctx context.Context, addr string, readers int, log *slog.Logger, h Handler) (netip.AddrPort, <-chan error, error) {
-	return UDPSinks(ctx, addr, readers, log, func(int) Sink { return handlerSink(h) })
-}
-
-// listenUDP is UDP with a handler per socket (tests see which socket read what).
-func listenUDP(ctx context.Context, addr string, readers int, log *slog.Logger, handler func(socket int) Handler) (netip.AddrPort, <-chan error, error) {
-	return UDPSinks(ctx, addr, readers, log, func(i int) Sink { return handlerSink(handler(i)) })
-}
-
-// UDPSinks is UDP with a Sink of its own for every reader goroutine, made by
-// sink (given the socket's index) before the goroutine starts: a reader may
-// thus hand datagrams on to another goroutine of its own (pipeline.Handoff),
-// flush at the end of every read, and drain on stop. The done channel
-// reports once every reader's Stop has returned.
-func UDPSinks(ctx context.Context, addr string, readers int, log *slog.Logger, sink func(socket int) Sink) (netip.AddrPort, <-chan error, error) {
+func UDP(ctx context.Context, addr string, readers int, log *slog.Logger, sink func(socket int) Sink) (netip.AddrPort, <-chan error, error) {
 	readers = max(readers, 1)
 	if readers > 1 {
 		// A socket of another process (same user) that set SO_REUSEPORT on

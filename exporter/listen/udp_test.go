@@ -34,7 +34,7 @@ func TestTemplateAcrossSockets(t *testing.T) {
 		bySock  = map[int]int{}
 		got     = make(chan struct{}, 1024)
 	)
-	addr, stop, err := listenUDP(ctx, "127.0.0.1:0", sockets, quiet, func(i int) Handler {
+	addr, stop, err := listenUDP(ctx, "127.0.0.1:0", sockets, quiet, func(i int) handler {
 		return func(src netip.AddrPort, recv time.Time, b []byte) {
 			n := 0
 			if err := dec.DecodeNetFlow(src, recv, b, func(*flow.Record) { n++ }); err != nil {
@@ -122,7 +122,7 @@ func TestPortInUse(t *testing.T) {
 	defer c.Close()
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
-	if _, _, err := UDP(ctx, c.LocalAddr().String(), 4, quiet, func(netip.AddrPort, time.Time, []byte) {}); err == nil {
+	if _, _, err := listenAll(ctx, c.LocalAddr().String(), 4, quiet, func(netip.AddrPort, time.Time, []byte) {}); err == nil {
 		t.Fatalf("listening on %s, held by another socket, succeeded", c.LocalAddr())
 	}
 }
@@ -132,7 +132,7 @@ func TestSockets(t *testing.T) {
 	ctx, cancel := context.WithCancel(context.Background())
 	var mu sync.Mutex
 	seen := map[int]bool{}
-	addr, stop, err := listenUDP(ctx, "127.0.0.1:0", 3, quiet, func(i int) Handler {
+	addr, stop, err := listenUDP(ctx, "127.0.0.1:0", 3, quiet, func(i int) handler {
 		mu.Lock()
 		seen[i] = true
 		mu.Unlock()
@@ -202,7 +202,7 @@ func TestSinkEndReadAndStop(t *testing.T) {
 		delivered int
 		sinks     []*recordingSink
 	)
-	addr, stop, err := UDPSinks(ctx, "127.0.0.1:0", readers, quiet, func(int) Sink {
+	addr, stop, err := UDP(ctx, "127.0.0.1:0", readers, quiet, func(int) Sink {
 		s := &recordingSink{mu: &mu, delivered: &delivered}
 		mu.Lock()
 		sinks = append(sinks, s)
@@ -250,4 +250,21 @@ func TestSinkEndReadAndStop(t *testing.T) {
 			t.Errorf("sink %d: stopped %d times, %d calls after Stop, %d datagrams never ended by EndRead", i, s.stops, s.late, s.pending)
 		}
 	}
+}
+
+// handler is a Sink that holds nothing back: the tests' datagram callbacks.
+type handler func(src netip.AddrPort, recv time.Time, payload []byte)
+
+func (h handler) Datagram(src netip.AddrPort, recv time.Time, b []byte) { h(src, recv, b) }
+func (handler) EndRead()                                                {}
+func (handler) Stop()                                                   {}
+
+// listenUDP is UDP with a handler per socket (tests see which socket read what).
+func listenUDP(ctx context.Context, addr string, readers int, log *slog.Logger, h func(socket int) handler) (netip.AddrPort, <-chan error, error) {
+	return UDP(ctx, addr, readers, log, func(i int) Sink { return h(i) })
+}
+
+// listenAll is UDP with one handler for every reader.
+func listenAll(ctx context.Context, addr string, readers int, log *slog.Logger, h handler) (netip.AddrPort, <-chan error, error) {
+	return UDP(ctx, addr, readers, log, func(int) Sink { return h })
 }

@@ -110,14 +110,14 @@ func Start(ctx context.Context, cfg *config.Config, log *slog.Logger) (*Server, 
 		return nil, err
 	}
 	if cfg.Listen.NetFlow != "" {
-		addr, stop, err := listen.UDPSinks(ctx, cfg.Listen.NetFlow, cfg.Listen.Readers, log, readerSinks(p, cfg.Listen.SplitScoring, dec.DecodeNetFlow))
+		addr, stop, err := listen.UDP(ctx, cfg.Listen.NetFlow, cfg.Listen.Readers, log, readerSinks(p, cfg.Listen.SplitScoring, dec.DecodeNetFlow))
 		if err != nil {
 			return fail(err)
 		}
 		s.Addrs.NetFlow, stops = addr, append(stops, stop)
 	}
 	if cfg.Listen.SFlow != "" {
-		addr, stop, err := listen.UDPSinks(ctx, cfg.Listen.SFlow, cfg.Listen.Readers, log, readerSinks(p, cfg.Listen.SplitScoring, dec.DecodeSFlow))
+		addr, stop, err := listen.UDP(ctx, cfg.Listen.SFlow, cfg.Listen.Readers, log, readerSinks(p, cfg.Listen.SplitScoring, dec.DecodeSFlow))
 		if err != nil {
 			return fail(err)
 		}
