@@ -160,7 +160,7 @@ func (e *Engine) observeLocked(sh *shard, o *Observation, k addrKey, is4 bool, h
 		h.countPool(o.Intel)
 	}
 	msg := messageLike(o) && !servicePort(o.RemotePort) && !servicePort(o.HostPort)
-	var s *session // h.find, written out: the compiler does not inline it
+	var s *session // the session of the record's endpoint, if the host has one
 	if i := h.slotOf(sk); i >= 0 {
 		s = h.findFrom(i, sk, o.Remote, o.RemotePort)
 	}
@@ -247,7 +247,7 @@ func (h *host) addPool(p poolCount) {
 // maxPools bounds the pools counted per host.
 const maxPools = 8
 
-// sessKey is a hash of a session's remote endpoint, never 0: find compares
+// sessKey is a hash of a session's remote endpoint, never 0: slotOf compares
 // these in the host struct first, so the records of ordinary traffic (no
 // session of theirs) never touch the session table. 32 bits are plenty:
 // a match is confirmed against the session's endpoint, and every host
@@ -259,20 +259,13 @@ func sessKey(remote netip.Addr, port uint16) uint32 {
 	return uint32(x^x>>32) | 1
 }
 
-// find is the session of remote:port among the host's, nil if none. A free
+// findFrom is the session of remote:port among the host's from slot i on,
+// slot i being the first whose key is k (slotOf), nil if none. A free
 // slot's key is 0, never a sessKey, so a slot whose key matches is in use;
 // the keys are in the host's first line, so the records of ordinary traffic
-// (no session of theirs) never touch the session table. The key compare
-// (slotOf) inlines; the session is looked at only on a match.
-// observeLocked writes it out.
-func (h *host) find(k uint32, remote netip.Addr, port uint16) *session {
-	if i := h.slotOf(k); i >= 0 {
-		return h.findFrom(i, k, remote, port)
-	}
-	return nil
-}
-
-// findFrom is find from slot i on, slot i's key being k.
+// (no session of theirs) never touch the session table: observeLocked asks
+// slotOf, which inlines, and findFrom only on a match (one function of the
+// two would be too large to inline).
 func (h *host) findFrom(i int, k uint32, remote netip.Addr, port uint16) *session {
 	for ; i < len(h.sess); i++ {
 		// Two endpoints may share a key (1 pair in 2³¹): then the next
@@ -285,7 +278,7 @@ func (h *host) findFrom(i int, k uint32, remote netip.Addr, port uint16) *sessio
 }
 
 // slotOf is the first slot whose session key is k, -1 if none: every
-// record asks it (ObserveBatch, then find), and the four compares written
+// record asks it (ObserveBatch, then observeLocked), and the four compares written
 // out take a third of the instructions of a loop over the keys.
 func (h *host) slotOf(k uint32) int {
 	switch k {

@@ -401,20 +401,20 @@ func TestFindTellsAddressFormsApart(t *testing.T) {
 		o := Observation{Remote: r, RemotePort: 3333, HostPort: 40000, Proto: 6, Start: 1000, End: 2000, Packets: 3, Bytes: 300}
 		s := h.alloc(sessKey(r, 3333), &o, 30*minuteMs, 24*hourMs)
 		s.add(&o, true)
-		if got := h.find(sessKey(r, 3333), r, 3333); got != &h.sess[i] || got.addr() != r {
-			t.Fatalf("find(%v) = slot %p (%v), want slot %d", r, got, got, i)
+		if got := findSession(&h, sessKey(r, 3333), r, 3333); got != &h.sess[i] || got.addr() != r {
+			t.Fatalf("findSession(%v) = slot %p (%v), want slot %d", r, got, got, i)
 		}
 	}
 	for i, r := range remotes {
-		if got := h.find(sessKey(r, 3333), r, 3333); got != &h.sess[i] {
-			t.Errorf("find(%v) after the others: %p, want slot %d", r, got, i)
+		if got := findSession(&h, sessKey(r, 3333), r, 3333); got != &h.sess[i] {
+			t.Errorf("findSession(%v) after the others: %p, want slot %d", r, got, i)
 		}
-		if got := h.find(sessKey(r, 3334), r, 3334); got != nil {
-			t.Errorf("find(%v:3334) = %v, want none", r, got.endpoint())
+		if got := findSession(&h, sessKey(r, 3334), r, 3334); got != nil {
+			t.Errorf("findSession(%v:3334) = %v, want none", r, got.endpoint())
 		}
 	}
 	h.sess[1], h.sessKeys[1] = session{}, 0 // as Evaluate frees an expired slot
-	if got := h.find(sessKey(remotes[1], 3333), remotes[1], 3333); got != nil {
+	if got := findSession(&h, sessKey(remotes[1], 3333), remotes[1], 3333); got != nil {
 		t.Errorf("freed slot still found: %v", got.endpoint())
 	}
 }
@@ -437,7 +437,7 @@ func TestSnapshotKeepsTheForms(t *testing.T) {
 		for i := 0; i < n; i++ {
 			o, msg := randomObs(rng, prev, remote)
 			prev = o.Start
-			s := h.find(sessKey(remote, 3333), remote, 3333)
+			s := findSession(&h, sessKey(remote, 3333), remote, 3333)
 			if s == nil {
 				s = h.alloc(sessKey(remote, 3333), &o, 30*minuteMs, 24*hourMs)
 			}
@@ -448,7 +448,7 @@ func TestSnapshotKeepsTheForms(t *testing.T) {
 		e := New(DefaultConfig())
 		e.restore(&r)
 		got := e.shard(ip).get(ip)
-		if got == nil || len(got.sess) != 1 || got.find(sessKey(remote, 3333), remote, 3333) != &got.sess[0] {
+		if got == nil || len(got.sess) != 1 || findSession(got, sessKey(remote, 3333), remote, 3333) != &got.sess[0] {
 			t.Fatalf("run %d: session not restored: %+v", run, got)
 		}
 		back := &got.sess[0]
@@ -466,4 +466,13 @@ func TestSnapshotKeepsTheForms(t *testing.T) {
 	if compact < 1000 {
 		t.Fatalf("only %d of the sessions restored in the one-record form", compact)
 	}
+}
+
+// findSession is the session of remote:port as observeLocked finds it
+// (slotOf, then findFrom), nil if none.
+func findSession(h *host, k uint32, remote netip.Addr, port uint16) *session {
+	if i := h.slotOf(k); i >= 0 {
+		return h.findFrom(i, k, remote, port)
+	}
+	return nil
 }
