@@ -100,12 +100,14 @@ func (c Configuration) withDefaults() Configuration {
 	return c
 }
 
-// Allowed says whether datagrams from addr are decoded.
+// Allowed says whether datagrams from addr are decoded. A link-local
+// source's zone (its interface) does not matter here: prefixes have none,
+// and netip.Prefix.Contains says no to every zoned address.
 func (c *Configuration) Allowed(addr netip.Addr) bool {
 	if len(c.AllowedSources) == 0 {
 		return true
 	}
-	addr = addr.Unmap()
+	addr = addr.Unmap().WithZone("")
 	for _, p := range c.AllowedSources {
 		if p.Contains(addr) {
 			return true

@@ -31,6 +31,16 @@ import (
 //   - a source named in sampling.sources (Options.Sampling) is proven from
 //     its first datagram.
 
+// override is the configured sampling rate of addr, 0 if none: the entry
+// for addr itself, else, for a link-local source, the entry for its address
+// without the interface (sampling.sources may name either).
+func (d *Decoder) override(addr netip.Addr) uint32 {
+	if r, ok := d.opts.Sampling[addr]; ok || addr.Zone() == "" {
+		return r
+	}
+	return d.opts.Sampling[addr.WithZone("")]
+}
+
 // source is the state of one exporter address.
 type source struct {
 	addr      netip.Addr // invalid for the not_allowed stand-in
@@ -135,7 +145,7 @@ func (d *Decoder) add(addr netip.Addr, now int64) *source {
 		d.removeLocked(v)
 		d.sourcesDisplaced.Inc()
 	}
-	s := &source{addr: addr, override: d.opts.Sampling[addr], lastLog: map[string]time.Time{},
+	s := &source{addr: addr, override: d.override(addr), lastLog: map[string]time.Time{},
 		sampling: map[uint32]uint32{}, sysInitMs: map[uint32]int64{}}
 	s.seen.Store(now)
 	ss := d.other

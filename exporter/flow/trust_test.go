@@ -387,3 +387,33 @@ func TestRecentSources(t *testing.T) {
 		t.Fatalf("a's source %p (gone %v) in the table, %p in the cache", s, s != nil && s.gone.Load(), d.recent[recentSlot(a.Addr())].Load())
 	}
 }
+
+// Two routers sending from the same link-local address on two links are two
+// exporters (the listener gives each source its zone, as net does): each
+// keeps its own templates. The allowed prefixes and sampling overrides,
+// which have no zone, still apply to both.
+func TestLinkLocalSourcesByZone(t *testing.T) {
+	a := netip.MustParseAddrPort("[fe80::1%eth0]:2055")
+	b := netip.MustParseAddrPort("[fe80::1%eth1]:2055")
+	d := NewDecoder(Options{Metrics: metrics.NewSet(), Sampling: map[netip.Addr]uint32{netip.MustParseAddr("fe80::1"): 100},
+		Configuration: Configuration{AllowedSources: []netip.Prefix{netip.MustParsePrefix("fe80::/64")}}})
+	if !d.opts.Allowed(a.Addr()) {
+		t.Fatalf("%v not allowed by fe80::/64", a)
+	}
+	now := time.Now()
+	var got []Record
+	emit := func(r *Record) { got = append(got, *r) }
+	if err := d.DecodeNetFlow(a, now, v9Templates(300), emit); err != nil {
+		t.Fatal(err)
+	}
+	if err := d.DecodeNetFlow(b, now, v9Flows(300, false, 80), emit); err == nil && len(got) > 0 {
+		t.Errorf("eth1's router decoded with eth0's template: %+v", got)
+	}
+	if n := d.Templates(b.Addr()); n != 0 {
+		t.Errorf("eth1's router has %d templates, want 0", n)
+	}
+	got = nil
+	if err := d.DecodeNetFlow(a, now, v9Flows(300, false, 80), emit); err != nil || len(got) != 1 || got[0].SamplingRate != 100 {
+		t.Errorf("eth0's router: %v, %+v (want one record at the configured 1:100)", err, got)
+	}
+}

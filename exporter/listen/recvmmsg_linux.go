@@ -6,6 +6,7 @@ import (
 	"encoding/binary"
 	"net"
 	"net/netip"
+	"strconv"
 	"syscall"
 	"unsafe"
 
@@ -25,6 +26,7 @@ type batchReader struct {
 	err   error                 // of the last recvmmsg
 	n     int                   // datagrams it returned
 	call  func(fd uintptr) bool // r.recv, made once: a method value per read would be allocated
+	zones map[uint32]string     // interface index → name, for link-local sources (zoneOf)
 }
 
 func newBatchReader(uc *net.UDPConn, n, size int) (reader, error) {
@@ -88,9 +90,35 @@ func (r *batchReader) datagram(i int) (netip.AddrPort, []byte, bool) {
 		sa4 := (*unix.RawSockaddrInet4)(unsafe.Pointer(sa))
 		return netip.AddrPortFrom(netip.AddrFrom4(sa4.Addr), port), b, true
 	case unix.AF_INET6:
-		return netip.AddrPortFrom(netip.AddrFrom16(sa.Addr).Unmap(), port), b, true
+		a := netip.AddrFrom16(sa.Addr).Unmap()
+		if sa.Scope_id != 0 && a.Is6() {
+			// A link-local source is only one exporter together with its
+			// interface: two routers may both send from fe80::1 on two
+			// links, and without the zone their templates would be mixed.
+			// net's own ReadFromUDPAddrPort keeps it too.
+			a = a.WithZone(r.zoneOf(sa.Scope_id))
+		}
+		return netip.AddrPortFrom(a, port), b, true
 	}
 	return netip.AddrPort{}, nil, false
+}
+
+// zoneOf names interface index i as net does (its name, or the number when
+// the interface is unknown), looked up once per index: a lookup is a
+// netlink round trip, and only link-local sources ask.
+func (r *batchReader) zoneOf(i uint32) string {
+	if z, ok := r.zones[i]; ok {
+		return z
+	}
+	z := strconv.FormatUint(uint64(i), 10)
+	if ifi, err := net.InterfaceByIndex(int(i)); err == nil {
+		z = ifi.Name
+	}
+	if r.zones == nil {
+		r.zones = map[uint32]string{}
+	}
+	r.zones[i] = z
+	return z
 }
 
 // receiveBuffer is the socket's receive buffer as granted (Linux reports
