@@ -51,9 +51,23 @@ func (s intSlot) load(base unsafe.Pointer) uint64 {
 
 // timeSlot is a start or end time: the field and how it reads (kStartSec,
 // kStartMs, kStartNTP, kStartDelta or their end kinds; kNone when absent).
+// mul is what seconds (1000) and milliseconds (1) are multiplied by, 0 for
+// the other kinds (see load).
 type timeSlot struct {
 	intSlot
 	kind uint8
+	mul  int64
+}
+
+func newTimeSlot(is intSlot, kind uint8) timeSlot {
+	ts := timeSlot{intSlot: is, kind: kind}
+	switch kind {
+	case kStartSec, kEndSec:
+		ts.mul = 1000
+	case kStartMs, kEndMs:
+		ts.mul = 1
+	}
+	return ts
 }
 
 // addrSlot is an address field: off its first byte, width 4 or 16 (0:
@@ -111,11 +125,11 @@ func newLayout(fields []compiledField, recLen int) *layout {
 		case kUpEnd:
 			l.upEnd, l.hasUp = is, true
 		case kStartSec, kStartMs, kStartDelta:
-			l.start = timeSlot{is, f.kind}
+			l.start = newTimeSlot(is, f.kind)
 		case kEndSec, kEndMs, kEndDelta:
-			l.end = timeSlot{is, f.kind}
+			l.end = newTimeSlot(is, f.kind)
 		case kStartNTP, kEndNTP:
-			ts := timeSlot{is, f.kind}
+			ts := newTimeSlot(is, f.kind)
 			if f.len != 8 { // ntpMillis reads 0 from any other width
 				ts = timeSlot{}
 			}
@@ -152,11 +166,13 @@ func addrWidth(n int) int {
 }
 
 // fill is fillRecord for the record at b[at:] (at >= 8): the same values,
-// the same rules (values.finish), read by the layout. It writes every field
+// the same rules (values.finish's), read by the layout. It writes every field
 // of r but Exporter and Protocol, so r needs no clearing between records.
 // The record's extent is checked once (rec); the fields are then loaded
-// from it without a check each (intSlot.load).
-func (l *layout) fill(r *Record, b []byte, at int, exportMs, sysInit int64, hasInit bool) (rate uint32, upDur int64, upOnly bool) {
+// from it without a check each (intSlot.load). The values are locals, not a
+// values struct: one handed to finish would be cleared, stored and loaded
+// again for every record.
+func (l *layout) fill(r *Record, b []byte, at int, st *stamp) (rate uint32, upDur int64, upOnly bool) {
 	rec := b[at-8 : at+l.recLen] // panics unless the record (and the 8 bytes before it) is in b
 	base := unsafe.Pointer(unsafe.SliceData(rec))
 	// The addresses first: read16 is a call, and before the other loads
@@ -175,31 +191,37 @@ func (l *layout) fill(r *Record, b []byte, at int, exportMs, sysInit int64, hasI
 	} else {
 		r.Dst = netip.Addr{}
 	}
-	var v values
-	v.octets = l.octets.load(base)
-	v.pkts = l.pkts.load(base)
+	octets, pkts := l.octets.load(base), l.pkts.load(base)
 	r.Proto = uint8(l.proto.load(base))
 	r.TCPFlags = uint8(l.flags.load(base))
 	r.SrcPort = uint16(l.srcPort.load(base))
 	r.DstPort = uint16(l.dstPort.load(base))
 	r.SamplingRate = 0 // set by emitRecord
-	v.rate64 = l.rate.load(base)
+	rate64 := l.rate.load(base)
 	if l.rare {
-		v.altOctets = l.altOctets.load(base)
-		v.altPkts = l.altPkts.load(base)
-		v.interval = l.interval.load(base)
-		v.space = l.space.load(base)
+		octets = orAlt(octets, l.altOctets.load(base))
+		pkts = orAlt(pkts, l.altPkts.load(base))
+		rate = ownRate(rate64, l.interval.load(base), l.space.load(base))
+	} else {
+		rate = ownRate(rate64, 0, 0)
 	}
+	r.Bytes, r.Packets = octets, pkts
+	var upStart, upEnd, start, end int64
 	if l.hasUp {
-		v.upStart, v.upEnd, v.hasUp = int64(l.upStart.load(base)), int64(l.upEnd.load(base)), true
+		upStart, upEnd = int64(l.upStart.load(base)), int64(l.upEnd.load(base))
 	}
-	if l.start.kind != kNone {
-		v.start = l.start.load(rec, base, exportMs)
+	if l.start.mul != 0 {
+		start = int64(l.start.intSlot.load(base)) * l.start.mul
+	} else if l.start.kind != kNone {
+		start = l.start.loadRare(rec, st.exportMs)
 	}
-	if l.end.kind != kNone {
-		v.end = l.end.load(rec, base, exportMs)
+	if l.end.mul != 0 {
+		end = int64(l.end.intSlot.load(base)) * l.end.mul
+	} else if l.end.kind != kNone {
+		end = l.end.loadRare(rec, st.exportMs)
 	}
-	return v.finish(r, exportMs, sysInit, hasInit)
+	r.Start, r.End, upDur, upOnly = st.times(start, end, upStart, upEnd, l.hasUp)
+	return rate, upDur, upOnly
 }
 
 // read16 is the IPv6 address at b's start; a function of its own (IPv4 is
@@ -210,17 +232,16 @@ func read16(b []byte) netip.Addr {
 	return netip.AddrFrom16([16]byte(b[:16]))
 }
 
-// load reads the time for fill (intSlot.load; rec for the rare NTP times).
-func (s timeSlot) load(rec []byte, base unsafe.Pointer, exportMs int64) int64 {
+// loadRare reads the NTP and delta times for fill (0 for none); seconds and
+// milliseconds, the usual kinds, fill reads itself (mul), without a call.
+//
+//go:noinline
+func (s *timeSlot) loadRare(rec []byte, exportMs int64) int64 {
 	switch s.kind {
-	case kStartSec, kEndSec:
-		return int64(s.intSlot.load(base)) * 1000
-	case kStartMs, kEndMs:
-		return int64(s.intSlot.load(base))
 	case kStartNTP, kEndNTP:
 		return ntpMillis(rec[s.end : s.end+8])
 	case kStartDelta, kEndDelta:
-		return exportMs - int64(s.intSlot.load(base))/1000
+		return exportMs - int64(beUint(rec[s.end:s.end+8])&s.mask)/1000
 	}
 	return 0
 }

@@ -118,8 +118,9 @@ func TestLayoutFieldForField(t *testing.T) {
 			// Exporter and Protocol.
 			got := Record{Start: 1, End: 2, Src: netip.MustParseAddr("192.0.2.1"), Dst: netip.MustParseAddr("2001:db8::1"),
 				SrcPort: 3, DstPort: 4, Proto: 5, TCPFlags: 6, Packets: 7, Bytes: 8, SamplingRate: 9}
-			wr, wd, wu := fillRecord(&want, b[at:], fields, exportMs, sysInit, hasInit)
-			gr, gd, gu := lay.fill(&got, b, at, exportMs, sysInit, hasInit)
+			st := newStamp(exportMs, sysInit, hasInit)
+			wr, wd, wu := fillRecord(&want, b[at:], fields, &st)
+			gr, gd, gu := lay.fill(&got, b, at, &st)
 			if want != got || wr != gr || wd != gd || wu != gu {
 				t.Fatalf("template %+v:\nloop   %+v rate %d dur %d uponly %v\nlayout %+v rate %d dur %d uponly %v", fields, want, wr, wd, wu, got, gr, gd, gu)
 			}

@@ -121,6 +121,7 @@ func (d *Decoder) decodeTemplated(src netip.AddrPort, recv time.Time, payload []
 	if ok && !d.slowOnly {
 		optRate, sysInit, hasInit := s.timing(domain, proto, exportMs, uptimeMs, hasUptime)
 		clk := d.clock(s, proto, exportMs, recv)
+		st := newStamp(clk.exportMs, sysInit, hasInit)
 		n := 0
 		// The same for every record of the datagram: written once (emit
 		// must not change them, DecodeNetFlow), not per record (a 24-byte
@@ -136,10 +137,10 @@ func (d *Decoder) decodeTemplated(src netip.AddrPort, recv time.Time, payload []
 				)
 				if c.lay != nil && !d.loopOnly {
 					// A layout writes every other field: no clearing per record.
-					rate, upDur, upOnly = c.lay.fill(rec, payload, at, clk.exportMs, sysInit, hasInit)
+					rate, upDur, upOnly = c.lay.fill(rec, payload, at, &st)
 				} else {
 					*rec = Record{Exporter: exporter, Protocol: proto}
-					rate, upDur, upOnly = fillRecord(rec, payload[at:at+c.recLen], c.fields, clk.exportMs, sysInit, hasInit)
+					rate, upDur, upOnly = fillRecord(rec, payload[at:at+c.recLen], c.fields, &st)
 				}
 				n += d.emitRecord(rec, s, proto, rate, upDur, upOnly, optRate, &clk, emit)
 			}
@@ -190,6 +191,7 @@ func (d *Decoder) decodeGoflow2(s *source, recv time.Time, payload []byte, proto
 	}
 	optRate, sysInit, hasInit := s.timing(domain, proto, exportMs, uptimeMs, hasUptime)
 	clk := d.clock(s, proto, exportMs, recv)
+	st := newStamp(clk.exportMs, sysInit, hasInit)
 	n := 0
 	for _, fs := range sets {
 		ds, ok := fs.(netflow.DataFlowSet)
@@ -208,7 +210,7 @@ func (d *Decoder) decodeGoflow2(s *source, recv time.Time, payload []byte, proto
 				}
 			}
 			*rec = Record{Exporter: exporter, Protocol: proto}
-			rate, upDur, upOnly := fillRecord(rec, b, v, clk.exportMs, sysInit, hasInit)
+			rate, upDur, upOnly := fillRecord(rec, b, v, &st)
 			n += d.emitRecord(rec, s, proto, rate, upDur, upOnly, optRate, &clk, emit)
 		}
 	}
@@ -346,7 +348,7 @@ func (s *source) learnOptions(domain uint32, od netflow.OptionsDataFlowSet) {
 // upOnly says the record's only times are uptimes of an exporter whose boot
 // time is unknown (the caller times it from arrival), upDur the duration
 // they give.
-func fillRecord(r *Record, data []byte, fields []compiledField, exportMs, sysInit int64, hasInit bool) (rate uint32, upDur int64, upOnly bool) {
+func fillRecord(r *Record, data []byte, fields []compiledField, st *stamp) (rate uint32, upDur int64, upOnly bool) {
 	// The values read, in a struct rather than a dozen locals: the loop then
 	// writes each one to memory once instead of carrying them all in
 	// registers, spilled and reloaded on every field.
@@ -400,9 +402,9 @@ func fillRecord(r *Record, data []byte, fields []compiledField, exportMs, sysIni
 		case kEndNTP:
 			v.end = ntpMillis(b)
 		case kStartDelta:
-			v.start = exportMs - int64(beUint(b))/1000
+			v.start = st.exportMs - int64(beUint(b))/1000
 		case kEndDelta:
-			v.end = exportMs - int64(beUint(b))/1000
+			v.end = st.exportMs - int64(beUint(b))/1000
 		case kRate:
 			v.rate64 = beUint(b)
 		case kPktInterval:
@@ -411,7 +413,7 @@ func fillRecord(r *Record, data []byte, fields []compiledField, exportMs, sysIni
 			v.space = beUint(b)
 		}
 	}
-	return v.finish(r, exportMs, sysInit, hasInit)
+	return v.finish(r, st)
 }
 
 // values are what a record's fields give before the rules that combine
@@ -425,37 +427,78 @@ type values struct {
 }
 
 // finish sets the record's counts and times from v and returns its own
-// sampling rate (see fillRecord).
-func (v *values) finish(r *Record, exportMs, sysInit int64, hasInit bool) (rate uint32, upDur int64, upOnly bool) {
-	// Locals, not v's fields: the compiler keeps them in registers.
-	octets, pkts := v.octets, v.pkts
-	if octets == 0 {
-		octets = v.altOctets
+// sampling rate (see fillRecord). The rules are three small functions that
+// layout.fill calls too, on values it keeps in registers.
+func (v *values) finish(r *Record, st *stamp) (rate uint32, upDur int64, upOnly bool) {
+	r.Bytes, r.Packets = orAlt(v.octets, v.altOctets), orAlt(v.pkts, v.altPkts)
+	r.Start, r.End, upDur, upOnly = st.times(v.start, v.end, v.upStart, v.upEnd, v.hasUp)
+	return ownRate(v.rate64, v.interval, v.space), upDur, upOnly
+}
+
+// orAlt is a count: the delta count, or when that is 0 (or absent) the
+// alternative one (totals, post counts, initiator counts).
+func orAlt(delta, alt uint64) uint64 {
+	if delta == 0 {
+		return alt
 	}
-	if pkts == 0 {
-		pkts = v.altPkts
+	return delta
+}
+
+// ownRate is a record's own sampling rate (0: none): samplingInterval, or
+// from samplingPacketInterval and Space; implausible rates count as none.
+func ownRate(rate64, interval, space uint64) uint32 {
+	if interval > 0 {
+		rate64 = (interval + space) / interval
 	}
-	r.Bytes, r.Packets = octets, pkts
-	start, end := v.start, v.end
-	if start == 0 && end == 0 && v.hasUp {
-		if !hasInit {
+	if rate64 > 1<<31 {
+		rate64 = 0
+	}
+	return uint32(rate64)
+}
+
+// stamp is what a datagram's header says of the times of its records: the
+// same for every record, so taken once per datagram (newStamp), not per record.
+type stamp struct {
+	exportMs, sysInit int64
+	hasInit           bool
+	// wrap: export and boot time both known, and up the uptime at export
+	// modulo 2^32, like the fields (see times).
+	wrap bool
+	up   uint32
+}
+
+func newStamp(exportMs, sysInit int64, hasInit bool) stamp {
+	return stamp{exportMs: exportMs, sysInit: sysInit, hasInit: hasInit,
+		wrap: exportMs > 0 && sysInit > 0, up: uint32(exportMs - sysInit)}
+}
+
+// times gives a record's start and end from its time fields (start, end:
+// absolute ones in Unix ms, 0 when absent; upStart, upEnd: sysUpTime ones,
+// hasUp when either is present). upOnly says the record's only times are
+// uptimes of an exporter whose boot time is unknown (the caller times it
+// from arrival), upDur the duration they give.
+func (st *stamp) times(start, end, upStart, upEnd int64, hasUp bool) (int64, int64, int64, bool) {
+	var (
+		upDur  int64
+		upOnly bool
+	)
+	if start == 0 && end == 0 && hasUp {
+		if !st.hasInit {
 			upOnly = true
-			if v.upEnd >= v.upStart && v.upEnd-v.upStart < 1<<31 {
-				upDur = v.upEnd - v.upStart
+			if upEnd >= upStart && upEnd-upStart < 1<<31 {
+				upDur = upEnd - upStart
 			}
-		} else {
-			// sysUptime-relative times; uint32 arithmetic absorbs an uptime wrap.
-			start, end = sysInit+v.upStart, sysInit+v.upEnd
+		} else if st.wrap {
 			// The uptime at export, modulo 2^32 like the fields: a boot time a
 			// little after the (whole-second) export time, as softflowd's is, or
 			// an uptime past 49.7 days, still gives each record's distance from
 			// the export (records more than 24.8 days away cannot be told from
 			// wrapped ones; those in the future are refused in clock.go).
-			if exportMs > 0 && sysInit > 0 {
-				up := uint32(exportMs - sysInit)
-				start = exportMs - int64(int32(up-uint32(v.upStart)))
-				end = exportMs - int64(int32(up-uint32(v.upEnd)))
-			}
+			start = st.exportMs - int64(int32(st.up-uint32(upStart)))
+			end = st.exportMs - int64(int32(st.up-uint32(upEnd)))
+		} else {
+			// sysUptime-relative times; uint32 arithmetic absorbs an uptime wrap.
+			start, end = st.sysInit+upStart, st.sysInit+upEnd
 		}
 	}
 	if start == 0 {
@@ -465,17 +508,9 @@ func (v *values) finish(r *Record, exportMs, sysInit int64, hasInit bool) (rate 
 		end = start
 	}
 	if start == 0 {
-		start, end = exportMs, exportMs
+		start, end = st.exportMs, st.exportMs
 	}
-	r.Start, r.End = start, end
-	rate64 := v.rate64
-	if v.interval > 0 {
-		rate64 = (v.interval + v.space) / v.interval
-	}
-	if rate64 > 1<<31 {
-		rate64 = 0
-	}
-	return uint32(rate64), upDur, upOnly
+	return start, end, upDur, upOnly
 }
 
 // beUint reads a big-endian unsigned integer of 1 to 8 bytes (reduced-size
