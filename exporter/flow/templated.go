@@ -119,34 +119,28 @@ func (d *Decoder) decodeTemplated(src netip.AddrPort, recv time.Time, payload []
 		}
 	}
 	if ok && !d.slowOnly {
-		optRate, sysInit, hasInit := s.timing(domain, proto, exportMs, uptimeMs, hasUptime)
-		clk := d.clock(s, proto, exportMs, recv)
-		st := newStamp(clk.exportMs, sysInit, hasInit)
-		n := 0
+		e := d.emitter(s, proto, domain, exportMs, uptimeMs, hasUptime, recv, rec, emit)
 		// The same for every record of the datagram: written once (emit
 		// must not change them, DecodeNetFlow), not per record (a 24-byte
 		// address with a pointer: ~10 instructions a record).
 		rec.Exporter, rec.Protocol = exporter, proto
 		for _, ds := range inPlace {
 			c := ds.tpl
+			lay := c.lay
+			if d.loopOnly {
+				lay = nil
+			}
 			for at := ds.start; at+c.recLen <= ds.end; at += c.recLen {
-				var (
-					rate   uint32
-					upDur  int64
-					upOnly bool
-				)
-				if c.lay != nil && !d.loopOnly {
+				if lay != nil {
 					// A layout writes every other field: no clearing per record.
-					rate, upDur, upOnly = c.lay.fill(rec, payload, at, &st)
+					e.record(lay.fill(rec, payload, at, &e.st))
 				} else {
 					*rec = Record{Exporter: exporter, Protocol: proto}
-					rate, upDur, upOnly = fillRecord(rec, payload[at:at+c.recLen], c.fields, &st)
+					e.record(fillRecord(rec, payload[at:at+c.recLen], c.fields, &e.st))
 				}
-				n += d.emitRecord(rec, s, proto, rate, upDur, upOnly, optRate, &clk, emit)
 			}
 		}
-		clk.flush(d, s, proto)
-		d.delivered(s, proto, n)
+		e.done()
 		return nil
 	}
 	return d.decodeGoflow2(s, recv, payload, proto, exporter, exportMs, uptimeMs, hasUptime, domain, rec, emit)
@@ -189,10 +183,7 @@ func (d *Decoder) decodeGoflow2(s *source, recv time.Time, payload []byte, proto
 			s.learnOptions(domain, od)
 		}
 	}
-	optRate, sysInit, hasInit := s.timing(domain, proto, exportMs, uptimeMs, hasUptime)
-	clk := d.clock(s, proto, exportMs, recv)
-	st := newStamp(clk.exportMs, sysInit, hasInit)
-	n := 0
+	e := d.emitter(s, proto, domain, exportMs, uptimeMs, hasUptime, recv, rec, emit)
 	for _, fs := range sets {
 		ds, ok := fs.(netflow.DataFlowSet)
 		if !ok {
@@ -210,12 +201,10 @@ func (d *Decoder) decodeGoflow2(s *source, recv time.Time, payload []byte, proto
 				}
 			}
 			*rec = Record{Exporter: exporter, Protocol: proto}
-			rate, upDur, upOnly := fillRecord(rec, b, v, &st)
-			n += d.emitRecord(rec, s, proto, rate, upDur, upOnly, optRate, &clk, emit)
+			e.record(fillRecord(rec, b, v, &e.st))
 		}
 	}
-	clk.flush(d, s, proto)
-	d.delivered(s, proto, n)
+	e.done()
 	if derr != nil {
 		return d.fail(s, proto, reason, derr)
 	}
@@ -273,33 +262,66 @@ func (s *source) timing(domain uint32, proto Protocol, exportMs, uptimeMs int64,
 	return optRate, sysInit, hasInit
 }
 
-// emitRecord takes one data record whose fields were mapped (fillRecord or
-// a layout: rate, upDur and upOnly are what they returned), checks its times
-// against its source's clock (clock.go), scales it by its sampling rate and
-// hands it on; it returns 1 if it was a flow (emitted or refused), 0 if not.
-func (d *Decoder) emitRecord(r *Record, s *source, proto Protocol, rate uint32, upDur int64, upOnly bool, optRate uint32, clk *clockFix, emit func(*Record)) int {
+// emitter hands on the records of one datagram (record), with what they
+// share: set up once per datagram (Decoder.emitter), so that the call per
+// record takes one pointer, not nine arguments spilled and reloaded around it.
+type emitter struct {
+	d       *Decoder
+	s       *source
+	proto   Protocol
+	optRate uint32 // the sampling rate learnt from option data (0: none)
+	clk     clockFix
+	st      stamp
+	rec     *Record // the record filled for each data record in turn
+	emit    func(*Record)
+	n       int // flows (emitted or refused)
+}
+
+// emitter measures a datagram's clock and takes its sampling rate and boot
+// time (source.timing) for its records.
+func (d *Decoder) emitter(s *source, proto Protocol, domain uint32, exportMs, uptimeMs int64, hasUptime bool,
+	recv time.Time, rec *Record, emit func(*Record)) emitter {
+	optRate, sysInit, hasInit := s.timing(domain, proto, exportMs, uptimeMs, hasUptime)
+	clk := d.clock(s, proto, exportMs, recv)
+	return emitter{d: d, s: s, proto: proto, optRate: optRate, clk: clk,
+		st: newStamp(clk.exportMs, sysInit, hasInit), rec: rec, emit: emit}
+}
+
+// record takes e.rec, whose fields were mapped (fillRecord or a layout:
+// rate, upDur and upOnly are what they returned), checks its times against
+// its source's clock (clock.go), scales it by its sampling rate and hands it
+// on; a record with neither address is no flow (e.g. an event or
+// statistics template) and is skipped.
+func (e *emitter) record(rate uint32, upDur int64, upOnly bool) {
+	r := e.rec
 	if !r.Src.IsValid() && !r.Dst.IsValid() {
-		return 0 // not a flow (e.g. an event or statistics template)
+		return
 	}
+	e.n++
 	if upOnly {
-		clk.arrival(d, s, proto, r, upDur)
-	} else if !clk.apply(d, s, proto, r) {
-		return 1
+		e.clk.arrival(e.d, e.s, e.proto, r, upDur)
+	} else if !e.clk.apply(e.d, e.s, e.proto, r) {
+		return
 	}
 	if rate == 0 {
-		rate = optRate
+		rate = e.optRate
 	}
 	if rate == 0 {
-		clk.unrated = true
+		e.clk.unrated = true
 	} else {
-		clk.rated = true
+		e.clk.rated = true
 	}
-	rate = d.rate(s, rate)
+	rate = e.d.rate(e.s, rate)
 	r.SamplingRate = rate
 	r.Packets *= uint64(rate)
 	r.Bytes *= uint64(rate)
-	emit(r)
-	return 1
+	e.emit(r)
+}
+
+// done counts the datagram's records once they are all handed on.
+func (e *emitter) done() {
+	e.clk.flush(e.d, e.s, e.proto)
+	e.d.delivered(e.s, e.proto, e.n)
 }
 
 // learnOptions keeps the sampling rate and system init time found in option data.
