@@ -300,8 +300,11 @@ func (e *emitter) record(rate uint32, upDur int64, upOnly bool) {
 	e.n++
 	if upOnly {
 		e.clk.arrival(e.d, e.s, e.proto, r, upDur)
-	} else if !e.clk.apply(e.d, e.s, e.proto, r) {
+	} else if !e.clk.keeps(r) {
+		e.clk.refused(e.d, e.s, r)
 		return
+	} else {
+		e.clk.correct(r)
 	}
 	if rate == 0 {
 		rate = e.optRate
