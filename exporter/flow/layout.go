@@ -165,63 +165,75 @@ func addrWidth(n int) int {
 	return 0
 }
 
-// fill is fillRecord for the record at b[at:] (at >= 8): the same values,
-// the same rules (values.finish's), read by the layout. It writes every field
-// of r but Exporter and Protocol, so r needs no clearing between records.
-// The record's extent is checked once (rec); the fields are then loaded
-// from it without a check each (intSlot.load). The values are locals, not a
-// values struct: one handed to finish would be cleared, stored and loaded
-// again for every record.
-func (l *layout) fill(r *Record, b []byte, at int, st *stamp) (rate uint32, upDur int64, upOnly bool) {
-	rec := b[at-8 : at+l.recLen] // panics unless the record (and the 8 bytes before it) is in b
-	base := unsafe.Pointer(unsafe.SliceData(rec))
-	// The addresses first: read16 is a call, and before the other loads
-	// fewer values are live across it.
-	if l.src.width == 4 {
-		r.Src = netip.AddrFrom4(*(*[4]byte)(unsafe.Add(base, 8+l.src.off)))
-	} else if l.src.width == 16 {
-		r.Src = read16(rec[8+l.src.off:])
-	} else {
-		r.Src = netip.Addr{}
+// fill is fillRecord for each record of a data set, b[start:end] (start >=
+// 8), in turn: the same values, the same rules (values.finish's), read by
+// the layout into e.rec, which is then handed to e.record. It writes every
+// field of the record but Exporter and Protocol, so the record needs no
+// clearing between records. Each record's extent is checked once (rec); its
+// fields are then loaded without a check each (intSlot.load). The values are
+// locals, not a values struct: one handed to finish would be cleared, stored
+// and loaded again for every record. The loop over the set's records is
+// here, not in the caller: a call to fill per record (its set-up, its
+// arguments and results moved, what is live across it spilled) cost ~25
+// instructions a record.
+func (l *layout) fill(b []byte, start, end int, e *emitter) {
+	r, st := e.rec, &e.st
+	for at := start; at+l.recLen <= end; at += l.recLen {
+		rec := b[at-8 : at+l.recLen] // panics unless the record (and the 8 bytes before it) is in b
+		base := unsafe.Pointer(unsafe.SliceData(rec))
+		// The addresses first: read16 is a call, and before the other loads
+		// fewer values are live across it.
+		if l.src.width == 4 {
+			r.Src = netip.AddrFrom4(*(*[4]byte)(unsafe.Add(base, 8+l.src.off)))
+		} else if l.src.width == 16 {
+			r.Src = read16(rec[8+l.src.off:])
+		} else {
+			r.Src = netip.Addr{}
+		}
+		if l.dst.width == 4 {
+			r.Dst = netip.AddrFrom4(*(*[4]byte)(unsafe.Add(base, 8+l.dst.off)))
+		} else if l.dst.width == 16 {
+			r.Dst = read16(rec[8+l.dst.off:])
+		} else {
+			r.Dst = netip.Addr{}
+		}
+		octets, pkts := l.octets.load(base), l.pkts.load(base)
+		r.Proto = uint8(l.proto.load(base))
+		r.TCPFlags = uint8(l.flags.load(base))
+		r.SrcPort = uint16(l.srcPort.load(base))
+		r.DstPort = uint16(l.dstPort.load(base))
+		r.SamplingRate = 0 // set by emitter.record
+		rate64 := l.rate.load(base)
+		var rate uint32
+		if l.rare {
+			octets = orAlt(octets, l.altOctets.load(base))
+			pkts = orAlt(pkts, l.altPkts.load(base))
+			rate = ownRate(rate64, l.interval.load(base), l.space.load(base))
+		} else {
+			rate = ownRate(rate64, 0, 0)
+		}
+		r.Bytes, r.Packets = octets, pkts
+		var upStart, upEnd, start, end int64
+		if l.hasUp {
+			upStart, upEnd = int64(l.upStart.load(base)), int64(l.upEnd.load(base))
+		}
+		if l.start.mul != 0 {
+			start = int64(l.start.intSlot.load(base)) * l.start.mul
+		} else if l.start.kind != kNone {
+			start = l.start.loadRare(rec, st.exportMs)
+		}
+		if l.end.mul != 0 {
+			end = int64(l.end.intSlot.load(base)) * l.end.mul
+		} else if l.end.kind != kNone {
+			end = l.end.loadRare(rec, st.exportMs)
+		}
+		var (
+			upDur  int64
+			upOnly bool
+		)
+		r.Start, r.End, upDur, upOnly = st.times(start, end, upStart, upEnd, l.hasUp)
+		e.record(rate, upDur, upOnly)
 	}
-	if l.dst.width == 4 {
-		r.Dst = netip.AddrFrom4(*(*[4]byte)(unsafe.Add(base, 8+l.dst.off)))
-	} else if l.dst.width == 16 {
-		r.Dst = read16(rec[8+l.dst.off:])
-	} else {
-		r.Dst = netip.Addr{}
-	}
-	octets, pkts := l.octets.load(base), l.pkts.load(base)
-	r.Proto = uint8(l.proto.load(base))
-	r.TCPFlags = uint8(l.flags.load(base))
-	r.SrcPort = uint16(l.srcPort.load(base))
-	r.DstPort = uint16(l.dstPort.load(base))
-	r.SamplingRate = 0 // set by emitRecord
-	rate64 := l.rate.load(base)
-	if l.rare {
-		octets = orAlt(octets, l.altOctets.load(base))
-		pkts = orAlt(pkts, l.altPkts.load(base))
-		rate = ownRate(rate64, l.interval.load(base), l.space.load(base))
-	} else {
-		rate = ownRate(rate64, 0, 0)
-	}
-	r.Bytes, r.Packets = octets, pkts
-	var upStart, upEnd, start, end int64
-	if l.hasUp {
-		upStart, upEnd = int64(l.upStart.load(base)), int64(l.upEnd.load(base))
-	}
-	if l.start.mul != 0 {
-		start = int64(l.start.intSlot.load(base)) * l.start.mul
-	} else if l.start.kind != kNone {
-		start = l.start.loadRare(rec, st.exportMs)
-	}
-	if l.end.mul != 0 {
-		end = int64(l.end.intSlot.load(base)) * l.end.mul
-	} else if l.end.kind != kNone {
-		end = l.end.loadRare(rec, st.exportMs)
-	}
-	r.Start, r.End, upDur, upOnly = st.times(start, end, upStart, upEnd, l.hasUp)
-	return rate, upDur, upOnly
 }
 
 // read16 is the IPv6 address at b's start; a function of its own (IPv4 is

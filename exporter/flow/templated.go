@@ -126,18 +126,14 @@ func (d *Decoder) decodeTemplated(src netip.AddrPort, recv time.Time, payload []
 		rec.Exporter, rec.Protocol = exporter, proto
 		for _, ds := range inPlace {
 			c := ds.tpl
-			lay := c.lay
-			if d.loopOnly {
-				lay = nil
+			if c.lay != nil && !d.loopOnly {
+				// A layout writes every other field: no clearing per record.
+				c.lay.fill(payload, ds.start, ds.end, &e)
+				continue
 			}
 			for at := ds.start; at+c.recLen <= ds.end; at += c.recLen {
-				if lay != nil {
-					// A layout writes every other field: no clearing per record.
-					e.record(lay.fill(rec, payload, at, &e.st))
-				} else {
-					*rec = Record{Exporter: exporter, Protocol: proto}
-					e.record(fillRecord(rec, payload[at:at+c.recLen], c.fields, &e.st))
-				}
+				*rec = Record{Exporter: exporter, Protocol: proto}
+				e.record(fillRecord(rec, payload[at:at+c.recLen], c.fields, &e.st))
 			}
 		}
 		e.done()
