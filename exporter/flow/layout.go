@@ -27,6 +27,7 @@ type layout struct {
 	rare                                bool
 	altOctets, altPkts, interval, space intSlot
 	hasUp                               bool // flowStart/EndSysUpTime present (either)
+	upOnly                              bool // hasUp, and no other start or end time field
 	upStart, upEnd                      intSlot
 	start, end                          timeSlot
 	src, dst                            addrSlot
@@ -148,6 +149,7 @@ func newLayout(fields []compiledField, recLen int) *layout {
 			return nil // a kind this layout does not know: the loop reads it
 		}
 	}
+	l.upOnly = l.hasUp && l.start.kind == kNone && l.end.kind == kNone
 	return l
 }
 
@@ -231,7 +233,17 @@ func (l *layout) fill(b []byte, start, end int, e *emitter) {
 			upDur  int64
 			upOnly bool
 		)
-		r.Start, r.End, upDur, upOnly = st.times(start, end, upStart, upEnd, l.hasUp)
+		// stamp.times without a call in the usual cases: no uptimes
+		// (IPFIX), or only uptimes and a datagram that gives both clocks
+		// (NetFlow v9).
+		switch {
+		case !l.hasUp:
+			r.Start, r.End = settle(start, end, st.exportMs)
+		case l.upOnly && st.upFast:
+			r.Start, r.End = settle(st.fromUp(upStart), st.fromUp(upEnd), st.exportMs)
+		default:
+			r.Start, r.End, upDur, upOnly = st.times(start, end, upStart, upEnd, true)
+		}
 		e.record(rate, upDur, upOnly)
 	}
 }

@@ -486,11 +486,15 @@ type stamp struct {
 	// modulo 2^32, like the fields (see times).
 	wrap bool
 	up   uint32
+	// upFast: hasInit and wrap, the usual case of NetFlow v9, whose
+	// uptime-relative times layout.fill turns into Unix ms itself (fromUp).
+	upFast bool
 }
 
 func newStamp(exportMs, sysInit int64, hasInit bool) stamp {
+	wrap := exportMs > 0 && sysInit > 0
 	return stamp{exportMs: exportMs, sysInit: sysInit, hasInit: hasInit,
-		wrap: exportMs > 0 && sysInit > 0, up: uint32(exportMs - sysInit)}
+		wrap: wrap, up: uint32(exportMs - sysInit), upFast: hasInit && wrap}
 }
 
 // times gives a record's start and end from its time fields (start, end:
@@ -510,18 +514,29 @@ func (st *stamp) times(start, end, upStart, upEnd int64, hasUp bool) (int64, int
 				upDur = upEnd - upStart
 			}
 		} else if st.wrap {
-			// The uptime at export, modulo 2^32 like the fields: a boot time a
-			// little after the (whole-second) export time, as softflowd's is, or
-			// an uptime past 49.7 days, still gives each record's distance from
-			// the export (records more than 24.8 days away cannot be told from
-			// wrapped ones; those in the future are refused in clock.go).
-			start = st.exportMs - int64(int32(st.up-uint32(upStart)))
-			end = st.exportMs - int64(int32(st.up-uint32(upEnd)))
+			start, end = st.fromUp(upStart), st.fromUp(upEnd)
 		} else {
 			// sysUptime-relative times; uint32 arithmetic absorbs an uptime wrap.
 			start, end = st.sysInit+upStart, st.sysInit+upEnd
 		}
 	}
+	start, end = settle(start, end, st.exportMs)
+	return start, end, upDur, upOnly
+}
+
+// fromUp is the Unix ms of a sysUpTime field when export and boot time are
+// both known (wrap). The uptime at export, modulo 2^32 like the fields: a
+// boot time a little after the (whole-second) export time, as softflowd's
+// is, or an uptime past 49.7 days, still gives each record's distance from
+// the export (records more than 24.8 days away cannot be told from wrapped
+// ones; those in the future are refused in clock.go).
+func (st *stamp) fromUp(up int64) int64 {
+	return st.exportMs - int64(int32(st.up-uint32(up)))
+}
+
+// settle gives a record whose start or end is unknown (0) the other one,
+// and one with neither its datagram's export time.
+func settle(start, end, exportMs int64) (int64, int64) {
 	if start == 0 {
 		start = end
 	}
@@ -529,9 +544,9 @@ func (st *stamp) times(start, end, upStart, upEnd int64, hasUp bool) (int64, int
 		end = start
 	}
 	if start == 0 {
-		start, end = st.exportMs, st.exportMs
+		start, end = exportMs, exportMs
 	}
-	return start, end, upDur, upOnly
+	return start, end
 }
 
 // beUint reads a big-endian unsigned integer of 1 to 8 bytes (reduced-size
