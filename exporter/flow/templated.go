@@ -54,6 +54,17 @@ const ntpEpochOffset = 2208988800 // seconds from 1900 to 1970
 // Record handed to emit escapes through the callback.
 var recordPool = sync.Pool{New: func() any { return new(Record) }}
 
+// templatedScratch is what one NetFlow v9 or IPFIX datagram reuses: its
+// record (recordPool's reason) and the list of its data sets, which as a
+// local array was cleared on every datagram (~90 instructions). Pooled sets
+// may keep a few expired templates from the collector until overwritten.
+type templatedScratch struct {
+	rec  Record
+	sets [32]dataSet
+}
+
+var templatedScratches = sync.Pool{New: func() any { return new(templatedScratch) }}
+
 // maxDomains caps the observation domains per source whose option data is kept.
 const maxDomains = 256
 
@@ -95,8 +106,9 @@ func (d *Decoder) decodeTemplated(src netip.AddrPort, recv time.Time, payload []
 		version, hdr = 9, 20
 	}
 	exporter := src.Addr().Unmap()
-	rec := recordPool.Get().(*Record) // reused: emit must not keep it
-	defer recordPool.Put(rec)
+	sc := templatedScratches.Get().(*templatedScratch)
+	defer templatedScratches.Put(sc)
+	rec := &sc.rec // reused: emit must not keep it
 
 	// Fast path: a datagram of data sets only, all with compiled templates,
 	// is read straight from its bytes. Anything else (templates, options,
@@ -105,8 +117,7 @@ func (d *Decoder) decodeTemplated(src netip.AddrPort, recv time.Time, payload []
 		_, end := v9Extent(payload)
 		payload = payload[:end] // padding after the last set
 	}
-	var setBuf [32]dataSet
-	inPlace, ok := s.templates.dataSets(payload, hdr, version, domain, s.templates.clock.Load(), setBuf[:0])
+	inPlace, ok := s.templates.dataSets(payload, hdr, version, domain, s.templates.clock.Load(), sc.sets[:0])
 	if !ok && !d.slowOnly {
 		// Templates first, then data (how exporters refresh their
 		// templates): goflow2 learns the templates from a copy holding only
@@ -115,7 +126,7 @@ func (d *Decoder) decodeTemplated(src netip.AddrPort, recv time.Time, payload []
 		// stamped (templateStore.refreshed).
 		if end := leadingTemplates(payload, hdr, proto); end > hdr && end < len(payload) &&
 			(s.templates.refreshed(payload, hdr, end, version, domain, s.templates.clock.Load()) || learnTemplates(payload, hdr, end, proto, s.templates)) {
-			inPlace, ok = s.templates.dataSets(payload, end, version, domain, s.templates.clock.Load(), setBuf[:0])
+			inPlace, ok = s.templates.dataSets(payload, end, version, domain, s.templates.clock.Load(), sc.sets[:0])
 		}
 	}
 	if ok && !d.slowOnly {
