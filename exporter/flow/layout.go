@@ -45,7 +45,7 @@ type intSlot struct {
 // load reads the slot from a record's bytes with the 8 before them (fill's rec, at
 // base): no bounds check per field. newLayout made sure that every slot ends
 // within the template's record (end <= recLen), and fill checked once that
-// the record is within the datagram, so the 8 bytes at base+end are rec's.
+// the record's set is within the datagram, so the 8 bytes at base+end are rec's.
 func (s intSlot) load(base unsafe.Pointer) uint64 {
 	return binary.BigEndian.Uint64((*[8]byte)(unsafe.Add(base, s.end))[:]) & s.mask
 }
@@ -171,8 +171,8 @@ func addrWidth(n int) int {
 // 8), in turn: the same values, the same rules (values.finish's), read by
 // the layout into e.rec, which is then handed to e.record. It writes every
 // field of the record but Exporter and Protocol, so the record needs no
-// clearing between records. Each record's extent is checked once (rec); its
-// fields are then loaded without a check each (intSlot.load). The values are
+// clearing between records. The set's extent is checked once; the
+// records' fields are then loaded without a check each (intSlot.load). The values are
 // locals, not a values struct: one handed to finish would be cleared, stored
 // and loaded again for every record. The loop over the set's records is
 // here, not in the caller: a call to fill per record (its set-up, its
@@ -180,9 +180,13 @@ func addrWidth(n int) int {
 // instructions a record.
 func (l *layout) fill(b []byte, start, end int, e *emitter) {
 	r, st := e.rec, &e.st
-	for at := start; at+l.recLen <= end; at += l.recLen {
-		rec := b[at-8 : at+l.recLen] // panics unless the record (and the 8 bytes before it) is in b
-		base := unsafe.Pointer(unsafe.SliceData(rec))
+	// The set's extent is checked once: every record of it (and the 8
+	// bytes before the first) is then in b, and each is reached from the
+	// set's first byte without a check of its own.
+	set := b[start-8 : end] // panics unless the set (and the 8 bytes before it) is in b
+	for at := 8; at+l.recLen <= len(set); at += l.recLen {
+		base := unsafe.Add(unsafe.Pointer(unsafe.SliceData(set)), at-8)
+		rec := unsafe.Slice((*byte)(base), 8+l.recLen) // the record and the 8 bytes before it, within set
 		// The addresses first: read16 is a call, and before the other loads
 		// fewer values are live across it.
 		if l.src.width == 4 {
