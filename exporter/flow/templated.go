@@ -449,7 +449,7 @@ func fillRecord(r *Record, data []byte, fields []compiledField, st *stamp) (rate
 }
 
 // values are what a record's fields give before the rules that combine
-// them (values.finish): fillRecord's loop and a layout's loads fill them.
+// them (values.finish): fillRecord's loop fills them (a layout keeps the same values in locals).
 type values struct {
 	octets, pkts, altOctets, altPkts uint64
 	start, end                       int64
