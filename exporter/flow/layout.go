@@ -27,6 +27,7 @@ type layout struct {
 	rare                                bool
 	altOctets, altPkts, interval, space intSlot
 	hasUp                               bool // flowStart/EndSysUpTime present (either)
+	upOnly                              bool // hasUp, and no other start or end time field
 	upStart, upEnd                      intSlot
 	start, end                          timeSlot
 	src, dst                            addrSlot
@@ -44,16 +45,30 @@ type intSlot struct {
 // load reads the slot from a record's bytes with the 8 before them (fill's rec, at
 // base): no bounds check per field. newLayout made sure that every slot ends
 // within the template's record (end <= recLen), and fill checked once that
-// the record is within the datagram, so the 8 bytes at base+end are rec's.
+// the record's set is within the datagram, so the 8 bytes at base+end are rec's.
 func (s intSlot) load(base unsafe.Pointer) uint64 {
 	return binary.BigEndian.Uint64((*[8]byte)(unsafe.Add(base, s.end))[:]) & s.mask
 }
 
 // timeSlot is a start or end time: the field and how it reads (kStartSec,
 // kStartMs, kStartNTP, kStartDelta or their end kinds; kNone when absent).
+// mul is what seconds (1000) and milliseconds (1) are multiplied by, 0 for
+// the other kinds (see load).
 type timeSlot struct {
 	intSlot
 	kind uint8
+	mul  int64
+}
+
+func newTimeSlot(is intSlot, kind uint8) timeSlot {
+	ts := timeSlot{intSlot: is, kind: kind}
+	switch kind {
+	case kStartSec, kEndSec:
+		ts.mul = 1000
+	case kStartMs, kEndMs:
+		ts.mul = 1
+	}
+	return ts
 }
 
 // addrSlot is an address field: off its first byte, width 4 or 16 (0:
@@ -111,11 +126,11 @@ func newLayout(fields []compiledField, recLen int) *layout {
 		case kUpEnd:
 			l.upEnd, l.hasUp = is, true
 		case kStartSec, kStartMs, kStartDelta:
-			l.start = timeSlot{is, f.kind}
+			l.start = newTimeSlot(is, f.kind)
 		case kEndSec, kEndMs, kEndDelta:
-			l.end = timeSlot{is, f.kind}
+			l.end = newTimeSlot(is, f.kind)
 		case kStartNTP, kEndNTP:
-			ts := timeSlot{is, f.kind}
+			ts := newTimeSlot(is, f.kind)
 			if f.len != 8 { // ntpMillis reads 0 from any other width
 				ts = timeSlot{}
 			}
@@ -134,6 +149,7 @@ func newLayout(fields []compiledField, recLen int) *layout {
 			return nil // a kind this layout does not know: the loop reads it
 		}
 	}
+	l.upOnly = l.hasUp && l.start.kind == kNone && l.end.kind == kNone
 	return l
 }
 
@@ -151,55 +167,89 @@ func addrWidth(n int) int {
 	return 0
 }
 
-// fill is fillRecord for the record at b[at:] (at >= 8): the same values,
-// the same rules (values.finish), read by the layout. It writes every field
-// of r but Exporter and Protocol, so r needs no clearing between records.
-// The record's extent is checked once (rec); the fields are then loaded
-// from it without a check each (intSlot.load).
-func (l *layout) fill(r *Record, b []byte, at int, exportMs, sysInit int64, hasInit bool) (rate uint32, upDur int64, upOnly bool) {
-	rec := b[at-8 : at+l.recLen] // panics unless the record (and the 8 bytes before it) is in b
-	base := unsafe.Pointer(unsafe.SliceData(rec))
-	// The addresses first: read16 is a call, and before the other loads
-	// fewer values are live across it.
-	if l.src.width == 4 {
-		r.Src = netip.AddrFrom4(*(*[4]byte)(unsafe.Add(base, 8+l.src.off)))
-	} else if l.src.width == 16 {
-		r.Src = read16(rec[8+l.src.off:])
-	} else {
-		r.Src = netip.Addr{}
+// fill is fillRecord for each record of a data set, b[start:end] (start >=
+// 8), in turn: the same values, the same rules (values.finish's), read by
+// the layout into e.rec, which is then handed to e.record. It writes every
+// field of the record but Exporter and Protocol, so the record needs no
+// clearing between records. The set's extent is checked once; the
+// records' fields are then loaded without a check each (intSlot.load). The values are
+// locals, not a values struct: one handed to finish would be cleared, stored
+// and loaded again for every record. The loop over the set's records is
+// here, not in the caller: a call to fill per record (its set-up, its
+// arguments and results moved, what is live across it spilled) cost ~25
+// instructions a record.
+func (l *layout) fill(b []byte, start, end int, e *emitter) {
+	r, st := e.rec, &e.st
+	// The set's extent is checked once: every record of it (and the 8
+	// bytes before the first) is then in b, and each is reached from the
+	// set's first byte without a check of its own.
+	set := b[start-8 : end] // panics unless the set (and the 8 bytes before it) is in b
+	for at := 8; at+l.recLen <= len(set); at += l.recLen {
+		base := unsafe.Add(unsafe.Pointer(unsafe.SliceData(set)), at-8)
+		rec := unsafe.Slice((*byte)(base), 8+l.recLen) // the record and the 8 bytes before it, within set
+		// The addresses first: read16 is a call, and before the other loads
+		// fewer values are live across it.
+		if l.src.width == 4 {
+			r.Src = netip.AddrFrom4(*(*[4]byte)(unsafe.Add(base, 8+l.src.off)))
+		} else if l.src.width == 16 {
+			r.Src = read16(rec[8+l.src.off:])
+		} else {
+			r.Src = netip.Addr{}
+		}
+		if l.dst.width == 4 {
+			r.Dst = netip.AddrFrom4(*(*[4]byte)(unsafe.Add(base, 8+l.dst.off)))
+		} else if l.dst.width == 16 {
+			r.Dst = read16(rec[8+l.dst.off:])
+		} else {
+			r.Dst = netip.Addr{}
+		}
+		octets, pkts := l.octets.load(base), l.pkts.load(base)
+		r.Proto = uint8(l.proto.load(base))
+		r.TCPFlags = uint8(l.flags.load(base))
+		r.SrcPort = uint16(l.srcPort.load(base))
+		r.DstPort = uint16(l.dstPort.load(base))
+		r.SamplingRate = 0 // set by emitter.record
+		rate64 := l.rate.load(base)
+		var rate uint32
+		if l.rare {
+			octets = orAlt(octets, l.altOctets.load(base))
+			pkts = orAlt(pkts, l.altPkts.load(base))
+			rate = ownRate(rate64, l.interval.load(base), l.space.load(base))
+		} else {
+			rate = ownRate(rate64, 0, 0)
+		}
+		r.Bytes, r.Packets = octets, pkts
+		var upStart, upEnd, start, end int64
+		if l.hasUp {
+			upStart, upEnd = int64(l.upStart.load(base)), int64(l.upEnd.load(base))
+		}
+		if l.start.mul != 0 {
+			start = int64(l.start.intSlot.load(base)) * l.start.mul
+		} else if l.start.kind != kNone {
+			start = l.start.loadRare(rec, st.exportMs)
+		}
+		if l.end.mul != 0 {
+			end = int64(l.end.intSlot.load(base)) * l.end.mul
+		} else if l.end.kind != kNone {
+			end = l.end.loadRare(rec, st.exportMs)
+		}
+		var (
+			upDur  int64
+			upOnly bool
+		)
+		// stamp.times without a call in the usual cases: no uptimes
+		// (IPFIX), or only uptimes and a datagram that gives both clocks
+		// (NetFlow v9).
+		switch {
+		case !l.hasUp:
+			r.Start, r.End = settle(start, end, st.exportMs)
+		case l.upOnly && st.upFast:
+			r.Start, r.End = settle(st.fromUp(upStart), st.fromUp(upEnd), st.exportMs)
+		default:
+			r.Start, r.End, upDur, upOnly = st.times(start, end, upStart, upEnd, true)
+		}
+		e.record(rate, upDur, upOnly)
 	}
-	if l.dst.width == 4 {
-		r.Dst = netip.AddrFrom4(*(*[4]byte)(unsafe.Add(base, 8+l.dst.off)))
-	} else if l.dst.width == 16 {
-		r.Dst = read16(rec[8+l.dst.off:])
-	} else {
-		r.Dst = netip.Addr{}
-	}
-	var v values
-	v.octets = l.octets.load(base)
-	v.pkts = l.pkts.load(base)
-	r.Proto = uint8(l.proto.load(base))
-	r.TCPFlags = uint8(l.flags.load(base))
-	r.SrcPort = uint16(l.srcPort.load(base))
-	r.DstPort = uint16(l.dstPort.load(base))
-	r.SamplingRate = 0 // set by emitRecord
-	v.rate64 = l.rate.load(base)
-	if l.rare {
-		v.altOctets = l.altOctets.load(base)
-		v.altPkts = l.altPkts.load(base)
-		v.interval = l.interval.load(base)
-		v.space = l.space.load(base)
-	}
-	if l.hasUp {
-		v.upStart, v.upEnd, v.hasUp = int64(l.upStart.load(base)), int64(l.upEnd.load(base)), true
-	}
-	if l.start.kind != kNone {
-		v.start = l.start.load(rec, base, exportMs)
-	}
-	if l.end.kind != kNone {
-		v.end = l.end.load(rec, base, exportMs)
-	}
-	return v.finish(r, exportMs, sysInit, hasInit)
 }
 
 // read16 is the IPv6 address at b's start; a function of its own (IPv4 is
@@ -210,17 +260,16 @@ func read16(b []byte) netip.Addr {
 	return netip.AddrFrom16([16]byte(b[:16]))
 }
 
-// load reads the time for fill (intSlot.load; rec for the rare NTP times).
-func (s timeSlot) load(rec []byte, base unsafe.Pointer, exportMs int64) int64 {
+// loadRare reads the NTP and delta times for fill (0 for none); seconds and
+// milliseconds, the usual kinds, fill reads itself (mul), without a call.
+//
+//go:noinline
+func (s *timeSlot) loadRare(rec []byte, exportMs int64) int64 {
 	switch s.kind {
-	case kStartSec, kEndSec:
-		return int64(s.intSlot.load(base)) * 1000
-	case kStartMs, kEndMs:
-		return int64(s.intSlot.load(base))
 	case kStartNTP, kEndNTP:
 		return ntpMillis(rec[s.end : s.end+8])
 	case kStartDelta, kEndDelta:
-		return exportMs - int64(s.intSlot.load(base))/1000
+		return exportMs - int64(beUint(rec[s.end:s.end+8])&s.mask)/1000
 	}
 	return 0
 }

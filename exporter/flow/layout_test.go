@@ -3,6 +3,7 @@ package flow
 import (
 	"bytes"
 	"encoding/binary"
+	"math"
 	"math/rand/v2"
 	"net/netip"
 	"slices"
@@ -58,7 +59,11 @@ func TestLayoutFieldForField(t *testing.T) {
 	starts := []uint8{kStartSec, kStartMs, kStartNTP, kStartDelta}
 	ends := []uint8{kEndSec, kEndMs, kEndNTP, kEndDelta}
 	widths := []int{0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 12, 16}
-	withLayout := 0
+	withLayout, flows := 0, 0
+	// The default rate stands for "no rate of its own" (emitter.record).
+	d := NewDecoder(Options{Metrics: metrics.NewSet(), DefaultSampling: 7_777_777})
+	s := d.source(netip.MustParseAddr("192.0.2.7"), time.Now().UnixNano())
+	clk := clockFix{recvMs: 1_700_000_100_000, latest: math.MaxInt64, proto: IPFIX}
 	for tpl := 0; tpl < 3000; tpl++ {
 		// A template: a random subset of kinds, each once (or, now and
 		// then, twice: no layout), random widths, unread gaps between.
@@ -112,18 +117,34 @@ func TestLayoutFieldForField(t *testing.T) {
 			if rng.IntN(8) == 0 {
 				sysInit = 0
 			}
+			st := newStamp(exportMs, sysInit, hasInit)
+			// Both through an emitter whose clock keeps every record and
+			// whose default rate stands out: a record's own rate (or its
+			// absence), upOnly and upDur all show in what is emitted.
 			var want Record
+			wantN, wantOut := 0, Record{}
+			we := emitter{d: d, s: s, proto: IPFIX, clk: clk, st: st, rec: &want,
+				emit: func(r *Record) { wantN++; wantOut = *r }}
+			we.record(fillRecord(&want, b[at:], fields, &st))
 			// got holds the previous record's values (the decoder does not
 			// clear it between records): fill must write every field but
 			// Exporter and Protocol.
 			got := Record{Start: 1, End: 2, Src: netip.MustParseAddr("192.0.2.1"), Dst: netip.MustParseAddr("2001:db8::1"),
 				SrcPort: 3, DstPort: 4, Proto: 5, TCPFlags: 6, Packets: 7, Bytes: 8, SamplingRate: 9}
-			wr, wd, wu := fillRecord(&want, b[at:], fields, exportMs, sysInit, hasInit)
-			gr, gd, gu := lay.fill(&got, b, at, exportMs, sysInit, hasInit)
-			if want != got || wr != gr || wd != gd || wu != gu {
-				t.Fatalf("template %+v:\nloop   %+v rate %d dur %d uponly %v\nlayout %+v rate %d dur %d uponly %v", fields, want, wr, wd, wu, got, gr, gd, gu)
+			gotN, gotOut := 0, Record{}
+			ge := emitter{d: d, s: s, proto: IPFIX, clk: clk, st: st, rec: &got,
+				emit: func(r *Record) { gotN++; gotOut = *r }}
+			lay.fill(b, at, at+recLen, &ge)
+			if want.Src.IsValid() || want.Dst.IsValid() {
+				flows++
+			}
+			if wantN != gotN || wantOut != gotOut || we.clk.counts != ge.clk.counts || we.clk.rated != ge.clk.rated || we.n != ge.n {
+				t.Fatalf("template %+v:\nloop   %d %+v %+v\nlayout %d %+v %+v", fields, wantN, wantOut, we.clk, gotN, gotOut, ge.clk)
 			}
 		}
+	}
+	if flows < 10000 {
+		t.Fatalf("only %d records with an address", flows)
 	}
 	if withLayout < 1000 {
 		t.Fatalf("only %d templates with a layout", withLayout)

@@ -97,9 +97,12 @@ func (d *Decoder) decodeV5(src netip.AddrPort, recv time.Time, payload []byte, e
 			Exporter:     exporter,
 			Protocol:     NetFlowV5,
 		}
-		if clk.apply(d, s, NetFlowV5, &r) {
-			emit(&r)
+		if !clk.keeps(&r) {
+			clk.refused(d, s, &r)
+			continue
 		}
+		clk.correct(&r)
+		emit(&r)
 	}
 	clk.flush(d, s, NetFlowV5)
 	d.delivered(s, NetFlowV5, len(p.Records))
@@ -139,10 +142,13 @@ func (d *Decoder) decodeV5InPlace(s *source, src netip.AddrPort, recv time.Time,
 			Exporter:     exporter,
 			Protocol:     NetFlowV5,
 		}
-		if clk.apply(d, s, NetFlowV5, r) {
-			emit(r)
-		}
 		n++
+		if !clk.keeps(r) {
+			clk.refused(d, s, r)
+			continue
+		}
+		clk.correct(r)
+		emit(r)
 	}
 	clk.flush(d, s, NetFlowV5)
 	d.delivered(s, NetFlowV5, n)

@@ -54,6 +54,17 @@ const ntpEpochOffset = 2208988800 // seconds from 1900 to 1970
 // Record handed to emit escapes through the callback.
 var recordPool = sync.Pool{New: func() any { return new(Record) }}
 
+// templatedScratch is what one NetFlow v9 or IPFIX datagram reuses: its
+// record (recordPool's reason) and the list of its data sets, which as a
+// local array was cleared on every datagram (~90 instructions). Pooled sets
+// may keep a few expired templates from the collector until overwritten.
+type templatedScratch struct {
+	rec  Record
+	sets [32]dataSet
+}
+
+var templatedScratches = sync.Pool{New: func() any { return new(templatedScratch) }}
+
 // maxDomains caps the observation domains per source whose option data is kept.
 const maxDomains = 256
 
@@ -95,8 +106,9 @@ func (d *Decoder) decodeTemplated(src netip.AddrPort, recv time.Time, payload []
 		version, hdr = 9, 20
 	}
 	exporter := src.Addr().Unmap()
-	rec := recordPool.Get().(*Record) // reused: emit must not keep it
-	defer recordPool.Put(rec)
+	sc := templatedScratches.Get().(*templatedScratch)
+	defer templatedScratches.Put(sc)
+	rec := &sc.rec // reused: emit must not keep it
 
 	// Fast path: a datagram of data sets only, all with compiled templates,
 	// is read straight from its bytes. Anything else (templates, options,
@@ -105,8 +117,7 @@ func (d *Decoder) decodeTemplated(src netip.AddrPort, recv time.Time, payload []
 		_, end := v9Extent(payload)
 		payload = payload[:end] // padding after the last set
 	}
-	var setBuf [32]dataSet
-	inPlace, ok := s.templates.dataSets(payload, hdr, version, domain, s.templates.clock.Load(), setBuf[:0])
+	inPlace, ok := s.templates.dataSets(payload, hdr, version, domain, s.templates.clock.Load(), sc.sets[:0])
 	if !ok && !d.slowOnly {
 		// Templates first, then data (how exporters refresh their
 		// templates): goflow2 learns the templates from a copy holding only
@@ -115,37 +126,28 @@ func (d *Decoder) decodeTemplated(src netip.AddrPort, recv time.Time, payload []
 		// stamped (templateStore.refreshed).
 		if end := leadingTemplates(payload, hdr, proto); end > hdr && end < len(payload) &&
 			(s.templates.refreshed(payload, hdr, end, version, domain, s.templates.clock.Load()) || learnTemplates(payload, hdr, end, proto, s.templates)) {
-			inPlace, ok = s.templates.dataSets(payload, end, version, domain, s.templates.clock.Load(), setBuf[:0])
+			inPlace, ok = s.templates.dataSets(payload, end, version, domain, s.templates.clock.Load(), sc.sets[:0])
 		}
 	}
 	if ok && !d.slowOnly {
-		optRate, sysInit, hasInit := s.timing(domain, proto, exportMs, uptimeMs, hasUptime)
-		clk := d.clock(s, proto, exportMs, recv)
-		n := 0
+		e := d.emitter(s, proto, domain, exportMs, uptimeMs, hasUptime, recv, rec, emit)
 		// The same for every record of the datagram: written once (emit
 		// must not change them, DecodeNetFlow), not per record (a 24-byte
 		// address with a pointer: ~10 instructions a record).
 		rec.Exporter, rec.Protocol = exporter, proto
 		for _, ds := range inPlace {
 			c := ds.tpl
+			if c.lay != nil && !d.loopOnly {
+				// A layout writes every other field: no clearing per record.
+				c.lay.fill(payload, ds.start, ds.end, &e)
+				continue
+			}
 			for at := ds.start; at+c.recLen <= ds.end; at += c.recLen {
-				var (
-					rate   uint32
-					upDur  int64
-					upOnly bool
-				)
-				if c.lay != nil && !d.loopOnly {
-					// A layout writes every other field: no clearing per record.
-					rate, upDur, upOnly = c.lay.fill(rec, payload, at, clk.exportMs, sysInit, hasInit)
-				} else {
-					*rec = Record{Exporter: exporter, Protocol: proto}
-					rate, upDur, upOnly = fillRecord(rec, payload[at:at+c.recLen], c.fields, clk.exportMs, sysInit, hasInit)
-				}
-				n += d.emitRecord(rec, s, proto, rate, upDur, upOnly, optRate, &clk, emit)
+				*rec = Record{Exporter: exporter, Protocol: proto}
+				e.record(fillRecord(rec, payload[at:at+c.recLen], c.fields, &e.st))
 			}
 		}
-		clk.flush(d, s, proto)
-		d.delivered(s, proto, n)
+		e.done()
 		return nil
 	}
 	return d.decodeGoflow2(s, recv, payload, proto, exporter, exportMs, uptimeMs, hasUptime, domain, rec, emit)
@@ -188,9 +190,7 @@ func (d *Decoder) decodeGoflow2(s *source, recv time.Time, payload []byte, proto
 			s.learnOptions(domain, od)
 		}
 	}
-	optRate, sysInit, hasInit := s.timing(domain, proto, exportMs, uptimeMs, hasUptime)
-	clk := d.clock(s, proto, exportMs, recv)
-	n := 0
+	e := d.emitter(s, proto, domain, exportMs, uptimeMs, hasUptime, recv, rec, emit)
 	for _, fs := range sets {
 		ds, ok := fs.(netflow.DataFlowSet)
 		if !ok {
@@ -208,12 +208,10 @@ func (d *Decoder) decodeGoflow2(s *source, recv time.Time, payload []byte, proto
 				}
 			}
 			*rec = Record{Exporter: exporter, Protocol: proto}
-			rate, upDur, upOnly := fillRecord(rec, b, v, clk.exportMs, sysInit, hasInit)
-			n += d.emitRecord(rec, s, proto, rate, upDur, upOnly, optRate, &clk, emit)
+			e.record(fillRecord(rec, b, v, &e.st))
 		}
 	}
-	clk.flush(d, s, proto)
-	d.delivered(s, proto, n)
+	e.done()
 	if derr != nil {
 		return d.fail(s, proto, reason, derr)
 	}
@@ -271,33 +269,69 @@ func (s *source) timing(domain uint32, proto Protocol, exportMs, uptimeMs int64,
 	return optRate, sysInit, hasInit
 }
 
-// emitRecord takes one data record whose fields were mapped (fillRecord or
-// a layout: rate, upDur and upOnly are what they returned), checks its times
-// against its source's clock (clock.go), scales it by its sampling rate and
-// hands it on; it returns 1 if it was a flow (emitted or refused), 0 if not.
-func (d *Decoder) emitRecord(r *Record, s *source, proto Protocol, rate uint32, upDur int64, upOnly bool, optRate uint32, clk *clockFix, emit func(*Record)) int {
+// emitter hands on the records of one datagram (record), with what they
+// share: set up once per datagram (Decoder.emitter), so that the call per
+// record takes one pointer, not nine arguments spilled and reloaded around it.
+type emitter struct {
+	d       *Decoder
+	s       *source
+	proto   Protocol
+	optRate uint32 // the sampling rate learnt from option data (0: none)
+	clk     clockFix
+	st      stamp
+	rec     *Record // the record filled for each data record in turn
+	emit    func(*Record)
+	n       int // flows (emitted or refused)
+}
+
+// emitter measures a datagram's clock and takes its sampling rate and boot
+// time (source.timing) for its records.
+func (d *Decoder) emitter(s *source, proto Protocol, domain uint32, exportMs, uptimeMs int64, hasUptime bool,
+	recv time.Time, rec *Record, emit func(*Record)) emitter {
+	optRate, sysInit, hasInit := s.timing(domain, proto, exportMs, uptimeMs, hasUptime)
+	clk := d.clock(s, proto, exportMs, recv)
+	return emitter{d: d, s: s, proto: proto, optRate: optRate, clk: clk,
+		st: newStamp(clk.exportMs, sysInit, hasInit), rec: rec, emit: emit}
+}
+
+// record takes e.rec, whose fields were mapped (fillRecord or a layout:
+// rate, upDur and upOnly are what they returned), checks its times against
+// its source's clock (clock.go), scales it by its sampling rate and hands it
+// on; a record with neither address is no flow (e.g. an event or
+// statistics template) and is skipped.
+func (e *emitter) record(rate uint32, upDur int64, upOnly bool) {
+	r := e.rec
 	if !r.Src.IsValid() && !r.Dst.IsValid() {
-		return 0 // not a flow (e.g. an event or statistics template)
+		return
 	}
+	e.n++
 	if upOnly {
-		clk.arrival(d, s, proto, r, upDur)
-	} else if !clk.apply(d, s, proto, r) {
-		return 1
-	}
-	if rate == 0 {
-		rate = optRate
-	}
-	if rate == 0 {
-		clk.unrated = true
+		e.clk.arrival(e.d, e.s, e.proto, r, upDur)
+	} else if !e.clk.keeps(r) {
+		e.clk.refused(e.d, e.s, r)
+		return
 	} else {
-		clk.rated = true
+		e.clk.correct(r)
 	}
-	rate = d.rate(s, rate)
+	if rate == 0 {
+		rate = e.optRate
+	}
+	if rate == 0 {
+		e.clk.unrated = true
+	} else {
+		e.clk.rated = true
+	}
+	rate = e.d.rate(e.s, rate)
 	r.SamplingRate = rate
 	r.Packets *= uint64(rate)
 	r.Bytes *= uint64(rate)
-	emit(r)
-	return 1
+	e.emit(r)
+}
+
+// done counts the datagram's records once they are all handed on.
+func (e *emitter) done() {
+	e.clk.flush(e.d, e.s, e.proto)
+	e.d.delivered(e.s, e.proto, e.n)
 }
 
 // learnOptions keeps the sampling rate and system init time found in option data.
@@ -346,7 +380,7 @@ func (s *source) learnOptions(domain uint32, od netflow.OptionsDataFlowSet) {
 // upOnly says the record's only times are uptimes of an exporter whose boot
 // time is unknown (the caller times it from arrival), upDur the duration
 // they give.
-func fillRecord(r *Record, data []byte, fields []compiledField, exportMs, sysInit int64, hasInit bool) (rate uint32, upDur int64, upOnly bool) {
+func fillRecord(r *Record, data []byte, fields []compiledField, st *stamp) (rate uint32, upDur int64, upOnly bool) {
 	// The values read, in a struct rather than a dozen locals: the loop then
 	// writes each one to memory once instead of carrying them all in
 	// registers, spilled and reloaded on every field.
@@ -400,9 +434,9 @@ func fillRecord(r *Record, data []byte, fields []compiledField, exportMs, sysIni
 		case kEndNTP:
 			v.end = ntpMillis(b)
 		case kStartDelta:
-			v.start = exportMs - int64(beUint(b))/1000
+			v.start = st.exportMs - int64(beUint(b))/1000
 		case kEndDelta:
-			v.end = exportMs - int64(beUint(b))/1000
+			v.end = st.exportMs - int64(beUint(b))/1000
 		case kRate:
 			v.rate64 = beUint(b)
 		case kPktInterval:
@@ -411,11 +445,11 @@ func fillRecord(r *Record, data []byte, fields []compiledField, exportMs, sysIni
 			v.space = beUint(b)
 		}
 	}
-	return v.finish(r, exportMs, sysInit, hasInit)
+	return v.finish(r, st)
 }
 
 // values are what a record's fields give before the rules that combine
-// them (values.finish): fillRecord's loop and a layout's loads fill them.
+// them (values.finish): fillRecord's loop fills them (a layout keeps the same values in locals).
 type values struct {
 	octets, pkts, altOctets, altPkts uint64
 	start, end                       int64
@@ -425,39 +459,95 @@ type values struct {
 }
 
 // finish sets the record's counts and times from v and returns its own
-// sampling rate (see fillRecord).
-func (v *values) finish(r *Record, exportMs, sysInit int64, hasInit bool) (rate uint32, upDur int64, upOnly bool) {
-	// Locals, not v's fields: the compiler keeps them in registers.
-	octets, pkts := v.octets, v.pkts
-	if octets == 0 {
-		octets = v.altOctets
+// sampling rate (see fillRecord). The rules are three small functions that
+// layout.fill calls too, on values it keeps in registers.
+func (v *values) finish(r *Record, st *stamp) (rate uint32, upDur int64, upOnly bool) {
+	r.Bytes, r.Packets = orAlt(v.octets, v.altOctets), orAlt(v.pkts, v.altPkts)
+	r.Start, r.End, upDur, upOnly = st.times(v.start, v.end, v.upStart, v.upEnd, v.hasUp)
+	return ownRate(v.rate64, v.interval, v.space), upDur, upOnly
+}
+
+// orAlt is a count: the delta count, or when that is 0 (or absent) the
+// alternative one (totals, post counts, initiator counts).
+func orAlt(delta, alt uint64) uint64 {
+	if delta == 0 {
+		return alt
 	}
-	if pkts == 0 {
-		pkts = v.altPkts
+	return delta
+}
+
+// ownRate is a record's own sampling rate (0: none): samplingInterval, or
+// from samplingPacketInterval and Space; implausible rates count as none.
+func ownRate(rate64, interval, space uint64) uint32 {
+	if interval > 0 {
+		rate64 = (interval + space) / interval
 	}
-	r.Bytes, r.Packets = octets, pkts
-	start, end := v.start, v.end
-	if start == 0 && end == 0 && v.hasUp {
-		if !hasInit {
+	if rate64 > 1<<31 {
+		rate64 = 0
+	}
+	return uint32(rate64)
+}
+
+// stamp is what a datagram's header says of the times of its records: the
+// same for every record, so taken once per datagram (newStamp), not per record.
+type stamp struct {
+	exportMs, sysInit int64
+	hasInit           bool
+	// wrap: export and boot time both known, and up the uptime at export
+	// modulo 2^32, like the fields (see times).
+	wrap bool
+	up   uint32
+	// upFast: hasInit and wrap, the usual case of NetFlow v9, whose
+	// uptime-relative times layout.fill turns into Unix ms itself (fromUp).
+	upFast bool
+}
+
+func newStamp(exportMs, sysInit int64, hasInit bool) stamp {
+	wrap := exportMs > 0 && sysInit > 0
+	return stamp{exportMs: exportMs, sysInit: sysInit, hasInit: hasInit,
+		wrap: wrap, up: uint32(exportMs - sysInit), upFast: hasInit && wrap}
+}
+
+// times gives a record's start and end from its time fields (start, end:
+// absolute ones in Unix ms, 0 when absent; upStart, upEnd: sysUpTime ones,
+// hasUp when either is present). upOnly says the record's only times are
+// uptimes of an exporter whose boot time is unknown (the caller times it
+// from arrival), upDur the duration they give.
+func (st *stamp) times(start, end, upStart, upEnd int64, hasUp bool) (int64, int64, int64, bool) {
+	var (
+		upDur  int64
+		upOnly bool
+	)
+	if start == 0 && end == 0 && hasUp {
+		if !st.hasInit {
 			upOnly = true
-			if v.upEnd >= v.upStart && v.upEnd-v.upStart < 1<<31 {
-				upDur = v.upEnd - v.upStart
+			if upEnd >= upStart && upEnd-upStart < 1<<31 {
+				upDur = upEnd - upStart
 			}
+		} else if st.wrap {
+			start, end = st.fromUp(upStart), st.fromUp(upEnd)
 		} else {
 			// sysUptime-relative times; uint32 arithmetic absorbs an uptime wrap.
-			start, end = sysInit+v.upStart, sysInit+v.upEnd
-			// The uptime at export, modulo 2^32 like the fields: a boot time a
-			// little after the (whole-second) export time, as softflowd's is, or
-			// an uptime past 49.7 days, still gives each record's distance from
-			// the export (records more than 24.8 days away cannot be told from
-			// wrapped ones; those in the future are refused in clock.go).
-			if exportMs > 0 && sysInit > 0 {
-				up := uint32(exportMs - sysInit)
-				start = exportMs - int64(int32(up-uint32(v.upStart)))
-				end = exportMs - int64(int32(up-uint32(v.upEnd)))
-			}
+			start, end = st.sysInit+upStart, st.sysInit+upEnd
 		}
 	}
+	start, end = settle(start, end, st.exportMs)
+	return start, end, upDur, upOnly
+}
+
+// fromUp is the Unix ms of a sysUpTime field when export and boot time are
+// both known (wrap). The uptime at export, modulo 2^32 like the fields: a
+// boot time a little after the (whole-second) export time, as softflowd's
+// is, or an uptime past 49.7 days, still gives each record's distance from
+// the export (records more than 24.8 days away cannot be told from wrapped
+// ones; those in the future are refused in clock.go).
+func (st *stamp) fromUp(up int64) int64 {
+	return st.exportMs - int64(int32(st.up-uint32(up)))
+}
+
+// settle gives a record whose start or end is unknown (0) the other one,
+// and one with neither its datagram's export time.
+func settle(start, end, exportMs int64) (int64, int64) {
 	if start == 0 {
 		start = end
 	}
@@ -467,15 +557,7 @@ func (v *values) finish(r *Record, exportMs, sysInit int64, hasInit bool) (rate 
 	if start == 0 {
 		start, end = exportMs, exportMs
 	}
-	r.Start, r.End = start, end
-	rate64 := v.rate64
-	if v.interval > 0 {
-		rate64 = (v.interval + v.space) / v.interval
-	}
-	if rate64 > 1<<31 {
-		rate64 = 0
-	}
-	return uint32(rate64), upDur, upOnly
+	return start, end
 }
 
 // beUint reads a big-endian unsigned integer of 1 to 8 bytes (reduced-size
