@@ -144,44 +144,23 @@ func intelHit(e *intel.Entry, hit *score.IntelHit) *score.IntelHit {
 // pool: then o.Intel is nil and that pool's entry is returned, for the
 // caller to set o.Intel (intelHit) with storage of its own.
 func (p *Pipeline) observation(led *ledger.Ledger, set *intel.Set, r *flow.Record, o *score.Observation) (ok bool, pool *intel.Entry) {
-	// One look-up per side answers internal, whose, and research asset
-	// (ledger.Lookup: an IPv4 table, no asset-table look-up per record).
-	// An IPv4 end is turned into a uint32 once, for the ledger here and
-	// the intel below; IPv6 and IPv4-mapped ends take Lookup.
-	var (
-		src, dst ledger.Class
-		sa, da   uint32
-	)
-	src4, dst4 := r.Src.Is4(), r.Dst.Is4()
-	if src4 {
-		sa = v4(r.Src)
-		src = led.Lookup4(sa)
-	} else {
-		src = led.Lookup(r.Src)
-	}
-	if dst4 {
-		da = v4(r.Dst)
-		dst = led.Lookup4(da)
-	} else {
-		dst = led.Lookup(r.Dst)
-	}
-
-	var (
-		host  ledger.Class
-		rem4  bool   // the remote end is IPv4,
-		ra    uint32 // this one
-		outbd bool
-	)
-	switch {
-	case src.Internal && (!dst.Internal || r.SrcPort >= r.DstPort):
-		// Outbound, or internal to internal where src looks like the client
-		// (ephemeral port): the client side is the one that may be mining.
-		host, rem4, ra, outbd = src, dst4, da, true
-	case dst.Internal:
-		host, rem4, ra = dst, src4, sa
-	default:
-		p.droppedExternal.Inc()
-		return false, nil
+	// The host is the internal end; when both are internal, the one that
+	// looks like the client (the higher port; src on a tie): the client
+	// side is the one that may be mining. So the end with the higher port
+	// (src on a tie) is asked first, and when it is internal it is the host
+	// whatever the other end is: most records need one ledger look-up, not
+	// two. Otherwise the other end is the host if it is internal. This is
+	// the rule "src if internal and (dst external or sport >= dport), else
+	// dst if internal" (TestObservationIsOld checks it against the old code
+	// that looked up both ends).
+	outbd := r.SrcPort >= r.DstPort
+	host := classOf(led, hostOf(r, outbd))
+	if !host.Internal {
+		outbd = !outbd
+		if host = classOf(led, hostOf(r, outbd)); !host.Internal {
+			p.droppedExternal.Inc()
+			return false, nil
+		}
 	}
 	unit := Unassigned
 	if host.Unit != nil {
@@ -206,7 +185,7 @@ func (p *Pipeline) observation(led *ledger.Ledger, set *intel.Set, r *flow.Recor
 
 	// An IPv4 remote end in no list's /24 (the common case) is answered
 	// from the intel's filter alone (Unlisted4); anything else by Remote.
-	if set != nil && (!rem4 || !set.Unlisted4(ra)) {
+	if set != nil && (!o.Remote.Is4() || !set.Unlisted4(v4(o.Remote))) {
 		// Allowed, else MatchHost: a CDN address confirmed by SNI counts for its suspects only.
 		if allowed, e := set.Remote(o.Host, o.Remote, o.RemotePort); allowed {
 			o.Allowlisted = true
@@ -217,13 +196,23 @@ func (p *Pipeline) observation(led *ledger.Ledger, set *intel.Set, r *flow.Recor
 	return true, pool
 }
 
+// classOf is what the ledger says of a: an IPv4 address is asked as a
+// uint32 (Lookup4: a register, not a [4]byte), anything else by Lookup.
+func classOf(led *ledger.Ledger, a netip.Addr) ledger.Class {
+	if a.Is4() {
+		return led.Lookup4(v4(a))
+	}
+	return led.Lookup(a)
+}
+
 // v4 is an IPv4 address (Is4) as a big-endian uint32.
 func v4(a netip.Addr) uint32 {
 	b := a.As4()
 	return binary.BigEndian.Uint32(b[:])
 }
 
-// hostOf is the record's internal end, as observation oriented it.
+// hostOf is the record's src when outbound, else its dst: the end
+// observation takes for the host.
 func hostOf(r *flow.Record, outbound bool) netip.Addr {
 	if outbound {
 		return r.Src
