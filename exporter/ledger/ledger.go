@@ -8,6 +8,7 @@
 package ledger
 
 import (
+	"encoding/binary"
 	"errors"
 	"fmt"
 	"net/netip"
@@ -401,11 +402,13 @@ func (l *Ledger) Lookup(ip netip.Addr) Class {
 	if l == nil {
 		return Class{}
 	}
-	ip = ip.Unmap()
-	if l.v4 != nil && ip.Is4() {
-		return l.v4.lookup(ip.As4())
+	if l.v4 != nil && (ip.Is4() || ip.Is4In6()) {
+		// The last four bytes of As16 are the IPv4 address in both forms;
+		// As16 checks nothing (As4 and Unmap would test the form again).
+		a := ip.As16()
+		return l.v4.lookup32(binary.BigEndian.Uint32(a[12:]))
 	}
-	return l.lookupSlow(ip)
+	return l.lookupSlow(ip.Unmap())
 }
 
 // Lookup4 is Lookup for an IPv4 address given as a big-endian uint32 (the
