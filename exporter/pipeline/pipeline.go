@@ -154,10 +154,10 @@ func (p *Pipeline) observation(led *ledger.Ledger, set *intel.Set, r *flow.Recor
 	// dst if internal" (TestObservationIsOld checks it against the old code
 	// that looked up both ends).
 	outbd := r.SrcPort >= r.DstPort
-	host := classOf(led, hostOf(r, outbd))
+	host := led.Lookup(hostOf(r, outbd))
 	if !host.Internal {
 		outbd = !outbd
-		if host = classOf(led, hostOf(r, outbd)); !host.Internal {
+		if host = led.Lookup(hostOf(r, outbd)); !host.Internal {
 			p.droppedExternal.Inc()
 			return false, nil
 		}
@@ -196,15 +196,6 @@ func (p *Pipeline) observation(led *ledger.Ledger, set *intel.Set, r *flow.Recor
 	return true, pool
 }
 
-// classOf is what the ledger says of a: an IPv4 address is asked as a
-// uint32 (Lookup4: a register, not a [4]byte), anything else by Lookup.
-func classOf(led *ledger.Ledger, a netip.Addr) ledger.Class {
-	if a.Is4() {
-		return led.Lookup4(v4(a))
-	}
-	return led.Lookup(a)
-}
-
 // v4 is an IPv4 address (Is4) as a big-endian uint32.
 func v4(a netip.Addr) uint32 {
 	b := a.As4()
@@ -236,12 +227,18 @@ type Batch struct {
 	hits   []score.IntelHit    // obs[i].Intel's storage (same len)
 	n      int
 	maxEnd int64
-	add    func(*flow.Record) // Add as a func value, made once: no allocation per datagram
+	add    func(*flow.Record) // Add's work as a func value, made once: no allocation per datagram
 }
 
 func (p *Pipeline) newBatch(size int) *Batch {
 	b := &Batch{p: p, obs: make([]score.Observation, size), hits: make([]score.IntelHit, size)}
-	b.add = b.Add
+	// A closure rather than the method value b.Add: that would be a wrapper
+	// calling Add, one call more for every record the decoder emits.
+	b.add = func(r *flow.Record) {
+		if b.put(r) && b.full() {
+			b.score()
+		}
+	}
 	return b
 }
 
@@ -257,11 +254,7 @@ func (p *Pipeline) Batched(decode func(emit func(*flow.Record))) {
 
 // Add takes one record into the batch (no reference to r is kept), and
 // scores the batch when it is full.
-func (b *Batch) Add(r *flow.Record) {
-	if b.put(r) && b.full() {
-		b.score()
-	}
-}
+func (b *Batch) Add(r *flow.Record) { b.add(r) }
 
 // put enriches r into the next free slot; false when r is not to be scored.
 func (b *Batch) put(r *flow.Record) bool {
