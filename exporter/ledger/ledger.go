@@ -411,20 +411,6 @@ func (l *Ledger) Lookup(ip netip.Addr) Class {
 	return l.lookupSlow(ip.Unmap())
 }
 
-// Lookup4 is Lookup for an IPv4 address given as a big-endian uint32 (the
-// pipeline converts each end of a record once and asks the ledger and the
-// intel with it; a uint32 travels in a register, a [4]byte does not). Same
-// answer as Lookup(netip.AddrFrom4(a)).
-func (l *Ledger) Lookup4(a uint32) Class {
-	if l == nil {
-		return Class{}
-	}
-	if l.v4 != nil {
-		return l.v4.lookup32(a)
-	}
-	return l.lookupSlow(netip.AddrFrom4([4]byte{byte(a >> 24), byte(a >> 16), byte(a >> 8), byte(a)}))
-}
-
 // lookupSlow is Lookup by the bart tables and the research set alone: the
 // answer the IPv4 table is built from, and the one for IPv6.
 func (l *Ledger) lookupSlow(ip netip.Addr) Class {
