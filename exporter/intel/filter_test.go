@@ -13,7 +13,7 @@ import (
 // unfiltered is s without the IPv4 filters: the answers as before them.
 func unfiltered(s *Set) *Set {
 	c := *s
-	c.pools.v4, c.allow.v4, c.any4 = nil, nil, nil
+	c.pools.v4, c.allow.v4, c.any4, c.unlisted4 = nil, nil, nil, nil
 	return &c
 }
 

@@ -101,7 +101,7 @@ func (p *probed) countNamed() {
 // withProbed returns a copy of s showing p (s itself is not changed).
 func (s *Set) withProbed(p *probed) *Set {
 	c := *s
-	c.probed = p
+	c.setProbed(p)
 	return &c
 }
 

@@ -14,6 +14,10 @@ type Set struct {
 	domains      []string                        // every listed domain, pools and allowlist
 	probed       *probed                         // what active probes decided; nil: nothing
 	any4         *v4Filter                       // the pools' and the allowlist's together (Remote)
+	// unlisted4 is any4 while no probe outcome is stored, else nil (a
+	// probe may confirm or refute an endpoint in no list): what Unlisted4
+	// reads, decided once a Set (setProbed) instead of once a record.
+	unlisted4 *v4Filter
 }
 
 // matcher answers lookups with one map probe and one trie lookup. Listed
@@ -135,7 +139,16 @@ func NewSet(pools, allow []*List, resolved map[string][]netip.Addr) *Set {
 	s.pools.seal()
 	s.allow.seal()
 	s.any4 = newV4Filter(&s.pools, &s.allow)
+	s.setProbed(nil)
 	return s
+}
+
+// setProbed makes p the probe outcomes s shows, before s is published.
+func (s *Set) setProbed(p *probed) {
+	s.probed, s.unlisted4 = p, s.any4
+	if p != nil && (len(p.confirmed) > 0 || len(p.refuted) > 0) {
+		s.unlisted4 = nil
+	}
 }
 
 // Match returns the pool entry for a remote endpoint, or nil. IP:port
@@ -201,13 +214,8 @@ func (s *Set) Unlisted4(a uint32) bool {
 	if s == nil {
 		return true
 	}
-	f := s.any4
-	if f == nil || s.probed != nil && (len(s.probed.confirmed) > 0 || len(s.probed.refuted) > 0) {
-		return false
-	}
-	// The /8 bit inline (small lists reject most addresses there), the rest
-	// of the filter in may32.
-	return f.any8[a>>30]&(1<<(a>>24&63)) == 0 || !f.may32(a)
+	// Small enough to be inlined into the pipeline: one call (may32).
+	return s.unlisted4 != nil && !s.unlisted4.may32(a)
 }
 
 // Domains lists every domain of the pool lists and allowlists.

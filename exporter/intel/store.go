@@ -177,7 +177,7 @@ func (s *Store) rebuildLocked() *Set {
 		allow = append(allow, s.lists[p])
 	}
 	set := NewSet(pools, allow, s.resolved)
-	set.probed = s.probed
+	set.setProbed(s.probed)
 	// Forget addresses of domains no longer listed.
 	listed := map[string]bool{}
 	for _, d := range set.Domains() {

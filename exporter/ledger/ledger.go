@@ -8,6 +8,7 @@
 package ledger
 
 import (
+	"encoding/binary"
 	"errors"
 	"fmt"
 	"net/netip"
@@ -401,25 +402,13 @@ func (l *Ledger) Lookup(ip netip.Addr) Class {
 	if l == nil {
 		return Class{}
 	}
-	ip = ip.Unmap()
-	if l.v4 != nil && ip.Is4() {
-		return l.v4.lookup(ip.As4())
+	if l.v4 != nil && (ip.Is4() || ip.Is4In6()) {
+		// The last four bytes of As16 are the IPv4 address in both forms;
+		// As16 checks nothing (As4 and Unmap would test the form again).
+		a := ip.As16()
+		return l.v4.lookup32(binary.BigEndian.Uint32(a[12:]))
 	}
-	return l.lookupSlow(ip)
-}
-
-// Lookup4 is Lookup for an IPv4 address given as a big-endian uint32 (the
-// pipeline converts each end of a record once and asks the ledger and the
-// intel with it; a uint32 travels in a register, a [4]byte does not). Same
-// answer as Lookup(netip.AddrFrom4(a)).
-func (l *Ledger) Lookup4(a uint32) Class {
-	if l == nil {
-		return Class{}
-	}
-	if l.v4 != nil {
-		return l.v4.lookup32(a)
-	}
-	return l.lookupSlow(netip.AddrFrom4([4]byte{byte(a >> 24), byte(a >> 16), byte(a >> 8), byte(a)}))
+	return l.lookupSlow(ip.Unmap())
 }
 
 // lookupSlow is Lookup by the bart tables and the research set alone: the

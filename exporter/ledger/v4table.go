@@ -92,12 +92,7 @@ func buildV4(l *Ledger) *v4Table {
 	return t
 }
 
-// lookup answers for an IPv4 address.
-func (t *v4Table) lookup(a [4]byte) Class {
-	return t.lookup32(uint32(a[0])<<24 | uint32(a[1])<<16 | uint32(a[2])<<8 | uint32(a[3]))
-}
-
-// lookup32 is lookup for the address as a big-endian uint32.
+// lookup32 answers for an IPv4 address given as a big-endian uint32.
 func (t *v4Table) lookup32(a uint32) Class {
 	e := t.entries[a>>24]
 	if e&v4Child != 0 {

@@ -1,7 +1,6 @@
 package ledger
 
 import (
-	"encoding/binary"
 	"fmt"
 	"math/rand/v2"
 	"net/netip"
@@ -145,12 +144,6 @@ func mismatches(l *Ledger, extra []netip.Prefix, addrs []netip.Addr) []string {
 		want := o.class(a)
 		if got := l.Lookup(a); got != want {
 			bad = append(bad, fmt.Sprintf("Lookup(%s) = %+v, want %+v", a, got, want))
-		}
-		if u := a.Unmap(); u.Is4() {
-			b := u.As4()
-			if got := l.Lookup4(binary.BigEndian.Uint32(b[:])); got != want {
-				bad = append(bad, fmt.Sprintf("Lookup4(%s) = %+v, want %+v", a, got, want))
-			}
 		}
 		if got := l.lookupSlow(a.Unmap()); got != want {
 			bad = append(bad, fmt.Sprintf("bart lookup(%s) = %+v, want %+v", a, got, want))

@@ -88,7 +88,16 @@ func (p *Pipeline) newHandoff(size, limit int, score func(*Batch)) *Handoff {
 		// Both channels hold every batch there may be: sending never blocks,
 		// so the reader waits in one place only (take).
 		full: make(chan *Batch, limit), free: make(chan *Batch, limit), done: make(chan struct{})}
-	h.add = h.Add
+	// A closure rather than the method value h.Add (see newBatch).
+	h.add = func(r *flow.Record) {
+		if h.cur == nil {
+			h.cur = h.take()
+		}
+		if h.cur.put(r) && h.cur.full() {
+			h.send(h.cur)
+			h.cur = nil
+		}
+	}
 	go h.score()
 	return h
 }
@@ -99,15 +108,7 @@ func (p *Pipeline) newHandoff(size, limit int, score func(*Batch)) *Handoff {
 func (h *Handoff) Batched(decode func(emit func(*flow.Record))) { decode(h.add) }
 
 // Add takes one record (no reference to r is kept).
-func (h *Handoff) Add(r *flow.Record) {
-	if h.cur == nil {
-		h.cur = h.take()
-	}
-	if h.cur.put(r) && h.cur.full() {
-		h.send(h.cur)
-		h.cur = nil
-	}
-}
+func (h *Handoff) Add(r *flow.Record) { h.add(r) }
 
 // send hands b to the scorer.
 func (h *Handoff) send(b *Batch) {

@@ -12,7 +12,21 @@ import (
 	"github.com/minewatch/minewatch/exporter/score"
 )
 
-// oldObservation is observation as it was before ledger.Lookup and
+// observe is Batch.put of r with led and set, into a one-slot batch whose
+// slot starts as *o and whose hit storage as *hit; both are copied back
+// (o.Intel then points at *hit): the enrichment as Batched and Process do
+// it, into the caller's slot.
+func (p *Pipeline) observe(led *ledger.Ledger, set *intel.Set, r *flow.Record, o *score.Observation, hit *score.IntelHit) bool {
+	b := &Batch{p: p, led: led, set: set, obs: []score.Observation{*o}, hits: []score.IntelHit{*hit}}
+	ok := b.put(r)
+	*o, *hit = b.obs[0], b.hits[0]
+	if o.Intel == &b.hits[0] {
+		o.Intel = hit
+	}
+	return ok
+}
+
+// oldObservation is put's enrichment as it was before ledger.Lookup and
 // intel.Set.Remote: two Classify calls, the asset table for Research,
 // Allowed then MatchHost.
 func oldObservation(led *ledger.Ledger, set *intel.Set, r *flow.Record, o *score.Observation) bool {
@@ -116,11 +130,11 @@ func TestObservationIsOld(t *testing.T) {
 	}
 }
 
-// TestObservationWritesAll: observation writes every field of the
+// TestObservationWritesAll: Batch.put writes every field of the
 // observation it returns true for (a Batch reuses its slots without
 // clearing them): into a slot full of another record's values it gives what
 // it gives into a zero one. A field added to score.Observation and not
-// written by observation fails here.
+// written by put fails here.
 func TestObservationWritesAll(t *testing.T) {
 	p := newTestPipeline(t)
 	led, set := p.ledger.Load(), p.intelSet()

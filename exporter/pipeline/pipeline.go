@@ -81,17 +81,18 @@ func (p *Pipeline) Engine() *score.Engine { return p.engine }
 // LastFlow is the flow clock: the end time (Unix ms) of the newest record seen.
 func (p *Pipeline) LastFlow() int64 { return p.lastFlow.Load() }
 
-// Process scores one record. It keeps no reference to r.
+// Process scores one record. It keeps no reference to r. It borrows a
+// Batch for the record's slot and pool-hit storage (Batch.put holds the
+// enrichment), so that it allocates nothing per record.
 func (p *Pipeline) Process(r *flow.Record) {
-	var (
-		o   score.Observation
-		hit score.IntelHit
-	)
-	if !p.observe(p.ledger.Load(), p.intelSet(), r, &o, &hit) {
-		return
+	b := p.batches.Get().(*Batch)
+	if b.put(r) {
+		p.engine.Observe(&b.obs[0])
+		p.advance(r.End)
 	}
-	p.engine.Observe(&o)
-	p.advance(r.End)
+	b.n, b.maxEnd = 0, 0
+	b.release()
+	p.batches.Put(b)
 }
 
 // intelSet is the pool intel in force, nil without intel.
@@ -112,17 +113,6 @@ func (p *Pipeline) advance(end int64) {
 	}
 }
 
-// observe is observation with a pool hit written into *hit, the caller's
-// storage, and o.Intel pointing there (Process, tests; Batch.put does the
-// same with its slot's storage, taken only on a hit).
-func (p *Pipeline) observe(led *ledger.Ledger, set *intel.Set, r *flow.Record, o *score.Observation, hit *score.IntelHit) bool {
-	ok, e := p.observation(led, set, r, o)
-	if e != nil {
-		o.Intel = intelHit(e, hit)
-	}
-	return ok
-}
-
 // intelHit writes what the engine needs of the pool entry e into *hit.
 // The storage is the caller's (a Batch has one per slot), so no record
 // allocates: a new IntelHit per pool record was 2 % of the exporter's CPU at
@@ -135,95 +125,14 @@ func intelHit(e *intel.Entry, hit *score.IntelHit) *score.IntelHit {
 	return hit
 }
 
-// observation orients and enriches r into o: which side is the internal
-// host and whose (led), whether the remote end is a pool or allowlisted
-// (set, nil without intel). False when the record is not to be scored (no
-// internal side, or another exporter's host); o is then left as it was.
-// Every field of o is written when it returns true, so o needs no clearing
-// before (a Batch reuses its slots), except o.Intel when the remote end is a
-// pool: then o.Intel is nil and that pool's entry is returned, for the
-// caller to set o.Intel (intelHit) with storage of its own.
-func (p *Pipeline) observation(led *ledger.Ledger, set *intel.Set, r *flow.Record, o *score.Observation) (ok bool, pool *intel.Entry) {
-	// One look-up per side answers internal, whose, and research asset
-	// (ledger.Lookup: an IPv4 table, no asset-table look-up per record).
-	// An IPv4 end is turned into a uint32 once, for the ledger here and
-	// the intel below; IPv6 and IPv4-mapped ends take Lookup.
-	var (
-		src, dst ledger.Class
-		sa, da   uint32
-	)
-	src4, dst4 := r.Src.Is4(), r.Dst.Is4()
-	if src4 {
-		sa = v4(r.Src)
-		src = led.Lookup4(sa)
-	} else {
-		src = led.Lookup(r.Src)
-	}
-	if dst4 {
-		da = v4(r.Dst)
-		dst = led.Lookup4(da)
-	} else {
-		dst = led.Lookup(r.Dst)
-	}
-
-	var (
-		host  ledger.Class
-		rem4  bool   // the remote end is IPv4,
-		ra    uint32 // this one
-		outbd bool
-	)
-	switch {
-	case src.Internal && (!dst.Internal || r.SrcPort >= r.DstPort):
-		// Outbound, or internal to internal where src looks like the client
-		// (ephemeral port): the client side is the one that may be mining.
-		host, rem4, ra, outbd = src, dst4, da, true
-	case dst.Internal:
-		host, rem4, ra = dst, src4, sa
-	default:
-		p.droppedExternal.Inc()
-		return false, nil
-	}
-	unit := Unassigned
-	if host.Unit != nil {
-		unit = host.Unit.ID
-	}
-	if p.owns != nil && !p.owns(hostOf(r, outbd), unit) {
-		return false, nil // another exporter's host (counted by the shard)
-	}
-	// Field by field, every one (TestObservationWritesAll): the slot needs
-	// no clearing first, and a composite literal would be built in a zeroed
-	// temporary and copied.
-	if outbd {
-		o.Host, o.Remote, o.HostPort, o.RemotePort = r.Src, r.Dst, r.SrcPort, r.DstPort
-	} else {
-		o.Host, o.Remote, o.HostPort, o.RemotePort = r.Dst, r.Src, r.DstPort, r.SrcPort
-	}
-	o.Outbound, o.Unit, o.Research = outbd, unit, host.Research
-	o.Proto, o.TCPFlags = r.Proto, r.TCPFlags
-	o.Start, o.End = r.Start, r.End
-	o.Packets, o.Bytes, o.SamplingRate = r.Packets, r.Bytes, r.SamplingRate
-	o.Allowlisted, o.Intel = false, nil
-
-	// An IPv4 remote end in no list's /24 (the common case) is answered
-	// from the intel's filter alone (Unlisted4); anything else by Remote.
-	if set != nil && (!rem4 || !set.Unlisted4(ra)) {
-		// Allowed, else MatchHost: a CDN address confirmed by SNI counts for its suspects only.
-		if allowed, e := set.Remote(o.Host, o.Remote, o.RemotePort); allowed {
-			o.Allowlisted = true
-		} else {
-			pool = e
-		}
-	}
-	return true, pool
-}
-
 // v4 is an IPv4 address (Is4) as a big-endian uint32.
 func v4(a netip.Addr) uint32 {
 	b := a.As4()
 	return binary.BigEndian.Uint32(b[:])
 }
 
-// hostOf is the record's internal end, as observation oriented it.
+// hostOf is the record's src when outbound, else its dst: the end
+// put takes for the host.
 func hostOf(r *flow.Record, outbound bool) netip.Addr {
 	if outbound {
 		return r.Src
@@ -247,12 +156,18 @@ type Batch struct {
 	hits   []score.IntelHit    // obs[i].Intel's storage (same len)
 	n      int
 	maxEnd int64
-	add    func(*flow.Record) // Add as a func value, made once: no allocation per datagram
+	add    func(*flow.Record) // Add's work as a func value, made once: no allocation per datagram
 }
 
 func (p *Pipeline) newBatch(size int) *Batch {
 	b := &Batch{p: p, obs: make([]score.Observation, size), hits: make([]score.IntelHit, size)}
-	b.add = b.Add
+	// A closure rather than the method value b.Add: that would be a wrapper
+	// calling Add, one call more for every record the decoder emits.
+	b.add = func(r *flow.Record) {
+		if b.put(r) && b.full() {
+			b.score()
+		}
+	}
 	return b
 }
 
@@ -268,25 +183,69 @@ func (p *Pipeline) Batched(decode func(emit func(*flow.Record))) {
 
 // Add takes one record into the batch (no reference to r is kept), and
 // scores the batch when it is full.
-func (b *Batch) Add(r *flow.Record) {
-	if b.put(r) && b.full() {
-		b.score()
-	}
-}
+func (b *Batch) Add(r *flow.Record) { b.add(r) }
 
-// put enriches r into the next free slot; false when r is not to be scored.
+// put enriches r into the next free slot: which side is the internal host
+// and whose (the ledger), whether the remote end is a pool or allowlisted
+// (the intel, if any). False when r is not to be scored (no internal side,
+// or another exporter's host); the slot then stays free and unwritten.
+// Every field of the slot is written when it returns true, so slots need no
+// clearing (they are reused), and a pool hit goes into the slot's own
+// IntelHit storage, so no record allocates. The one place of this rule:
+// Process, Batched and Handoff all come here.
 func (b *Batch) put(r *flow.Record) bool {
 	if b.n == 0 && b.led == nil {
 		b.led, b.set = b.p.ledger.Load(), b.p.intelSet()
 	}
-	// observation writes the whole slot (or leaves it unused): no clearing
-	// first; the slot's hit storage is taken only on a pool hit.
-	ok, pool := b.p.observation(b.led, b.set, r, &b.obs[b.n])
-	if !ok {
-		return false
+	// The host is the internal end; when both are internal, the one that
+	// looks like the client (the higher port; src on a tie): the client
+	// side is the one that may be mining. So the end with the higher port
+	// (src on a tie) is asked first, and when it is internal it is the host
+	// whatever the other end is: most records need one ledger look-up, not
+	// two. Otherwise the other end is the host if it is internal. This is
+	// the rule "src if internal and (dst external or sport >= dport), else
+	// dst if internal" (TestObservationIsOld checks it against the old code
+	// that looked up both ends).
+	outbd := r.SrcPort >= r.DstPort
+	host := b.led.Lookup(hostOf(r, outbd))
+	if !host.Internal {
+		outbd = !outbd
+		if host = b.led.Lookup(hostOf(r, outbd)); !host.Internal {
+			b.p.droppedExternal.Inc()
+			return false
+		}
 	}
-	if pool != nil {
-		b.obs[b.n].Intel = intelHit(pool, &b.hits[b.n])
+	unit := Unassigned
+	if host.Unit != nil {
+		unit = host.Unit.ID
+	}
+	if b.p.owns != nil && !b.p.owns(hostOf(r, outbd), unit) {
+		return false // another exporter's host (counted by the shard)
+	}
+	// Field by field, every one (TestObservationWritesAll): the slot needs
+	// no clearing first, and a composite literal would be built in a zeroed
+	// temporary and copied.
+	o := &b.obs[b.n]
+	if outbd {
+		o.Host, o.Remote, o.HostPort, o.RemotePort = r.Src, r.Dst, r.SrcPort, r.DstPort
+	} else {
+		o.Host, o.Remote, o.HostPort, o.RemotePort = r.Dst, r.Src, r.DstPort, r.SrcPort
+	}
+	o.Outbound, o.Unit, o.Research = outbd, unit, host.Research
+	o.Proto, o.TCPFlags = r.Proto, r.TCPFlags
+	o.Start, o.End = r.Start, r.End
+	o.Packets, o.Bytes, o.SamplingRate = r.Packets, r.Bytes, r.SamplingRate
+	o.Allowlisted, o.Intel = false, nil
+
+	// An IPv4 remote end in no list's /24 (the common case) is answered
+	// from the intel's filter alone (Unlisted4); anything else by Remote.
+	if set := b.set; set != nil && (!o.Remote.Is4() || !set.Unlisted4(v4(o.Remote))) {
+		// Allowed, else MatchHost: a CDN address confirmed by SNI counts for its suspects only.
+		if allowed, e := set.Remote(o.Host, o.Remote, o.RemotePort); allowed {
+			o.Allowlisted = true
+		} else if e != nil {
+			o.Intel = intelHit(e, &b.hits[b.n]) // the slot's storage, taken only on a hit
+		}
 	}
 	b.maxEnd = max(b.maxEnd, r.End)
 	b.n++
@@ -311,7 +270,7 @@ func (b *Batch) score() {
 	}
 	b.p.engine.ObserveBatch(b.obs[:b.n])
 	b.p.advance(b.maxEnd)
-	// The slots are not cleared: observation overwrites every field of the
+	// The slots are not cleared: put overwrites every field of the
 	// ones it uses next. What they still point at (the ledger's unit ids,
 	// an intel hit) stays reachable at most while the Batch sits in the
 	// pool (which the GC empties) or in a Handoff's free list.
