@@ -632,11 +632,13 @@ func (s *session) hoursWithin(nowHr, window int64) int {
 	return bits.OnesCount64(m)
 }
 
+// markPort notes a record's host port. Most records of a session come from
+// a port it already holds, so the ports are matched first in a loop of
+// compares only; the oldest port (the first of the least recent, the one a
+// new port replaces) is looked for only when none matches.
 func (t *tally) markPort(p uint16, start, end int64, sampled bool) {
-	oldest := 0
 	for i := range t.ports {
-		c := &t.ports[i]
-		if c.port == p {
+		if c := &t.ports[i]; c.port == p {
 			if !sampled && start-c.lastMs() > 5*minuteMs {
 				c.first = toSec(start) // the same port reused by a new connection
 			}
@@ -645,8 +647,11 @@ func (t *tally) markPort(p uint16, start, end int64, sampled bool) {
 			}
 			return
 		}
-		if c.last.secs() < t.ports[oldest].last.secs() {
-			oldest = i
+	}
+	oldest, oldestLast := 0, t.ports[0].last.secs()
+	for i := 1; i < len(t.ports); i++ {
+		if l := t.ports[i].last.secs(); l < oldestLast {
+			oldest, oldestLast = i, l
 		}
 	}
 	t.ports[oldest] = portSeen{port: p, first: toSec(start), last: toSec(end)}
