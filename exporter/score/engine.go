@@ -365,18 +365,19 @@ func (h *host) alloc(k uint32, o *Observation, quiet, window int64) *session {
 	} else if o.Intel != nil {
 		newRank = rankPoolLike
 	}
-	victim, vRank := -1, 0
+	// The victim's rank, message-like records and last end are kept as
+	// they are found, not read again for every slot after it; whether a
+	// confirmed session is stale is asked only of a confirmed one.
+	victim, vRank, vProf, vLast := -1, 0, uint32(0), int64(0)
 	for i := range h.sess {
 		s := &h.sess[i]
 		r := s.rank(o.End, quiet, window)
-		stale := o.End-s.lastEnd() > s.quietFor(quiet, window)
-		if !(r < newRank || r == newRank && r == rankCandidate || r == rankConfirmed && newRank == rankConfirmed && stale) {
+		if !(r < newRank || r == newRank && r == rankCandidate ||
+			r == rankConfirmed && newRank == rankConfirmed && o.End-s.lastEnd() > s.quietFor(quiet, window)) {
 			continue
 		}
-		if victim < 0 || r < vRank {
-			victim, vRank = i, r
-		} else if v := &h.sess[victim]; r == vRank && (s.nprof() < v.nprof() || s.nprof() == v.nprof() && s.lastEnd() < v.lastEnd()) {
-			victim = i
+		if p, l := s.nprof(), s.lastEnd(); victim < 0 || r < vRank || r == vRank && (p < vProf || p == vProf && l < vLast) {
+			victim, vRank, vProf, vLast = i, r, p, l
 		}
 	}
 	if victim < 0 {
