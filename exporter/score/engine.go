@@ -68,9 +68,12 @@ const (
 	tcpRST = 0x04
 )
 
-// messageLike says whether one record could be a Stratum exchange: TCP, a
-// few JSON-line-sized packets at a low rate, inside an established connection.
-// Bulk transfers, media, games and calls fail on size or rate.
+// messageLike says whether one record counts as a Stratum-like message: TCP,
+// a few JSON-line-sized packets at a low rate, inside an established
+// connection, and not of a service port (servicePort). Bulk transfers,
+// media, games and calls fail on size or rate. Such a record with no
+// session of its own takes a slot (alloc). One function, the port test
+// included, because ObserveBatch asks it of every record before the update.
 func messageLike(o *Observation) bool {
 	if o.Proto != 6 || o.Packets == 0 {
 		return false
@@ -95,19 +98,18 @@ func messageLike(o *Observation) bool {
 	if sampledBytes > 32<<10 {
 		return false
 	}
-	dur := o.End - o.Start
-	if dur >= 2000 {
-		if dur < 1<<62 {
-			return pk*1000 < 4*uint64(dur) // pk*1000/dur <= 3
-		}
-		return pk*1000/uint64(dur) <= 3
+	var ok bool
+	switch dur := o.End - o.Start; {
+	case dur >= 2000 && dur < 1<<62:
+		ok = pk*1000 < 4*uint64(dur) // pk*1000/dur <= 3
+	case dur >= 2000:
+		ok = pk*1000/uint64(dur) <= 3
+	default:
+		// A whole short connection (handshake and close in one record)
+		// is a web request, not a message of a long-lived session.
+		ok = pk <= 12 && o.TCPFlags&(tcpSYN|tcpFIN) != tcpSYN|tcpFIN
 	}
-	if pk > 12 {
-		return false
-	}
-	// A whole short connection (handshake and close in one record) is a web
-	// request, not a message of a long-lived session.
-	return o.TCPFlags&(tcpSYN|tcpFIN) != tcpSYN|tcpFIN
+	return ok && !servicePort(o.RemotePort) && !servicePort(o.HostPort)
 }
 
 // servicePort says whether p carries an interactive or IoT protocol that keep long, quiet TCP
@@ -132,15 +134,15 @@ func (e *Engine) Observe(o *Observation) {
 	hash := hashAddr(k, is4) // once: it picks the shard and the slot
 	sh := &e.shards[hash>>(64-7)]
 	sh.mu.Lock()
-	e.observeLocked(sh, o, k, is4, hash, sessKey(o.Remote, o.RemotePort), sh.hosts.get(k, is4, hash))
+	e.observeLocked(sh, o, k, is4, hash, sessKey(o.Remote, o.RemotePort), messageLike(o), sh.hosts.get(k, is4, hash))
 	sh.mu.Unlock()
 }
 
 // observeLocked adds one record (not allowlisted) of the host k to sh, whose
 // lock the caller holds; h is the host as the caller found it (nil: not
-// tracked); sk is sessKey of the record's endpoint. Observe and
-// ObserveBatch share it, so both score alike.
-func (e *Engine) observeLocked(sh *shard, o *Observation, k addrKey, is4 bool, hash uint64, sk uint32, h *host) {
+// tracked); sk is sessKey of the record's endpoint and msg messageLike of
+// it. Observe and ObserveBatch share it, so both score alike.
+func (e *Engine) observeLocked(sh *shard, o *Observation, k addrKey, is4 bool, hash uint64, sk uint32, msg bool, h *host) {
 	if h == nil {
 		if h = e.add(sh, k, is4, hash); h == nil {
 			return
@@ -159,7 +161,6 @@ func (e *Engine) observeLocked(sh *shard, o *Observation, k addrKey, is4 bool, h
 	if o.Intel != nil {
 		h.countPool(o.Intel)
 	}
-	msg := messageLike(o) && !servicePort(o.RemotePort) && !servicePort(o.HostPort)
 	var s *session // the session of the record's endpoint, if the host has one
 	if i := h.slotOf(sk); i >= 0 {
 		s = h.findFrom(i, sk, o.Remote, o.RemotePort)
