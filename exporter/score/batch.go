@@ -24,6 +24,7 @@ type pending struct {
 	hash uint64
 	sk   uint32 // sessKey of the record's endpoint
 	is4  bool
+	msg  bool // messageLike
 }
 
 // ObserveBatch adds records in order, with the same result as Observe on
@@ -35,7 +36,9 @@ type pending struct {
 //   - the index entries of the group's hosts (the index is small and mostly
 //     cached), and a prefetch of each host;
 //   - with those hosts arriving together, each host's key compared and its
-//     session keys read, and a prefetch of the matching session;
+//     session keys read, and a prefetch of the matching session (of all
+//     its slots when the record would open a new session: alloc reads them
+//     for a free one or ranks them all);
 //   - a prefetch of those sessions' aggregates (tally), when they have one;
 //   - the updates, in order, as Observe makes them.
 //
@@ -77,7 +80,7 @@ func (e *Engine) ObserveBatch(obs []Observation) {
 		}
 		for i := range g {
 			p := &g[i]
-			p.sk, p.s = sessKey(p.o.Remote, p.o.RemotePort), nil
+			p.sk, p.s, p.msg = sessKey(p.o.Remote, p.o.RemotePort), nil, messageLike(p.o)
 			h := p.h
 			if h == nil {
 				continue
@@ -92,6 +95,10 @@ func (e *Engine) ObserveBatch(obs []Observation) {
 			if j := h.slotOf(p.sk); j >= 0 && j < len(h.sess) {
 				p.s = &h.sess[j]
 				prefetchSpan(uintptr(unsafe.Pointer(p.s)), unsafe.Sizeof(session{}))
+			} else if p.msg && len(h.sess) > 0 {
+				// A new candidate session: alloc reads every slot (a
+				// free one, else the ranks of all).
+				prefetchSpan(uintptr(unsafe.Pointer(&h.sess[0])), uintptr(len(h.sess))*unsafe.Sizeof(session{}))
 			}
 		}
 		for i := range g {
@@ -109,7 +116,7 @@ func (e *Engine) ObserveBatch(obs []Observation) {
 			if h == nil || !h.live || h.key != p.key || h.is4 != p.is4 {
 				h = p.sh.hosts.get(p.key, p.is4, p.hash)
 			}
-			e.observeLocked(p.sh, p.o, p.key, p.is4, p.hash, p.sk, h)
+			e.observeLocked(p.sh, p.o, p.key, p.is4, p.hash, p.sk, p.msg, h)
 		}
 		for w, m := range held {
 			for ; m != 0; m &= m - 1 {

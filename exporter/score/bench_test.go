@@ -140,3 +140,45 @@ func campusObservations(hosts, n int) []Observation {
 	}
 	return obs
 }
+
+// BenchmarkObserveChurn is ObserveBatch, 24 records at a time, on traffic
+// where every record opens a new session: 20,000 hosts, each record a random
+// host and a random remote endpoint, message-sized (so a candidate that
+// takes a session slot) or, one in two, ordinary, with the clock moving
+// 10 ms a record. Once a host's four slots are full every candidate record
+// ranks them for a victim. The records are made between the batches; only
+// the time inside ObserveBatch is counted (observe-ns/record; callgrind:
+// toggle '*Engine*.ObserveBatch').
+func BenchmarkObserveChurn(b *testing.B) {
+	const hosts = 20_000
+	rng := rand.New(rand.NewPCG(5, 8))
+	obs := make([]Observation, 24)
+	next := func(i int) {
+		for j := range obs {
+			h, r := rng.IntN(hosts), rng.Uint32()
+			o := Observation{Host: netip.AddrFrom4([4]byte{10, byte(h >> 16), byte(h >> 8), byte(h)}),
+				Remote: netip.AddrFrom4([4]byte{byte(r>>24) | 1, byte(r >> 16), byte(r >> 8), byte(r)}), RemotePort: 443,
+				HostPort: uint16(30000 + rng.IntN(30000)), Proto: 6, TCPFlags: 0x18, Outbound: j%2 == 0, Packets: 3, Bytes: 400,
+				SamplingRate: 1, Unit: "u1", Start: t0 + int64(i+j)*10}
+			if rng.IntN(2) == 0 {
+				o.Packets, o.Bytes = 40, 40*1200 // bulk: not message-like
+			}
+			o.End = o.Start + 1000
+			obs[j] = o
+		}
+	}
+	e := New(DefaultConfig())
+	for i := 0; i < 40*hosts; i += 24 { // every host tracked, its slots full
+		next(i)
+		e.ObserveBatch(obs)
+	}
+	b.ResetTimer()
+	var in time.Duration
+	for i := 0; i < b.N; i += 24 {
+		next(40*hosts + i)
+		t := time.Now()
+		e.ObserveBatch(obs[:min(24, b.N-i)])
+		in += time.Since(t)
+	}
+	b.ReportMetric(float64(in.Nanoseconds())/float64(b.N), "observe-ns/record")
+}

@@ -68,9 +68,12 @@ const (
 	tcpRST = 0x04
 )
 
-// messageLike says whether one record could be a Stratum exchange: TCP, a
-// few JSON-line-sized packets at a low rate, inside an established connection.
-// Bulk transfers, media, games and calls fail on size or rate.
+// messageLike says whether one record counts as a Stratum-like message: TCP,
+// a few JSON-line-sized packets at a low rate, inside an established
+// connection, and not of a service port (servicePort). Bulk transfers,
+// media, games and calls fail on size or rate. Such a record with no
+// session of its own takes a slot (alloc). One function, the port test
+// included, because ObserveBatch asks it of every record before the update.
 func messageLike(o *Observation) bool {
 	if o.Proto != 6 || o.Packets == 0 {
 		return false
@@ -95,19 +98,18 @@ func messageLike(o *Observation) bool {
 	if sampledBytes > 32<<10 {
 		return false
 	}
-	dur := o.End - o.Start
-	if dur >= 2000 {
-		if dur < 1<<62 {
-			return pk*1000 < 4*uint64(dur) // pk*1000/dur <= 3
-		}
-		return pk*1000/uint64(dur) <= 3
+	var ok bool
+	switch dur := o.End - o.Start; {
+	case dur >= 2000 && dur < 1<<62:
+		ok = pk*1000 < 4*uint64(dur) // pk*1000/dur <= 3
+	case dur >= 2000:
+		ok = pk*1000/uint64(dur) <= 3
+	default:
+		// A whole short connection (handshake and close in one record)
+		// is a web request, not a message of a long-lived session.
+		ok = pk <= 12 && o.TCPFlags&(tcpSYN|tcpFIN) != tcpSYN|tcpFIN
 	}
-	if pk > 12 {
-		return false
-	}
-	// A whole short connection (handshake and close in one record) is a web
-	// request, not a message of a long-lived session.
-	return o.TCPFlags&(tcpSYN|tcpFIN) != tcpSYN|tcpFIN
+	return ok && !servicePort(o.RemotePort) && !servicePort(o.HostPort)
 }
 
 // servicePort says whether p carries an interactive or IoT protocol that keep long, quiet TCP
@@ -132,15 +134,15 @@ func (e *Engine) Observe(o *Observation) {
 	hash := hashAddr(k, is4) // once: it picks the shard and the slot
 	sh := &e.shards[hash>>(64-7)]
 	sh.mu.Lock()
-	e.observeLocked(sh, o, k, is4, hash, sessKey(o.Remote, o.RemotePort), sh.hosts.get(k, is4, hash))
+	e.observeLocked(sh, o, k, is4, hash, sessKey(o.Remote, o.RemotePort), messageLike(o), sh.hosts.get(k, is4, hash))
 	sh.mu.Unlock()
 }
 
 // observeLocked adds one record (not allowlisted) of the host k to sh, whose
 // lock the caller holds; h is the host as the caller found it (nil: not
-// tracked); sk is sessKey of the record's endpoint. Observe and
-// ObserveBatch share it, so both score alike.
-func (e *Engine) observeLocked(sh *shard, o *Observation, k addrKey, is4 bool, hash uint64, sk uint32, h *host) {
+// tracked); sk is sessKey of the record's endpoint and msg messageLike of
+// it. Observe and ObserveBatch share it, so both score alike.
+func (e *Engine) observeLocked(sh *shard, o *Observation, k addrKey, is4 bool, hash uint64, sk uint32, msg bool, h *host) {
 	if h == nil {
 		if h = e.add(sh, k, is4, hash); h == nil {
 			return
@@ -159,7 +161,6 @@ func (e *Engine) observeLocked(sh *shard, o *Observation, k addrKey, is4 bool, h
 	if o.Intel != nil {
 		h.countPool(o.Intel)
 	}
-	msg := messageLike(o) && !servicePort(o.RemotePort) && !servicePort(o.HostPort)
 	var s *session // the session of the record's endpoint, if the host has one
 	if i := h.slotOf(sk); i >= 0 {
 		s = h.findFrom(i, sk, o.Remote, o.RemotePort)
@@ -365,18 +366,19 @@ func (h *host) alloc(k uint32, o *Observation, quiet, window int64) *session {
 	} else if o.Intel != nil {
 		newRank = rankPoolLike
 	}
-	victim, vRank := -1, 0
+	// The victim's rank, message-like records and last end are kept as
+	// they are found, not read again for every slot after it; whether a
+	// confirmed session is stale is asked only of a confirmed one.
+	victim, vRank, vProf, vLast := -1, 0, uint32(0), int64(0)
 	for i := range h.sess {
 		s := &h.sess[i]
 		r := s.rank(o.End, quiet, window)
-		stale := o.End-s.lastEnd() > s.quietFor(quiet, window)
-		if !(r < newRank || r == newRank && r == rankCandidate || r == rankConfirmed && newRank == rankConfirmed && stale) {
+		if !(r < newRank || r == newRank && r == rankCandidate ||
+			r == rankConfirmed && newRank == rankConfirmed && o.End-s.lastEnd() > s.quietFor(quiet, window)) {
 			continue
 		}
-		if victim < 0 || r < vRank {
-			victim, vRank = i, r
-		} else if v := &h.sess[victim]; r == vRank && (s.nprof() < v.nprof() || s.nprof() == v.nprof() && s.lastEnd() < v.lastEnd()) {
-			victim = i
+		if p, l := s.nprof(), s.lastEnd(); victim < 0 || r < vRank || r == vRank && (p < vProf || p == vProf && l < vLast) {
+			victim, vRank, vProf, vLast = i, r, p, l
 		}
 	}
 	if victim < 0 {
@@ -632,11 +634,13 @@ func (s *session) hoursWithin(nowHr, window int64) int {
 	return bits.OnesCount64(m)
 }
 
+// markPort notes a record's host port. Most records of a session come from
+// a port it already holds, so the ports are matched first in a loop of
+// compares only; the oldest port (the first of the least recent, the one a
+// new port replaces) is looked for only when none matches.
 func (t *tally) markPort(p uint16, start, end int64, sampled bool) {
-	oldest := 0
 	for i := range t.ports {
-		c := &t.ports[i]
-		if c.port == p {
+		if c := &t.ports[i]; c.port == p {
 			if !sampled && start-c.lastMs() > 5*minuteMs {
 				c.first = toSec(start) // the same port reused by a new connection
 			}
@@ -645,8 +649,11 @@ func (t *tally) markPort(p uint16, start, end int64, sampled bool) {
 			}
 			return
 		}
-		if c.last.secs() < t.ports[oldest].last.secs() {
-			oldest = i
+	}
+	oldest, oldestLast := 0, t.ports[0].last.secs()
+	for i := 1; i < len(t.ports); i++ {
+		if l := t.ports[i].last.secs(); l < oldestLast {
+			oldest, oldestLast = i, l
 		}
 	}
 	t.ports[oldest] = portSeen{port: p, first: toSec(start), last: toSec(end)}

@@ -5,6 +5,7 @@ import (
 	"math/bits"
 	"math/rand/v2"
 	"net/netip"
+	"slices"
 	"testing"
 	"unsafe"
 )
@@ -475,4 +476,86 @@ func findSession(h *host, k uint32, remote netip.Addr, port uint16) *session {
 		return h.findFrom(i, k, remote, port)
 	}
 	return nil
+}
+
+// refVictim is the slot the former alloc gave a newcomer o on a host whose
+// slots are all taken (-1: none), kept as the oracle for TestAllocVictim.
+func refVictim(h *host, o *Observation, quiet, window int64) int {
+	newRank := rankCandidate
+	if o.Intel != nil && !o.Intel.Shared {
+		newRank = rankConfirmed
+	} else if o.Intel != nil {
+		newRank = rankPoolLike
+	}
+	victim, vRank := -1, 0
+	for i := range h.sess {
+		s := &h.sess[i]
+		r := s.rank(o.End, quiet, window)
+		stale := o.End-s.lastEnd() > s.quietFor(quiet, window)
+		if !(r < newRank || r == newRank && r == rankCandidate || r == rankConfirmed && newRank == rankConfirmed && stale) {
+			continue
+		}
+		if victim < 0 || r < vRank {
+			victim, vRank = i, r
+		} else if v := &h.sess[victim]; r == vRank && (s.nprof() < v.nprof() || s.nprof() == v.nprof() && s.lastEnd() < v.lastEnd()) {
+			victim = i
+		}
+	}
+	return victim
+}
+
+// TestAllocVictim: on a host with its slots full of sessions of every kind
+// (confirmed, shared, refuted, sampled, stale, one record or many, equal
+// message counts and ends), a newcomer candidate, pool-like or confirmed
+// session takes the slot the former alloc chose, or none when it did.
+func TestAllocVictim(t *testing.T) {
+	rng := rand.New(rand.NewPCG(12, 13))
+	const quiet, window = 30 * minuteMs, 24 * hourMs
+	base := int64(1_795_000_000_000)
+	seen := map[int]int{}
+	for run := 0; run < 50_000; run++ {
+		var h host
+		h.sess = make([]session, slotsPerHost)
+		last := base
+		for i := range h.sess {
+			remote := netip.AddrFrom4([4]byte{198, 51, 100, byte(i)})
+			prev := base + int64(rng.IntN(3))*hourMs
+			if run%3 == 0 {
+				prev = base // equal starts: the ties of the choice
+			}
+			s := &h.sess[i]
+			for j, n := 0, 1+rng.IntN(5); j < n; j++ {
+				o, msg := randomObs(rng, prev, remote)
+				if run%3 == 0 {
+					o.Start, o.End = base, base+1000
+				}
+				prev = o.Start
+				if j == 0 {
+					s.init(&o)
+				}
+				s.add(&o, msg)
+				last = max(last, o.End)
+			}
+			s.set(fRefuted, rng.IntN(5) == 0)
+			h.sessKeys[i] = sessKey(remote, 3333)
+		}
+		o, _ := randomObs(rng, last, netip.MustParseAddr("203.0.113.1"))
+		o.End = last + []int64{0, quiet - 1, quiet + 1, 3 * hourMs, 13 * hourMs}[rng.IntN(5)]
+		want := refVictim(&h, &o, quiet, window)
+		seen[want]++
+		g := h
+		g.sess = slices.Clone(h.sess)
+		got := -1
+		if s := g.alloc(sessKey(o.Remote, o.RemotePort), &o, quiet, window); s != nil {
+			got = int((uintptr(unsafe.Pointer(s)) - uintptr(unsafe.Pointer(&g.sess[0]))) / unsafe.Sizeof(session{}))
+		}
+		if got != want {
+			t.Fatalf("run %d: the newcomer (intel %+v, end %d) took slot %d, the former alloc's choice is %d", run, o.Intel, o.End, got, want)
+		}
+	}
+	for v := -1; v < slotsPerHost; v++ {
+		if seen[v] == 0 {
+			t.Errorf("no run chose %d: the test does not reach every outcome (%v)", v, seen)
+		}
+	}
 }

@@ -117,11 +117,13 @@ type session struct {
 }
 
 // ms48 is a Unix ms time from 0 to 2⁴⁸−1 (the year 10889) in three 16-bit
-// halves, so that it packs with the session's 2-byte fields.
-type ms48 [3]uint16
+// halves, so that it packs with the session's 2-byte fields. A struct, not
+// a [3]uint16: the compiler keeps a small struct in registers, while it
+// copies an array of more than one element through the stack on every use.
+type ms48 struct{ hi, mid, lo uint16 }
 
 func toMs48(ms int64) ms48 { return ms48{uint16(ms >> 32), uint16(ms >> 16), uint16(ms)} }
-func (t ms48) ms() int64   { return int64(t[0])<<32 | int64(t[1])<<16 | int64(t[2]) }
+func (t ms48) ms() int64   { return int64(t.hi)<<32 | int64(t.mid)<<16 | int64(t.lo) }
 
 // Session flags (session.flags).
 const (
@@ -199,14 +201,15 @@ type portSeen struct {
 }
 
 // sec32 is a uint32 of Unix seconds kept as two halves, so that portSeen is
-// 2-byte aligned and takes 10 bytes instead of 12.
-type sec32 [2]uint16
+// 2-byte aligned and takes 10 bytes instead of 12 (a struct for the reason
+// ms48 is one).
+type sec32 struct{ hi, lo uint16 }
 
 func toSec(ms int64) sec32 {
 	v := uint32(max(ms, 0) / 1000)
 	return sec32{uint16(v >> 16), uint16(v)}
 }
-func (t sec32) secs() uint32       { return uint32(t[0])<<16 | uint32(t[1]) }
+func (t sec32) secs() uint32       { return uint32(t.hi)<<16 | uint32(t.lo) }
 func (p *portSeen) firstMs() int64 { return int64(p.first.secs()) * 1000 }
 func (p *portSeen) lastMs() int64  { return int64(p.last.secs()) * 1000 }
 
