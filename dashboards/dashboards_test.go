@@ -6,6 +6,7 @@ import (
 
 	"bytes"
 	"encoding/json"
+	"fmt"
 	"io/fs"
 	"net/url"
 	"os"
@@ -16,6 +17,7 @@ import (
 	"testing"
 
 	"github.com/minewatch/minewatch/plugin/pkg/models"
+	"github.com/minewatch/minewatch/plugin/pkg/plugin"
 	"github.com/prometheus/prometheus/promql/parser"
 )
 
@@ -344,34 +346,52 @@ func TestLayout(t *testing.T) {
 
 var dashPath = regexp.MustCompile(`^/d/([A-Za-z0-9_-]+)(/[^?]*)?(\?.*)?$`)
 
+// checkDashLink: raw is a path to an existing dashboard that sets only variables
+// it defines; the query of the link is returned.
+func checkDashLink(ds map[string]*dashboard, raw string) (url.Values, error) {
+	m := dashPath.FindStringSubmatch(raw)
+	if m == nil {
+		return nil, fmt.Errorf("link %q is not a dashboard path", raw)
+	}
+	target, ok := ds[m[1]]
+	if !ok {
+		return nil, fmt.Errorf("link to unknown dashboard %q", m[1])
+	}
+	q, err := url.ParseQuery(strings.TrimPrefix(m[3], "?"))
+	if err != nil {
+		return nil, fmt.Errorf("%q: %v", raw, err)
+	}
+	vars := map[string]bool{}
+	for _, v := range target.Templating.List {
+		vars[v.Name] = true
+	}
+	for k := range q {
+		if name, ok := strings.CutPrefix(k, "var-"); ok && !vars[name] {
+			return nil, fmt.Errorf("link sets var-%s, which %s does not define", name, target.UID)
+		}
+	}
+	return q, nil
+}
+
+// unitLinkField is the data link that takes each row's URL from the backend's
+// unit_url column (empty for the weekly review's total row, which Grafana then
+// shows without a link); TestQueriesAgainstBackend checks the URLs themselves.
+var unitLinkField = "${__data.fields." + plugin.UnitLinkKey + ":raw}"
+
 // TestLinks: every link to a dashboard names an existing uid and only its variables;
-// the case tables link their rows to the IP view.
+// the case tables link their rows to the IP view. A weekly review table links its
+// units through unitLinkField only: a link that builds var-unit from a cell
+// (${__value.raw}, ${__data.fields.unit}) gives the total row (合计) a link to a
+// unit called "total".
 func TestLinks(t *testing.T) {
 	ds := load(t)
 	check := func(where, raw string) {
-		m := dashPath.FindStringSubmatch(raw)
-		if m == nil {
-			t.Errorf("%s: link %q is not a dashboard path", where, raw)
-			return
+		if _, err := checkDashLink(ds, raw); err != nil {
+			t.Errorf("%s: %v", where, err)
 		}
-		target, ok := ds[m[1]]
-		if !ok {
-			t.Errorf("%s: link to unknown dashboard %q", where, m[1])
-			return
-		}
-		q, err := url.ParseQuery(strings.TrimPrefix(m[3], "?"))
-		if err != nil {
-			t.Errorf("%s: %q: %v", where, raw, err)
-		}
-		vars := map[string]bool{}
-		for _, v := range target.Templating.List {
-			vars[v.Name] = true
-		}
-		for k := range q {
-			if name, ok := strings.CutPrefix(k, "var-"); ok && !vars[name] {
-				t.Errorf("%s: link sets var-%s, which %s does not define", where, name, target.UID)
-			}
-		}
+	}
+	if !strings.HasPrefix(plugin.UnitDashboardPath, "/d/"+UIDUnit+"/") {
+		t.Errorf("the backend's unit links go to %s, not the unit dashboard %s", plugin.UnitDashboardPath, UIDUnit)
 	}
 	// The alert emails link here too (annotation `dashboard` of alerts/rules).
 	rules, _ := filepath.Glob("../alerts/rules/*.yml")
@@ -409,8 +429,23 @@ func TestLinks(t *testing.T) {
 					links = append(links, ls...)
 				}
 			}
+			review := false
+			for _, raw := range p.Targets {
+				if q, err := decodeTarget(raw); err == nil && q.QueryType == models.QueryWeeklyReview {
+					review = true
+				}
+			}
 			hasIP := false
 			for _, l := range links {
+				if l.URL == unitLinkField {
+					if !review {
+						t.Errorf("%s: %q: %s links from a column only the weekly review has", uid, p.Title, l.URL)
+					}
+					continue
+				}
+				if review && strings.Contains(l.URL, "var-unit=${") {
+					t.Errorf("%s: %q: link %q gives the total row a link to a unit called %q; use %s", uid, p.Title, l.URL, "total", unitLinkField)
+				}
 				check(uid+": panel "+p.Title, l.URL)
 				if strings.HasPrefix(l.URL, "/d/"+UIDIP+"/") {
 					hasIP = true
