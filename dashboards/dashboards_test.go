@@ -50,6 +50,10 @@ type panel struct {
 			Links []dashLink `json:"links"`
 		} `json:"defaults"`
 		Overrides []struct {
+			Matcher struct {
+				ID      string          `json:"id"`
+				Options json.RawMessage `json:"options"`
+			} `json:"matcher"`
 			Properties []struct {
 				ID    string          `json:"id"`
 				Value json.RawMessage `json:"value"`
@@ -373,16 +377,19 @@ func checkDashLink(ds map[string]*dashboard, raw string) (url.Values, error) {
 	return q, nil
 }
 
-// unitLinkField is the data link that takes each row's URL from the backend's
-// unit_url column (empty for the weekly review's total row, which Grafana then
-// shows without a link); TestQueriesAgainstBackend checks the URLs themselves.
-var unitLinkField = "${__data.fields." + plugin.UnitLinkKey + ":raw}"
+// unitLinkField is the data link of the weekly review's 详情 column: the cell's
+// own raw value, the URL the backend put in its unit_url column (empty for the
+// total row, which Grafana 12 then shows without a link). Raw: not through the
+// field's value mapping (${__data.fields.unit_url} would give its text, 单位详情),
+// not URI-encoded (a data link's default). TestQueriesAgainstBackend checks the
+// URLs themselves.
+const unitLinkField = "${__value.raw:raw}"
 
 // TestLinks: every link to a dashboard names an existing uid and only its variables;
 // the case tables link their rows to the IP view. A weekly review table links its
-// units through unitLinkField only: a link that builds var-unit from a cell
-// (${__value.raw}, ${__data.fields.unit}) gives the total row (合计) a link to a
-// unit called "total".
+// units through unitLinkField on the unit_url column only: a link that builds
+// var-unit from a cell (${__value.raw}, ${__data.fields.unit}) gives the total row
+// (合计) a link to a unit called "total".
 func TestLinks(t *testing.T) {
 	ds := load(t)
 	check := func(where, raw string) {
@@ -417,6 +424,7 @@ func TestLinks(t *testing.T) {
 		for _, p := range allPanels(d.Panels) {
 			var links []dashLink
 			links = append(links, p.FieldConfig.Defaults.Links...)
+			onUnitURL := map[string]bool{} // links of an override of the unit_url column alone
 			for _, o := range p.FieldConfig.Overrides {
 				for _, prop := range o.Properties {
 					if prop.ID != "links" {
@@ -427,6 +435,14 @@ func TestLinks(t *testing.T) {
 						t.Errorf("%s: %q: links: %v", uid, p.Title, err)
 					}
 					links = append(links, ls...)
+					if o.Matcher.ID == "byNames" && string(o.Matcher.Options) != "" {
+						var m struct{ Names []string }
+						if json.Unmarshal(o.Matcher.Options, &m) == nil && len(m.Names) == 1 && m.Names[0] == plugin.UnitLinkKey {
+							for _, l := range ls {
+								onUnitURL[l.URL] = true
+							}
+						}
+					}
 				}
 			}
 			review := false
@@ -437,9 +453,9 @@ func TestLinks(t *testing.T) {
 			}
 			hasIP := false
 			for _, l := range links {
-				if l.URL == unitLinkField {
-					if !review {
-						t.Errorf("%s: %q: %s links from a column only the weekly review has", uid, p.Title, l.URL)
+				if review && l.URL == unitLinkField {
+					if !onUnitURL[l.URL] {
+						t.Errorf("%s: %q: link %s on a column other than %s alone", uid, p.Title, l.URL, plugin.UnitLinkKey)
 					}
 					continue
 				}

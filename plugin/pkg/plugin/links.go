@@ -13,15 +13,21 @@ import (
 	"github.com/minewatch/minewatch/plugin/pkg/campaign"
 )
 
-// UnitLinkKey is the weekly review frames' hidden column holding each row's
-// link to the unit dashboard, and "" for rows that are no unit (the total
-// row, 合计). The dashboards link the unit name with the data link
-// "${__data.fields.unit_url:raw}": Grafana 12's table drops a link whose URL
-// comes out empty (getCellLinks keeps only links with an href), so the total
-// row's name is plain text instead of a link to a unit called "total". A
-// link with a fixed part ("/d/…?var-unit=${__data.fields.unit}") is never
-// empty, hence the whole URL per row. The dashboards' tests check that these
-// URLs name an existing dashboard and its variables.
+// UnitLinkKey is the weekly review frames' column holding each row's link to
+// the unit dashboard, and "" for rows that are no unit (the total row, 合计).
+// The dashboards show it as a "详情" column (a value mapping prints 单位详情 for
+// a link, nothing for "") whose data link is the cell's raw value,
+// "${__value.raw:raw}" (${__data.fields.unit_url} would give the mapped text).
+// A link on the unit name, built from the unit cell ("/d/…?var-unit=
+// ${__data.fields.unit}"), gave the total row a link to a unit called
+// "total": Grafana links every cell of a column. With the URL whole in the
+// cell, the total row's link comes out empty, and Grafana 12's table drops
+// a link without an href (its getCellLinks keeps links with an href or an
+// onClick); Grafana 11.6 keeps it (its getLinksSupplier turns "" into
+// "about:blank" and its table draws every link), hence the separate column:
+// there the total row's cell holds an anchor with no text, nothing to click.
+// The dashboards' tests check that these URLs name an existing dashboard and
+// its variables.
 const UnitLinkKey = "unit_url"
 
 // UnitDashboardPath is the unit dashboard (uid minewatch-unit, dashboards/unit.json).
@@ -57,7 +63,7 @@ func addUnitLinks(fr *data.Frame, t campaign.Table, units bool, week campaign.We
 		}
 	}
 	f := data.NewField(UnitLinkKey, nil, vals)
-	f.Config = &data.FieldConfig{DisplayName: "单位详情链接 unit link"}
+	f.Config = &data.FieldConfig{DisplayName: "详情 details"}
 	fr.Fields = append(fr.Fields, f)
 }
 
