@@ -28,7 +28,7 @@ import (
 // there the total row's cell holds an anchor with no text, nothing to click.
 // The dashboards' tests check that these URLs name an existing dashboard and
 // its variables.
-const UnitLinkKey = "unit_url"
+const UnitLinkKey = campaign.UnitLinkKey
 
 // UnitDashboardPath is the unit dashboard (uid minewatch-unit, dashboards/unit.json).
 const UnitDashboardPath = "/d/minewatch-unit/unit-detail"
@@ -63,7 +63,7 @@ func addUnitLinks(fr *data.Frame, t campaign.Table, units bool, week campaign.We
 		}
 	}
 	f := data.NewField(UnitLinkKey, nil, vals)
-	f.Config = &data.FieldConfig{DisplayName: "详情 details"}
+	f.Config = &data.FieldConfig{DisplayName: campaign.UnitLinkHeader}
 	fr.Fields = append(fr.Fields, f)
 }
 
