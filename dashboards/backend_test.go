@@ -9,7 +9,9 @@ import (
 	"time"
 
 	"github.com/grafana/grafana-plugin-sdk-go/backend"
+	"github.com/grafana/grafana-plugin-sdk-go/data"
 
+	"github.com/minewatch/minewatch/plugin/pkg/campaign"
 	"github.com/minewatch/minewatch/plugin/pkg/campaign/vmtest"
 	"github.com/minewatch/minewatch/plugin/pkg/models"
 	"github.com/minewatch/minewatch/plugin/pkg/plugin"
@@ -52,7 +54,8 @@ func TestQueriesAgainstBackend(t *testing.T) {
 		UIDUnit + ": IP清零台账":    {has: []string{"10.1.0.1", "10.1.0.2"}, hasNot: []string{"10.2.0.1"}},
 	}
 	n := 0
-	for uid, d := range load(t) {
+	dash := load(t)
+	for uid, d := range dash {
 		for _, p := range allPanels(d.Panels) {
 			for _, raw := range p.Targets {
 				q, err := decodeTarget(raw)
@@ -102,6 +105,9 @@ func TestQueriesAgainstBackend(t *testing.T) {
 					}
 					delete(expect, uid+": "+p.Title)
 				}
+				if q.QueryType == models.QueryWeeklyReview {
+					checkUnitLinks(t, where, dash, r.Frames)
+				}
 				if mustHaveData && rows == 0 {
 					b, _ := json.Marshal(r.Frames)
 					t.Errorf("%s: no data from the seeded campaign\nquery: %s\nframes: %.300s", where, js, b)
@@ -135,4 +141,40 @@ func usesOnly(expr string, names []string) bool {
 		}
 	}
 	return true
+}
+
+// checkUnitLinks: the weekly review's link column (plugin.UnitLinkKey, what the
+// dashboards' unit links show) holds for every unit row a link to an existing
+// dashboard that sets var-unit to that row's unit, and nothing for the total row,
+// which Grafana then shows without a link.
+func checkUnitLinks(t *testing.T, where string, ds map[string]*dashboard, frames data.Frames) {
+	t.Helper()
+	for _, fr := range frames {
+		unit, _ := fr.FieldByName("unit")
+		link, _ := fr.FieldByName(plugin.UnitLinkKey)
+		if unit == nil || link == nil {
+			t.Errorf("%s: frame %q lacks unit or %s", where, fr.Name, plugin.UnitLinkKey)
+			continue
+		}
+		totals := 0
+		for i := 0; i < fr.Rows(); i++ {
+			u, l := unit.At(i).(string), link.At(i).(string)
+			if u == campaign.TotalUnit {
+				totals++
+				if l != "" {
+					t.Errorf("%s: the total row links to %q", where, l)
+				}
+				continue
+			}
+			q, err := checkDashLink(ds, l)
+			if err != nil {
+				t.Errorf("%s: unit %s: %v", where, u, err)
+			} else if q.Get("var-unit") != u || q.Get("from") == "" || q.Get("to") == "" {
+				t.Errorf("%s: unit %s links to %q", where, u, l)
+			}
+		}
+		if totals != 1 {
+			t.Errorf("%s: %d total rows", where, totals)
+		}
+	}
 }

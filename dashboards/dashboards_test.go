@@ -6,6 +6,7 @@ import (
 
 	"bytes"
 	"encoding/json"
+	"fmt"
 	"io/fs"
 	"net/url"
 	"os"
@@ -16,6 +17,7 @@ import (
 	"testing"
 
 	"github.com/minewatch/minewatch/plugin/pkg/models"
+	"github.com/minewatch/minewatch/plugin/pkg/plugin"
 	"github.com/prometheus/prometheus/promql/parser"
 )
 
@@ -48,6 +50,10 @@ type panel struct {
 			Links []dashLink `json:"links"`
 		} `json:"defaults"`
 		Overrides []struct {
+			Matcher struct {
+				ID      string          `json:"id"`
+				Options json.RawMessage `json:"options"`
+			} `json:"matcher"`
 			Properties []struct {
 				ID    string          `json:"id"`
 				Value json.RawMessage `json:"value"`
@@ -344,34 +350,55 @@ func TestLayout(t *testing.T) {
 
 var dashPath = regexp.MustCompile(`^/d/([A-Za-z0-9_-]+)(/[^?]*)?(\?.*)?$`)
 
+// checkDashLink: raw is a path to an existing dashboard that sets only variables
+// it defines; the query of the link is returned.
+func checkDashLink(ds map[string]*dashboard, raw string) (url.Values, error) {
+	m := dashPath.FindStringSubmatch(raw)
+	if m == nil {
+		return nil, fmt.Errorf("link %q is not a dashboard path", raw)
+	}
+	target, ok := ds[m[1]]
+	if !ok {
+		return nil, fmt.Errorf("link to unknown dashboard %q", m[1])
+	}
+	q, err := url.ParseQuery(strings.TrimPrefix(m[3], "?"))
+	if err != nil {
+		return nil, fmt.Errorf("%q: %v", raw, err)
+	}
+	vars := map[string]bool{}
+	for _, v := range target.Templating.List {
+		vars[v.Name] = true
+	}
+	for k := range q {
+		if name, ok := strings.CutPrefix(k, "var-"); ok && !vars[name] {
+			return nil, fmt.Errorf("link sets var-%s, which %s does not define", name, target.UID)
+		}
+	}
+	return q, nil
+}
+
+// unitLinkField is the data link of the weekly review's 详情 column: the cell's
+// own raw value, the URL the backend put in its unit_url column (empty for the
+// total row, which Grafana 12 then shows without a link). Raw: not through the
+// field's value mapping (${__data.fields.unit_url} would give its text, 单位详情),
+// not URI-encoded (a data link's default). TestQueriesAgainstBackend checks the
+// URLs themselves.
+const unitLinkField = "${__value.raw:raw}"
+
 // TestLinks: every link to a dashboard names an existing uid and only its variables;
-// the case tables link their rows to the IP view.
+// the case tables link their rows to the IP view. A weekly review table links its
+// units through unitLinkField on the unit_url column only: a link that builds
+// var-unit from a cell (${__value.raw}, ${__data.fields.unit}) gives the total row
+// (合计) a link to a unit called "total".
 func TestLinks(t *testing.T) {
 	ds := load(t)
 	check := func(where, raw string) {
-		m := dashPath.FindStringSubmatch(raw)
-		if m == nil {
-			t.Errorf("%s: link %q is not a dashboard path", where, raw)
-			return
+		if _, err := checkDashLink(ds, raw); err != nil {
+			t.Errorf("%s: %v", where, err)
 		}
-		target, ok := ds[m[1]]
-		if !ok {
-			t.Errorf("%s: link to unknown dashboard %q", where, m[1])
-			return
-		}
-		q, err := url.ParseQuery(strings.TrimPrefix(m[3], "?"))
-		if err != nil {
-			t.Errorf("%s: %q: %v", where, raw, err)
-		}
-		vars := map[string]bool{}
-		for _, v := range target.Templating.List {
-			vars[v.Name] = true
-		}
-		for k := range q {
-			if name, ok := strings.CutPrefix(k, "var-"); ok && !vars[name] {
-				t.Errorf("%s: link sets var-%s, which %s does not define", where, name, target.UID)
-			}
-		}
+	}
+	if !strings.HasPrefix(plugin.UnitDashboardPath, "/d/"+UIDUnit+"/") {
+		t.Errorf("the backend's unit links go to %s, not the unit dashboard %s", plugin.UnitDashboardPath, UIDUnit)
 	}
 	// The alert emails link here too (annotation `dashboard` of alerts/rules).
 	rules, _ := filepath.Glob("../alerts/rules/*.yml")
@@ -397,6 +424,7 @@ func TestLinks(t *testing.T) {
 		for _, p := range allPanels(d.Panels) {
 			var links []dashLink
 			links = append(links, p.FieldConfig.Defaults.Links...)
+			onUnitURL := map[string]bool{} // links of an override of the unit_url column alone
 			for _, o := range p.FieldConfig.Overrides {
 				for _, prop := range o.Properties {
 					if prop.ID != "links" {
@@ -407,10 +435,33 @@ func TestLinks(t *testing.T) {
 						t.Errorf("%s: %q: links: %v", uid, p.Title, err)
 					}
 					links = append(links, ls...)
+					if o.Matcher.ID == "byNames" && string(o.Matcher.Options) != "" {
+						var m struct{ Names []string }
+						if json.Unmarshal(o.Matcher.Options, &m) == nil && len(m.Names) == 1 && m.Names[0] == plugin.UnitLinkKey {
+							for _, l := range ls {
+								onUnitURL[l.URL] = true
+							}
+						}
+					}
+				}
+			}
+			review := false
+			for _, raw := range p.Targets {
+				if q, err := decodeTarget(raw); err == nil && q.QueryType == models.QueryWeeklyReview {
+					review = true
 				}
 			}
 			hasIP := false
 			for _, l := range links {
+				if review && l.URL == unitLinkField {
+					if !onUnitURL[l.URL] {
+						t.Errorf("%s: %q: link %s on a column other than %s alone", uid, p.Title, l.URL, plugin.UnitLinkKey)
+					}
+					continue
+				}
+				if review && strings.Contains(l.URL, "var-unit=${") {
+					t.Errorf("%s: %q: link %q gives the total row a link to a unit called %q; use %s", uid, p.Title, l.URL, "total", unitLinkField)
+				}
 				check(uid+": panel "+p.Title, l.URL)
 				if strings.HasPrefix(l.URL, "/d/"+UIDIP+"/") {
 					hasIP = true

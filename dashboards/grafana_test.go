@@ -208,7 +208,8 @@ func TestPanelsAsGrafanaShowsThem(t *testing.T) {
 				"MINEWATCH_DS_INTERVAL="+seedInterval,
 				"MINEWATCH_DASHBOARDS="+openedFromLinks(t, dashboardsDir(root)))
 			if major != "11" {
-				cmd.Env = append(cmd.Env, "MINEWATCH_SCREENSHOTS=")
+				// Grafana 12's pictures only when asked (MINEWATCH_SCREENSHOTS_12=DIR), not into docs/.
+				cmd.Env = append(cmd.Env, "MINEWATCH_SCREENSHOTS="+os.Getenv("MINEWATCH_SCREENSHOTS_12"))
 			}
 			out, err := cmd.CombinedOutput()
 			t.Logf("panels.mjs (Grafana %s):\n%s", major, out)

@@ -187,7 +187,7 @@ export async function runPanel(api, d, p, dashRange, vars, widthPx) {
     .filter(([, r]) => r.error)
     .map(([refId, r]) => `${refId}: ${r.error}`);
   const raw = Object.values(res).flatMap((r) => r.frames);
-  const out = await processPanel(g, theme, d, p, raw, vars, range);
+  const out = await processPanel(g, theme, d, p, raw, vars, range, major);
   out.widthPx = widthPx;
   out.errors = errors;
   out.rawJSON = Object.values(res).flatMap((r) => r.json);

@@ -12,6 +12,77 @@ export function interpolate(text, vars) {
   });
 }
 
+// Grafana's variable syntax: $name, [[name:format]], ${name.fieldPath:format}.
+const VARIABLE = /\$(\w+)|\[\[(\w+?)(?::(\w+))?\]\]|\$\{(\w+)(?:\.([^:^}]+))?(?::([^}]+))?\}/g;
+
+// A value as the format asks: raw as it is; uriencode / percentencode (what a data link's URL
+// gets unless the link names its own format) encoded as a URI component; anything else plain.
+function formatValue(v, format) {
+  const s = Array.isArray(v) ? v.join(',') : String(v);
+  if (format === 'uriencode' || format === 'percentencode') {
+    return encodeURIComponent(s).replace(/[!'()*]/g, (c) => `%${c.charCodeAt(0).toString(16).toUpperCase()}`);
+  }
+  return s;
+}
+
+/**
+ * The replaceVariables Grafana gives a panel's field config, data links included: dashboard
+ * variables, and with a data context (scopedVars.__dataContext, which @grafana/data's
+ * getLinksSupplier sets for a cell) the row macros ${__data.fields.<name>} (the cell of that field
+ * in the same row, through @grafana/data's getFieldDisplayValuesProxy: by name, index or display
+ * name, shown through the field's display processor) and ${__value.raw|text}; ${__url_time_range}
+ * is the panel's range. The format named in the expression wins over the caller's (a data link
+ * asks uriencode). An expression that cannot be resolved stays as it is, as Grafana's scenes
+ * interpolation leaves it (a macro without its data context, an unknown name). Written after
+ * @grafana/scenes' sceneInterpolator and its DataMacro / ValueMacro (packages/scenes/src/variables).
+ */
+export function panelReplacer(g, vars, range) {
+  return (text, scopedVars, format) => {
+    if (typeof text !== 'string') {
+      return text ?? '';
+    }
+    return text.replace(VARIABLE, (match, v1, v2, f2, v3, fieldPath, f3) => {
+      const name = v1 ?? v2 ?? v3;
+      const fmt = f2 ?? f3 ?? format;
+      const ctx = scopedVars?.__dataContext?.value;
+      if (name === '__data') {
+        if (!ctx || ctx.rowIndex === undefined || !fieldPath?.startsWith('fields.')) {
+          return match;
+        }
+        const [fieldName, ...rest] = fieldPath.slice('fields.'.length).split('.');
+        const disp = g.getFieldDisplayValuesProxy({ frame: ctx.frame, rowIndex: ctx.rowIndex })[fieldName];
+        const v = rest.length ? rest.reduce((o, k) => o?.[k], disp) : disp;
+        return v === undefined || v === null ? '' : formatValue(`${v}`, fmt);
+      }
+      if (name === '__value') {
+        if (!ctx || ctx.rowIndex === undefined || !ctx.field) {
+          return match;
+        }
+        const raw = ctx.field.values[ctx.rowIndex];
+        const v = fieldPath === 'raw' ? raw : g.formattedValueToString(ctx.field.display ? ctx.field.display(raw) : { text: String(raw) });
+        return v === undefined || v === null ? '' : formatValue(v, fmt);
+      }
+      if (name === '__url_time_range') {
+        return range ? `from=${range.from.valueOf()}&to=${range.to.valueOf()}` : match;
+      }
+      const v = vars[name];
+      return v === undefined ? match : formatValue(v.value, fmt);
+    });
+  };
+}
+
+/**
+ * The links of a table cell as Grafana 12's table draws them: the field's data links for that row
+ * (field.getLinks, @grafana/data's getLinksSupplier), without those whose URL came out empty
+ * (12.4's getCellLinks keeps a link only with an href or an onClick; a cell without links is
+ * plain text). Grafana 11.6's table keeps them: there such a cell is still drawn as a link, to
+ * the page itself (href ""). Returns the hrefs.
+ */
+export function cellLinks(field, rowIndex, grafanaMajor) {
+  const links = field.getLinks?.({ valueRowIndex: rowIndex }) ?? [];
+  return (grafanaMajor >= 12 ? links.filter((l) => l.href || l.onClick) : links).map((l) => l.href);
+}
+
 // The field config items Grafana registers for every panel (standard options; the processors are
 // @grafana/data's own), plus the table panel's custom options (public/app/plugins/panel/table/
 // module.tsx: hidden, width, minWidth, align, cellOptions, inspect, filterable). Options a panel
@@ -141,9 +212,9 @@ export function gapsOf(g, frame, field) {
 }
 
 /** The processed frames of a panel over range (its time range) and what it displays. */
-export async function processPanel(g, theme, d, p, raw, vars, range) {
+export async function processPanel(g, theme, d, p, raw, vars, range, grafanaMajor = 11) {
   const fieldConfig = withPluginDefaults(g, p);
-  const replaceVariables = (s) => interpolate(s, vars);
+  const replaceVariables = panelReplacer(g, vars, range);
   const transformed = p.transformations?.length
     ? await firstValueFrom(g.transformDataFrame(p.transformations, raw, { interpolate: replaceVariables }))
     : raw;
@@ -167,6 +238,11 @@ export async function processPanel(g, theme, d, p, raw, vars, range) {
     out.columns = f ? f.fields.filter((x) => !x.config.custom?.hidden).map(name) : [];
     out.allColumns = f ? f.fields.map(name) : [];
     out.rows = f ? f.length : 0;
+    // Per row, the hrefs of the column's cell links, as the table draws them (cellLinks).
+    out.links = (col) => {
+      const x = f?.fields.find((y) => name(y) === col);
+      return x ? x.values.map((_, i) => cellLinks(x, i, grafanaMajor)) : undefined;
+    };
     out.column = (col) => {
       const x = f?.fields.find((y) => name(y) === col);
       return x ? x.values.map((v) => g.formattedValueToString(x.display(v))) : undefined;

@@ -9,7 +9,7 @@
 // matches nothing is a silent bug: Grafana shows the field unstyled, or shows a hidden column),
 // and no table cell of a code column showing the bare code.
 // Then what particular panels must show.
-import { g } from './grafana-frontend.mjs';
+import { g, major } from './grafana-frontend.mjs';
 
 const viz = g.createTheme({ colors: { mode: 'dark' } }).visualization;
 const RED = viz.getColorByName('red');
@@ -129,6 +129,27 @@ const graph = (unit, want, ok = () => true) => (r, d) => {
 const V9 = '10.100.255.1', IPFIX = '10.100.255.2', SFLOW = '10.100.255.3', V5 = '10.100.255.4';
 const bySource = [`${V9} netflow_v9`, `${IPFIX} ipfix`, `${SFLOW} sflow_v5`, `${V5} netflow_v5`];
 
+// The weekly review's 详情 column links each unit to the unit dashboard over the review's week (the
+// backend's per-row unit_url) and says 单位详情; the total row (合计) has an empty cell and no link:
+// Grafana 12's table drops a link whose URL came out empty. Grafana 11.6 keeps it, as about:blank
+// (its getLinksSupplier sanitises the empty URL so), drawn around the empty text: nothing to see or
+// click. The unit names are plain text.
+const unitLinksIn = (col) => (r, d) => {
+  const units = r.column('单位 unit') ?? [];
+  const links = r.links(col) ?? [];
+  const text = r.column(col) ?? [];
+  const week = `from=${d.range.from.valueOf()}&to=${d.range.to.valueOf()}`;
+  const out = units.length ? [] : ['no 单位 unit column'];
+  units.forEach((u, i) => {
+    const total = u === 'total';
+    out.push(...eq(`links of ${u}`, links[i], total ? (major >= 12 ? [] : ['about:blank']) : [`/d/minewatch-unit/unit-detail?${week}&var-unit=${u}`]));
+    out.push(...eq(`详情 of ${u}`, text[i], total ? '' : '单位详情'));
+  });
+  out.push(...r.links('单位名称 unit name').flatMap((l, i) => (l.length ? [`unit name of ${units[i]} links to ${l}`] : [])));
+  return out;
+};
+const unitLinks = unitLinksIn('详情 details');
+
 const trackerBrief = ['IP地址 IP', '单位名称 unit name', '责任人 person', '最近发现 last flagged', '本次开始 started'];
 
 const expectations = {
@@ -195,17 +216,20 @@ const expectations = {
       ...eq('week', d.vars.week?.value, '2026-W45'),
       ...eq('range', [d.range.from.valueOf(), d.range.to.valueOf()], [Date.UTC(2026, 10, 1, 16), Date.UTC(2026, 10, 8, 16) - 1]),
       ...contains('单位 unit', ['u-a', 'u-b', 'u-c', 'u-d', 'total'])(r),
+      ...unitLinksIn('详情')(r, d),
       // What the meeting reads, by IP, in columns that fit 1920 px; the rest in the tables below.
       ...cols(['单位名称 unit name', '辖区 district', '周末在挖 at week end', '新增 new', '复发 relapsed', '持续 still active', '清零 cleared',
-        '本周涉及IP distinct IPs', '上周涉及IP previous week', '环比 change', '超期 overdue', '近365天复发 relapses', '反复复发 repeated'])(r),
+        '本周涉及IP distinct IPs', '上周涉及IP previous week', '环比 change', '超期 overdue', '近365天复发 relapses', '反复复发 repeated', '详情'])(r),
     ],
     '按设备计（按单位）': all(
       cols(['单位名称 unit name', '行业 sector', '周末在挖设备 at week end', '新增设备 new', '复发设备 relapsed', '持续设备 still active',
-        '清零设备 cleared', '本周涉及设备 this week', '上周涉及设备 last week', '设备环比 change', '超期设备 overdue', '近365天次数 episodes']),
-      contains('单位名称 unit name', ['一中', '合计'])
+        '清零设备 cleared', '本周涉及设备 this week', '上周涉及设备 last week', '设备环比 change', '超期设备 overdue', '近365天次数 episodes', '详情 details']),
+      contains('单位名称 unit name', ['一中', '合计']),
+      unitLinks
     ),
     '挖矿时长与能耗（按单位）': all(
-      cols(['单位名称 unit name', '挖矿时长(小时) hours', '耗电(千瓦时) kWh', '电费(元) yuan', '二氧化碳(千克) CO2 kg']),
+      unitLinks,
+      cols(['单位名称 unit name', '挖矿时长(小时) hours', '耗电(千瓦时) kWh', '电费(元) yuan', '二氧化碳(千克) CO2 kg', '详情 details']),
       // docs/campaign.md's known answer: 一中 147 h, 54.3 kWh, 59.73 元, 28.81 kg in W45.
       (r) => eq('一中', ['挖矿时长(小时) hours', '耗电(千瓦时) kWh', '电费(元) yuan', '二氧化碳(千克) CO2 kg'].map((c) => r.column(c)?.[r.column('单位名称 unit name')?.indexOf('一中')]), ['147', '54.30', '59.73', '28.81'])
     ),
@@ -220,8 +244,11 @@ const expectations = {
       (r, d) => eq('width', r.panel.gridPos.w, 24)
     ),
     反复复发的单位: all(
-      cols(['单位 unit', '单位名称 unit name', '辖区 district', '近365天次数 episodes', '近365天复发 relapses', '反复复发 repeated']),
-      (r) => eq('repeated relapse column', [...new Set(r.column('反复复发 repeated'))], ['反复复发'])
+      cols(['单位 unit', '单位名称 unit name', '辖区 district', '近365天次数 episodes', '近365天复发 relapses', '反复复发 repeated', '详情 details']),
+      (r) => eq('repeated relapse column', [...new Set(r.column('反复复发 repeated'))], ['反复复发']),
+      // Units that lose the year's awards: the total row (repeated when any unit is) is none.
+      contains('单位名称 unit name', ['热电厂'], ['合计']),
+      unitLinks
     ),
   },
   'minewatch-unit': {

@@ -1,13 +1,15 @@
 // Pictures of the dashboards as staff see them: each dashboard drawn by dashboard-shell.jsx (the
-// real @grafana/ui components, Grafana 11 as the plugin builds against) in Debian's chromium at
+// real @grafana/ui components of the major the harness plays, MINEWATCH_GRAFANA_MAJOR: Grafana 11 as
+// the plugin builds against for docs/screenshots, 12 on demand, MINEWATCH_SCREENSHOTS_12) in Debian's chromium at
 // 1920×1080 with the system's Noto CJK fonts, from the frames the harness got from the backend.
 import fs from 'node:fs';
 import http from 'node:http';
 import path from 'node:path';
+import { major } from './grafana-frontend.mjs';
 import { buildShell, launch, majors, pluginRoot } from './harness.mjs';
 
 // Grafana's app loads uPlot's stylesheet (the plot's layers are positioned by it).
-const uplotCSS = fs.readFileSync(path.join(majors[11], 'node_modules', 'uplot', 'dist', 'uPlot.min.css'), 'utf8');
+const uplotCSS = fs.readFileSync(path.join(majors[major], 'node_modules', 'uplot', 'dist', 'uPlot.min.css'), 'utf8');
 
 const page = (data) => `<!doctype html>
 <html lang="zh-CN"><head><meta charset="utf-8"><title>${data.dashboard.title}</title>
@@ -19,8 +21,8 @@ const page = (data) => `<!doctype html>
 
 /** Renders every dashboard of `shown` ({dashboard, range, vars, panels, kiosk}) into dir/<uid>.png. */
 export async function screenshots(dir, shown) {
-  const bundle = await buildShell(11, path.join(pluginRoot, 'harness', 'dashboard-shell.jsx'));
-  const img = path.join(majors[11], 'node_modules', '@grafana', 'ui', 'dist', 'public', 'img');
+  const bundle = await buildShell(major, path.join(pluginRoot, 'harness', 'dashboard-shell.jsx'));
+  const img = path.join(majors[major], 'node_modules', '@grafana', 'ui', 'dist', 'public', 'img');
   let current = null;
   const missing = new Set();
   const server = http.createServer((req, res) => {

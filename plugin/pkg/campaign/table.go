@@ -176,6 +176,15 @@ var ReviewColumns = []Column[ReviewRow]{
 	FloatCol("co2_kg", "二氧化碳(千克) CO2 kg", func(r ReviewRow) float64 { return Round2(r.KgCO2) }),
 }
 
+// UnitLinkKey and UnitLinkHeader name the column the datasource adds to the
+// weekly review's frames (and only there: the CLI and the pack have no
+// dashboards to link to): each unit row's link to the unit dashboard, ""
+// for the total row, which the dashboards show as a 详情 column.
+const (
+	UnitLinkKey    = "unit_url"
+	UnitLinkHeader = "详情 details"
+)
+
 // Round2 rounds to two decimals (kWh, 元 to the 分, kg), as every table shows
 // energy figures, so the CLI, the datasource and the pack print the same.
 func Round2(x float64) float64 { return math.Round(x*100) / 100 }

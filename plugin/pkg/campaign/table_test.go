@@ -14,8 +14,8 @@ func fieldsOf(qt string) []Field {
 	switch qt {
 	case "tracker", "":
 		return TrackerTable(nil).Fields
-	case "weekly_review":
-		return ReviewTable(nil).Fields
+	case "weekly_review": // and the datasource's link column
+		return append(ReviewTable(nil).Fields, Field{UnitLinkKey, UnitLinkHeader, KindString})
 	case "pools":
 		return PoolTable(nil).Fields
 	}

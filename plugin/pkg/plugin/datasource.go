@@ -143,7 +143,9 @@ func (d *Datasource) query(ctx context.Context, dq backend.DataQuery) backend.Da
 		if err != nil {
 			return errResponse(err)
 		}
-		fr := tableFrame("weekly_review "+week.String(), campaign.ReviewTableOf(rev.Rows, rev.Running))
+		t := campaign.ReviewTableOf(rev.Rows, rev.Running)
+		fr := tableFrame("weekly_review "+week.String(), t)
+		addUnitLinks(fr, t, level == campaign.LevelUnit, week, rev.Running, d.Source.Config.Location, grafanaSubPath(ctx))
 		res.Frames = append(res.Frames, fr)
 	case models.QuerySituation:
 		ser, err := d.Source.Situation(ctx, f, q.GroupBy, from, to, iv.Step, &st)
