@@ -55,7 +55,7 @@ func TestCLIPrintsWhatThePluginShows(t *testing.T) {
 
 	plugin := normalise(frameRows(t, run(t, ds, dataQuery("A", `{"queryType":"weekly_review","week":"2026-W45"}`, w45From, w45To, time.Minute)).Frames[0]))
 	for _, r := range plugin { // the dashboards' link column is Grafana's alone (TestReviewUnitLinks)
-		delete(r, UnitLinkKey)
+		delete(r, campaign.UnitLinkKey)
 	}
 	cli := normalise(cliRows(t, bin, "review", "--week", "2026-W45", "--format", "json", "--url", vm.URL))
 	if len(plugin) != 6 || !reflect.DeepEqual(plugin, cli) {

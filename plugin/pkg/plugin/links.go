@@ -13,8 +13,8 @@ import (
 	"github.com/minewatch/minewatch/plugin/pkg/campaign"
 )
 
-// UnitLinkKey is the weekly review frames' column holding each row's link to
-// the unit dashboard, and "" for rows that are no unit (the total row, 合计).
+// The weekly review frames' column campaign.UnitLinkKey holds each row's
+// link to the unit dashboard, and "" for rows that are no unit (the total row, 合计).
 // The dashboards show it as a "详情" column (a value mapping prints 单位详情 for
 // a link, nothing for "") whose data link is the cell's raw value,
 // "${__value.raw:raw}" (${__data.fields.unit_url} would give the mapped text).
@@ -28,12 +28,11 @@ import (
 // there the total row's cell holds an anchor with no text, nothing to click.
 // The dashboards' tests check that these URLs name an existing dashboard and
 // its variables.
-const UnitLinkKey = campaign.UnitLinkKey
 
 // UnitDashboardPath is the unit dashboard (uid minewatch-unit, dashboards/unit.json).
 const UnitDashboardPath = "/d/minewatch-unit/unit-detail"
 
-// addUnitLinks appends the UnitLinkKey column to a weekly review frame built
+// addUnitLinks appends the campaign.UnitLinkKey column to a weekly review frame built
 // from t: for each unit row the unit dashboard of that unit over the review's
 // week (its Monday 00:00 to Sunday 23:59:59.999 Beijing time, as the weekly
 // dashboard's own range "now-1w/w" reads; up to "now" while the week runs, so
@@ -62,7 +61,7 @@ func addUnitLinks(fr *data.Frame, t campaign.Table, units bool, week campaign.We
 			vals[r] = subPath + UnitDashboardPath + "?" + q.Encode()
 		}
 	}
-	f := data.NewField(UnitLinkKey, nil, vals)
+	f := data.NewField(campaign.UnitLinkKey, nil, vals)
 	f.Config = &data.FieldConfig{DisplayName: campaign.UnitLinkHeader}
 	fr.Fields = append(fr.Fields, f)
 }

@@ -29,7 +29,7 @@ func TestReviewUnitLinks(t *testing.T) {
 		}
 		out := map[string]string{}
 		for _, r := range frameRows(t, dr.Frames[0]) {
-			out[r["unit"].(string)] = r[UnitLinkKey].(string)
+			out[r["unit"].(string)] = r[campaign.UnitLinkKey].(string)
 		}
 		return out
 	}
