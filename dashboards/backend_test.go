@@ -143,7 +143,7 @@ func usesOnly(expr string, names []string) bool {
 	return true
 }
 
-// checkUnitLinks: the weekly review's link column (plugin.UnitLinkKey, what the
+// checkUnitLinks: the weekly review's link column (campaign.UnitLinkKey, what the
 // dashboards' unit links show) holds for every unit row a link to an existing
 // dashboard that sets var-unit to that row's unit, and nothing for the total row,
 // which Grafana then shows without a link.
@@ -151,9 +151,9 @@ func checkUnitLinks(t *testing.T, where string, ds map[string]*dashboard, frames
 	t.Helper()
 	for _, fr := range frames {
 		unit, _ := fr.FieldByName("unit")
-		link, _ := fr.FieldByName(plugin.UnitLinkKey)
+		link, _ := fr.FieldByName(campaign.UnitLinkKey)
 		if unit == nil || link == nil {
-			t.Errorf("%s: frame %q lacks unit or %s", where, fr.Name, plugin.UnitLinkKey)
+			t.Errorf("%s: frame %q lacks unit or %s", where, fr.Name, campaign.UnitLinkKey)
 			continue
 		}
 		totals := 0

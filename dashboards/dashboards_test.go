@@ -16,6 +16,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/minewatch/minewatch/plugin/pkg/campaign"
 	"github.com/minewatch/minewatch/plugin/pkg/models"
 	"github.com/minewatch/minewatch/plugin/pkg/plugin"
 	"github.com/prometheus/prometheus/promql/parser"
@@ -437,7 +438,7 @@ func TestLinks(t *testing.T) {
 					links = append(links, ls...)
 					if o.Matcher.ID == "byNames" && string(o.Matcher.Options) != "" {
 						var m struct{ Names []string }
-						if json.Unmarshal(o.Matcher.Options, &m) == nil && len(m.Names) == 1 && m.Names[0] == plugin.UnitLinkKey {
+						if json.Unmarshal(o.Matcher.Options, &m) == nil && len(m.Names) == 1 && m.Names[0] == campaign.UnitLinkKey {
 							for _, l := range ls {
 								onUnitURL[l.URL] = true
 							}
@@ -455,7 +456,7 @@ func TestLinks(t *testing.T) {
 			for _, l := range links {
 				if review && l.URL == unitLinkField {
 					if !onUnitURL[l.URL] {
-						t.Errorf("%s: %q: link %s on a column other than %s alone", uid, p.Title, l.URL, plugin.UnitLinkKey)
+						t.Errorf("%s: %q: link %s on a column other than %s alone", uid, p.Title, l.URL, campaign.UnitLinkKey)
 					}
 					continue
 				}
