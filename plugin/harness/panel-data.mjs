@@ -226,7 +226,7 @@ export async function processPanel(g, theme, d, p, raw, vars, range, grafanaMajo
     theme,
     timeZone: d.timezone,
   });
-  const out = { panel: p, type: p.type, title: p.title, series };
+  const out = { panel: p, type: p.type, title: p.title, series, raw }; // raw: the frames before the panel's transformations
   if (['stat', 'gauge', 'bargauge'].includes(p.type)) {
     const reduceOptions = p.options?.reduceOptions ?? { calcs: ['lastNotNull'], values: false, fields: '' };
     out.display = g.getFieldDisplayValues({ data: series, reduceOptions, fieldConfig, replaceVariables, theme, timeZone: d.timezone });

@@ -777,9 +777,22 @@ func (s *Source) Situation(ctx context.Context, f Filter, groupBy string, from, 
 	// exporter wrote nothing for the unit, the count stays unknown (a gap).
 	// Both look back over the same window, at least reportingWindow, so that
 	// a step shorter than the pushes never reads a mining host as 0.
+	//
+	// A district (a ledger entry that is the parent of another) reports its
+	// ledger info too, but it is no unit being cleared: its 0 would show as a
+	// clean unit in the unit ranking and as a group of its own sector. So the
+	// 0 is given only to entries that no reported entry names as parent at
+	// that moment; the parents are read in the admin scope, not the filter,
+	// so that a filter naming the district alone still knows it is one. Mining
+	// hosts listed on the district itself (a shared egress) still count.
 	win := dur(max(step, reportingWindow))
-	q := fmt.Sprintf("sum by (unit) (max by (ip, unit) (max_over_time(%s[%s]))) or on (unit) (0 * max by (unit) (max_over_time(%s[%s])))",
-		sc.Selector("minewatch_host_mining"), win, sc.Selector("minewatch_unit_info"), win)
+	admin, err := NewScope(s.ScopeUnits, nil)
+	if err != nil {
+		return nil, err
+	}
+	q := fmt.Sprintf("sum by (unit) (max by (ip, unit) (max_over_time(%s[%s]))) or on (unit) "+
+		"(0 * (max by (unit) (max_over_time(%s[%s])) unless on (unit) label_replace(max by (parent) (max_over_time(%s[%s])), \"unit\", \"$1\", \"parent\", \"(.+)\")))",
+		sc.Selector("minewatch_host_mining"), win, sc.Selector("minewatch_unit_info"), win, admin.Selector("minewatch_unit_info"), win)
 	m, err := s.rangeQuery(ctx, st, q, v1.Range{Start: alignDown(from, step), End: to, Step: step})
 	if err != nil {
 		return nil, err
@@ -812,9 +825,9 @@ func (s *Source) Situation(ctx context.Context, f Filter, groupBy string, from, 
 	if groupBy == "total" && len(groups) == 0 {
 		groups[TotalUnit] = map[int64]float64{}
 	}
-	// Ledger entries outside any sector or district (the districts
-	// themselves, a bureau) report too; only their mining IPs make an
-	// "unknown" group worth a line or a bar.
+	// Ledger entries outside any sector or district (a unit with no parent)
+	// report too; only their mining IPs make an "unknown" group worth a line
+	// or a bar.
 	if pts, ok := groups["unknown"]; ok && groupBy != "unit" && groupBy != "total" && allZero(pts) {
 		delete(groups, "unknown")
 	}
