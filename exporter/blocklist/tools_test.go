@@ -9,7 +9,6 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
-	"runtime"
 	"slices"
 	"strings"
 	"syscall"
@@ -17,7 +16,6 @@ import (
 	"time"
 
 	"golang.org/x/net/dns/dnsmessage"
-	"golang.org/x/sys/unix"
 
 	"github.com/minewatch/minewatch/exporter/proc"
 	"github.com/minewatch/minewatch/exporter/testsupport"
@@ -60,11 +58,7 @@ func requireRoot(t *testing.T) {
 // netns makes a network namespace with a unique name, deleted when the test ends.
 func netns(t *testing.T, ip, tag string) string {
 	t.Helper()
-	name := fmt.Sprintf("mwbl-%d-%s", os.Getpid(), tag)
-	run(t, ip, "netns", "add", name)
-	t.Cleanup(func() { exec.Command(ip, "netns", "del", name).Run() })
-	run(t, ip, "-n", name, "link", "set", "lo", "up")
-	return name
+	return testsupport.Netns(t, ip, "mwbl", tag)
 }
 
 // dialIn dials a TCP address from inside a network namespace: the dialling
@@ -80,15 +74,8 @@ func dialFrom(t *testing.T, ns, local, addr string, timeout time.Duration) error
 	t.Helper()
 	errc := make(chan error, 1)
 	go func() {
-		runtime.LockOSThread()
-		f, err := os.Open(filepath.Join("/var/run/netns", ns))
-		if err != nil {
+		if err := testsupport.EnterNetns(ns); err != nil {
 			errc <- err
-			return
-		}
-		defer f.Close()
-		if err := unix.Setns(int(f.Fd()), unix.CLONE_NEWNET); err != nil {
-			errc <- fmt.Errorf("setns: %w", err)
 			return
 		}
 		d := net.Dialer{Timeout: timeout}

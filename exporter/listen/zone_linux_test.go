@@ -4,19 +4,14 @@ package listen
 
 import (
 	"context"
-	"fmt"
 	"log/slog"
 	"net"
 	"net/netip"
 	"os"
 	"os/exec"
-	"path/filepath"
-	"runtime"
 	"strings"
 	"testing"
 	"time"
-
-	"golang.org/x/sys/unix"
 
 	"github.com/minewatch/minewatch/exporter/testsupport"
 )
@@ -40,7 +35,7 @@ func TestLinkLocalSourceHasZone(t *testing.T) {
 		testsupport.Missing(t, "network namespaces need root")
 	}
 	ip := testsupport.Require(t, "ip")
-	a, b := zoneNetns(t, ip, "a"), zoneNetns(t, ip, "b")
+	a, b := testsupport.Netns(t, ip, "mwzone", "a"), testsupport.Netns(t, ip, "mwzone", "b")
 	zoneRun(t, ip, "-n", a, "link", "add", "mwza", "type", "veth", "peer", "name", "mwzb", "netns", b)
 	zoneRun(t, ip, "-n", a, "addr", "add", "fe80::1/64", "dev", "mwza", "nodad")
 	zoneRun(t, ip, "-n", b, "addr", "add", "fe80::2/64", "dev", "mwzb", "nodad")
@@ -78,15 +73,8 @@ func zoneChild(t *testing.T) {
 	// send until the listener hears one.
 	sent := make(chan error, 1)
 	go func() {
-		runtime.LockOSThread() // never unlocked: the runtime drops the thread afterwards
-		f, err := os.Open(filepath.Join("/var/run/netns", peer))
-		if err != nil {
+		if err := testsupport.EnterNetns(peer); err != nil {
 			sent <- err
-			return
-		}
-		defer f.Close()
-		if err := unix.Setns(int(f.Fd()), unix.CLONE_NEWNET); err != nil {
-			sent <- fmt.Errorf("setns: %w", err)
 			return
 		}
 		c, err := net.DialUDP("udp6", nil, net.UDPAddrFromAddrPort(netip.AddrPortFrom(netip.MustParseAddr("fe80::1%mwzb"), addr.Port())))
@@ -119,15 +107,6 @@ func zoneChild(t *testing.T) {
 	case err := <-sent:
 		t.Fatalf("nothing arrived (sender: %v)", err)
 	}
-}
-
-func zoneNetns(t *testing.T, ip, tag string) string {
-	t.Helper()
-	name := fmt.Sprintf("mwzone-%d-%s", os.Getpid(), tag)
-	zoneRun(t, ip, "netns", "add", name)
-	t.Cleanup(func() { exec.Command(ip, "netns", "del", name).Run() })
-	zoneRun(t, ip, "-n", name, "link", "set", "lo", "up")
-	return name
 }
 
 func zoneRun(t *testing.T, name string, args ...string) {
