@@ -177,16 +177,8 @@ func Search(measure Measure, o DriverOptions, progress func(Step)) Row {
 func Run(ctx context.Context, rc Receiver, t *Traffic, o DriverOptions, progress func(string)) Row {
 	i := 0
 	measure := func(rate float64) (Step, error) {
-		if err := ctx.Err(); err != nil {
-			return Step{}, err
-		}
-		dir, err := os.MkdirTemp(o.Dir, fmt.Sprintf("%s-%s-%d-", rc.Name(), t.Protocol, i))
-		if err != nil {
-			return Step{}, err
-		}
 		i++
-		defer os.RemoveAll(dir)
-		return step(ctx, rc, t, rate, o, dir)
+		return stepIn(ctx, rc, t, rate, o, fmt.Sprintf("%s-%s-%d-", rc.Name(), t.Protocol, i-1))
 	}
 	say := func(st Step) {
 		if progress != nil {
@@ -197,6 +189,20 @@ func Run(ctx context.Context, rc Receiver, t *Traffic, o DriverOptions, progress
 	row := Search(measure, o, say)
 	row.Receiver, row.Protocol = rc.Name(), t.Protocol.String()
 	return row
+}
+
+// stepIn measures one rate in a fresh working directory under o.Dir (named
+// from prefix), removed afterwards.
+func stepIn(ctx context.Context, rc Receiver, t *Traffic, rate float64, o DriverOptions, prefix string) (Step, error) {
+	if err := ctx.Err(); err != nil {
+		return Step{}, err
+	}
+	dir, err := os.MkdirTemp(o.Dir, prefix)
+	if err != nil {
+		return Step{}, err
+	}
+	defer os.RemoveAll(dir)
+	return step(ctx, rc, t, rate, o, dir)
 }
 
 // drain is how long a receiver gets after the sender stops to empty its

@@ -9,6 +9,7 @@ import (
 	"os/signal"
 	"path/filepath"
 	"slices"
+	"strconv"
 	"strings"
 	"syscall"
 	"text/tabwriter"
@@ -48,7 +49,9 @@ func init() {
 		scale     = c.Flag("scale-hosts", "then feed 10k, 100k, … up to this many distinct internal hosts to the exporter and report per-record cost, state size and series (0: skip)").Default("1000000").Int()
 		sessions  = c.Flag("scale-sessions", "with --scale-hosts: also 1 host × 10k remote endpoints and 10k hosts × 50 sessions").Default("true").Bool()
 		profile   = c.Flag("profile", "write CPU and allocation profiles of the exporter at its median loss-free v9 rate into this directory").String()
-		asJSON    = c.Flag("json", "print JSON instead of tables").Bool()
+		cpuAt     = c.Flag("cpu-at", "then send every receiver and protocol these fixed rates (records/s, comma-separated; --runs times, interleaved) and print its CPU per record: "+
+			"steadier than the loss-free rate on a shared machine; a receiver whose loss-free rate is below a rate is not sent it (empty: skip)").Default("300000,2000000").String()
+		asJSON = c.Flag("json", "print JSON instead of tables").Bool()
 	)
 	commands[c.FullCommand()] = func() error {
 		ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
@@ -73,6 +76,17 @@ func init() {
 				return err
 			}
 			rcs = append(rcs, rc)
+		}
+		var rates []float64
+		for _, f := range strings.Split(*cpuAt, ",") {
+			if f = strings.TrimSpace(f); f == "" {
+				continue
+			}
+			r, err := strconv.ParseFloat(f, 64)
+			if err != nil || r <= 0 {
+				return fmt.Errorf("--cpu-at: %q is not a rate in records/s", f)
+			}
+			rates = append(rates, r)
 		}
 		var protos []flow.Protocol
 		for _, p := range strings.Split(*protocols, ",") {
@@ -101,10 +115,12 @@ func init() {
 			cases = ingestbench.ScaleCases(*scale, *sessions)
 		}
 		steps, d := plan.Bound()
+		cpuSteps, cd := plan.CPUBound(rates)
 		sd := ingestbench.ScaleTime(cases)
 		say(fmt.Sprintf("plan: %d run(s) × %d receiver/protocol pairs, interleaved; at most %d steps of %v (+ ~%v start/stop each): ≤ %v, "+
-			"usually about half; then %d state-scale cases, ~%v",
-			plan.Runs, len(plan.Pairs()), steps, *stepDur, ingestbench.StepOverhead, d.Round(10*time.Second), len(cases), sd.Round(10*time.Second)))
+			"usually about half; then at most %d fixed-rate CPU steps, ≤ %v; then %d state-scale cases, ~%v",
+			plan.Runs, len(plan.Pairs()), steps, *stepDur, ingestbench.StepOverhead, d.Round(10*time.Second), cpuSteps, cd.Round(10*time.Second),
+			len(cases), sd.Round(10*time.Second)))
 		traffic := map[flow.Protocol]*ingestbench.Traffic{}
 		for _, p := range protos {
 			t := ingestbench.Build(p, ingestbench.Options{})
@@ -113,6 +129,10 @@ func init() {
 				p, len(t.Datagrams), t.PerPacket, t.TotalRecs))
 		}
 		sums := ingestbench.RunPlan(ctx, plan, traffic, say)
+		var cpus []ingestbench.CPUAt
+		if len(rates) > 0 && ctx.Err() == nil {
+			cpus = ingestbench.MeasureCPU(ctx, plan, rates, sums, traffic, say)
+		}
 		var scales []*ingestbench.Scale
 		if ex, ok := benchExporter(rcs); ok && ctx.Err() == nil {
 			for _, cs := range cases {
@@ -132,9 +152,15 @@ func init() {
 		if *asJSON {
 			enc := json.NewEncoder(os.Stdout)
 			enc.SetIndent("", "  ")
-			return enc.Encode(map[string]any{"summaries": sums, "scale": scales, "targets": ingestbench.Targets(sums, scales)})
+			return enc.Encode(map[string]any{"summaries": sums, "cpu_at_fixed_rates": cpus, "scale": scales, "targets": ingestbench.Targets(sums, scales)})
 		}
-		if err := printBench(sums, scales, plan.Runs); err != nil {
+		if err := printBench(sums, plan.Runs); err != nil {
+			return err
+		}
+		if err := printCPU(cpus, plan.Runs); err != nil {
+			return err
+		}
+		if err := printScale(scales); err != nil {
 			return err
 		}
 		return printTargets(ingestbench.Targets(sums, scales))
@@ -265,9 +291,9 @@ func lowestLossy(s ingestbench.Summary) string {
 	return fmt.Sprintf(" (lost %.2f %% even at %.0f/s)", 100*lo.Loss, lo.Rate)
 }
 
-func printBench(sums []ingestbench.Summary, scales []*ingestbench.Scale, runs int) error {
+func printBench(sums []ingestbench.Summary, runs int) error {
 	if len(sums) == 0 {
-		return printScale(scales)
+		return nil
 	}
 	tw := tabwriter.NewWriter(os.Stdout, 0, 0, 2, ' ', tabwriter.AlignRight)
 	fmt.Fprintf(tw, "receiver\tprotocol\tloss-free records/s (median of %d)\tspread (min–max)\tCPU (cores)\trecords/s per core\tpeak memory\tminewatch vs it\t\n", runs)
@@ -294,19 +320,47 @@ func printBench(sums []ingestbench.Summary, scales []*ingestbench.Scale, runs in
 		}
 		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%.2f\t%.0f\t%d MiB\t%s\t\n", s.Receiver, s.Protocol, rate, spread, s.CPU, s.PerCore, s.PeakRSS>>20, ratio)
 	}
-	if err := tw.Flush(); err != nil {
-		return err
+	return tw.Flush()
+}
+
+// printCPU prints the CPU per record at the fixed rates, each receiver
+// against minewatch's at the same rate and protocol.
+func printCPU(cpus []ingestbench.CPUAt, runs int) error {
+	if len(cpus) == 0 {
+		return nil
 	}
-	if len(scales) > 0 {
-		fmt.Println()
+	fmt.Println()
+	tw := tabwriter.NewWriter(os.Stdout, 0, 0, 2, ' ', tabwriter.AlignRight)
+	fmt.Fprintf(tw, "receiver\tprotocol\tfixed rate (records/s)\tCPU ns/record (median of %d)\tspread (min–max)\trecords/s per core\tlossy runs\tminewatch's CPU vs it\t\n", runs)
+	ours := map[[2]string]float64{}
+	for _, c := range cpus {
+		if c.Receiver == (ingestbench.Exporter{}).Name() {
+			ours[[2]string{c.Protocol, fmt.Sprint(c.Rate)}] = c.NsPerRecord
+		}
 	}
-	return printScale(scales)
+	for _, c := range cpus {
+		ns, spread, perCore, ratio := fmt.Sprintf("%.0f", c.NsPerRecord), fmt.Sprintf("%.0f–%.0f", c.Min, c.Max), fmt.Sprintf("%.0f", c.PerCore()), "-"
+		switch {
+		case c.Skipped:
+			ns, spread, perCore = "not sent (loss-free below this rate)", "-", "-"
+		case c.NsPerRecord == 0 && c.Err != "":
+			ns, spread, perCore = "error: "+c.Err, "-", "-"
+		case c.NsPerRecord == 0:
+			ns, spread, perCore = "lost records in every run", "-", "-"
+		}
+		if o := ours[[2]string{c.Protocol, fmt.Sprint(c.Rate)}]; o > 0 && c.NsPerRecord > 0 && c.Receiver != (ingestbench.Exporter{}).Name() {
+			ratio = fmt.Sprintf("×%.2f", o/c.NsPerRecord)
+		}
+		fmt.Fprintf(tw, "%s\t%s\t%.0f\t%s\t%s\t%s\t%d\t%s\t\n", c.Receiver, c.Protocol, c.Rate, ns, spread, perCore, c.Lossy, ratio)
+	}
+	return tw.Flush()
 }
 
 func printScale(scales []*ingestbench.Scale) error {
 	if len(scales) == 0 {
 		return nil
 	}
+	fmt.Println()
 	tw := tabwriter.NewWriter(os.Stdout, 0, 0, 2, ' ', tabwriter.AlignRight)
 	fmt.Fprintln(tw, "state scale\trecords sent\tlost\thosts tracked\tCPU ns/record\tstate B/host (gauge)\tRSS B/host (peak − idle)\tper-host series\tseries\thosts to the pool\t")
 	for _, sc := range scales {
