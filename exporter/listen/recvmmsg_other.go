@@ -5,7 +5,6 @@ package listen
 import (
 	"net"
 	"net/netip"
-	"sync/atomic"
 
 	"golang.org/x/net/ipv4"
 	"golang.org/x/net/ipv6"
@@ -20,23 +19,7 @@ type batchReader struct {
 	n         int
 }
 
-// socket is one bound UDP socket as its readers read it (through the
-// runtime's poller here; see the Linux one).
-type socket struct {
-	uc      *net.UDPConn
-	stopped atomic.Bool // wake was called: readers return
-}
-
-func takeSocket(uc *net.UDPConn) (*socket, error) { return &socket{uc: uc}, nil }
-
-func (s *socket) reader(n, size int) reader { return newBatchReader(s.uc, n, size) }
-
-// wake ends the reads: closing the connection makes them return net.ErrClosed.
-func (s *socket) wake() { s.stopped.Store(true); s.uc.Close() }
-
-func (s *socket) close() {}
-
-func newBatchReader(uc *net.UDPConn, n, size int) *batchReader {
+func newBatchReader(uc *net.UDPConn, n, size int) (reader, error) {
 	r := &batchReader{msgs: make([]ipv4.Message, n)}
 	for i := range r.msgs {
 		r.msgs[i].Buffers = [][]byte{make([]byte, size)}
@@ -47,7 +30,7 @@ func newBatchReader(uc *net.UDPConn, n, size int) *batchReader {
 		pc := ipv6.NewPacketConn(uc)
 		r.readBatch = func(m []ipv4.Message, f int) (int, error) { return pc.ReadBatch(m, f) }
 	}
-	return r
+	return r, nil
 }
 
 func (r *batchReader) read() (int, error) { return r.readBatch(r.msgs, 0) }

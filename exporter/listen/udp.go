@@ -121,7 +121,6 @@ func serve(ctx context.Context, addr string, conns []*net.UDPConn, perSocket int
 	local := conns[0].LocalAddr().(*net.UDPAddr).AddrPort()
 	done := make(chan error, 1)
 	var wg sync.WaitGroup
-	socks := make([]*socket, 0, len(conns))
 	for i, uc := range conns {
 		if err := uc.SetReadBuffer(recvBuffer); err != nil {
 			log.Warn("could not enlarge the UDP receive buffer", "addr", addr, "err", err)
@@ -131,39 +130,21 @@ func serve(ctx context.Context, addr string, conns []*net.UDPConn, perSocket int
 			log.Warn("UDP receive buffer smaller than asked: bursts beyond it are dropped by the kernel; raise net.core.rmem_max (UDP 接收缓冲区小于请求值)",
 				"addr", addr, "bytes", got, "asked", recvBuffer)
 		}
-		sock, err := takeSocket(uc)
-		if err != nil {
-			for _, c := range conns[i:] {
-				c.Close()
-			}
-			for _, so := range socks {
-				so.wake()
-			}
-			wg.Wait()
-			for _, so := range socks {
-				so.close()
-			}
-			return netip.AddrPort{}, nil, fmt.Errorf("listen %s: %w", addr, err)
-		}
-		socks = append(socks, sock)
 		for range perSocket {
 			s := sink(i)
 			wg.Add(1)
 			go func() {
 				defer wg.Done()
-				readBatches(sock, addr, log, s)
+				readBatches(ctx, uc, addr, log, s)
 			}()
 		}
 	}
 	go func() {
 		<-ctx.Done()
-		for _, so := range socks {
-			so.wake()
+		for _, uc := range conns {
+			uc.Close()
 		}
 		wg.Wait()
-		for _, so := range socks {
-			so.close()
-		}
 		done <- nil
 	}()
 	return local, done, nil
@@ -188,18 +169,18 @@ type reader interface {
 	datagram(i int) (src netip.AddrPort, payload []byte, ok bool)
 }
 
-// readBatches reads datagrams in batches and hands each to s until the
-// socket is woken (serve does at the end of its context), then Stops s.
-func readBatches(sock *socket, addr string, log *slog.Logger, s Sink) {
+// readBatches reads datagrams in batches and hands each to s, then Stops it.
+func readBatches(ctx context.Context, uc *net.UDPConn, addr string, log *slog.Logger, s Sink) {
 	defer s.Stop()
-	r := sock.reader(batch, maxDatagram)
+	r, err := newBatchReader(uc, batch, maxDatagram)
+	if err != nil {
+		log.Error("UDP reader failed", "addr", addr, "err", err)
+		return
+	}
 	for {
 		n, err := r.read()
-		if sock.stopped.Load() {
-			return // woken (serve, at the end of ctx): what the read returned is not a datagram
-		}
 		if err != nil {
-			if errors.Is(err, net.ErrClosed) {
+			if ctx.Err() != nil || errors.Is(err, net.ErrClosed) {
 				return
 			}
 			log.Warn("UDP read failed", "addr", addr, "err", err)
