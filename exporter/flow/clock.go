@@ -90,7 +90,8 @@ func (d *Decoder) clock(s *source, p Protocol, exportMs int64, recv time.Time) c
 	s.series.Load().setClockOffset(off)
 	tol := d.opts.ClockTolerance.Milliseconds()
 	abs := max(off, -off)
-	state := s.clockState.Load()
+	was := s.clockState.Load()
+	state := was
 	// Hysteresis: back to ok only well inside the tolerance, so a clock
 	// hovering at the edge does not write a line per datagram.
 	switch {
@@ -106,7 +107,9 @@ func (d *Decoder) clock(s *source, p Protocol, exportMs int64, recv time.Time) c
 			c.shift = off
 		}
 	}
-	if old := s.clockState.Swap(state); old != state {
+	// Swapped only on a change (a locked write per datagram otherwise);
+	// the Swap makes sure one reader logs it.
+	if state != was && s.clockState.Swap(state) != state {
 		what := "records moved onto the receive clock (flow.clock_policy: correct)"
 		if c.refuse {
 			what = "records refused (flow.clock_policy: refuse)"

@@ -180,26 +180,26 @@ func addrWidth(n int) int {
 // instructions a record.
 func (l *layout) fill(b []byte, start, end int, e *emitter) {
 	r, st := e.rec, &e.st
+	timing := l.timing(st)
 	// The set's extent is checked once: every record of it (and the 8
 	// bytes before the first) is then in b, and each is reached from the
 	// set's first byte without a check of its own.
 	set := b[start-8 : end] // panics unless the set (and the 8 bytes before it) is in b
 	for at := 8; at+l.recLen <= len(set); at += l.recLen {
 		base := unsafe.Add(unsafe.Pointer(unsafe.SliceData(set)), at-8)
-		rec := unsafe.Slice((*byte)(base), 8+l.recLen) // the record and the 8 bytes before it, within set
 		// The addresses first: read16 is a call, and before the other loads
 		// fewer values are live across it.
 		if l.src.width == 4 {
 			r.Src = netip.AddrFrom4(*(*[4]byte)(unsafe.Add(base, 8+l.src.off)))
 		} else if l.src.width == 16 {
-			r.Src = read16(rec[8+l.src.off:])
+			r.Src = read16((*[16]byte)(unsafe.Add(base, 8+l.src.off)))
 		} else {
 			r.Src = netip.Addr{}
 		}
 		if l.dst.width == 4 {
 			r.Dst = netip.AddrFrom4(*(*[4]byte)(unsafe.Add(base, 8+l.dst.off)))
 		} else if l.dst.width == 16 {
-			r.Dst = read16(rec[8+l.dst.off:])
+			r.Dst = read16((*[16]byte)(unsafe.Add(base, 8+l.dst.off)))
 		} else {
 			r.Dst = netip.Addr{}
 		}
@@ -219,45 +219,78 @@ func (l *layout) fill(b []byte, start, end int, e *emitter) {
 			rate = ownRate(rate64, 0, 0)
 		}
 		r.Bytes, r.Packets = octets, pkts
-		var upStart, upEnd, start, end int64
-		if l.hasUp {
-			upStart, upEnd = int64(l.upStart.load(base)), int64(l.upEnd.load(base))
-		}
-		if l.start.mul != 0 {
-			start = int64(l.start.intSlot.load(base)) * l.start.mul
-		} else if l.start.kind != kNone {
-			start = l.start.loadRare(rec, st.exportMs)
-		}
-		if l.end.mul != 0 {
-			end = int64(l.end.intSlot.load(base)) * l.end.mul
-		} else if l.end.kind != kNone {
-			end = l.end.loadRare(rec, st.exportMs)
-		}
 		var (
 			upDur  int64
 			upOnly bool
 		)
-		// stamp.times without a call in the usual cases: no uptimes
-		// (IPFIX), or only uptimes and a datagram that gives both clocks
-		// (NetFlow v9).
-		switch {
-		case !l.hasUp:
-			r.Start, r.End = settle(start, end, st.exportMs)
-		case l.upOnly && st.upFast:
+		// stamp.times without a call in the usual cases (timing).
+		switch timing {
+		case timedByUp:
+			upStart, upEnd := int64(l.upStart.load(base)), int64(l.upEnd.load(base))
 			r.Start, r.End = settle(st.fromUp(upStart), st.fromUp(upEnd), st.exportMs)
+		case timedAbsolute:
+			// An absent field reads 0 (mask and mul 0).
+			r.Start, r.End = settle(int64(l.start.intSlot.load(base))*l.start.mul,
+				int64(l.end.intSlot.load(base))*l.end.mul, st.exportMs)
 		default:
-			r.Start, r.End, upDur, upOnly = st.times(start, end, upStart, upEnd, true)
+			r.Start, r.End, upDur, upOnly = l.times(base, st)
 		}
 		e.record(rate, upDur, upOnly)
 	}
+}
+
+// How fill times the records of a set: decided once a set, from the
+// template and the datagram's header (the stamp), not per record.
+const (
+	timedOtherwise = iota // layout.times: any mix of fields
+	timedByUp             // only sysUpTime fields, boot and export time known (NetFlow v9's usual)
+	timedAbsolute         // only seconds or milliseconds fields, no uptimes (IPFIX's usual)
+)
+
+func (l *layout) timing(st *stamp) int {
+	absolute := func(ts timeSlot) bool { return ts.kind == kNone || ts.mul != 0 }
+	switch {
+	case l.upOnly && st.upFast:
+		return timedByUp
+	case !l.hasUp && absolute(l.start) && absolute(l.end):
+		return timedAbsolute
+	}
+	return timedOtherwise
+}
+
+// times reads a record's time fields at base (fill's) and combines them by
+// stamp.times' rules: fill's path for the layouts timing has no shortcut for.
+//
+//go:noinline
+func (l *layout) times(base unsafe.Pointer, st *stamp) (start, end, upDur int64, upOnly bool) {
+	rec := unsafe.Slice((*byte)(base), 8+l.recLen) // the record and the 8 bytes before it, within fill's set
+	var upStart, upEnd int64
+	if l.hasUp {
+		upStart, upEnd = int64(l.upStart.load(base)), int64(l.upEnd.load(base))
+	}
+	if l.start.mul != 0 {
+		start = int64(l.start.intSlot.load(base)) * l.start.mul
+	} else if l.start.kind != kNone {
+		start = l.start.loadRare(rec, st.exportMs)
+	}
+	if l.end.mul != 0 {
+		end = int64(l.end.intSlot.load(base)) * l.end.mul
+	} else if l.end.kind != kNone {
+		end = l.end.loadRare(rec, st.exportMs)
+	}
+	if !l.hasUp {
+		start, end = settle(start, end, st.exportMs)
+		return start, end, 0, false
+	}
+	return st.times(start, end, upStart, upEnd, true)
 }
 
 // read16 is the IPv6 address at b's start; a function of its own (IPv4 is
 // written out in fill, a function with both is too big for the compiler to inline).
 //
 //go:noinline
-func read16(b []byte) netip.Addr {
-	return netip.AddrFrom16([16]byte(b[:16]))
+func read16(b *[16]byte) netip.Addr {
+	return netip.AddrFrom16(*b)
 }
 
 // loadRare reads the NTP and delta times for fill (0 for none); seconds and

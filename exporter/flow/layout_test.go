@@ -241,3 +241,37 @@ func TestTemplateRefresh(t *testing.T) {
 		t.Error("stored template is not a data template")
 	}
 }
+
+// TestLayoutTimingShortcuts: the usual templates take fill's shortcuts
+// (NetFlow v9's uptimes with the header's clocks, IPFIX's milliseconds),
+// anything else layout.times; TestLayoutFieldForField checks that each
+// gives the loop's values.
+func TestLayoutTimingShortcuts(t *testing.T) {
+	ms := []compiledField{{off: 0, len: 4, kind: kSrcAddr}, {off: 4, len: 8, kind: kStartMs}, {off: 12, len: 8, kind: kEndMs}}
+	up := []compiledField{{off: 0, len: 4, kind: kSrcAddr}, {off: 4, len: 4, kind: kUpStart}, {off: 8, len: 4, kind: kUpEnd}}
+	ntp := []compiledField{{off: 0, len: 4, kind: kSrcAddr}, {off: 4, len: 8, kind: kStartNTP}}
+	upAndSec := append(up[:3:3], compiledField{off: 12, len: 4, kind: kEndSec})
+	known := newStamp(1_700_000_000_000, 1_699_000_000_000, true)
+	unknown := newStamp(1_700_000_000_000, 0, false)
+	for _, c := range []struct {
+		name   string
+		fields []compiledField
+		st     stamp
+		want   int
+	}{
+		{"ipfix milliseconds", ms, known, timedAbsolute},
+		{"no time fields", ms[:1:1], unknown, timedAbsolute},
+		{"v9 uptimes", up, known, timedByUp},
+		{"uptimes, boot time unknown", up, unknown, timedOtherwise},
+		{"uptimes and seconds", upAndSec, known, timedOtherwise},
+		{"ntp", ntp, known, timedOtherwise},
+	} {
+		l := newLayout(c.fields, 24)
+		if l == nil {
+			t.Fatalf("%s: no layout", c.name)
+		}
+		if got := l.timing(&c.st); got != c.want {
+			t.Errorf("%s: timing %d, want %d", c.name, got, c.want)
+		}
+	}
+}

@@ -67,6 +67,10 @@ type source struct {
 	lastLog   map[string]time.Time // protocol+"/"+reason
 	sampling  map[uint32]uint32    // per observation domain / source id, from option data
 	sysInitMs map[uint32]int64     // IPFIX systemInitTimeMilliseconds per observation domain
+	// optioned: sampling or sysInitMs holds an entry (set under mu, never
+	// cleared). Most exporters send no such option data: their datagrams
+	// then take neither the lock nor the two map reads (source.timing).
+	optioned atomic.Bool
 }
 
 // source finds or creates the state of an allowed exporter address; nil if

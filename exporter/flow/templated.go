@@ -259,10 +259,12 @@ func learnTemplates(b []byte, hdr, end int, proto Protocol, store *templateStore
 // timing gives the sampling rate learnt from option data and the exporter's
 // boot time (v9: from the header; IPFIX: from option data) of a domain.
 func (s *source) timing(domain uint32, proto Protocol, exportMs, uptimeMs int64, hasUptime bool) (optRate uint32, sysInit int64, hasInit bool) {
-	s.mu.Lock()
-	optRate = s.sampling[domain]
-	sysInit, hasInit = s.sysInitMs[domain]
-	s.mu.Unlock()
+	if s.optioned.Load() {
+		s.mu.Lock()
+		optRate = s.sampling[domain]
+		sysInit, hasInit = s.sysInitMs[domain]
+		s.mu.Unlock()
+	}
 	if proto == NetFlowV9 {
 		sysInit, hasInit = exportMs-uptimeMs, hasUptime
 	}
@@ -365,9 +367,11 @@ func (s *source) learnOptions(domain uint32, od netflow.OptionsDataFlowSet) {
 		// Bounded like the templates: a source cannot grow these maps past maxDomains.
 		if _, known := s.sampling[domain]; rate > 0 && rate <= 1<<31 && (known || len(s.sampling) < maxDomains) {
 			s.sampling[domain] = uint32(rate)
+			s.optioned.Store(true)
 		}
 		if _, known := s.sysInitMs[domain]; initMs > 0 && (known || len(s.sysInitMs) < maxDomains) {
 			s.sysInitMs[domain] = initMs
+			s.optioned.Store(true)
 		}
 		s.mu.Unlock()
 	}

@@ -14,6 +14,7 @@ import (
 func unfiltered(s *Set) *Set {
 	c := *s
 	c.pools.v4, c.allow.v4, c.any4, c.unlisted4 = nil, nil, nil, nil
+	c.asked8 = [4]uint64{^uint64(0), ^uint64(0), ^uint64(0), ^uint64(0)}
 	return &c
 }
 
@@ -103,6 +104,9 @@ func filterMismatches(s *Set, eps []netip.AddrPort, hosts []netip.Addr) []string
 				b := u.As4()
 				if s.Unlisted4(binary.BigEndian.Uint32(b[:])) && (wantAllowed || want != nil) {
 					bad = append(bad, fmt.Sprintf("Unlisted4(%s) for host %s, want Remote %v %v", ep, h, wantAllowed, want))
+				}
+				if s.Unlisted8(binary.BigEndian.Uint32(b[:])) && (wantAllowed || want != nil) {
+					bad = append(bad, fmt.Sprintf("Unlisted8(%s) for host %s, want Remote %v %v", ep, h, wantAllowed, want))
 				}
 			}
 			if allowed, got := s.Remote(h, ip, port); allowed != wantAllowed || got != want {

@@ -18,6 +18,9 @@ type Set struct {
 	// probe may confirm or refute an endpoint in no list): what Unlisted4
 	// reads, decided once a Set (setProbed) instead of once a record.
 	unlisted4 *v4Filter
+	// asked8 has a bit for each /8 where Unlisted8 cannot say: one with
+	// some entry, or all of them while unlisted4 is nil (setProbed).
+	asked8 [4]uint64
 }
 
 // matcher answers lookups with one map probe and one trie lookup. Listed
@@ -149,6 +152,10 @@ func (s *Set) setProbed(p *probed) {
 	if p != nil && (len(p.confirmed) > 0 || len(p.refuted) > 0) {
 		s.unlisted4 = nil
 	}
+	s.asked8 = [4]uint64{^uint64(0), ^uint64(0), ^uint64(0), ^uint64(0)}
+	if s.unlisted4 != nil {
+		s.asked8 = s.unlisted4.any8
+	}
 }
 
 // Match returns the pool entry for a remote endpoint, or nil. IP:port
@@ -216,6 +223,19 @@ func (s *Set) Unlisted4(a uint32) bool {
 	}
 	// Small enough to be inlined into the pipeline: one call (may32).
 	return s.unlisted4 != nil && !s.unlisted4.may32(a)
+}
+
+// Unlisted8 is Unlisted4's first test: true when no list has an entry in
+// the /8 of a (big-endian) and no probe outcome is stored, so Unlisted4 is
+// true too. Without a call, it is inlined into the pipeline: most remote
+// ends are in such a /8 (Unlisted4's call was a third of the intel's cost
+// a record). False is only a maybe (then Unlisted4 decides).
+func (s *Set) Unlisted8(a uint32) bool {
+	if s == nil {
+		return true
+	}
+	o := a >> 24
+	return s.asked8[o>>6]&(1<<(o&63)) == 0
 }
 
 // Domains lists every domain of the pool lists and allowlists.

@@ -411,6 +411,18 @@ func (l *Ledger) Lookup(ip netip.Addr) Class {
 	return l.lookupSlow(ip.Unmap())
 }
 
+// Lookup4 is Lookup for an IPv4 address given as a big-endian uint32, small
+// enough to be inlined into the pipeline's handling of each record (the
+// call to Lookup, with what it moved and checked, cost about as much as
+// the table's reads). ok is false when the ledger has no IPv4 table (too
+// large for one): Lookup answers then.
+func (l *Ledger) Lookup4(a uint32) (c Class, ok bool) {
+	if l == nil || l.v4 == nil {
+		return Class{}, false
+	}
+	return l.v4.lookup32(a), true
+}
+
 // lookupSlow is Lookup by the bart tables and the research set alone: the
 // answer the IPv4 table is built from, and the one for IPv6.
 func (l *Ledger) lookupSlow(ip netip.Addr) Class {

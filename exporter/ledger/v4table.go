@@ -12,26 +12,29 @@ type Class struct {
 	Research bool  // a registered research compute asset (Asset.Research)
 }
 
-// v4Table answers Lookup for IPv4 addresses with at most four array reads
-// (one per octet) instead of a walk of the bart tables: the flow pipeline
-// classifies both ends of every record, and most campuses are IPv4.
+// v4Table answers Lookup for IPv4 addresses with at most three array reads
+// instead of a walk of the bart tables: the flow pipeline classifies an end
+// of every record, and most campuses are IPv4.
 //
-// It is a fully expanded 8-8-8-8 trie built once per ledger from the bart
+// It is a fully expanded 16-8-8 trie built once per ledger from the bart
 // tables themselves: an entry is a class index where every address under it
 // gets the same answer, or a child block of 256 entries where some range,
-// extra range or research asset is more specific than the entry. Each answer
-// is taken from the bart lookup (lookupSlow) of the entry's first address,
-// so longest-prefix semantics (nested and overlapping ranges, the extra
-// ranges behind the units') are bart's by construction.
+// extra range or research asset is more specific than the entry. The first
+// level has an entry per /16 (256 KiB), so that a campus's addresses, most
+// in a few /16s of their own, take one or two reads, not two or three. Each
+// answer is taken from the bart lookup (lookupSlow) of the entry's first
+// address, so longest-prefix semantics (nested and overlapping ranges, the
+// extra ranges behind the units') are bart's by construction.
 type v4Table struct {
-	entries []uint32 // blocks of 256; block 0 is the first octet
-	classes []Class  // entry values below v4Child
+	top     *[1 << 16]uint32 // by /16
+	entries []uint32         // blocks of 256: the /24s of a /16, or the addresses of a /24
+	classes []Class          // entry values below v4Child
 }
 
 // v4Child marks an entry that is a block index, not a class index.
 const v4Child = 1 << 31
 
-// maxV4Blocks bounds the table (1 KiB a block): a ledger needing more (tens
+// maxV4Blocks bounds the blocks (1 KiB each): a ledger needing more (tens
 // of thousands of ranges narrower than /24, each in its own /24) keeps
 // using the bart tables alone.
 const maxV4Blocks = 8192
@@ -43,12 +46,17 @@ func buildV4(l *Ledger) *v4Table {
 	// not uniform: those that strictly contain a longer prefix of the
 	// ledger. Any other prefix gets one answer for all its addresses.
 	split := map[netip.Prefix]bool{}
+	blocks := 0 // split /16s and /24s: a /8 has no block of its own
 	mark := func(p netip.Prefix) {
 		if !p.Addr().Is4() {
 			return
 		}
 		for bits := 8; bits < p.Bits() && bits <= 24; bits += 8 {
-			split[netip.PrefixFrom(p.Addr(), bits).Masked()] = true
+			q := netip.PrefixFrom(p.Addr(), bits).Masked()
+			if !split[q] && bits > 8 {
+				blocks++
+			}
+			split[q] = true
 		}
 	}
 	for p := range l.ranges.All4() {
@@ -60,11 +68,23 @@ func buildV4(l *Ledger) *v4Table {
 	for a := range l.research {
 		mark(netip.PrefixFrom(a, a.BitLen()))
 	}
-	if 1+len(split) > maxV4Blocks {
+	if blocks > maxV4Blocks {
 		return nil
 	}
-	t := &v4Table{entries: make([]uint32, 256, 256*(1+len(split)))}
+	t := &v4Table{top: new([1 << 16]uint32), entries: make([]uint32, 0, 256*blocks)}
 	index := map[Class]uint32{}
+	classOf := func(a netip.Addr) uint32 {
+		c := l.lookupSlow(a)
+		k, ok := index[c]
+		if !ok {
+			k = uint32(len(t.classes))
+			index[c] = k
+			t.classes = append(t.classes, c)
+		}
+		return k
+	}
+	// fill writes the 256 entries of block (a /16's /24s at depth 2, a
+	// /24's addresses at depth 3) under prefix.
 	var fill func(block int, prefix [4]byte, depth int)
 	fill = func(block int, prefix [4]byte, depth int) {
 		for i := range 256 {
@@ -72,36 +92,48 @@ func buildV4(l *Ledger) *v4Table {
 			a[depth] = byte(i)
 			p := netip.PrefixFrom(netip.AddrFrom4(a), 8*(depth+1))
 			if depth < 3 && split[p] {
-				child := len(t.entries) / 256
-				t.entries = append(t.entries, make([]uint32, 256)...)
-				t.entries[block*256+i] = v4Child | uint32(child)
-				fill(child, a, depth+1)
+				child := t.newBlock(a, depth+1, fill) // before the write: newBlock may move t.entries
+				t.entries[block*256+i] = v4Child | child
 				continue
 			}
-			c := l.lookupSlow(p.Addr())
-			k, ok := index[c]
-			if !ok {
-				k = uint32(len(t.classes))
-				index[c] = k
-				t.classes = append(t.classes, c)
-			}
-			t.entries[block*256+i] = k
+			t.entries[block*256+i] = classOf(p.Addr())
 		}
 	}
-	fill(0, [4]byte{}, 0)
+	for hi := range 256 {
+		if !split[netip.PrefixFrom(netip.AddrFrom4([4]byte{byte(hi)}), 8)] {
+			k := classOf(netip.AddrFrom4([4]byte{byte(hi)})) // one answer for the whole /8
+			for lo := range 256 {
+				t.top[hi<<8|lo] = k
+			}
+			continue
+		}
+		for lo := range 256 {
+			a := [4]byte{byte(hi), byte(lo)}
+			if split[netip.PrefixFrom(netip.AddrFrom4(a), 16)] {
+				t.top[hi<<8|lo] = v4Child | t.newBlock(a, 2, fill)
+			} else {
+				t.top[hi<<8|lo] = classOf(netip.AddrFrom4(a))
+			}
+		}
+	}
 	return t
+}
+
+// newBlock appends a block, has fill write it, and returns its index.
+func (t *v4Table) newBlock(prefix [4]byte, depth int, fill func(int, [4]byte, int)) uint32 {
+	block := len(t.entries) / 256
+	t.entries = append(t.entries, make([]uint32, 256)...)
+	fill(block, prefix, depth)
+	return uint32(block)
 }
 
 // lookup32 answers for an IPv4 address given as a big-endian uint32.
 func (t *v4Table) lookup32(a uint32) Class {
-	e := t.entries[a>>24]
+	e := t.top[a>>16]
 	if e&v4Child != 0 {
-		e = t.entries[(e&^v4Child)<<8|(a>>16&0xff)]
+		e = t.entries[(e&^v4Child)<<8|(a>>8&0xff)]
 		if e&v4Child != 0 {
-			e = t.entries[(e&^v4Child)<<8|(a>>8&0xff)]
-			if e&v4Child != 0 {
-				e = t.entries[(e&^v4Child)<<8|(a&0xff)]
-			}
+			e = t.entries[(e&^v4Child)<<8|(a&0xff)]
 		}
 	}
 	return t.classes[e]

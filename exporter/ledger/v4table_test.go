@@ -1,6 +1,7 @@
 package ledger
 
 import (
+	"encoding/binary"
 	"fmt"
 	"math/rand/v2"
 	"net/netip"
@@ -135,7 +136,7 @@ func lastAddr(p netip.Prefix) netip.Addr {
 	return a
 }
 
-// mismatches checks Lookup and Classify against the oracle and against the
+// mismatches checks Lookup, Lookup4 and Classify against the oracle and against the
 // bart path over addrs; it returns the differences found.
 func mismatches(l *Ledger, extra []netip.Prefix, addrs []netip.Addr) []string {
 	var bad []string
@@ -144,6 +145,14 @@ func mismatches(l *Ledger, extra []netip.Prefix, addrs []netip.Addr) []string {
 		want := o.class(a)
 		if got := l.Lookup(a); got != want {
 			bad = append(bad, fmt.Sprintf("Lookup(%s) = %+v, want %+v", a, got, want))
+		}
+		// Lookup4 answers for every IPv4 address while there is a table.
+		if u := a.Unmap(); u.Is4() {
+			b := u.As4()
+			got, ok := l.Lookup4(binary.BigEndian.Uint32(b[:]))
+			if ok != (l.v4 != nil) || ok && got != want {
+				bad = append(bad, fmt.Sprintf("Lookup4(%s) = %+v %v, want %+v %v", a, got, ok, want, l.v4 != nil))
+			}
 		}
 		if got := l.lookupSlow(a.Unmap()); got != want {
 			bad = append(bad, fmt.Sprintf("bart lookup(%s) = %+v, want %+v", a, got, want))
@@ -204,11 +213,9 @@ func TestLookupCheckCatchesWrongEntry(t *testing.T) {
 		t.Fatalf("before the change: %v", bad)
 	}
 	// 10.1.2.200 (a one-host range of school-a.hpc and a research asset)
-	// is an entry of a fourth-level block: make it answer school-a.lab.
-	e := l.v4.entries[10]
-	for _, o := range []byte{1, 2} {
-		e = l.v4.entries[(e&^v4Child)<<8|uint32(o)]
-	}
+	// is an entry of a third-level block: make it answer school-a.lab.
+	e := l.v4.top[10<<8|1]
+	e = l.v4.entries[(e&^v4Child)<<8|2]
 	lab := uint32(len(l.v4.classes))
 	l.v4.classes = append(l.v4.classes, Class{Unit: l.Unit("school-a.lab"), Internal: true})
 	l.v4.entries[(e&^v4Child)<<8|200] = lab

@@ -207,13 +207,23 @@ func (b *Batch) put(r *flow.Record) bool {
 	// dst if internal" (TestObservationIsOld checks it against the old code
 	// that looked up both ends).
 	outbd := r.SrcPort >= r.DstPort
-	host := b.led.Lookup(hostOf(r, outbd))
-	if !host.Internal {
-		outbd = !outbd
-		if host = b.led.Lookup(hostOf(r, outbd)); !host.Internal {
+	var host ledger.Class
+	for left := 2; ; left-- { // the ends left to ask
+		end, ok := hostOf(r, outbd), false
+		if end.Is4() {
+			host, ok = b.led.Lookup4(v4(end)) // inlined: no call for an IPv4 end
+		}
+		if !ok {
+			host = b.led.Lookup(end)
+		}
+		if host.Internal {
+			break
+		}
+		if left == 1 {
 			b.p.droppedExternal.Inc()
 			return false
 		}
+		outbd = !outbd
 	}
 	unit := Unassigned
 	if host.Unit != nil {
@@ -238,8 +248,9 @@ func (b *Batch) put(r *flow.Record) bool {
 	o.Allowlisted, o.Intel = false, nil
 
 	// An IPv4 remote end in no list's /24 (the common case) is answered
-	// from the intel's filter alone (Unlisted4); anything else by Remote.
-	if set := b.set; set != nil && (!o.Remote.Is4() || !set.Unlisted4(v4(o.Remote))) {
+	// from the intel's filter alone (Unlisted8, inlined, for its /8, else
+	// Unlisted4); anything else by Remote.
+	if set := b.set; set != nil && (!o.Remote.Is4() || !set.Unlisted8(v4(o.Remote)) && !set.Unlisted4(v4(o.Remote))) {
 		// Allowed, else MatchHost: a CDN address confirmed by SNI counts for its suspects only.
 		if allowed, e := set.Remote(o.Host, o.Remote, o.RemotePort); allowed {
 			o.Allowlisted = true
