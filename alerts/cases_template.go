@@ -171,13 +171,18 @@ groups:
 const casesPieces = `
 [[- define "unitname" ]]{{ with query (printf "minewatch_unit_info{unit=%q}" $labels.unit) }}{{ . | first | label "name" }}{{ else }}{{ $labels.unit }}{{ end }}[[ end -]]
 [[- define "ts" ]]{{ with query (printf "vector(%.0f + [[.]])" $value) }}{{ . | first | value | humanizeTimestamp | reReplaceAll ":\\d\\d(\\.\\d+)? \\+0000 UTC$" "" }}{{ end }}[[ end -]]
-[[- /* The tracker's state of the IP (campaign.StateAt): flagged in the latest bucket is mining,
-       else quiet; a relapse episode is relapsed. A first episode (the new-IP alert) cannot be a
-       relapse; the overdue alerts ask whether the current episode is one. */ -]]
-[[- define "mining_now" ]]{{ with query (printf "[[.MiningNowQuery]]" $labels.ip $labels.unit) }}[[.StateMining]]{{ else }}[[.StateQuiet]]{{ end }}[[ end -]]
+[[- /* The tracker's state of the IP (campaign.StateAt) at the round's time T: flagged in the
+       bucket that contains T is mining, else quiet; a relapse episode is relapsed. A first episode
+       (the new-IP alert) cannot be a relapse; the overdue alerts ask whether the current episode
+       is one. The bucket's end comes from a query at T (vmalert and promtool run template queries
+       at the rule's evaluation time), so the state holds for rounds off the hour too. */ -]]
+[[- define "mining_now" ]]{{ with query "[[.BucketEndQuery]]" }}{{ with query (printf "[[.MiningNowQuery]]" $labels.ip $labels.unit (. | first | value)) }}[[.StateMining]]{{ else }}[[.StateQuiet]]{{ end }}{{ end }}[[ end -]]
 [[- define "state_first" ]][[template "mining_now" .]][[ end -]]
 [[- define "state_any" ]]{{ if query (printf "minewatch:host_previous_episode_end_seconds{ip=%q,unit=%q}" $labels.ip $labels.unit) }}[[.StateRelapsed]]{{ else }}[[template "mining_now" .]]{{ end }}[[ end -]]
+[[- /* data_time: the round's time T, which the state and every other annotation are as of
+       (the email's 数据时间; the demo compares each email with the tracker at it). */ -]]
 [[- define "common" ]]          reasons: '[[.D.Signals]]'
+          data_time: '{{ with query "vector(time() + [[.D.BJ]])" }}{{ . | first | value | humanizeTimestamp | reReplaceAll "(\\.\\d+)? \\+0000 UTC$" "" }}{{ end }}（北京时间）'
           start: '[[template "ts" .Start]]（北京时间）'
           max_score: '{{ with query (printf "[[.D.MaxScoreQuery]]" $labels.ip $labels.unit) }}{{ . | first | value | printf "%.0f" }}{{ else }}未知{{ end }}'
           deadline: '[[template "ts" .Deadline]]（北京时间，[[if eq .Deadline .Loc]]定位设备和责任人[[else]]提交书面报告[[end]]）'

@@ -118,7 +118,9 @@ type ruleDefinition struct {
 	RelapseCount                                          string
 	Signals                                               string
 	StateMining, StateQuiet, StateRelapsed                string // the tracker's state labels
-	MiningNowQuery, MaxScoreQuery                         string // template queries (printf formats: ip, unit)
+	MaxScoreQuery                                         string // template query (printf format: ip, unit)
+	BucketEndQuery                                        string // template query: the end of the round's bucket (Unix s)
+	MiningNowQuery                                        string // template query (printf format: ip, unit, bucket end)
 	// L: annotations of alerts whose value is the locate deadline; R: the report deadline.
 	L, R valueTimes
 }
@@ -186,8 +188,15 @@ func definition() ruleDefinition {
 	earlier := fmt.Sprintf(`count_over_time(minewatch:host_relapse_started_seconds[%s] offset %s)`, d.LookbackShort, d.Bucket)
 	d.RelapseCount = fmt.Sprintf(`sum by (unit) ((%s) or ((%s) * 0)) + on (unit) sum by (unit) (((%s) * 0 + 1) or ((%s) * 0))`, earlier, d.RelapseNow, d.RelapseNow, earlier)
 	d.Signals = signalsText()
-	// Mining now: flagged in the latest bucket, as the tracker's state says.
-	d.MiningNowQuery = fmt.Sprintf(`max(max_over_time(minewatch_host_mining{ip=%%q,unit=%%q}[%s])) > 0`, d.Bucket)
+	// Mining now at the round's time T: flagged in the bucket that contains T,
+	// (BucketEnd(T)-1h, BucketEnd(T)], the tracker's definition, in the text
+	// package campaign owns. The annotation first asks for the bucket end
+	// (BucketEndQuery, at T: vmalert runs a template's queries at the rule's
+	// evaluation time), then runs MiningNowQuery at it. A sliding hour before
+	// T would agree only on the hour, i.e. not in the demo (rounds every minute).
+	step := campaign.DefaultConfig().Step
+	d.BucketEndQuery = campaign.BucketEndQuery(step)
+	d.MiningNowQuery = campaign.MiningNowQuery(`minewatch_host_mining{ip=%q,unit=%q}`, step, "%.0f")
 	// The highest score in the quiet period: the score that made the case,
 	// even after the host stopped (its current score may be below the threshold).
 	d.MaxScoreQuery = fmt.Sprintf(`max(max_over_time(minewatch_host_score{ip=%%q,unit=%%q}[%s]))`, d.Quiet)

@@ -341,7 +341,48 @@ func alignUp(t time.Time, step time.Duration) time.Time {
 // minewatch_host_mining was 1 at any moment of each step, points returned
 // only where it was.
 func FlaggedQuery(sc Scope, step time.Duration) string {
-	return fmt.Sprintf("max by (ip, unit) (max_over_time(%s[%s])) > 0", sc.Selector("minewatch_host_mining"), dur(step))
+	return flaggedExpr(sc.Selector("minewatch_host_mining"), step, "")
+}
+
+// flaggedExpr is the one text of "flagged in the bucket": evaluated at t (or,
+// with at, at the Unix time at), whether the selected series was 1 at some
+// moment of (t-step, t].
+func flaggedExpr(selector string, step time.Duration, at string) string {
+	if at != "" {
+		at = " @ " + at
+	}
+	return fmt.Sprintf("max by (ip, unit) (max_over_time(%s[%s]%s)) > 0", selector, dur(step), at)
+}
+
+// BucketEnd is the end of the bucket that contains t: t itself on a bucket
+// boundary (an exact hour H is in (H-1h, H]), else the next boundary. The
+// tracker reads flagged time up to BucketEnd(to) (histories), so its state
+// at t is about this bucket.
+func BucketEnd(t time.Time, step time.Duration) time.Time { return alignUp(t, step) }
+
+// BucketEndQuery is BucketEnd of a query's own evaluation time, as a query
+// (one sample, Unix seconds): what an alert annotation runs first to learn
+// the bucket of its round. An instant vector, not a scalar, as vmalert's and
+// promtool's template queries want (and PromQL's ceil takes one).
+func BucketEndQuery(step time.Duration) string {
+	s := dur(step)
+	s = s[:len(s)-1]
+	return fmt.Sprintf("ceil(vector(time()) / %s) * %s", s, s)
+}
+
+// MiningNowQuery is the query behind "mining now at T" (StateAt's
+// miningNow, the tracker's 当前挖矿, the email's 当前状态): the series of
+// selector flagged in the bucket (BucketEnd(T)-step, BucketEnd(T)], the
+// same expression as FlaggedQuery, evaluated at the bucket's end through
+// the @ modifier. end is the bucket end in Unix seconds, as text (a number,
+// or a printf verb for a template to fill with BucketEndQuery's value). It
+// returns a sample exactly when the IP is mining now.
+//
+// A sliding window ending at T (max_over_time(...[1h]) at T) is not the
+// same thing: between the end of an IP's last flagged bucket and an hour
+// later it still sees the old bucket while the tracker's bucket is empty.
+func MiningNowQuery(selector string, step time.Duration, end string) string {
+	return flaggedExpr(selector, step, end)
 }
 
 // maxSteps bounds the points of one range query per series, well under
