@@ -242,6 +242,8 @@ func annotationsFor(summary string) map[string]string {
 		"summary":         summary,
 		"description":     "10.20.3.21 自 2026-11-22 19:28:00（北京时间）起被判定为挖矿主机，当前评分 87。\n判定依据：连接已登记矿池（40分）；Stratum挖矿会话特征（30分）；\n请于 2026-11-24 19:28:00（北京时间）前定位设备和责任人，并于 2026-11-25 19:28:00（北京时间）前提交书面报告。",
 		"reasons":         "连接已登记矿池（40分）；Stratum挖矿会话特征（30分）；",
+		"state":           "挖矿中",
+		"data_time":       "2026-11-22 20:00:00（北京时间）",
 		"deadline":        "2026-11-24 19:28:00（北京时间，定位设备和责任人）",
 		"report_deadline": "2026-11-25 19:28:00（北京时间，提交书面报告）",
 		"unit_name":       "郑东新区第一中学",
@@ -297,6 +299,14 @@ func TestAlertEmailReachesUnitLead(t *testing.T) {
 			if name == "html" {
 				want = strings.ReplaceAll(want, "&", "&amp;")
 			}
+			if !strings.Contains(body, want) {
+				t.Errorf("%s body lacks %q", name, want)
+			}
+		}
+		// 当前状态 and the time it is as of, in both parts.
+		state := map[string][]string{"text": {"当前状态：挖矿中", "数据时间：2026-11-22 20:00:00（北京时间）"},
+			"html": {"<td>当前状态</td><td>挖矿中</td>", "<td>数据时间</td><td>2026-11-22 20:00:00（北京时间）</td>"}}[name]
+		for _, want := range state {
 			if !strings.Contains(body, want) {
 				t.Errorf("%s body lacks %q", name, want)
 			}

@@ -60,6 +60,12 @@ func tail(s string, n int) string {
 // rendered configuration in Alertmanager, and the email in an SMTP catcher.
 // Group intervals are shortened to 5s so that the test takes seconds (vmalert starts an
 // hourly group at a random moment within the hour).
+//
+// Its rounds are therefore off the hour, as the demo's are, and a second host shows
+// what that means for 当前状态: 10.30.0.9 was flagged up to just before the current
+// hour H and not since. At a round T in (H, H+1h) the tracker's bucket containing T is
+// empty: the email must say 静默观察 (a sliding hour before T said 挖矿中). The state
+// of both hosts is checked against the bucket of the email's own 数据时间.
 func TestRulesThroughVmalertToEmail(t *testing.T) {
 	t.Parallel()
 	vmBin := testsupport.Require(t, "victoria-metrics")
@@ -84,8 +90,27 @@ func TestRulesThroughVmalertToEmail(t *testing.T) {
 	}
 	am := startAlertmanager(t, cfg)
 
-	// The exporter's series for one mining host, written every 500 ms.
+	// 10.30.0.9's flags lie in the bucket before the current one and within the hour
+	// before the rounds (its alert fires only then); in the last two minutes of an
+	// hour, the rounds could come too late: wait for the next hour.
+	if m := time.Since(time.Now().Truncate(campaign.Bucket)); m > campaign.Bucket-2*time.Minute {
+		time.Sleep(campaign.Bucket - m + 5*time.Second)
+	}
+	hour := time.Now().Truncate(campaign.Bucket)
+	var past strings.Builder
+	for ts := hour.Add(-10 * time.Minute); ts.Before(hour); ts = ts.Add(10 * time.Second) {
+		fmt.Fprintf(&past, "minewatch_host_mining{ip=\"10.30.0.9\",unit=\"zd-no2-primary\",class=\"passive\"} 1 %d\n", ts.UnixMilli())
+	}
+	lastFlag := hour.Add(-10 * time.Second)
+	if resp, err := http.Post(vm+"/api/v1/import/prometheus", "text/plain", strings.NewReader(past.String())); err != nil {
+		t.Fatal(err)
+	} else if resp.Body.Close(); resp.StatusCode/100 != 2 {
+		t.Fatalf("import: %s", resp.Status)
+	}
+
+	// The exporter's series for one mining host and one that stopped, written every 500 ms.
 	series := `minewatch_host_mining{ip="10.20.3.21",unit="zd-no1-middle",class="active"} 1
+minewatch_host_mining{ip="10.30.0.9",unit="zd-no2-primary",class="passive"} 0
 minewatch_host_score{ip="10.20.3.21",unit="zd-no1-middle"} 87
 minewatch_host_signal_points{ip="10.20.3.21",unit="zd-no1-middle",signal="pool_contact"} 40
 minewatch_host_signal_points{ip="10.20.3.21",unit="zd-no1-middle",signal="stratum_profile"} 30
@@ -136,15 +161,60 @@ minewatch_unit_info{unit="zd-no1-middle",name="郑东新区第一中学",sector=
 		"-rule="+rules, "-datasource.url="+vm, "-remoteWrite.url="+vm, "-notifier.url="+am,
 		"-remoteWrite.flushInterval=200ms", "-httpListenAddr="+vmalertAddr, "-loggerLevel=ERROR")
 
-	msgs := waitFor(t, smtpCatcher, 1)
-	if len(msgs) != 1 {
-		t.Fatalf("got %d emails, want exactly 1", len(msgs))
+	msgs := waitFor(t, smtpCatcher, 2)
+	if len(msgs) != 2 {
+		t.Fatalf("got %d emails, want exactly 2 (one per unit)", len(msgs))
 	}
-	if len(msgs[0].To) != 1 || msgs[0].To[0] != "lead@no1.example.edu.cn" {
-		t.Fatalf("email to %v, want the lead of zd-no1-middle", msgs[0].To)
+	byLead := map[string]decoded{}
+	for _, m := range msgs {
+		if len(m.To) != 1 {
+			t.Fatalf("email to %v, want one unit lead", m.To)
+		}
+		byLead[m.To[0]] = decode(t, m.Data)
 	}
-	d := decode(t, msgs[0].Data)
+	d, ok := byLead["lead@no1.example.edu.cn"]
+	if !ok {
+		t.Fatalf("no email to the lead of zd-no1-middle (got %v)", byLead)
+	}
 	t.Logf("subject: %s\ntext:\n%s", d.Subject, d.Text)
+	stopped, ok := byLead["lead@no2.example.edu.cn"]
+	if !ok {
+		t.Fatalf("no email to the lead of zd-no2-primary (got %v)", byLead)
+	}
+	t.Logf("subject: %s\ntext:\n%s", stopped.Subject, stopped.Text)
+
+	// 当前状态 as of 数据时间 T, in the text and HTML parts: mining exactly when the host has
+	// a flag in (BucketEnd(T)-1h, BucketEnd(T)] (campaign.StateAt's "mining now").
+	// 10.20.3.21 is flagged up to now; 10.30.0.9 last at lastFlag.
+	for _, c := range []struct {
+		mail     decoded
+		lastFlag time.Time
+	}{{d, time.Now()}, {stopped, lastFlag}} {
+		dt := regexp.MustCompile(`数据时间：(\d{4}-\d\d-\d\d \d\d:\d\d:\d\d)（北京时间）`).FindStringSubmatch(c.mail.Text)
+		if dt == nil {
+			t.Fatalf("email has no 数据时间:\n%s", c.mail.Text)
+		}
+		T, err := time.ParseInLocation("2006-01-02 15:04:05", dt[1], campaign.Location())
+		if err != nil {
+			t.Fatal(err)
+		}
+		if T.Before(vmalertStart.Add(-5*time.Second)) || T.After(time.Now()) {
+			t.Errorf("数据时间 %s is not a round of this vmalert (started %v)", dt[1], vmalertStart)
+		}
+		end := campaign.BucketEnd(T, campaign.Bucket)
+		want := campaign.StateLabel(campaign.StateQuiet)
+		if c.lastFlag.After(end.Add(-campaign.Bucket)) {
+			want = campaign.StateLabel(campaign.StateMining)
+		}
+		got := regexp.MustCompile(`当前状态：(\S+)`).FindStringSubmatch(c.mail.Text)
+		if got == nil || got[1] != want || !strings.Contains(c.mail.HTML, "<td>当前状态</td><td>"+want+"</td>") {
+			t.Errorf("%s: as of %s (bucket ending %s) the state is %s; email:\n%s\n%s", c.mail.Subject, dt[1],
+				end.In(campaign.Location()).Format("15:04"), want, c.mail.Text, c.mail.HTML)
+		}
+		if !strings.Contains(c.mail.HTML, "<td>数据时间</td><td>"+dt[1]+"（北京时间）</td>") {
+			t.Errorf("%s: HTML part lacks 数据时间 %s", c.mail.Subject, dt[1])
+		}
+	}
 
 	// With the hourly group run every 5s, each round T sees a bucket (T-1h, T] with the
 	// host's first flags and nothing before: the episode starts at T-1h of the round that

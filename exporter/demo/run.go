@@ -247,6 +247,9 @@ func (d *run) run(ctx context.Context) error {
 	// demo the case rules run every minute instead, so that the emails come in
 	// minutes. Their buckets stay one hour (each round sees the last hour), so
 	// the episode start in a demo email is the round's hour before, not latched.
+	// 当前状态 does not depend on the interval: it is the bucket that contains
+	// the round's time, the tracker's (campaign.MiningNowQuery), and the email's
+	// 数据时间 says which round; the summary compares with the tracker then.
 	casesPath := filepath.Join(rulesDir, alerts.CaseRulesFile)
 	caseRules, err := os.ReadFile(casesPath)
 	if err != nil {

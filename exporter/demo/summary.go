@@ -74,17 +74,33 @@ func (d *run) summary(ctx context.Context, s *sim.Scenario, res *sim.Result) err
 			return err
 		}
 	}
-	// Each email against the tracker as it stood when the email arrived.
-	checked, diffs := 0, []string(nil)
-	for _, m := range msgs {
-		at, err := src.Tracker(qctx, campaign.Filter{}, nil, s.Start, m.Received, nil)
-		if err != nil {
-			return fmt.Errorf("tracker at %s: %w", campaign.FormatTime(m.Received, loc), err)
+	// Each email against the tracker as of the time its data was evaluated
+	// (数据时间): 当前状态 and the rest are as of that round, which may lie a
+	// round or a group interval before the email arrived.
+	trackers := map[int64][]campaign.TrackerRow{}
+	trackerAt := func(at time.Time) ([]campaign.TrackerRow, error) {
+		if rows, ok := trackers[at.UnixNano()]; ok {
+			return rows, nil
 		}
-		n, dd := compareMail(m.Subject, m.Text, at, loc)
-		checked, diffs = checked+n, append(diffs, dd...)
+		rows, err := src.Tracker(qctx, campaign.Filter{}, nil, s.Start, at, nil)
+		if err != nil {
+			return nil, fmt.Errorf("tracker at %s: %w", campaign.FormatTime(at, loc), err)
+		}
+		trackers[at.UnixNano()] = rows
+		return rows, nil
+	}
+	checked, diffs, notes := 0, []string(nil), []string(nil)
+	for _, m := range msgs {
+		n, dd, nn, err := compareMail(m.Subject, m.Text, m.Received, trackerAt, loc)
+		if err != nil {
+			return err
+		}
+		checked, diffs, notes = checked+n, append(diffs, dd...), append(notes, nn...)
 	}
 	fmt.Fprintf(out, "邮件与台账核对 emails against the tracker: %d IPs checked, %d disagreements\n", checked, len(diffs))
+	for _, n := range notes {
+		fmt.Fprintf(out, "  注意 %s\n", n)
+	}
 	for _, d := range diffs {
 		fmt.Fprintf(out, "  不一致 %s\n", d)
 	}
@@ -106,35 +122,66 @@ func saveMail(dir string, i int, m mailcatch.Message) error {
 var (
 	mailIP       = regexp.MustCompile(`IP地址：(\S+)`)
 	mailState    = regexp.MustCompile(`当前状态：(\S+)`)
+	mailDataTime = regexp.MustCompile(`数据时间：(\d{4}-\d\d-\d\d \d\d:\d\d(?::\d\d)?)（北京时间）`)
 	mailScore    = regexp.MustCompile(`最高评分（近7天）：(\S+)`)
 	mailDeadline = regexp.MustCompile(`处置期限：(\d{4}-\d\d-\d\d \d\d:\d\d)（北京时间，(定位设备和责任人|提交书面报告)）`)
 	mailReport   = regexp.MustCompile(`书面报告期限：(\d{4}-\d\d-\d\d \d\d:\d\d)（北京时间`)
 )
 
-// compareMail checks every IP block of an email (alerts/templates/email.tmpl)
-// against the tracker's row for that IP: state, highest score and both
-// deadlines must read the same. It returns the IPs checked and what differs.
-func compareMail(subject, text string, rows []campaign.TrackerRow, loc *time.Location) (int, []string) {
-	byIP := map[string]campaign.TrackerRow{}
-	for _, r := range rows {
-		byIP[r.IP] = r
+// dataTime is the 数据时间 of an IP block (alerts/templates/email.tmpl): the
+// rule evaluation its annotations come from, in Beijing time (loc), to the
+// second (or the minute). ok is false when the block has no such line.
+func dataTime(block string, loc *time.Location) (time.Time, bool) {
+	m := mailDataTime.FindStringSubmatch(block)
+	if m == nil {
+		return time.Time{}, false
 	}
-	n := 0
-	var diffs []string
+	layout := "2006-01-02 15:04:05"
+	if len(m[1]) == len("2006-01-02 15:04") {
+		layout = "2006-01-02 15:04"
+	}
+	t, err := time.ParseInLocation(layout, m[1], loc)
+	return t, err == nil
+}
+
+// compareMail checks every IP block of an email (alerts/templates/email.tmpl)
+// against the tracker's row for that IP as of the block's 数据时间 (trackerAt
+// gives the rows at a moment): state, highest score and both deadlines must
+// read the same. A block without 数据时间 is compared at received, the time
+// the email arrived, and says so in notes. It returns the IPs checked, what
+// differs and those notes; err only when the tracker could not be read.
+func compareMail(subject, text string, received time.Time, trackerAt func(time.Time) ([]campaign.TrackerRow, error), loc *time.Location) (n int, diffs, notes []string, err error) {
 	for _, block := range strings.Split(text, "----------------------------------------") {
 		ip := mailIP.FindStringSubmatch(block)
 		if ip == nil {
 			continue
 		}
 		n++
-		r, ok := byIP[ip[1]]
+		at, ok := dataTime(block, loc)
 		if !ok {
-			diffs = append(diffs, fmt.Sprintf("%s: %s is not in the tracker", subject, ip[1]))
+			at = received
+			notes = append(notes, fmt.Sprintf("%s: %s has no 数据时间 line: compared with the tracker at the email's arrival %s, not at its data's time",
+				subject, ip[1], campaign.FormatTime(received, loc)))
+		}
+		rows, err := trackerAt(at)
+		if err != nil {
+			return n, diffs, notes, err
+		}
+		var r campaign.TrackerRow
+		found := false
+		for _, row := range rows {
+			if row.IP == ip[1] {
+				r, found = row, true
+				break
+			}
+		}
+		if !found {
+			diffs = append(diffs, fmt.Sprintf("%s: %s is not in the tracker at %s", subject, ip[1], at.In(loc).Format(time.DateTime)))
 			continue
 		}
 		differ := func(what, mail, tracker string) {
 			if mail != tracker {
-				diffs = append(diffs, fmt.Sprintf("%s: %s %s: email %q, tracker %q", subject, ip[1], what, mail, tracker))
+				diffs = append(diffs, fmt.Sprintf("%s: %s %s: email %q, tracker at %s %q", subject, ip[1], what, mail, at.In(loc).Format(time.DateTime), tracker))
 			}
 		}
 		field := func(re *regexp.Regexp) string {
@@ -154,5 +201,5 @@ func compareMail(subject, text string, rows []campaign.TrackerRow, loc *time.Loc
 			differ("report deadline", m[1], campaign.FormatTime(r.ReportDeadline, loc))
 		}
 	}
-	return n, diffs
+	return n, diffs, notes, nil
 }
