@@ -182,7 +182,7 @@ const casesPieces = `
 [[- /* data_time: the round's time T, which the state and every other annotation are as of
        (the email's 数据时间; the demo compares each email with the tracker at it). */ -]]
 [[- define "common" ]]          reasons: '[[.D.Signals]]'
-          data_time: '{{ with query "vector(time() + [[.D.BJ]])" }}{{ . | first | value | humanizeTimestamp | reReplaceAll "(\\.\\d+)? \\+0000 UTC$" "" }}{{ end }}（北京时间）'
+          data_time: '{{ with query "[[.D.EvalTimeQuery]] + [[.D.BJ]]" }}{{ . | first | value | humanizeTimestamp | reReplaceAll " \\+0000 UTC$" "" }}{{ end }}（北京时间）'
           start: '[[template "ts" .Start]]（北京时间）'
           max_score: '{{ with query (printf "[[.D.MaxScoreQuery]]" $labels.ip $labels.unit) }}{{ . | first | value | printf "%.0f" }}{{ else }}未知{{ end }}'
           deadline: '[[template "ts" .Deadline]]（北京时间，[[if eq .Deadline .Loc]]定位设备和责任人[[else]]提交书面报告[[end]]）'

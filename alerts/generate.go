@@ -120,6 +120,7 @@ type ruleDefinition struct {
 	StateMining, StateQuiet, StateRelapsed                string // the tracker's state labels
 	MaxScoreQuery                                         string // template query (printf format: ip, unit)
 	BucketEndQuery                                        string // template query: the end of the round's bucket (Unix s)
+	EvalTimeQuery                                         string // template query: the round's time, whole seconds (Unix s)
 	MiningNowQuery                                        string // template query (printf format: ip, unit, bucket end)
 	// L: annotations of alerts whose value is the locate deadline; R: the report deadline.
 	L, R valueTimes
@@ -196,6 +197,7 @@ func definition() ruleDefinition {
 	// T would agree only on the hour, i.e. not in the demo (rounds every minute).
 	step := campaign.DefaultConfig().Step
 	d.BucketEndQuery = campaign.BucketEndQuery(step)
+	d.EvalTimeQuery = campaign.EvalTimeQuery
 	d.MiningNowQuery = campaign.MiningNowQuery(`minewatch_host_mining{ip=%q,unit=%q}`, step, "%.0f")
 	// The highest score in the quiet period: the score that made the case,
 	// even after the host stopped (its current score may be below the threshold).

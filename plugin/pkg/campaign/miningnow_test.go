@@ -30,8 +30,9 @@ func TestBucketEnd(t *testing.T) {
 
 // TestMiningNowQueryIsTheTrackersMiningNow: the query the alert emails run
 // for 当前状态 (MiningNowQuery at the bucket end BucketEndQuery computes)
-// answers, at every moment T, what the tracker's 当前挖矿 says at T, on the
-// same VictoriaMetrics: on the hour and off it. At the moments just after the
+// answers, at every moment T, what the tracker's 当前挖矿 says at the data
+// time the email prints (EvalTimeQuery: T to the second), on the same
+// VictoriaMetrics: on the hour and off it. At the moments just after the
 // IP's last flagged bucket the sliding hour before T (the email's query
 // before) says otherwise; the test checks that too, so that it shows the
 // difference it guards.
@@ -75,20 +76,26 @@ func TestMiningNowQueryIsTheTrackersMiningNow(t *testing.T) {
 		want  bool   // mining now: flagged in (BucketEnd(T)-1h, BucketEnd(T)]
 	}{
 		{"08:30:00", true}, {"09:00:00", true}, {"09:00:01", true}, {"09:55:00", true}, {"10:00:00", true},
+		{"10:00:00.400", true}, // as of 10:00:00, the second the email prints as 数据时间
 		{"10:00:30", false}, {"10:01:00", false}, {"10:30:00", false}, {"10:49:00", false}, {"11:00:00", false}, {"11:30:00", false},
 	} {
-		d, err := time.Parse("15:04:05", c.clock)
+		d, err := time.Parse("15:04:05.999", c.clock)
 		if err != nil {
 			t.Fatal(err)
 		}
-		T := day.Add(time.Duration(d.Hour())*time.Hour + time.Duration(d.Minute())*time.Minute + time.Duration(d.Second())*time.Second)
-		// The bucket end as the annotation computes it: BucketEndQuery run at T.
+		T := day.Add(d.Sub(d.Truncate(24 * time.Hour)))
+		// The data time and the bucket end as the annotations compute them, at T.
+		dtVec := query(campaign.EvalTimeQuery, T)
+		if len(dtVec) != 1 || int64(dtVec[0].Value) != T.Unix() {
+			t.Fatalf("%s: EvalTimeQuery = %v, want %d", c.clock, dtVec, T.Unix())
+		}
+		dt := time.Unix(int64(dtVec[0].Value), 0)
 		endVec := query(campaign.BucketEndQuery(cfg.Step), T)
-		if len(endVec) != 1 || int64(endVec[0].Value) != campaign.BucketEnd(T, cfg.Step).Unix() {
-			t.Fatalf("%s: BucketEndQuery = %v, want %d", c.clock, endVec, campaign.BucketEnd(T, cfg.Step).Unix())
+		if len(endVec) != 1 || int64(endVec[0].Value) != campaign.BucketEnd(dt, cfg.Step).Unix() {
+			t.Fatalf("%s: BucketEndQuery = %v, want %d", c.clock, endVec, campaign.BucketEnd(dt, cfg.Step).Unix())
 		}
 		email := len(query(campaign.MiningNowQuery(sel, cfg.Step, strconv.FormatInt(int64(endVec[0].Value), 10)), T)) > 0
-		rows, err := src.Tracker(ctx, campaign.Filter{}, nil, day, T, nil)
+		rows, err := src.Tracker(ctx, campaign.Filter{}, nil, day, dt, nil) // the tracker at the printed data time
 		if err != nil {
 			t.Fatal(err)
 		}

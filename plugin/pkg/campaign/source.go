@@ -360,14 +360,25 @@ func flaggedExpr(selector string, step time.Duration, at string) string {
 // at t is about this bucket.
 func BucketEnd(t time.Time, step time.Duration) time.Time { return alignUp(t, step) }
 
-// BucketEndQuery is BucketEnd of a query's own evaluation time, as a query
-// (one sample, Unix seconds): what an alert annotation runs first to learn
-// the bucket of its round. An instant vector, not a scalar, as vmalert's and
-// promtool's template queries want (and PromQL's ceil takes one).
+// EvalTimeQuery is a query's own evaluation time, to the second, as a
+// query (one sample, Unix seconds): the moment an alert annotation's state
+// is as of, which the email prints as 数据时间. Whole seconds, because that
+// is what the email shows: the state (BucketEndQuery) is taken at the same
+// second, so a reader, or the demo, comparing with the tracker at the printed
+// time compares like with like even a fraction of a second after the hour.
+// (VictoriaMetrics may move a query's time back by its -search.latencyOffset
+// when it is that close to now; asking the time from the query, not from
+// vmalert, prints the time the data were read at.)
+const EvalTimeQuery = "floor(vector(time()))"
+
+// BucketEndQuery is BucketEnd of EvalTimeQuery, as a query (one sample, Unix
+// seconds): what an alert annotation runs first to learn the bucket of its
+// round. An instant vector, not a scalar, as vmalert's and promtool's
+// template queries want (and PromQL's ceil and floor take one).
 func BucketEndQuery(step time.Duration) string {
 	s := dur(step)
 	s = s[:len(s)-1]
-	return fmt.Sprintf("ceil(vector(time()) / %s) * %s", s, s)
+	return fmt.Sprintf("ceil(%s / %s) * %s", EvalTimeQuery, s, s)
 }
 
 // MiningNowQuery is the query behind "mining now at T" (StateAt's
