@@ -43,7 +43,11 @@ type Proc struct {
 }
 
 func startProc(dir, bin string, p flow.Protocol, args ...string) (*Proc, error) {
-	dp, err := proc.Start(filepath.Base(bin), bin, filepath.Join(dir, filepath.Base(bin)+".log"), args...)
+	var dp *proc.Proc
+	err := onReceiverCPUs(func() (err error) {
+		dp, err = proc.Start(filepath.Base(bin), bin, filepath.Join(dir, filepath.Base(bin)+".log"), args...)
+		return err
+	})
 	if err != nil {
 		return nil, err
 	}

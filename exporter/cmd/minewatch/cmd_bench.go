@@ -51,6 +51,8 @@ func init() {
 		profile   = c.Flag("profile", "write CPU and allocation profiles of the exporter at its median loss-free v9 rate into this directory").String()
 		cpuAt     = c.Flag("cpu-at", "then send every receiver and protocol these fixed rates (records/s, comma-separated; --runs times, interleaved) and print its CPU per record: "+
 			"steadier than the loss-free rate on a shared machine; a receiver whose loss-free rate is below a rate is not sent it (empty: skip)").Default("300000,2000000").String()
+		pin = c.Flag("pin", "run the sender on this process's first CPU and every receiver on the others (one on a 2-core machine): "+
+			"each receiver then has the same cores to itself and its figures are per those cores, not shared with the sender (--no-pin: let the kernel place both)").Default("true").Bool()
 		asJSON = c.Flag("json", "print JSON instead of tables").Bool()
 	)
 	commands[c.FullCommand()] = func() error {
@@ -65,6 +67,13 @@ func init() {
 		dir, err := filepath.Abs(*workdir)
 		if err != nil {
 			return err
+		}
+		var pinning *ingestbench.Pinning
+		if *pin {
+			if pinning, err = ingestbench.Pin(); err != nil {
+				return fmt.Errorf("%w (--no-pin to run unpinned)", err)
+			}
+			defer ingestbench.Unpin(pinning) //nolint:errcheck // the process ends
 		}
 		var rcs []ingestbench.Receiver
 		for _, name := range strings.Split(*receivers, ",") {
@@ -114,6 +123,11 @@ func init() {
 		if *scale > 0 && slices.ContainsFunc(rcs, func(rc ingestbench.Receiver) bool { _, ok := rc.(ingestbench.Exporter); return ok }) {
 			cases = ingestbench.ScaleCases(*scale, *sessions)
 		}
+		placement := "not pinned: the kernel places the sender and the receivers on any core"
+		if pinning != nil {
+			placement = fmt.Sprintf("pinned: sender on CPU %d, receivers on CPU %s (figures per those cores)", pinning.Sender, cpuNames(pinning.Receivers))
+		}
+		say(placement)
 		steps, d := plan.Bound()
 		cpuSteps, cd := plan.CPUBound(rates)
 		sd := ingestbench.ScaleTime(cases)
@@ -152,8 +166,9 @@ func init() {
 		if *asJSON {
 			enc := json.NewEncoder(os.Stdout)
 			enc.SetIndent("", "  ")
-			return enc.Encode(map[string]any{"summaries": sums, "cpu_at_fixed_rates": cpus, "scale": scales, "targets": ingestbench.Targets(sums, scales)})
+			return enc.Encode(map[string]any{"pinning": pinning, "summaries": sums, "cpu_at_fixed_rates": cpus, "scale": scales, "targets": ingestbench.Targets(sums, scales)})
 		}
+		fmt.Println(placement)
 		if err := printBench(sums, plan.Runs); err != nil {
 			return err
 		}
@@ -165,6 +180,15 @@ func init() {
 		}
 		return printTargets(ingestbench.Targets(sums, scales))
 	}
+}
+
+// cpuNames lists CPU numbers as "1" or "1,2,3".
+func cpuNames(cpus []int) string {
+	s := make([]string, len(cpus))
+	for i, c := range cpus {
+		s[i] = strconv.Itoa(c)
+	}
+	return strings.Join(s, ",")
 }
 
 // benchExporter is the minewatch receiver among rcs, if any.
