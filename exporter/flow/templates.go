@@ -29,6 +29,31 @@ func templateFields(tpl any) int {
 	return 0
 }
 
+// hasBytes reports whether a template's records take at least one byte:
+// a field of fixed length above zero, or one of variable length (0xFFFF,
+// whose length prefix is read).
+func hasBytes(tpl any) bool {
+	var lists [][]netflow.Field
+	switch t := tpl.(type) {
+	case netflow.TemplateRecord:
+		lists = [][]netflow.Field{t.Fields}
+	case netflow.IPFIXOptionsTemplateRecord:
+		lists = [][]netflow.Field{t.Scopes, t.Options}
+	case netflow.NFv9OptionsTemplateRecord:
+		lists = [][]netflow.Field{t.Scopes, t.Options}
+	default:
+		return true // not a kind goflow2 loops over
+	}
+	for _, l := range lists {
+		for _, f := range l {
+			if f.Length > 0 {
+				return true
+			}
+		}
+	}
+	return false
+}
+
 // template is one stored template with the time it was last announced or used.
 type template struct {
 	tpl  any
@@ -78,6 +103,17 @@ func (t *templateStore) count() int {
 func (t *templateStore) AddTemplate(version uint16, domain uint32, id uint16, tpl any) error {
 	if templateFields(tpl) > maxTemplateFields {
 		return errTemplateLimit
+	}
+	if !hasBytes(tpl) {
+		// Records of no bytes: an IPFIX template withdrawal (a template of
+		// no fields, RFC 7011 §8.1) or a malformed template. Kept, it
+		// would hang goflow2 on the next data set of its id: goflow2 reads
+		// records while the set has room for one, which then is always,
+		// and allocates one each time (FuzzDecodeNetFlow: a 33-byte v9
+		// datagram took the test to 24 GB). So the id is forgotten, and its
+		// data sets count as of a missing template.
+		t.RemoveTemplate(version, domain, id) //nolint:errcheck // not known is fine
+		return nil
 	}
 	k := templateKey(version, domain, id)
 	e := &template{tpl: tpl, fast: compile(tpl)}
