@@ -16,42 +16,35 @@ var errTemplateLimit = errors.New("template limit reached")
 // so the memory of the templates held is bounded by their count.
 const maxTemplateFields = 512
 
-// templateFields counts the fields of a template as goflow2 stores it.
-func templateFields(tpl any) int {
+// fieldLists are the field lists of a template as goflow2 stores it (nil
+// for a kind it has none of).
+func fieldLists(tpl any) [][]netflow.Field {
 	switch t := tpl.(type) {
 	case netflow.TemplateRecord:
-		return len(t.Fields)
+		return [][]netflow.Field{t.Fields}
 	case netflow.IPFIXOptionsTemplateRecord:
-		return len(t.Scopes) + len(t.Options)
+		return [][]netflow.Field{t.Scopes, t.Options}
 	case netflow.NFv9OptionsTemplateRecord:
-		return len(t.Scopes) + len(t.Options)
+		return [][]netflow.Field{t.Scopes, t.Options}
 	}
-	return 0
+	return nil
 }
 
-// hasBytes reports whether a template's records take at least one byte:
-// a field of fixed length above zero, or one of variable length (0xFFFF,
-// whose length prefix is read).
-func hasBytes(tpl any) bool {
-	var lists [][]netflow.Field
-	switch t := tpl.(type) {
-	case netflow.TemplateRecord:
-		lists = [][]netflow.Field{t.Fields}
-	case netflow.IPFIXOptionsTemplateRecord:
-		lists = [][]netflow.Field{t.Scopes, t.Options}
-	case netflow.NFv9OptionsTemplateRecord:
-		lists = [][]netflow.Field{t.Scopes, t.Options}
-	default:
-		return true // not a kind goflow2 loops over
+// templateShape is a template's field count and whether its records take at
+// least one byte (a field of fixed length above zero, or one of variable
+// length, 0xFFFF, whose length prefix is read).
+func templateShape(tpl any) (fields int, hasBytes bool) {
+	lists := fieldLists(tpl)
+	if lists == nil {
+		return 0, true // not a kind goflow2 loops over
 	}
 	for _, l := range lists {
+		fields += len(l)
 		for _, f := range l {
-			if f.Length > 0 {
-				return true
-			}
+			hasBytes = hasBytes || f.Length > 0
 		}
 	}
-	return false
+	return fields, hasBytes
 }
 
 // template is one stored template with the time it was last announced or used.
@@ -101,10 +94,11 @@ func (t *templateStore) count() int {
 }
 
 func (t *templateStore) AddTemplate(version uint16, domain uint32, id uint16, tpl any) error {
-	if templateFields(tpl) > maxTemplateFields {
+	fields, hasBytes := templateShape(tpl)
+	if fields > maxTemplateFields {
 		return errTemplateLimit
 	}
-	if !hasBytes(tpl) {
+	if !hasBytes {
 		// Records of no bytes: an IPFIX template withdrawal (a template of
 		// no fields, RFC 7011 §8.1) or a malformed template. Kept, it
 		// would hang goflow2 on the next data set of its id: goflow2 reads

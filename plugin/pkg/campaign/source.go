@@ -123,13 +123,10 @@ func (st *Stats) Executed() string {
 }
 
 // dur renders a duration for a range selector in whole seconds (at least 1s).
-func dur(d time.Duration) string {
-	s := int64(math.Ceil(d.Seconds()))
-	if s < 1 {
-		s = 1
-	}
-	return strconv.FormatInt(s, 10) + "s"
-}
+func dur(d time.Duration) string { return strconv.FormatInt(seconds(d), 10) + "s" }
+
+// seconds is d in whole seconds, rounded up, at least 1.
+func seconds(d time.Duration) int64 { return max(1, int64(math.Ceil(d.Seconds()))) }
 
 // ErrUnreachable wraps a failure to reach VictoriaMetrics at all (nothing
 // listening, name not found, timeout): the query text is no help there.
@@ -376,9 +373,8 @@ const EvalTimeQuery = "floor(vector(time()))"
 // round. An instant vector, not a scalar, as vmalert's and promtool's
 // template queries want (and PromQL's ceil and floor take one).
 func BucketEndQuery(step time.Duration) string {
-	s := dur(step)
-	s = s[:len(s)-1]
-	return fmt.Sprintf("ceil(%s / %s) * %s", EvalTimeQuery, s, s)
+	s := seconds(step)
+	return fmt.Sprintf("ceil(%s / %d) * %d", EvalTimeQuery, s, s)
 }
 
 // MiningNowQuery is the query behind "mining now at T" (StateAt's
