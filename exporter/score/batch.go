@@ -23,6 +23,7 @@ type pending struct {
 	key  addrKey
 	hash uint64
 	sk   uint32 // sessKey of the record's endpoint
+	gen  uint32 // the shard's hostTable.gen when h was looked up
 	is4  bool
 	msg  bool // messageLike
 }
@@ -74,6 +75,7 @@ func (e *Engine) ObserveBatch(obs []Observation) {
 		}
 		for i := range g {
 			p := &g[i]
+			p.gen = p.sh.hosts.gen
 			if p.h = p.sh.hosts.probe(p.hash); p.h != nil {
 				prefetchSpan(uintptr(unsafe.Pointer(p.h)), hostObserved)
 			}
@@ -110,13 +112,14 @@ func (e *Engine) ObserveBatch(obs []Observation) {
 			p := &g[i]
 			// An earlier record of the group may have added a host to this
 			// shard (then this one may be new too) or made room by dropping
-			// one (maybe this one): look again unless the host found is
-			// still the one.
+			// one (maybe this one): look again if the shard's table has
+			// changed since the lookup. Unchanged, the second pass's answer
+			// stands: the host of the key (compared there), or none.
 			h := p.h
-			if h == nil || !h.live || h.key != p.key || h.is4 != p.is4 {
+			if p.sh.hosts.gen != p.gen {
 				h = p.sh.hosts.get(p.key, p.is4, p.hash)
 			}
-			e.observeLocked(p.sh, p.o, p.key, p.is4, p.hash, p.sk, p.msg, h)
+			e.observeLocked(p, h)
 		}
 		for w, m := range held {
 			for ; m != 0; m &= m - 1 {

@@ -130,21 +130,27 @@ func (e *Engine) Observe(o *Observation) {
 	if o.Allowlisted {
 		return // allowlisted services never count as evidence
 	}
-	k, is4 := keyOf(o.Host), o.Host.Is4()
-	hash := hashAddr(k, is4) // once: it picks the shard and the slot
-	sh := &e.shards[hash>>(64-7)]
-	sh.mu.Lock()
-	e.observeLocked(sh, o, k, is4, hash, sessKey(o.Remote, o.RemotePort), messageLike(o), sh.hosts.get(k, is4, hash))
-	sh.mu.Unlock()
+	p := pending{o: o, key: keyOf(o.Host), is4: o.Host.Is4()}
+	p.hash = hashAddr(p.key, p.is4) // once: it picks the shard and the slot
+	p.sh = &e.shards[p.hash>>(64-7)]
+	p.sk, p.msg = sessKey(o.Remote, o.RemotePort), messageLike(o)
+	p.sh.mu.Lock()
+	e.observeLocked(&p, p.sh.hosts.get(p.key, p.is4, p.hash))
+	p.sh.mu.Unlock()
 }
 
-// observeLocked adds one record (not allowlisted) of the host k to sh, whose
-// lock the caller holds; h is the host as the caller found it (nil: not
-// tracked); sk is sessKey of the record's endpoint and msg messageLike of
-// it. Observe and ObserveBatch share it, so both score alike.
-func (e *Engine) observeLocked(sh *shard, o *Observation, k addrKey, is4 bool, hash uint64, sk uint32, msg bool, h *host) {
+// observeLocked adds the record of p (not allowlisted; its key, hash,
+// shard, sessKey and messageLike filled in) to its shard, whose lock the
+// caller holds; h is the host as the caller found it (nil: not tracked).
+// Observe and ObserveBatch share it, so both score alike. It takes the
+// record's pending rather than its eight values: with the receiver those
+// were ten words, one past the registers of Go's calling convention, so
+// every call spilled arguments to the stack; and the key and hash are read
+// only for a new host.
+func (e *Engine) observeLocked(p *pending, h *host) {
+	o, sk, msg := p.o, p.sk, p.msg
 	if h == nil {
-		if h = e.add(sh, k, is4, hash); h == nil {
+		if h = e.add(p.sh, p.key, p.is4, p.hash); h == nil {
 			return
 		}
 		h.firstSeen, h.best = o.Start, -1

@@ -21,6 +21,11 @@ import (
 // index position.
 type hostTable struct {
 	index []uint32 // tag<<24 | slot+1; 0 is empty; len is a power of two
+	// gen counts the table's changes (a host inserted or deleted), so that
+	// ObserveBatch can tell that a host it looked up is still the one,
+	// absent or not, by one compare instead of reading the host again.
+	// Next to index, so that the lookup's line holds it.
+	gen uint32
 	pages []*hostPage
 	next  uint32   // slots handed out so far
 	free  []uint32 // slots of deleted hosts, reused first
@@ -183,6 +188,7 @@ func (t *hostTable) insert(k addrKey, is4 bool, hash uint64) *host {
 	*h = host{key: k, is4: is4, live: true}
 	t.place(hash, s)
 	t.n++
+	t.gen++
 	return h
 }
 
@@ -236,6 +242,7 @@ func (t *hostTable) del(h *host) {
 	*h = host{} // drop its strings and slices for the GC
 	t.free = append(t.free, s)
 	t.n--
+	t.gen++
 }
 
 // bytes is the table's own memory: its pages of hosts, index and free list.

@@ -28,11 +28,16 @@ func TestHostTable(t *testing.T) {
 		ip := addr()
 		k, is4 := keyOf(ip), ip.Is4()
 		hash := hashAddr(k, is4)
+		gen := tab.gen
 		h := tab.get(k, is4, hash)
 		v, ok := want[ip]
 		if (h != nil) != ok || ok && h.firstSeen != v {
 			t.Fatalf("step %d: %v: table has %v, map has %v (%d)", i, ip, h != nil, ok, v)
 		}
+		if tab.gen != gen {
+			t.Fatalf("step %d: a lookup changed gen", i)
+		}
+		changed := true
 		switch {
 		case h == nil:
 			h = tab.insert(k, is4, hash)
@@ -41,6 +46,13 @@ func TestHostTable(t *testing.T) {
 		case rng.IntN(2) == 0:
 			tab.del(h)
 			delete(want, ip)
+		default:
+			changed = false
+		}
+		// ObserveBatch trusts an earlier lookup while gen is unchanged: every
+		// insert and delete must change it.
+		if (tab.gen != gen) != changed {
+			t.Fatalf("step %d: table changed %v, gen %d → %d", i, changed, gen, tab.gen)
 		}
 		if tab.len() != len(want) {
 			t.Fatalf("step %d: %d hosts, want %d", i, tab.len(), len(want))
