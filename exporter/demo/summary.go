@@ -9,6 +9,8 @@ import (
 	"strings"
 	"time"
 
+	"github.com/prometheus/common/model"
+
 	"github.com/minewatch/minewatch/exporter/ledger"
 	"github.com/minewatch/minewatch/exporter/mailcatch"
 	"github.com/minewatch/minewatch/exporter/sim"
@@ -40,14 +42,36 @@ func (d *run) summary(ctx context.Context, s *sim.Scenario, res *sim.Result) err
 	now := time.Now()
 	qctx, cancel := context.WithTimeout(ctx, 2*time.Minute)
 	defer cancel()
-	var miners []string
-	for _, t := range res.Truth {
-		if t.Mining() {
-			miners = append(miners, t.IP+" "+t.Behaviour)
+	// The planted miners, split by what the demo's exporter can do with them:
+	// it runs as shipped, without the active prober (see needsProbe), so a
+	// miner only a probe could confirm is a suspect, never in the tracker.
+	var confirmable, probeOnly []string
+	var probeIPs []string
+	planted := 0
+	for i := range res.Truth {
+		t := &res.Truth[i]
+		if !t.Mining() {
+			continue
 		}
+		planted++
+		if why := needsProbe(s, t); why != "" {
+			probeOnly = append(probeOnly, t.IP+" "+t.Behaviour+" "+why)
+			probeIPs = append(probeIPs, t.IP)
+			continue
+		}
+		confirmable = append(confirmable, t.IP+" "+t.Behaviour)
 	}
 	out := d.o.Out
-	fmt.Fprintf(out, "\n仿真真值 ground truth: %d hosts, %d miners: %s\n", len(res.Hosts), len(miners), strings.Join(miners, ", "))
+	fmt.Fprintf(out, "\n仿真真值 ground truth: %d hosts, 布设矿机 %d miners planted, 其中可确认 %d confirmable: %s\n",
+		len(res.Hosts), planted, len(confirmable), strings.Join(confirmable, ", "))
+	if len(probeOnly) > 0 {
+		fmt.Fprintf(out, "需主动探测才能确认 %d need the active prober to be confirmed "+
+			"(演示与默认配置一样未启用探测，这些只会是可疑、不计入台账 probing is off in the demo as by default: "+
+			"they can only be suspects, never in the tracker): %s\n", len(probeOnly), strings.Join(probeOnly, ", "))
+		if err := d.suspectHistory(qctx, probeIPs, s.Start, now); err != nil {
+			return err
+		}
+	}
 	for _, week := range []campaign.Week{campaign.WeekOf(now.Add(-7*24*time.Hour), loc), campaign.WeekOf(now, loc)} {
 		rows, err := src.WeeklyReview(qctx, campaign.Filter{}, week, now, nil)
 		if err != nil {
@@ -202,4 +226,72 @@ func compareMail(subject, text string, received time.Time, trackerAt func(time.T
 		}
 	}
 	return n, diffs, notes, nil
+}
+
+// needsProbe says why a planted miner cannot be confirmed without the active
+// prober (Chinese first), or "" when its flow records and the intel list are
+// enough. The engine confirms a host (flags, counts, emails it) only on a live
+// contact with a pool listed by address or confirmed by a probe; behaviour
+// alone makes a suspect (exporter/score evaluate.go, the two stages). A pool
+// listed by domain sits on the scenario's shared CDN address, which only the
+// SNI probe ties to the domain; an unlisted pool only a probe finds. The
+// demo's exporter has probe.enabled false, the shipped default, and its pools
+// are simulated addresses no probe could reach, so such a miner stays 可疑.
+func needsProbe(s *sim.Scenario, t *sim.Truth) string {
+	for i := range s.Pools {
+		p := &s.Pools[i]
+		if p.ID != t.Pool {
+			continue
+		}
+		switch {
+		case !p.Listed:
+			return "（矿池未登记 unlisted pool）"
+		case p.Domain != "":
+			return "（矿池域名在共享CDN地址上 pool listed by domain, on a shared CDN address）"
+		}
+		return ""
+	}
+	return ""
+}
+
+// suspectHistory prints, for the miners only a probe could confirm, what the
+// history in VictoriaMetrics holds of them: the hours they were suspects and
+// confirmed, and their highest score, so that staff see they were noticed.
+func (d *run) suspectHistory(ctx context.Context, ips []string, from, to time.Time) error {
+	src, err := campaign.NewSource(campaign.SourceOptions{URL: d.vm})
+	if err != nil {
+		return err
+	}
+	sel := fmt.Sprintf(`{ip=~"%s"}`, strings.ReplaceAll(strings.Join(ips, "|"), ".", `\\.`))
+	win := fmt.Sprintf("%ds", int64(to.Sub(from).Seconds()))
+	// Hours with at least one sample at 1: the tracker's precision (campaign.Bucket).
+	hours := func(metric string) string {
+		return fmt.Sprintf("sum by (ip) (count_over_time((max by (ip) (max_over_time(%s%s[1h])) > 0)[%s:1h]))", metric, sel, win)
+	}
+	queries := []struct{ name, q string }{
+		{"suspect", hours("minewatch_host_suspect")},
+		{"mining", hours("minewatch_host_mining")},
+		{"score", fmt.Sprintf("max by (ip) (max_over_time(minewatch_host_score%s[%s]))", sel, win)},
+	}
+	got := map[string]map[string]float64{}
+	for _, q := range queries {
+		v, _, err := src.API.Query(ctx, q.q, to)
+		if err != nil {
+			return fmt.Errorf("suspects' history: %s: %w", q.q, err)
+		}
+		vec, _ := v.(model.Vector)
+		for _, smp := range vec {
+			ip := string(smp.Metric["ip"])
+			if got[ip] == nil {
+				got[ip] = map[string]float64{}
+			}
+			got[ip][q.name] = float64(smp.Value)
+		}
+	}
+	for _, ip := range ips {
+		g := got[ip]
+		fmt.Fprintf(d.o.Out, "  %s: 可疑 suspect %.0f h, 确认 confirmed %.0f h, 最高评分 highest score %.0f (VictoriaMetrics, %s – now)\n",
+			ip, g["suspect"], g["mining"], g["score"], campaign.FormatTime(from, src.Config.Location))
+	}
+	return nil
 }
