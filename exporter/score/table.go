@@ -25,7 +25,7 @@ type hostTable struct {
 	// ObserveBatch can tell that a host it looked up is still the one,
 	// absent or not, by one compare instead of reading the host again.
 	// Next to index, so that the lookup's line holds it.
-	gen uint32
+	gen   uint32
 	pages []*hostPage
 	next  uint32   // slots handed out so far
 	free  []uint32 // slots of deleted hosts, reused first
