@@ -52,9 +52,11 @@ func Send(ctx context.Context, dst *net.UDPAddr, t *Traffic, rate float64, dur t
 		for s.Records < due {
 			// Fill a batch with the datagrams due, at most sendBatch.
 			n := 0
-			for recs := s.Records; recs < due && n < len(msgs); n++ {
+			for ; s.Records < due && n < len(msgs); n++ {
 				msgs[n].Buffers[0] = t.Datagrams[i]
-				recs += int64(t.Records[i])
+				s.Datagrams++
+				s.Records += int64(t.Records[i])
+				s.Bytes += t.Bytes[i]
 				if i++; i == len(t.Datagrams) {
 					i = 0
 				}
@@ -70,15 +72,6 @@ func Send(ctx context.Context, dst *net.UDPAddr, t *Traffic, rate float64, dur t
 					break
 				}
 				m = m[w:]
-			}
-			for k := 0; k < n; k++ {
-				j := i - n + k
-				if j < 0 {
-					j += len(t.Datagrams)
-				}
-				s.Datagrams++
-				s.Records += int64(t.Records[j])
-				s.Bytes += t.Bytes[j]
 			}
 		}
 		<-tick.C
